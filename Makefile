@@ -1,0 +1,89 @@
+# sdapi: contract (openapi/), generated code (gen/), reference server (cmd/sdapi-server).
+# `make` or `make help` lists the targets. CI runs `.ci/run`, which runs `make test`.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+# Targets share gen/ and node_modules/; keep them in order even under `make -j`.
+.NOTPARALLEL:
+MAKEFLAGS += --no-builtin-rules
+
+# Go lives in /usr/local/go on the CI machines; a go already on PATH wins.
+export PATH := $(PATH):/usr/local/go/bin
+
+GO          ?= go
+NPM         ?= npm
+NPX         ?= npx --no-install
+GOTESTFLAGS ?=
+
+SPEC        := openapi/sdapi.yaml
+RULESET     := .spectral.yaml
+BIN_DIR     := bin
+PORT        ?= 7860
+DATA_DIR    ?= .sdapi-data
+
+NODE_STAMP       := node_modules/.stamp
+SWAGGER_UI_SRC   := node_modules/swagger-ui-dist
+SWAGGER_UI_DIR   := server/docs/swagger-ui
+SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
+
+.PHONY: help deps generate check-generated lint build run test test-fresh vendor-swagger-ui
+
+help: ## Show this list of targets
+	@echo "Usage: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+deps: $(NODE_STAMP) ## Install Node tools (npm ci, only when the lock file changed) and Go modules
+	$(GO) mod download
+
+# npm ci wipes node_modules/, so the stamp inside it disappears with it.
+$(NODE_STAMP): package-lock.json package.json
+	@command -v $(NPM) >/dev/null || { echo "npm not found: install Node.js 20 or newer" >&2; exit 1; }
+	$(NPM) ci
+	touch $@
+
+generate: ## Regenerate gen/ from openapi/sdapi.yaml (go generate ./gen)
+	$(GO) generate ./gen
+
+check-generated: ## Fail if gen/ differs from what `make generate` produces
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -a gen/. "$$tmp/"; \
+	$(GO) generate ./gen; \
+	if ! diff -r "$$tmp" gen; then \
+		echo "gen/ is stale: run make generate and commit" >&2; \
+		exit 1; \
+	fi
+
+lint: $(NODE_STAMP) ## Spectral on the spec (errors fail), gofmt on hand-written Go, go vet
+	$(NPX) spectral lint $(SPEC) --ruleset $(RULESET) --fail-severity=error
+	@unformatted=$$(find . -name '*.go' -not -path './gen/*' -not -path './node_modules/*' \
+		-not -path './.cache/*' -not -path './bin/*' -print0 | xargs -0 -r gofmt -l); \
+	if [[ -n "$$unformatted" ]]; then \
+		echo "gofmt needed on:" >&2; echo "$$unformatted" >&2; exit 1; \
+	fi
+	$(GO) vet ./...
+
+build: ## Build the binaries in cmd/ into bin/
+	$(GO) build -o $(BIN_DIR)/ ./cmd/...
+
+run: build ## Build and run the reference server on http://127.0.0.1:7860 (PORT=, DATA_DIR=)
+	$(BIN_DIR)/sdapi-server --port $(PORT) --data-dir $(DATA_DIR)
+
+test: deps check-generated lint ## Everything CI checks: deps, check-generated, lint, go test
+	$(GO) test -count=1 $(GOTESTFLAGS) ./...
+
+test-fresh: ## Run `make test` in a fresh clone of the committed HEAD (checks install steps)
+	@dir=$$(mktemp -d); \
+	echo "cloning into $$dir/p"; \
+	git clone -q . "$$dir/p"; \
+	$(MAKE) -C "$$dir/p" test; \
+	rm -rf "$$dir"
+
+vendor-swagger-ui: ## Copy the pinned swagger-ui-dist assets into server/docs/swagger-ui (commit them)
+	$(NPM) ci
+	touch $(NODE_STAMP)
+	mkdir -p $(SWAGGER_UI_DIR)
+	cp $(addprefix $(SWAGGER_UI_SRC)/,$(SWAGGER_UI_FILES)) $(SWAGGER_UI_DIR)/
+	node -p 'require("./$(SWAGGER_UI_SRC)/package.json").version' > $(SWAGGER_UI_DIR)/VERSION
+	@echo "vendored swagger-ui-dist $$(cat $(SWAGGER_UI_DIR)/VERSION) into $(SWAGGER_UI_DIR)"

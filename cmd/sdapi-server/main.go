@@ -1,0 +1,216 @@
+// Command sdapi-server is the sdapi reference server: A1111's /sdapi/v1 API
+// generated from openapi/sdapi.yaml. Flags use A1111's names.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/catalog"
+	"github.com/sdapi/sdapi/processing/options"
+	"github.com/sdapi/sdapi/processing/styles"
+	"github.com/sdapi/sdapi/server"
+)
+
+// shutdownTimeout bounds how long a stop waits for requests in flight.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	restart, err := run(context.Background(), os.Args[1:], os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sdapi-server:", err)
+		os.Exit(1)
+	}
+	if restart {
+		exe, err := os.Executable()
+		if err == nil {
+			err = syscall.Exec(exe, os.Args, os.Environ())
+		}
+		fmt.Fprintln(os.Stderr, "sdapi-server: restart:", err)
+		os.Exit(1)
+	}
+}
+
+// config is everything the flags say.
+type config struct {
+	port          int
+	listen        bool
+	apiAuth       string
+	apiServerStop bool
+	dataDir       string
+	ckptDir       string
+	vaeDir        string
+	stylesFile    string
+	settingsFile  string
+	corsOrigins   string
+	apiLog        bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) {
+	var c config
+	fs := flag.NewFlagSet("sdapi-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&c.port, "port", 7860, "port to listen on")
+	fs.BoolVar(&c.listen, "listen", false, "listen on all interfaces (0.0.0.0) instead of 127.0.0.1 only")
+	fs.StringVar(&c.apiAuth, "api-auth", "", `HTTP basic auth for the API: "user:pass" or "u1:p1,u2:p2"`)
+	fs.BoolVar(&c.apiServerStop, "api-server-stop", false, "enable server-stop, server-kill and server-restart through the API")
+	fs.StringVar(&c.dataDir, "data-dir", ".sdapi-data", "base directory for settings, styles, models and outputs")
+	fs.StringVar(&c.ckptDir, "ckpt-dir", "", "directory of Stable Diffusion ONNX model directories (default DATA-DIR/models/Stable-diffusion)")
+	fs.StringVar(&c.vaeDir, "vae-dir", "", "directory of ONNX VAE directories (default DATA-DIR/models/VAE)")
+	fs.StringVar(&c.stylesFile, "styles-file", "", "prompt styles CSV (default DATA-DIR/styles.csv)")
+	fs.StringVar(&c.settingsFile, "ui-settings-file", "", "settings file (default DATA-DIR/config.json)")
+	fs.StringVar(&c.corsOrigins, "cors-allow-origins", "", "comma-separated CORS origins; CORS is off without it")
+	fs.BoolVar(&c.apiLog, "api-log", false, "log every API request")
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	if fs.NArg() > 0 {
+		return c, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	orDefault := func(v *string, rel string) {
+		if *v == "" {
+			*v = filepath.Join(c.dataDir, rel)
+		}
+	}
+	orDefault(&c.ckptDir, filepath.Join("models", "Stable-diffusion"))
+	orDefault(&c.vaeDir, filepath.Join("models", "VAE"))
+	orDefault(&c.stylesFile, "styles.csv")
+	orDefault(&c.settingsFile, "config.json")
+	return c, fs, nil
+}
+
+// parseAuth reads --api-auth's "u1:p1,u2:p2".
+func parseAuth(s string) ([]server.Credential, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []server.Credential
+	for _, pair := range strings.Split(s, ",") {
+		user, pass, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		if !ok || user == "" {
+			return nil, errors.New(`--api-auth wants "user:pass[,user:pass]"`)
+		}
+		out = append(out, server.Credential{User: user, Password: pass})
+	}
+	return out, nil
+}
+
+// flagValues is what /cmd-flags reports: every flag under A1111's
+// underscore name, with the credentials redacted.
+func flagValues(fs *flag.FlagSet) map[string]any {
+	out := map[string]any{}
+	fs.VisitAll(func(f *flag.Flag) {
+		var v any = f.Value.String()
+		if g, ok := f.Value.(flag.Getter); ok {
+			v = g.Get()
+		}
+		out[strings.ReplaceAll(f.Name, "-", "_")] = v
+	})
+	if out["api_auth"] == "" {
+		out["api_auth"] = nil
+	} else {
+		out["api_auth"] = "<redacted>"
+	}
+	return out
+}
+
+// run serves until a signal or an API stop; it reports whether the API
+// asked for a restart.
+func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, err error) {
+	cfg, fs, err := parseFlags(args, stderr)
+	if err != nil {
+		return false, err
+	}
+	creds, err := parseAuth(cfg.apiAuth)
+	if err != nil {
+		return false, err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+
+	cat, err := catalog.New(cfg.ckptDir, cfg.vaeDir)
+	if err != nil {
+		return false, err
+	}
+	defs, err := server.OptionDefs()
+	if err != nil {
+		return false, err
+	}
+	opts, err := options.New(defs, cfg.settingsFile, server.CheckpointValidator(cat))
+	if err != nil {
+		return false, err
+	}
+	for _, w := range opts.Warnings() {
+		log.Warn("settings file", "file", cfg.settingsFile, "warning", w)
+	}
+
+	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	life := newLifecycle(ctx)
+
+	var origins []string
+	if cfg.corsOrigins != "" {
+		origins = strings.Split(cfg.corsOrigins, ",")
+	}
+	srv := server.New(server.Config{
+		APIAuth:     creds,
+		ServerStop:  cfg.apiServerStop,
+		CORSOrigins: origins,
+		APILog:      cfg.apiLog,
+		Flags:       flagValues(fs),
+		Logger:      log,
+	}, server.Deps{
+		Options:   opts,
+		State:     processing.NewState(nil),
+		Catalog:   cat,
+		Styles:    styles.Open(cfg.stylesFile),
+		Lifecycle: life,
+	})
+	e, err := server.NewEcho(srv)
+	if err != nil {
+		return false, err
+	}
+
+	host := "127.0.0.1"
+	if cfg.listen {
+		host = "0.0.0.0"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(cfg.port)))
+	if err != nil {
+		return false, err
+	}
+	hs := &http.Server{Handler: e, ReadHeaderTimeout: 30 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("serving", "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs",
+		"data_dir", cfg.dataDir, "checkpoints", len(cat.Checkpoints()))
+
+	select {
+	case err := <-serveErr:
+		return false, err
+	case <-life.done:
+	}
+	log.Info("shutting down", "restart", life.restart.Load())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return false, fmt.Errorf("shutdown: %w", err)
+	}
+	return life.restart.Load(), nil
+}

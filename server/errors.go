@@ -1,0 +1,197 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sdapi/sdapi/processing/catalog"
+	"github.com/sdapi/sdapi/processing/imagemeta"
+	"github.com/sdapi/sdapi/processing/options"
+)
+
+// apiError is an error answered in A1111's api_middleware shape:
+// {"error": <exception class>, "detail", "body", "errors": str(e)}.
+type apiError struct {
+	Status int
+	Class  string
+	Detail string
+	Errors string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Class, e.Errors) }
+
+// httpException is FastAPI's HTTPException as A1111's handler renders it.
+func httpException(status int, detail string) *apiError {
+	return &apiError{Status: status, Class: "HTTPException", Detail: detail, Errors: fmt.Sprintf("%d: %s", status, detail)}
+}
+
+// notImplemented is the honest answer of a route this server cannot serve yet.
+func notImplemented(what string) *apiError {
+	msg := what + " is not implemented by this server yet"
+	return &apiError{Status: http.StatusNotImplemented, Class: "NotImplementedError", Errors: msg, Detail: msg}
+}
+
+// validationError is a request the handler refused after schema validation
+// passed; it is answered as FastAPI's 422 with one detail item.
+type validationError struct {
+	Loc  []any
+	Msg  string
+	Type string
+}
+
+func (e *validationError) Error() string { return fmt.Sprintf("%v: %s", e.Loc, e.Msg) }
+
+// detailItem is one entry of FastAPI's 422 `detail` list.
+type detailItem struct {
+	Loc  []any  `json:"loc"`
+	Msg  string `json:"msg"`
+	Type string `json:"type"`
+}
+
+// errorHandler is the one place that turns errors into HTTP answers.
+// Internals are logged, never sent: clients see A1111's shapes only.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, body := errorResponse(err)
+		if status >= 500 {
+			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(status)
+			return
+		}
+		_ = c.JSON(status, body)
+	}
+}
+
+// errorResponse maps an error to a status and a body.
+func errorResponse(err error) (int, any) {
+	var (
+		ae   *apiError
+		ve   *validationError
+		he   *echo.HTTPError
+		ke   *options.KeyError
+		vale *options.ValueError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae.Status, a1111Body(ae)
+	case errors.As(err, &ve):
+		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{Loc: ve.Loc, Msg: ve.Msg, Type: ve.Type}}}
+	case errors.As(err, &ke):
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "KeyError", Errors: ke.Error()})
+	case errors.As(err, &vale):
+		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{
+			Loc: []any{"body", vale.Key}, Msg: vale.Error(), Type: "type_error." + vale.Want}}}
+	case errors.Is(err, catalog.ErrNotFound):
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Errors: err.Error()})
+	case errors.Is(err, imagemeta.ErrInvalidImage):
+		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid encoded image"))
+	case errors.As(err, &he):
+		return httpErrorResponse(he)
+	}
+	return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "InternalServerError", Errors: "internal server error"})
+}
+
+func a1111Body(e *apiError) map[string]string {
+	return map[string]string{"error": e.Class, "detail": e.Detail, "body": "", "errors": e.Errors}
+}
+
+// httpErrorResponse handles Echo's own errors: routing (404, 405), the
+// request validator and body binding (answered as FastAPI's 422), limits.
+func httpErrorResponse(he *echo.HTTPError) (int, any) {
+	switch he.Code {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		var cause error = he
+		if he.Internal != nil {
+			cause = he.Internal
+		}
+		return http.StatusUnprocessableEntity, map[string]any{"detail": validationDetail(cause)}
+	case http.StatusUnauthorized:
+		return he.Code, a1111Body(httpException(he.Code, "Not authenticated"))
+	}
+	text := http.StatusText(he.Code)
+	if text == "" {
+		text = "Error"
+	}
+	return he.Code, map[string]string{"detail": text}
+}
+
+// validationDetail flattens kin-openapi's errors into FastAPI's detail list,
+// with loc pointing at the offending field (["body","steps"]).
+func validationDetail(err error) []detailItem {
+	var out []detailItem
+	var walk func(err error, loc []any)
+	walk = func(err error, loc []any) {
+		var (
+			me  openapi3.MultiError
+			re  *openapi3filter.RequestError
+			se  *openapi3.SchemaError
+			pe  *openapi3filter.ParseError
+			hee *echo.HTTPError
+		)
+		switch {
+		case errors.As(err, &me):
+			for _, e := range me {
+				walk(e, loc)
+			}
+		case errors.As(err, &re):
+			switch {
+			case re.Parameter != nil:
+				loc = []any{re.Parameter.In, re.Parameter.Name}
+			case re.RequestBody != nil:
+				loc = []any{"body"}
+			}
+			if re.Err == nil {
+				out = append(out, detailItem{Loc: loc, Msg: re.Reason, Type: "value_error"})
+				return
+			}
+			if errors.Is(re.Err, openapi3filter.ErrInvalidRequired) {
+				out = append(out, detailItem{Loc: loc, Msg: "field required", Type: "value_error.missing"})
+				return
+			}
+			walk(re.Err, loc)
+		case errors.As(err, &se):
+			l := append([]any{}, loc...)
+			for _, p := range se.JSONPointer() {
+				if n, err := strconv.Atoi(p); err == nil {
+					l = append(l, n)
+				} else {
+					l = append(l, p)
+				}
+			}
+			typ := "value_error." + se.SchemaField
+			if se.SchemaField == "type" && se.Schema != nil && se.Schema.Type != nil && len(*se.Schema.Type) > 0 {
+				typ = "type_error." + (*se.Schema.Type)[0]
+			}
+			out = append(out, detailItem{Loc: l, Msg: se.Reason, Type: typ})
+		case errors.As(err, &pe):
+			out = append(out, detailItem{Loc: append(loc, 0), Msg: pe.Error(), Type: "value_error.jsondecode"})
+		case errors.As(err, &hee):
+			out = append(out, detailItem{Loc: loc, Msg: fmt.Sprint(hee.Message), Type: "value_error"})
+		default:
+			msg := err.Error()
+			typ := "value_error"
+			if strings.Contains(msg, "Content-Type") {
+				typ = "type_error.dict"
+			}
+			out = append(out, detailItem{Loc: loc, Msg: msg, Type: typ})
+		}
+	}
+	walk(err, []any{"body"})
+	if len(out) == 0 {
+		out = []detailItem{{Loc: []any{"body"}, Msg: "invalid request", Type: "value_error"}}
+	}
+	return out
+}

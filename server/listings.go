@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+
+	"github.com/sdapi/sdapi/gen"
+)
+
+// The listings report what this server really has. Samplers, schedulers,
+// upscalers and latent upscale modes come with the runner and the
+// orchestrator; LoRA, hypernetworks, embeddings, face restoration and
+// RealESRGAN are not supported by the ONNX runner, so nothing usable is
+// installed and their lists are empty.
+
+func (s *Server) GetSamplersSdapiV1SamplersGet(ctx context.Context, _ gen.GetSamplersSdapiV1SamplersGetRequestObject) (gen.GetSamplersSdapiV1SamplersGetResponseObject, error) {
+	return gen.GetSamplersSdapiV1SamplersGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetSchedulersSdapiV1SchedulersGet(ctx context.Context, _ gen.GetSchedulersSdapiV1SchedulersGetRequestObject) (gen.GetSchedulersSdapiV1SchedulersGetResponseObject, error) {
+	return gen.GetSchedulersSdapiV1SchedulersGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetUpscalersSdapiV1UpscalersGet(ctx context.Context, _ gen.GetUpscalersSdapiV1UpscalersGetRequestObject) (gen.GetUpscalersSdapiV1UpscalersGetResponseObject, error) {
+	return gen.GetUpscalersSdapiV1UpscalersGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetLatentUpscaleModesSdapiV1LatentUpscaleModesGet(ctx context.Context, _ gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGetRequestObject) (gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGetResponseObject, error) {
+	return gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetSdModelsSdapiV1SdModelsGet(ctx context.Context, _ gen.GetSdModelsSdapiV1SdModelsGetRequestObject) (gen.GetSdModelsSdapiV1SdModelsGetResponseObject, error) {
+	out := gen.GetSdModelsSdapiV1SdModelsGet200JSONResponse{}
+	for _, ck := range s.deps.Catalog.Checkpoints() {
+		out = append(out, gen.SDModelItem{Title: ck.Title, ModelName: ck.ModelName, Filename: ck.Filename, Hash: ck.Hash, Sha256: ck.SHA256})
+	}
+	return out, nil
+}
+
+func (s *Server) GetSdVaesSdapiV1SdVaeGet(ctx context.Context, _ gen.GetSdVaesSdapiV1SdVaeGetRequestObject) (gen.GetSdVaesSdapiV1SdVaeGetResponseObject, error) {
+	out := gen.GetSdVaesSdapiV1SdVaeGet200JSONResponse{}
+	for _, v := range s.deps.Catalog.VAEs() {
+		out = append(out, gen.SDVaeItem{ModelName: v.ModelName, Filename: v.Filename})
+	}
+	return out, nil
+}
+
+func (s *Server) GetHypernetworksSdapiV1HypernetworksGet(ctx context.Context, _ gen.GetHypernetworksSdapiV1HypernetworksGetRequestObject) (gen.GetHypernetworksSdapiV1HypernetworksGetResponseObject, error) {
+	return gen.GetHypernetworksSdapiV1HypernetworksGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetFaceRestorersSdapiV1FaceRestorersGet(ctx context.Context, _ gen.GetFaceRestorersSdapiV1FaceRestorersGetRequestObject) (gen.GetFaceRestorersSdapiV1FaceRestorersGetResponseObject, error) {
+	return gen.GetFaceRestorersSdapiV1FaceRestorersGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetRealesrganModelsSdapiV1RealesrganModelsGet(ctx context.Context, _ gen.GetRealesrganModelsSdapiV1RealesrganModelsGetRequestObject) (gen.GetRealesrganModelsSdapiV1RealesrganModelsGetResponseObject, error) {
+	return gen.GetRealesrganModelsSdapiV1RealesrganModelsGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetPromptStylesSdapiV1PromptStylesGet(ctx context.Context, _ gen.GetPromptStylesSdapiV1PromptStylesGetRequestObject) (gen.GetPromptStylesSdapiV1PromptStylesGetResponseObject, error) {
+	styles, err := s.deps.Styles.Styles()
+	if err != nil {
+		return nil, err
+	}
+	out := gen.GetPromptStylesSdapiV1PromptStylesGet200JSONResponse{}
+	for _, st := range styles {
+		out = append(out, gen.PromptStyleItem{Name: st.Name, Prompt: &st.Prompt, NegativePrompt: &st.NegativePrompt})
+	}
+	return out, nil
+}
+
+func (s *Server) GetEmbeddingsSdapiV1EmbeddingsGet(ctx context.Context, _ gen.GetEmbeddingsSdapiV1EmbeddingsGetRequestObject) (gen.GetEmbeddingsSdapiV1EmbeddingsGetResponseObject, error) {
+	return gen.GetEmbeddingsSdapiV1EmbeddingsGet200JSONResponse{Loaded: map[string]gen.EmbeddingItem{}, Skipped: map[string]gen.EmbeddingItem{}}, nil
+}
+
+func (s *Server) GetLorasSdapiV1LorasGet(ctx context.Context, _ gen.GetLorasSdapiV1LorasGetRequestObject) (gen.GetLorasSdapiV1LorasGetResponseObject, error) {
+	return gen.GetLorasSdapiV1LorasGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetScriptsListSdapiV1ScriptsGet(ctx context.Context, _ gen.GetScriptsListSdapiV1ScriptsGetRequestObject) (gen.GetScriptsListSdapiV1ScriptsGetResponseObject, error) {
+	none := []string{}
+	return gen.GetScriptsListSdapiV1ScriptsGet200JSONResponse{Txt2img: &none, Img2img: &none}, nil
+}
+
+func (s *Server) GetScriptInfoSdapiV1ScriptInfoGet(ctx context.Context, _ gen.GetScriptInfoSdapiV1ScriptInfoGetRequestObject) (gen.GetScriptInfoSdapiV1ScriptInfoGetResponseObject, error) {
+	return gen.GetScriptInfoSdapiV1ScriptInfoGet200JSONResponse{}, nil
+}
+
+func (s *Server) GetExtensionsListSdapiV1ExtensionsGet(ctx context.Context, _ gen.GetExtensionsListSdapiV1ExtensionsGetRequestObject) (gen.GetExtensionsListSdapiV1ExtensionsGetResponseObject, error) {
+	return gen.GetExtensionsListSdapiV1ExtensionsGet200JSONResponse{}, nil
+}
+
+func (s *Server) RefreshCheckpointsSdapiV1RefreshCheckpointsPost(ctx context.Context, _ gen.RefreshCheckpointsSdapiV1RefreshCheckpointsPostRequestObject) (gen.RefreshCheckpointsSdapiV1RefreshCheckpointsPostResponseObject, error) {
+	if err := s.deps.Catalog.RefreshCheckpoints(); err != nil {
+		return nil, err
+	}
+	return gen.RefreshCheckpointsSdapiV1RefreshCheckpointsPost200JSONResponse(nil), nil
+}
+
+func (s *Server) RefreshVaeSdapiV1RefreshVaePost(ctx context.Context, _ gen.RefreshVaeSdapiV1RefreshVaePostRequestObject) (gen.RefreshVaeSdapiV1RefreshVaePostResponseObject, error) {
+	if err := s.deps.Catalog.RefreshVAEs(); err != nil {
+		return nil, err
+	}
+	return gen.RefreshVaeSdapiV1RefreshVaePost200JSONResponse(nil), nil
+}
+
+// RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost and RefreshLorasSdapiV1RefreshLorasPost
+// have nothing to rescan: the runner supports neither.
+func (s *Server) RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost(ctx context.Context, _ gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPostRequestObject) (gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPostResponseObject, error) {
+	return gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost200JSONResponse(nil), nil
+}
+
+func (s *Server) RefreshLorasSdapiV1RefreshLorasPost(ctx context.Context, _ gen.RefreshLorasSdapiV1RefreshLorasPostRequestObject) (gen.RefreshLorasSdapiV1RefreshLorasPostResponseObject, error) {
+	return gen.RefreshLorasSdapiV1RefreshLorasPost200JSONResponse(nil), nil
+}

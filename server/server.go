@@ -1,0 +1,74 @@
+// Package server implements the generated sdapi strict server interface on
+// top of processing: it converts between the wire types in gen and the
+// processing package, and maps errors to A1111's HTTP answers.
+package server
+
+import (
+	"log/slog"
+	"maps"
+
+	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/catalog"
+	"github.com/sdapi/sdapi/processing/options"
+	"github.com/sdapi/sdapi/processing/styles"
+)
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// Credential is one user:password pair of --api-auth.
+type Credential struct{ User, Password string }
+
+// Config is what cmd/sdapi-server parsed from its flags.
+type Config struct {
+	// APIAuth enables HTTP basic auth on every /sdapi route when not empty.
+	APIAuth []Credential
+	// ServerStop registers server-stop, server-kill and server-restart;
+	// without it they answer 404 as unregistered routes do in A1111.
+	ServerStop bool
+	// CORSOrigins enables CORS for these origins; none means CORS is off.
+	CORSOrigins []string
+	// APILog logs one line per request (A1111 --api-log).
+	APILog bool
+	// Flags is what GET /cmd-flags reports: the server's own flags, under
+	// A1111's names, secrets already redacted by the caller.
+	Flags map[string]any
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Lifecycle is how the API stops or restarts the process that serves it.
+type Lifecycle interface {
+	// Stop shuts the server down gracefully.
+	Stop()
+	// Kill ends the process at once.
+	Kill()
+	// Restart shuts down and starts the process again.
+	Restart() error
+}
+
+// Deps are the services the handlers use.
+type Deps struct {
+	Options   *options.Store
+	State     *processing.State
+	Catalog   *catalog.Catalog
+	Styles    *styles.File
+	Lifecycle Lifecycle
+}
+
+// Server implements gen.StrictServerInterface.
+type Server struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+}
+
+// New returns a Server. Every field of deps must be set.
+func New(cfg Config, deps Deps) *Server {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Flags = maps.Clone(cfg.Flags)
+	return &Server{cfg: cfg, deps: deps, log: log}
+}

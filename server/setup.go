@@ -1,0 +1,166 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	oapimw "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/server/docs"
+)
+
+// SpecURL is where the server publishes its OpenAPI document, as FastAPI does.
+const SpecURL = "/openapi.json"
+
+// NewEcho builds the HTTP application: global middleware, the generated
+// routes behind auth and request validation, /openapi.json and /docs.
+func NewEcho(s *Server) (*echo.Echo, error) {
+	spec, err := gen.GetSwagger() // a private copy: the validator mutates it
+	if err != nil {
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode spec: %w", err)
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(s.log)
+	e.Use(processTime)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("handler panic", "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			return err
+		},
+	}))
+	if s.cfg.APILog {
+		e.Use(apiLog(s.log))
+	}
+	if len(s.cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:     s.cfg.CORSOrigins,
+			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			AllowHeaders:     []string{"*"},
+			AllowCredentials: true,
+		}))
+	}
+
+	validator := oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
+		DoNotValidateServers:  true,
+		SilenceServersWarning: true,
+		Options: openapi3filter.Options{
+			MultiError:         true,
+			KeepValidatedValue: true,
+			// Authentication is the auth middleware's job; the spec's
+			// HTTPBasic requirement only documents it.
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		},
+		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
+			return &echo.HTTPError{Code: http.StatusUnprocessableEntity, Message: "validation failed", Internal: me}
+		},
+		ErrorHandler: func(c echo.Context, he *echo.HTTPError) error { return he },
+	})
+	routeMW := []echo.MiddlewareFunc{validator}
+	if len(s.cfg.APIAuth) > 0 {
+		// Auth first: FastAPI resolves the HTTPBasic dependency before it
+		// validates the body.
+		routeMW = []echo.MiddlewareFunc{basicAuth(s.cfg.APIAuth), validator}
+	}
+	gen.RegisterHandlers(routeRouter{Echo: e, mw: routeMW}, gen.NewStrictHandler(s, nil))
+
+	e.GET(SpecURL, func(c echo.Context) error { return c.JSONBlob(http.StatusOK, specJSON) })
+	dh := echo.WrapHandler(docs.Handler(SpecURL))
+	for _, p := range []string{docs.Prefix, docs.Prefix + "/*"} {
+		e.GET(p, dh)
+		e.HEAD(p, dh)
+	}
+	return e, nil
+}
+
+// routeRouter registers the generated routes with route-level middleware,
+// so auth and validation run only for matched routes: unknown paths still
+// answer 404 and wrong methods 405, as Starlette does.
+type routeRouter struct {
+	*echo.Echo
+	mw []echo.MiddlewareFunc
+}
+
+func (r routeRouter) GET(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.Echo.GET(p, h, append(r.mw, m...)...)
+}
+
+func (r routeRouter) POST(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.Echo.POST(p, h, append(r.mw, m...)...)
+}
+
+var _ gen.EchoRouter = routeRouter{}
+
+// processTime sets A1111's X-Process-Time header (seconds, as a float).
+func processTime(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		c.Response().Before(func() {
+			c.Response().Header().Set("X-Process-Time", strconv.FormatFloat(time.Since(start).Seconds(), 'f', -1, 64))
+		})
+		return next(c)
+	}
+}
+
+// apiLog logs one line per request, as A1111's --api-log does.
+func apiLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			log.Info("api", "status", c.Response().Status, "proto", c.Request().Proto, "client", c.RealIP(),
+				"method", c.Request().Method, "path", c.Request().URL.Path, "duration", time.Since(start))
+			return nil
+		}
+	}
+}
+
+// basicAuth is A1111's --api-auth: HTTPBasic on every /sdapi route, with
+// FastAPI's messages. Each configured pair is compared in constant time,
+// and all pairs are compared, so timing tells nothing about which was close.
+func basicAuth(creds []Credential) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			user, pass, ok := c.Request().BasicAuth()
+			if !ok {
+				h := c.Request().Header.Get(echo.HeaderAuthorization)
+				if h == "" || !strings.HasPrefix(strings.ToLower(h), "basic ") {
+					return httpException(http.StatusUnauthorized, "Not authenticated")
+				}
+				// A Basic header that does not decode: FastAPI's
+				// HTTPBasic says "Invalid authentication credentials".
+				return httpException(http.StatusUnauthorized, "Invalid authentication credentials")
+			}
+			match := 0
+			for _, cr := range creds {
+				u := subtle.ConstantTimeCompare([]byte(user), []byte(cr.User))
+				p := subtle.ConstantTimeCompare([]byte(pass), []byte(cr.Password))
+				match |= u & p
+			}
+			if match != 1 {
+				return httpException(http.StatusUnauthorized, "Incorrect username or password")
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sdapi/sdapi/gen"
+)
+
+// errRouteDisabled answers exactly like a route that is not registered.
+var errRouteDisabled = echo.ErrNotFound
+
+func (s *Server) GetCmdFlagsSdapiV1CmdFlagsGet(ctx context.Context, _ gen.GetCmdFlagsSdapiV1CmdFlagsGetRequestObject) (gen.GetCmdFlagsSdapiV1CmdFlagsGetResponseObject, error) {
+	return rawJSON{body: s.cfg.Flags}, nil
+}
+
+func (s *Server) GetMemorySdapiV1MemoryGet(ctx context.Context, _ gen.GetMemorySdapiV1MemoryGetRequestObject) (gen.GetMemorySdapiV1MemoryGetResponseObject, error) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	goRuntime := map[string]any{
+		"heap_alloc": ms.HeapAlloc, "heap_sys": ms.HeapSys, "sys": ms.Sys,
+		"num_gc": ms.NumGC, "goroutines": runtime.NumGoroutine(),
+	}
+	return gen.GetMemorySdapiV1MemoryGet200JSONResponse{
+		Ram:     ramStats(),
+		Cuda:    map[string]any{"error": "unavailable"},
+		Runtime: &goRuntime,
+	}, nil
+}
+
+// ramStats mirrors A1111's get_memory: used is this process's resident set,
+// total the machine's memory, free their difference (not the OS's free).
+func ramStats() map[string]any {
+	total, err := procField("/proc/meminfo", "MemTotal:")
+	if err != nil {
+		return map[string]any{"error": "memory figures unavailable"}
+	}
+	rss, err := procField("/proc/self/status", "VmRSS:")
+	if err != nil {
+		return map[string]any{"error": "memory figures unavailable"}
+	}
+	return map[string]any{"free": total - rss, "used": rss, "total": total}
+}
+
+// procField reads a "Name:   1234 kB" line of a /proc file, in bytes.
+func procField(path, name string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == name {
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s %s: %w", path, name, err)
+			}
+			if len(f) >= 3 && f[2] == "kB" {
+				n *= 1024
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s line", path, name)
+}
+
+func (s *Server) UnloadapiSdapiV1UnloadCheckpointPost(ctx context.Context, _ gen.UnloadapiSdapiV1UnloadCheckpointPostRequestObject) (gen.UnloadapiSdapiV1UnloadCheckpointPostResponseObject, error) {
+	// No runner holds a model yet, so there is nothing to unload.
+	return gen.UnloadapiSdapiV1UnloadCheckpointPost200JSONResponse{}, nil
+}
+
+func (s *Server) ReloadapiSdapiV1ReloadCheckpointPost(ctx context.Context, _ gen.ReloadapiSdapiV1ReloadCheckpointPostRequestObject) (gen.ReloadapiSdapiV1ReloadCheckpointPostResponseObject, error) {
+	return nil, notImplemented("reload-checkpoint (no runner to load a model into)")
+}
+
+func (s *Server) StopWebuiSdapiV1ServerStopPost(ctx context.Context, _ gen.StopWebuiSdapiV1ServerStopPostRequestObject) (gen.StopWebuiSdapiV1ServerStopPostResponseObject, error) {
+	if !s.cfg.ServerStop {
+		return nil, errRouteDisabled
+	}
+	return afterReply{status: http.StatusOK, text: "Stopping.", then: s.deps.Lifecycle.Stop}, nil
+}
+
+func (s *Server) KillWebuiSdapiV1ServerKillPost(ctx context.Context, _ gen.KillWebuiSdapiV1ServerKillPostRequestObject) (gen.KillWebuiSdapiV1ServerKillPostResponseObject, error) {
+	if !s.cfg.ServerStop {
+		return nil, errRouteDisabled
+	}
+	return afterReply{status: http.StatusOK, then: s.deps.Lifecycle.Kill}, nil
+}
+
+func (s *Server) RestartWebuiSdapiV1ServerRestartPost(ctx context.Context, _ gen.RestartWebuiSdapiV1ServerRestartPostRequestObject) (gen.RestartWebuiSdapiV1ServerRestartPostResponseObject, error) {
+	if !s.cfg.ServerStop {
+		return nil, errRouteDisabled
+	}
+	restart := func() {
+		if err := s.deps.Lifecycle.Restart(); err != nil {
+			s.log.Error("restart failed", "err", err)
+		}
+	}
+	return afterReply{status: http.StatusOK, then: restart}, nil
+}
+
+// afterReply writes its answer, flushes it to the client, then runs then:
+// the process is about to stop, so the reply must leave first.
+type afterReply struct {
+	status int
+	text   string
+	then   func()
+}
+
+func (r afterReply) visit(w http.ResponseWriter) error {
+	if r.text != "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	w.WriteHeader(r.status)
+	_, err := w.Write([]byte(r.text))
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	go r.then()
+	return err
+}
+
+func (r afterReply) VisitStopWebuiSdapiV1ServerStopPostResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
+
+func (r afterReply) VisitKillWebuiSdapiV1ServerKillPostResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
+
+func (r afterReply) VisitRestartWebuiSdapiV1ServerRestartPostResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
+
+// rawJSON answers 200 with a body that has no useful generated type (the
+// option and flag maps), already in its final shape.
+type rawJSON struct{ body any }
+
+func (r rawJSON) visit(w http.ResponseWriter) error {
+	b, err := json.Marshal(r.body)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
+}
+
+func (r rawJSON) VisitGetCmdFlagsSdapiV1CmdFlagsGetResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
+
+func (r rawJSON) VisitGetConfigSdapiV1OptionsGetResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
