@@ -24,24 +24,35 @@ PORT        ?= 7860
 DATA_DIR    ?= .sdapi-data
 
 NODE_STAMP       := node_modules/.stamp
+ORT_DIR          := .cache/onnxruntime
+ORT_LIB          := $(ORT_DIR)/libonnxruntime.so
+# Tests and the server find the ONNX Runtime library through this variable
+# (read once, in cmd/ and in test setup).
+export ONNXRUNTIME_SHARED_LIBRARY_PATH := $(abspath $(ORT_LIB))
 SWAGGER_UI_SRC   := node_modules/swagger-ui-dist
 SWAGGER_UI_DIR   := server/docs/swagger-ui
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: help deps generate check-generated lint build run test test-fresh vendor-swagger-ui
+.PHONY: help deps onnxruntime generate check-generated lint build run test test-fresh vendor-swagger-ui
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: $(NODE_STAMP) ## Install Node tools (npm ci, only when the lock file changed) and Go modules
+deps: $(NODE_STAMP) $(ORT_LIB) ## Install Node tools (npm ci when the lock file changed), ONNX Runtime and Go modules
 	$(GO) mod download
+
+# npm pack + sha256 check; see the script for why not npm install.
+$(ORT_LIB): scripts/install-onnxruntime.sh
+	scripts/install-onnxruntime.sh $(ORT_DIR)
 
 # npm ci wipes node_modules/, so the stamp inside it disappears with it.
 $(NODE_STAMP): package-lock.json package.json
 	@command -v $(NPM) >/dev/null || { echo "npm not found: install Node.js 20 or newer" >&2; exit 1; }
 	$(NPM) ci
 	touch $@
+
+onnxruntime: $(ORT_LIB) ## Install libonnxruntime.so into .cache/onnxruntime (pinned version and sha256)
 
 generate: ## Regenerate gen/ from openapi/sdapi.yaml (go generate ./gen)
 	$(GO) generate ./gen

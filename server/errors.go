@@ -64,7 +64,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		status, body := errorResponse(err)
-		if status >= 500 {
+		if status >= 500 && status != http.StatusNotImplemented {
 			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
 		}
 		if c.Request().Method == http.MethodHead {
