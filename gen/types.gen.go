@@ -249,7 +249,7 @@ type FileData struct {
 
 // Flags defines model for Flags.
 type Flags struct {
-	// AddStopRoute add /_stop route to stop server
+	// AddStopRoute does not do anything
 	AddStopRoute *bool `json:"add_stop_route,omitempty"`
 
 	// Administrator Administrator rights
@@ -300,6 +300,9 @@ type Flags struct {
 	// CorsAllowOriginsRegex Allowed CORS origin(s) in the form of a single regular expression
 	CorsAllowOriginsRegex *string `json:"cors_allow_origins_regex,omitempty"`
 
+	// DatModelsPath Path to directory with DAT model file(s).
+	DatModelsPath *string `json:"dat_models_path,omitempty"`
+
 	// DataDir base path where all user data is stored
 	DataDir *string `json:"data_dir,omitempty"`
 
@@ -315,7 +318,7 @@ type Flags struct {
 	// DisableConsoleProgressbars do not output progressbars to console
 	DisableConsoleProgressbars *bool `json:"disable_console_progressbars,omitempty"`
 
-	// DisableExtraExtensions  prevent all extensions except built-in from running regardless of any other settings
+	// DisableExtraExtensions prevent all extensions except built-in from running regardless of any other settings
 	DisableExtraExtensions *bool `json:"disable_extra_extensions,omitempty"`
 
 	// DisableModelLoadingRamOptimization disable an optimization that reduces RAM use when loading a model
@@ -342,7 +345,7 @@ type Flags struct {
 	// EmbeddingsDir embeddings directory for textual inversion (default: embeddings)
 	EmbeddingsDir *string `json:"embeddings_dir,omitempty"`
 
-	// EnableConsolePrompts print prompts to console when generating with txt2img and img2img
+	// EnableConsolePrompts does not do anything
 	EnableConsolePrompts *bool `json:"enable_console_prompts,omitempty"`
 
 	// EnableInsecureExtensionAccess enable extensions tab regardless of other options
@@ -354,11 +357,20 @@ type Flags struct {
 	// F ==SUPPRESS==
 	F *bool `json:"f,omitempty"`
 
+	// FilenamesMaxLength maximal length of filenames of saved images. If you override it, it can conflict with your file system
+	FilenamesMaxLength *int `json:"filenames_max_length,omitempty"`
+
 	// ForceEnableXformers enable xformers for cross attention layers regardless of whether the checking code thinks you can run it; do not make bug reports if this fails to work
 	ForceEnableXformers *bool `json:"force_enable_xformers,omitempty"`
 
-	// FreezeSettings disable editing settings
+	// FreezeSettings disable editing of all settings globally
 	FreezeSettings *bool `json:"freeze_settings,omitempty"`
+
+	// FreezeSettingsInSections disable editing settings in specific sections of the settings page by specifying a comma-delimited list such like "saving-images,upscaling". The list of setting names can be found in the modules/shared_options.py file
+	FreezeSettingsInSections *string `json:"freeze_settings_in_sections,omitempty"`
+
+	// FreezeSpecificSettings disable editing of individual settings by specifying a comma-delimited list like "samples_save,samples_format". The list of setting names can be found in the config.json file
+	FreezeSpecificSettings *string `json:"freeze_specific_settings,omitempty"`
 
 	// GfpganDir GFPGAN directory
 	GfpganDir *string `json:"gfpgan_dir,omitempty"`
@@ -423,7 +435,7 @@ type Flags struct {
 	// LycoDirBackcompat Path to directory with LyCORIS networks (for backawards compatibility; can also use --lyco-dir).
 	LycoDirBackcompat *string `json:"lyco_dir_backcompat,omitempty"`
 
-	// MaxBatchCount maximum batch count value for the UI
+	// MaxBatchCount does not do anything
 	MaxBatchCount *int `json:"max_batch_count,omitempty"`
 
 	// Medvram enable stable diffusion model optimizations for sacrificing a little speed for low VRM usage
@@ -431,6 +443,9 @@ type Flags struct {
 
 	// MedvramSdxl enable --medvram optimization just for SDXL models
 	MedvramSdxl *bool `json:"medvram_sdxl,omitempty"`
+
+	// ModelsDir base path where models are stored; overrides --data-dir
+	ModelsDir *string `json:"models_dir,omitempty"`
 
 	// Ngrok ngrok authtoken, alternative to gradio --share
 	Ngrok *string `json:"ngrok,omitempty"`
@@ -444,7 +459,7 @@ type Flags struct {
 	// NoDownloadSdModel don't download SD1.5 model even if no model is found in --ckpt-dir
 	NoDownloadSdModel *bool `json:"no_download_sd_model,omitempty"`
 
-	// NoGradioQueue Disables gradio queue; causes the webpage to use http requests instead of websockets; was the defaul in earlier versions
+	// NoGradioQueue Disables gradio queue; causes the webpage to use http requests instead of websockets; was the default in earlier versions
 	NoGradioQueue *bool `json:"no_gradio_queue,omitempty"`
 
 	// NoHalf do not switch the model to 16-bit floats
@@ -458,6 +473,9 @@ type Flags struct {
 
 	// NoProgressbarHiding do not hide progressbar in gradio UI (we hide it because it slows down ML if you have hardware acceleration in browser)
 	NoProgressbarHiding *bool `json:"no_progressbar_hiding,omitempty"`
+
+	// NoPromptHistory disable read prompt from last generation feature; settings this argument will not create '--data_path/params.txt' file
+	NoPromptHistory *bool `json:"no_prompt_history,omitempty"`
 
 	// Nowebui use api=True to launch the API instead of the webui
 	Nowebui *bool `json:"nowebui,omitempty"`
@@ -513,6 +531,9 @@ type Flags struct {
 	// SkipInstall launch.py argument: skip installation of packages
 	SkipInstall *bool `json:"skip_install,omitempty"`
 
+	// SkipLoadModelAtStart if load a model at web start, only take effect when --nowebui
+	SkipLoadModelAtStart *bool `json:"skip_load_model_at_start,omitempty"`
+
 	// SkipPrepareEnvironment launch.py argument: skip all environment preparation
 	SkipPrepareEnvironment *bool `json:"skip_prepare_environment,omitempty"`
 
@@ -525,8 +546,8 @@ type Flags struct {
 	// SkipVersionCheck Do not check versions of torch and xformers
 	SkipVersionCheck *bool `json:"skip_version_check,omitempty"`
 
-	// StylesFile filename to use for styles
-	StylesFile *string `json:"styles_file,omitempty"`
+	// StylesFile path or wildcard path of styles files, allow multiple entries.
+	StylesFile *[]interface{} `json:"styles_file,omitempty"`
 
 	// SubQuadChunkThreshold the percentage of VRAM threshold for the sub-quadratic cross-attention layer optimization to use chunking
 	SubQuadChunkThreshold *string `json:"sub_quad_chunk_threshold,omitempty"`
@@ -570,6 +591,9 @@ type Flags struct {
 	// UiSettingsFile filename to use for ui settings
 	UiSettingsFile *string `json:"ui_settings_file,omitempty"`
 
+	// UnixFilenamesSanitization allow any symbols except '/' in filenames. May conflict with your browser and file system
+	UnixFilenamesSanitization *bool `json:"unix_filenames_sanitization,omitempty"`
+
 	// UnloadGfpgan does not do anything.
 	UnloadGfpgan *bool `json:"unload_gfpgan,omitempty"`
 
@@ -584,6 +608,9 @@ type Flags struct {
 
 	// UseCpu use CPU as torch device for specified modules
 	UseCpu *[]interface{} `json:"use_cpu,omitempty"`
+
+	// UseIpex use Intel XPU as torch device
+	UseIpex *bool `json:"use_ipex,omitempty"`
 
 	// UseTextboxSeed use textbox for seeds in UI (no up/down, but possible to input long seeds)
 	UseTextboxSeed *bool `json:"use_textbox_seed,omitempty"`
@@ -679,22 +706,34 @@ type Options struct {
 	// CLIPStopAtLastLayers Clip skip
 	CLIPStopAtLastLayers *float64 `json:"CLIP_stop_at_last_layers,omitempty"`
 
+	// DATTile Tile size for DAT upscalers.
+	DATTile *float64 `json:"DAT_tile,omitempty"`
+
+	// DATTileOverlap Tile overlap for DAT upscalers.
+	DATTileOverlap *float64 `json:"DAT_tile_overlap,omitempty"`
+
 	// ESRGANTile Tile size for ESRGAN upscalers.
 	ESRGANTile *float64 `json:"ESRGAN_tile,omitempty"`
 
 	// ESRGANTileOverlap Tile overlap for ESRGAN upscalers.
 	ESRGANTileOverlap *float64 `json:"ESRGAN_tile_overlap,omitempty"`
 
-	// AddModelHashToInfo Add model hash to generation information
+	// AddModelHashToInfo Add model hash to infotext
 	AddModelHashToInfo *bool `json:"add_model_hash_to_info,omitempty"`
 
-	// AddModelNameToInfo Add model name to generation information
+	// AddModelNameToInfo Add model name to infotext
 	AddModelNameToInfo *bool `json:"add_model_name_to_info,omitempty"`
 
-	// AddUserNameToInfo Add user name to generation information when authenticated
+	// AddUserNameToInfo Add user name to infotext when authenticated
 	AddUserNameToInfo *bool `json:"add_user_name_to_info,omitempty"`
 
-	// AddVersionToInfotext Add program version to generation information
+	// AddVaeHashToInfo Add VAE hash to infotext
+	AddVaeHashToInfo *bool `json:"add_vae_hash_to_info,omitempty"`
+
+	// AddVaeNameToInfo Add VAE name to infotext
+	AddVaeNameToInfo *bool `json:"add_vae_name_to_info,omitempty"`
+
+	// AddVersionToInfotext Add program version to infotext
 	AddVersionToInfotext *bool `json:"add_version_to_infotext,omitempty"`
 
 	// AlwaysDiscardNextToLastSigma Always discard next-to-last sigma
@@ -709,14 +748,29 @@ type Options struct {
 	// ApiUseragent User agent for requests
 	ApiUseragent *string `json:"api_useragent,omitempty"`
 
+	// AutoBackcompat Automatic backward compatibility
+	AutoBackcompat *bool `json:"auto_backcompat,omitempty"`
+
 	// AutoLaunchBrowser Automatically open webui in browser on startup
 	AutoLaunchBrowser *string `json:"auto_launch_browser,omitempty"`
 
 	// AutoVaePrecision Automatically revert VAE to 32-bit floats
 	AutoVaePrecision *bool `json:"auto_vae_precision,omitempty"`
 
+	// AutoVaePrecisionBfloat16 Automatically convert VAE to bfloat16
+	AutoVaePrecisionBfloat16 *bool `json:"auto_vae_precision_bfloat16,omitempty"`
+
 	// BatchCondUncond Batch cond/uncond
 	BatchCondUncond *bool `json:"batch_cond_uncond,omitempty"`
+
+	// BetaDistAlpha Beta scheduler - alpha
+	BetaDistAlpha *float64 `json:"beta_dist_alpha,omitempty"`
+
+	// BetaDistBeta Beta scheduler - beta
+	BetaDistBeta *float64 `json:"beta_dist_beta,omitempty"`
+
+	// CacheFp16Weight Cache FP16 weight for LoRA
+	CacheFp16Weight *bool `json:"cache_fp16_weight,omitempty"`
 
 	// CanvasAutoExpand Automatically expands an image that does not fit completely in the canvas area, similar to manually pressing the S and R buttons
 	CanvasAutoExpand *bool `json:"canvas_auto_expand,omitempty"`
@@ -733,14 +787,20 @@ type Options struct {
 	// CanvasHotkeyFullscreen Fullscreen Mode, maximizes the picture so that it fits into the screen and stretches it to its full width
 	CanvasHotkeyFullscreen *string `json:"canvas_hotkey_fullscreen,omitempty"`
 
+	// CanvasHotkeyGrowBrush Enlarge the brush size
+	CanvasHotkeyGrowBrush *string `json:"canvas_hotkey_grow_brush,omitempty"`
+
 	// CanvasHotkeyMove Moving the canvas
 	CanvasHotkeyMove *string `json:"canvas_hotkey_move,omitempty"`
 
 	// CanvasHotkeyOverlap Toggle overlap
 	CanvasHotkeyOverlap *string `json:"canvas_hotkey_overlap,omitempty"`
 
-	// CanvasHotkeyReset Reset zoom and canvas positon
+	// CanvasHotkeyReset Reset zoom and canvas position
 	CanvasHotkeyReset *string `json:"canvas_hotkey_reset,omitempty"`
+
+	// CanvasHotkeyShrinkBrush Shrink the brush size
+	CanvasHotkeyShrinkBrush *string `json:"canvas_hotkey_shrink_brush,omitempty"`
 
 	// CanvasHotkeyZoom Zoom canvas
 	CanvasHotkeyZoom *string `json:"canvas_hotkey_zoom,omitempty"`
@@ -757,8 +817,14 @@ type Options struct {
 	// CommaPaddingBacktrack Prompt word wrap length limit
 	CommaPaddingBacktrack *float64 `json:"comma_padding_backtrack,omitempty"`
 
+	// CompactPromptBox Compact prompt layout
+	CompactPromptBox *bool `json:"compact_prompt_box,omitempty"`
+
 	// CrossAttentionOptimization Cross attention optimization
 	CrossAttentionOptimization *string `json:"cross_attention_optimization,omitempty"`
+
+	// DatEnabledModels Select which DAT models to show in the web UI.
+	DatEnabledModels *[]interface{} `json:"dat_enabled_models,omitempty"`
 
 	// DatasetFilenameJoinString Filename join string
 	DatasetFilenameJoinString *string `json:"dataset_filename_join_string,omitempty"`
@@ -805,23 +871,35 @@ type Options struct {
 	// DisabledExtensions Disable these extensions
 	DisabledExtensions *[]interface{} `json:"disabled_extensions,omitempty"`
 
-	// DoNotShowImages Do not show any images in results for web
+	// DoNotShowImages Do not show any images in gallery
 	DoNotShowImages *bool `json:"do_not_show_images,omitempty"`
 
-	// DontFixSecondOrderSamplersSchedule Do not fix prompt schedule for second order samplers.
-	DontFixSecondOrderSamplersSchedule *bool `json:"dont_fix_second_order_samplers_schedule,omitempty"`
+	// DumpStacksOnSignal Print stack traces before exiting the program with ctrl+c.
+	DumpStacksOnSignal *bool `json:"dump_stacks_on_signal,omitempty"`
+
+	// Emphasis Emphasis mode
+	Emphasis *string `json:"emphasis,omitempty"`
 
 	// EnableBatchSeeds Make K-diffusion samplers produce same images in a batch as when making a single image
 	EnableBatchSeeds *bool `json:"enable_batch_seeds,omitempty"`
 
-	// EnableEmphasis Enable emphasis
-	EnableEmphasis *bool `json:"enable_emphasis,omitempty"`
+	// EnableConsolePrompts Print prompts to console when generating with txt2img and img2img.
+	EnableConsolePrompts *bool `json:"enable_console_prompts,omitempty"`
 
-	// EnablePnginfo Save text information about generation parameters as chunks to png files
+	// EnablePnginfo Write infotext to metadata of the generated image
 	EnablePnginfo *bool `json:"enable_pnginfo,omitempty"`
+
+	// EnablePromptComments Enable comments
+	EnablePromptComments *bool `json:"enable_prompt_comments,omitempty"`
 
 	// EnableQuantization Enable quantization in K samplers for sharper and cleaner results. This may change existing seeds
 	EnableQuantization *bool `json:"enable_quantization,omitempty"`
+
+	// EnableReloadingUiScripts Reload UI scripts when using Reload UI option
+	EnableReloadingUiScripts *bool `json:"enable_reloading_ui_scripts,omitempty"`
+
+	// EnableUpscaleProgressbar Show a progress bar in the console for tiled upscaling.
+	EnableUpscaleProgressbar *bool `json:"enable_upscale_progressbar,omitempty"`
 
 	// EtaAncestral Eta for k-diffusion samplers
 	EtaAncestral *float64 `json:"eta_ancestral,omitempty"`
@@ -838,8 +916,17 @@ type Options struct {
 	// ExtraNetworksAddTextSeparator Extra networks separator
 	ExtraNetworksAddTextSeparator *string `json:"extra_networks_add_text_separator,omitempty"`
 
+	// ExtraNetworksCardDescriptionIsHtml Treat card description as HTML
+	ExtraNetworksCardDescriptionIsHtml *bool `json:"extra_networks_card_description_is_html,omitempty"`
+
 	// ExtraNetworksCardHeight Card height for Extra Networks
 	ExtraNetworksCardHeight *float64 `json:"extra_networks_card_height,omitempty"`
+
+	// ExtraNetworksCardOrder Default order for Extra Networks cards
+	ExtraNetworksCardOrder *string `json:"extra_networks_card_order,omitempty"`
+
+	// ExtraNetworksCardOrderField Default order field for Extra Networks cards
+	ExtraNetworksCardOrderField *string `json:"extra_networks_card_order_field,omitempty"`
 
 	// ExtraNetworksCardShowDesc Show description on card
 	ExtraNetworksCardShowDesc *bool `json:"extra_networks_card_show_desc,omitempty"`
@@ -853,22 +940,34 @@ type Options struct {
 	// ExtraNetworksDefaultMultiplier Default multiplier for extra networks
 	ExtraNetworksDefaultMultiplier *float64 `json:"extra_networks_default_multiplier,omitempty"`
 
+	// ExtraNetworksDirButtonFunction Add a '/' to the beginning of directory buttons
+	ExtraNetworksDirButtonFunction *bool `json:"extra_networks_dir_button_function,omitempty"`
+
 	// ExtraNetworksHiddenModels Show cards for models in hidden directories
 	ExtraNetworksHiddenModels *string `json:"extra_networks_hidden_models,omitempty"`
 
 	// ExtraNetworksShowHiddenDirectories Show hidden directories
 	ExtraNetworksShowHiddenDirectories *bool `json:"extra_networks_show_hidden_directories,omitempty"`
 
-	// ExtraOptionsAccordion Options in main UI - place into an accordion
+	// ExtraNetworksTreeViewDefaultEnabled Show the Extra Networks directory view by default
+	ExtraNetworksTreeViewDefaultEnabled *bool `json:"extra_networks_tree_view_default_enabled,omitempty"`
+
+	// ExtraNetworksTreeViewDefaultWidth Default width for the Extra Networks directory tree view
+	ExtraNetworksTreeViewDefaultWidth *float64 `json:"extra_networks_tree_view_default_width,omitempty"`
+
+	// ExtraNetworksTreeViewStyle Extra Networks directory view style
+	ExtraNetworksTreeViewStyle *string `json:"extra_networks_tree_view_style,omitempty"`
+
+	// ExtraOptionsAccordion Place added settings into an accordion
 	ExtraOptionsAccordion *bool `json:"extra_options_accordion,omitempty"`
 
-	// ExtraOptionsCols Options in main UI - number of columns
+	// ExtraOptionsCols Number of columns for added settings
 	ExtraOptionsCols *float64 `json:"extra_options_cols,omitempty"`
 
-	// ExtraOptionsImg2img Options in main UI - img2img
+	// ExtraOptionsImg2img Settings for img2img
 	ExtraOptionsImg2img *[]interface{} `json:"extra_options_img2img,omitempty"`
 
-	// ExtraOptionsTxt2img Options in main UI - txt2img
+	// ExtraOptionsTxt2img Settings for txt2img
 	ExtraOptionsTxt2img *[]interface{} `json:"extra_options_txt2img,omitempty"`
 
 	// FaceRestoration Restore faces
@@ -882,6 +981,9 @@ type Options struct {
 
 	// Font Font for image grids that have text
 	Font *string `json:"font,omitempty"`
+
+	// Fp8Storage FP8 weight
+	Fp8Storage *string `json:"fp8_storage,omitempty"`
 
 	// GalleryHeight Gallery height
 	GalleryHeight *string `json:"gallery_height,omitempty"`
@@ -946,6 +1048,9 @@ type Options struct {
 	// Img2imgBackgroundColor With img2img, fill transparent parts of the input image with this color.
 	Img2imgBackgroundColor *string `json:"img2img_background_color,omitempty"`
 
+	// Img2imgBatchShowResultsLimit Show the first N batch img2img results in UI
+	Img2imgBatchShowResultsLimit *float64 `json:"img2img_batch_show_results_limit,omitempty"`
+
 	// Img2imgColorCorrection Apply color correction to img2img results to match original colors.
 	Img2imgColorCorrection *bool `json:"img2img_color_correction,omitempty"`
 
@@ -964,6 +1069,9 @@ type Options struct {
 	// Img2imgInpaintSketchDefaultBrushColor Inpaint sketch initial brush color
 	Img2imgInpaintSketchDefaultBrushColor *string `json:"img2img_inpaint_sketch_default_brush_color,omitempty"`
 
+	// Img2imgSettingsAccordion Settings in img2img hidden under Accordion
+	Img2imgSettingsAccordion *bool `json:"img2img_settings_accordion,omitempty"`
+
 	// Img2imgSketchDefaultBrushColor Sketch initial brush color
 	Img2imgSketchDefaultBrushColor *string `json:"img2img_sketch_default_brush_color,omitempty"`
 
@@ -972,6 +1080,13 @@ type Options struct {
 
 	// ImgMaxSizeMp Maximum image size
 	ImgMaxSizeMp *float64 `json:"img_max_size_mp,omitempty"`
+
+	// IncludeStylesIntoTokenCounters Count tokens of enabled styles
+	IncludeStylesIntoTokenCounters *bool   `json:"include_styles_into_token_counters,omitempty"`
+	InfotextExplanation            *string `json:"infotext_explanation,omitempty"`
+
+	// InfotextSkipPasting Disregard fields from pasted infotext
+	InfotextSkipPasting *[]interface{} `json:"infotext_skip_pasting,omitempty"`
 
 	// InfotextStyles Infer styles from prompts of pasted infotext
 	InfotextStyles *string `json:"infotext_styles,omitempty"`
@@ -1006,34 +1121,40 @@ type Options struct {
 	// InterrogateReturnRanks Include ranks of model tags matches in results.
 	InterrogateReturnRanks *bool `json:"interrogate_return_ranks,omitempty"`
 
-	// JpegQuality Quality for saved jpeg images
+	// InterruptAfterCurrent Don't Interrupt in the middle
+	InterruptAfterCurrent *bool `json:"interrupt_after_current,omitempty"`
+
+	// JpegQuality Quality for saved jpeg and avif images
 	JpegQuality *float64 `json:"jpeg_quality,omitempty"`
 
-	// JsModalLightbox Enable full page image viewer
+	// JsLivePreviewInModalLightbox Show Live preview in full page image viewer
+	JsLivePreviewInModalLightbox *bool `json:"js_live_preview_in_modal_lightbox,omitempty"`
+
+	// JsModalLightbox Full page image viewer: enable
 	JsModalLightbox *bool `json:"js_modal_lightbox,omitempty"`
 
-	// JsModalLightboxGamepad Navigate image viewer with gamepad
+	// JsModalLightboxGamepad Full page image viewer: navigate with gamepad
 	JsModalLightboxGamepad *bool `json:"js_modal_lightbox_gamepad,omitempty"`
 
-	// JsModalLightboxGamepadRepeat Gamepad repeat period, in milliseconds
+	// JsModalLightboxGamepadRepeat Full page image viewer: gamepad repeat period
 	JsModalLightboxGamepadRepeat *float64 `json:"js_modal_lightbox_gamepad_repeat,omitempty"`
 
-	// JsModalLightboxInitiallyZoomed Show images zoomed in by default in full page image viewer
+	// JsModalLightboxInitiallyZoomed Full page image viewer: show images zoomed in by default
 	JsModalLightboxInitiallyZoomed *bool `json:"js_modal_lightbox_initially_zoomed,omitempty"`
 
-	// KSchedType Scheduler type
-	KSchedType *string `json:"k_sched_type,omitempty"`
-
-	// KeyeditDelimiters Ctrl+up/down word delimiters
+	// KeyeditDelimiters Word delimiters when editing the prompt with Ctrl+up/down
 	KeyeditDelimiters *string `json:"keyedit_delimiters,omitempty"`
+
+	// KeyeditDelimitersWhitespace Ctrl+up/down whitespace delimiters
+	KeyeditDelimitersWhitespace *[]interface{} `json:"keyedit_delimiters_whitespace,omitempty"`
 
 	// KeyeditMove Alt+left/right moves prompt elements
 	KeyeditMove *bool `json:"keyedit_move,omitempty"`
 
-	// KeyeditPrecisionAttention Ctrl+up/down precision when editing (attention:1.1)
+	// KeyeditPrecisionAttention Precision for (attention:1.1) when editing the prompt with Ctrl+up/down
 	KeyeditPrecisionAttention *float64 `json:"keyedit_precision_attention,omitempty"`
 
-	// KeyeditPrecisionExtra Ctrl+up/down precision when editing <extra networks:0.9>
+	// KeyeditPrecisionExtra Precision for <extra networks:0.9> when editing the prompt with Ctrl+up/down
 	KeyeditPrecisionExtra *float64 `json:"keyedit_precision_extra,omitempty"`
 
 	// ListHiddenFiles Load models/files in hidden directories
@@ -1063,6 +1184,9 @@ type Options struct {
 	// LoraAddHashesToInfotext Add Lora hashes to infotext
 	LoraAddHashesToInfotext *bool `json:"lora_add_hashes_to_infotext,omitempty"`
 
+	// LoraBundledTiToInfotext Add Lora name as TI hashes for bundled Textual Inversion
+	LoraBundledTiToInfotext *bool `json:"lora_bundled_ti_to_infotext,omitempty"`
+
 	// LoraFunctional Lora/Networks: use old method that takes longer when you have multiple Loras active and produces same results as kohya-ss/sd-webui-additional-networks extension
 	LoraFunctional *bool `json:"lora_functional,omitempty"`
 
@@ -1071,6 +1195,12 @@ type Options struct {
 
 	// LoraInMemoryLimit Number of Lora networks to keep cached in memory
 	LoraInMemoryLimit *float64 `json:"lora_in_memory_limit,omitempty"`
+
+	// LoraNotFoundGradioWarning Lora not found warning popup in webui
+	LoraNotFoundGradioWarning *bool `json:"lora_not_found_gradio_warning,omitempty"`
+
+	// LoraNotFoundWarningConsole Lora not found warning in console
+	LoraNotFoundWarningConsole *bool `json:"lora_not_found_warning_console,omitempty"`
 
 	// LoraPreferredName When adding to prompt, refer to Lora by
 	LoraPreferredName *string `json:"lora_preferred_name,omitempty"`
@@ -1089,6 +1219,15 @@ type Options struct {
 
 	// NoDpmppSdeBatchDeterminism Do not make DPM++ SDE deterministic across different batch sizes.
 	NoDpmppSdeBatchDeterminism *bool `json:"no_dpmpp_sde_batch_determinism,omitempty"`
+
+	// NotificationAudio Play notification sound after image generation
+	NotificationAudio *bool `json:"notification_audio,omitempty"`
+
+	// NotificationVolume Notification sound volume
+	NotificationVolume *float64 `json:"notification_volume,omitempty"`
+
+	// OpenDirButtonChoice What directory the [📂] button opens
+	OpenDirButtonChoice *string `json:"open_dir_button_choice,omitempty"`
 
 	// OutdirExtrasSamples Output directory for images from extras tab
 	OutdirExtrasSamples *string `json:"outdir_extras_samples,omitempty"`
@@ -1117,8 +1256,14 @@ type Options struct {
 	// OutdirTxt2imgSamples Output directory for txt2img images
 	OutdirTxt2imgSamples *string `json:"outdir_txt2img_samples,omitempty"`
 
-	// PadCondUncond Pad prompt/negative prompt to be same length
+	// OverlayInpaint Overlay original for inpaint
+	OverlayInpaint *bool `json:"overlay_inpaint,omitempty"`
+
+	// PadCondUncond Pad prompt/negative prompt
 	PadCondUncond *bool `json:"pad_cond_uncond,omitempty"`
+
+	// PadCondUncondV0 Pad prompt/negative prompt (v0)
+	PadCondUncondV0 *bool `json:"pad_cond_uncond_v0,omitempty"`
 
 	// PersistentCondCache Persistent cond cache
 	PersistentCondCache *bool `json:"persistent_cond_cache,omitempty"`
@@ -1126,14 +1271,42 @@ type Options struct {
 	// PinMemory Turn on pin_memory for DataLoader. Makes training slightly faster but can increase memory usage.
 	PinMemory *bool `json:"pin_memory,omitempty"`
 
+	// PostprocessingDisableInExtras Disable postprocessing operations in extras tab
+	PostprocessingDisableInExtras *[]interface{} `json:"postprocessing_disable_in_extras,omitempty"`
+
 	// PostprocessingEnableInMainUi Enable postprocessing operations in txt2img and img2img tabs
 	PostprocessingEnableInMainUi *[]interface{} `json:"postprocessing_enable_in_main_ui,omitempty"`
+
+	// PostprocessingExistingCaptionAction Action for existing captions
+	PostprocessingExistingCaptionAction *string `json:"postprocessing_existing_caption_action,omitempty"`
 
 	// PostprocessingOperationOrder Postprocessing operation order
 	PostprocessingOperationOrder *[]interface{} `json:"postprocessing_operation_order,omitempty"`
 
+	// PreventScreenSleepDuringGeneration Prevent screen sleep during generation
+	PreventScreenSleepDuringGeneration *bool `json:"prevent_screen_sleep_during_generation,omitempty"`
+
 	// PrintHypernetExtra Print extra hypernetwork information to console.
 	PrintHypernetExtra *bool `json:"print_hypernet_extra,omitempty"`
+
+	// ProfilingActivities Activities
+	ProfilingActivities *[]interface{} `json:"profiling_activities,omitempty"`
+
+	// ProfilingEnable Enable profiling
+	ProfilingEnable      *bool   `json:"profiling_enable,omitempty"`
+	ProfilingExplanation *string `json:"profiling_explanation,omitempty"`
+
+	// ProfilingFilename Profile filename
+	ProfilingFilename *string `json:"profiling_filename,omitempty"`
+
+	// ProfilingProfileMemory Profile memory
+	ProfilingProfileMemory *bool `json:"profiling_profile_memory,omitempty"`
+
+	// ProfilingRecordShapes Record shapes
+	ProfilingRecordShapes *bool `json:"profiling_record_shapes,omitempty"`
+
+	// ProfilingWithStack Include python stack
+	ProfilingWithStack *bool `json:"profiling_with_stack,omitempty"`
 
 	// QuicksettingsList Quicksettings list
 	QuicksettingsList *[]interface{} `json:"quicksettings_list,omitempty"`
@@ -1144,10 +1317,13 @@ type Options struct {
 	// RealesrganEnabledModels Select which Real-ESRGAN models to show in the web UI.
 	RealesrganEnabledModels *[]interface{} `json:"realesrgan_enabled_models,omitempty"`
 
+	// RefinerSwitchBySampleSteps Switch to refiner by sampling steps instead of model timesteps. Old behavior for refiner.
+	RefinerSwitchBySampleSteps *bool `json:"refiner_switch_by_sample_steps,omitempty"`
+
 	// RestoreConfigStateFile Config state file to restore from, under 'config-states/' folder
 	RestoreConfigStateFile *string `json:"restore_config_state_file,omitempty"`
 
-	// ReturnGrid Show grid in results for web
+	// ReturnGrid Show grid in gallery
 	ReturnGrid *bool `json:"return_grid,omitempty"`
 
 	// ReturnMask For inpainting, include the greyscale mask in results for web
@@ -1164,6 +1340,9 @@ type Options struct {
 
 	// SMinUncond Negative Guidance minimum sigma
 	SMinUncond *float64 `json:"s_min_uncond,omitempty"`
+
+	// SMinUncondAll Negative Guidance minimum sigma all steps
+	SMinUncondAll *bool `json:"s_min_uncond_all,omitempty"`
 
 	// SNoise sigma noise
 	SNoise *float64 `json:"s_noise,omitempty"`
@@ -1201,6 +1380,9 @@ type Options struct {
 	// SaveImagesBeforeHighresFix Save a copy of image before applying highres fix.
 	SaveImagesBeforeHighresFix *bool `json:"save_images_before_highres_fix,omitempty"`
 
+	// SaveImagesReplaceAction Saving the image to an existing file
+	SaveImagesReplaceAction *string `json:"save_images_replace_action,omitempty"`
+
 	// SaveIncompleteImages Save incomplete images
 	SaveIncompleteImages *bool `json:"save_incomplete_images,omitempty"`
 
@@ -1225,11 +1407,20 @@ type Options struct {
 	// SaveTrainingSettingsToTxt Save textual inversion and hypernet settings to a text file whenever training starts.
 	SaveTrainingSettingsToTxt *bool `json:"save_training_settings_to_txt,omitempty"`
 
-	// SaveTxt Create a text file next to every image with generation parameters.
+	// SaveTxt Create a text file with infotext next to every generated image
 	SaveTxt *bool `json:"save_txt,omitempty"`
+
+	// SaveWriteLogCsv Write log.csv when saving images using 'Save' button
+	SaveWriteLogCsv *bool `json:"save_write_log_csv,omitempty"`
+
+	// Sd3EnableT5 Enable T5
+	Sd3EnableT5 *bool `json:"sd3_enable_t5,omitempty"`
 
 	// SdCheckpointCache Checkpoints to cache in RAM
 	SdCheckpointCache *float64 `json:"sd_checkpoint_cache,omitempty"`
+
+	// SdCheckpointDropdownUseShort Checkpoint dropdown: use filenames without paths
+	SdCheckpointDropdownUseShort *bool `json:"sd_checkpoint_dropdown_use_short,omitempty"`
 
 	// SdCheckpointHash SHA256 hash of the current checkpoint
 	SdCheckpointHash *string `json:"sd_checkpoint_hash,omitempty"`
@@ -1248,6 +1439,9 @@ type Options struct {
 
 	// SdModelCheckpoint Stable Diffusion checkpoint
 	SdModelCheckpoint *string `json:"sd_model_checkpoint,omitempty"`
+
+	// SdNoiseSchedule Noise schedule for sampling
+	SdNoiseSchedule *string `json:"sd_noise_schedule,omitempty"`
 
 	// SdUnet SD Unet
 	SdUnet *string `json:"sd_unet,omitempty"`
@@ -1268,6 +1462,15 @@ type Options struct {
 	// SdVaeOverridesPerModelPreferences Selected VAE overrides per-model preferences
 	SdVaeOverridesPerModelPreferences *bool `json:"sd_vae_overrides_per_model_preferences,omitempty"`
 
+	// SdWebuiModalLightboxIconOpacity Full page image viewer: control icon unfocused opacity
+	SdWebuiModalLightboxIconOpacity *float64 `json:"sd_webui_modal_lightbox_icon_opacity,omitempty"`
+
+	// SdWebuiModalLightboxToolbarOpacity Full page image viewer: tool bar opacity
+	SdWebuiModalLightboxToolbarOpacity *float64 `json:"sd_webui_modal_lightbox_toolbar_opacity,omitempty"`
+
+	// SdxlClipLSkip Clip skip SDXL
+	SdxlClipLSkip *bool `json:"sdxl_clip_l_skip,omitempty"`
+
 	// SdxlCropLeft crop left coordinate
 	SdxlCropLeft *float64 `json:"sdxl_crop_left,omitempty"`
 
@@ -1285,6 +1488,10 @@ type Options struct {
 
 	// SendSize Send size when sending prompt or image to another interface
 	SendSize *bool `json:"send_size,omitempty"`
+
+	// SetScaleByWhenChangingUpscaler Automatically set the Scale by factor based on the name of the selected Upscaler.
+	SetScaleByWhenChangingUpscaler *bool   `json:"set_scale_by_when_changing_upscaler,omitempty"`
+	SettingsInUi                   *string `json:"settings_in_ui,omitempty"`
 
 	// SgmNoiseMultiplier SGM noise multiplier
 	SgmNoiseMultiplier *bool `json:"sgm_noise_multiplier,omitempty"`
@@ -1315,6 +1522,9 @@ type Options struct {
 
 	// SigmaMin sigma min
 	SigmaMin *float64 `json:"sigma_min,omitempty"`
+
+	// SkipEarlyCond Ignore negative prompt during early sampling
+	SkipEarlyCond *float64 `json:"skip_early_cond,omitempty"`
 
 	// TargetSideLength Width/height limit for the above option, in pixels
 	TargetSideLength *float64 `json:"target_side_length,omitempty"`
@@ -1358,10 +1568,13 @@ type Options struct {
 	// TrainingXattentionOptimizations Use cross attention optimizations while training
 	TrainingXattentionOptimizations *bool `json:"training_xattention_optimizations,omitempty"`
 
+	// Txt2imgSettingsAccordion Settings in txt2img hidden under Accordion
+	Txt2imgSettingsAccordion *bool `json:"txt2img_settings_accordion,omitempty"`
+
 	// UiExtraNetworksTabReorder Extra networks tab order
 	UiExtraNetworksTabReorder *string `json:"ui_extra_networks_tab_reorder,omitempty"`
 
-	// UiReorderList txt2img/img2img UI item order
+	// UiReorderList UI item order for txt2img/img2img tabs
 	UiReorderList *[]interface{} `json:"ui_reorder_list,omitempty"`
 
 	// UiTabOrder UI tab order
@@ -1390,6 +1603,9 @@ type Options struct {
 
 	// UpscalingMaxImagesInCache Maximum number of images in upscaling cache
 	UpscalingMaxImagesInCache *float64 `json:"upscaling_max_images_in_cache,omitempty"`
+
+	// UseDowncastedAlphaBar Downcast model alphas_cumprod to fp16 before sampling. For reproducing old seeds.
+	UseDowncastedAlphaBar *bool `json:"use_downcasted_alpha_bar,omitempty"`
 
 	// UseOldEmphasisImplementation Use old emphasis implementation. Can be useful to reproduce old seeds.
 	UseOldEmphasisImplementation *bool `json:"use_old_emphasis_implementation,omitempty"`
@@ -2525,6 +2741,14 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "cors_allow_origins_regex")
 	}
 
+	if raw, found := object["dat_models_path"]; found {
+		err = json.Unmarshal(raw, &a.DatModelsPath)
+		if err != nil {
+			return fmt.Errorf("error reading 'dat_models_path': %w", err)
+		}
+		delete(object, "dat_models_path")
+	}
+
 	if raw, found := object["data_dir"]; found {
 		err = json.Unmarshal(raw, &a.DataDir)
 		if err != nil {
@@ -2669,6 +2893,14 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "f")
 	}
 
+	if raw, found := object["filenames_max_length"]; found {
+		err = json.Unmarshal(raw, &a.FilenamesMaxLength)
+		if err != nil {
+			return fmt.Errorf("error reading 'filenames_max_length': %w", err)
+		}
+		delete(object, "filenames_max_length")
+	}
+
 	if raw, found := object["force_enable_xformers"]; found {
 		err = json.Unmarshal(raw, &a.ForceEnableXformers)
 		if err != nil {
@@ -2683,6 +2915,22 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'freeze_settings': %w", err)
 		}
 		delete(object, "freeze_settings")
+	}
+
+	if raw, found := object["freeze_settings_in_sections"]; found {
+		err = json.Unmarshal(raw, &a.FreezeSettingsInSections)
+		if err != nil {
+			return fmt.Errorf("error reading 'freeze_settings_in_sections': %w", err)
+		}
+		delete(object, "freeze_settings_in_sections")
+	}
+
+	if raw, found := object["freeze_specific_settings"]; found {
+		err = json.Unmarshal(raw, &a.FreezeSpecificSettings)
+		if err != nil {
+			return fmt.Errorf("error reading 'freeze_specific_settings': %w", err)
+		}
+		delete(object, "freeze_specific_settings")
 	}
 
 	if raw, found := object["gfpgan_dir"]; found {
@@ -2877,6 +3125,14 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "medvram_sdxl")
 	}
 
+	if raw, found := object["models_dir"]; found {
+		err = json.Unmarshal(raw, &a.ModelsDir)
+		if err != nil {
+			return fmt.Errorf("error reading 'models_dir': %w", err)
+		}
+		delete(object, "models_dir")
+	}
+
 	if raw, found := object["ngrok"]; found {
 		err = json.Unmarshal(raw, &a.Ngrok)
 		if err != nil {
@@ -2947,6 +3203,14 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'no_progressbar_hiding': %w", err)
 		}
 		delete(object, "no_progressbar_hiding")
+	}
+
+	if raw, found := object["no_prompt_history"]; found {
+		err = json.Unmarshal(raw, &a.NoPromptHistory)
+		if err != nil {
+			return fmt.Errorf("error reading 'no_prompt_history': %w", err)
+		}
+		delete(object, "no_prompt_history")
 	}
 
 	if raw, found := object["nowebui"]; found {
@@ -3091,6 +3355,14 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'skip_install': %w", err)
 		}
 		delete(object, "skip_install")
+	}
+
+	if raw, found := object["skip_load_model_at_start"]; found {
+		err = json.Unmarshal(raw, &a.SkipLoadModelAtStart)
+		if err != nil {
+			return fmt.Errorf("error reading 'skip_load_model_at_start': %w", err)
+		}
+		delete(object, "skip_load_model_at_start")
 	}
 
 	if raw, found := object["skip_prepare_environment"]; found {
@@ -3245,6 +3517,14 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "ui_settings_file")
 	}
 
+	if raw, found := object["unix_filenames_sanitization"]; found {
+		err = json.Unmarshal(raw, &a.UnixFilenamesSanitization)
+		if err != nil {
+			return fmt.Errorf("error reading 'unix_filenames_sanitization': %w", err)
+		}
+		delete(object, "unix_filenames_sanitization")
+	}
+
 	if raw, found := object["unload_gfpgan"]; found {
 		err = json.Unmarshal(raw, &a.UnloadGfpgan)
 		if err != nil {
@@ -3283,6 +3563,14 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'use_cpu': %w", err)
 		}
 		delete(object, "use_cpu")
+	}
+
+	if raw, found := object["use_ipex"]; found {
+		err = json.Unmarshal(raw, &a.UseIpex)
+		if err != nil {
+			return fmt.Errorf("error reading 'use_ipex': %w", err)
+		}
+		delete(object, "use_ipex")
 	}
 
 	if raw, found := object["use_textbox_seed"]; found {
@@ -3463,6 +3751,13 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.DatModelsPath != nil {
+		object["dat_models_path"], err = json.Marshal(a.DatModelsPath)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'dat_models_path': %w", err)
+		}
+	}
+
 	if a.DataDir != nil {
 		object["data_dir"], err = json.Marshal(a.DataDir)
 		if err != nil {
@@ -3589,6 +3884,13 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.FilenamesMaxLength != nil {
+		object["filenames_max_length"], err = json.Marshal(a.FilenamesMaxLength)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'filenames_max_length': %w", err)
+		}
+	}
+
 	if a.ForceEnableXformers != nil {
 		object["force_enable_xformers"], err = json.Marshal(a.ForceEnableXformers)
 		if err != nil {
@@ -3600,6 +3902,20 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		object["freeze_settings"], err = json.Marshal(a.FreezeSettings)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'freeze_settings': %w", err)
+		}
+	}
+
+	if a.FreezeSettingsInSections != nil {
+		object["freeze_settings_in_sections"], err = json.Marshal(a.FreezeSettingsInSections)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'freeze_settings_in_sections': %w", err)
+		}
+	}
+
+	if a.FreezeSpecificSettings != nil {
+		object["freeze_specific_settings"], err = json.Marshal(a.FreezeSpecificSettings)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'freeze_specific_settings': %w", err)
 		}
 	}
 
@@ -3771,6 +4087,13 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.ModelsDir != nil {
+		object["models_dir"], err = json.Marshal(a.ModelsDir)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'models_dir': %w", err)
+		}
+	}
+
 	if a.Ngrok != nil {
 		object["ngrok"], err = json.Marshal(a.Ngrok)
 		if err != nil {
@@ -3831,6 +4154,13 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		object["no_progressbar_hiding"], err = json.Marshal(a.NoProgressbarHiding)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'no_progressbar_hiding': %w", err)
+		}
+	}
+
+	if a.NoPromptHistory != nil {
+		object["no_prompt_history"], err = json.Marshal(a.NoPromptHistory)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'no_prompt_history': %w", err)
 		}
 	}
 
@@ -3957,6 +4287,13 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		object["skip_install"], err = json.Marshal(a.SkipInstall)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'skip_install': %w", err)
+		}
+	}
+
+	if a.SkipLoadModelAtStart != nil {
+		object["skip_load_model_at_start"], err = json.Marshal(a.SkipLoadModelAtStart)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'skip_load_model_at_start': %w", err)
 		}
 	}
 
@@ -4093,6 +4430,13 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.UnixFilenamesSanitization != nil {
+		object["unix_filenames_sanitization"], err = json.Marshal(a.UnixFilenamesSanitization)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'unix_filenames_sanitization': %w", err)
+		}
+	}
+
 	if a.UnloadGfpgan != nil {
 		object["unload_gfpgan"], err = json.Marshal(a.UnloadGfpgan)
 		if err != nil {
@@ -4125,6 +4469,13 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		object["use_cpu"], err = json.Marshal(a.UseCpu)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'use_cpu': %w", err)
+		}
+	}
+
+	if a.UseIpex != nil {
+		object["use_ipex"], err = json.Marshal(a.UseIpex)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'use_ipex': %w", err)
 		}
 	}
 
@@ -4288,6 +4639,22 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "CLIP_stop_at_last_layers")
 	}
 
+	if raw, found := object["DAT_tile"]; found {
+		err = json.Unmarshal(raw, &a.DATTile)
+		if err != nil {
+			return fmt.Errorf("error reading 'DAT_tile': %w", err)
+		}
+		delete(object, "DAT_tile")
+	}
+
+	if raw, found := object["DAT_tile_overlap"]; found {
+		err = json.Unmarshal(raw, &a.DATTileOverlap)
+		if err != nil {
+			return fmt.Errorf("error reading 'DAT_tile_overlap': %w", err)
+		}
+		delete(object, "DAT_tile_overlap")
+	}
+
 	if raw, found := object["ESRGAN_tile"]; found {
 		err = json.Unmarshal(raw, &a.ESRGANTile)
 		if err != nil {
@@ -4326,6 +4693,22 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'add_user_name_to_info': %w", err)
 		}
 		delete(object, "add_user_name_to_info")
+	}
+
+	if raw, found := object["add_vae_hash_to_info"]; found {
+		err = json.Unmarshal(raw, &a.AddVaeHashToInfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_vae_hash_to_info': %w", err)
+		}
+		delete(object, "add_vae_hash_to_info")
+	}
+
+	if raw, found := object["add_vae_name_to_info"]; found {
+		err = json.Unmarshal(raw, &a.AddVaeNameToInfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_vae_name_to_info': %w", err)
+		}
+		delete(object, "add_vae_name_to_info")
 	}
 
 	if raw, found := object["add_version_to_infotext"]; found {
@@ -4368,6 +4751,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "api_useragent")
 	}
 
+	if raw, found := object["auto_backcompat"]; found {
+		err = json.Unmarshal(raw, &a.AutoBackcompat)
+		if err != nil {
+			return fmt.Errorf("error reading 'auto_backcompat': %w", err)
+		}
+		delete(object, "auto_backcompat")
+	}
+
 	if raw, found := object["auto_launch_browser"]; found {
 		err = json.Unmarshal(raw, &a.AutoLaunchBrowser)
 		if err != nil {
@@ -4384,12 +4775,44 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "auto_vae_precision")
 	}
 
+	if raw, found := object["auto_vae_precision_bfloat16"]; found {
+		err = json.Unmarshal(raw, &a.AutoVaePrecisionBfloat16)
+		if err != nil {
+			return fmt.Errorf("error reading 'auto_vae_precision_bfloat16': %w", err)
+		}
+		delete(object, "auto_vae_precision_bfloat16")
+	}
+
 	if raw, found := object["batch_cond_uncond"]; found {
 		err = json.Unmarshal(raw, &a.BatchCondUncond)
 		if err != nil {
 			return fmt.Errorf("error reading 'batch_cond_uncond': %w", err)
 		}
 		delete(object, "batch_cond_uncond")
+	}
+
+	if raw, found := object["beta_dist_alpha"]; found {
+		err = json.Unmarshal(raw, &a.BetaDistAlpha)
+		if err != nil {
+			return fmt.Errorf("error reading 'beta_dist_alpha': %w", err)
+		}
+		delete(object, "beta_dist_alpha")
+	}
+
+	if raw, found := object["beta_dist_beta"]; found {
+		err = json.Unmarshal(raw, &a.BetaDistBeta)
+		if err != nil {
+			return fmt.Errorf("error reading 'beta_dist_beta': %w", err)
+		}
+		delete(object, "beta_dist_beta")
+	}
+
+	if raw, found := object["cache_fp16_weight"]; found {
+		err = json.Unmarshal(raw, &a.CacheFp16Weight)
+		if err != nil {
+			return fmt.Errorf("error reading 'cache_fp16_weight': %w", err)
+		}
+		delete(object, "cache_fp16_weight")
 	}
 
 	if raw, found := object["canvas_auto_expand"]; found {
@@ -4432,6 +4855,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "canvas_hotkey_fullscreen")
 	}
 
+	if raw, found := object["canvas_hotkey_grow_brush"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyGrowBrush)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_grow_brush': %w", err)
+		}
+		delete(object, "canvas_hotkey_grow_brush")
+	}
+
 	if raw, found := object["canvas_hotkey_move"]; found {
 		err = json.Unmarshal(raw, &a.CanvasHotkeyMove)
 		if err != nil {
@@ -4454,6 +4885,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'canvas_hotkey_reset': %w", err)
 		}
 		delete(object, "canvas_hotkey_reset")
+	}
+
+	if raw, found := object["canvas_hotkey_shrink_brush"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyShrinkBrush)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_shrink_brush': %w", err)
+		}
+		delete(object, "canvas_hotkey_shrink_brush")
 	}
 
 	if raw, found := object["canvas_hotkey_zoom"]; found {
@@ -4496,12 +4935,28 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "comma_padding_backtrack")
 	}
 
+	if raw, found := object["compact_prompt_box"]; found {
+		err = json.Unmarshal(raw, &a.CompactPromptBox)
+		if err != nil {
+			return fmt.Errorf("error reading 'compact_prompt_box': %w", err)
+		}
+		delete(object, "compact_prompt_box")
+	}
+
 	if raw, found := object["cross_attention_optimization"]; found {
 		err = json.Unmarshal(raw, &a.CrossAttentionOptimization)
 		if err != nil {
 			return fmt.Errorf("error reading 'cross_attention_optimization': %w", err)
 		}
 		delete(object, "cross_attention_optimization")
+	}
+
+	if raw, found := object["dat_enabled_models"]; found {
+		err = json.Unmarshal(raw, &a.DatEnabledModels)
+		if err != nil {
+			return fmt.Errorf("error reading 'dat_enabled_models': %w", err)
+		}
+		delete(object, "dat_enabled_models")
 	}
 
 	if raw, found := object["dataset_filename_join_string"]; found {
@@ -4632,12 +5087,20 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "do_not_show_images")
 	}
 
-	if raw, found := object["dont_fix_second_order_samplers_schedule"]; found {
-		err = json.Unmarshal(raw, &a.DontFixSecondOrderSamplersSchedule)
+	if raw, found := object["dump_stacks_on_signal"]; found {
+		err = json.Unmarshal(raw, &a.DumpStacksOnSignal)
 		if err != nil {
-			return fmt.Errorf("error reading 'dont_fix_second_order_samplers_schedule': %w", err)
+			return fmt.Errorf("error reading 'dump_stacks_on_signal': %w", err)
 		}
-		delete(object, "dont_fix_second_order_samplers_schedule")
+		delete(object, "dump_stacks_on_signal")
+	}
+
+	if raw, found := object["emphasis"]; found {
+		err = json.Unmarshal(raw, &a.Emphasis)
+		if err != nil {
+			return fmt.Errorf("error reading 'emphasis': %w", err)
+		}
+		delete(object, "emphasis")
 	}
 
 	if raw, found := object["enable_batch_seeds"]; found {
@@ -4648,12 +5111,12 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "enable_batch_seeds")
 	}
 
-	if raw, found := object["enable_emphasis"]; found {
-		err = json.Unmarshal(raw, &a.EnableEmphasis)
+	if raw, found := object["enable_console_prompts"]; found {
+		err = json.Unmarshal(raw, &a.EnableConsolePrompts)
 		if err != nil {
-			return fmt.Errorf("error reading 'enable_emphasis': %w", err)
+			return fmt.Errorf("error reading 'enable_console_prompts': %w", err)
 		}
-		delete(object, "enable_emphasis")
+		delete(object, "enable_console_prompts")
 	}
 
 	if raw, found := object["enable_pnginfo"]; found {
@@ -4664,12 +5127,36 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "enable_pnginfo")
 	}
 
+	if raw, found := object["enable_prompt_comments"]; found {
+		err = json.Unmarshal(raw, &a.EnablePromptComments)
+		if err != nil {
+			return fmt.Errorf("error reading 'enable_prompt_comments': %w", err)
+		}
+		delete(object, "enable_prompt_comments")
+	}
+
 	if raw, found := object["enable_quantization"]; found {
 		err = json.Unmarshal(raw, &a.EnableQuantization)
 		if err != nil {
 			return fmt.Errorf("error reading 'enable_quantization': %w", err)
 		}
 		delete(object, "enable_quantization")
+	}
+
+	if raw, found := object["enable_reloading_ui_scripts"]; found {
+		err = json.Unmarshal(raw, &a.EnableReloadingUiScripts)
+		if err != nil {
+			return fmt.Errorf("error reading 'enable_reloading_ui_scripts': %w", err)
+		}
+		delete(object, "enable_reloading_ui_scripts")
+	}
+
+	if raw, found := object["enable_upscale_progressbar"]; found {
+		err = json.Unmarshal(raw, &a.EnableUpscaleProgressbar)
+		if err != nil {
+			return fmt.Errorf("error reading 'enable_upscale_progressbar': %w", err)
+		}
+		delete(object, "enable_upscale_progressbar")
 	}
 
 	if raw, found := object["eta_ancestral"]; found {
@@ -4712,12 +5199,36 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "extra_networks_add_text_separator")
 	}
 
+	if raw, found := object["extra_networks_card_description_is_html"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardDescriptionIsHtml)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_networks_card_description_is_html': %w", err)
+		}
+		delete(object, "extra_networks_card_description_is_html")
+	}
+
 	if raw, found := object["extra_networks_card_height"]; found {
 		err = json.Unmarshal(raw, &a.ExtraNetworksCardHeight)
 		if err != nil {
 			return fmt.Errorf("error reading 'extra_networks_card_height': %w", err)
 		}
 		delete(object, "extra_networks_card_height")
+	}
+
+	if raw, found := object["extra_networks_card_order"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardOrder)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_networks_card_order': %w", err)
+		}
+		delete(object, "extra_networks_card_order")
+	}
+
+	if raw, found := object["extra_networks_card_order_field"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardOrderField)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_networks_card_order_field': %w", err)
+		}
+		delete(object, "extra_networks_card_order_field")
 	}
 
 	if raw, found := object["extra_networks_card_show_desc"]; found {
@@ -4752,6 +5263,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "extra_networks_default_multiplier")
 	}
 
+	if raw, found := object["extra_networks_dir_button_function"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksDirButtonFunction)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_networks_dir_button_function': %w", err)
+		}
+		delete(object, "extra_networks_dir_button_function")
+	}
+
 	if raw, found := object["extra_networks_hidden_models"]; found {
 		err = json.Unmarshal(raw, &a.ExtraNetworksHiddenModels)
 		if err != nil {
@@ -4766,6 +5285,30 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'extra_networks_show_hidden_directories': %w", err)
 		}
 		delete(object, "extra_networks_show_hidden_directories")
+	}
+
+	if raw, found := object["extra_networks_tree_view_default_enabled"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewDefaultEnabled)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_networks_tree_view_default_enabled': %w", err)
+		}
+		delete(object, "extra_networks_tree_view_default_enabled")
+	}
+
+	if raw, found := object["extra_networks_tree_view_default_width"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewDefaultWidth)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_networks_tree_view_default_width': %w", err)
+		}
+		delete(object, "extra_networks_tree_view_default_width")
+	}
+
+	if raw, found := object["extra_networks_tree_view_style"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewStyle)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_networks_tree_view_style': %w", err)
+		}
+		delete(object, "extra_networks_tree_view_style")
 	}
 
 	if raw, found := object["extra_options_accordion"]; found {
@@ -4830,6 +5373,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'font': %w", err)
 		}
 		delete(object, "font")
+	}
+
+	if raw, found := object["fp8_storage"]; found {
+		err = json.Unmarshal(raw, &a.Fp8Storage)
+		if err != nil {
+			return fmt.Errorf("error reading 'fp8_storage': %w", err)
+		}
+		delete(object, "fp8_storage")
 	}
 
 	if raw, found := object["gallery_height"]; found {
@@ -5000,6 +5551,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "img2img_background_color")
 	}
 
+	if raw, found := object["img2img_batch_show_results_limit"]; found {
+		err = json.Unmarshal(raw, &a.Img2imgBatchShowResultsLimit)
+		if err != nil {
+			return fmt.Errorf("error reading 'img2img_batch_show_results_limit': %w", err)
+		}
+		delete(object, "img2img_batch_show_results_limit")
+	}
+
 	if raw, found := object["img2img_color_correction"]; found {
 		err = json.Unmarshal(raw, &a.Img2imgColorCorrection)
 		if err != nil {
@@ -5048,6 +5607,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "img2img_inpaint_sketch_default_brush_color")
 	}
 
+	if raw, found := object["img2img_settings_accordion"]; found {
+		err = json.Unmarshal(raw, &a.Img2imgSettingsAccordion)
+		if err != nil {
+			return fmt.Errorf("error reading 'img2img_settings_accordion': %w", err)
+		}
+		delete(object, "img2img_settings_accordion")
+	}
+
 	if raw, found := object["img2img_sketch_default_brush_color"]; found {
 		err = json.Unmarshal(raw, &a.Img2imgSketchDefaultBrushColor)
 		if err != nil {
@@ -5070,6 +5637,30 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'img_max_size_mp': %w", err)
 		}
 		delete(object, "img_max_size_mp")
+	}
+
+	if raw, found := object["include_styles_into_token_counters"]; found {
+		err = json.Unmarshal(raw, &a.IncludeStylesIntoTokenCounters)
+		if err != nil {
+			return fmt.Errorf("error reading 'include_styles_into_token_counters': %w", err)
+		}
+		delete(object, "include_styles_into_token_counters")
+	}
+
+	if raw, found := object["infotext_explanation"]; found {
+		err = json.Unmarshal(raw, &a.InfotextExplanation)
+		if err != nil {
+			return fmt.Errorf("error reading 'infotext_explanation': %w", err)
+		}
+		delete(object, "infotext_explanation")
+	}
+
+	if raw, found := object["infotext_skip_pasting"]; found {
+		err = json.Unmarshal(raw, &a.InfotextSkipPasting)
+		if err != nil {
+			return fmt.Errorf("error reading 'infotext_skip_pasting': %w", err)
+		}
+		delete(object, "infotext_skip_pasting")
 	}
 
 	if raw, found := object["infotext_styles"]; found {
@@ -5160,12 +5751,28 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "interrogate_return_ranks")
 	}
 
+	if raw, found := object["interrupt_after_current"]; found {
+		err = json.Unmarshal(raw, &a.InterruptAfterCurrent)
+		if err != nil {
+			return fmt.Errorf("error reading 'interrupt_after_current': %w", err)
+		}
+		delete(object, "interrupt_after_current")
+	}
+
 	if raw, found := object["jpeg_quality"]; found {
 		err = json.Unmarshal(raw, &a.JpegQuality)
 		if err != nil {
 			return fmt.Errorf("error reading 'jpeg_quality': %w", err)
 		}
 		delete(object, "jpeg_quality")
+	}
+
+	if raw, found := object["js_live_preview_in_modal_lightbox"]; found {
+		err = json.Unmarshal(raw, &a.JsLivePreviewInModalLightbox)
+		if err != nil {
+			return fmt.Errorf("error reading 'js_live_preview_in_modal_lightbox': %w", err)
+		}
+		delete(object, "js_live_preview_in_modal_lightbox")
 	}
 
 	if raw, found := object["js_modal_lightbox"]; found {
@@ -5200,20 +5807,20 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "js_modal_lightbox_initially_zoomed")
 	}
 
-	if raw, found := object["k_sched_type"]; found {
-		err = json.Unmarshal(raw, &a.KSchedType)
-		if err != nil {
-			return fmt.Errorf("error reading 'k_sched_type': %w", err)
-		}
-		delete(object, "k_sched_type")
-	}
-
 	if raw, found := object["keyedit_delimiters"]; found {
 		err = json.Unmarshal(raw, &a.KeyeditDelimiters)
 		if err != nil {
 			return fmt.Errorf("error reading 'keyedit_delimiters': %w", err)
 		}
 		delete(object, "keyedit_delimiters")
+	}
+
+	if raw, found := object["keyedit_delimiters_whitespace"]; found {
+		err = json.Unmarshal(raw, &a.KeyeditDelimitersWhitespace)
+		if err != nil {
+			return fmt.Errorf("error reading 'keyedit_delimiters_whitespace': %w", err)
+		}
+		delete(object, "keyedit_delimiters_whitespace")
 	}
 
 	if raw, found := object["keyedit_move"]; found {
@@ -5312,6 +5919,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "lora_add_hashes_to_infotext")
 	}
 
+	if raw, found := object["lora_bundled_ti_to_infotext"]; found {
+		err = json.Unmarshal(raw, &a.LoraBundledTiToInfotext)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_bundled_ti_to_infotext': %w", err)
+		}
+		delete(object, "lora_bundled_ti_to_infotext")
+	}
+
 	if raw, found := object["lora_functional"]; found {
 		err = json.Unmarshal(raw, &a.LoraFunctional)
 		if err != nil {
@@ -5334,6 +5949,22 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'lora_in_memory_limit': %w", err)
 		}
 		delete(object, "lora_in_memory_limit")
+	}
+
+	if raw, found := object["lora_not_found_gradio_warning"]; found {
+		err = json.Unmarshal(raw, &a.LoraNotFoundGradioWarning)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_not_found_gradio_warning': %w", err)
+		}
+		delete(object, "lora_not_found_gradio_warning")
+	}
+
+	if raw, found := object["lora_not_found_warning_console"]; found {
+		err = json.Unmarshal(raw, &a.LoraNotFoundWarningConsole)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_not_found_warning_console': %w", err)
+		}
+		delete(object, "lora_not_found_warning_console")
 	}
 
 	if raw, found := object["lora_preferred_name"]; found {
@@ -5382,6 +6013,30 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'no_dpmpp_sde_batch_determinism': %w", err)
 		}
 		delete(object, "no_dpmpp_sde_batch_determinism")
+	}
+
+	if raw, found := object["notification_audio"]; found {
+		err = json.Unmarshal(raw, &a.NotificationAudio)
+		if err != nil {
+			return fmt.Errorf("error reading 'notification_audio': %w", err)
+		}
+		delete(object, "notification_audio")
+	}
+
+	if raw, found := object["notification_volume"]; found {
+		err = json.Unmarshal(raw, &a.NotificationVolume)
+		if err != nil {
+			return fmt.Errorf("error reading 'notification_volume': %w", err)
+		}
+		delete(object, "notification_volume")
+	}
+
+	if raw, found := object["open_dir_button_choice"]; found {
+		err = json.Unmarshal(raw, &a.OpenDirButtonChoice)
+		if err != nil {
+			return fmt.Errorf("error reading 'open_dir_button_choice': %w", err)
+		}
+		delete(object, "open_dir_button_choice")
 	}
 
 	if raw, found := object["outdir_extras_samples"]; found {
@@ -5456,12 +6111,28 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "outdir_txt2img_samples")
 	}
 
+	if raw, found := object["overlay_inpaint"]; found {
+		err = json.Unmarshal(raw, &a.OverlayInpaint)
+		if err != nil {
+			return fmt.Errorf("error reading 'overlay_inpaint': %w", err)
+		}
+		delete(object, "overlay_inpaint")
+	}
+
 	if raw, found := object["pad_cond_uncond"]; found {
 		err = json.Unmarshal(raw, &a.PadCondUncond)
 		if err != nil {
 			return fmt.Errorf("error reading 'pad_cond_uncond': %w", err)
 		}
 		delete(object, "pad_cond_uncond")
+	}
+
+	if raw, found := object["pad_cond_uncond_v0"]; found {
+		err = json.Unmarshal(raw, &a.PadCondUncondV0)
+		if err != nil {
+			return fmt.Errorf("error reading 'pad_cond_uncond_v0': %w", err)
+		}
+		delete(object, "pad_cond_uncond_v0")
 	}
 
 	if raw, found := object["persistent_cond_cache"]; found {
@@ -5480,12 +6151,28 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "pin_memory")
 	}
 
+	if raw, found := object["postprocessing_disable_in_extras"]; found {
+		err = json.Unmarshal(raw, &a.PostprocessingDisableInExtras)
+		if err != nil {
+			return fmt.Errorf("error reading 'postprocessing_disable_in_extras': %w", err)
+		}
+		delete(object, "postprocessing_disable_in_extras")
+	}
+
 	if raw, found := object["postprocessing_enable_in_main_ui"]; found {
 		err = json.Unmarshal(raw, &a.PostprocessingEnableInMainUi)
 		if err != nil {
 			return fmt.Errorf("error reading 'postprocessing_enable_in_main_ui': %w", err)
 		}
 		delete(object, "postprocessing_enable_in_main_ui")
+	}
+
+	if raw, found := object["postprocessing_existing_caption_action"]; found {
+		err = json.Unmarshal(raw, &a.PostprocessingExistingCaptionAction)
+		if err != nil {
+			return fmt.Errorf("error reading 'postprocessing_existing_caption_action': %w", err)
+		}
+		delete(object, "postprocessing_existing_caption_action")
 	}
 
 	if raw, found := object["postprocessing_operation_order"]; found {
@@ -5496,12 +6183,76 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "postprocessing_operation_order")
 	}
 
+	if raw, found := object["prevent_screen_sleep_during_generation"]; found {
+		err = json.Unmarshal(raw, &a.PreventScreenSleepDuringGeneration)
+		if err != nil {
+			return fmt.Errorf("error reading 'prevent_screen_sleep_during_generation': %w", err)
+		}
+		delete(object, "prevent_screen_sleep_during_generation")
+	}
+
 	if raw, found := object["print_hypernet_extra"]; found {
 		err = json.Unmarshal(raw, &a.PrintHypernetExtra)
 		if err != nil {
 			return fmt.Errorf("error reading 'print_hypernet_extra': %w", err)
 		}
 		delete(object, "print_hypernet_extra")
+	}
+
+	if raw, found := object["profiling_activities"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingActivities)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_activities': %w", err)
+		}
+		delete(object, "profiling_activities")
+	}
+
+	if raw, found := object["profiling_enable"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingEnable)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_enable': %w", err)
+		}
+		delete(object, "profiling_enable")
+	}
+
+	if raw, found := object["profiling_explanation"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingExplanation)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_explanation': %w", err)
+		}
+		delete(object, "profiling_explanation")
+	}
+
+	if raw, found := object["profiling_filename"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingFilename)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_filename': %w", err)
+		}
+		delete(object, "profiling_filename")
+	}
+
+	if raw, found := object["profiling_profile_memory"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingProfileMemory)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_profile_memory': %w", err)
+		}
+		delete(object, "profiling_profile_memory")
+	}
+
+	if raw, found := object["profiling_record_shapes"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingRecordShapes)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_record_shapes': %w", err)
+		}
+		delete(object, "profiling_record_shapes")
+	}
+
+	if raw, found := object["profiling_with_stack"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingWithStack)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_with_stack': %w", err)
+		}
+		delete(object, "profiling_with_stack")
 	}
 
 	if raw, found := object["quicksettings_list"]; found {
@@ -5526,6 +6277,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'realesrgan_enabled_models': %w", err)
 		}
 		delete(object, "realesrgan_enabled_models")
+	}
+
+	if raw, found := object["refiner_switch_by_sample_steps"]; found {
+		err = json.Unmarshal(raw, &a.RefinerSwitchBySampleSteps)
+		if err != nil {
+			return fmt.Errorf("error reading 'refiner_switch_by_sample_steps': %w", err)
+		}
+		delete(object, "refiner_switch_by_sample_steps")
 	}
 
 	if raw, found := object["restore_config_state_file"]; found {
@@ -5582,6 +6341,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 's_min_uncond': %w", err)
 		}
 		delete(object, "s_min_uncond")
+	}
+
+	if raw, found := object["s_min_uncond_all"]; found {
+		err = json.Unmarshal(raw, &a.SMinUncondAll)
+		if err != nil {
+			return fmt.Errorf("error reading 's_min_uncond_all': %w", err)
+		}
+		delete(object, "s_min_uncond_all")
 	}
 
 	if raw, found := object["s_noise"]; found {
@@ -5680,6 +6447,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "save_images_before_highres_fix")
 	}
 
+	if raw, found := object["save_images_replace_action"]; found {
+		err = json.Unmarshal(raw, &a.SaveImagesReplaceAction)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_images_replace_action': %w", err)
+		}
+		delete(object, "save_images_replace_action")
+	}
+
 	if raw, found := object["save_incomplete_images"]; found {
 		err = json.Unmarshal(raw, &a.SaveIncompleteImages)
 		if err != nil {
@@ -5752,12 +6527,36 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "save_txt")
 	}
 
+	if raw, found := object["save_write_log_csv"]; found {
+		err = json.Unmarshal(raw, &a.SaveWriteLogCsv)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_write_log_csv': %w", err)
+		}
+		delete(object, "save_write_log_csv")
+	}
+
+	if raw, found := object["sd3_enable_t5"]; found {
+		err = json.Unmarshal(raw, &a.Sd3EnableT5)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd3_enable_t5': %w", err)
+		}
+		delete(object, "sd3_enable_t5")
+	}
+
 	if raw, found := object["sd_checkpoint_cache"]; found {
 		err = json.Unmarshal(raw, &a.SdCheckpointCache)
 		if err != nil {
 			return fmt.Errorf("error reading 'sd_checkpoint_cache': %w", err)
 		}
 		delete(object, "sd_checkpoint_cache")
+	}
+
+	if raw, found := object["sd_checkpoint_dropdown_use_short"]; found {
+		err = json.Unmarshal(raw, &a.SdCheckpointDropdownUseShort)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_checkpoint_dropdown_use_short': %w", err)
+		}
+		delete(object, "sd_checkpoint_dropdown_use_short")
 	}
 
 	if raw, found := object["sd_checkpoint_hash"]; found {
@@ -5806,6 +6605,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'sd_model_checkpoint': %w", err)
 		}
 		delete(object, "sd_model_checkpoint")
+	}
+
+	if raw, found := object["sd_noise_schedule"]; found {
+		err = json.Unmarshal(raw, &a.SdNoiseSchedule)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_noise_schedule': %w", err)
+		}
+		delete(object, "sd_noise_schedule")
 	}
 
 	if raw, found := object["sd_unet"]; found {
@@ -5864,6 +6671,30 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "sd_vae_overrides_per_model_preferences")
 	}
 
+	if raw, found := object["sd_webui_modal_lightbox_icon_opacity"]; found {
+		err = json.Unmarshal(raw, &a.SdWebuiModalLightboxIconOpacity)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_webui_modal_lightbox_icon_opacity': %w", err)
+		}
+		delete(object, "sd_webui_modal_lightbox_icon_opacity")
+	}
+
+	if raw, found := object["sd_webui_modal_lightbox_toolbar_opacity"]; found {
+		err = json.Unmarshal(raw, &a.SdWebuiModalLightboxToolbarOpacity)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_webui_modal_lightbox_toolbar_opacity': %w", err)
+		}
+		delete(object, "sd_webui_modal_lightbox_toolbar_opacity")
+	}
+
+	if raw, found := object["sdxl_clip_l_skip"]; found {
+		err = json.Unmarshal(raw, &a.SdxlClipLSkip)
+		if err != nil {
+			return fmt.Errorf("error reading 'sdxl_clip_l_skip': %w", err)
+		}
+		delete(object, "sdxl_clip_l_skip")
+	}
+
 	if raw, found := object["sdxl_crop_left"]; found {
 		err = json.Unmarshal(raw, &a.SdxlCropLeft)
 		if err != nil {
@@ -5910,6 +6741,22 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'send_size': %w", err)
 		}
 		delete(object, "send_size")
+	}
+
+	if raw, found := object["set_scale_by_when_changing_upscaler"]; found {
+		err = json.Unmarshal(raw, &a.SetScaleByWhenChangingUpscaler)
+		if err != nil {
+			return fmt.Errorf("error reading 'set_scale_by_when_changing_upscaler': %w", err)
+		}
+		delete(object, "set_scale_by_when_changing_upscaler")
+	}
+
+	if raw, found := object["settings_in_ui"]; found {
+		err = json.Unmarshal(raw, &a.SettingsInUi)
+		if err != nil {
+			return fmt.Errorf("error reading 'settings_in_ui': %w", err)
+		}
+		delete(object, "settings_in_ui")
 	}
 
 	if raw, found := object["sgm_noise_multiplier"]; found {
@@ -5990,6 +6837,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'sigma_min': %w", err)
 		}
 		delete(object, "sigma_min")
+	}
+
+	if raw, found := object["skip_early_cond"]; found {
+		err = json.Unmarshal(raw, &a.SkipEarlyCond)
+		if err != nil {
+			return fmt.Errorf("error reading 'skip_early_cond': %w", err)
+		}
+		delete(object, "skip_early_cond")
 	}
 
 	if raw, found := object["target_side_length"]; found {
@@ -6104,6 +6959,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "training_xattention_optimizations")
 	}
 
+	if raw, found := object["txt2img_settings_accordion"]; found {
+		err = json.Unmarshal(raw, &a.Txt2imgSettingsAccordion)
+		if err != nil {
+			return fmt.Errorf("error reading 'txt2img_settings_accordion': %w", err)
+		}
+		delete(object, "txt2img_settings_accordion")
+	}
+
 	if raw, found := object["ui_extra_networks_tab_reorder"]; found {
 		err = json.Unmarshal(raw, &a.UiExtraNetworksTabReorder)
 		if err != nil {
@@ -6190,6 +7053,14 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'upscaling_max_images_in_cache': %w", err)
 		}
 		delete(object, "upscaling_max_images_in_cache")
+	}
+
+	if raw, found := object["use_downcasted_alpha_bar"]; found {
+		err = json.Unmarshal(raw, &a.UseDowncastedAlphaBar)
+		if err != nil {
+			return fmt.Errorf("error reading 'use_downcasted_alpha_bar': %w", err)
+		}
+		delete(object, "use_downcasted_alpha_bar")
 	}
 
 	if raw, found := object["use_old_emphasis_implementation"]; found {
@@ -6282,6 +7153,20 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.DATTile != nil {
+		object["DAT_tile"], err = json.Marshal(a.DATTile)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'DAT_tile': %w", err)
+		}
+	}
+
+	if a.DATTileOverlap != nil {
+		object["DAT_tile_overlap"], err = json.Marshal(a.DATTileOverlap)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'DAT_tile_overlap': %w", err)
+		}
+	}
+
 	if a.ESRGANTile != nil {
 		object["ESRGAN_tile"], err = json.Marshal(a.ESRGANTile)
 		if err != nil {
@@ -6314,6 +7199,20 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["add_user_name_to_info"], err = json.Marshal(a.AddUserNameToInfo)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'add_user_name_to_info': %w", err)
+		}
+	}
+
+	if a.AddVaeHashToInfo != nil {
+		object["add_vae_hash_to_info"], err = json.Marshal(a.AddVaeHashToInfo)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'add_vae_hash_to_info': %w", err)
+		}
+	}
+
+	if a.AddVaeNameToInfo != nil {
+		object["add_vae_name_to_info"], err = json.Marshal(a.AddVaeNameToInfo)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'add_vae_name_to_info': %w", err)
 		}
 	}
 
@@ -6352,6 +7251,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.AutoBackcompat != nil {
+		object["auto_backcompat"], err = json.Marshal(a.AutoBackcompat)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'auto_backcompat': %w", err)
+		}
+	}
+
 	if a.AutoLaunchBrowser != nil {
 		object["auto_launch_browser"], err = json.Marshal(a.AutoLaunchBrowser)
 		if err != nil {
@@ -6366,10 +7272,38 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.AutoVaePrecisionBfloat16 != nil {
+		object["auto_vae_precision_bfloat16"], err = json.Marshal(a.AutoVaePrecisionBfloat16)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'auto_vae_precision_bfloat16': %w", err)
+		}
+	}
+
 	if a.BatchCondUncond != nil {
 		object["batch_cond_uncond"], err = json.Marshal(a.BatchCondUncond)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'batch_cond_uncond': %w", err)
+		}
+	}
+
+	if a.BetaDistAlpha != nil {
+		object["beta_dist_alpha"], err = json.Marshal(a.BetaDistAlpha)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'beta_dist_alpha': %w", err)
+		}
+	}
+
+	if a.BetaDistBeta != nil {
+		object["beta_dist_beta"], err = json.Marshal(a.BetaDistBeta)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'beta_dist_beta': %w", err)
+		}
+	}
+
+	if a.CacheFp16Weight != nil {
+		object["cache_fp16_weight"], err = json.Marshal(a.CacheFp16Weight)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cache_fp16_weight': %w", err)
 		}
 	}
 
@@ -6408,6 +7342,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.CanvasHotkeyGrowBrush != nil {
+		object["canvas_hotkey_grow_brush"], err = json.Marshal(a.CanvasHotkeyGrowBrush)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_grow_brush': %w", err)
+		}
+	}
+
 	if a.CanvasHotkeyMove != nil {
 		object["canvas_hotkey_move"], err = json.Marshal(a.CanvasHotkeyMove)
 		if err != nil {
@@ -6426,6 +7367,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["canvas_hotkey_reset"], err = json.Marshal(a.CanvasHotkeyReset)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_reset': %w", err)
+		}
+	}
+
+	if a.CanvasHotkeyShrinkBrush != nil {
+		object["canvas_hotkey_shrink_brush"], err = json.Marshal(a.CanvasHotkeyShrinkBrush)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_shrink_brush': %w", err)
 		}
 	}
 
@@ -6464,10 +7412,24 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.CompactPromptBox != nil {
+		object["compact_prompt_box"], err = json.Marshal(a.CompactPromptBox)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'compact_prompt_box': %w", err)
+		}
+	}
+
 	if a.CrossAttentionOptimization != nil {
 		object["cross_attention_optimization"], err = json.Marshal(a.CrossAttentionOptimization)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'cross_attention_optimization': %w", err)
+		}
+	}
+
+	if a.DatEnabledModels != nil {
+		object["dat_enabled_models"], err = json.Marshal(a.DatEnabledModels)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'dat_enabled_models': %w", err)
 		}
 	}
 
@@ -6583,10 +7545,17 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.DontFixSecondOrderSamplersSchedule != nil {
-		object["dont_fix_second_order_samplers_schedule"], err = json.Marshal(a.DontFixSecondOrderSamplersSchedule)
+	if a.DumpStacksOnSignal != nil {
+		object["dump_stacks_on_signal"], err = json.Marshal(a.DumpStacksOnSignal)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'dont_fix_second_order_samplers_schedule': %w", err)
+			return nil, fmt.Errorf("error marshaling 'dump_stacks_on_signal': %w", err)
+		}
+	}
+
+	if a.Emphasis != nil {
+		object["emphasis"], err = json.Marshal(a.Emphasis)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'emphasis': %w", err)
 		}
 	}
 
@@ -6597,10 +7566,10 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.EnableEmphasis != nil {
-		object["enable_emphasis"], err = json.Marshal(a.EnableEmphasis)
+	if a.EnableConsolePrompts != nil {
+		object["enable_console_prompts"], err = json.Marshal(a.EnableConsolePrompts)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_emphasis': %w", err)
+			return nil, fmt.Errorf("error marshaling 'enable_console_prompts': %w", err)
 		}
 	}
 
@@ -6611,10 +7580,31 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.EnablePromptComments != nil {
+		object["enable_prompt_comments"], err = json.Marshal(a.EnablePromptComments)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'enable_prompt_comments': %w", err)
+		}
+	}
+
 	if a.EnableQuantization != nil {
 		object["enable_quantization"], err = json.Marshal(a.EnableQuantization)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'enable_quantization': %w", err)
+		}
+	}
+
+	if a.EnableReloadingUiScripts != nil {
+		object["enable_reloading_ui_scripts"], err = json.Marshal(a.EnableReloadingUiScripts)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'enable_reloading_ui_scripts': %w", err)
+		}
+	}
+
+	if a.EnableUpscaleProgressbar != nil {
+		object["enable_upscale_progressbar"], err = json.Marshal(a.EnableUpscaleProgressbar)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'enable_upscale_progressbar': %w", err)
 		}
 	}
 
@@ -6653,10 +7643,31 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.ExtraNetworksCardDescriptionIsHtml != nil {
+		object["extra_networks_card_description_is_html"], err = json.Marshal(a.ExtraNetworksCardDescriptionIsHtml)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'extra_networks_card_description_is_html': %w", err)
+		}
+	}
+
 	if a.ExtraNetworksCardHeight != nil {
 		object["extra_networks_card_height"], err = json.Marshal(a.ExtraNetworksCardHeight)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'extra_networks_card_height': %w", err)
+		}
+	}
+
+	if a.ExtraNetworksCardOrder != nil {
+		object["extra_networks_card_order"], err = json.Marshal(a.ExtraNetworksCardOrder)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'extra_networks_card_order': %w", err)
+		}
+	}
+
+	if a.ExtraNetworksCardOrderField != nil {
+		object["extra_networks_card_order_field"], err = json.Marshal(a.ExtraNetworksCardOrderField)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'extra_networks_card_order_field': %w", err)
 		}
 	}
 
@@ -6688,6 +7699,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.ExtraNetworksDirButtonFunction != nil {
+		object["extra_networks_dir_button_function"], err = json.Marshal(a.ExtraNetworksDirButtonFunction)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'extra_networks_dir_button_function': %w", err)
+		}
+	}
+
 	if a.ExtraNetworksHiddenModels != nil {
 		object["extra_networks_hidden_models"], err = json.Marshal(a.ExtraNetworksHiddenModels)
 		if err != nil {
@@ -6699,6 +7717,27 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["extra_networks_show_hidden_directories"], err = json.Marshal(a.ExtraNetworksShowHiddenDirectories)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'extra_networks_show_hidden_directories': %w", err)
+		}
+	}
+
+	if a.ExtraNetworksTreeViewDefaultEnabled != nil {
+		object["extra_networks_tree_view_default_enabled"], err = json.Marshal(a.ExtraNetworksTreeViewDefaultEnabled)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_default_enabled': %w", err)
+		}
+	}
+
+	if a.ExtraNetworksTreeViewDefaultWidth != nil {
+		object["extra_networks_tree_view_default_width"], err = json.Marshal(a.ExtraNetworksTreeViewDefaultWidth)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_default_width': %w", err)
+		}
+	}
+
+	if a.ExtraNetworksTreeViewStyle != nil {
+		object["extra_networks_tree_view_style"], err = json.Marshal(a.ExtraNetworksTreeViewStyle)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_style': %w", err)
 		}
 	}
 
@@ -6755,6 +7794,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["font"], err = json.Marshal(a.Font)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'font': %w", err)
+		}
+	}
+
+	if a.Fp8Storage != nil {
+		object["fp8_storage"], err = json.Marshal(a.Fp8Storage)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'fp8_storage': %w", err)
 		}
 	}
 
@@ -6905,6 +7951,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.Img2imgBatchShowResultsLimit != nil {
+		object["img2img_batch_show_results_limit"], err = json.Marshal(a.Img2imgBatchShowResultsLimit)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'img2img_batch_show_results_limit': %w", err)
+		}
+	}
+
 	if a.Img2imgColorCorrection != nil {
 		object["img2img_color_correction"], err = json.Marshal(a.Img2imgColorCorrection)
 		if err != nil {
@@ -6947,6 +8000,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.Img2imgSettingsAccordion != nil {
+		object["img2img_settings_accordion"], err = json.Marshal(a.Img2imgSettingsAccordion)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'img2img_settings_accordion': %w", err)
+		}
+	}
+
 	if a.Img2imgSketchDefaultBrushColor != nil {
 		object["img2img_sketch_default_brush_color"], err = json.Marshal(a.Img2imgSketchDefaultBrushColor)
 		if err != nil {
@@ -6965,6 +8025,27 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["img_max_size_mp"], err = json.Marshal(a.ImgMaxSizeMp)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'img_max_size_mp': %w", err)
+		}
+	}
+
+	if a.IncludeStylesIntoTokenCounters != nil {
+		object["include_styles_into_token_counters"], err = json.Marshal(a.IncludeStylesIntoTokenCounters)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'include_styles_into_token_counters': %w", err)
+		}
+	}
+
+	if a.InfotextExplanation != nil {
+		object["infotext_explanation"], err = json.Marshal(a.InfotextExplanation)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'infotext_explanation': %w", err)
+		}
+	}
+
+	if a.InfotextSkipPasting != nil {
+		object["infotext_skip_pasting"], err = json.Marshal(a.InfotextSkipPasting)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'infotext_skip_pasting': %w", err)
 		}
 	}
 
@@ -7045,10 +8126,24 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.InterruptAfterCurrent != nil {
+		object["interrupt_after_current"], err = json.Marshal(a.InterruptAfterCurrent)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'interrupt_after_current': %w", err)
+		}
+	}
+
 	if a.JpegQuality != nil {
 		object["jpeg_quality"], err = json.Marshal(a.JpegQuality)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'jpeg_quality': %w", err)
+		}
+	}
+
+	if a.JsLivePreviewInModalLightbox != nil {
+		object["js_live_preview_in_modal_lightbox"], err = json.Marshal(a.JsLivePreviewInModalLightbox)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'js_live_preview_in_modal_lightbox': %w", err)
 		}
 	}
 
@@ -7080,17 +8175,17 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.KSchedType != nil {
-		object["k_sched_type"], err = json.Marshal(a.KSchedType)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'k_sched_type': %w", err)
-		}
-	}
-
 	if a.KeyeditDelimiters != nil {
 		object["keyedit_delimiters"], err = json.Marshal(a.KeyeditDelimiters)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'keyedit_delimiters': %w", err)
+		}
+	}
+
+	if a.KeyeditDelimitersWhitespace != nil {
+		object["keyedit_delimiters_whitespace"], err = json.Marshal(a.KeyeditDelimitersWhitespace)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'keyedit_delimiters_whitespace': %w", err)
 		}
 	}
 
@@ -7178,6 +8273,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.LoraBundledTiToInfotext != nil {
+		object["lora_bundled_ti_to_infotext"], err = json.Marshal(a.LoraBundledTiToInfotext)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'lora_bundled_ti_to_infotext': %w", err)
+		}
+	}
+
 	if a.LoraFunctional != nil {
 		object["lora_functional"], err = json.Marshal(a.LoraFunctional)
 		if err != nil {
@@ -7196,6 +8298,20 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["lora_in_memory_limit"], err = json.Marshal(a.LoraInMemoryLimit)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'lora_in_memory_limit': %w", err)
+		}
+	}
+
+	if a.LoraNotFoundGradioWarning != nil {
+		object["lora_not_found_gradio_warning"], err = json.Marshal(a.LoraNotFoundGradioWarning)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'lora_not_found_gradio_warning': %w", err)
+		}
+	}
+
+	if a.LoraNotFoundWarningConsole != nil {
+		object["lora_not_found_warning_console"], err = json.Marshal(a.LoraNotFoundWarningConsole)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'lora_not_found_warning_console': %w", err)
 		}
 	}
 
@@ -7238,6 +8354,27 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["no_dpmpp_sde_batch_determinism"], err = json.Marshal(a.NoDpmppSdeBatchDeterminism)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'no_dpmpp_sde_batch_determinism': %w", err)
+		}
+	}
+
+	if a.NotificationAudio != nil {
+		object["notification_audio"], err = json.Marshal(a.NotificationAudio)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'notification_audio': %w", err)
+		}
+	}
+
+	if a.NotificationVolume != nil {
+		object["notification_volume"], err = json.Marshal(a.NotificationVolume)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'notification_volume': %w", err)
+		}
+	}
+
+	if a.OpenDirButtonChoice != nil {
+		object["open_dir_button_choice"], err = json.Marshal(a.OpenDirButtonChoice)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'open_dir_button_choice': %w", err)
 		}
 	}
 
@@ -7304,10 +8441,24 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.OverlayInpaint != nil {
+		object["overlay_inpaint"], err = json.Marshal(a.OverlayInpaint)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'overlay_inpaint': %w", err)
+		}
+	}
+
 	if a.PadCondUncond != nil {
 		object["pad_cond_uncond"], err = json.Marshal(a.PadCondUncond)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'pad_cond_uncond': %w", err)
+		}
+	}
+
+	if a.PadCondUncondV0 != nil {
+		object["pad_cond_uncond_v0"], err = json.Marshal(a.PadCondUncondV0)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'pad_cond_uncond_v0': %w", err)
 		}
 	}
 
@@ -7325,10 +8476,24 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.PostprocessingDisableInExtras != nil {
+		object["postprocessing_disable_in_extras"], err = json.Marshal(a.PostprocessingDisableInExtras)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'postprocessing_disable_in_extras': %w", err)
+		}
+	}
+
 	if a.PostprocessingEnableInMainUi != nil {
 		object["postprocessing_enable_in_main_ui"], err = json.Marshal(a.PostprocessingEnableInMainUi)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'postprocessing_enable_in_main_ui': %w", err)
+		}
+	}
+
+	if a.PostprocessingExistingCaptionAction != nil {
+		object["postprocessing_existing_caption_action"], err = json.Marshal(a.PostprocessingExistingCaptionAction)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'postprocessing_existing_caption_action': %w", err)
 		}
 	}
 
@@ -7339,10 +8504,66 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.PreventScreenSleepDuringGeneration != nil {
+		object["prevent_screen_sleep_during_generation"], err = json.Marshal(a.PreventScreenSleepDuringGeneration)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'prevent_screen_sleep_during_generation': %w", err)
+		}
+	}
+
 	if a.PrintHypernetExtra != nil {
 		object["print_hypernet_extra"], err = json.Marshal(a.PrintHypernetExtra)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'print_hypernet_extra': %w", err)
+		}
+	}
+
+	if a.ProfilingActivities != nil {
+		object["profiling_activities"], err = json.Marshal(a.ProfilingActivities)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'profiling_activities': %w", err)
+		}
+	}
+
+	if a.ProfilingEnable != nil {
+		object["profiling_enable"], err = json.Marshal(a.ProfilingEnable)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'profiling_enable': %w", err)
+		}
+	}
+
+	if a.ProfilingExplanation != nil {
+		object["profiling_explanation"], err = json.Marshal(a.ProfilingExplanation)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'profiling_explanation': %w", err)
+		}
+	}
+
+	if a.ProfilingFilename != nil {
+		object["profiling_filename"], err = json.Marshal(a.ProfilingFilename)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'profiling_filename': %w", err)
+		}
+	}
+
+	if a.ProfilingProfileMemory != nil {
+		object["profiling_profile_memory"], err = json.Marshal(a.ProfilingProfileMemory)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'profiling_profile_memory': %w", err)
+		}
+	}
+
+	if a.ProfilingRecordShapes != nil {
+		object["profiling_record_shapes"], err = json.Marshal(a.ProfilingRecordShapes)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'profiling_record_shapes': %w", err)
+		}
+	}
+
+	if a.ProfilingWithStack != nil {
+		object["profiling_with_stack"], err = json.Marshal(a.ProfilingWithStack)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'profiling_with_stack': %w", err)
 		}
 	}
 
@@ -7364,6 +8585,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["realesrgan_enabled_models"], err = json.Marshal(a.RealesrganEnabledModels)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'realesrgan_enabled_models': %w", err)
+		}
+	}
+
+	if a.RefinerSwitchBySampleSteps != nil {
+		object["refiner_switch_by_sample_steps"], err = json.Marshal(a.RefinerSwitchBySampleSteps)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'refiner_switch_by_sample_steps': %w", err)
 		}
 	}
 
@@ -7413,6 +8641,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["s_min_uncond"], err = json.Marshal(a.SMinUncond)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 's_min_uncond': %w", err)
+		}
+	}
+
+	if a.SMinUncondAll != nil {
+		object["s_min_uncond_all"], err = json.Marshal(a.SMinUncondAll)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 's_min_uncond_all': %w", err)
 		}
 	}
 
@@ -7500,6 +8735,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.SaveImagesReplaceAction != nil {
+		object["save_images_replace_action"], err = json.Marshal(a.SaveImagesReplaceAction)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'save_images_replace_action': %w", err)
+		}
+	}
+
 	if a.SaveIncompleteImages != nil {
 		object["save_incomplete_images"], err = json.Marshal(a.SaveIncompleteImages)
 		if err != nil {
@@ -7563,10 +8805,31 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.SaveWriteLogCsv != nil {
+		object["save_write_log_csv"], err = json.Marshal(a.SaveWriteLogCsv)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'save_write_log_csv': %w", err)
+		}
+	}
+
+	if a.Sd3EnableT5 != nil {
+		object["sd3_enable_t5"], err = json.Marshal(a.Sd3EnableT5)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'sd3_enable_t5': %w", err)
+		}
+	}
+
 	if a.SdCheckpointCache != nil {
 		object["sd_checkpoint_cache"], err = json.Marshal(a.SdCheckpointCache)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'sd_checkpoint_cache': %w", err)
+		}
+	}
+
+	if a.SdCheckpointDropdownUseShort != nil {
+		object["sd_checkpoint_dropdown_use_short"], err = json.Marshal(a.SdCheckpointDropdownUseShort)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'sd_checkpoint_dropdown_use_short': %w", err)
 		}
 	}
 
@@ -7609,6 +8872,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["sd_model_checkpoint"], err = json.Marshal(a.SdModelCheckpoint)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'sd_model_checkpoint': %w", err)
+		}
+	}
+
+	if a.SdNoiseSchedule != nil {
+		object["sd_noise_schedule"], err = json.Marshal(a.SdNoiseSchedule)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'sd_noise_schedule': %w", err)
 		}
 	}
 
@@ -7661,6 +8931,27 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.SdWebuiModalLightboxIconOpacity != nil {
+		object["sd_webui_modal_lightbox_icon_opacity"], err = json.Marshal(a.SdWebuiModalLightboxIconOpacity)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'sd_webui_modal_lightbox_icon_opacity': %w", err)
+		}
+	}
+
+	if a.SdWebuiModalLightboxToolbarOpacity != nil {
+		object["sd_webui_modal_lightbox_toolbar_opacity"], err = json.Marshal(a.SdWebuiModalLightboxToolbarOpacity)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'sd_webui_modal_lightbox_toolbar_opacity': %w", err)
+		}
+	}
+
+	if a.SdxlClipLSkip != nil {
+		object["sdxl_clip_l_skip"], err = json.Marshal(a.SdxlClipLSkip)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'sdxl_clip_l_skip': %w", err)
+		}
+	}
+
 	if a.SdxlCropLeft != nil {
 		object["sdxl_crop_left"], err = json.Marshal(a.SdxlCropLeft)
 		if err != nil {
@@ -7700,6 +8991,20 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["send_size"], err = json.Marshal(a.SendSize)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'send_size': %w", err)
+		}
+	}
+
+	if a.SetScaleByWhenChangingUpscaler != nil {
+		object["set_scale_by_when_changing_upscaler"], err = json.Marshal(a.SetScaleByWhenChangingUpscaler)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'set_scale_by_when_changing_upscaler': %w", err)
+		}
+	}
+
+	if a.SettingsInUi != nil {
+		object["settings_in_ui"], err = json.Marshal(a.SettingsInUi)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'settings_in_ui': %w", err)
 		}
 	}
 
@@ -7770,6 +9075,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["sigma_min"], err = json.Marshal(a.SigmaMin)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'sigma_min': %w", err)
+		}
+	}
+
+	if a.SkipEarlyCond != nil {
+		object["skip_early_cond"], err = json.Marshal(a.SkipEarlyCond)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'skip_early_cond': %w", err)
 		}
 	}
 
@@ -7871,6 +9183,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
+	if a.Txt2imgSettingsAccordion != nil {
+		object["txt2img_settings_accordion"], err = json.Marshal(a.Txt2imgSettingsAccordion)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'txt2img_settings_accordion': %w", err)
+		}
+	}
+
 	if a.UiExtraNetworksTabReorder != nil {
 		object["ui_extra_networks_tab_reorder"], err = json.Marshal(a.UiExtraNetworksTabReorder)
 		if err != nil {
@@ -7945,6 +9264,13 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		object["upscaling_max_images_in_cache"], err = json.Marshal(a.UpscalingMaxImagesInCache)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'upscaling_max_images_in_cache': %w", err)
+		}
+	}
+
+	if a.UseDowncastedAlphaBar != nil {
+		object["use_downcasted_alpha_bar"], err = json.Marshal(a.UseDowncastedAlphaBar)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'use_downcasted_alpha_bar': %w", err)
 		}
 	}
 
