@@ -120,6 +120,11 @@ func flagValues(fs *flag.FlagSet) map[string]any {
 		}
 		out[strings.ReplaceAll(f.Name, "-", "_")] = v
 	})
+	// A1111's --styles-file is action="append", so the spec's Flags has
+	// styles_file as a list.
+	if s, ok := out["styles_file"].(string); ok {
+		out["styles_file"] = []string{s}
+	}
 	if out["api_auth"] == "" {
 		out["api_auth"] = nil
 	} else {
