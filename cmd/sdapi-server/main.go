@@ -118,6 +118,9 @@ func flagValues(fs *flag.FlagSet) map[string]any {
 		if g, ok := f.Value.(flag.Getter); ok {
 			v = g.Get()
 		}
+		if v == "" {
+			v = nil // A1111's unset string flags are None
+		}
 		out[strings.ReplaceAll(f.Name, "-", "_")] = v
 	})
 	// A1111's --styles-file is action="append", so the spec's Flags has
@@ -125,9 +128,7 @@ func flagValues(fs *flag.FlagSet) map[string]any {
 	if s, ok := out["styles_file"].(string); ok {
 		out["styles_file"] = []string{s}
 	}
-	if out["api_auth"] == "" {
-		out["api_auth"] = nil
-	} else {
+	if out["api_auth"] != nil {
 		out["api_auth"] = "<redacted>"
 	}
 	return out

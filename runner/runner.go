@@ -1,0 +1,139 @@
+// Package runner defines how ProcessImages hands one batch of images to the
+// device: the Runner interface and its request and result types. The ONNX
+// Runtime implementation is runner/ort; only cmd/ imports it.
+package runner
+
+import (
+	"context"
+	"errors"
+	"image"
+)
+
+var (
+	// ErrInterrupted is returned when a run stopped because its context was
+	// cancelled or the job was interrupted.
+	ErrInterrupted = errors.New("interrupted")
+	// ErrInvalidRequest wraps a request the runner cannot serve (sizes that
+	// are not multiples of 8, an unknown sampler, mismatched slices).
+	ErrInvalidRequest = errors.New("invalid runner request")
+	// ErrModel wraps a model directory that is missing, incomplete or
+	// broken; the message names the part.
+	ErrModel = errors.New("model error")
+)
+
+// Request is one batch. Prompts, NegativePrompts and Seeds have one entry
+// per image; Subseeds too when SubseedStrength is not 0.
+type Request struct {
+	Prompts         []string
+	NegativePrompts []string
+
+	Seeds           []int64
+	Subseeds        []int64
+	SubseedStrength float64
+	SeedResizeFromW int // -1 or 0: off
+	SeedResizeFromH int
+	// NoiseSource is A1111's randn_source: "GPU", "CPU" or "NV".
+	NoiseSource string
+	// ENSD is eta_noise_seed_delta.
+	ENSD int64
+
+	Sampler   string // A1111 name or alias; resolution as A1111 1.10
+	Scheduler string // A1111 name or label; "" or "Automatic" for the sampler's default
+	Steps     int
+	CFGScale  float64
+	Width     int
+	Height    int
+	Sampling  SamplingOptions
+
+	// ClipSkip is A1111's CLIP_stop_at_last_layers (1 = last layer).
+	ClipSkip int
+	// Emphasis is A1111's emphasis option: "Original", "No norm", "Ignore", "None".
+	Emphasis string
+	// CommaBacktrack is comma_padding_backtrack (A1111 default 20).
+	CommaBacktrack int
+	// Tiling makes the image tile seamlessly (circular padding).
+	Tiling bool
+
+	// Init turns the run into img2img; nil is txt2img.
+	Init *Init
+
+	// OnStep, if set, is called after every sampling step from the
+	// goroutine running the batch.
+	OnStep func(Progress)
+	// PreviewEvery asks for a cheap latent preview in Progress every N
+	// steps; 0 never.
+	PreviewEvery int
+}
+
+// SamplingOptions are the per-sampler knobs A1111 exposes; nil means the
+// sampler's default (A1111 fills them from the options).
+type SamplingOptions struct {
+	Eta                    *float64
+	SChurn, STmin, STmax   *float64
+	SNoise                 *float64
+	SMinUncond             *float64
+	DiscardNextToLastSigma bool
+}
+
+// Init is img2img input: one image per batch entry (or one for all).
+type Init struct {
+	Images            []image.Image
+	DenoisingStrength float64
+	// ResizeMode is A1111's: 0 just resize, 1 crop and resize, 2 resize and
+	// fill, 3 just resize (latent upscale).
+	ResizeMode int
+	// Mask turns the run into inpainting: white is repainted.
+	Mask *Mask
+	// InitialNoiseMultiplier scales the added noise (A1111 default 1).
+	InitialNoiseMultiplier float64
+}
+
+// Mask is A1111's inpainting mask and its options.
+type Mask struct {
+	Image  image.Image
+	BlurX  int
+	BlurY  int
+	Invert bool
+	Round  bool
+	// Fill is inpainting_fill: 0 fill, 1 original, 2 latent noise, 3 latent nothing.
+	Fill int
+}
+
+// Progress is reported after each step.
+type Progress struct {
+	Step, Steps int
+	// Preview is set every PreviewEvery steps: one image per batch entry.
+	Preview []image.Image
+}
+
+// Result holds the decoded images, one per batch entry, and how long the
+// model itself ran, for benchmarks.
+type Result struct {
+	Images []image.Image
+	Timing Timing
+}
+
+// Timing splits a run into model time and the rest.
+type Timing struct {
+	TextEncoder, UNet, VAEDecode, VAEEncode int64 // nanoseconds inside ONNX Runtime
+	Total                                   int64 // nanoseconds for the whole Generate call
+}
+
+// ModelInfo describes the loaded checkpoint.
+type ModelInfo struct {
+	Name   string // A1111's model_name
+	Path   string
+	Hash   string // short hash (first 10 hex of sha256) as A1111 writes in infotext
+	SHA256 string
+	VAE    string // "" when the model's own VAE is used
+	// Kind is "SD1" or "SD2"; v-prediction models are SD2.
+	Kind string
+}
+
+// Runner turns batches into images. Implementations serialise their own
+// device work; callers still run one job at a time (the queue's job).
+type Runner interface {
+	Generate(ctx context.Context, req Request) (Result, error)
+	Model() ModelInfo
+	Close() error
+}

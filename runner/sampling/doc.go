@@ -1,0 +1,20 @@
+// Package sampling holds AUTOMATIC1111's (v1.10) noise schedules, schedulers and
+// samplers in pure Go: the math of k-diffusion's k_diffusion/sampling.py and
+// external.py, and of A1111's modules/sd_schedulers.py, sd_samplers_kdiffusion.py,
+// sd_samplers_timesteps.py, sd_samplers_timesteps_impl.py and
+// modules/models/diffusion/uni_pc. It knows nothing about ONNX: the runner
+// supplies the model through Denoiser (k-diffusion samplers) or EpsPredictor
+// (timestep samplers) and the per-image noise through Noise.
+//
+// A typical k-diffusion run:
+//
+//	smp, _ := sampling.FindSampler("DPM++ 2M")
+//	sigmas, _ := smp.Sigmas(steps, "Automatic", sched, sampling.SigmaParams{})
+//	x := sampling.InitialLatent(noise0, sigmas[0]) // randn · σ[0]
+//	out, err := smp.SampleK(ctx, denoiser, x, sigmas, noise, smp.DefaultOptions())
+//
+// and a timestep one (DDIM, PLMS, UniPC):
+//
+//	ts := sampling.DDIMTimesteps(steps, false)
+//	out, err := smp.SampleT(ctx, epsModel, noise0, ts, sched, noise, smp.DefaultOptions())
+package sampling

@@ -1,0 +1,176 @@
+package sampling
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Schedule is a discrete DDPM noise schedule seen the k-diffusion way
+// (k_diffusion/external.py DiscreteSchedule): alphas_cumprod and the training
+// sigmas sqrt((1 − ᾱ)/ᾱ), ascending with the timestep.
+type Schedule struct {
+	AlphasCumprod []float64
+	Sigmas        []float64 // sigmas_train, index = timestep
+	logSigmas     []float64
+	// SDXL selects SDXL's table in the Align Your Steps scheduler.
+	SDXL bool
+}
+
+// NewSchedule builds a Schedule from alphas_cumprod (values in (0, 1), decreasing).
+func NewSchedule(alphasCumprod []float64) (*Schedule, error) {
+	if len(alphasCumprod) < 2 {
+		return nil, fmt.Errorf("sampling: need at least 2 alphas_cumprod, got %d", len(alphasCumprod))
+	}
+	s := &Schedule{
+		AlphasCumprod: append([]float64(nil), alphasCumprod...),
+		Sigmas:        make([]float64, len(alphasCumprod)),
+		logSigmas:     make([]float64, len(alphasCumprod)),
+	}
+	for i, a := range alphasCumprod {
+		if !(a > 0 && a < 1) {
+			return nil, fmt.Errorf("sampling: alphas_cumprod[%d] = %v is outside (0, 1)", i, a)
+		}
+		s.Sigmas[i] = math.Sqrt((1 - a) / a)
+		s.logSigmas[i] = math.Log(s.Sigmas[i])
+		if i > 0 && s.Sigmas[i] <= s.Sigmas[i-1] {
+			return nil, fmt.Errorf("sampling: sigmas are not increasing at timestep %d", i)
+		}
+	}
+	return s, nil
+}
+
+// NewScheduleFromConfig builds a Schedule from a diffusers scheduler_config's
+// beta_schedule ("scaled_linear" or "linear"), beta_start, beta_end and
+// num_train_timesteps.
+func NewScheduleFromConfig(betaSchedule string, betaStart, betaEnd float64, numTrainTimesteps int) (*Schedule, error) {
+	n := numTrainTimesteps
+	if n < 2 {
+		return nil, fmt.Errorf("sampling: num_train_timesteps %d is too small", n)
+	}
+	betas := make([]float64, n)
+	for i := range betas {
+		f := float64(i) / float64(n-1)
+		switch betaSchedule {
+		case "scaled_linear":
+			b := math.Sqrt(betaStart) + (math.Sqrt(betaEnd)-math.Sqrt(betaStart))*f
+			betas[i] = b * b
+		case "linear":
+			betas[i] = betaStart + (betaEnd-betaStart)*f
+		default:
+			return nil, fmt.Errorf("sampling: unsupported beta_schedule %q", betaSchedule)
+		}
+	}
+	ac := make([]float64, n)
+	p := 1.0
+	for i, b := range betas {
+		p *= 1 - b
+		ac[i] = p
+	}
+	return NewSchedule(ac)
+}
+
+// SD1 returns Stable Diffusion 1.x's schedule: scaled_linear betas from
+// 0.00085 to 0.012 over 1000 steps (CompVis linear_start/linear_end; diffusers
+// scaled_linear). σmin = 0.029167, σmax = 14.614641.
+func SD1() *Schedule {
+	s, err := NewScheduleFromConfig("scaled_linear", 0.00085, 0.012, 1000)
+	if err != nil {
+		panic(err) // constant input
+	}
+	return s
+}
+
+// SigmaMin is the smallest training sigma (timestep 0).
+func (s *Schedule) SigmaMin() float64 { return s.Sigmas[0] }
+
+// SigmaMax is the largest training sigma (last timestep).
+func (s *Schedule) SigmaMax() float64 { return s.Sigmas[len(s.Sigmas)-1] }
+
+// SigmaToT maps σ to a fractional timestep by linear interpolation in log σ
+// (DiscreteSchedule.sigma_to_t with quantize=False). Values outside the
+// training range clamp to 0 or len−1.
+func (s *Schedule) SigmaToT(sigma float64) float64 {
+	ls := math.Log(sigma)
+	n := len(s.logSigmas)
+	// low = last index with logSigmas[low] <= ls, clamped to [0, n-2].
+	low := sort.SearchFloat64s(s.logSigmas, ls)
+	if low < n && s.logSigmas[low] == ls {
+		// exact hit counts as "<=": keep low.
+	} else {
+		low--
+	}
+	if low < 0 {
+		low = 0
+	}
+	if low > n-2 {
+		low = n - 2
+	}
+	lo, hi := s.logSigmas[low], s.logSigmas[low+1]
+	w := (lo - ls) / (lo - hi)
+	w = math.Max(0, math.Min(1, w))
+	return (1-w)*float64(low) + w*float64(low+1)
+}
+
+// TToSigma maps a fractional timestep to σ by interpolating log σ
+// (DiscreteSchedule.t_to_sigma).
+func (s *Schedule) TToSigma(t float64) float64 {
+	n := len(s.logSigmas)
+	t = math.Max(0, math.Min(float64(n-1), t))
+	low := math.Floor(t)
+	high := math.Ceil(t)
+	w := t - low
+	ls := (1-w)*s.logSigmas[int(low)] + w*s.logSigmas[int(high)]
+	return math.Exp(ls)
+}
+
+// AlphaCumprodAt is ᾱ at a fractional timestep, with log √ᾱ interpolated
+// linearly as UniPC's discrete NoiseScheduleVP does.
+func (s *Schedule) AlphaCumprodAt(t float64) float64 {
+	return math.Exp(2 * s.logAlphaAtIndex(t))
+}
+
+// logAlphaAtIndex interpolates 0.5·log ᾱ at fractional index t, extrapolating
+// linearly with the outermost segments (UniPC interpolate_fn).
+func (s *Schedule) logAlphaAtIndex(t float64) float64 {
+	n := len(s.AlphasCumprod)
+	low := int(math.Floor(t))
+	if low < 0 {
+		low = 0
+	}
+	if low > n-2 {
+		low = n - 2
+	}
+	y0 := 0.5 * math.Log(s.AlphasCumprod[low])
+	y1 := 0.5 * math.Log(s.AlphasCumprod[low+1])
+	return y0 + (y1-y0)*(t-float64(low))
+}
+
+// UniformSigmas is k-diffusion's DiscreteSchedule.get_sigmas(n): n sigmas at
+// t = linspace(len−1, 0, n), then 0.
+func (s *Schedule) UniformSigmas(n int) []float64 {
+	out := make([]float64, 0, n+1)
+	tmax := float64(len(s.Sigmas) - 1)
+	for _, t := range linspace(tmax, 0, n) {
+		out = append(out, s.TToSigma(t))
+	}
+	return append(out, 0)
+}
+
+// linspace is numpy/torch linspace with n points (n = 1 gives [a]).
+func linspace(a, b float64, n int) []float64 {
+	if n <= 0 {
+		return nil
+	}
+	out := make([]float64, n)
+	if n == 1 {
+		out[0] = a
+		return out
+	}
+	step := (b - a) / float64(n-1)
+	for i := range out {
+		out[i] = a + step*float64(i)
+	}
+	out[n-1] = b
+	return out
+}
