@@ -161,6 +161,12 @@ func validationDetail(err error) []detailItem {
 				out = append(out, detailItem{Loc: loc, Msg: "field required", Type: "value_error.missing"})
 				return
 			}
+			if re.Parameter != nil && errors.As(re.Err, &pe) {
+				// A query value that does not parse as its type: pydantic
+				// reports the parameter itself, not a JSON position.
+				out = append(out, paramParseDetail(loc, re.Parameter))
+				return
+			}
 			walk(re.Err, loc)
 		case errors.As(err, &se):
 			l := append([]any{}, loc...)
@@ -194,4 +200,22 @@ func validationDetail(err error) []detailItem {
 		out = []detailItem{{Loc: []any{"body"}, Msg: "invalid request", Type: "value_error"}}
 	}
 	return out
+}
+
+// paramParseDetail is pydantic v1's error for a parameter value that is not
+// of its schema type, e.g. ?skip_current_image=notabool.
+func paramParseDetail(loc []any, p *openapi3.Parameter) detailItem {
+	var typ *openapi3.Types
+	if p.Schema != nil && p.Schema.Value != nil {
+		typ = p.Schema.Value.Type
+	}
+	switch {
+	case typ.Is(openapi3.TypeBoolean):
+		return detailItem{Loc: loc, Msg: "value could not be parsed to a boolean", Type: "type_error.bool"}
+	case typ.Is(openapi3.TypeInteger):
+		return detailItem{Loc: loc, Msg: "value is not a valid integer", Type: "type_error.integer"}
+	case typ.Is(openapi3.TypeNumber):
+		return detailItem{Loc: loc, Msg: "value is not a valid float", Type: "type_error.float"}
+	}
+	return detailItem{Loc: loc, Msg: "invalid value", Type: "value_error"}
 }

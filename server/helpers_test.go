@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,10 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 
 // waitTimeout bounds every wait on a channel; nothing here should come close.
 const waitTimeout = 10 * time.Second
+
+// optionDefs decodes the embedded spec once per test binary; options.New
+// copies the defs, so the servers share nothing through them.
+var optionDefs = sync.OnceValues(server.OptionDefs)
 
 // testDirs is the on-disk state of one server: its data dir (config.json),
 // model dirs and styles file. Two servers built on the same testDirs share
@@ -151,7 +156,7 @@ func startServer(t *testing.T, dirs testDirs, hook func(*echo.Echo), opts ...fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	defs, err := server.OptionDefs()
+	defs, err := optionDefs()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/server"
@@ -27,6 +30,7 @@ func isRoutingMiss(body []byte) bool {
 }
 
 func TestEveryOperationHasAHandler(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		serverStop bool
@@ -65,7 +69,35 @@ func TestEveryOperationHasAHandler(t *testing.T) {
 	}
 }
 
+// TestDisabledServerStopRoutesDoNotExist: without --api-server-stop A1111
+// never registers the routes, so every method gets 404, not 405.
+func TestDisabledServerStopRoutesDoNotExist(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		serverStop bool
+		status     int
+		want       string
+	}{
+		{"disabled", false, http.StatusNotFound, `{"detail":"Not Found"}`},
+		{"enabled", true, http.StatusMethodNotAllowed, `{"detail":"Method Not Allowed"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, func(c *server.Config) { c.ServerStop = tc.serverStop })
+			for path := range lifecycleOps {
+				res := ts.doRaw(t, ts.newRequest(t, http.MethodGet, path, nil))
+				assertStatus(t, res, tc.status)
+				if got := strings.TrimSpace(string(res.Body)); got != tc.want {
+					t.Errorf("GET %s: got %s, want %s", path, got, tc.want)
+				}
+			}
+			ts.Life.assertNoCall(t)
+		})
+	}
+}
+
 func TestServerStopReplies(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, withServerStop)
 	res := ts.do(t, http.MethodPost, "/sdapi/v1/server-stop", nil)
 	assertStatus(t, res, http.StatusOK)
@@ -88,13 +120,36 @@ func camelCase(id string) string {
 	return b.String()
 }
 
+// sourceOperationIDs reads the operationIds of openapi/sdapi.yaml itself:
+// the embedded copy in gen has them rewritten to CamelCase.
+func sourceOperationIDs(t *testing.T) []string {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join("..", "openapi", "sdapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			ids = append(ids, op.OperationID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 func TestSpecOperationsMatchInterfaceAndRoutes(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	ops := ts.V.Operations()
+	ids := sourceOperationIDs(t)
+	if len(ids) != len(ops) {
+		t.Errorf("openapi/sdapi.yaml has %d operations, the embedded spec %d", len(ids), len(ops))
+	}
 
 	var fromSpec []string
-	for _, op := range ops {
-		fromSpec = append(fromSpec, camelCase(op.ID))
+	for _, id := range ids {
+		fromSpec = append(fromSpec, camelCase(id))
 	}
 	it := reflect.TypeFor[gen.StrictServerInterface]()
 	var fromIface []string
@@ -102,11 +157,10 @@ func TestSpecOperationsMatchInterfaceAndRoutes(t *testing.T) {
 		fromIface = append(fromIface, it.Method(i).Name)
 	}
 	slices.Sort(fromSpec)
-	slices.Sort(fromIface)
 	if len(fromSpec) != len(fromIface) {
 		t.Errorf("spec has %d operations, StrictServerInterface %d methods", len(fromSpec), len(fromIface))
 	}
-	if !slices.Equal(fromSpec, fromIface) {
+	if !slices.Equal(fromSpec, fromIface) { // both sorted
 		t.Errorf("operationIds and interface methods differ:\n spec  %v\n iface %v", fromSpec, fromIface)
 	}
 
@@ -122,6 +176,7 @@ func TestSpecOperationsMatchInterfaceAndRoutes(t *testing.T) {
 }
 
 func TestEveryGetAnswers200(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	for _, op := range ts.V.Operations() {
 		if op.Method != http.MethodGet {
@@ -135,6 +190,7 @@ func TestEveryGetAnswers200(t *testing.T) {
 }
 
 func TestListingsInventNothing(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	for _, tc := range []struct{ path, want string }{
 		{"/sdapi/v1/samplers", `[]`},
@@ -162,6 +218,7 @@ func TestListingsInventNothing(t *testing.T) {
 }
 
 func TestRefreshRoutesAnswerNull(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	for _, path := range []string{
 		"/sdapi/v1/refresh-checkpoints", "/sdapi/v1/refresh-vae",
@@ -178,6 +235,7 @@ func TestRefreshRoutesAnswerNull(t *testing.T) {
 }
 
 func TestModelListsFollowTheDisk(t *testing.T) {
+	t.Parallel()
 	dirs := newTestDirs(t)
 	first := dirs.addCheckpoint(t, "dreamshaper-8-onnx")
 	vae := dirs.addVAE(t, "sd-vae-ft-mse")
@@ -209,6 +267,7 @@ func TestModelListsFollowTheDisk(t *testing.T) {
 }
 
 func TestPromptStylesReadsStylesCSV(t *testing.T) {
+	t.Parallel()
 	dirs := newTestDirs(t)
 	writeFile(t, dirs.StylesCSV, "name,prompt,negative_prompt\n"+
 		"cinematic,\"{prompt}, cinematic lighting, 35mm\",\"cartoon, drawing\"\n"+
@@ -222,6 +281,7 @@ func TestPromptStylesReadsStylesCSV(t *testing.T) {
 }
 
 func TestProgressInterruptSkip(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	idleState := map[string]any{
 		"skipped": false, "interrupted": false, "stopping_generation": false,
@@ -254,7 +314,27 @@ func TestProgressInterruptSkip(t *testing.T) {
 	}
 }
 
+func TestCmdFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		flags map[string]any
+		want  string
+	}{
+		{"as configured", map[string]any{"api": true, "port": 7861, "api_auth": "<redacted>"}, `{"api":true,"port":7861,"api_auth":"<redacted>"}`},
+		{"none configured", nil, `{}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, func(c *server.Config) { c.Flags = tc.flags })
+			res := ts.do(t, http.MethodGet, "/sdapi/v1/cmd-flags", nil)
+			assertStatus(t, res, http.StatusOK)
+			assertJSON(t, res.Body, tc.want)
+		})
+	}
+}
+
 func TestOpenAPIAndDocs(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	res := ts.doRaw(t, ts.newRequest(t, http.MethodGet, "/openapi.json", nil))
 	assertStatus(t, res, http.StatusOK)
@@ -272,8 +352,10 @@ func TestOpenAPIAndDocs(t *testing.T) {
 	if !slices.Contains(ids, "text2imgapi_sdapi_v1_txt2img_post") {
 		t.Errorf("/openapi.json lacks text2imgapi_sdapi_v1_txt2img_post; has %v", ids)
 	}
-	if len(ids) != len(ts.V.Operations()) {
-		t.Errorf("/openapi.json has %d operations, the embedded spec %d", len(ids), len(ts.V.Operations()))
+	// Every id as written in the source spec (FastAPI's), none CamelCased.
+	slices.Sort(ids)
+	if want := sourceOperationIDs(t); !slices.Equal(ids, want) {
+		t.Errorf("/openapi.json operationIds:\n got %v\nwant %v", ids, want)
 	}
 
 	res = ts.doRaw(t, ts.newRequest(t, http.MethodGet, "/docs", nil))

@@ -70,5 +70,9 @@ func New(cfg Config, deps Deps) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Flags = maps.Clone(cfg.Flags)
+	if cfg.Flags == nil {
+		// GET /cmd-flags answers an object, never null.
+		cfg.Flags = map[string]any{}
+	}
 	return &Server{cfg: cfg, deps: deps, log: log}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +80,11 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 		// validates the body.
 		routeMW = []echo.MiddlewareFunc{basicAuth(s.cfg.APIAuth), validator}
 	}
-	gen.RegisterHandlers(routeRouter{Echo: e, mw: routeMW}, gen.NewStrictHandler(s, nil))
+	rr := routeRouter{Echo: e, mw: routeMW}
+	if !s.cfg.ServerStop {
+		rr.absent = serverStopPaths
+	}
+	gen.RegisterHandlers(rr, gen.NewStrictHandler(s, nil))
 
 	e.GET(SpecURL, func(c echo.Context) error { return c.JSONBlob(http.StatusOK, specJSON) })
 	dh := echo.WrapHandler(docs.Handler(SpecURL))
@@ -90,20 +95,44 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 	return e, nil
 }
 
+// serverStopPaths are the routes A1111 registers only with --api-server-stop.
+var serverStopPaths = []string{"/sdapi/v1/server-stop", "/sdapi/v1/server-kill", "/sdapi/v1/server-restart"}
+
 // routeRouter registers the generated routes with route-level middleware,
 // so auth and validation run only for matched routes: unknown paths still
 // answer 404 and wrong methods 405, as Starlette does.
 type routeRouter struct {
 	*echo.Echo
 	mw []echo.MiddlewareFunc
+	// absent are paths A1111 would not register: every method answers 404,
+	// before auth, as for any unknown path.
+	absent []string
 }
 
 func (r routeRouter) GET(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	if slices.Contains(r.absent, p) {
+		return r.notFound(http.MethodGet, p)
+	}
 	return r.Echo.GET(p, h, append(r.mw, m...)...)
 }
 
 func (r routeRouter) POST(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	if slices.Contains(r.absent, p) {
+		return r.notFound(http.MethodPost, p)
+	}
 	return r.Echo.POST(p, h, append(r.mw, m...)...)
+}
+
+// notFound registers p for every method with a handler answering 404, and
+// returns its route for method.
+func (r routeRouter) notFound(method, p string) *echo.Route {
+	var out *echo.Route
+	for _, rt := range r.Echo.Any(p, func(echo.Context) error { return echo.ErrNotFound }) {
+		if rt.Method == method {
+			out = rt
+		}
+	}
+	return out
 }
 
 var _ gen.EchoRouter = routeRouter{}
