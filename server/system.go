@@ -12,13 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/sdapi/sdapi/gen"
 )
-
-// errRouteDisabled answers exactly like a route that is not registered.
-var errRouteDisabled = echo.ErrNotFound
 
 func (s *Server) GetCmdFlagsSdapiV1CmdFlagsGet(ctx context.Context, _ gen.GetCmdFlagsSdapiV1CmdFlagsGetRequestObject) (gen.GetCmdFlagsSdapiV1CmdFlagsGetResponseObject, error) {
 	return rawJSON{body: s.cfg.Flags}, nil
@@ -85,23 +80,14 @@ func (s *Server) ReloadapiSdapiV1ReloadCheckpointPost(ctx context.Context, _ gen
 }
 
 func (s *Server) StopWebuiSdapiV1ServerStopPost(ctx context.Context, _ gen.StopWebuiSdapiV1ServerStopPostRequestObject) (gen.StopWebuiSdapiV1ServerStopPostResponseObject, error) {
-	if !s.cfg.ServerStop {
-		return nil, errRouteDisabled
-	}
 	return afterReply{status: http.StatusOK, text: "Stopping.", then: s.deps.Lifecycle.Stop}, nil
 }
 
 func (s *Server) KillWebuiSdapiV1ServerKillPost(ctx context.Context, _ gen.KillWebuiSdapiV1ServerKillPostRequestObject) (gen.KillWebuiSdapiV1ServerKillPostResponseObject, error) {
-	if !s.cfg.ServerStop {
-		return nil, errRouteDisabled
-	}
 	return afterReply{status: http.StatusOK, then: s.deps.Lifecycle.Kill}, nil
 }
 
 func (s *Server) RestartWebuiSdapiV1ServerRestartPost(ctx context.Context, _ gen.RestartWebuiSdapiV1ServerRestartPostRequestObject) (gen.RestartWebuiSdapiV1ServerRestartPostResponseObject, error) {
-	if !s.cfg.ServerStop {
-		return nil, errRouteDisabled
-	}
 	restart := func() {
 		if err := s.deps.Lifecycle.Restart(); err != nil {
 			s.log.Error("restart failed", "err", err)
