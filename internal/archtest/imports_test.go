@@ -1,0 +1,100 @@
+// Package archtest checks the project's import rules: cmd → server → gen,
+// processing → runner; only cmd imports the ONNX Runtime runner; the
+// conformance harness and milestones import nothing of the server side.
+package archtest
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/sdapi/sdapi/"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+// listPackages runs go list over the whole module (non-test imports only:
+// test files may use fakes and helpers from anywhere).
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", "../../...")
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for {
+		var p pkg
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+// under reports whether import path p is the project package dir or below it.
+func under(p, dir string) bool {
+	full := module + dir
+	return p == full || strings.HasPrefix(p, full+"/")
+}
+
+func TestImportRules(t *testing.T) {
+	rules := []struct {
+		name   string
+		from   string   // packages under this dir...
+		except []string // ...other than these...
+		mayNot []string // ...must not import packages under these dirs
+	}{
+		{"only cmd imports the ONNX Runtime runner", "", []string{"cmd", "runner/ort"}, []string{"runner/ort"}},
+		{"runner knows nothing of the API", "runner", nil, []string{"processing", "server", "gen", "conformance", "milestones", "cmd"}},
+		{"processing knows nothing of HTTP", "processing", nil, []string{"server", "gen", "conformance", "milestones", "cmd", "runner/ort"}},
+		{"server reaches the runner only through processing", "server", nil, []string{"runner/ort", "conformance", "milestones", "cmd"}},
+		{"gen is generated code only", "gen", nil, []string{""}},
+		{"the harness judges any server", "conformance", nil, []string{"server", "processing", "runner", "milestones", "cmd"}},
+		{"milestones import nothing of the server side", "milestones", nil, []string{"server", "processing", "runner", "gen", "cmd"}},
+	}
+	pkgs := listPackages(t)
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			for _, p := range pkgs {
+				if r.from != "" && !under(p.ImportPath, r.from) {
+					continue
+				}
+				if !strings.HasPrefix(p.ImportPath, module) {
+					continue
+				}
+				skip := false
+				for _, e := range r.except {
+					skip = skip || under(p.ImportPath, e)
+				}
+				if skip {
+					continue
+				}
+				for _, imp := range p.Imports {
+					for _, bad := range r.mayNot {
+						if (bad == "" && strings.HasPrefix(imp, module)) || (bad != "" && under(imp, bad)) {
+							t.Errorf("%s imports %s", strings.TrimPrefix(p.ImportPath, module), strings.TrimPrefix(imp, module))
+						}
+					}
+				}
+			}
+		})
+	}
+}
