@@ -4,6 +4,7 @@
 package processing
 
 import (
+	"image"
 	"sync"
 	"time"
 )
@@ -26,6 +27,11 @@ type State struct {
 	samplingSteps      int
 	timeStart          time.Time
 	textinfo           *string
+	currentImage       image.Image
+	currentImageStep   int
+	// cancelBatch, when set, stops the batch running now; Interrupt and
+	// Skip call it so the runner stops within one step.
+	cancelBatch func()
 }
 
 // StateSnapshot is a copy of State at one instant, with A1111's field names
@@ -62,6 +68,9 @@ func (s *State) Interrupt() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.interrupted = true
+	if s.cancelBatch != nil {
+		s.cancelBatch()
+	}
 }
 
 // Skip asks the running job to skip the current image (A1111 state.skip()).
@@ -69,6 +78,9 @@ func (s *State) Skip() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.skipped = true
+	if s.cancelBatch != nil {
+		s.cancelBatch()
+	}
 }
 
 // Interrupted reports whether Interrupt was called since the last Begin.
@@ -101,6 +113,7 @@ func (s *State) Begin(job string, jobCount int) {
 	s.samplingStep, s.samplingSteps = 0, 0
 	s.timeStart = now
 	s.textinfo = nil
+	s.currentImage, s.currentImageStep = nil, 0
 }
 
 // NextBatch moves to batch n (0-based) with the given number of steps.
@@ -168,4 +181,45 @@ func (s *State) Snapshot() StateSnapshot {
 	snap.EtaRelative = elapsed/progress - elapsed
 	snap.Progress = min(progress, 1)
 	return snap
+}
+
+// Skipped reports whether Skip was called, without clearing the flag.
+func (s *State) Skipped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skipped
+}
+
+// SetCurrentImage stores the live preview /progress reports as
+// current_image (A1111 state.assign_current_image), with the sampling step
+// it was taken at.
+func (s *State) SetCurrentImage(img image.Image, step int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.currentImage, s.currentImageStep = img, step
+}
+
+// CurrentImage returns the latest preview and its step; nil when there is
+// none since the last Begin.
+func (s *State) CurrentImage() (image.Image, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.currentImage, s.currentImageStep
+}
+
+// watchBatch registers cancel as the way to stop the running batch; the
+// returned function unregisters it. A skip or interrupt already requested
+// cancels at once.
+func (s *State) watchBatch(cancel func()) (unwatch func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancelBatch = cancel
+	if s.interrupted || s.skipped {
+		cancel()
+	}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.cancelBatch = nil
+	}
 }

@@ -1,0 +1,388 @@
+package processing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"time"
+
+	"github.com/sdapi/sdapi/processing/options"
+	"github.com/sdapi/sdapi/processing/styles"
+	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/sampling"
+)
+
+// Processor is A1111's process_images: it runs generation jobs on the
+// runner its ModelProvider loads. It holds no per-job state; callers run
+// one job at a time (the queue's job), as A1111's queue_lock does.
+type Processor struct {
+	Options *options.Store
+	State   *State
+	Styles  *styles.File
+	Models  ModelProvider
+	// OutputDir is the root save_images writes under; option values are
+	// resolved inside it and can never leave it.
+	OutputDir string
+	// Rand supplies random bits for seeds; nil uses crypto/rand.
+	Rand func() uint32
+	// Now is the clock for file names; nil is time.Now.
+	Now func() time.Time
+	// Version is written as infotext's Version and info's version; "" is
+	// None.
+	Version string
+	// Upscale runs a named upscaler (other than None, Lanczos, Nearest and
+	// the latent modes, which are built in) to w×h for hires fix.
+	Upscale func(img image.Image, w, h int, name string) (image.Image, error)
+	// HasUpscaler reports whether Upscale knows name.
+	HasUpscaler func(name string) bool
+}
+
+// Process runs one txt2img or img2img job: it is the only caller of
+// runner.Runner.Generate, once per batch (twice with hires fix). It
+// applies override_settings for the job and restores them afterwards, also
+// on error and panic; begins and ends the job in State; and returns the
+// images finished so far when the job is interrupted.
+func (pr *Processor) Process(ctx context.Context, p Params) (*Processed, error) {
+	if pr.Models == nil {
+		return nil, ErrNoRunner
+	}
+	if p.BatchSize < 1 {
+		return nil, fmt.Errorf("%w: batch_size must be at least 1", ErrInvalid)
+	}
+	restore, err := pr.applyOverrides(&p)
+	defer restore()
+	if err != nil {
+		return nil, err
+	}
+	st := pr.State
+	if st == nil {
+		st = NewState(pr.Now)
+	}
+	j, err := pr.prepare(&p)
+	if err != nil {
+		return nil, err
+	}
+	r, err := pr.Models.Runner(ctx, j.jo.checkpoint, j.jo.vae)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	j.model = r.Model()
+	if j.model.VAE != "" {
+		j.vaeHash = pr.Models.VAEHash(j.model.VAE)
+	}
+	var hrRunner runner.Runner = r
+	if j.hr.enabled && j.hr.checkpoint != "" {
+		if hrRunner, err = pr.Models.Runner(ctx, j.hr.checkpoint, j.jo.vae); err != nil {
+			return nil, fmt.Errorf("load hires checkpoint: %w", err)
+		}
+	}
+
+	jobCount := p.NIter
+	if j.hr.enabled {
+		jobCount *= 2
+	}
+	st.Begin("scripts_"+p.Mode.String(), jobCount)
+	defer st.End()
+	return pr.run(ctx, st, j, r, hrRunner)
+}
+
+// prepare resolves everything process_images_inner computes before the
+// first batch: sampler, seeds, prompts, face restoration, tiling, hires.
+func (pr *Processor) prepare(p *Params) (*job, error) {
+	jo := pr.readJobOptions()
+	j := &job{p: p, jo: jo, extra: &OrderedParams{}, width: p.Width, height: p.Height}
+	if pr.Version != "" {
+		v := pr.Version
+		j.version = &v
+	}
+	name := p.SamplerIndex
+	if p.SamplerName != nil && *p.SamplerName != "" {
+		name = *p.SamplerName
+	}
+	var sched string
+	if p.Scheduler != nil {
+		sched = *p.Scheduler
+	}
+	j.sampler, j.scheduler = sampling.ResolveSamplerScheduler(name, sched)
+
+	j.seed = FixedSeed(p.Seed, pr.Rand)
+	j.subseed = FixedSeed(p.Subseed, pr.Rand)
+	j.restoreFaces = jo.faceRestoration
+	if p.RestoreFaces != nil {
+		j.restoreFaces = *p.RestoreFaces
+	}
+	if j.restoreFaces {
+		return nil, fmt.Errorf("%w: face restoration: no face-restoration model is installed", ErrUnsupported)
+	}
+	j.tiling = jo.tiling
+	if p.Tiling != nil {
+		j.tiling = *p.Tiling
+	}
+	if rc := p.RefinerCheckpoint; rc != nil && *rc != "" && *rc != "None" && *rc != "none" {
+		return nil, fmt.Errorf("%w: refiner_checkpoint", ErrUnsupported)
+	}
+	if p.Mode == Img2Img {
+		if err := pr.prepareImg2Img(j); err != nil {
+			return nil, err
+		}
+	}
+	if err := pr.setupPrompts(j); err != nil {
+		return nil, err
+	}
+	j.seeds, j.subseeds = AllSeeds(j.seed, j.subseed, p.SubseedStrength, len(j.allPrompts))
+	if err := pr.planHires(j); err != nil {
+		return nil, err
+	}
+	if p.NIter > 0 {
+		j.samplerExtras(j.sampler, j.scheduler, false)
+		if j.hr.enabled {
+			j.samplerExtras(j.hr.sampler, j.hr.scheduler, true)
+		}
+	}
+	return j, nil
+}
+
+// prepareImg2Img is the part of StableDiffusionProcessingImg2Img.init
+// that processing owns; resizing and masking are the runner's.
+func (pr *Processor) prepareImg2Img(j *job) error {
+	p := j.p
+	switch n := len(p.InitImages); {
+	case n == 0:
+		return fmt.Errorf("%w: init_images is empty", ErrInvalid)
+	case n > p.BatchSize && n != 1:
+		return fmt.Errorf("%w: bad number of images passed: %d; expecting %d or less", ErrInvalid, n, p.BatchSize)
+	case n > 1 && n < p.BatchSize:
+		p.BatchSize = n
+	}
+	if p.DenoisingStrength == nil {
+		ds := 0.75
+		p.DenoisingStrength = &ds
+	}
+	j.extra.Set("Denoising strength", *p.DenoisingStrength)
+	if p.Mask != nil {
+		if p.MaskBlur != nil {
+			p.MaskBlurX, p.MaskBlurY = *p.MaskBlur, *p.MaskBlur
+		}
+		if p.InpaintingMaskInvert != 0 {
+			j.extra.Set("Mask mode", "Inpaint not masked")
+		}
+		if p.MaskBlurX > 0 || p.MaskBlurY > 0 {
+			j.extra.Set("Mask blur", nilUnless(p.MaskBlurX == p.MaskBlurY, any(p.MaskBlurX)))
+		}
+	}
+	if nm := j.noiseMultiplier(); nm != 1.0 {
+		j.extra.Set("Noise multiplier", nm)
+	}
+	return nil
+}
+
+func (j *job) noiseMultiplier() float64 {
+	if j.p.InitialNoiseMultiplier != nil {
+		return *j.p.InitialNoiseMultiplier
+	}
+	return j.jo.initialNoiseMultiplier
+}
+
+// setupPrompts is StableDiffusionProcessing.setup_prompts (and the txt2img
+// override for hires prompts): per-image prompts with styles applied.
+func (pr *Processor) setupPrompts(j *job) error {
+	p := j.p
+	total := p.BatchSize * max(p.NIter, 0)
+	prompts, negatives, err := promptLists(p.Prompt, p.Prompts, p.NegativePrompt, p.NegativePrompts, total)
+	if err != nil {
+		return err
+	}
+	stylePrompts, styleNegatives, err := pr.styleTexts(p.Styles)
+	if err != nil {
+		return err
+	}
+	j.allPrompts = applyStyles(prompts, stylePrompts)
+	j.allNegative = applyStyles(negatives, styleNegatives)
+	if p.Mode != Txt2Img || !p.EnableHR {
+		return nil
+	}
+	hrPrompt, hrPrompts := p.HRPrompt, []string(nil)
+	if hrPrompt == "" {
+		hrPrompt, hrPrompts = p.Prompt, p.Prompts
+	}
+	hrNeg, hrNegs := p.HRNegativePrompt, []string(nil)
+	if hrNeg == "" {
+		hrNeg, hrNegs = p.NegativePrompt, p.NegativePrompts
+	}
+	j.allHRPrompts = applyStyles(orRepeat(hrPrompts, hrPrompt, total), stylePrompts)
+	j.allHRNegative = applyStyles(orRepeat(hrNegs, hrNeg, total), styleNegatives)
+	return nil
+}
+
+func promptLists(prompt string, prompts []string, negative string, negatives []string, total int) ([]string, []string, error) {
+	var all []string
+	switch {
+	case prompts != nil:
+		all = prompts
+	case negatives != nil:
+		all = orRepeat(nil, prompt, len(negatives))
+	default:
+		all = orRepeat(nil, prompt, total)
+	}
+	allNeg := orRepeat(negatives, negative, len(all))
+	if len(all) != len(allNeg) {
+		return nil, nil, fmt.Errorf("%w: received a different number of prompts (%d) and negative prompts (%d)", ErrInvalid, len(all), len(allNeg))
+	}
+	return all, allNeg, nil
+}
+
+func orRepeat(list []string, s string, n int) []string {
+	if list != nil {
+		return append([]string(nil), list...)
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// styleTexts returns each requested style's prompt and negative prompt;
+// an unknown name contributes "", as A1111's no_style does.
+func (pr *Processor) styleTexts(names []string) (prompts, negatives []string, err error) {
+	if len(names) == 0 {
+		return nil, nil, nil
+	}
+	byName := map[string]styles.Style{}
+	if pr.Styles != nil {
+		all, err := pr.Styles.Styles()
+		if err != nil {
+			return nil, nil, fmt.Errorf("read styles: %w", err)
+		}
+		for _, s := range all {
+			byName[s.Name] = s
+		}
+	}
+	for _, n := range names {
+		s := byName[n]
+		prompts = append(prompts, s.Prompt)
+		negatives = append(negatives, s.NegativePrompt)
+	}
+	return prompts, negatives, nil
+}
+
+func applyStyles(prompts, styleTexts []string) []string {
+	out := make([]string, len(prompts))
+	for i, pr := range prompts {
+		for _, st := range styleTexts {
+			pr = styles.ApplyToPrompt(pr, st)
+		}
+		out[i] = pr
+	}
+	return out
+}
+
+// baseRequest is the runner request every batch shares.
+func (j *job) baseRequest() runner.Request {
+	p, jo := j.p, j.jo
+	so := runner.SamplingOptions{DiscardNextToLastSigma: jo.discardPenultimate}
+	if sm, ok := sampling.FindSampler(j.sampler); ok {
+		eta := j.samplerEta(sm)
+		so.Eta = &eta
+	}
+	so.SChurn = orOpt(p.SChurn, jo.sChurn)
+	so.STmin = orOpt(p.STmin, jo.sTmin)
+	so.SNoise = orOpt(p.SNoise, jo.sNoise)
+	so.SMinUncond = orOpt(p.SMinUncond, jo.sMinUncond)
+	tmax := *orOpt(p.STmax, jo.sTmax)
+	if tmax == 0 {
+		tmax = math.Inf(1) // A1111: (p.s_tmax or opts.s_tmax) or float('inf')
+	}
+	so.STmax = &tmax
+	return runner.Request{
+		SubseedStrength: p.SubseedStrength,
+		SeedResizeFromW: p.SeedResizeFromW,
+		SeedResizeFromH: p.SeedResizeFromH,
+		NoiseSource:     jo.randnSource,
+		ENSD:            jo.ensd,
+		Sampler:         j.sampler,
+		Scheduler:       j.scheduler,
+		Steps:           p.Steps,
+		CFGScale:        p.CFGScale,
+		Width:           j.width,
+		Height:          j.height,
+		Sampling:        so,
+		ClipSkip:        jo.clipSkip,
+		Emphasis:        jo.emphasis,
+		CommaBacktrack:  jo.commaBacktrack,
+		Tiling:          j.tiling,
+		PreviewEvery:    jo.previewEvery,
+	}
+}
+
+func orOpt(v *float64, def float64) *float64 {
+	if v != nil {
+		x := *v
+		return &x
+	}
+	return &def
+}
+
+// initFor is the img2img input of one batch.
+func (j *job) initFor() *runner.Init {
+	p := j.p
+	if p.Mode != Img2Img {
+		return nil
+	}
+	in := &runner.Init{
+		Images:                 p.InitImages,
+		DenoisingStrength:      *p.DenoisingStrength,
+		ResizeMode:             p.ResizeMode,
+		InitialNoiseMultiplier: j.noiseMultiplier(),
+	}
+	if p.Mask != nil {
+		in.Mask = &runner.Mask{
+			Image:  p.Mask,
+			BlurX:  p.MaskBlurX,
+			BlurY:  p.MaskBlurY,
+			Invert: p.InpaintingMaskInvert != 0,
+			Round:  p.MaskRound,
+			Fill:   p.InpaintingFill,
+		}
+	}
+	return in
+}
+
+// errStopped marks a batch ended by interrupt, skip or cancellation.
+var errStopped = errors.New("batch stopped")
+
+// generate runs one runner call that Interrupt, Skip and ctx can stop. A
+// stopped call returns errStopped with whatever images the runner
+// finished (A1111 decodes the latent the sampler stopped at).
+func generate(ctx context.Context, st *State, r runner.Runner, req runner.Request) (runner.Result, error) {
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	unwatch := st.watchBatch(cancel)
+	defer unwatch()
+	req.OnStep = func(pg runner.Progress) {
+		st.Step(pg.Step)
+		if len(pg.Preview) > 0 {
+			st.SetCurrentImage(imageGrid(pg.Preview, len(pg.Preview)), pg.Step)
+		}
+	}
+	res, err := r.Generate(bctx, req)
+	if err == nil {
+		return res, nil
+	}
+	if bctx.Err() != nil || errors.Is(err, runner.ErrInterrupted) {
+		if len(res.Images) != len(req.Prompts) {
+			res.Images = nil
+		}
+		return res, fmt.Errorf("%w: %w", errStopped, err)
+	}
+	return res, err
+}
+
+func (pr *Processor) now() time.Time {
+	if pr.Now != nil {
+		return pr.Now()
+	}
+	return time.Now()
+}
