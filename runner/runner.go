@@ -117,7 +117,18 @@ type Result struct {
 type Timing struct {
 	TextEncoder, UNet, VAEDecode, VAEEncode int64 // nanoseconds inside ONNX Runtime
 	Total                                   int64 // nanoseconds for the whole Generate call
+	// Tokenize is the time spent tokenizing prompts (nanoseconds).
+	Tokenize int64
+	// Sampler is the time spent in sampler math, outside the model wrapper
+	// (nanoseconds).
+	Sampler int64
+	// UNetRuns counts UNet calls (one CFG step is one call when cond and
+	// uncond share a batch, two otherwise).
+	UNetRuns int
 }
+
+// ORT returns the time spent inside ONNX Runtime, all models together.
+func (t Timing) ORT() int64 { return t.TextEncoder + t.UNet + t.VAEDecode + t.VAEEncode }
 
 // ModelInfo describes the loaded checkpoint.
 type ModelInfo struct {

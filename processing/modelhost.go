@@ -1,0 +1,133 @@
+package processing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sdapi/sdapi/processing/catalog"
+	"github.com/sdapi/sdapi/runner"
+)
+
+// OpenFunc loads the model in dir, with the VAE in vaeDir ("" for the
+// model's own). cmd/ supplies it: only cmd knows the ONNX Runtime runner.
+type OpenFunc func(ctx context.Context, dir, vaeDir string) (runner.Runner, error)
+
+// ModelHost keeps at most one model loaded, as A1111 keeps one checkpoint
+// in memory, and switches when a job asks for another checkpoint or VAE.
+// It implements ModelProvider over the catalog of installed models.
+type ModelHost struct {
+	catalog *catalog.Catalog
+	open    OpenFunc
+
+	mu      sync.Mutex // guards the loaded model; held while loading
+	current runner.Runner
+	key     [2]string // checkpoint dir and VAE dir of current
+}
+
+var _ ModelProvider = (*ModelHost)(nil)
+
+// NewModelHost returns a host that loads nothing until a job needs it.
+func NewModelHost(c *catalog.Catalog, open OpenFunc) *ModelHost {
+	return &ModelHost{catalog: c, open: open}
+}
+
+// Runner returns the runner for checkpoint and vae, loading it when it is
+// not the one in memory. An empty or unknown checkpoint means the first
+// installed model, as A1111 falls back to its default weights.
+func (h *ModelHost) Runner(ctx context.Context, checkpoint, vae string) (runner.Runner, error) {
+	ck, err := h.checkpoint(checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	vaeDir, err := h.vaeDir(vae)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := [2]string{ck.Filename, vaeDir}
+	if h.current != nil && h.key == key {
+		return h.current, nil
+	}
+	if h.current != nil {
+		_ = h.current.Close()
+		h.current = nil
+	}
+	r, err := h.open(ctx, ck.Filename, vaeDir)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", ck.Title, err)
+	}
+	h.current, h.key = r, key
+	return r, nil
+}
+
+// HasCheckpoint reports whether name is an installed checkpoint.
+func (h *ModelHost) HasCheckpoint(name string) bool {
+	_, err := h.catalog.LookupCheckpoint(name)
+	return err == nil
+}
+
+// VAEHash is unknown for ONNX VAE directories: A1111 hashes .safetensors
+// files, which these are not.
+func (h *ModelHost) VAEHash(string) string { return "" }
+
+// Unload closes the loaded model, if any (A1111 unload-checkpoint).
+func (h *ModelHost) Unload() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.current == nil {
+		return nil
+	}
+	err := h.current.Close()
+	h.current, h.key = nil, [2]string{}
+	return err
+}
+
+// Reload loads checkpoint and vae now (A1111 reload-checkpoint).
+func (h *ModelHost) Reload(ctx context.Context, checkpoint, vae string) error {
+	if err := h.Unload(); err != nil {
+		return err
+	}
+	_, err := h.Runner(ctx, checkpoint, vae)
+	return err
+}
+
+// Loaded returns the loaded model's info, or false when none is loaded.
+func (h *ModelHost) Loaded() (runner.ModelInfo, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.current == nil {
+		return runner.ModelInfo{}, false
+	}
+	return h.current.Model(), true
+}
+
+func (h *ModelHost) checkpoint(name string) (catalog.Checkpoint, error) {
+	if name != "" {
+		if ck, err := h.catalog.LookupCheckpoint(name); err == nil {
+			return ck, nil
+		}
+	}
+	cks := h.catalog.Checkpoints()
+	if len(cks) == 0 {
+		return catalog.Checkpoint{}, fmt.Errorf("no checkpoint is installed: %w", ErrNoRunner)
+	}
+	return cks[0], nil
+}
+
+// vaeDir resolves A1111's sd_vae values: "Automatic" and "None" use the
+// model's own VAE; any other value must be an installed VAE.
+func (h *ModelHost) vaeDir(vae string) (string, error) {
+	switch vae {
+	case "", "Automatic", "None":
+		return "", nil
+	}
+	for _, v := range h.catalog.VAEs() {
+		if v.ModelName == vae {
+			return v.Filename, nil
+		}
+	}
+	return "", fmt.Errorf("VAE %q: %w", vae, errors.Join(ErrNotFound, catalog.ErrNotFound))
+}

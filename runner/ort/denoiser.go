@@ -1,0 +1,159 @@
+package ort
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/sdapi/sdapi/runner/sampling"
+)
+
+// The model wrapper between the samplers and the UNet: k-diffusion's
+// DiscreteEpsDDPMDenoiser / DiscreteVDDPMDenoiser for the k-diffusion
+// samplers, A1111's CompVisTimestepsDenoiser (and its V variant) for the
+// timestep samplers, and A1111's CFGDenoiser around both.
+
+var (
+	_ sampling.Denoiser     = (*job)(nil)
+	_ sampling.EpsPredictor = (*job)(nil)
+)
+
+// Denoise returns the CFG-combined denoised estimate D(x, σ). With a mask,
+// the result is blended with the init latent as A1111's CFGDenoiser does
+// after denoising: denoised = init·mask + nmask·denoised.
+func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sampling.Latent, error) {
+	t0 := time.Now()
+	defer func() { g.modelWall += time.Since(t0).Nanoseconds() }()
+	cin := 1 / math.Sqrt(sigma*sigma+1)
+	xin := make([]float32, len(x.Data))
+	for j, v := range x.Data {
+		xin[j] = float32(float64(v) * cin)
+	}
+	oc, ou, err := g.unetCFG(xin, g.r.sched.SigmaToT(sigma))
+	if err != nil {
+		return sampling.Latent{}, err
+	}
+	out := sampling.NewLatent(x.Shape...)
+	s := g.req.CFGScale
+	if g.r.vpred {
+		cskip, cout := 1/(sigma*sigma+1), -sigma*cin
+		for j, v := range x.Data {
+			xs := float64(v) * cskip
+			dc, du := xs+float64(oc[j])*cout, xs+float64(ou[j])*cout
+			out.Data[j] = float32(du + s*(dc-du))
+		}
+	} else {
+		for j, v := range x.Data {
+			dc, du := float64(v)-sigma*float64(oc[j]), float64(v)-sigma*float64(ou[j])
+			out.Data[j] = float32(du + s*(dc-du))
+		}
+	}
+	g.blend(out.Data, g.initLatent)
+	return out, nil
+}
+
+// PredictEps returns the CFG-combined noise prediction at UNet timestep t.
+// With a mask, the model input is blended first (A1111 blends before
+// denoising for timestep samplers); the kept area gets the init latent
+// noised to t with the run's initial noise.
+func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sampling.Latent, error) {
+	t0 := time.Now()
+	defer func() { g.modelWall += time.Since(t0).Nanoseconds() }()
+	at := g.r.sched.AlphaCumprodAt(t)
+	sa, s1 := math.Sqrt(at), math.Sqrt(1-at)
+	xin := x.Data
+	if g.mask != nil {
+		xin = append([]float32(nil), x.Data...)
+		noisy := make([]float32, len(xin))
+		for j, v := range g.initLatent {
+			noisy[j] = float32(sa*float64(v) + s1*float64(g.noise0[j]))
+		}
+		g.blend(xin, noisy)
+	}
+	oc, ou, err := g.unetCFG(xin, t)
+	if err != nil {
+		return sampling.Latent{}, err
+	}
+	out := sampling.NewLatent(x.Shape...)
+	s := g.req.CFGScale
+	for j := range out.Data {
+		ec, eu := float64(oc[j]), float64(ou[j])
+		if g.r.vpred { // eps = √ᾱ·v + √(1−ᾱ)·x
+			xv := float64(xin[j])
+			ec, eu = sa*ec+s1*xv, sa*eu+s1*xv
+		}
+		out.Data[j] = float32(eu + s*(ec-eu))
+	}
+	return out, nil
+}
+
+// blend sets dst = src·mask + dst·(1−mask) per latent pixel, for every
+// image and channel, when a mask is set (mask = 1 keeps src).
+func (g *job) blend(dst, src []float32) {
+	if g.mask == nil {
+		return
+	}
+	hw := len(g.mask)
+	for j := range dst {
+		m := g.mask[j%hw]
+		dst[j] = src[j]*m + dst[j]*(1-m)
+	}
+}
+
+// unetCFG runs the UNet on xin (B images, already scaled) for the cond and
+// the uncond texts: as one batch of 2·B when their lengths match, otherwise
+// as two calls (A1111 without pad_cond_uncond). It returns the raw model
+// outputs for cond and uncond.
+func (g *job) unetCFG(xin []float32, t float64) (oc, ou []float32, err error) {
+	b := g.b
+	if g.cond.seq == g.uncond.seq {
+		sample := make([]float32, 0, 2*len(xin))
+		sample = append(append(sample, xin...), xin...)
+		ehs := make([]float32, 0, len(g.cond.data)+len(g.uncond.data))
+		ehs = append(append(ehs, g.cond.data...), g.uncond.data...)
+		out, err := g.runUNet(sample, 2*b, ehs, g.cond.seq, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return out[:len(xin)], out[len(xin):], nil
+	}
+	if oc, err = g.runUNet(xin, b, g.cond.data, g.cond.seq, t); err != nil {
+		return nil, nil, err
+	}
+	if ou, err = g.runUNet(xin, b, g.uncond.data, g.uncond.seq, t); err != nil {
+		return nil, nil, err
+	}
+	return oc, ou, nil
+}
+
+// runUNet runs one UNet call on n images and returns a copy of out_sample.
+func (g *job) runUNet(sample []float32, n int, ehs []float32, seq int, t float64) ([]float32, error) {
+	r := g.r
+	shape := onnxruntime.NewShape(int64(n), 4, int64(g.lh), int64(g.lw))
+	var vs values
+	defer vs.destroy()
+	if err := vs.add(floatValue(r.unet.in[0].Elem, shape, sample)); err != nil {
+		return nil, fmt.Errorf("unet sample: %w", err)
+	}
+	if err := vs.add(r.timestep.value(t, n)); err != nil {
+		return nil, fmt.Errorf("unet timestep: %w", err)
+	}
+	if err := vs.add(floatValue(r.unet.in[2].Elem, onnxruntime.NewShape(int64(n), int64(seq), int64(r.textDim)), ehs)); err != nil {
+		return nil, fmt.Errorf("unet encoder_hidden_states: %w", err)
+	}
+	if err := vs.add(outputValue(r.unet.out[0].Elem, shape)); err != nil {
+		return nil, fmt.Errorf("unet output: %w", err)
+	}
+	if err := r.unet.run(g.ro, vs[:3], vs[3:], &g.timing.UNet); err != nil {
+		return nil, err
+	}
+	g.timing.UNetRuns++
+	out, err := floatsOf(vs[3])
+	if err != nil {
+		return nil, err
+	}
+	return append([]float32(nil), out...), nil
+}

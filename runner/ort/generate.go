@@ -1,0 +1,360 @@
+package ort
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"slices"
+	"time"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/rng"
+	"github.com/sdapi/sdapi/runner/sampling"
+)
+
+// latentScale is SD1/SD2's VAE scaling factor.
+const latentScale = 0.18215
+
+// job is one Generate call.
+type job struct {
+	r      *Runner
+	req    runner.Request
+	ro     *onnxruntime.RunOptions
+	timing *runner.Timing
+
+	b, lh, lw    int
+	cond, uncond textCond
+	smp          *sampling.Sampler
+	scheduler    string // the resolved scheduler label
+	steps        int    // steps the sampler reports (for Progress.Steps)
+	step         int
+	modelWall    int64 // wall time inside Denoise/PredictEps
+	callbackWall int64 // wall time in OnStep and previews
+	initLatent   []float32
+	mask         []float32 // latent mask, [lh·lw], 1 keeps the init latent (A1111's self.mask)
+	noise0       []float32 // the first noise draw
+	overlay      []*image.NRGBA
+	overlayAlpha []float32 // per pixel, 1 = original
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", runner.ErrInvalidRequest, fmt.Sprintf(format, args...))
+}
+
+// validate checks the request; errors wrap runner.ErrInvalidRequest.
+func validate(req *runner.Request) error {
+	b := len(req.Prompts)
+	switch {
+	case b == 0:
+		return invalid("no prompts")
+	case len(req.NegativePrompts) != 0 && len(req.NegativePrompts) != b:
+		return invalid("%d negative prompts for %d prompts", len(req.NegativePrompts), b)
+	case len(req.Seeds) != b:
+		return invalid("%d seeds for %d prompts", len(req.Seeds), b)
+	case req.SubseedStrength != 0 && len(req.Subseeds) != 0 && len(req.Subseeds) != b:
+		return invalid("%d subseeds for %d prompts", len(req.Subseeds), b)
+	case req.Width < 64 || req.Height < 64 || req.Width%8 != 0 || req.Height%8 != 0:
+		return invalid("size %dx%d: width and height must be multiples of 8 and at least 64", req.Width, req.Height)
+	case req.Steps < 1:
+		return invalid("steps %d: need at least 1", req.Steps)
+	case req.Tiling:
+		return invalid("tiling is not supported by this runner yet")
+	}
+	if req.Init != nil {
+		in := req.Init
+		switch {
+		case len(in.Images) != 1 && len(in.Images) != b:
+			return invalid("%d init images for %d prompts", len(in.Images), b)
+		case in.DenoisingStrength < 0 || in.DenoisingStrength > 1:
+			return invalid("denoising strength %g outside [0, 1]", in.DenoisingStrength)
+		case in.ResizeMode < 0 || in.ResizeMode > 3:
+			return invalid("resize mode %d outside 0..3", in.ResizeMode)
+		case in.Mask != nil && (in.Mask.Fill < 0 || in.Mask.Fill > 3):
+			return invalid("inpainting fill %d outside 0..3", in.Mask.Fill)
+		case in.Mask != nil && in.Mask.Image == nil:
+			return invalid("mask without an image")
+		}
+		for i, im := range in.Images {
+			if im == nil || im.Bounds().Empty() {
+				return invalid("init image %d is empty", i)
+			}
+		}
+	}
+	return nil
+}
+
+// Generate runs one batch. Errors: runner.ErrInvalidRequest for a bad
+// request, runner.ErrInterrupted (wrapping the context's cause) when ctx
+// ends, runner.ErrModel when img2img needs a missing vae_encoder.
+func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Result, error) {
+	start := time.Now()
+	var res runner.Result
+	if err := validate(&req); err != nil {
+		return res, err
+	}
+	if req.Init != nil && r.vaeEnc == nil {
+		return res, modelErr("vae_encoder/model.onnx", "missing: img2img and inpainting need a VAE encoder")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unet.sess == nil {
+		return res, errors.New("ort: runner is closed")
+	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
+	}
+	ro, err := onnxruntime.NewRunOptions()
+	if err != nil {
+		return res, fmt.Errorf("ort: run options: %w", err)
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
+		if err := ro.Terminate(); err != nil {
+			r.log.Warn("terminate run", "err", err)
+		}
+	})
+	defer func() {
+		if !stop() {
+			<-done
+		}
+		ro.Destroy()
+	}()
+
+	g := &job{r: r, req: req, ro: ro, timing: &res.Timing, b: len(req.Prompts), lh: req.Height / 8, lw: req.Width / 8}
+	imgs, err := g.run(ctx)
+	res.Timing.Total = time.Since(start).Nanoseconds()
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
+		}
+		return res, err
+	}
+	res.Images = imgs
+	return res, nil
+}
+
+// run is the whole pipeline: conditioning, noise, init latent, sampling,
+// decoding and the inpainting overlay.
+func (g *job) run(ctx context.Context) ([]image.Image, error) {
+	req := g.req
+	var err error
+	if g.cond, g.uncond, err = g.conditioning(); err != nil {
+		return nil, err
+	}
+	if req.ClipSkip > 1 {
+		g.r.log.Warn("CLIP skip is not supported by ONNX text encoders; using the last layer", "clip_skip", req.ClipSkip)
+	}
+	name, scheduler := sampling.ResolveSamplerScheduler(req.Sampler, req.Scheduler)
+	smp, ok := sampling.FindSampler(name)
+	if !ok {
+		return nil, invalid("unknown sampler %q", req.Sampler)
+	}
+	g.smp, g.scheduler = smp, scheduler
+
+	src := rng.GPU
+	if req.NoiseSource != "" {
+		if src, err = rng.ParseSource(req.NoiseSource); err != nil {
+			return nil, fmt.Errorf("%w: %w", runner.ErrInvalidRequest, err)
+		}
+	}
+	var subseeds []int64
+	if req.SubseedStrength != 0 {
+		subseeds = req.Subseeds
+		if subseeds == nil {
+			subseeds = []int64{}
+		}
+	}
+	ir, err := rng.New(src, rng.Shape{C: 4, H: g.lh, W: g.lw}, req.Seeds, subseeds, req.SubseedStrength,
+		req.SeedResizeFromH, req.SeedResizeFromW, rng.WithEtaNoiseSeedDelta(req.ENSD))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", runner.ErrInvalidRequest, err)
+	}
+	g.noise0 = ir.Next()
+	noise0 := sampling.Latent{Shape: []int{g.b, 4, g.lh, g.lw}, Data: g.noise0}
+	noise := newBatchNoise(ir, g.b, ir.Shape().Numel())
+	opts := g.samplerOptions()
+
+	var x sampling.Latent
+	if req.Init != nil {
+		x, err = g.img2img(ctx, noise0, noise, opts)
+	} else if smp.UsesTimesteps() {
+		ts := sampling.DDIMTimesteps(req.Steps, req.Sampling.DiscardNextToLastSigma)
+		g.steps = len(ts) - 1
+		x, err = g.sampleT(ctx, noise0, ts, noise, opts)
+	} else {
+		var sigmas []float64
+		if sigmas, err = smp.Sigmas(req.Steps, scheduler, g.r.sched, g.sigmaParams()); err != nil {
+			return nil, invalid("%v", err)
+		}
+		g.steps = len(sigmas) - 1
+		x, err = g.sampleK(ctx, sampling.InitialLatent(noise0, sigmas[0]), sigmas, noise, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if g.mask != nil { // A1111: samples·nmask + init_latent·mask
+		g.blend(x.Data, g.initLatent)
+	}
+	imgs, err := g.decode(x)
+	if err != nil {
+		return nil, err
+	}
+	g.applyOverlay(imgs)
+	out := make([]image.Image, len(imgs))
+	for i, im := range imgs {
+		out[i] = im
+	}
+	return out, nil
+}
+
+// sampleT runs a timestep sampler; with fewer than two timesteps there is
+// nothing to do and x is returned (A1111's loop runs zero times).
+func (g *job) sampleT(ctx context.Context, x sampling.Latent, ts []int, noise sampling.Noise, opts sampling.Options) (sampling.Latent, error) {
+	if len(ts) < 2 {
+		return x, nil
+	}
+	return g.timed(func() (sampling.Latent, error) { return g.smp.SampleT(ctx, g, x, ts, g.r.sched, noise, opts) })
+}
+
+// sampleK runs a k-diffusion sampler.
+func (g *job) sampleK(ctx context.Context, x sampling.Latent, sigmas []float64, noise sampling.Noise, opts sampling.Options) (sampling.Latent, error) {
+	return g.timed(func() (sampling.Latent, error) { return g.smp.SampleK(ctx, g, x, sigmas, noise, opts) })
+}
+
+// timed runs a sampler and adds its wall time outside the model wrapper and
+// the step callback to Timing.Sampler.
+func (g *job) timed(run func() (sampling.Latent, error)) (sampling.Latent, error) {
+	t0, model, cb := time.Now(), g.modelWall, g.callbackWall
+	x, err := run()
+	g.timing.Sampler += time.Since(t0).Nanoseconds() - (g.modelWall - model) - (g.callbackWall - cb)
+	return x, err
+}
+
+func (g *job) sigmaParams() sampling.SigmaParams {
+	return sampling.SigmaParams{AlwaysDiscardNextToLastSigma: g.req.Sampling.DiscardNextToLastSigma}
+}
+
+// samplerOptions applies the request's sampler knobs over A1111's defaults
+// and hooks the step callback.
+func (g *job) samplerOptions() sampling.Options {
+	o := g.smp.DefaultOptions()
+	s := g.req.Sampling
+	for _, kv := range []struct {
+		src *float64
+		dst *float64
+	}{{s.Eta, &o.Eta}, {s.SChurn, &o.SChurn}, {s.STmin, &o.STmin}, {s.STmax, &o.STmax}, {s.SNoise, &o.SNoise}} {
+		if kv.src != nil {
+			*kv.dst = *kv.src
+		}
+	}
+	if s.STmax != nil && *s.STmax == 0 { // A1111 treats s_tmax 0 as infinity
+		o.STmax = math.Inf(1)
+	}
+	o.Callback = g.onStep
+	return o
+}
+
+// onStep reports progress after every sampler step, with a cheap preview
+// every PreviewEvery steps.
+func (g *job) onStep(info sampling.StepInfo) {
+	t0 := time.Now()
+	defer func() { g.callbackWall += time.Since(t0).Nanoseconds() }()
+	g.step++
+	if g.req.OnStep == nil {
+		return
+	}
+	p := runner.Progress{Step: g.step, Steps: max(g.steps, g.step)}
+	if n := g.req.PreviewEvery; n > 0 && g.step%n == 0 {
+		src := info.Denoised
+		if len(src.Data) == 0 {
+			src = info.X
+		}
+		p.Preview = cheapPreviews(src, g.b, g.lh, g.lw)
+	}
+	g.req.OnStep(p)
+}
+
+// decode runs the VAE decoder on latents/0.18215 one image at a time (as
+// A1111 decodes a batch) and converts (x/2+0.5) clamped to 8-bit pixels,
+// truncating as A1111's astype(np.uint8) does.
+func (g *job) decode(x sampling.Latent) ([]*image.NRGBA, error) {
+	r := g.r
+	n := 4 * g.lh * g.lw
+	h, w := 8*g.lh, 8*g.lw
+	out := make([]*image.NRGBA, g.b)
+	for i := range g.b {
+		lat := make([]float32, n)
+		for j, v := range x.Data[i*n : (i+1)*n] {
+			lat[j] = v / latentScale
+		}
+		var vs values
+		err := vs.add(floatValue(r.vaeDec.in[0].Elem, onnxruntime.NewShape(1, 4, int64(g.lh), int64(g.lw)), lat))
+		if err == nil {
+			err = vs.add(outputValue(r.vaeDec.out[0].Elem, onnxruntime.NewShape(1, 3, int64(h), int64(w))))
+		}
+		if err == nil {
+			err = r.vaeDec.run(g.ro, vs[:1], vs[1:], &g.timing.VAEDecode)
+		}
+		var px []float32
+		if err == nil {
+			px, err = floatsOf(vs[1])
+		}
+		if err != nil {
+			vs.destroy()
+			return nil, fmt.Errorf("vae decode: %w", err)
+		}
+		out[i] = planarToNRGBA(px, h, w, func(v float32) float32 { return v/2 + 0.5 })
+		vs.destroy()
+	}
+	return out, nil
+}
+
+// planarToNRGBA converts [3, h, w] values through f, clamped to [0, 1], to
+// an opaque image (255·v truncated).
+func planarToNRGBA(px []float32, h, w int, f func(float32) float32) *image.NRGBA {
+	im := image.NewNRGBA(image.Rect(0, 0, w, h))
+	plane := h * w
+	for y := range h {
+		row := im.Pix[y*im.Stride:]
+		for x := range w {
+			k := y*w + x
+			for c := range 3 {
+				v := min(max(f(px[c*plane+k]), 0), 1)
+				row[4*x+c] = uint8(255 * v)
+			}
+			row[4*x+3] = 255
+		}
+	}
+	return im
+}
+
+// batchNoise hands out an ImageRNG's draws one image at a time: the k-th
+// request of image i is image i's part of the k-th Next call.
+type batchNoise struct {
+	ir      *rng.ImageRNG
+	per     int
+	used    []int
+	batches [][]float32
+}
+
+func newBatchNoise(ir *rng.ImageRNG, b, per int) *batchNoise {
+	return &batchNoise{ir: ir, per: per, used: make([]int, b)}
+}
+
+// Randn implements sampling.Noise.
+func (n *batchNoise) Randn(i int, dst []float32) {
+	k := n.used[i]
+	n.used[i]++
+	for len(n.batches) <= k {
+		n.batches = append(n.batches, n.ir.Next())
+	}
+	copy(dst, n.batches[k][i*n.per:(i+1)*n.per])
+	if k > 0 && n.batches[k-1] != nil && slices.Min(n.used) > k {
+		n.batches[k-1] = nil
+	}
+}

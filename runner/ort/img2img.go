@@ -1,0 +1,233 @@
+package ort
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/sdapi/sdapi/runner/rng"
+	"github.com/sdapi/sdapi/runner/sampling"
+)
+
+// img2img prepares the init latent (and mask) as A1111's
+// StableDiffusionProcessingImg2Img.init does and samples from it as
+// sample_img2img does: t_enc = int(min(strength, 0.999)·steps) steps over
+// the tail of the schedule, starting from init + noise·σ_start (k-diffusion)
+// or √ᾱ·init + √(1−ᾱ)·noise (timestep samplers).
+func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise sampling.Noise, opts sampling.Options) (sampling.Latent, error) {
+	in := g.req.Init
+	w, h := g.req.Width, g.req.Height
+	var mask inpaintMask
+	if in.Mask != nil {
+		mask = prepareMask(in.Mask, in.ResizeMode, w, h)
+	}
+	// One latent per distinct init image; a single image serves the batch.
+	lats := make([][]float32, len(in.Images))
+	g.overlay = make([]*image.NRGBA, len(in.Images))
+	for i, src := range in.Images {
+		im := flatten(src)
+		if in.ResizeMode != 3 {
+			im = resizeImage(in.ResizeMode, im, w, h)
+		} else if iw, ih := im.Rect.Dx(), im.Rect.Dy(); iw%8 != 0 || ih%8 != 0 {
+			// The VAE needs multiples of 8; A1111's torch VAE would floor.
+			im = resizeRGB(im, max(iw/8*8, 8), max(ih/8*8, 8))
+		}
+		if in.Mask != nil {
+			g.overlay[i] = im
+			if im.Rect.Dx() != w || im.Rect.Dy() != h {
+				g.overlay[i] = resizeRGB(im, w, h)
+			}
+			if in.Mask.Fill == 0 {
+				m := mask.image
+				if im.Rect.Dx() != w || im.Rect.Dy() != h {
+					m = resizeGray(m, im.Rect.Dx(), im.Rect.Dy())
+				}
+				im = fillMasked(im, m)
+			}
+		}
+		lat, lh, lw, err := g.encode(im)
+		if err != nil {
+			return sampling.Latent{}, err
+		}
+		if lh != g.lh || lw != g.lw { // resize mode 3: latent upscale
+			lat = bilinear(lat, 4, lw, lh, g.lw, g.lh)
+		}
+		lats[i] = lat
+	}
+	per := 4 * g.lh * g.lw
+	g.initLatent = make([]float32, g.b*per)
+	for i := range g.b {
+		copy(g.initLatent[i*per:], lats[min(i, len(lats)-1)])
+	}
+	if in.Mask != nil {
+		g.overlayAlpha = make([]float32, w*h)
+		for i, v := range mask.overlay.Pix {
+			g.overlayAlpha[i] = 1 - float32(v)/255
+		}
+		g.mask = latentMask(mask.image, g.lw, g.lh, in.Mask.Round)
+		switch in.Mask.Fill {
+		case 2: // latent noise: fresh noise from the seeds
+			ir, err := rng.New(rngSource(g.req.NoiseSource), rng.Shape{C: 4, H: g.lh, W: g.lw}, g.req.Seeds, nil, 0, 0, 0)
+			if err != nil {
+				return sampling.Latent{}, err
+			}
+			fresh := ir.Next()
+			hw := len(g.mask)
+			for j := range g.initLatent {
+				m := g.mask[j%hw]
+				g.initLatent[j] = g.initLatent[j]*m + fresh[j]*(1-m)
+			}
+		case 3: // latent nothing
+			hw := len(g.mask)
+			for j := range g.initLatent {
+				g.initLatent[j] *= g.mask[j%hw]
+			}
+		}
+	}
+
+	mult := in.InitialNoiseMultiplier
+	if mult == 0 {
+		mult = 1
+	}
+	nz := noise0.Clone()
+	for j := range nz.Data {
+		nz.Data[j] *= float32(mult)
+	}
+	g.noise0 = nz.Data
+	steps := g.req.Steps
+	tEnc := int(math.Min(in.DenoisingStrength, 0.999) * float64(steps))
+	x := sampling.NewLatent(g.b, 4, g.lh, g.lw)
+	if g.smp.UsesTimesteps() {
+		ts := sampling.DDIMTimesteps(steps, g.req.Sampling.DiscardNextToLastSigma)
+		at := g.r.sched.AlphasCumprod[ts[tEnc]]
+		sa, s1 := math.Sqrt(at), math.Sqrt(1-at)
+		for j := range x.Data {
+			x.Data[j] = float32(sa*float64(g.initLatent[j]) + s1*float64(nz.Data[j]))
+		}
+		sched := ts[:tEnc]
+		g.steps = max(len(sched)-1, 0)
+		return g.sampleT(ctx, x, sched, noise, opts)
+	}
+	sigmas, err := g.smp.Sigmas(steps, g.scheduler, g.r.sched, g.sigmaParams())
+	if err != nil {
+		return sampling.Latent{}, invalid("%v", err)
+	}
+	sched := sigmas[steps-tEnc-1:]
+	for j := range x.Data {
+		x.Data[j] = float32(float64(g.initLatent[j]) + float64(nz.Data[j])*sched[0])
+	}
+	g.steps = len(sched) - 1
+	return g.sampleK(ctx, x, sched, noise, opts)
+}
+
+// encode runs the VAE encoder on one image (·2 − 1) and returns the latent
+// mean ·0.18215 and the latent size.
+func (g *job) encode(im *image.NRGBA) ([]float32, int, int, error) {
+	r := g.r
+	w, h := im.Rect.Dx(), im.Rect.Dy()
+	px := make([]float32, 3*w*h)
+	for i := range w * h {
+		for c := range 3 {
+			px[c*w*h+i] = float32(im.Pix[4*i+c])/255*2 - 1
+		}
+	}
+	lh, lw := h/8, w/8
+	outC := 4
+	if r.encMean {
+		outC = 8
+	}
+	var vs values
+	defer vs.destroy()
+	if err := vs.add(floatValue(r.vaeEnc.in[0].Elem, onnxruntime.NewShape(1, 3, int64(h), int64(w)), px)); err != nil {
+		return nil, 0, 0, fmt.Errorf("vae encode: %w", err)
+	}
+	if err := vs.add(outputValue(r.vaeEnc.out[0].Elem, onnxruntime.NewShape(1, int64(outC), int64(lh), int64(lw)))); err != nil {
+		return nil, 0, 0, fmt.Errorf("vae encode: %w", err)
+	}
+	if err := r.vaeEnc.run(g.ro, vs[:1], vs[1:], &g.timing.VAEEncode); err != nil {
+		return nil, 0, 0, fmt.Errorf("vae encode: %w", err)
+	}
+	out, err := floatsOf(vs[1])
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	lat := make([]float32, 4*lh*lw)
+	for j := range lat { // mean = the first 4 channels of latent_parameters
+		lat[j] = out[j] * latentScale
+	}
+	return lat, lh, lw, nil
+}
+
+// applyOverlay pastes the original image over the result outside the mask
+// (A1111's apply_overlay): out = orig·α + gen·(1−α), α = 1 − mask_for_overlay.
+func (g *job) applyOverlay(imgs []*image.NRGBA) {
+	if g.overlayAlpha == nil {
+		return
+	}
+	for i, im := range imgs {
+		orig := g.overlay[min(i, len(g.overlay)-1)]
+		for k, a := range g.overlayAlpha {
+			if a == 0 {
+				continue
+			}
+			for c := range 3 {
+				v := float32(orig.Pix[4*k+c])*a + float32(im.Pix[4*k+c])*(1-a)
+				im.Pix[4*k+c] = uint8(min(max(math.Round(float64(v)), 0), 255))
+			}
+		}
+	}
+}
+
+// rngSource maps a request's NoiseSource to an rng.Source (GPU when empty
+// or unknown; Generate has validated it already).
+func rngSource(s string) rng.Source {
+	src, err := rng.ParseSource(s)
+	if err != nil {
+		return rng.GPU
+	}
+	return src
+}
+
+// resizeGray resizes a mask with Lanczos.
+func resizeGray(m *image.Gray, nw, nh int) *image.Gray {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	src := make([]float32, w*h)
+	for i, v := range m.Pix {
+		src[i] = float32(v)
+	}
+	res := resample(src, 1, w, h, nw, nh, lanczosFilter)
+	out := image.NewGray(image.Rect(0, 0, nw, nh))
+	for i, v := range res {
+		out.Pix[i] = uint8(min(max(math.Round(float64(v)), 0), 255))
+	}
+	return out
+}
+
+// bilinear resizes ch planes of w×h to nw×nh as
+// torch.nn.functional.interpolate(mode="bilinear", align_corners=False).
+func bilinear(src []float32, ch, w, h, nw, nh int) []float32 {
+	out := make([]float32, ch*nw*nh)
+	sx, sy := float64(w)/float64(nw), float64(h)/float64(nh)
+	for y := range nh {
+		fy := math.Max((float64(y)+0.5)*sy-0.5, 0)
+		y0 := min(int(fy), h-1)
+		y1 := min(y0+1, h-1)
+		ly := float32(fy - float64(y0))
+		for x := range nw {
+			fx := math.Max((float64(x)+0.5)*sx-0.5, 0)
+			x0 := min(int(fx), w-1)
+			x1 := min(x0+1, w-1)
+			lx := float32(fx - float64(x0))
+			for c := range ch {
+				p := src[c*w*h:]
+				top := p[y0*w+x0]*(1-lx) + p[y0*w+x1]*lx
+				bot := p[y1*w+x0]*(1-lx) + p[y1*w+x1]*lx
+				out[c*nw*nh+y*nw+x] = top*(1-ly) + bot*ly
+			}
+		}
+	}
+	return out
+}

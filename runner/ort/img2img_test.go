@@ -1,0 +1,166 @@
+package ort
+
+import (
+	"image"
+	"image/color"
+	"testing"
+
+	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/onnxgen"
+	"github.com/sdapi/sdapi/runner/sampling"
+)
+
+// testImage is a smooth colour gradient of w×h.
+func testImage(w, h int) *image.NRGBA {
+	im := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			im.SetNRGBA(x, y, color.NRGBA{uint8(255 * x / w), uint8(255 * y / h), uint8(128 + 64*(x+y)/(w+h)), 255})
+		}
+	}
+	return im
+}
+
+// halfMask is white (repaint) on the left half and black on the right.
+func halfMask(w, h int) *image.Gray {
+	m := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w / 2 {
+			m.SetGray(x, y, color.Gray{255})
+		}
+	}
+	return m
+}
+
+func img2imgRequest(tb testing.TB, sampler string, seeds ...int64) runner.Request {
+	tb.Helper()
+	req := baseRequest(sampler, seeds...)
+	req.Steps = 4
+	req.Init = &runner.Init{Images: []image.Image{testImage(64, 64)}, DenoisingStrength: 0.75, InitialNoiseMultiplier: 1}
+	return req
+}
+
+func TestImg2ImgEverySampler(t *testing.T) {
+	r := openShared(t, onnxgen.Config{})
+	for _, smp := range sampling.Samplers() {
+		t.Run(smp.Name, func(t *testing.T) {
+			var steps int
+			req := img2imgRequest(t, smp.Name, 1, 2)
+			req.OnStep = func(runner.Progress) { steps++ }
+			res, err := r.Generate(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Images) != 2 || res.Timing.VAEEncode == 0 {
+				t.Fatalf("%d images, encode time %d", len(res.Images), res.Timing.VAEEncode)
+			}
+			if steps == 0 && !smp.UsesTimesteps() {
+				t.Errorf("no steps reported")
+			}
+			single, err := r.Generate(t.Context(), img2imgRequest(t, smp.Name, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := maxDiff(t, res.Images[1], single.Images[0]); d > 1 {
+				t.Errorf("batch image 1 differs from the single run by %d", d)
+			}
+		})
+	}
+}
+
+func TestImg2ImgStrengthSteps(t *testing.T) {
+	r := openShared(t, onnxgen.Config{})
+	for _, tc := range []struct {
+		sampler  string
+		strength float64
+		want     int
+	}{
+		// k-diffusion: t_enc = int(min(s, 0.999)·steps); sigmas[steps−t_enc−1:] makes t_enc+1 steps.
+		{"Euler", 0.75, 4},
+		{"Euler", 0.5, 3},
+		{"Euler", 1, 4},
+		// DDIM: timesteps[:t_enc] makes t_enc−1 steps.
+		{"DDIM", 0.75, 2},
+	} {
+		req := img2imgRequest(t, tc.sampler, 1)
+		req.Init.DenoisingStrength = tc.strength
+		var steps int
+		req.OnStep = func(runner.Progress) { steps++ }
+		if _, err := r.Generate(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+		if steps != tc.want {
+			t.Errorf("%s strength %g: %d steps, want %d", tc.sampler, tc.strength, steps, tc.want)
+		}
+	}
+}
+
+func TestImg2ImgResizeModes(t *testing.T) {
+	r := openShared(t, onnxgen.Config{})
+	for mode := range 4 {
+		req := img2imgRequest(t, "Euler", 1)
+		req.Width, req.Height = 64, 96
+		req.Init.Images = []image.Image{testImage(80, 48)}
+		req.Init.ResizeMode = mode
+		res, err := r.Generate(t.Context(), req)
+		if err != nil {
+			t.Fatalf("mode %d: %v", mode, err)
+		}
+		if b := res.Images[0].Bounds(); b != image.Rect(0, 0, 64, 96) {
+			t.Errorf("mode %d: bounds %v", mode, b)
+		}
+	}
+}
+
+func TestInpaintingKeepsUnmaskedPixels(t *testing.T) {
+	r := openShared(t, onnxgen.Config{})
+	orig := testImage(64, 64)
+	for _, smp := range []string{"Euler a", "DPM++ 2M", "DDIM"} {
+		for fill := range 4 {
+			for _, invert := range []bool{false, true} {
+				req := img2imgRequest(t, smp, 1)
+				req.Init.DenoisingStrength = 1
+				req.Init.Mask = &runner.Mask{Image: halfMask(64, 64), BlurX: 4, BlurY: 4, Round: true, Fill: fill, Invert: invert}
+				res, err := r.Generate(t.Context(), req)
+				if err != nil {
+					t.Fatalf("%s fill %d: %v", smp, fill, err)
+				}
+				got := toNRGBA(res.Images[0])
+				kept, painted := image.Rect(48, 0, 64, 64), image.Rect(0, 0, 16, 64)
+				if invert {
+					kept, painted = painted, kept
+				}
+				if d := regionDiff(got, orig, kept, true); d > 1 {
+					t.Errorf("%s fill %d invert %v: unmasked pixels differ by up to %.0f", smp, fill, invert, d)
+				}
+				if d := regionDiff(got, orig, painted, false); d < 2 {
+					t.Errorf("%s fill %d invert %v: masked area mean diff %.2f, want it repainted", smp, fill, invert, d)
+				}
+			}
+		}
+	}
+}
+
+// regionDiff returns the max (worst) or mean absolute channel difference of
+// two images inside rect.
+func regionDiff(a, b *image.NRGBA, rect image.Rectangle, worst bool) float64 {
+	var m, sum float64
+	var n int
+	for y := rect.Min.Y; y < rect.Max.Y; y++ {
+		for x := rect.Min.X; x < rect.Max.X; x++ {
+			for c := range 3 {
+				d := float64(a.Pix[a.PixOffset(x, y)+c]) - float64(b.Pix[b.PixOffset(x, y)+c])
+				if d < 0 {
+					d = -d
+				}
+				m = max(m, d)
+				sum += d
+				n++
+			}
+		}
+	}
+	if worst {
+		return m
+	}
+	return sum / float64(n)
+}

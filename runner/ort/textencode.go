@@ -1,0 +1,134 @@
+package ort
+
+import (
+	"fmt"
+	"time"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/clip"
+)
+
+// textCond is a batch of text conditionings, [b, seq, dim] row-major.
+type textCond struct {
+	data        []float32
+	b, seq, dim int
+}
+
+// image returns image i's [seq, dim] rows (a view).
+func (c textCond) image(i int) []float32 {
+	n := c.seq * c.dim
+	return c.data[i*n : (i+1)*n]
+}
+
+// conditioning tokenizes and encodes the prompts and negative prompts of
+// the batch. As in A1111, every distinct prompt is encoded on its own (each
+// 75-token chunk as a 77-token sequence, emphasis applied per chunk, chunks
+// concatenated on the sequence axis), and prompts of one batch with fewer
+// chunks are padded by repeating their last vector (prompt_parser's
+// stack_conds). All chunks go through the text encoder in one call.
+func (g *job) conditioning() (cond, uncond textCond, err error) {
+	r := g.r
+	opts := clip.Options{Emphasis: clip.ParseEmphasis(g.req.Emphasis), CommaBacktrack: g.req.CommaBacktrack}
+	t0 := time.Now()
+	type enc struct {
+		first, n int // chunk range in all
+	}
+	var all []clip.Chunk
+	seen := map[string]enc{}
+	tokenize := func(prompts []string) ([]enc, error) {
+		out := make([]enc, len(prompts))
+		for i, p := range prompts {
+			if e, ok := seen[p]; ok {
+				out[i] = e
+				continue
+			}
+			chunks, err := r.tok.EncodeWith(p, opts)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", runner.ErrInvalidRequest, err)
+			}
+			e := enc{first: len(all), n: len(chunks)}
+			all = append(all, chunks...)
+			seen[p] = e
+			out[i] = e
+		}
+		return out, nil
+	}
+	ce, err := tokenize(g.req.Prompts)
+	if err != nil {
+		return cond, uncond, err
+	}
+	ue, err := tokenize(g.negatives())
+	if err != nil {
+		return cond, uncond, err
+	}
+	g.timing.Tokenize += time.Since(t0).Nanoseconds()
+
+	z, err := g.encodeChunks(all, opts.Emphasis)
+	if err != nil {
+		return cond, uncond, err
+	}
+	stack := func(es []enc) textCond {
+		k := 0
+		for _, e := range es {
+			k = max(k, e.n)
+		}
+		row := clip.SeqLen * r.textDim
+		c := textCond{b: len(es), seq: k * clip.SeqLen, dim: r.textDim}
+		c.data = make([]float32, c.b*c.seq*c.dim)
+		for i, e := range es {
+			dst := c.image(i)
+			copy(dst, z[e.first*row:(e.first+e.n)*row])
+			last := z[(e.first+e.n)*row-r.textDim : (e.first+e.n)*row]
+			for j := e.n * clip.SeqLen; j < c.seq; j++ {
+				copy(dst[j*c.dim:], last)
+			}
+		}
+		return c
+	}
+	return stack(ce), stack(ue), nil
+}
+
+// negatives returns one negative prompt per image ("" when none are given).
+func (g *job) negatives() []string {
+	if len(g.req.NegativePrompts) == len(g.req.Prompts) {
+		return g.req.NegativePrompts
+	}
+	return make([]string, len(g.req.Prompts))
+}
+
+// encodeChunks runs the text encoder on chunks ([n, 77] ids) and applies
+// emphasis to each chunk's rows. It returns [n, 77, dim] values.
+func (g *job) encodeChunks(chunks []clip.Chunk, mode clip.Emphasis) ([]float32, error) {
+	r := g.r
+	n := len(chunks)
+	ids := make([]int64, 0, n*clip.SeqLen)
+	for _, c := range chunks {
+		ids = append(ids, c.IDs[:]...)
+	}
+	var vs values
+	defer vs.destroy()
+	if err := vs.add(intValue(r.idsElem, onnxruntime.NewShape(int64(n), clip.SeqLen), ids)); err != nil {
+		return nil, fmt.Errorf("text_encoder input: %w", err)
+	}
+	if err := vs.add(outputValue(r.text.out[0].Elem, onnxruntime.NewShape(int64(n), clip.SeqLen, int64(r.textDim)))); err != nil {
+		return nil, fmt.Errorf("text_encoder output: %w", err)
+	}
+	if err := r.text.run(g.ro, vs[:1], vs[1:], &g.timing.TextEncoder); err != nil {
+		return nil, err
+	}
+	z, err := floatsOf(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(z))
+	copy(out, z)
+	row := clip.SeqLen * r.textDim
+	for i, c := range chunks {
+		if err := clip.ApplyEmphasis(mode, out[i*row:(i+1)*row], [2]int{clip.SeqLen, r.textDim}, c.Multipliers[:]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
