@@ -78,7 +78,7 @@ lint: $(NODE_STAMP) ## Spectral on the spec (errors fail), gofmt on hand-written
 build: ## Build the binaries in cmd/ into bin/
 	$(GO) build -o $(BIN_DIR)/ ./cmd/...
 
-run: build ## Build and run the reference server on http://127.0.0.1:7860 (PORT=, DATA_DIR=)
+run: build $(ORT_LIB) ## Build and run the reference server on http://127.0.0.1:7860 (PORT=, DATA_DIR=)
 	$(BIN_DIR)/sdapi-server --port $(PORT) --data-dir $(DATA_DIR)
 
 test: deps check-generated lint ## Everything CI checks: deps, check-generated, lint, go test

@@ -11,6 +11,7 @@ import (
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/processing/options"
+	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/processing/styles"
 )
 
@@ -54,6 +55,13 @@ type Deps struct {
 	Catalog   *catalog.Catalog
 	Styles    *styles.File
 	Lifecycle Lifecycle
+
+	// Processor runs generation jobs (ProcessImages); Queue serialises them
+	// (A1111's queue lock); Models holds the loaded checkpoint. When
+	// Processor is nil the server cannot generate and says so.
+	Processor *processing.Processor
+	Queue     *queue.Queue
+	Models    *processing.ModelHost
 }
 
 // Server implements gen.StrictServerInterface.

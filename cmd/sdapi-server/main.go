@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,9 +23,14 @@ import (
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/processing/options"
+	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/processing/styles"
+	"github.com/sdapi/sdapi/runner/ort"
 	"github.com/sdapi/sdapi/server"
 )
+
+// version is what infotext and info.version report.
+const version = "sdapi-0.1.0"
 
 // shutdownTimeout bounds how long a stop waits for requests in flight.
 const shutdownTimeout = 10 * time.Second
@@ -47,17 +53,22 @@ func main() {
 
 // config is everything the flags say.
 type config struct {
-	port          int
-	listen        bool
-	apiAuth       string
-	apiServerStop bool
-	dataDir       string
-	ckptDir       string
-	vaeDir        string
-	stylesFile    string
-	settingsFile  string
-	corsOrigins   string
-	apiLog        bool
+	port           int
+	listen         bool
+	apiAuth        string
+	apiServerStop  bool
+	dataDir        string
+	ckptDir        string
+	vaeDir         string
+	stylesFile     string
+	settingsFile   string
+	corsOrigins    string
+	apiLog         bool
+	noDefaultModel bool
+	ortLib         string
+	device         string
+	threads        int
+	queueSize      int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -75,6 +86,11 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.settingsFile, "ui-settings-file", "", "settings file (default DATA-DIR/config.json)")
 	fs.StringVar(&c.corsOrigins, "cors-allow-origins", "", "comma-separated CORS origins; CORS is off without it")
 	fs.BoolVar(&c.apiLog, "api-log", false, "log every API request")
+	fs.BoolVar(&c.noDefaultModel, "no-download-sd-model", false, "do not emit the random-weight test model when no model is installed")
+	fs.StringVar(&c.ortLib, "onnxruntime-lib", os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH"), "path of libonnxruntime.so (default $ONNXRUNTIME_SHARED_LIBRARY_PATH)")
+	fs.StringVar(&c.device, "device", "cpu", `execution provider: "cpu", "cuda" (fail if it cannot load) or "auto" (CUDA, else CPU)`)
+	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads per model part")
+	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs; more get 503")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
@@ -154,6 +170,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	if err != nil {
 		return false, err
 	}
+	if !cfg.noDefaultModel {
+		if err := ensureDefaultModel(log, cat, cfg.ckptDir); err != nil {
+			return false, err
+		}
+	}
 	defs, err := server.OptionDefs()
 	if err != nil {
 		return false, err
@@ -164,6 +185,27 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	}
 	for _, w := range opts.Warnings() {
 		log.Warn("settings file", "file", cfg.settingsFile, "warning", w)
+	}
+	stylesFile := styles.Open(cfg.stylesFile)
+	jobs := queue.New(cfg.queueSize)
+
+	state := processing.NewState(nil)
+	var (
+		proc   *processing.Processor
+		models *processing.ModelHost
+	)
+	if open, err := startRunner(log, cfg); err != nil {
+		log.Error("generation is unavailable", "err", err)
+	} else {
+		models = processing.NewModelHost(cat, open)
+		proc = &processing.Processor{
+			Options:   opts,
+			State:     state,
+			Styles:    stylesFile,
+			Models:    models,
+			OutputDir: filepath.Join(cfg.dataDir, "outputs"),
+			Version:   version,
+		}
 	}
 
 	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -183,10 +225,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		Logger:      log,
 	}, server.Deps{
 		Options:   opts,
-		State:     processing.NewState(nil),
+		State:     state,
 		Catalog:   cat,
-		Styles:    styles.Open(cfg.stylesFile),
+		Styles:    stylesFile,
 		Lifecycle: life,
+		Processor: proc,
+		Queue:     jobs,
+		Models:    models,
 	})
 	e, err := server.NewEcho(srv)
 	if err != nil {
@@ -217,6 +262,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return false, fmt.Errorf("shutdown: %w", err)
+	}
+	// Requests are done; a job whose client left is cancelled by now.
+	if err := jobs.Close(sctx); err != nil {
+		log.Warn("queue close", "err", err)
+	}
+	if models != nil {
+		if err := models.Unload(); err != nil {
+			log.Warn("unload model", "err", err)
+		}
+		ort.Shutdown()
 	}
 	return life.restart.Load(), nil
 }
