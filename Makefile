@@ -33,7 +33,7 @@ SWAGGER_UI_SRC   := node_modules/swagger-ui-dist
 SWAGGER_UI_DIR   := server/docs/swagger-ui
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: help deps onnxruntime bench generate check-generated lint build run test test-fresh vendor-swagger-ui
+.PHONY: help deps onnxruntime bench conform generate check-generated lint build run test test-fresh vendor-swagger-ui
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>"
@@ -83,6 +83,9 @@ run: build $(ORT_LIB) ## Build and run the reference server on http://127.0.0.1:
 
 test: deps check-generated lint ## Everything CI checks: deps, check-generated, lint, go test
 	$(GO) test -count=1 $(GOTESTFLAGS) ./...
+
+conform: $(ORT_LIB) ## Start the reference server with the emitted test model on a free port and run the conformance suite (report in out/conform)
+	$(GO) test -count=1 ./conformance/... -args -report-dir=$(abspath out/conform)
 
 BENCHTIME ?= 3x
 bench: $(ORT_LIB) ## Benchmarks: runner stages and overhead ratio, sampler math, RNG, tokenizer (BENCHTIME=, SDAPI_BENCH_SD15=1 adds full-size SD 1.5)

@@ -1,0 +1,140 @@
+// Command sdapi-conform runs the sdapi conformance suite against any server
+// speaking A1111's /sdapi/v1 API and reports, check by check, where it keeps
+// the contract and where it breaks it.
+//
+//	sdapi-conform --target http://127.0.0.1:7860 [--profile a1111] [--user U --password P]
+//	              [--label-filter 'listings || errors'] [--spec openapi.yaml]
+//	              [--report out/report.md --junit out/junit.xml --json out/report.json --evidence-dir out/evidence]
+//
+// It exits 1 when any check failed and 2 on a usage error.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/onsi/gomega"
+
+	"github.com/sdapi/sdapi/conformance"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// failT is the minimal GinkgoTestingT RunSpecs needs outside go test.
+type failT struct{ failed bool }
+
+func (t *failT) Fail() { t.failed = true }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg := conformance.Cfg
+	fs := flag.NewFlagSet("sdapi-conform", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Target, "target", os.Getenv("SDAPI_TARGET"), "base URL of the server under test (or $SDAPI_TARGET)")
+	fs.StringVar(&cfg.User, "user", os.Getenv("SDAPI_USER"), "HTTP basic auth user (or $SDAPI_USER); enables the auth checks")
+	fs.StringVar(&cfg.Password, "password", os.Getenv("SDAPI_PASSWORD"), "HTTP basic auth password (or $SDAPI_PASSWORD)")
+	fs.StringVar(&cfg.Profile, "profile", "a1111", "server profile: "+strings.Join(conformance.ProfileNames(), ", "))
+	labelFilter := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'listings || errors' or '!slow'")
+	fs.StringVar(&cfg.SpecPath, "spec", "", "OpenAPI document to validate against (default: the embedded sdapi.yaml)")
+	fs.StringVar(&cfg.JUnitReport, "junit", "", "write a JUnit XML report to FILE")
+	fs.StringVar(&cfg.JSONReport, "json", "", "write Ginkgo's JSON report to FILE")
+	fs.StringVar(&cfg.MarkdownReport, "report", "", "write the markdown report to FILE.md")
+	fs.StringVar(&cfg.EvidenceDir, "evidence-dir", "", "write evidence images (determinism pairs, contact sheet) and large request bodies to DIR")
+	timeout := fs.Duration("timeout", 30*time.Minute, "limit for the whole run")
+	fs.DurationVar(&cfg.Timeout, "request-timeout", 2*time.Minute, "limit for one HTTP exchange")
+	fs.BoolVar(&cfg.Destructive, "destructive", false, "also call server-stop/kill/restart, unload/reload-checkpoint, create/* and train/*")
+	list := fs.Bool("list", false, "list the checks without running them")
+	verbose := fs.Bool("v", false, "print every check as it runs")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sdapi-conform: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if _, err := conformance.LookupProfile(cfg.Profile); err != nil {
+		fmt.Fprintln(stderr, "sdapi-conform:", err)
+		return 2
+	}
+	if cfg.Target == "" && !*list {
+		fmt.Fprintln(stderr, "sdapi-conform: --target URL is required (or set SDAPI_TARGET)")
+		return 2
+	}
+	cfg.LabelFilter = *labelFilter
+	cfg.Identity = "sdapi-conform --target " + cfg.Target
+	conformance.Cfg = cfg
+
+	sc, rc := ginkgo.GinkgoConfiguration()
+	sc.LabelFilter = *labelFilter
+	sc.DryRun = *list
+	sc.Timeout = *timeout
+	rc.Verbose = *verbose || *list
+	rc.NoColor = !isTerminal(stdout)
+
+	fmt.Fprintf(stdout, "sdapi-conform: judging %s (profile %s)\n", cfg.Target, cfg.Profile)
+	gomega.RegisterFailHandler(conformance.FailHandler)
+	t := &failT{}
+	ok := ginkgo.RunSpecs(t, "sdapi conformance", sc, rc)
+
+	var c conformance.Counts
+	if r := conformance.LastReport; r != nil {
+		c = conformance.CountSpecs(*r)
+		printFailures(stdout, *r)
+	}
+	if cfg.MarkdownReport != "" && !*list {
+		fmt.Fprintf(stdout, "report: %s\n", cfg.MarkdownReport)
+	}
+	fmt.Fprintf(stdout, "\n%d passed, %d failed, %d skipped\n", c.Passed, c.Failed, c.Skipped)
+	if !ok || t.failed || c.Failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// printFailures lists every failed check with the curl line that
+// reproduces it (the last "Reproduce with" of its message).
+func printFailures(w io.Writer, r types.Report) {
+	first := true
+	for _, s := range r.SpecReports {
+		if !s.State.Is(types.SpecStateFailureStates) {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nFailures:")
+			first = false
+		}
+		msg := s.Failure.Message
+		head, _, _ := strings.Cut(msg, "\n")
+		name := s.LeafNodeText
+		if name == "" {
+			name = s.LeafNodeType.String()
+		}
+		fmt.Fprintf(w, "  ✗ %s\n    %s\n", name, head)
+		if i := strings.LastIndex(msg, "Reproduce with:"); i >= 0 {
+			rest := strings.TrimSpace(msg[i+len("Reproduce with:"):])
+			line, _, _ := strings.Cut(rest, "\n")
+			fmt.Fprintf(w, "    reproduce: %s\n", truncate(line, 2000))
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,50 @@
+// Package conformance is sdapi-conform's Ginkgo suite: black-box checks that
+// judge any server speaking A1111's /sdapi/v1 API against the sdapi contract
+// (openapi/sdapi.yaml) and A1111 v1.10's documented behaviour.
+//
+// The specs live in ordinary files so that two entry points run the same
+// suite: cmd/sdapi-conform calls RunSpecs from main(), and
+// conformance_suite_test.go makes `go test ./conformance/...` run it
+// against a reference server it starts itself. Both fill in Cfg before
+// RunSpecs; nothing in this package reads the environment.
+package conformance
+
+import "time"
+
+// Config is what an entry point tells the suite.
+type Config struct {
+	// Target is the server's base URL, e.g. http://127.0.0.1:7860.
+	Target string
+	// User and Password are sent as HTTP basic auth on every request when
+	// set; the auth checks run only then.
+	User, Password string
+	// Profile names the server family (see Profiles); "a1111" by default.
+	Profile string
+	// SpecPath overrides the embedded OpenAPI document.
+	SpecPath string
+	// Timeout bounds one HTTP exchange.
+	Timeout time.Duration
+	// MarkdownReport, JUnitReport and JSONReport are written after the
+	// suite when set; EvidenceDir receives the images and the bodies of
+	// large requests that the curl lines refer to.
+	MarkdownReport, JUnitReport, JSONReport, EvidenceDir string
+	// Destructive lets the coverage sweep call the operations that stop
+	// the server, unload its model or write files on it.
+	Destructive bool
+	// LabelFilter is recorded in the report (the entry point applies it).
+	LabelFilter string
+	// Identity is how the entry point describes the target beyond its URL
+	// (for instance "reference server built from ./cmd/sdapi-server").
+	Identity string
+}
+
+// Cfg is the configuration of the current run. Entry points set it before
+// RunSpecs; specs read it only through the suite's BeforeSuite.
+var Cfg = Config{Profile: "a1111", Timeout: 2 * time.Minute}
+
+// Small generation parameters keep the suite fast on CPU servers: 64×64
+// images and 2–4 steps.
+const (
+	smallSize  = 64
+	smallSteps = 3
+)

@@ -1,0 +1,165 @@
+package conformance_test
+
+// The go test entry point: `go test ./conformance/...` runs the same suite
+// as sdapi-conform. With -target / SDAPI_TARGET it judges that server;
+// otherwise TestMain builds ../cmd/sdapi-server, emits the tiny random-weight
+// test model (runner/onnxgen; a test-only import, the harness itself
+// imports nothing of the server side), starts the server on a free loopback
+// port with --api-auth and a fresh --data-dir, and runs the suite against it
+// under the reference profile.
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/sdapi/sdapi/conformance"
+	"github.com/sdapi/sdapi/runner/onnxgen"
+)
+
+var (
+	flagTarget    = flag.String("target", os.Getenv("SDAPI_TARGET"), "server under test; empty starts the reference server")
+	flagProfile   = flag.String("profile", "", "profile (default: reference when the suite starts the server, else a1111)")
+	flagUser      = flag.String("user", os.Getenv("SDAPI_USER"), "basic auth user")
+	flagPassword  = flag.String("password", os.Getenv("SDAPI_PASSWORD"), "basic auth password")
+	flagReportDir = flag.String("report-dir", os.Getenv("SDAPI_CONFORM_REPORT_DIR"), "write report.md, junit.xml, report.json and evidence/ here")
+)
+
+// The suite's own server: credentials it is started with.
+const (
+	refUser     = "conform"
+	refPassword = "s3cret-conform-pass"
+)
+
+// serverBin and conformBin are built once by TestMain (faults_test.go
+// runs the CLI against fault-injecting proxies).
+var serverBin, conformBin, targetURL string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "sdapi-conform-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	serverBin, conformBin = filepath.Join(dir, "sdapi-server"), filepath.Join(dir, "sdapi-conform")
+	for pkg, out := range map[string]string{"../cmd/sdapi-server": serverBin, "../cmd/sdapi-conform": conformBin} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "conformance: go build", pkg, err)
+			return 1
+		}
+	}
+
+	cfg := conformance.Cfg
+	cfg.Target, cfg.User, cfg.Password, cfg.Profile = *flagTarget, *flagUser, *flagPassword, *flagProfile
+	if cfg.Target == "" {
+		stop, url, err := startReference(dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "conformance: start the reference server:", err)
+			return 1
+		}
+		defer stop()
+		cfg.Target, cfg.User, cfg.Password = url, refUser, refPassword
+		cfg.Profile = cmpOr(cfg.Profile, "reference")
+		cfg.Identity = "reference server built from ./cmd/sdapi-server by conformance_suite_test.go"
+	}
+	cfg.Profile = cmpOr(cfg.Profile, "a1111")
+	if *flagReportDir != "" {
+		cfg.MarkdownReport = filepath.Join(*flagReportDir, "report.md")
+		cfg.JUnitReport = filepath.Join(*flagReportDir, "junit.xml")
+		cfg.JSONReport = filepath.Join(*flagReportDir, "report.json")
+		cfg.EvidenceDir = filepath.Join(*flagReportDir, "evidence")
+	}
+	conformance.Cfg = cfg
+	targetURL = cfg.Target
+	return m.Run()
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// startReference emits the test model and starts sdapi-server on a free
+// loopback port (--port 0; the "serving" log line gives the URL).
+func startReference(dir string) (stop func(), url string, err error) {
+	data := filepath.Join(dir, "data")
+	ckpt := os.Getenv("SDAPI_CKPT_DIR")
+	if ckpt == "" {
+		ckpt = filepath.Join(data, "models", "Stable-diffusion")
+		if err := onnxgen.Emit(filepath.Join(ckpt, "sdapi-tiny"), onnxgen.Config{}); err != nil {
+			return nil, "", fmt.Errorf("emit the test model: %w", err)
+		}
+	}
+	cmd := exec.Command(serverBin, "--port", "0", "--data-dir", data, "--ckpt-dir", ckpt, "--api-auth", refUser+":"+refPassword)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, "msg=serving") {
+				for _, f := range strings.Fields(line) {
+					if u, ok := strings.CutPrefix(f, "url="); ok {
+						select {
+						case urls <- u:
+						default:
+						}
+					}
+				}
+			}
+			if os.Getenv("SDAPI_CONFORM_SERVER_LOG") != "" {
+				fmt.Fprintln(os.Stderr, "sdapi-server:", line)
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	stop = func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	select {
+	case u := <-urls:
+		return stop, u, nil
+	case <-time.After(30 * time.Second):
+		stop()
+		return nil, "", fmt.Errorf("no serving line within 30s")
+	}
+}
+
+func TestConformance(t *testing.T) {
+	gomega.RegisterFailHandler(conformance.FailHandler)
+	RunSpecs(t, "sdapi conformance")
+}

@@ -1,0 +1,297 @@
+package conformance
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// LastReport is the suite's report once it has run (for the CLI's closing
+// line and failure list).
+var LastReport *types.Report
+
+// Counts are the It-level outcomes of a report.
+type Counts struct{ Passed, Failed, Skipped int }
+
+// CountSpecs tallies the report's Its: failed covers failures, panics,
+// timeouts, interrupts and aborts; skipped covers skips, pending specs and
+// specs left out by the label filter.
+func CountSpecs(r types.Report) Counts {
+	var c Counts
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			if s.State.Is(types.SpecStateFailureStates) {
+				c.Failed++ // a failed BeforeSuite fails the run
+			}
+			continue
+		}
+		switch {
+		case s.State == types.SpecStatePassed:
+			c.Passed++
+		case s.State.Is(types.SpecStateFailureStates):
+			c.Failed++
+		default:
+			c.Skipped++
+		}
+	}
+	return c
+}
+
+// requirementOf reads the requirement ID label of a spec.
+func requirementOf(s types.SpecReport) string {
+	for _, l := range s.Labels() {
+		if _, ok := requirementIndex[l]; ok {
+			return l
+		}
+	}
+	return ""
+}
+
+var _ = ReportAfterSuite("sdapi-conform reports", func(r Report) {
+	LastReport = &r
+	var errs []string
+	if Cfg.JUnitReport != "" {
+		if err := reporters.GenerateJUnitReportWithConfig(r, Cfg.JUnitReport, reporters.JunitReportConfig{
+			OmitTimelinesForSpecState: types.SpecStatePassed, OmitLeafNodeType: true,
+		}); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if Cfg.JSONReport != "" {
+		if err := reporters.GenerateJSONReport(r, Cfg.JSONReport); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	var evidence []string
+	if Cfg.EvidenceDir != "" {
+		files, err := writeEvidence(Cfg.EvidenceDir)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		evidence = files
+	}
+	if Cfg.MarkdownReport != "" {
+		if err := os.MkdirAll(filepath.Dir(Cfg.MarkdownReport), 0o755); err == nil {
+			err = os.WriteFile(Cfg.MarkdownReport, []byte(Markdown(r, evidence)), 0o644)
+			if err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+	}
+	if len(errs) > 0 {
+		Fail("writing the reports: " + strings.Join(errs, "; "))
+	}
+})
+
+// Markdown renders the report: identity, compatibility summary, operation
+// coverage, results per label and per spec, figures and evidence.
+func Markdown(r types.Report, evidence []string) string {
+	var b strings.Builder
+	c := CountSpecs(r)
+	verdict := "PASS"
+	if !r.SuiteSucceeded || c.Failed > 0 {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(&b, "# sdapi conformance report: %s\n\n", verdict)
+	fmt.Fprintf(&b, "| | |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, strings.ReplaceAll(v, "|", `\|`)) }
+	row("target", "`"+Cfg.Target+"`")
+	if Cfg.Identity != "" {
+		row("identity", Cfg.Identity)
+	}
+	if suite != nil {
+		row("profile", fmt.Sprintf("`%s`: %s", suite.profile.Name, suite.profile.Description))
+		row("info.version", cmpStr(suite.version, "(no generation seen)"))
+		row("cmd-flags", flagSummary(suite.flags))
+		row("spec", fmt.Sprintf("%s, sha256 `%s`", suite.spec.Source, suite.spec.SHA256))
+	}
+	row("label filter", cmpStr(Cfg.LabelFilter, "(none)"))
+	row("started", r.StartTime.UTC().Format(time.RFC3339))
+	row("duration", r.RunTime.Round(time.Millisecond).String())
+	row("result", fmt.Sprintf("%d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped))
+	b.WriteString("\n")
+
+	theLedger.mu.Lock()
+	defer theLedger.mu.Unlock()
+	if suite != nil {
+		writeCoverage(&b, suite.spec)
+	}
+	writeLabels(&b, r)
+	if len(theLedger.figures) > 0 {
+		b.WriteString("## Determinism and timing figures\n\n| requirement | measurement | value |\n|---|---|---|\n")
+		for _, f := range theLedger.figures {
+			fmt.Fprintf(&b, "| %s | %s | %v |\n", f.ID, f.Name, f.Value)
+		}
+		b.WriteString("\n")
+	}
+	writeSpecs(&b, r)
+	if len(evidence) > 0 {
+		b.WriteString("## Evidence\n\n![contact sheet](contact-sheet.png)\n\n")
+		for _, f := range evidence {
+			fmt.Fprintf(&b, "- `%s`\n", f)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func cmpStr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func flagSummary(flags map[string]any) string {
+	if flags == nil {
+		return "(not served)"
+	}
+	var parts []string
+	for _, k := range []string{"port", "listen", "api_auth", "data_dir", "ckpt_dir", "nowebui", "api"} {
+		if v, ok := flags[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	return fmt.Sprintf("%d flags (%s)", len(flags), strings.Join(parts, ", "))
+}
+
+func writeCoverage(b *strings.Builder, spec *Spec) {
+	ops := spec.Operations()
+	exercised := 0
+	var present, missing, notImpl, divergent []string
+	type line struct{ op, status, why string }
+	var rows []line
+	for _, op := range ops {
+		rec := theLedger.ops[op.ID]
+		name := op.Method + " " + op.Path
+		statuses := "not called"
+		if rec != nil {
+			var parts []string
+			codes := make([]int, 0, len(rec.Statuses))
+			for code := range rec.Statuses {
+				codes = append(codes, code)
+			}
+			sort.Ints(codes)
+			for _, code := range codes {
+				parts = append(parts, fmt.Sprintf("%d×%d", code, rec.Statuses[code]))
+			}
+			statuses = fmt.Sprintf("%d calls: %s; %s", rec.Calls, strings.Join(parts, " "), (rec.Total / time.Duration(max(rec.Calls, 1))).Round(time.Millisecond))
+		}
+		why := theLedger.coverage[op.ID]
+		switch {
+		case rec != nil && rec.Exercised:
+			exercised++
+			present = append(present, name)
+			why = "exercised"
+		case rec != nil && rec.Statuses[404] > 0 && rec.Statuses[404] == rec.Calls:
+			missing = append(missing, name)
+		case rec != nil && rec.Statuses[501] > 0:
+			notImpl = append(notImpl, name)
+		}
+		if rec != nil && len(rec.Violations) > 0 {
+			divergent = append(divergent, name)
+			why += "; violations: " + strings.Join(rec.Violations, " / ")
+		}
+		if why == "" {
+			why = "no valid request answered 2xx"
+		}
+		rows = append(rows, line{name, statuses, why})
+	}
+	fmt.Fprintf(b, "## Compatibility summary\n\n")
+	fmt.Fprintf(b, "- **%d of %d operations exercised** with a valid request answered 2xx and matching the spec.\n", exercised, len(ops))
+	fmt.Fprintf(b, "- Routes present: %d. Missing (404): %d%s. Not implemented (501): %d%s.\n",
+		len(present), len(missing), listOrNone(missing), len(notImpl), listOrNone(notImpl))
+	fmt.Fprintf(b, "- Divergent (responses that break the spec): %d%s.\n", len(divergent), listOrNone(divergent))
+	if len(theLedger.divergences) > 0 {
+		fmt.Fprintf(b, "- Documented divergences observed:\n")
+		for _, d := range theLedger.divergences {
+			fmt.Fprintf(b, "  - %s: %s (observed: %s)\n", d.ID, d.Documented, strings.ReplaceAll(firstLines(d.Observed, 1), "\n", " "))
+		}
+	}
+	fmt.Fprintf(b, "- Off-spec probes (unknown paths, wrong methods, /internal/*): %d.\n\n", theLedger.offSpec)
+	b.WriteString("## Operations\n\n| operation | statuses (mean time) | exercised / why not |\n|---|---|---|\n")
+	for _, l := range rows {
+		fmt.Fprintf(b, "| `%s` | %s | %s |\n", l.op, l.status, strings.ReplaceAll(l.why, "|", `\|`))
+	}
+	b.WriteString("\n")
+}
+
+func listOrNone(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(xs, ", ") + ")"
+}
+
+func writeLabels(b *strings.Builder, r types.Report) {
+	type tally struct{ passed, failed, skipped int }
+	byLabel := map[string]*tally{}
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		for _, l := range s.Labels() {
+			if !slices.Contains(Vocabulary, l) {
+				continue
+			}
+			t := byLabel[l]
+			if t == nil {
+				t = &tally{}
+				byLabel[l] = t
+			}
+			switch {
+			case s.State == types.SpecStatePassed:
+				t.passed++
+			case s.State.Is(types.SpecStateFailureStates):
+				t.failed++
+			default:
+				t.skipped++
+			}
+		}
+	}
+	b.WriteString("## Results per label\n\n| label | passed | failed | skipped |\n|---|---|---|---|\n")
+	for _, l := range Vocabulary {
+		if t := byLabel[l]; t != nil {
+			fmt.Fprintf(b, "| %s | %d | %d | %d |\n", l, t.passed, t.failed, t.skipped)
+		}
+	}
+	b.WriteString("\n")
+}
+
+func writeSpecs(b *strings.Builder, r types.Report) {
+	b.WriteString("## Specs\n\n| requirement | spec | labels | state | time | failure or skip reason |\n|---|---|---|---|---|---|\n")
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		var labels []string
+		for _, l := range s.Labels() {
+			if slices.Contains(Vocabulary, l) {
+				labels = append(labels, l)
+			}
+		}
+		msg := strings.Join(strings.Fields(firstLines(s.Failure.Message, 3)), " ")
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", requirementOf(s), strings.ReplaceAll(s.LeafNodeText, "|", `\|`),
+			strings.Join(labels, ", "), s.State, s.RunTime.Round(time.Millisecond), strings.ReplaceAll(msg, "|", `\|`))
+	}
+	b.WriteString("\n## Requirements\n\n| ID | MUST | A1111 |\n|---|---|---|\n")
+	for _, q := range Requirements {
+		must := q.Must
+		if q.ReferenceOnly {
+			must += " *(reference profile only)*"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", q.ID, strings.ReplaceAll(must, "|", `\|`), strings.ReplaceAll(q.A1111, "|", `\|`))
+	}
+	b.WriteString("\n")
+}

@@ -1,0 +1,228 @@
+package conformance
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+)
+
+// Requirement is one numbered check of the catalogue: what a server MUST
+// do, the A1111 behaviour it comes from, and what the check needs.
+type Requirement struct {
+	ID     string
+	Labels []string
+	// Must is the requirement in MUST wording.
+	Must string
+	// A1111 cites the upstream behaviour (file, function, or the notes).
+	A1111 string
+	// Needs names a capability the target must have ("txt2img", "img2img",
+	// "extras", "auth"); without it the check is skipped with the reason.
+	Needs string
+	// ReferenceOnly marks behaviour only the reference server promises;
+	// the check runs only under the reference profile.
+	ReferenceOnly bool
+}
+
+// Requirements is the catalogue, in report order. Every ID is checked by
+// at least one conformIt call (requirements_test.go checks it).
+var Requirements = []Requirement{
+	// Listings, options, flags.
+	{ID: "LIST-001", Labels: []string{LListings, LSchema}, Must: "Every listing GET (samplers, schedulers, upscalers, latent-upscale-modes, sd-models, sd-vae, hypernetworks, face-restorers, realesrgan-models, prompt-styles, script-info, extensions, loras) MUST answer 200 with a JSON array whose entries carry the required fields.", A1111: "modules/api/api.py get_* routes; upstream test_utils.py test_get_api_url expects 200"},
+	{ID: "LIST-002", Labels: []string{LListings, LSchema}, Must: "GET /embeddings MUST answer {loaded:{...}, skipped:{...}} with objects keyed by embedding name.", A1111: "api.py get_embeddings"},
+	{ID: "LIST-003", Labels: []string{LListings, LSchema}, Must: "GET /scripts MUST answer {txt2img:[names], img2img:[names]}.", A1111: "api.py get_scripts_list"},
+	{ID: "LIST-004", Labels: []string{LListings}, Must: "Sampler names MUST be unique and non-empty, and each sampler's aliases MUST be strings.", A1111: "sd_samplers.all_samplers; clients pick sampler_name from this list"},
+	{ID: "OPT-001", Labels: []string{LOptions, LSchema}, Must: "GET /options MUST answer a JSON object carrying at least sd_model_checkpoint and samples_format.", A1111: "api.py get_config: every key of opts.data (SillyTavern and text-generation-webui read sd_model_checkpoint)"},
+	{ID: "OPT-002", Labels: []string{LOptions}, Must: "A value POSTed to /options MUST be visible in the next GET /options, and writing the old value back MUST restore it.", A1111: "upstream test_utils.py test_options_write toggles send_seed"},
+	{ID: "OPT-003", Labels: []string{LOptions, LErrors}, Must: "POST /options with an unknown key MUST NOT succeed silently (A1111 answers 500 KeyError) and the key MUST NOT appear in GET /options.", A1111: "shared.opts.set raises KeyError; api.py set_config"},
+	{ID: "OPT-004", Labels: []string{LOptions, LTxt2Img, LGeneration}, Needs: "txt2img", Must: "override_settings MUST apply to that one request (visible in its infotext) and MUST be gone afterwards (GET /options unchanged).", A1111: "processing.process_images: override_settings applied, restored in finally when override_settings_restore_afterwards"},
+	{ID: "FLAGS-001", Labels: []string{LOptions, LSchema}, Must: "GET /cmd-flags MUST answer a JSON object of the server's flags.", A1111: "api.py get_cmd_flags: vars(cmd_opts)"},
+	{ID: "HDR-001", Labels: []string{LStatus}, Must: "Every API response MUST carry an X-Process-Time header.", A1111: "api.py api_middleware log_and_time"},
+	{ID: "REF-001", Labels: []string{LAuth, LReference}, ReferenceOnly: true, Must: "GET /cmd-flags MUST NOT reveal the --api-auth credentials (the reference server redacts them; A1111 shows vars(cmd_opts) verbatim).", A1111: "reference-server behaviour; A1111 differs"},
+
+	// Errors and negative data.
+	{ID: "ERR-001", Labels: []string{LErrors, LStatus}, Must: "An unknown path MUST answer 404 {\"detail\":\"Not Found\"}.", A1111: "Starlette 404 (not caught by api_middleware)"},
+	{ID: "ERR-002", Labels: []string{LErrors, LStatus}, Must: "A known path with the wrong method MUST answer 405 {\"detail\":\"Method Not Allowed\"}.", A1111: "Starlette 405"},
+	{ID: "ERR-003", Labels: []string{LErrors, LNegative}, Must: "Malformed JSON on a request body MUST be refused with 422 in FastAPI's shape {detail:[{loc,msg,type}]}, loc starting with \"body\".", A1111: "FastAPI request validation (value_error.jsondecode, loc [body, 0])"},
+	{ID: "ERR-004", Labels: []string{LErrors, LNegative}, Must: "A body property of the wrong JSON type (generated from the request schema) MUST be refused with 422 whose detail names the property in loc [\"body\", name].", A1111: "pydantic v1 model validation (type_error.*)"},
+	{ID: "ERR-005", Labels: []string{LErrors, LNegative}, Must: "A body property outside its enum or its minimum/maximum MUST be refused with 422 whose detail names the property in loc.", A1111: "pydantic Field(ge=, le=) and Literal/enum constraints in models.py (extras)"},
+	{ID: "ERR-006", Labels: []string{LErrors, LNegative}, Must: "A request body that is missing or not a JSON object MUST be refused with 422 in FastAPI's shape.", A1111: "FastAPI: value_error.missing / type_error.dict with loc [body]"},
+	{ID: "ERR-007", Labels: []string{LErrors, LPNGInfo}, Must: "Unknown JSON keys in a request body MUST be ignored, not refused.", A1111: "pydantic v1 default Extra.ignore (sdapi-contract §4.1)"},
+	{ID: "ERR-008", Labels: []string{LErrors, LPNGInfo}, Must: "An undecodable image MUST be refused with a 4xx/5xx in A1111's error shape {error, detail, body, errors}, never 200.", A1111: "api.py decode_base64_to_image raises HTTPException(500, 'Invalid encoded image'); api_middleware handle_exception"},
+
+	// png-info.
+	{ID: "PNG-001", Labels: []string{LPNGInfo}, Must: "png-info on a PNG without metadata MUST answer 200 with info \"\".", A1111: "api.py pnginfoapi: geninfo or \"\""},
+	{ID: "PNG-002", Labels: []string{LPNGInfo, LInfotext}, Must: "png-info on a PNG with a parameters text chunk MUST return that text as info and parse it as parse_generation_parameters does (string values, Size-1/Size-2, defaults such as Clip skip \"1\").", A1111: "infotext_utils.parse_generation_parameters"},
+
+	// Coverage.
+	{ID: "COV-001", Labels: []string{LCoverage, LSchema, LStatus}, Must: "Every operation of the contract MUST answer a valid request with a declared 2xx status and a body matching its schema.", A1111: "the /sdapi/v1 route table of api.py (sdapi-contract §3)"},
+
+	// Auth.
+	{ID: "AUTH-001", Labels: []string{LAuth}, Needs: "auth", Must: "With --api-auth, a request without credentials MUST answer 401.", A1111: "api.py auth dependency: HTTPBasic 'Not authenticated'"},
+	{ID: "AUTH-002", Labels: []string{LAuth}, Needs: "auth", Must: "With --api-auth, a request with a wrong password MUST answer 401.", A1111: "api.py auth: HTTPException(401, 'Incorrect username or password')"},
+	{ID: "AUTH-003", Labels: []string{LAuth}, Needs: "auth", Must: "With --api-auth, a request with the right credentials MUST answer 200.", A1111: "api.py auth"},
+
+	// Progress, interrupt, skip.
+	{ID: "PROG-001", Labels: []string{LProgress, LSchema}, Must: "GET /progress when idle MUST answer 200 with progress 0, eta_relative 0 and state.job_count 0.", A1111: "api.py progressapi: early return when job_count == 0"},
+	{ID: "PROG-002", Labels: []string{LProgress, LRouting, LSlow, LGeneration}, Needs: "txt2img", Must: "While a generation runs, /progress MUST answer without waiting for it, show the job with state.sampling_step advancing up to state.sampling_steps, and go back to idle afterwards.", A1111: "progressapi does not take queue_lock; shared.state sampling_step/sampling_steps"},
+	{ID: "PROG-003", Labels: []string{LProgress, LRouting, LSlow, LGeneration}, Needs: "txt2img", Must: "A generation with force_task_id MUST be reported by POST /internal/progress for that id: active or queued while it runs, completed afterwards.", A1111: "modules/progress.py progressapi; api.py uses force_task_id as the task id (v1.7+)"},
+	{ID: "INT-001", Labels: []string{LInterrupt}, Must: "POST /interrupt and POST /skip when idle MUST answer 200 ({} and null).", A1111: "api.py interruptapi / skip"},
+	{ID: "INT-002", Labels: []string{LInterrupt, LRouting, LSlow, LGeneration}, Needs: "txt2img", Must: "POST /interrupt during a generation MUST answer at once and end the job early: the generation returns well before its measured full duration.", A1111: "shared.state.interrupt(); the sampler loop checks state.interrupted"},
+	{ID: "INT-003", Labels: []string{LInterrupt, LRouting, LSlow, LGeneration}, Needs: "txt2img", Must: "POST /skip during a generation MUST answer at once without waiting for the job, and the job MUST still complete with 200.", A1111: "api.py skip does not take queue_lock"},
+
+	// txt2img.
+	{ID: "TXT2IMG-001", Labels: []string{LTxt2Img, LSchema, LGeneration}, Needs: "txt2img", Must: "A minimal txt2img request MUST answer 200 with images as plain base64 PNG (no data: prefix), parameters an object and info a JSON string.", A1111: "api.py text2imgapi; encode_pil_to_base64; Processed.js()"},
+	{ID: "TXT2IMG-002", Labels: []string{LTxt2Img, LGeneration}, Needs: "txt2img", Must: "Every returned image MUST decode to exactly width×height pixels.", A1111: "processing.StableDiffusionProcessingTxt2Img"},
+	{ID: "TXT2IMG-003", Labels: []string{LTxt2Img, LInfotext, LGeneration}, Needs: "txt2img", Must: "The requested steps, cfg_scale and sampler MUST appear in the infotext (Steps:, CFG scale:, Sampler:).", A1111: "processing.create_infotext"},
+	{ID: "TXT2IMG-004", Labels: []string{LTxt2Img, LGeneration}, Needs: "txt2img", Must: "parameters MUST echo the requested values (prompt, steps, width, height, seed) as vars(request).", A1111: "api.py text2imgapi returns TextToImageResponse(parameters=vars(txt2imgreq))"},
+	{ID: "TXT2IMG-005", Labels: []string{LTxt2Img, LInfotext, LGeneration}, Needs: "txt2img", Must: "info MUST be a JSON object string carrying prompt, seed, all_seeds, subseed, all_subseeds, width, height, sampler_name, cfg_scale, steps, batch_size and infotexts (one per image).", A1111: "processing.Processed.js()"},
+	{ID: "TXT2IMG-006", Labels: []string{LTxt2Img, LErrors, LGeneration}, Needs: "txt2img", Must: "Unknown JSON keys, null for optional fields and an unknown sampler_name MUST be accepted (200, not 422; 1.10 falls back to the first sampler).", A1111: "models.py: every field Optional; pydantic v1 ignores extra keys; sd_samplers.get_sampler_and_scheduler falls back to samplers[0]"},
+	{ID: "TXT2IMG-007", Labels: []string{LTxt2Img, LSeeds, LGeneration}, Needs: "txt2img", Must: "batch_size×n_iter images MUST be returned (no grid with the default save_images false).", A1111: "processing.process_images_inner batch loop; api.py do_not_save_grid = not save_images"},
+	{ID: "TXT2IMG-008", Labels: []string{LTxt2Img, LGeneration}, Needs: "txt2img", Must: "send_images false MUST return images [] (or null) while info still describes the generation.", A1111: "api.py text2imgapi: b64images = list(...) if send_images else []"},
+
+	// Seeds and determinism.
+	{ID: "SEED-001", Labels: []string{LSeeds, LDeterminism, LGeneration}, Needs: "txt2img", Must: "The same request with a fixed seed MUST give the same pixels twice (largest pixel difference within the profile's tolerance; exact match reported).", A1111: "processing: noise from rng.ImageRNG(seeds)"},
+	{ID: "SEED-002", Labels: []string{LSeeds, LDeterminism, LGeneration}, Needs: "txt2img", Must: "Different seeds MUST give different images.", A1111: "processing: per-seed noise"},
+	{ID: "SEED-003", Labels: []string{LSeeds, LDeterminism, LGeneration}, Needs: "txt2img", Must: "seed -1 MUST come back resolved in info.seed (0 ≤ seed < 2³²−2), and re-sending that seed MUST reproduce the image.", A1111: "processing.get_fixed_seed: random.randrange(4294967294)"},
+	{ID: "SEED-004", Labels: []string{LSeeds, LGeneration}, Needs: "txt2img", Must: "With a fixed seed and subseed_strength 0, info.all_seeds[i] MUST be seed+i and info.seed MUST be all_seeds[0].", A1111: "process_images_inner: all_seeds = [seed + i ...]"},
+	{ID: "SEED-005", Labels: []string{LSeeds, LDeterminism, LGeneration}, Needs: "txt2img", Must: "Image i of a batch MUST equal a single-image run with seed+i (within the profile's tolerance).", A1111: "process_images_inner: iteration n uses all_seeds[n*batch_size:(n+1)*batch_size]"},
+	{ID: "SEED-006", Labels: []string{LSeeds, LDeterminism, LGeneration}, Needs: "txt2img", Must: "Subseed variation MUST change the image gradually: the difference from the strength-0 image MUST grow with subseed_strength, all_seeds MUST stay at the base seed and all_subseeds MUST be subseed+i.", A1111: "rng.ImageRNG slerp(subseed_strength, noise, subnoise); all_subseeds"},
+
+	// Infotext and metadata.
+	{ID: "INFO-001", Labels: []string{LInfotext, LSeeds, LGeneration}, Needs: "txt2img", Must: "Each info.infotexts[i] MUST parse (A1111's regex) back to the request's prompt, negative prompt, steps, sampler, CFG scale, size and that image's seed all_seeds[i].", A1111: "processing.create_infotext / infotext_utils.parse_generation_parameters"},
+	{ID: "INFO-002", Labels: []string{LInfotext, LPNGInfo, LGeneration}, Needs: "txt2img", Must: "Each returned PNG MUST carry a parameters text chunk equal to its infotext.", A1111: "api.py encode_pil_to_base64 copies image.info into PngInfo; process_images_inner sets image.info['parameters']"},
+	{ID: "INFO-003", Labels: []string{LInfotext, LPNGInfo, LGeneration}, Needs: "txt2img", Must: "png-info on a returned PNG MUST answer info equal to its infotext, with parameters parsed from it.", A1111: "api.py pnginfoapi; images.read_info_from_image"},
+
+	// img2img and extras.
+	{ID: "IMG2IMG-001", Labels: []string{LImg2Img, LGeneration}, Needs: "img2img", Must: "img2img with an init image and a mask MUST answer 200 with one image of width×height per requested sample.", A1111: "api.py img2imgapi; test/test_img2img.py with mask"},
+	{ID: "IMG2IMG-002", Labels: []string{LImg2Img, LGeneration}, Needs: "img2img", Must: "img2img MUST accept init images given as data:image/png;base64 URIs.", A1111: "api.py decode_base64_to_image strips data: prefixes; upstream conftest always sends them"},
+	{ID: "IMG2IMG-003", Labels: []string{LImg2Img, LErrors, LGeneration}, Needs: "img2img", Must: "img2img without init_images MUST be refused with 404 'Init image not found' in A1111's error shape.", A1111: "api.py img2imgapi: raise HTTPException(404, 'Init image not found')"},
+	{ID: "EXTRAS-001", Labels: []string{LExtras}, Needs: "extras", Must: "extra-single-image with upscaling_resize 2 MUST return one image twice the input's size.", A1111: "postprocessing.run_extras; upstream test_extras.py (Lanczos, resize 2)"},
+	{ID: "EXTRAS-002", Labels: []string{LExtras}, Needs: "extras", Must: "extra-single-image with resize_mode 1 MUST return an image of exactly upscaling_resize_w×upscaling_resize_h.", A1111: "scripts/postprocessing_upscale.py (upscale_to)"},
+	{ID: "EXTRAS-003", Labels: []string{LExtras}, Needs: "extras", Must: "extra-batch-images MUST return one resized image per entry of imageList.", A1111: "api.py extras_batch_images_api"},
+}
+
+var requirementIndex = func() map[string]Requirement {
+	m := map[string]Requirement{}
+	for _, r := range Requirements {
+		if _, dup := m[r.ID]; dup {
+			panic("conformance: duplicate requirement " + r.ID)
+		}
+		labelsOf(r.Labels...) // vocabulary check
+		m[r.ID] = r
+	}
+	return m
+}()
+
+// requirement returns the catalogue entry for id.
+func requirement(id string) Requirement {
+	r, ok := requirementIndex[id]
+	if !ok {
+		panic("conformance: unknown requirement " + id)
+	}
+	return r
+}
+
+// specState is what the running spec's failures are annotated with.
+type specState struct {
+	req  Requirement
+	last atomic.Pointer[Exchange] // the most recent exchange, for the curl line
+}
+
+// current is the running spec; the suite runs serially (one process).
+var current *specState
+
+// conformIt is It for a catalogued requirement: the spec's name starts with
+// the ID, it carries the requirement's labels plus the ID as a label, the
+// requirement is attached as a report entry, and the body runs only when the
+// profile says the check applies.
+func conformIt(id, text string, args ...any) bool {
+	r := requirement(id)
+	decorators, body := splitBody(args)
+	decorators = append(decorators, labelsOf(r.Labels...), Label(r.ID), Offset(1))
+	if !hasSpecTimeout(decorators) {
+		decorators = append(decorators, SpecTimeout(5*time.Minute))
+	}
+	return It(r.ID+" "+text, append(decorators, func(ctx SpecContext) { runRequirement(ctx, r, body) })...)
+}
+
+// splitBody separates the decorators from the body of a conformIt call.
+func splitBody(args []any) ([]any, func(SpecContext)) {
+	var rest []any
+	var body func(SpecContext)
+	for _, a := range args {
+		if f, ok := a.(func(SpecContext)); ok {
+			body = f
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if body == nil {
+		panic("conformance: conformIt needs a func(SpecContext) body")
+	}
+	return rest, body
+}
+
+func hasSpecTimeout(args []any) bool {
+	return slices.ContainsFunc(args, func(a any) bool { _, ok := a.(SpecTimeout); return ok })
+}
+
+// runRequirement runs body for r under the current profile: not applicable
+// → skipped with the reason; a documented divergence → run, and a failure
+// becomes a skip that names the divergence (a pass is reported too).
+func runRequirement(ctx SpecContext, r Requirement, body func(SpecContext)) {
+	current = &specState{req: r}
+	defer func() { current = nil }()
+	AddReportEntry("requirement", r.ID+": "+r.Must, ReportEntryVisibilityFailureOrVerbose)
+	p := activeProfile()
+	if r.ReferenceOnly && p.Name != "reference" {
+		Skip(fmt.Sprintf("%s applies to the reference profile only (profile %s)", r.ID, p.Name))
+	}
+	if reason := p.notApplicable(r); reason != "" {
+		Skip(fmt.Sprintf("%s does not apply to profile %s: %s", r.ID, p.Name, reason))
+	}
+	if r.Needs != "" {
+		requireCapability(ctx, r.Needs)
+	}
+	if div := p.Divergences[r.ID]; div != "" {
+		err := gomega.InterceptGomegaFailure(func() { body(ctx) })
+		if err != nil {
+			recordDivergence(r.ID, div, err.Error())
+			Skip(fmt.Sprintf("documented divergence of profile %s: %s\nobserved: %s", p.Name, div, firstLines(err.Error(), 4)))
+		}
+		AddReportEntry("divergence not observed", div)
+		return
+	}
+	body(ctx)
+}
+
+// FailHandler is the Gomega fail handler both entry points register: it
+// prefixes the failure with the violated requirement and appends a curl
+// line that reproduces the last exchange of the spec.
+func FailHandler(message string, callerSkip ...int) {
+	skip := 1
+	if len(callerSkip) > 0 {
+		skip += callerSkip[0]
+	}
+	if s := current; s != nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s violated: %s\n(A1111: %s)\n\n%s", s.req.ID, s.req.Must, s.req.A1111, message)
+		if last := s.last.Load(); last != nil && !strings.Contains(message, "Reproduce with:") {
+			fmt.Fprintf(&b, "\n\nReproduce with:\n  %s", last.Curl())
+		}
+		message = b.String()
+	}
+	Fail(message, skip)
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,60 @@
+package conformance
+
+import (
+	"bytes"
+	"encoding/base64"
+	"image"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+func decodeB64Image(s string) image.Image {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "the image MUST be plain base64")
+	img, _, err := image.Decode(bytes.NewReader(raw))
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "the image MUST decode")
+	keepImage("extras", img)
+	return img
+}
+
+var _ = Describe("Extras", func() {
+	// Requirement: EXTRAS-001. upscaling_resize 2 MUST double the size
+	// (postprocessing.run_extras; upstream test_extras.py).
+	conformIt("EXTRAS-001", "upscales a single image by upscaling_resize", func(ctx SpecContext) {
+		ex := post(ctx, "/extra-single-image", map[string]any{"image": pngBase64(testImage(32, 24, 5)), "upscaling_resize": 2, "upscaler_1": "Lanczos"})
+		expectStatus(ex, 200)
+		body := decode[struct {
+			Image string `json:"image"`
+		}](ex)
+		img := decodeB64Image(body.Image)
+		Expect(img.Bounds().Size()).To(Equal(image.Pt(64, 48)))
+	})
+
+	// Requirement: EXTRAS-002. resize_mode 1 MUST give exactly
+	// upscaling_resize_w×upscaling_resize_h (postprocessing_upscale upscale_to).
+	conformIt("EXTRAS-002", "resizes a single image to upscaling_resize_w×h", func(ctx SpecContext) {
+		ex := post(ctx, "/extra-single-image", map[string]any{"image": pngBase64(testImage(32, 32, 6)), "resize_mode": 1,
+			"upscaling_resize_w": 80, "upscaling_resize_h": 48, "upscaling_crop": true, "upscaler_1": "Lanczos"})
+		expectStatus(ex, 200)
+		body := decode[struct {
+			Image string `json:"image"`
+		}](ex)
+		Expect(decodeB64Image(body.Image).Bounds().Size()).To(Equal(image.Pt(80, 48)))
+	})
+
+	// Requirement: EXTRAS-003. extra-batch-images MUST return one resized
+	// image per imageList entry (api.py extras_batch_images_api).
+	conformIt("EXTRAS-003", "upscales every image of a batch", func(ctx SpecContext) {
+		ex := post(ctx, "/extra-batch-images", map[string]any{"upscaling_resize": 2, "upscaler_1": "Lanczos", "imageList": []map[string]any{
+			{"data": pngBase64(testImage(16, 16, 1)), "name": "a.png"}, {"data": pngBase64(testImage(24, 16, 2)), "name": "b.png"},
+		}})
+		expectStatus(ex, 200)
+		body := decode[struct {
+			Images []string `json:"images"`
+		}](ex)
+		Expect(body.Images).To(HaveLen(2))
+		Expect(decodeB64Image(body.Images[0]).Bounds().Size()).To(Equal(image.Pt(32, 32)))
+		Expect(decodeB64Image(body.Images[1]).Bounds().Size()).To(Equal(image.Pt(48, 32)))
+	})
+})

@@ -1,0 +1,259 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// longJob is a generation measured to run at least longJobTarget on this
+// target, so progress, interrupt and skip can be watched on fast and slow
+// servers alike.
+type longJob struct {
+	req      map[string]any
+	duration time.Duration
+}
+
+const longJobTarget = 1500 * time.Millisecond
+
+// measuredLongJob grows steps (up to 150) and then the image size (up to
+// 512) from a measured baseline until one generation takes longJobTarget.
+func measuredLongJob(ctx context.Context) longJob {
+	if suite.long != nil {
+		return *suite.long
+	}
+	size, steps := smallSize, 8
+	var d time.Duration
+	var req map[string]any
+	for range 5 {
+		req = smallTxt2Img(map[string]any{"seed": 4711, "steps": steps, "width": size, "height": size})
+		start := time.Now()
+		g := txt2img(ctx, req)
+		_ = g
+		d = time.Since(start)
+		if d >= longJobTarget {
+			break
+		}
+		grow := float64(longJobTarget)/float64(max(d, time.Millisecond)) + 0.5
+		switch {
+		case steps < 150:
+			steps = min(150, int(float64(steps)*grow)+1)
+		case size < 512:
+			size *= 2
+		}
+	}
+	recordFigure("PROG-002", "long job (baseline)", fmt.Sprintf("%dx%d, %d steps: %s", size, size, steps, d.Round(time.Millisecond)))
+	suite.long = &longJob{req: req, duration: d}
+	return *suite.long
+}
+
+// progressSample is one /progress answer.
+type progressSample struct {
+	At       time.Duration
+	Latency  time.Duration
+	Progress float64 `json:"progress"`
+	State    struct {
+		Job           string `json:"job"`
+		JobCount      int    `json:"job_count"`
+		SamplingStep  int    `json:"sampling_step"`
+		SamplingSteps int    `json:"sampling_steps"`
+		Interrupted   bool   `json:"interrupted"`
+	} `json:"state"`
+}
+
+// startGeneration runs req in the background; the channel receives the
+// finished exchange.
+func startGeneration(ctx context.Context, req map[string]any) <-chan *Exchange {
+	b, _ := json.Marshal(req)
+	done := make(chan *Exchange, 1)
+	go func() {
+		done <- suite.client.Do(ctx, Request{Method: http.MethodPost, Path: APIPrefix + "/txt2img", Body: b})
+	}()
+	return done
+}
+
+// pollProgress samples /progress until stop says so or done delivers.
+func pollProgress(ctx SpecContext, done <-chan *Exchange, stop func(progressSample) bool) ([]progressSample, *Exchange) {
+	start := time.Now()
+	var samples []progressSample
+	for {
+		select {
+		case ex := <-done:
+			return samples, ex
+		default:
+		}
+		ex := call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/progress"})
+		expectStatus(ex, 200)
+		s := decode[progressSample](ex)
+		s.At, s.Latency = time.Since(start), ex.Elapsed
+		samples = append(samples, s)
+		if stop != nil && stop(s) {
+			return samples, nil
+		}
+		select {
+		case ex := <-done:
+			return samples, ex
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			Fail("timed out watching /progress")
+		}
+	}
+}
+
+func waitDone(ctx SpecContext, done <-chan *Exchange) *Exchange {
+	select {
+	case ex := <-done:
+		return ex
+	case <-ctx.Done():
+		Fail("the generation did not finish before the spec's timeout")
+	}
+	return nil
+}
+
+func expectIdleEventually(ctx SpecContext) {
+	Eventually(func(g Gomega) {
+		ex := call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/progress"})
+		s := decode[progressSample](ex)
+		g.Expect(s.State.JobCount).To(Equal(0), "after the job /progress MUST be idle")
+	}).WithContext(ctx).WithTimeout(5 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+}
+
+var _ = Describe("Progress, interrupt and skip", Serial, func() {
+	// Requirement: PROG-001. Idle /progress MUST answer progress 0,
+	// eta_relative 0, job_count 0 (api.py progressapi early return).
+	conformIt("PROG-001", "reports idle when nothing runs", func(ctx SpecContext) {
+		ex := get(ctx, "/progress?skip_current_image=true")
+		expectStatus(ex, 200)
+		s := decode[progressSample](ex)
+		Expect(s.Progress).To(BeZero())
+		Expect(s.State.JobCount).To(BeZero())
+	})
+
+	// Requirement: INT-001. /interrupt and /skip when idle MUST answer 200
+	// ({} and null) (api.py interruptapi, skip).
+	conformIt("INT-001", "answers /interrupt and /skip when idle", func(ctx SpecContext) {
+		ex := post(ctx, "/interrupt", nil)
+		expectStatus(ex, 200)
+		Expect(ex.Body).To(MatchJSON(`{}`))
+		ex = post(ctx, "/skip", nil)
+		expectStatus(ex, 200)
+	})
+
+	// Requirement: PROG-002. During a generation /progress MUST answer at
+	// once and show sampling_step advancing to sampling_steps, then idle
+	// (progressapi takes no queue_lock).
+	conformIt("PROG-002", "shows a running job's sampling steps advancing, then idle", func(ctx SpecContext) {
+		job := measuredLongJob(ctx)
+		steps := job.req["steps"].(int)
+		samples, ex := pollProgress(ctx, startGeneration(ctx, job.req), nil)
+		Expect(ex.Err).NotTo(HaveOccurred())
+		expectStatus(ex, 200)
+		var seen []int
+		maxLatency := time.Duration(0)
+		for _, s := range samples {
+			maxLatency = max(maxLatency, s.Latency)
+			if s.State.JobCount > 0 && s.State.SamplingSteps > 0 {
+				Expect(s.State.SamplingSteps).To(Equal(steps), "sampling_steps MUST be the requested steps")
+				Expect(s.State.SamplingStep).To(BeNumerically("<=", s.State.SamplingSteps))
+				if len(seen) == 0 || seen[len(seen)-1] != s.State.SamplingStep {
+					seen = append(seen, s.State.SamplingStep)
+				}
+			}
+		}
+		recordFigure("PROG-002", "progress samples", fmt.Sprintf("%d samples, steps seen %v, slowest /progress %s", len(samples), seen, maxLatency.Round(time.Millisecond)))
+		Expect(len(seen)).To(BeNumerically(">=", 2), "/progress MUST show sampling_step advancing during a %s job (saw %v in %d samples)", job.duration.Round(time.Millisecond), seen, len(samples))
+		for i := 1; i < len(seen); i++ {
+			Expect(seen[i]).To(BeNumerically(">", seen[i-1]), "sampling_step MUST advance: %v", seen)
+		}
+		Expect(seen[len(seen)-1]).To(BeNumerically(">=", steps/2), "sampling_step MUST advance towards sampling_steps %d: %v", steps, seen)
+		Expect(maxLatency).To(BeNumerically("<", time.Second), "/progress MUST NOT wait for the job")
+		expectIdleEventually(ctx)
+	})
+
+	// Requirement: PROG-003. A generation with force_task_id MUST be
+	// reported by POST /internal/progress for that id (modules/progress.py).
+	conformIt("PROG-003", "reports a forced task id through /internal/progress", func(ctx SpecContext) {
+		probe := call(ctx, Request{Method: http.MethodPost, Path: "/internal/progress", Body: []byte(`{"id_task":"sdapi-conform-probe","id_live_preview":-1,"live_preview":false}`)})
+		if probe.Status == http.StatusNotFound || probe.Status == http.StatusMethodNotAllowed {
+			Skip(fmt.Sprintf("the target does not serve POST /internal/progress (%d)", probe.Status))
+		}
+		job := measuredLongJob(ctx)
+		id := fmt.Sprintf("sdapi-conform-%d", time.Now().UnixNano())
+		req := map[string]any{"force_task_id": id}
+		for k, v := range job.req {
+			req[k] = v
+		}
+		done := startGeneration(ctx, req)
+		type internal struct {
+			Active    bool `json:"active"`
+			Queued    bool `json:"queued"`
+			Completed bool `json:"completed"`
+		}
+		ask := func() internal {
+			ex := call(ctx, Request{Method: http.MethodPost, Path: "/internal/progress", Body: []byte(`{"id_task":"` + id + `","id_live_preview":-1,"live_preview":false}`)})
+			expectStatus(ex, 200)
+			return decode[internal](ex)
+		}
+		sawRunning := false
+		var ex *Exchange
+	loop:
+		for {
+			select {
+			case ex = <-done:
+				break loop
+			default:
+			}
+			if s := ask(); s.Active || s.Queued {
+				sawRunning = true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		expectStatus(ex, 200)
+		Expect(sawRunning).To(BeTrue(), "/internal/progress MUST report the forced task as active or queued while it runs")
+		Expect(ask().Completed).To(BeTrue(), "/internal/progress MUST report the forced task completed afterwards")
+	})
+
+	// Requirement: INT-002. /interrupt during a generation MUST answer at
+	// once and end the job early (shared.state.interrupt()).
+	conformIt("INT-002", "ends a running job early on /interrupt", func(ctx SpecContext) {
+		job := measuredLongJob(ctx)
+		start := time.Now()
+		done := startGeneration(ctx, job.req)
+		_, ex := pollProgress(ctx, done, func(s progressSample) bool { return s.State.SamplingStep >= 1 })
+		if ex != nil {
+			Fail(fmt.Sprintf("the job finished before /progress showed a step (%s): the baseline job is too short to interrupt", time.Since(start)))
+		}
+		in := post(ctx, "/interrupt", nil)
+		expectStatus(in, 200)
+		Expect(in.Elapsed).To(BeNumerically("<", time.Second), "/interrupt MUST NOT wait for the job")
+		ex = waitDone(ctx, done)
+		took := time.Since(start)
+		recordFigure("INT-002", "interrupted job", fmt.Sprintf("%s of a %s job", took.Round(time.Millisecond), job.duration.Round(time.Millisecond)))
+		Expect(ex.Err).NotTo(HaveOccurred())
+		expectStatus(ex, 200)
+		Expect(took).To(BeNumerically("<", job.duration*3/4), "the interrupted job MUST end well before its full duration %s", job.duration)
+		expectIdleEventually(ctx)
+	})
+
+	// Requirement: INT-003. /skip during a generation MUST answer at once
+	// and the job MUST still complete with 200 (skip takes no queue_lock).
+	conformIt("INT-003", "answers /skip during a job, which still completes", func(ctx SpecContext) {
+		job := measuredLongJob(ctx)
+		done := startGeneration(ctx, job.req)
+		_, ex := pollProgress(ctx, done, func(s progressSample) bool { return s.State.SamplingStep >= 1 })
+		if ex == nil {
+			sk := post(ctx, "/skip", nil)
+			expectStatus(sk, 200)
+			Expect(sk.Elapsed).To(BeNumerically("<", time.Second), "/skip MUST NOT wait for the job")
+			ex = waitDone(ctx, done)
+		}
+		Expect(ex.Err).NotTo(HaveOccurred())
+		expectStatus(ex, 200)
+		expectIdleEventually(ctx)
+	})
+})

@@ -1,0 +1,92 @@
+package conformance
+
+import (
+	"fmt"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// expectSame compares two images under the profile's tolerance and records
+// the figures (exact match and the largest difference).
+func expectSame(id, what string, a, b *genResult, ia, ib int) {
+	Expect(len(a.images)).To(BeNumerically(">", ia))
+	Expect(len(b.images)).To(BeNumerically(">", ib))
+	d := diffImages(a.images[ia], b.images[ib])
+	tol := activeProfile().PixelTolerance
+	recordFigure(id, what, d.String())
+	AddReportEntry(what, d.String())
+	keepImage(id+"-pair-a", a.images[ia])
+	keepImage(id+"-pair-b", b.images[ib])
+	ExpectWithOffset(1, d.SameSize).To(BeTrue(), "%s: sizes differ", what)
+	ExpectWithOffset(1, d.MaxDiff).To(BeNumerically("<=", tol),
+		"%s: the images MUST match within tolerance %d (profile %s): %s", what, tol, activeProfile().Name, d)
+}
+
+var _ = Describe("Seeds and determinism", func() {
+	// Requirement: SEED-001. The same request with a fixed seed MUST give
+	// the same pixels twice (A1111 rng.ImageRNG(seeds)).
+	conformIt("SEED-001", "gives the same pixels for the same fixed seed", func(ctx SpecContext) {
+		req := smallTxt2Img(map[string]any{"seed": 31337})
+		a := txt2img(ctx, req)
+		b := txt2img(ctx, req)
+		expectSame("SEED-001", "same seed twice", a, b, 0, 0)
+	})
+
+	// Requirement: SEED-002. Different seeds MUST give different images.
+	conformIt("SEED-002", "gives different images for different seeds", func(ctx SpecContext) {
+		a := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 1001}))
+		b := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 1002}))
+		d := diffImages(a.images[0], b.images[0])
+		recordFigure("SEED-002", "seeds 1001 vs 1002", d.String())
+		Expect(d.Exact).To(BeFalse(), "seeds 1001 and 1002 gave identical images")
+	})
+
+	// Requirement: SEED-003. seed -1 MUST come back resolved in info.seed
+	// (0 ≤ seed < 2³²−2) and re-sending it MUST reproduce the image
+	// (processing.get_fixed_seed: random.randrange(4294967294)).
+	conformIt("SEED-003", "resolves seed -1 and reproduces it", func(ctx SpecContext) {
+		a := txt2img(ctx, smallTxt2Img(map[string]any{"seed": -1}))
+		seed := a.infoInt("seed")
+		Expect(seed).To(And(BeNumerically(">=", 0), BeNumerically("<", int64(4294967294))), "info.seed MUST be the resolved seed")
+		Expect(a.infoInts("all_seeds")).To(HaveExactElements(seed))
+		b := txt2img(ctx, smallTxt2Img(map[string]any{"seed": seed}))
+		expectSame("SEED-003", fmt.Sprintf("seed -1 resolved to %d, re-sent", seed), a, b, 0, 0)
+	})
+
+	// Requirement: SEED-004. all_seeds[i] MUST be seed+i and info.seed
+	// all_seeds[0] (process_images_inner).
+	conformIt("SEED-004", "reports all_seeds as seed+i", func(ctx SpecContext) {
+		g := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 500, "batch_size": 2, "n_iter": 2, "steps": 2}))
+		Expect(g.infoInts("all_seeds")).To(HaveExactElements(int64(500), int64(501), int64(502), int64(503)))
+		Expect(g.infoInt("seed")).To(BeEquivalentTo(500))
+	})
+
+	// Requirement: SEED-005. Image i of a batch MUST equal a single run with
+	// seed+i (iteration n uses all_seeds[n*batch_size:(n+1)*batch_size]).
+	conformIt("SEED-005", "makes image i of a batch equal to a single run with seed+i", func(ctx SpecContext) {
+		batch := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 700, "batch_size": 2, "n_iter": 2, "steps": 2}))
+		Expect(batch.images).To(HaveLen(4))
+		for _, i := range []int{1, 2} {
+			single := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 700 + i, "steps": 2}))
+			expectSame("SEED-005", fmt.Sprintf("batch image %d vs single seed %d", i, 700+i), batch, single, i, 0)
+		}
+	})
+
+	// Requirement: SEED-006. Subseed variation MUST change the image
+	// gradually; all_seeds stay at the base seed and all_subseeds are
+	// subseed+i (rng.ImageRNG slerp; all_subseeds).
+	conformIt("SEED-006", "varies the image gradually with subseed_strength", func(ctx SpecContext) {
+		base := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 900, "subseed": 77}))
+		var prev float64
+		for _, s := range []float64{0.1, 0.5, 1.0} {
+			g := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 900, "subseed": 77, "subseed_strength": s, "batch_size": 2, "steps": smallSteps}))
+			Expect(g.infoInts("all_seeds")).To(HaveExactElements(int64(900), int64(900)), "with subseed_strength %v every image shares the base seed", s)
+			Expect(g.infoInts("all_subseeds")).To(HaveExactElements(int64(77), int64(78)))
+			d := diffImages(base.images[0], g.images[0])
+			recordFigure("SEED-006", fmt.Sprintf("subseed_strength %.1f vs 0", s), d.String())
+			Expect(d.MeanDiff).To(BeNumerically(">", prev), "the difference from strength 0 MUST grow with subseed_strength (%.1f: %s)", s, d)
+			prev = d.MeanDiff
+		}
+	})
+})
