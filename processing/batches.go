@@ -40,6 +40,9 @@ func (pr *Processor) run(ctx context.Context, st *State, j *job, r, hrRunner run
 		req.NegativePrompts = batchSlice(j.allNegative, n, p.BatchSize)
 		req.Seeds = batchSlice(j.seeds, n, p.BatchSize)
 		req.Subseeds = batchSlice(j.subseeds, n, p.BatchSize)
+		if err := j.alwaysOn.beforeBatch(ctx, p, BatchInfo{Index: n, Prompts: req.Prompts, NegativePrompts: req.NegativePrompts, Seeds: req.Seeds, Subseeds: req.Subseeds}); err != nil {
+			return nil, err
+		}
 
 		step := n
 		if j.hr.enabled {
@@ -52,6 +55,10 @@ func (pr *Processor) run(ctx context.Context, st *State, j *job, r, hrRunner run
 		}
 		saveSamples := jo.samplesSave && !doNotSave && (jo.saveIncomplete || !stopped)
 		for i, img := range images {
+			img, err := j.alwaysOn.afterImage(ctx, p, n*p.BatchSize+i, img)
+			if err != nil {
+				return nil, err
+			}
 			if err := pr.emit(j, &out, img, n*p.BatchSize+i, saveSamples); err != nil {
 				return nil, err
 			}
@@ -203,6 +210,7 @@ func (pr *Processor) processed(st *State, j *job, out *output, indexOfFirst int)
 		extra.Set(k, j.extra.values[k])
 	}
 	res.ExtraGenerationParams = extra
+	res.Raw = out.images
 	if !p.SendImages {
 		return res, nil
 	}

@@ -3,6 +3,7 @@ package processing
 import (
 	"encoding/base64"
 	"fmt"
+	"image"
 	"math"
 	"strconv"
 	"strings"
@@ -20,6 +21,9 @@ type Processed struct {
 	Infotexts []string
 	// Saved lists the files written for save_images, relative to OutputDir.
 	Saved []string
+	// Raw are the images before encoding, in the order of Images (filled
+	// whatever send_images says); scripts read and assemble them.
+	Raw []image.Image
 
 	AllPrompts         []string
 	AllNegativePrompts []string

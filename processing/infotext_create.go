@@ -34,6 +34,9 @@ type job struct {
 	model   runner.ModelInfo
 	vaeHash string
 	version *string
+
+	// alwaysOn are the job's always-on scripts.
+	alwaysOn alwaysOnSet
 }
 
 // hiresPromptParam stands for the callables A1111 stores in

@@ -43,7 +43,10 @@ type Params struct {
 
 	// Seed and Subseed are -1 for a random seed. The server maps null, ""
 	// and non-numeric strings to -1, as get_fixed_seed does.
-	Seed            int64
+	Seed int64
+	// Seeds, when not nil, is A1111's list-valued seed: one seed per
+	// image, used as all_seeds as given (scripts set it).
+	Seeds           []int64
 	Subseed         int64
 	SubseedStrength float64
 	SeedResizeFromH int

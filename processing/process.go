@@ -37,6 +37,9 @@ type Processor struct {
 	Upscale func(img image.Image, w, h int, name string) (image.Image, error)
 	// HasUpscaler reports whether Upscale knows name.
 	HasUpscaler func(name string) bool
+	// Scripts are the selectable and always-on scripts Run resolves and
+	// Process runs the always-on hooks of; nil is none.
+	Scripts *Scripts
 }
 
 // Process runs one txt2img or img2img job: it is the only caller of
@@ -51,6 +54,13 @@ func (pr *Processor) Process(ctx context.Context, p Params) (*Processed, error) 
 	if p.BatchSize < 1 {
 		return nil, fmt.Errorf("%w: batch_size must be at least 1", ErrInvalid)
 	}
+	alwaysOn, err := pr.Scripts.alwaysOn(&p)
+	if err != nil {
+		return nil, err
+	}
+	if err := alwaysOn.beforeProcess(ctx, &p); err != nil {
+		return nil, err
+	}
 	restore, err := pr.applyOverrides(&p)
 	defer restore()
 	if err != nil {
@@ -64,6 +74,7 @@ func (pr *Processor) Process(ctx context.Context, p Params) (*Processed, error) 
 	if err != nil {
 		return nil, err
 	}
+	j.alwaysOn = alwaysOn
 	r, err := pr.Models.Runner(ctx, j.jo.checkpoint, j.jo.vae)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
@@ -85,7 +96,14 @@ func (pr *Processor) Process(ctx context.Context, p Params) (*Processed, error) 
 	}
 	st.Begin("scripts_"+p.Mode.String(), jobCount)
 	defer st.End()
-	return pr.run(ctx, st, j, r, hrRunner)
+	res, err := pr.run(ctx, st, j, r, hrRunner)
+	if err != nil {
+		return nil, err
+	}
+	if err := alwaysOn.afterProcess(ctx, &p, res); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // prepare resolves everything process_images_inner computes before the
@@ -132,6 +150,12 @@ func (pr *Processor) prepare(p *Params) (*job, error) {
 		return nil, err
 	}
 	j.seeds, j.subseeds = AllSeeds(j.seed, j.subseed, p.SubseedStrength, len(j.allPrompts))
+	if p.Seeds != nil {
+		if len(p.Seeds) < len(j.allPrompts) {
+			return nil, fmt.Errorf("%w: %d seeds for %d images", ErrInvalid, len(p.Seeds), len(j.allPrompts))
+		}
+		j.seeds = append([]int64(nil), p.Seeds...)
+	}
 	if err := pr.planHires(j); err != nil {
 		return nil, err
 	}

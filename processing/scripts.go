@@ -1,0 +1,401 @@
+package processing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Script resolution errors. Both are 422s in A1111 with an HTTPException
+// body; ScriptError.Detail gives the exact detail string.
+var (
+	// ErrScriptNotFound wraps a script_name, or an alwayson_scripts key,
+	// that names no registered script (A1111: "Script '<name>' not found").
+	ErrScriptNotFound = errors.New("script not found")
+	// ErrSelectableAlwaysOn wraps an alwayson_scripts key that names a
+	// selectable script.
+	ErrSelectableAlwaysOn = errors.New("selectable script in the always on scripts params")
+)
+
+// ScriptError is a script resolution error. It matches ErrScriptNotFound
+// or ErrSelectableAlwaysOn with errors.Is.
+type ScriptError struct {
+	Name string
+	Err  error
+}
+
+func (e *ScriptError) Error() string { return fmt.Sprintf("script %q: %v", e.Name, e.Err) }
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// Detail is A1111's HTTPException detail for the error.
+func (e *ScriptError) Detail() string {
+	if errors.Is(e.Err, ErrSelectableAlwaysOn) {
+		return "Cannot have a selectable script in the always on scripts params"
+	}
+	return fmt.Sprintf("Script '%s' not found", e.Name)
+}
+
+// ArgInfo is one script argument as /sdapi/v1/script-info reports it
+// (A1111's ScriptArg, read from the gradio control): nil fields are null.
+type ArgInfo struct {
+	Label   string
+	Value   any
+	Minimum any
+	Maximum any
+	Step    any
+	Choices []string
+}
+
+// ScriptInfo is one entry of /sdapi/v1/script-info.
+type ScriptInfo struct {
+	Name       string // the lower-cased title
+	IsAlwaysOn bool
+	IsImg2Img  bool
+	Args       []ArgInfo
+}
+
+// Script is an A1111 script. Selectable scripts also implement
+// SelectableScript; always-on scripts implement any of the hook interfaces
+// (BeforeProcessHook, BeforeBatchHook, AfterImageHook, AfterProcessHook).
+type Script interface {
+	// Title is the script's title; requests name it case-insensitively.
+	Title() string
+	// Show reports whether the script exists for mode (A1111's show).
+	Show(mode Mode) bool
+	// AlwaysOn reports whether the script is always-on.
+	AlwaysOn() bool
+	// Args describes the script's arguments, in the order Run (or the
+	// hooks) receive them, with their default values.
+	Args(mode Mode) []ArgInfo
+}
+
+// SelectableScript is a script chosen with script_name: it replaces the
+// job and calls env.Process as often as it needs.
+type SelectableScript interface {
+	Script
+	// Run runs the script. args has one value per Args entry (the
+	// request's script_args, defaults for those it left out), as decoded
+	// from JSON (float64, string, bool, []any, nil).
+	Run(ctx context.Context, env ScriptEnv, p Params, args []any) (*Processed, error)
+}
+
+// BeforeProcessHook is A1111's Script.before_process/process: called at
+// the start of every Process call, before override_settings apply; it may
+// change the parameters.
+type BeforeProcessHook interface {
+	BeforeProcess(ctx context.Context, p *Params, args []any) error
+}
+
+// BatchInfo describes the batch BeforeBatchHook is called for.
+type BatchInfo struct {
+	Index           int
+	Prompts         []string
+	NegativePrompts []string
+	Seeds           []int64
+	Subseeds        []int64
+}
+
+// BeforeBatchHook is A1111's before_process_batch.
+type BeforeBatchHook interface {
+	BeforeBatch(ctx context.Context, p *Params, b BatchInfo, args []any) error
+}
+
+// AfterImageHook is A1111's postprocess_image: it may replace the image
+// (index counts the job's images from 0) before its infotext is written
+// and it is saved.
+type AfterImageHook interface {
+	AfterImage(ctx context.Context, p *Params, index int, img image.Image, args []any) (image.Image, error)
+}
+
+// AfterProcessHook is A1111's postprocess: called with the job's result.
+type AfterProcessHook interface {
+	AfterProcess(ctx context.Context, p *Params, res *Processed, args []any) error
+}
+
+// ScriptEnv is what a selectable script may use besides its parameters.
+type ScriptEnv interface {
+	// Process is Processor.Process: the only way a script reaches the
+	// runner.
+	Process(ctx context.Context, p Params) (*Processed, error)
+	// FixSeed is get_fixed_seed with the processor's random source.
+	FixSeed(seed int64) int64
+	// Interrupted reports whether /interrupt stopped the job (A1111's
+	// state.interrupted) during the script's last Process call or since;
+	// scripts check it between Process calls (before the first one it may
+	// still report an earlier job), since each Process call starts with
+	// the flag cleared.
+	Interrupted() bool
+	// Bool and Number read an option, def when unset or of another type.
+	Bool(key string, def bool) bool
+	Number(key string, def float64) float64
+}
+
+// Scripts is the explicit script registry a Processor holds. It is
+// read-only after NewScripts and safe for concurrent use.
+type Scripts struct {
+	list []Script
+}
+
+// NewScripts registers scripts in the order given, which is the order of
+// /sdapi/v1/scripts and /sdapi/v1/script-info. As in A1111, a name that
+// repeats resolves to the first script with that title.
+func NewScripts(scripts ...Script) *Scripts {
+	return &Scripts{list: append([]Script(nil), scripts...)}
+}
+
+// Titles lists the lower-cased titles of the scripts shown in mode,
+// selectable and always-on alike, as /sdapi/v1/scripts does.
+func (s *Scripts) Titles(mode Mode) []string {
+	out := []string{}
+	if s == nil {
+		return out
+	}
+	for _, sc := range s.list {
+		if sc.Show(mode) {
+			out = append(out, strings.ToLower(sc.Title()))
+		}
+	}
+	return out
+}
+
+// Infos lists every script's info, the txt2img scripts then the img2img
+// ones, as /sdapi/v1/script-info does.
+func (s *Scripts) Infos() []ScriptInfo {
+	out := []ScriptInfo{}
+	if s == nil {
+		return out
+	}
+	for _, mode := range []Mode{Txt2Img, Img2Img} {
+		for _, sc := range s.list {
+			if !sc.Show(mode) {
+				continue
+			}
+			out = append(out, ScriptInfo{
+				Name:       strings.ToLower(sc.Title()),
+				IsAlwaysOn: sc.AlwaysOn(),
+				IsImg2Img:  mode == Img2Img,
+				Args:       sc.Args(mode),
+			})
+		}
+	}
+	return out
+}
+
+// find is script_name_to_index over the scripts shown in mode (selectable
+// only when selectable is true): the index in s.list of the first script
+// whose lower-cased title is name lower-cased.
+func (s *Scripts) find(name string, mode Mode, selectable bool) (int, error) {
+	if s != nil {
+		for i, sc := range s.list {
+			if !sc.Show(mode) || (selectable && sc.AlwaysOn()) {
+				continue
+			}
+			if strings.ToLower(sc.Title()) == strings.ToLower(name) {
+				return i, nil
+			}
+		}
+	}
+	return -1, &ScriptError{Name: name, Err: ErrScriptNotFound}
+}
+
+// Selectable resolves a script_name for mode as A1111's
+// get_selectable_script does. It returns nil, nil for an empty name and a
+// *ScriptError wrapping ErrScriptNotFound for an unknown one.
+func (s *Scripts) Selectable(name string, mode Mode) (SelectableScript, error) {
+	if name == "" {
+		return nil, nil
+	}
+	i, err := s.find(name, mode, true)
+	if err != nil {
+		return nil, err
+	}
+	sel, ok := s.list[i].(SelectableScript)
+	if !ok {
+		return nil, &ScriptError{Name: name, Err: ErrScriptNotFound}
+	}
+	return sel, nil
+}
+
+// boundScript is an always-on script with the arguments of one job.
+type boundScript struct {
+	s    Script
+	args []any
+}
+
+// alwaysOnSet holds a job's always-on scripts in registry order.
+type alwaysOnSet []boundScript
+
+// alwaysOn resolves the always-on scripts of a job as A1111's
+// init_script_args does: every always-on script shown in the mode runs,
+// with its default arguments overwritten position by position by
+// alwayson_scripts[<title>]["args"]. A key naming no script is
+// ErrScriptNotFound, a key naming a selectable script
+// ErrSelectableAlwaysOn.
+func (s *Scripts) alwaysOn(p *Params) (alwaysOnSet, error) {
+	given := map[int][]any{} // by registry index: scripts need not be comparable
+	for _, name := range slices.Sorted(maps.Keys(p.AlwaysonScripts)) {
+		i, err := s.find(name, p.Mode, false)
+		if err != nil {
+			return nil, err
+		}
+		if !s.list[i].AlwaysOn() {
+			return nil, &ScriptError{Name: name, Err: ErrSelectableAlwaysOn}
+		}
+		if m, ok := p.AlwaysonScripts[name].(map[string]any); ok {
+			if a, ok := m["args"].([]any); ok {
+				given[i] = a
+			}
+		}
+	}
+	if s == nil {
+		return nil, nil
+	}
+	var set alwaysOnSet
+	for n, sc := range s.list {
+		if !sc.AlwaysOn() || !sc.Show(p.Mode) {
+			continue
+		}
+		args := defaultArgs(sc.Args(p.Mode))
+		for i, a := range given[n] {
+			if i < len(args) {
+				args[i] = a
+			}
+		}
+		set = append(set, boundScript{s: sc, args: args})
+	}
+	return set, nil
+}
+
+func defaultArgs(infos []ArgInfo) []any {
+	args := make([]any, len(infos))
+	for i, a := range infos {
+		args[i] = a.Value
+	}
+	return args
+}
+
+func (set alwaysOnSet) beforeProcess(ctx context.Context, p *Params) error {
+	for _, b := range set {
+		if h, ok := b.s.(BeforeProcessHook); ok {
+			if err := h.BeforeProcess(ctx, p, b.args); err != nil {
+				return fmt.Errorf("script %s: before process: %w", b.s.Title(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func (set alwaysOnSet) beforeBatch(ctx context.Context, p *Params, bi BatchInfo) error {
+	for _, b := range set {
+		if h, ok := b.s.(BeforeBatchHook); ok {
+			if err := h.BeforeBatch(ctx, p, bi, b.args); err != nil {
+				return fmt.Errorf("script %s: before batch %d: %w", b.s.Title(), bi.Index, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (set alwaysOnSet) afterImage(ctx context.Context, p *Params, index int, img image.Image) (image.Image, error) {
+	for _, b := range set {
+		if h, ok := b.s.(AfterImageHook); ok {
+			out, err := h.AfterImage(ctx, p, index, img, b.args)
+			if err != nil {
+				return nil, fmt.Errorf("script %s: after image %d: %w", b.s.Title(), index, err)
+			}
+			if out != nil {
+				img = out
+			}
+		}
+	}
+	return img, nil
+}
+
+func (set alwaysOnSet) afterProcess(ctx context.Context, p *Params, res *Processed) error {
+	for _, b := range set {
+		if h, ok := b.s.(AfterProcessHook); ok {
+			if err := h.AfterProcess(ctx, p, res, b.args); err != nil {
+				return fmt.Errorf("script %s: after process: %w", b.s.Title(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// Run is the API's generation entry point (text2imgapi/img2imgapi after
+// the request is parsed): it resolves p.ScriptName among the selectable
+// scripts of p.Mode and p.AlwaysonScripts, and then runs the selectable
+// script, which calls Process, or Process itself. Resolution errors are
+// *ScriptError values. The result's Images are encoded from Raw at the
+// end (empty when p.SendImages is false), whatever the script assembled.
+func (pr *Processor) Run(ctx context.Context, p Params) (*Processed, error) {
+	var name string
+	if p.ScriptName != nil {
+		name = *p.ScriptName
+	}
+	sel, err := pr.Scripts.Selectable(name, p.Mode)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pr.Scripts.alwaysOn(&p); err != nil {
+		return nil, err
+	}
+	if sel == nil {
+		return pr.Process(ctx, p)
+	}
+	args := defaultArgs(sel.Args(p.Mode))
+	for i, a := range p.ScriptArgs {
+		if i < len(args) {
+			args[i] = a
+		}
+	}
+	res, err := sel.Run(ctx, scriptEnv{pr}, p, args)
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return nil, fmt.Errorf("script %s returned no result", sel.Title())
+	}
+	return res, pr.encodeScriptResult(&p, res)
+}
+
+// encodeScriptResult encodes Raw into Images as the API does after a
+// script ran (encode_pil_to_base64 of processed.images), each image with
+// its infotext as PNG parameters.
+func (pr *Processor) encodeScriptResult(p *Params, res *Processed) error {
+	res.Images = nil
+	if !p.SendImages {
+		return nil
+	}
+	jo := pr.readJobOptions()
+	res.Images = make([][]byte, 0, len(res.Raw))
+	for i, img := range res.Raw {
+		b, err := encodeForAPI(img, jo.samplesFormat, pngParams(jo, at(res.Infotexts, i)), jo.jpegQuality)
+		if err != nil {
+			return err
+		}
+		res.Images = append(res.Images, b)
+	}
+	return nil
+}
+
+// scriptEnv is the ScriptEnv of a Processor.
+type scriptEnv struct{ pr *Processor }
+
+func (e scriptEnv) Process(ctx context.Context, p Params) (*Processed, error) {
+	return e.pr.Process(ctx, p)
+}
+func (e scriptEnv) FixSeed(seed int64) int64 { return FixedSeed(seed, e.pr.Rand) }
+func (e scriptEnv) Interrupted() bool {
+	return e.pr.State != nil && e.pr.State.Interrupted()
+}
+func (e scriptEnv) Bool(key string, def bool) bool {
+	return optReader{e.pr}.boolean(key, def)
+}
+func (e scriptEnv) Number(key string, def float64) float64 {
+	return optReader{e.pr}.num(key, def)
+}

@@ -1,0 +1,453 @@
+package scripts_test
+
+import (
+	"context"
+	"image"
+	"image/color"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/options"
+	"github.com/sdapi/sdapi/processing/scripts"
+	"github.com/sdapi/sdapi/processing/upscale"
+	"github.com/sdapi/sdapi/runner"
+)
+
+// spyRunner records every Generate call and returns solid images of the
+// requested size. It is the only fake: scripts run on a real Processor.
+type spyRunner struct {
+	mu    sync.Mutex
+	calls []runner.Request
+}
+
+var _ runner.Runner = (*spyRunner)(nil)
+
+func (s *spyRunner) Generate(_ context.Context, req runner.Request) (runner.Result, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, req)
+	s.mu.Unlock()
+	var res runner.Result
+	for i := range req.Prompts {
+		img := image.NewRGBA(image.Rect(0, 0, req.Width, req.Height))
+		c := color.RGBA{uint8(req.Seeds[i]), uint8(req.Steps), 99, 255}
+		for p := 0; p < len(img.Pix); p += 4 {
+			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = c.R, c.G, c.B, c.A
+		}
+		res.Images = append(res.Images, img)
+	}
+	return res, nil
+}
+func (s *spyRunner) Model() runner.ModelInfo {
+	return runner.ModelInfo{Name: "model", Hash: "0123456789"}
+}
+func (s *spyRunner) Close() error { return nil }
+
+func (s *spyRunner) Calls() []runner.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
+}
+
+type models struct{ r *spyRunner }
+
+func (m models) Runner(context.Context, string, string) (runner.Runner, error) { return m.r, nil }
+func (m models) HasCheckpoint(string) bool                                     { return false }
+func (m models) VAEHash(string) string                                         { return "" }
+
+func newProcessor(t *testing.T) (*processing.Processor, *spyRunner) {
+	t.Helper()
+	store, err := options.New([]options.Def{
+		{Key: "sd_model_checkpoint", Type: options.KindString, Nullable: true},
+		{Key: "sd_vae", Default: "Automatic", Type: options.KindString},
+		{Key: "samples_format", Default: "png", Type: options.KindString},
+		{Key: "return_grid", Default: true, Type: options.KindBool},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy := &spyRunner{}
+	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	return &processing.Processor{
+		Options:   store,
+		State:     processing.NewState(now),
+		Models:    models{spy},
+		OutputDir: t.TempDir(),
+		Rand:      func() uint32 { return 4242 },
+		Now:       now,
+		Scripts:   processing.NewScripts(scripts.Builtin(upscale.NewRegistry())...),
+	}, spy
+}
+
+func txt2img() processing.Params {
+	p := processing.DefaultTxt2Img()
+	p.Prompt, p.Steps, p.Width, p.Height, p.Seed = "a cat", 3, 64, 64, 100
+	return p
+}
+
+func named(p processing.Params, name string, args ...any) processing.Params {
+	p.ScriptName = &name
+	p.ScriptArgs = args
+	return p
+}
+
+func TestPromptMatrix(t *testing.T) {
+	pr, spy := newProcessor(t)
+	p := named(txt2img(), "prompt matrix", false, false, "positive", "comma", 0.0)
+	p.Prompt = "a cat|red|big"
+	out, err := pr.Run(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := spy.Calls()
+	if len(calls) != 4 {
+		t.Fatalf("runner calls = %d, want 4 (one per combination, batch size 1)", len(calls))
+	}
+	var got []string
+	for _, c := range calls {
+		got = append(got, c.Prompts...)
+		if !slices.Equal(c.Seeds, []int64{100}) {
+			t.Errorf("seeds = %v, want the same seed 100 for every image", c.Seeds)
+		}
+	}
+	want := []string{"a cat", "a cat, red", "a cat, big", "a cat, red, big"}
+	if !slices.Equal(got, want) {
+		t.Errorf("prompts = %q, want %q", got, want)
+	}
+	if len(out.Images) != 5 || out.IndexOfFirstImage != 1 || len(out.Infotexts) != 5 {
+		t.Fatalf("images %d, infotexts %d, index_of_first_image %d; want 5, 5, 1", len(out.Images), len(out.Infotexts), out.IndexOfFirstImage)
+	}
+	if b := out.Raw[0].Bounds(); b.Dx() != 128 || b.Dy() != 128 {
+		t.Errorf("grid = %v, want 2x2 cells of 64", b)
+	}
+}
+
+func TestPromptMatrixDifferentSeedsBatched(t *testing.T) {
+	pr, spy := newProcessor(t)
+	p := named(txt2img(), "Prompt Matrix", true, true, "negative", "space", 0.0)
+	p.NegativePrompt = "ugly|blurry"
+	p.BatchSize = 2
+	if _, err := pr.Run(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	calls := spy.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("runner calls = %d, want 1 batch of 2", len(calls))
+	}
+	if want := []string{"ugly", "blurry ugly"}; !slices.Equal(calls[0].NegativePrompts, want) {
+		t.Errorf("negative prompts = %q, want %q", calls[0].NegativePrompts, want)
+	}
+	if want := []int64{100, 101}; !slices.Equal(calls[0].Seeds, want) {
+		t.Errorf("seeds = %v, want %v", calls[0].Seeds, want)
+	}
+}
+
+func TestXYZStepsByCFG(t *testing.T) {
+	pr, spy := newProcessor(t)
+	labels := scripts.AxisLabels(processing.Txt2Img)
+	steps, cfg := float64(slices.Index(labels, "Steps")), float64(slices.Index(labels, "CFG Scale"))
+	p := named(txt2img(), "x/y/z plot",
+		steps, "2-3", []any{},
+		cfg, "5, 6.5, 8", []any{},
+		0.0, "", []any{},
+		true, true, false, false, false, false, false, 0.0, false)
+	out, err := pr.Run(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := spy.Calls()
+	if len(calls) != 6 {
+		t.Fatalf("runner calls = %d, want 6", len(calls))
+	}
+	type cell struct {
+		steps int
+		cfg   float64
+	}
+	var got []cell
+	for _, c := range calls {
+		got = append(got, cell{c.Steps, c.CFGScale})
+	}
+	want := []cell{{2, 5}, {3, 5}, {2, 6.5}, {3, 6.5}, {2, 8}, {3, 8}} // X innermost
+	if !slices.Equal(got, want) {
+		t.Errorf("cells = %v, want %v", got, want)
+	}
+	// Grid first, then the six cells (include_lone_images).
+	if len(out.Images) != 7 || len(out.Infotexts) != 7 {
+		t.Fatalf("images %d, infotexts %d, want 7", len(out.Images), len(out.Infotexts))
+	}
+	if b := out.Raw[0].Bounds(); b.Dx() != 128 || b.Dy() != 192 {
+		t.Errorf("grid = %v, want 2 columns by 3 rows of 64", b)
+	}
+	if txt := out.Infotexts[0]; !contains(txt, "Script: X/Y/Z plot, X Type: Steps, X Values: 2-3, Y Type: CFG Scale, Y Values: \"5, 6.5, 8\"") {
+		t.Errorf("grid infotext = %q", txt)
+	}
+}
+
+func TestXYZDefaultReturnsOnlyTheGrid(t *testing.T) {
+	pr, spy := newProcessor(t)
+	labels := scripts.AxisLabels(processing.Txt2Img)
+	p := named(txt2img(), "X/Y/Z plot", float64(slices.Index(labels, "Seed")), "-1, 7", []any{})
+	out, err := pr.Run(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := spy.Calls()
+	if len(calls) != 2 || calls[0].Seeds[0] != 4242 || calls[1].Seeds[0] != 7 {
+		t.Fatalf("calls %d with seeds %v, want -1 fixed to 4242 then 7", len(calls), calls)
+	}
+	if len(out.Images) != 1 {
+		t.Errorf("images = %d, want the grid only", len(out.Images))
+	}
+}
+
+func TestXYZSamplerUsesDropdownUnlessCSVMode(t *testing.T) {
+	labels := scripts.AxisLabels(processing.Txt2Img)
+	sampler := float64(slices.Index(labels, "Sampler"))
+	pr, spy := newProcessor(t)
+	p := named(txt2img(), "x/y/z plot", sampler, "ignored", []any{"Euler", "DDIM"})
+	if _, err := pr.Run(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if calls := spy.Calls(); len(calls) != 2 || calls[0].Sampler != "Euler" || calls[1].Sampler != "DDIM" {
+		t.Fatalf("calls = %d, want Euler then DDIM", len(calls))
+	}
+	p = named(txt2img(), "x/y/z plot", sampler, "Euler, Nope", []any{}, 0.0, "", []any{}, 0.0, "", []any{},
+		true, false, false, false, false, false, false, 0.0, true)
+	if _, err := pr.Run(t.Context(), p); err == nil {
+		t.Fatal("unknown sampler in csv mode: want an error")
+	}
+}
+
+func TestAxisValuesRanges(t *testing.T) {
+	axes := map[string]scripts.Axis{}
+	for _, a := range scripts.Axes(processing.Txt2Img) {
+		axes[a.Label] = a
+	}
+	tests := []struct {
+		axis, text string
+		want       []any
+	}{
+		{"Steps", "1-5", []any{1, 2, 3, 4, 5}},
+		{"Steps", "1-10 (+2)", []any{1, 3, 5, 7, 9}},
+		{"Steps", "10-1 (-3)", []any{10, 7, 4}}, // range(10, 2, -3)
+		{"Steps", "1-10 [5]", []any{1, 3, 5, 7, 10}},
+		{"Steps", "4, 8,12", []any{4, 8, 12}},
+		{"CFG Scale", "1-2 (+0.5)", []any{1.0, 1.5, 2.0}},
+		{"CFG Scale", "0-1 [3]", []any{0.0, 0.5, 1.0}},
+		{"Prompt S/R", `cat,"dog, big", bird`, []any{"cat", "dog, big", "bird"}},
+		{"Prompt S/R", `cat, "dog, big"`, []any{"cat", `"dog`, `big"`}}, // no skipinitialspace
+		{"Prompt S/R", "a\nb,c\n", []any{"a", "b", "c"}},
+		{"Prompt order", "a, b", []any{[]string{"a", "b"}, []string{"b", "a"}}},
+	}
+	for _, tc := range tests {
+		got, err := scripts.AxisValues(axes[tc.axis], tc.text, nil, false)
+		if err != nil {
+			t.Errorf("%s %q: %v", tc.axis, tc.text, err)
+			continue
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s %q = %v, want %v", tc.axis, tc.text, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if s, ok := got[i].([]string); ok {
+				if !slices.Equal(s, tc.want[i].([]string)) {
+					t.Errorf("%s %q = %v, want %v", tc.axis, tc.text, got, tc.want)
+				}
+			} else if got[i] != tc.want[i] {
+				t.Errorf("%s %q = %v, want %v", tc.axis, tc.text, got, tc.want)
+			}
+		}
+	}
+	if _, err := scripts.AxisValues(axes["Steps"], "ten", nil, false); err == nil {
+		t.Error("Steps \"ten\": want an error")
+	}
+}
+
+func TestPromptsFromFile(t *testing.T) {
+	pr, spy := newProcessor(t)
+	p := txt2img()
+	p.Prompt = ""
+	text := "a red fox\n\n--prompt \"a blue bird\" --steps 7 --cfg_scale 4.5\n--prompt owl --negative_prompt blurry --seed 9 --sampler_name ddim --n_iter 2\n"
+	p = named(p, "prompts from file or textbox", true, false, "start", text)
+	out, err := pr.Run(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := spy.Calls()
+	if len(calls) != 4 {
+		t.Fatalf("runner calls = %d, want 1 + 1 + 2", len(calls))
+	}
+	type call struct {
+		prompt, negative, sampler string
+		steps                     int
+		cfg                       float64
+		seed                      int64
+	}
+	var got []call
+	for _, c := range calls {
+		got = append(got, call{c.Prompts[0], c.NegativePrompts[0], c.Sampler, c.Steps, c.CFGScale, c.Seeds[0]})
+	}
+	want := []call{
+		{"a red fox", "", "Euler", 3, 7, 100},
+		{"a blue bird", "", "Euler", 7, 4.5, 101}, // checkbox_iterate: seed + batch_size*n_iter per line
+		{"owl", "blurry", "DDIM", 3, 7, 9},
+		{"owl", "blurry", "DDIM", 3, 7, 10},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("calls =\n%v\nwant\n%v", got, want)
+	}
+	if len(out.Images) != 4 || len(out.Infotexts) != 4 || len(out.AllPrompts) != 4 {
+		t.Errorf("images %d, infotexts %d, prompts %d; want 4", len(out.Images), len(out.Infotexts), len(out.AllPrompts))
+	}
+}
+
+func TestPromptsFromFilePosition(t *testing.T) {
+	pr, spy := newProcessor(t)
+	p := named(txt2img(), "prompts from file or textbox", false, false, "end", "--prompt tree --negative_prompt dark")
+	p.NegativePrompt = "ugly"
+	if _, err := pr.Run(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	c := spy.Calls()[0]
+	if c.Prompts[0] != "a cat tree" || c.NegativePrompts[0] != "ugly dark" {
+		t.Errorf("prompt %q, negative %q; want \"a cat tree\", \"ugly dark\"", c.Prompts[0], c.NegativePrompts[0])
+	}
+}
+
+func TestParseLine(t *testing.T) {
+	got, err := scripts.ParseLine(`--prompt "a \"quoted\" cat" on a mat --steps 12 --tiling true --width 256`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := scripts.LineArgs{"prompt": `a "quoted" cat on a mat`, "steps": 12, "tiling": true, "width": 256}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	for _, bad := range []string{"--bogus 1", "--steps", "steps 3", `--prompt "open`} {
+		if _, err := scripts.ParseLine(bad); err == nil {
+			t.Errorf("ParseLine(%q): want an error", bad)
+		}
+	}
+}
+
+func TestSDUpscale(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []any
+		batchSize int
+		tiles     int
+		calls     int
+	}{
+		// A1111's own test: 2x Lanczos of 64x64 is 128x128; 64x64 tiles
+		// overlapping by 8 make 3x3 tiles.
+		{"a1111 test args", []any{"", 8.0, "Lanczos", 2.0}, 1, 9, 9},
+		{"upscaler by index, batches of 4", []any{"", 32.0, 1.0, 2.0}, 4, 9, 3},
+		{"no overlap", []any{"", 0.0, "lanczos", 2.0}, 1, 4, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, spy := newProcessor(t)
+			p := processing.DefaultImg2Img()
+			p.Prompt, p.Steps, p.Width, p.Height, p.Seed = "a cat", 3, 64, 64, 100
+			p.BatchSize = tc.batchSize
+			p.InitImages = []image.Image{image.NewRGBA(image.Rect(0, 0, 64, 64))}
+			p = named(p, "sd upscale", tc.args...)
+			out, err := pr.Run(t.Context(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := spy.Calls()
+			if len(calls) != tc.calls {
+				t.Fatalf("runner calls = %d, want %d", len(calls), tc.calls)
+			}
+			tiles := 0
+			for _, c := range calls {
+				tiles += len(c.Init.Images)
+				if c.Width != 64 || c.Height != 64 {
+					t.Errorf("tile size %dx%d, want 64x64", c.Width, c.Height)
+				}
+				if b := c.Init.Images[0].Bounds(); b.Dx() != 64 || b.Dy() != 64 {
+					t.Errorf("tile image %v, want 64x64", b)
+				}
+			}
+			if tiles != tc.tiles {
+				t.Errorf("tiles = %d, want %d", tiles, tc.tiles)
+			}
+			if len(out.Images) != 1 {
+				t.Fatalf("images = %d, want 1 combined image", len(out.Images))
+			}
+			if b := out.Raw[0].Bounds(); b.Dx() != 128 || b.Dy() != 128 {
+				t.Errorf("combined = %v, want 128x128", b)
+			}
+		})
+	}
+}
+
+func TestSDUpscaleIsImg2ImgOnly(t *testing.T) {
+	pr, spy := newProcessor(t)
+	_, err := pr.Run(t.Context(), named(txt2img(), "sd upscale", "", 8.0, "Lanczos", 2.0))
+	var se *processing.ScriptError
+	if !asScriptError(err, &se) || se.Detail() != "Script 'sd upscale' not found" {
+		t.Fatalf("err = %v, want Script 'sd upscale' not found", err)
+	}
+	if n := len(spy.Calls()); n != 0 {
+		t.Errorf("runner calls = %d, want 0", n)
+	}
+}
+
+func TestCombineGridBlendsOverlap(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 100, 40))
+	for x := range 100 {
+		for y := range 40 {
+			src.SetRGBA(x, y, color.RGBA{uint8(x * 2), uint8(y * 5), 7, 255})
+		}
+	}
+	g, err := scripts.SplitGrid(src, 40, 40, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Rows) != 1 || len(g.Rows[0].Tiles) != 3 {
+		t.Fatalf("tiles = %d rows, want 1 row of 3", len(g.Rows))
+	}
+	// Unchanged tiles blend back into the original image.
+	out := scripts.CombineGrid(g)
+	for x := range 100 {
+		for y := range 40 {
+			if got, want := out.At(x, y), src.At(x, y); got != want {
+				t.Fatalf("pixel %d,%d = %v, want %v", x, y, got, want)
+			}
+		}
+	}
+}
+
+func TestRegistryListings(t *testing.T) {
+	s := processing.NewScripts(scripts.Builtin(nil)...)
+	if got, want := s.Titles(processing.Txt2Img), []string{"prompt matrix", "prompts from file or textbox", "x/y/z plot"}; !slices.Equal(got, want) {
+		t.Errorf("txt2img titles = %q, want %q", got, want)
+	}
+	if got, want := s.Titles(processing.Img2Img), []string{"prompt matrix", "prompts from file or textbox", "sd upscale", "x/y/z plot"}; !slices.Equal(got, want) {
+		t.Errorf("img2img titles = %q, want %q", got, want)
+	}
+	infos := s.Infos()
+	if len(infos) != 7 {
+		t.Fatalf("infos = %d, want 3 + 4", len(infos))
+	}
+	for _, in := range infos {
+		if in.Name == "x/y/z plot" && len(in.Args) != 18 {
+			t.Errorf("x/y/z plot args = %d, want 18", len(in.Args))
+		}
+		if in.Name == "sd upscale" {
+			if !in.IsImg2Img || len(in.Args) != 4 || in.Args[2].Value != "None" {
+				t.Errorf("sd upscale info = %+v", in)
+			}
+		}
+	}
+}

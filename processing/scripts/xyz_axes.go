@@ -1,0 +1,497 @@
+package scripts
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/runner/sampling"
+)
+
+// axisType is an AxisOption's value type.
+type axisType int
+
+const (
+	axisStr axisType = iota
+	axisInt
+	axisFloat
+	axisPermutations // str_permutations
+)
+
+// axisMode limits an axis to one tab (AxisOptionTxt2Img/AxisOptionImg2Img).
+type axisMode int
+
+const (
+	bothModes axisMode = iota
+	txt2imgOnly
+	img2imgOnly
+)
+
+// Axis is one of X/Y/Z plot's axis_options.
+type Axis struct {
+	Label string
+	typ   axisType
+	mode  axisMode
+	// apply sets the value on p; xs are all the axis's values.
+	apply func(p *processing.Params, x any, xs []any) error
+	// confirm checks every value before any image is made.
+	confirm func(xs []any) error
+	// hasChoices is true for axes with a dropdown (choices is not None).
+	hasChoices bool
+	cost       float64
+	// plain formats legends with format_value instead of
+	// format_value_add_label (unused while legends are not drawn).
+	plain bool
+}
+
+func applyField(set func(p *processing.Params, x any)) func(*processing.Params, any, []any) error {
+	return func(p *processing.Params, x any, _ []any) error { set(p, x); return nil }
+}
+
+func applyOverride(key string) func(*processing.Params, any, []any) error {
+	return func(p *processing.Params, x any, _ []any) error {
+		p.OverrideSettings = withOverride(p.OverrideSettings, key, x)
+		return nil
+	}
+}
+
+func applyOverrideBool(key string) func(*processing.Params, any, []any) error {
+	return func(p *processing.Params, x any, _ []any) error {
+		p.OverrideSettings = withOverride(p.OverrideSettings, key, strings.ToLower(x.(string)) == "true")
+		return nil
+	}
+}
+
+func withOverride(m map[string]any, key string, v any) map[string]any {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]any{}
+	}
+	out[key] = v
+	return out
+}
+
+func unsupported(label string) func(*processing.Params, any, []any) error {
+	return func(*processing.Params, any, []any) error {
+		return fmt.Errorf("%w: X/Y/Z plot axis %s", processing.ErrUnsupported, label)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func confirmSamplers(xs []any) error {
+	for _, x := range xs {
+		if _, ok := sampling.LookupSampler(x.(string)); !ok {
+			return fmt.Errorf("%w: unknown sampler: %s", processing.ErrInvalid, x)
+		}
+	}
+	return nil
+}
+
+// axisOptions is A1111 1.10's axis_options, in order: x_type, y_type and
+// z_type index the ones shown in the request's mode. Axes this server
+// cannot apply answer ErrUnsupported when used.
+var axisOptions = []Axis{
+	{Label: "Nothing", typ: axisStr, apply: applyField(func(*processing.Params, any) {}), plain: true},
+	{Label: "Seed", typ: axisInt, apply: applyField(func(p *processing.Params, x any) { p.Seed, p.Seeds = int64(x.(int)), nil })},
+	{Label: "Var. seed", typ: axisInt, apply: applyField(func(p *processing.Params, x any) { p.Subseed = int64(x.(int)) })},
+	{Label: "Var. strength", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SubseedStrength = x.(float64) })},
+	{Label: "Steps", typ: axisInt, apply: applyField(func(p *processing.Params, x any) { p.Steps = x.(int) })},
+	{Label: "Hires steps", typ: axisInt, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRSecondPassSteps = x.(int) })},
+	{Label: "CFG Scale", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.CFGScale = x.(float64) })},
+	{Label: "Image CFG Scale", typ: axisFloat, mode: img2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.ImageCFGScale = ptr(x.(float64)) })},
+	{Label: "Prompt S/R", typ: axisStr, apply: applyPromptSR, plain: true},
+	{Label: "Prompt order", typ: axisPermutations, apply: applyOrder, plain: true},
+	{Label: "Sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true, plain: true},
+	{Label: "Hires sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRSamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
+	{Label: "Sampler", typ: axisStr, mode: img2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true, plain: true},
+	{Label: "Checkpoint name", typ: axisStr, apply: applyOverride("sd_model_checkpoint"), hasChoices: true, cost: 1.0},
+	{Label: "Negative Guidance minimum sigma", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SMinUncond = ptr(x.(float64)) })},
+	{Label: "Sigma Churn", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SChurn = ptr(x.(float64)) })},
+	{Label: "Sigma min", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.STmin = ptr(x.(float64)) })},
+	{Label: "Sigma max", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.STmax = ptr(x.(float64)) })},
+	{Label: "Sigma noise", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SNoise = ptr(x.(float64)) })},
+	{Label: "Schedule type", typ: axisStr, apply: applyField(func(p *processing.Params, x any) { p.Scheduler = ptr(x.(string)) }), hasChoices: true},
+	{Label: "Schedule min sigma", typ: axisFloat, apply: applyOverride("sigma_min")},
+	{Label: "Schedule max sigma", typ: axisFloat, apply: applyOverride("sigma_max")},
+	{Label: "Schedule rho", typ: axisFloat, apply: applyOverride("rho")},
+	{Label: "Skip Early CFG", typ: axisFloat, apply: applyOverride("skip_early_cond")},
+	{Label: "Beta schedule alpha", typ: axisFloat, apply: applyOverride("beta_dist_alpha")},
+	{Label: "Beta schedule beta", typ: axisFloat, apply: applyOverride("beta_dist_beta")},
+	{Label: "Eta", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.Eta = ptr(x.(float64)) })},
+	{Label: "Clip skip", typ: axisInt, apply: applyOverride("CLIP_stop_at_last_layers")},
+	{Label: "Denoising", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.DenoisingStrength = ptr(x.(float64)) })},
+	{Label: "Initial noise multiplier", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.InitialNoiseMultiplier = ptr(x.(float64)) })},
+	{Label: "Extra noise", typ: axisFloat, apply: applyOverride("img2img_extra_noise")},
+	{Label: "Hires upscaler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRUpscaler = ptr(x.(string)) }), hasChoices: true},
+	{Label: "Cond. Image Mask Weight", typ: axisFloat, mode: img2imgOnly, apply: unsupported("Cond. Image Mask Weight")},
+	{Label: "VAE", typ: axisStr, apply: applyVAE, hasChoices: true, cost: 0.7},
+	{Label: "Styles", typ: axisStr, apply: applyField(func(p *processing.Params, x any) { p.Styles = append(p.Styles, strings.Split(x.(string), ",")...) }), hasChoices: true},
+	{Label: "UniPC Order", typ: axisInt, apply: func(p *processing.Params, x any, _ []any) error {
+		p.OverrideSettings = withOverride(p.OverrideSettings, "uni_pc_order", min(x.(int), p.Steps-1))
+		return nil
+	}, cost: 0.5},
+	{Label: "Face restore", typ: axisStr, apply: applyField(func(p *processing.Params, x any) {
+		o := strings.ToLower(x.(string))
+		p.RestoreFaces = ptr(o == "codeformer" || o == "gfpgan" || o == "true" || o == "yes" || o == "y" || o == "1")
+	}), plain: true},
+	{Label: "Token merging ratio", typ: axisFloat, apply: applyOverride("token_merging_ratio")},
+	{Label: "Token merging ratio high-res", typ: axisFloat, apply: applyOverride("token_merging_ratio_hr")},
+	{Label: "Always discard next-to-last sigma", typ: axisStr, apply: applyOverrideBool("always_discard_next_to_last_sigma"), hasChoices: true},
+	{Label: "SGM noise multiplier", typ: axisStr, apply: applyOverrideBool("sgm_noise_multiplier"), hasChoices: true},
+	{Label: "Refiner checkpoint", typ: axisStr, apply: applyField(func(p *processing.Params, x any) { p.RefinerCheckpoint = ptr(x.(string)) }), hasChoices: true, cost: 1.0},
+	{Label: "Refiner switch at", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.RefinerSwitchAt = ptr(x.(float64)) })},
+	{Label: "RNG source", typ: axisStr, apply: applyOverride("randn_source"), hasChoices: true},
+	{Label: "FP8 mode", typ: axisStr, apply: applyOverride("fp8_storage"), hasChoices: true, cost: 0.9},
+	{Label: "Size", typ: axisStr, apply: applySize},
+}
+
+// axesFor is current_axis_options: the axes shown in mode.
+func axesFor(mode processing.Mode) []Axis {
+	var out []Axis
+	for _, a := range axisOptions {
+		if a.mode == bothModes || (a.mode == img2imgOnly) == (mode == processing.Img2Img) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func applyPromptSR(p *processing.Params, x any, xs []any) error {
+	from, to := xs[0].(string), x.(string)
+	if !strings.Contains(p.Prompt, from) && !strings.Contains(p.NegativePrompt, from) {
+		return fmt.Errorf("%w: Prompt S/R did not find %s in prompt or negative prompt", processing.ErrInvalid, from)
+	}
+	p.Prompt = strings.ReplaceAll(p.Prompt, from, to)
+	p.NegativePrompt = strings.ReplaceAll(p.NegativePrompt, from, to)
+	return nil
+}
+
+// applyOrder is apply_order: the tokens of x, found in the prompt, are
+// put back in x's order.
+func applyOrder(p *processing.Params, x any, _ []any) error {
+	tokens := x.([]string)
+	type pos struct {
+		at    int
+		token string
+	}
+	order := make([]pos, len(tokens))
+	for i, t := range tokens {
+		order[i] = pos{strings.Index(p.Prompt, t), t}
+	}
+	for i := 1; i < len(order); i++ { // stable insertion sort, as list.sort
+		for j := i; j > 0 && order[j].at < order[j-1].at; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	rest := p.Prompt
+	var parts []string
+	for _, o := range order {
+		n := strings.Index(rest, o.token)
+		if n < 0 { // Python's find returns -1: rest[0:-1]
+			parts = append(parts, rest[:max(len(rest)-1, 0)])
+			rest = rest[min(len(rest), max(n+len(o.token), 0)):]
+			continue
+		}
+		parts = append(parts, rest[:n])
+		rest = rest[n+len(o.token):]
+	}
+	var b strings.Builder
+	for i, part := range parts {
+		b.WriteString(part)
+		b.WriteString(tokens[i])
+	}
+	p.Prompt = b.String() + rest
+	return nil
+}
+
+func applyVAE(p *processing.Params, x any, _ []any) error {
+	name := strings.TrimSpace(x.(string))
+	switch strings.ToLower(name) {
+	case "auto", "automatic":
+		name = "Automatic"
+	case "none":
+		name = "None"
+	}
+	p.OverrideSettings = withOverride(p.OverrideSettings, "sd_vae", name)
+	return nil
+}
+
+func applySize(p *processing.Params, x any, _ []any) error {
+	w, h, _ := strings.Cut(x.(string), "x")
+	wi, err1 := strconv.Atoi(strings.TrimSpace(w))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(h))
+	if err1 != nil || err2 != nil {
+		return nil // A1111 prints "Invalid size in XYZ plot" and goes on
+	}
+	p.Width, p.Height = wi, hi
+	return nil
+}
+
+// A1111's range syntaxes: "1-5", "1-10 (+2)" and "1-10 [5]".
+var (
+	reRange           = regexp.MustCompile(`^\s*([+-]?\s*\d+)\s*-\s*([+-]?\s*\d+)(?:\s*\(([+-]\d+)\s*\))?\s*$`)
+	reRangeFloat      = regexp.MustCompile(`^\s*([+-]?\s*\d+(?:.\d*)?)\s*-\s*([+-]?\s*\d+(?:.\d*)?)(?:\s*\(([+-]\d+(?:.\d*)?)\s*\))?\s*$`)
+	reRangeCount      = regexp.MustCompile(`^\s*([+-]?\s*\d+)\s*-\s*([+-]?\s*\d+)(?:\s*\[(\d+)\s*])?\s*$`)
+	reRangeCountFloat = regexp.MustCompile(`^\s*([+-]?\s*\d+(?:.\d*)?)\s*-\s*([+-]?\s*\d+(?:.\d*)?)(?:\s*\[(\d+(?:.\d*)?)\s*])?\s*$`)
+)
+
+func pyInt(s string) (int, error) {
+	return strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(s), " ", ""))
+}
+
+func pyFloat(s string) (float64, error) {
+	return strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(s), " ", ""), 64)
+}
+
+// linspace is numpy.linspace(start, stop, num).
+func linspace(start, stop float64, num int) []float64 {
+	if num <= 0 {
+		return nil
+	}
+	if num == 1 {
+		return []float64{start}
+	}
+	out := make([]float64, num)
+	step := (stop - start) / float64(num-1)
+	for i := range out {
+		out[i] = start + float64(i)*step
+	}
+	out[num-1] = stop
+	return out
+}
+
+// csvList is csv_string_to_list_strip: every field of every row of
+// Python's csv.reader (default dialect: a quote opens a quoted field only
+// as its first character, "" is a quote inside one), stripped.
+func csvList(s string) ([]string, error) {
+	var out []string
+	var field strings.Builder
+	const (
+		startField = iota
+		inField
+		inQuoted
+		quoteInQuoted
+	)
+	state := startField
+	rowEmpty := true
+	endField := func() {
+		out = append(out, strings.TrimSpace(field.String()))
+		field.Reset()
+	}
+	for _, c := range s {
+		switch state {
+		case startField, inField:
+			switch {
+			case c == '"' && state == startField:
+				state, rowEmpty = inQuoted, false
+			case c == ',':
+				endField()
+				state, rowEmpty = startField, false
+			case c == '\n' || c == '\r':
+				if !rowEmpty || state == inField {
+					endField()
+				}
+				state, rowEmpty = startField, true
+			default:
+				field.WriteRune(c)
+				state, rowEmpty = inField, false
+			}
+		case inQuoted:
+			if c == '"' {
+				state = quoteInQuoted
+			} else {
+				field.WriteRune(c)
+			}
+		case quoteInQuoted:
+			switch c {
+			case '"':
+				field.WriteRune(c)
+				state = inQuoted
+			case ',':
+				endField()
+				state = startField
+			case '\n', '\r':
+				endField()
+				state, rowEmpty = startField, true
+			default:
+				field.WriteRune(c)
+				state = inField
+			}
+		}
+	}
+	switch {
+	case state == inQuoted:
+		return nil, fmt.Errorf("%w: X/Y/Z values %q: unexpected end of data", processing.ErrInvalid, s)
+	case !rowEmpty:
+		endField()
+	}
+	return out, nil
+}
+
+// AxisValues is process_axis: the values of an axis from its text (or,
+// for axes with choices when csvMode is false, from the dropdown list),
+// with int and float ranges expanded and every value converted to the
+// axis type (int, float64, string, or []string for Prompt order).
+func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, error) {
+	if a.Label == "Nothing" {
+		return []any{0}, nil
+	}
+	var list []string
+	if a.hasChoices && !csvMode {
+		list = dropdown
+	} else {
+		var err error
+		if list, err = csvList(text); err != nil {
+			return nil, err
+		}
+	}
+	var out []any
+	switch a.typ {
+	case axisInt:
+		for _, v := range list {
+			if m := reRange.FindStringSubmatch(v); m != nil {
+				start, err1 := pyInt(m[1])
+				end, err2 := pyInt(m[2])
+				step := 1
+				var err3 error
+				if m[3] != "" {
+					step, err3 = pyInt(m[3])
+				}
+				if err := firstErr(err1, err2, err3); err != nil {
+					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
+				}
+				if step == 0 {
+					return nil, fmt.Errorf("%w: %s value %q: zero step", processing.ErrInvalid, a.Label, v)
+				}
+				for x := start; (step > 0 && x < end+1) || (step < 0 && x > end+1); x += step {
+					out = append(out, x)
+				}
+			} else if m := reRangeCount.FindStringSubmatch(v); m != nil {
+				start, err1 := pyInt(m[1])
+				end, err2 := pyInt(m[2])
+				num := 1
+				var err3 error
+				if m[3] != "" {
+					num, err3 = pyInt(m[3])
+				}
+				if err := firstErr(err1, err2, err3); err != nil {
+					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
+				}
+				for _, f := range linspace(float64(start), float64(end), num) {
+					out = append(out, int(f))
+				}
+			} else {
+				x, err := pyInt(v)
+				if err != nil {
+					return nil, fmt.Errorf("%w: %s value %q is not an integer", processing.ErrInvalid, a.Label, v)
+				}
+				out = append(out, x)
+			}
+		}
+	case axisFloat:
+		for _, v := range list {
+			if m := reRangeFloat.FindStringSubmatch(v); m != nil {
+				start, err1 := pyFloat(m[1])
+				end, err2 := pyFloat(m[2])
+				step := 1.0
+				var err3 error
+				if m[3] != "" {
+					step, err3 = pyFloat(m[3])
+				}
+				if err := firstErr(err1, err2, err3); err != nil {
+					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
+				}
+				if step == 0 {
+					return nil, fmt.Errorf("%w: %s value %q: zero step", processing.ErrInvalid, a.Label, v)
+				}
+				// numpy.arange(start, end + step, step)
+				n := int(math.Ceil((end + step - start) / step))
+				for i := range max(n, 0) {
+					out = append(out, start+float64(i)*step)
+				}
+			} else if m := reRangeCountFloat.FindStringSubmatch(v); m != nil {
+				start, err1 := pyFloat(m[1])
+				end, err2 := pyFloat(m[2])
+				num := 1
+				var err3 error
+				if m[3] != "" {
+					num, err3 = pyInt(m[3])
+				}
+				if err := firstErr(err1, err2, err3); err != nil {
+					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
+				}
+				for _, f := range linspace(start, end, num) {
+					out = append(out, f)
+				}
+			} else {
+				x, err := pyFloat(v)
+				if err != nil {
+					return nil, fmt.Errorf("%w: %s value %q is not a number", processing.ErrInvalid, a.Label, v)
+				}
+				out = append(out, x)
+			}
+		}
+	case axisPermutations:
+		if len(list) > 8 {
+			return nil, fmt.Errorf("%w: %s: %d tokens make too many permutations", processing.ErrInvalid, a.Label, len(list))
+		}
+		for _, perm := range permutations(list) {
+			out = append(out, perm)
+		}
+	default:
+		for _, v := range list {
+			out = append(out, v)
+		}
+	}
+	if a.confirm != nil {
+		if err := a.confirm(out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// permutations is itertools.permutations(xs) in its order.
+func permutations(xs []string) [][]string {
+	var out [][]string
+	idx := make([]int, len(xs))
+	used := make([]bool, len(xs))
+	var rec func(k int)
+	rec = func(k int) {
+		if k == len(xs) {
+			perm := make([]string, len(xs))
+			for i, j := range idx {
+				perm[i] = xs[j]
+			}
+			out = append(out, perm)
+			return
+		}
+		for j := range xs {
+			if !used[j] {
+				used[j] = true
+				idx[k] = j
+				rec(k + 1)
+				used[j] = false
+			}
+		}
+	}
+	rec(0)
+	return out
+}
+
+// Axes returns the axis types shown in mode, in x_type index order.
+func Axes(mode processing.Mode) []Axis { return axesFor(mode) }
