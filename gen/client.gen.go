@@ -90,6 +90,24 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// ProgressapiInternalProgressPostWithBody Progressapi
+	//
+	// Progress of one task by id (A1111 >= 1.7 modules/progress.py), as the web UI polls it; the task id is the request's force_task_id. Not covered by --api-auth, as in A1111.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /internal/progress (the `ProgressapiInternalProgressPost` operationId).
+	ProgressapiInternalProgressPostWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ProgressapiInternalProgressPost Progressapi
+	//
+	// Progress of one task by id (A1111 >= 1.7 modules/progress.py), as the web UI polls it; the task id is the request's force_task_id. Not covered by --api-auth, as in A1111.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /internal/progress (the `ProgressapiInternalProgressPost` operationId).
+	ProgressapiInternalProgressPost(ctx context.Context, body ProgressapiInternalProgressPostJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCmdFlagsSdapiV1CmdFlagsGet Get Cmd Flags
 	//
 	// Corresponds with GET /sdapi/v1/cmd-flags (the `GetCmdFlagsSdapiV1CmdFlagsGet` operationId).
@@ -401,6 +419,44 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /sdapi/v1/upscalers (the `GetUpscalersSdapiV1UpscalersGet` operationId).
 	GetUpscalersSdapiV1UpscalersGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ProgressapiInternalProgressPostWithBody Progressapi
+//
+// Progress of one task by id (A1111 >= 1.7 modules/progress.py), as the web UI polls it; the task id is the request's force_task_id. Not covered by --api-auth, as in A1111.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /internal/progress (the `ProgressapiInternalProgressPost` operationId).
+func (c *Client) ProgressapiInternalProgressPostWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProgressapiInternalProgressPostRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ProgressapiInternalProgressPost Progressapi
+//
+// Progress of one task by id (A1111 >= 1.7 modules/progress.py), as the web UI polls it; the task id is the request's force_task_id. Not covered by --api-auth, as in A1111.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /internal/progress (the `ProgressapiInternalProgressPost` operationId).
+func (c *Client) ProgressapiInternalProgressPost(ctx context.Context, body ProgressapiInternalProgressPostJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProgressapiInternalProgressPostRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // GetCmdFlagsSdapiV1CmdFlagsGet Get Cmd Flags
@@ -1233,6 +1289,46 @@ func (c *Client) GetUpscalersSdapiV1UpscalersGet(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewProgressapiInternalProgressPostRequest calls the generic ProgressapiInternalProgressPost builder with application/json body
+func NewProgressapiInternalProgressPostRequest(server string, body ProgressapiInternalProgressPostJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewProgressapiInternalProgressPostRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewProgressapiInternalProgressPostRequestWithBody constructs an http.Request for the ProgressapiInternalProgressPost method, with any body, and a specified content type
+func NewProgressapiInternalProgressPostRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/internal/progress")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewGetCmdFlagsSdapiV1CmdFlagsGetRequest constructs an http.Request for the GetCmdFlagsSdapiV1CmdFlagsGet method
@@ -2556,6 +2652,24 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ProgressapiInternalProgressPostWithBodyWithResponse Progressapi
+	//
+	// Progress of one task by id (A1111 >= 1.7 modules/progress.py), as the web UI polls it; the task id is the request's force_task_id. Not covered by --api-auth, as in A1111.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /internal/progress (the `ProgressapiInternalProgressPost` operationId).
+	ProgressapiInternalProgressPostWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProgressapiInternalProgressPostResponse, error)
+
+	// ProgressapiInternalProgressPostWithResponse Progressapi
+	//
+	// Progress of one task by id (A1111 >= 1.7 modules/progress.py), as the web UI polls it; the task id is the request's force_task_id. Not covered by --api-auth, as in A1111.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /internal/progress (the `ProgressapiInternalProgressPost` operationId).
+	ProgressapiInternalProgressPostWithResponse(ctx context.Context, body ProgressapiInternalProgressPostJSONRequestBody, reqEditors ...RequestEditorFn) (*ProgressapiInternalProgressPostResponse, error)
+
 	// GetCmdFlagsSdapiV1CmdFlagsGetWithResponse Get Cmd Flags
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2929,6 +3043,61 @@ type ClientWithResponsesInterface interface {
 	GetUpscalersSdapiV1UpscalersGetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetUpscalersSdapiV1UpscalersGetResponse, error)
 }
 
+type ProgressapiInternalProgressPostResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InternalProgressResponse
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *RequestValidationError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ProgressapiInternalProgressPostResponse) GetJSON200() *InternalProgressResponse {
+	return r.JSON200
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ProgressapiInternalProgressPostResponse) GetJSON422() *RequestValidationError {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ProgressapiInternalProgressPostResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ProgressapiInternalProgressPostResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ProgressapiInternalProgressPostResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ProgressapiInternalProgressPostResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ProgressapiInternalProgressPostResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetCmdFlagsSdapiV1CmdFlagsGetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3245,6 +3414,8 @@ type ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse struct {
 	JSON500 *InternalError
 	// JSON501 the response for an HTTP 501 `application/json` response
 	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *QueueFull
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3270,6 +3441,11 @@ func (r ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse) GetJSON500() *I
 // GetJSON501 returns the response for an HTTP 501 `application/json` response
 func (r ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse) GetJSON501() *NotImplemented {
 	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse) GetJSON503() *QueueFull {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3314,6 +3490,8 @@ type ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse struct {
 	JSON500 *InternalError
 	// JSON501 the response for an HTTP 501 `application/json` response
 	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *QueueFull
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3339,6 +3517,11 @@ func (r ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse) GetJSON500() *I
 // GetJSON501 returns the response for an HTTP 501 `application/json` response
 func (r ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse) GetJSON501() *NotImplemented {
 	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse) GetJSON503() *QueueFull {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3490,11 +3673,13 @@ type Img2imgapiSdapiV1Img2imgPostResponse struct {
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *RequestValidationError
+	JSON422 *GenerationUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON501 the response for an HTTP 501 `application/json` response
 	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *QueueFull
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3513,7 +3698,7 @@ func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON404() *NotFound {
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON422() *RequestValidationError {
+func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON422() *GenerationUnprocessable {
 	return r.JSON422
 }
 
@@ -3525,6 +3710,11 @@ func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON500() *InternalError {
 // GetJSON501 returns the response for an HTTP 501 `application/json` response
 func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON501() *NotImplemented {
 	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON503() *QueueFull {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4434,6 +4624,8 @@ type ReloadapiSdapiV1ReloadCheckpointPostResponse struct {
 	JSON500 *InternalError
 	// JSON501 the response for an HTTP 501 `application/json` response
 	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *QueueFull
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4454,6 +4646,11 @@ func (r ReloadapiSdapiV1ReloadCheckpointPostResponse) GetJSON500() *InternalErro
 // GetJSON501 returns the response for an HTTP 501 `application/json` response
 func (r ReloadapiSdapiV1ReloadCheckpointPostResponse) GetJSON501() *NotImplemented {
 	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ReloadapiSdapiV1ReloadCheckpointPostResponse) GetJSON503() *QueueFull {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5181,11 +5378,13 @@ type Text2imgapiSdapiV1Txt2imgPostResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *RequestValidationError
+	JSON422 *GenerationUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON501 the response for an HTTP 501 `application/json` response
 	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *QueueFull
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5199,7 +5398,7 @@ func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON401() *Unauthorized {
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON422() *RequestValidationError {
+func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON422() *GenerationUnprocessable {
 	return r.JSON422
 }
 
@@ -5211,6 +5410,11 @@ func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON500() *InternalError {
 // GetJSON501 returns the response for an HTTP 501 `application/json` response
 func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON501() *NotImplemented {
 	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON503() *QueueFull {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5251,6 +5455,8 @@ type UnloadapiSdapiV1UnloadCheckpointPostResponse struct {
 	JSON401 *Unauthorized
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *QueueFull
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5266,6 +5472,11 @@ func (r UnloadapiSdapiV1UnloadCheckpointPostResponse) GetJSON401() *Unauthorized
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r UnloadapiSdapiV1UnloadCheckpointPostResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UnloadapiSdapiV1UnloadCheckpointPostResponse) GetJSON503() *QueueFull {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5350,6 +5561,36 @@ func (r GetUpscalersSdapiV1UpscalersGetResponse) ContentType() string {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// ProgressapiInternalProgressPostWithBodyWithResponse Progressapi
+//
+// Progress of one task by id (A1111 >= 1.7 modules/progress.py), as the web UI polls it; the task id is the request's force_task_id. Not covered by --api-auth, as in A1111.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /internal/progress (the `ProgressapiInternalProgressPost` operationId).
+func (c *ClientWithResponses) ProgressapiInternalProgressPostWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProgressapiInternalProgressPostResponse, error) {
+	rsp, err := c.ProgressapiInternalProgressPostWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProgressapiInternalProgressPostResponse(rsp)
+}
+
+// ProgressapiInternalProgressPostWithResponse Progressapi
+//
+// Progress of one task by id (A1111 >= 1.7 modules/progress.py), as the web UI polls it; the task id is the request's force_task_id. Not covered by --api-auth, as in A1111.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /internal/progress (the `ProgressapiInternalProgressPost` operationId).
+func (c *ClientWithResponses) ProgressapiInternalProgressPostWithResponse(ctx context.Context, body ProgressapiInternalProgressPostJSONRequestBody, reqEditors ...RequestEditorFn) (*ProgressapiInternalProgressPostResponse, error) {
+	rsp, err := c.ProgressapiInternalProgressPost(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProgressapiInternalProgressPostResponse(rsp)
 }
 
 // GetCmdFlagsSdapiV1CmdFlagsGetWithResponse Get Cmd Flags
@@ -6036,6 +6277,46 @@ func (c *ClientWithResponses) GetUpscalersSdapiV1UpscalersGetWithResponse(ctx co
 	return ParseGetUpscalersSdapiV1UpscalersGetResponse(rsp)
 }
 
+// ParseProgressapiInternalProgressPostResponse parses an HTTP response from a ProgressapiInternalProgressPostWithResponse call
+func ParseProgressapiInternalProgressPostResponse(rsp *http.Response) (*ProgressapiInternalProgressPostResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ProgressapiInternalProgressPostResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InternalProgressResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest RequestValidationError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetCmdFlagsSdapiV1CmdFlagsGetResponse parses an HTTP response from a GetCmdFlagsSdapiV1CmdFlagsGetWithResponse call
 func ParseGetCmdFlagsSdapiV1CmdFlagsGetResponse(rsp *http.Response) (*GetCmdFlagsSdapiV1CmdFlagsGetResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6313,6 +6594,13 @@ func ParseExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse(rsp *http.Resp
 		}
 		response.JSON501 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest QueueFull
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -6366,6 +6654,13 @@ func ParseExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse(rsp *http.Resp
 			return nil, err
 		}
 		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest QueueFull
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6488,7 +6783,7 @@ func ParseImg2imgapiSdapiV1Img2imgPostResponse(rsp *http.Response) (*Img2imgapiS
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest RequestValidationError
+		var dest GenerationUnprocessable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6507,6 +6802,13 @@ func ParseImg2imgapiSdapiV1Img2imgPostResponse(rsp *http.Response) (*Img2imgapiS
 			return nil, err
 		}
 		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest QueueFull
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -7197,6 +7499,13 @@ func ParseReloadapiSdapiV1ReloadCheckpointPostResponse(rsp *http.Response) (*Rel
 		}
 		response.JSON501 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest QueueFull
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -7748,7 +8057,7 @@ func ParseText2imgapiSdapiV1Txt2imgPostResponse(rsp *http.Response) (*Text2imgap
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest RequestValidationError
+		var dest GenerationUnprocessable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7767,6 +8076,13 @@ func ParseText2imgapiSdapiV1Txt2imgPostResponse(rsp *http.Response) (*Text2imgap
 			return nil, err
 		}
 		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest QueueFull
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -7807,6 +8123,13 @@ func ParseUnloadapiSdapiV1UnloadCheckpointPostResponse(rsp *http.Response) (*Unl
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest QueueFull
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 

@@ -22,6 +22,9 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ProgressapiInternalProgressPost Progressapi
+	// (POST /internal/progress)
+	ProgressapiInternalProgressPost(ctx echo.Context) error
 	// GetCmdFlagsSdapiV1CmdFlagsGet Get Cmd Flags
 	// (GET /sdapi/v1/cmd-flags)
 	GetCmdFlagsSdapiV1CmdFlagsGet(ctx echo.Context) error
@@ -150,6 +153,15 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ProgressapiInternalProgressPost converts echo context to params.
+func (w *ServerInterfaceWrapper) ProgressapiInternalProgressPost(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ProgressapiInternalProgressPost(ctx)
+	return err
 }
 
 // GetCmdFlagsSdapiV1CmdFlagsGet converts echo context to params.
@@ -618,7 +630,18 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/sdapi/v1/server-kill", wrapper.KillWebuiSdapiV1ServerKillPost, options.OperationMiddlewares["kill_webui_sdapi_v1_server_kill_post"]...)
 	router.POST(options.BaseURL+"/sdapi/v1/server-restart", wrapper.RestartWebuiSdapiV1ServerRestartPost, options.OperationMiddlewares["restart_webui_sdapi_v1_server_restart_post"]...)
 	router.POST(options.BaseURL+"/sdapi/v1/server-stop", wrapper.StopWebuiSdapiV1ServerStopPost, options.OperationMiddlewares["stop_webui_sdapi_v1_server_stop_post"]...)
+	router.POST(options.BaseURL+"/internal/progress", wrapper.ProgressapiInternalProgressPost, options.OperationMiddlewares["progressapi_internal_progress_post"]...)
 
+}
+
+type GenerationUnprocessableJSONResponse GenerationUnprocessable
+
+func (t GenerationUnprocessableJSONResponse) MarshalJSON() ([]byte, error) {
+	return GenerationUnprocessable(t).MarshalJSON()
+}
+
+func (t *GenerationUnprocessableJSONResponse) UnmarshalJSON(b []byte) error {
+	return (*GenerationUnprocessable)(t).UnmarshalJSON(b)
 }
 
 type InternalErrorJSONResponse ErrorResponse
@@ -627,11 +650,65 @@ type NotFoundJSONResponse ErrorResponse
 
 type NotImplementedJSONResponse ErrorResponse
 
+type QueueFullJSONResponse ErrorResponse
+
 type RequestValidationErrorJSONResponse HTTPValidationError
 
 type RouteNotFoundJSONResponse HTTPError
 
 type UnauthorizedJSONResponse ErrorResponse
+
+type ProgressapiInternalProgressPostRequestObject struct {
+	Body *ProgressapiInternalProgressPostJSONRequestBody
+}
+
+type ProgressapiInternalProgressPostResponseObject interface {
+	VisitProgressapiInternalProgressPostResponse(w http.ResponseWriter) error
+}
+
+type ProgressapiInternalProgressPost200JSONResponse InternalProgressResponse
+
+func (response ProgressapiInternalProgressPost200JSONResponse) VisitProgressapiInternalProgressPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProgressapiInternalProgressPost422JSONResponse struct {
+	RequestValidationErrorJSONResponse
+}
+
+func (response ProgressapiInternalProgressPost422JSONResponse) VisitProgressapiInternalProgressPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProgressapiInternalProgressPost500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ProgressapiInternalProgressPost500JSONResponse) VisitProgressapiInternalProgressPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type GetCmdFlagsSdapiV1CmdFlagsGetRequestObject struct {
 }
@@ -1020,6 +1097,20 @@ func (response ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost501JSONResponse) V
 	return err
 }
 
+type ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost503JSONResponse struct{ QueueFullJSONResponse }
+
+func (response ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost503JSONResponse) VisitExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ExtrasSingleImageApiSdapiV1ExtraSingleImagePostRequestObject struct {
 	Body *ExtrasSingleImageApiSdapiV1ExtraSingleImagePostJSONRequestBody
 }
@@ -1096,6 +1187,20 @@ func (response ExtrasSingleImageApiSdapiV1ExtraSingleImagePost501JSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExtrasSingleImageApiSdapiV1ExtraSingleImagePost503JSONResponse struct{ QueueFullJSONResponse }
+
+func (response ExtrasSingleImageApiSdapiV1ExtraSingleImagePost503JSONResponse) VisitExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1249,7 +1354,7 @@ func (response Img2imgapiSdapiV1Img2imgPost404JSONResponse) VisitImg2imgapiSdapi
 }
 
 type Img2imgapiSdapiV1Img2imgPost422JSONResponse struct {
-	RequestValidationErrorJSONResponse
+	GenerationUnprocessableJSONResponse
 }
 
 func (response Img2imgapiSdapiV1Img2imgPost422JSONResponse) VisitImg2imgapiSdapiV1Img2imgPostResponse(w http.ResponseWriter) error {
@@ -1288,6 +1393,20 @@ func (response Img2imgapiSdapiV1Img2imgPost501JSONResponse) VisitImg2imgapiSdapi
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Img2imgapiSdapiV1Img2imgPost503JSONResponse struct{ QueueFullJSONResponse }
+
+func (response Img2imgapiSdapiV1Img2imgPost503JSONResponse) VisitImg2imgapiSdapiV1Img2imgPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2186,6 +2305,20 @@ func (response ReloadapiSdapiV1ReloadCheckpointPost501JSONResponse) VisitReloada
 	return err
 }
 
+type ReloadapiSdapiV1ReloadCheckpointPost503JSONResponse struct{ QueueFullJSONResponse }
+
+func (response ReloadapiSdapiV1ReloadCheckpointPost503JSONResponse) VisitReloadapiSdapiV1ReloadCheckpointPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSamplersSdapiV1SamplersGetRequestObject struct {
 }
 
@@ -2908,7 +3041,7 @@ func (response Text2imgapiSdapiV1Txt2imgPost401JSONResponse) VisitText2imgapiSda
 }
 
 type Text2imgapiSdapiV1Txt2imgPost422JSONResponse struct {
-	RequestValidationErrorJSONResponse
+	GenerationUnprocessableJSONResponse
 }
 
 func (response Text2imgapiSdapiV1Txt2imgPost422JSONResponse) VisitText2imgapiSdapiV1Txt2imgPostResponse(w http.ResponseWriter) error {
@@ -2947,6 +3080,20 @@ func (response Text2imgapiSdapiV1Txt2imgPost501JSONResponse) VisitText2imgapiSda
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Text2imgapiSdapiV1Txt2imgPost503JSONResponse struct{ QueueFullJSONResponse }
+
+func (response Text2imgapiSdapiV1Txt2imgPost503JSONResponse) VisitText2imgapiSdapiV1Txt2imgPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2996,6 +3143,20 @@ func (response UnloadapiSdapiV1UnloadCheckpointPost500JSONResponse) VisitUnloada
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnloadapiSdapiV1UnloadCheckpointPost503JSONResponse struct{ QueueFullJSONResponse }
+
+func (response UnloadapiSdapiV1UnloadCheckpointPost503JSONResponse) VisitUnloadapiSdapiV1UnloadCheckpointPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3051,6 +3212,9 @@ func (response GetUpscalersSdapiV1UpscalersGet500JSONResponse) VisitGetUpscalers
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ProgressapiInternalProgressPost Progressapi
+	// (POST /internal/progress)
+	ProgressapiInternalProgressPost(ctx context.Context, request ProgressapiInternalProgressPostRequestObject) (ProgressapiInternalProgressPostResponseObject, error)
 	// GetCmdFlagsSdapiV1CmdFlagsGet Get Cmd Flags
 	// (GET /sdapi/v1/cmd-flags)
 	GetCmdFlagsSdapiV1CmdFlagsGet(ctx context.Context, request GetCmdFlagsSdapiV1CmdFlagsGetRequestObject) (GetCmdFlagsSdapiV1CmdFlagsGetResponseObject, error)
@@ -3186,6 +3350,52 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ProgressapiInternalProgressPost operation middleware
+func (sh *strictHandler) ProgressapiInternalProgressPost(ctx echo.Context) error {
+	var request ProgressapiInternalProgressPostRequestObject
+
+	var body ProgressapiInternalProgressPostJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ProgressapiInternalProgressPost(ctx.Request().Context(), request.(ProgressapiInternalProgressPostRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ProgressapiInternalProgressPost")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ProgressapiInternalProgressPostResponseObject); ok {
+		return validResponse.VisitProgressapiInternalProgressPostResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // GetCmdFlagsSdapiV1CmdFlagsGet operation middleware
@@ -4391,405 +4601,416 @@ func (sh *strictHandler) GetUpscalersSdapiV1UpscalersGet(ctx echo.Context) error
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3ddhw5tib2KnDOeEmaTiZJlaq6m1q9xhRJSXmalNhMUtUzJTkGGYHMRDEiEAUgSGb1Kl/4wre+8JWv",
-	"/Bp+Hr+A/Qhe2BuIX8RPUlXqnjrqs9YpMRLA/gBsABsb++cfk1AkmUhZqtXk6B8TyVQmUsXgj3mqmUxp",
-	"fCalkOZDKFLNUm3+SbMs5iHVXKT7PyqRmm8q3LCEmn/9R8lWk6PJf9gvW9/HX9U+tHZl6Ux++eWX6SRi",
-	"KpQ8M41NjibHKWEPIYM/CU+J3jCyoWkUMzk1fx8fHh4ePlGEmYaI2tCMzSa/TCfvhH4t8jT6gkgNEvL2",
-	"+vryrAD84uAFecpm6xn5OJmnXBOe0DUjqdBkZdB9nEzJx8mFiFhc/fjMdWGeZDFLWKrZF+zI9YYropi8",
-	"Y5KENDW4IgED/6NYkqcrIQl7oAYZSQVJALyQ5t/cwQVcz152zs4V+ylnSn+gMY+g7K/LVWYSmm17OloW",
-	"IVCGPH1NlT6+nBOJ+MhdUeIZwBa5Zr86ZwHLdGG83jAiDVnCFbCIZGuuNJMsIk8XmsqYac3IPz5OIqYp",
-	"jz9Ojj4aziGvkZV+QV66SWmuN0Lyn78kJ11wpXi6NtxxL0W6JqFkEUs1p7EieRoxSfb2aMb3DDjyFIGb",
-	"f5syIdUs+jgxlc3iCYWULNQkV2YbSpj5nlGl7oW0K+aXqcUN+9WJZFSzAt3RPyaZFBmTmuN+xtOVMP+t",
-	"I3blidLSIF9JkRjUVDPCkiWLItufzTZjMmX6Xshboqm6nU2mE811zCZHljYBEtOJ3mbmI7YIMA17cWlm",
-	"4gfE8alZt8BdVBfLH1mozVyeORxzzZJ2x1QUhBsW3maC4wS3GWpD1YaIFazpsizRZuGXvbynimhJecoi",
-	"ItIp4StC7yiP6TI2uNI8xn8eaZmzsgOLU3JS0m91f1oHGJi59KPEWf4clDPyTmhG9IbaalxBa9AyfDW1",
-	"c8UistzCL9iSfEnMLkeJ0qYZwoFpV9ycObli5L/VuvDfCE+VZjQaOyjknemzb2TMBukfjJilaw2Txmi4",
-	"ITyN+B2PchqTOxZqId3ZWAxMhR0X0GxBj6earZkEgpplHYOfJ0smDT1TRtnRYpLhcGmBQ9WYjfFMYgj7",
-	"EGFv1BAoW6yv1x9sS20qjRWo7PA40pXFWF9qfWtRde80saAR7ro0irjpDo0vayV6N9kahNYWWwIgSAc4",
-	"F5ZMLiVLNR7QlXE5RziezqhbnmVfAqkl5IdKnsb8lsVbEuXM8BmV4YZrFupcmi3VEKaaL3nM9fZZlcst",
-	"+lbHGtMdu/677vrmW/VvwJnevsc/O8dqRWPFuk9zmqp7JhWhKWGmOfJvi/fvCNKoHiVVWj4otSO4tWic",
-	"/EUzHiQ8imJ2TyWrSNRLEW0NuTrHmq/mv60NCmUM70/MSXCNWS9IhTFVCrbeKQGRuCYqT8lVnmqeMOjR",
-	"lPyVbeFfM98+CbQ8e4TS8mnRt2cvycfJx/zg4JtQaapzBf9mRwS/WXEJvn2cACvWAM0GT27scTEoUxy2",
-	"Al2VrWqz5JvGB81SxUXqP9KXkqbhxje4thq5YplQXAu5Ja+wcEm9/NAcx1AkCddBRDUb2fgJ1CCnpkZF",
-	"Zql/7SBjpI7dyLw1NVpk3NcWV6TmpInaJF7HdE1UxkK+2oLIsGF6w6Q9uwr65g/bRGXqyi9IbylEzGhq",
-	"CPpFl7JDqT3mbVNdp75kiRg9ATdX55Umr7Cqp9E7JhVHYb6r1Q+2SPXILL70cr7tmHTUl47DqjNdYqgz",
-	"WjlR1RVSWwD+FSKpekV1uJmbO7SyV8juDRgFjvpCCkXEVkImTAZ3XNlDBMdoRfNYT44Omlv2gmkUGssK",
-	"RgA5ERF7DS1NzS0xZ4qojcjjiCwZWTJ9z1hKDghNI3JothJDlerJ0SQSOYpGCX3gSZ5Mjg6nk4Sn+O+D",
-	"bpGppEg+lNiLoULZCJdb0cl7xtcbPbKDWPif3rnvEbOnYwx4IMgzFdKYyeD5506iYqFIIyq3xLX5pfq7",
-	"aFGuQPP1fb3K1jT93A6/eX355vjdl+okUhvgVtCInXPluaqarwY1FFFGFoTbtkhn5CJX2uB+RRX77oW9",
-	"rRtZn2uWDEqqr3nMTqmmhr4Di7tKiZBKSbe4PSv+MwuMbDpyzLEGSLNH5MDgtpNsbpn4T56uA1uMJiJP",
-	"9ZQcVgvmWflXWTbYkIf2x/sZ7KlmMn44mB5+6p6QK6R4YbrivQ5uxH1gV5lkKo+1qnUZW2v0GnnI9HtJ",
-	"w1uWRkQynUu8mK1ZyiTVLMJJ/M99V8KNuCeOqu+4tWMTrLhU9T3NK2tXgBVrTOYpWZrNESZJC9Tx0JCp",
-	"PmQ3dlKQcA80GRzWcE3eiZRNpgO6jcTcowuIZtoVmxKuyYYC0y8ZEaktzRWJudJHxLRMpuScpuHPQpEp",
-	"eceo6RKZkrPF1Zvjd8GLB/P76eKKTMnVHn4kLx7+0PzzOOUJ++4VmZJFmL87uybmh+KPy8U708Dinqfz",
-	"K/LioWeYLqr98Mkk5cb9iFFq79X/HQ9Ve/vvHi+z0kMpsl1WYjFEpiJ8wYcHLciKa6c1CTdCsZSYPaGP",
-	"/U+gDajZw/zlhlQD+ryJ8tWWmIWe5OGmuuEVGKdEpPEWtUz3G5aSyv77l4OBg+lPlYPpcGhBm7X/moZa",
-	"SN+51N57a/369rDVs2sq10yTDYpRTrdR5dYN1zPyvrt7cO6O6YAl9bYhKlW28vYpMRL+PY/05oug/95Q",
-	"GlbPlQJC/b7gvw6Muzp0qeo2OokD/8vAMVFMcqbM5vL2+uKcaLpWJBSppjw1rGSGK5MiZEqB5r+qxYEK",
-	"/ucAKwF1aDwb5ycoPJco8+AymFVlnlbTA8JNY6TL3heg+oe8V6EhqVrwdB0zKP31uvb1uvb1uvY7ua7V",
-	"xbeW6DZ3soa9rk1JYq9rtH5ha26f0PgTRSKq6axHIgECflXa17va17va17va17va17va17va17val7ir",
-	"1e8HHpF/3PXgX+9KNupG5r2Q7Si3dF7DPvWObvft6zUNze9aSCb9L8phEgURh/f6LrCXVHufWd2rZ/+z",
-	"pu/FsNKdFkJfL5yWvoU+sl8buxVOg2SZZMoZobojacXj6lusaRvEzDE9hMLpmG7aFlu9dT3x9TKma7Xb",
-	"tZhGUaC0yAIwJRmWriLB0HY0EoSmW71BQ6muiT+OIrLQIiNg7uo9Rmhk9g6lJdXO6KMPwHG1OJFmI1S9",
-	"AKqte+nHsbgPwqaY7yUOZUmYKy0Sgj8Q9sDCHNgDDDzv2TLnfYCgiZOaKF5Dc0+3KlhSHW4CIywEeWr+",
-	"8+vPDBAioIMhJyKNyA0S8qLK+DCAXDFCM/6Xa4nGVjHNU3PYbxg5vpwTLdZoKnHP9cZqHZY5J09Nvb29",
-	"VOCf1v4RTiKQCGz9Z319yXgX7IDm2mMpsmA142CYPSEBZ8xvGfk4cbbBR6Vh8EsiJAlFktC9iMU84Zok",
-	"eax5FrOi1uFRdjjNnx9lz6f5N0fZNx8n/bjJce7fGg32WKxHD/teLNbF0KNVBInFeg02xitC45hUrNHV",
-	"AKpzse4cUTTnh11jGJ1FYl0ATJ19I4NTqfdveRyTO04N+gE4C6xudhI/rFwLZLdhRCJjaYX9bq7OnVys",
-	"tkqz5IkitgGylOJeMUnyTKSWnfuAliB8GJdKrmkKIlOsgoz62NKck2b+Ii7BgHSLi+UVXkXQpNGcPk/V",
-	"sz7Z4BWQgvt+rEjX4RveZp6H8sxCqFhJg+EuTGPEV6scDH4Ay0vCV9YYirNoipevSsV7M8NLRmgUWTvf",
-	"DYPLmWmyLKdA81TYUnbeRwzejn44AWTUcLY6U4EyQJ+ccu+VLYx59qipPTmfX46f2JOYZ4PTWuqAHwOo",
-	"rL4DrLLOILh0xdc9XAe/k/sNDw2UVGmZh1oVhsfdCKBdL0WpAjzjheRrnnpeR+BMZhE5eX+1IFjqqXrm",
-	"tgXTM9hC7d6vWEZRagdWfpoKojIaMvWsF6BUBM/+9xbGKLCBZGv28HjICqR8Itk6j6kk7MEItNaSbjxW",
-	"cgUoPIgjqh/FZqfH1+P565TqIcYy0rJ/EzA3KgL8db9hksFJaA53ENkJVwRuDlE/edq18CPGsoimSyFk",
-	"/qvLaKfVxn1nSsTueMgCHvkknJiFGrjBHWcnN6fHBKtYHRp5yh4yIfGn4MN8MX91fhacnn2Yn5wt/nIw",
-	"PZwyHZIEFBtLRlLGzEaOmtRnvcCByDzyDhlXpo7h86CwmFXDg5dJdsdSDRNY1kOpW+Yp3NIlW1MZxeaS",
-	"btg/3RIBMqdiWlurrk7MCMswPjkrYXmH3fbAbFAiZkEmxdosqyWVagwTAAuIXGe5JtW6dgc0bY4AeoIl",
-	"yWWVeh9c0PD/GkOOdvFkmfNY7/H0V58CUFCMnQTYRQIjPYDWiyaByDRP+M9UF0bLvdNhidKUVCuil5Jk",
-	"UR4yRa6OL2C9gPLL0iJ08FhyHUKv3HNb74om5H0VY1/3Upqif9hoxoLSRjLLpDDo3Xv/fky1mUw8rMiG",
-	"3jGS0lS9ND1b5THcgNwsmk1a5NoceqU8x1NyMh/R3Xc0RRe13p6JTAcqi7kOqDbARs1WJtmKgYNwKIVS",
-	"e0VVEtMtk/UpBMe7XIuEah6ScCPMpiRWtUIjuvM+02RhgJLjAmhfxxRdsSBPMx7exmw8A8JAm7HPtlrI",
-	"cIPcpaAXCY15yEWuQD4bgXlBV4zcOAx9aHWsgjsm+WrbPkS+N+xuLsBGuserHD51mrUAr+jxak/xdcoi",
-	"EjKp+QpcbdVsBMLrWJEPSNd3SIggFTqIxH1qlltgBOzRK8DVqkrXZiMzi4LrJ3gE8zSMc3OcFa8iFUfT",
-	"TvCCvBOanBYEDCzv6OZJFqitKrXNfbjx2jjLtoTKdZ6wVB8R0wIBLQOLiG0JhCXy1C1O80kmyOt0ab6U",
-	"m/QUuFyk6hlKX+oWblk/5by3f4bowsL29avwjlR+aav8vSLxwasCe9A5jQlPrSsHeWrH5Kh0uewVoStO",
-	"fx3CGHJo9VhOMq1+dbEM/Xiq5y+Q8Q4XIuKpYmEuWXn4BjQMmVKjFSiV01fTZeOQxQPWzvcw8LlFU56w",
-	"5BjReLvweL3F2Y56i7NReovV8KD95S+Lm8vLq7PF4i9/6aH32tthAzSlCVNBQh8CdJaukTx8/qcmQXiJ",
-	"pHHFtbpoBfZJelccwzMyX5GtyIm4Y1LyiBGu4S07pCncf2Meahy/rcglLnlUTfV1pSB3QR/IOYL2PRCu",
-	"hAxZYPnyAW/t49nQVYAlDScwaZzAqsGbpYNc5YQzhxgxy+xWwVCYrss8JVy/JHYPT+gtI8vcyJPmhqLM",
-	"3g36pRXlceHA0TcipqPEsvzfXUe9Ey4Z+5kFhYA6+sRmEdcV/aprgKxjsaRxvO1DBzTJohSKB3EFPA0U",
-	"C3UpuvdhKsDw1KnoQuKql8YVtlBG12ClVPFspHVVt1N3qDzcOG23onc8Xe8hX0+Lp+ePkxm5rmj6LBWC",
-	"/GnmeskwPI07exMR5TFT+2pDJYsCu5OZ89C+tY0cRjJPycINkW/rsCNqx6Mx5QNTXImTUIzbqCErRivJ",
-	"YqYCsxlM3R94gO8+Yqgom/2ojJg7bowcE7R5rhwga2tYHO3OVGe2jxZ9LXMda+hXbPw9ON5A211nt6WM",
-	"N6rWdFgy5Uni3lAHiF24gAV95HY81VpYBk61KpTuU20tacQFKv9Y1IGIRhFxqlKs8ESRahU1xY2Ta5IJ",
-	"pbhhYS3w+QWwWn0JCIHO1vuXHuxAhDhtYx184dbmsHuf2hTTFmvzxe0LvrS5fuT9g5/rTcfId/cCuBEm",
-	"hT3MyMfJvvn3vhb7pty++fXjhCiaMKhoLTsIVWRvDxuEiEXjsA9xT8SW+XrsdcP1B5h6bw/qWiFyGM0p",
-	"UPKdWhYKT9bPebIOtBCe9byjxG2JzpP183myJtemze5R4GlGeap/XdLY5hDpn3KWs0GLvcdB+Bu07Rvy",
-	"DY9YkHOzbQfVF5Y+HjB1KjsbVsslHW/J8Na0cMPNhk6a7y9VcJXoVv47Yy3+1ZiT5G21Qsd5EkfqcQ9g",
-	"YA86enM/j9Tgo5c51Vn6qGV5MIP/M9uFfULHoCew54NZmiAYWhHeV92YjHjlP0dQvhmLhZHjUD3Wcc2v",
-	"FRk1Z+e1Gl2TJtYBGAfk2eOUJpk0i5QSjKNiBDCxxlsI1U8U2dAsY6DfpJo4Qn2Y12RRlPIN1Dpmdz55",
-	"xZCFn15aw+QjcnI1v56fHJ9PydnV1furKfn++Ord/N2bKZm/e/1+Sk7PXt286QeDxLzjJulOT+DnQlLH",
-	"Lb3aOijYOVv3kiYjJkrQqO/R3bofwaXuw9XxRWEDJFbk6viiFx0g8M/N/d0odM5CxWvhUFMV461X0VAa",
-	"ORoF/ligwJ4xG4PqjskticU9+XB1QXKFRpo9+O86O7ANBezoSxreYqSq8dO7PXl/NV8UM4yRNk1D9J7K",
-	"SJFa5KuXcMOgscI3wb09Q3ov4rJ/59uGAvb+VyU+D5Mk9KGwZsvTuv/G4XefeTJe0IfCgi1P/RbRCYu+",
-	"CCNwrU3tghHG8sCFxefjAYs9UNFDPLoDe3u2Wv0x5MdcoXX64vTv5/ZtYRgWWRjSXmx4to56c7cvGVQy",
-	"+9r+stB+GTk4opoafuuDgy107ETpWorbNgz4DGK3FrcsNccmBB7W/I6VVyiytwd6hx7q76D9LsJOX1Gb",
-	"oX94w6/akoa4ue3AmQ0geYpR2/B6gFHNjsiTf3ycFPADI5UFLL37aOGRj2ageQj3FgjWaq5SlWuUKSHw",
-	"UiPFHY+YhFJrYY6S6s9ocsISymNVNPQ/URWtZqFIPk5+eTI0OPCgWdO6lGbJOEiSrZsvfG13P9/6nw3S",
-	"vsKmffMjyickFVW1C/3vAemTyivS4vRw9m3jGamIVsxVqZjZ2wtvMz3Aye9E+Xy0iJoaimpIMBF03iq8",
-	"sO3LmnJ8DdXM5p4r5vx8l5n1BzI7/UbrrJAVq6fuPVsqEd4yrV5iUNSKFQlPCaMy5gzOOjXw5PBOkMHr",
-	"SyqCDY1Xo5/31D3X1rAY50ALcvjd3pJrsooF1QN43hpaPTiCO8oeg+XD8dmj8ZAPtGdsFByDo9XSakOf",
-	"f/sdsfWatpZakA2Ls8KKIWMSNp00ZEM4lT2OvTArhizBhkfjEOMgwl20Ut/wmOXhmzl5es+wBNdkyYCb",
-	"zT9VLO4VLFJycW6W5FbkaNSwoTKC2JQ0DFnM7J2Wp86e91l/Pyv2NOQtj/q7nGQ62HAFl5/REyTNMsPK",
-	"eNWOqdLOGwju34zqXLKXpaIZnj7cPQcNa8HWA6NDP8EzFC66+xmVNFEz/aCfDKmGsbcGxlvbB39PURXw",
-	"uR4AlQ2msL/uBedKtCGJTAfhhqYpi5UZvGFspvSakYQlRko2LaIQ15T2wPQZG4Zp6QH4PtPkpAqiC6mK",
-	"skfYuIAHXkQioa0lj/61bF5eEutopMjl9hpsTZ7P/tNATxdRNmD/4rqaiiBhyRfrsbOGsFPLVkYmB6u1",
-	"otaYQUHNubKueJXFGDHNJHoR8fDRQ/dOkAuWjBnBR5pEnYr1mmn98ER9AdOosSZRng4FPL0Tt4zy0T2b",
-	"Q4Xj+T+rZxYA5aO7eHc4unMijkpJClUJhnjZxd+6cx8Ou7uVL4Ofcho9ghtbi1Hlyz3TlkTkX2Ye8yX5",
-	"W06jASbNhPSoVjza2DU30r9VxJpaUxA6UnPll0LoffBltE6J0AE0XcAo0eTw4PmLqZOjQRD745++Oxgb",
-	"5v7SoPQpODLJQq5adyszdiGeSg01wR2NcyM1uEwGZQM91CtlPKFSaPwZZkJXjMa7mgpdFSSHtO+SGbmD",
-	"xnEAVpWP0yvbJkBuoVkmRSa5GcLKukWbTXc/LIRRJZKyGI2N6Ld1zfV6HVw53ASOGS/nln0bb8nzyO4V",
-	"lj+/RQ97zXNUmKfscV4mNkLHaK5aAKkhjrIOkP6Q3RANaCOUdkFMsHRvUBDYT3oSeUg2TvaGoih9m83H",
-	"vVenERoFmNm9mRO0PETTgI0U+RokdC6J4ro3z4ZVknlmaCPug5StQbFmb0W/utUlxAl6Z4nYa4sfzS3P",
-	"AstZj1sOpgXHwYXnf0bDWxv5rhOiqTe3lDuhgTIKvRaoxueuYZh8BRd253NAIIPKEt+wbOgUbeaYrVYs",
-	"1OinUDhVD0E+Ny2jj8KxxhevbviZZBmVLGDpHZciTViqP2OUwbOkbIlg60OHO6C+RCDkrAKkG/VWb4xg",
-	"htvUWI8Kr1121csCmyVldPp+xFjahsbvcZEAyHCgBGEe0UAzpX8FtHyFPmBcEWotg+C5GENC9NorAn68",
-	"75zkESXXTPWM9o7DfFoF6ZSK5ZlqNrCH8oTohThibPUWDO94wzfjh09Tn1OqkOSex1FIpTW9Am/oLVhS",
-	"8Zgp+xZf2iexVEuOLhAjDKwW2NRrXvXSKAyrCgE83OTpbaA3kqmNiD3ufhCehsmQpdpcX8UKX1KLGkVk",
-	"n53lcKsrBgQDO7QTt09MWXJdoPWdaq5nt3e2c2UIqWq/bu+QMkSr+txOjMH+1zsLf2Hw9CH/qQXcPWsa",
-	"Ob/Rj59yJrdfuCt/8/akGvcvX/rFKYxwYmBaiMD5pUyBqctAxJLMLFhQ3z5s+1FlXfLUPU/544x1bNC1",
-	"8QIekBoS8Mx2a8NcPG7XddZUReAL9IBRun8BmU3Vxrrwbl3WhyYofGgCzZIsppp1vMM2Rqvtg1PU70WF",
-	"teZFrWtXq+s9Vm+YTzbGobJvUTdzBBVj6FlJIipvCdbsAWN/94QnTpjIdXDLWBbQmN/V1+Q3rbCdimnS",
-	"rgQzld/xUMi+4/waK5K/MpaRY6DmW2A6VkHIpC4PmzpPS81pHG8L17rr88W0VDDu7elY7d2yLZiYakFW",
-	"uSm8ytNwQD66jhU5cXR9gxWrwLb7WFiuWzvj+qul6wt8yK35YuBH5nxq3JkEc8Xrtot98Ty5tVNsHLc1",
-	"AGAG24762iG3pE80yuXFw99POQ9v4617+7iZ9wMCO9pGZNZqjEVeun/sNCYjvK1veOk30TkgKX8ISoco",
-	"RVOuR3tWo2BE0y1R22Qp4sJx/Mn+E8LT0kVqRi7o1uf75ALwGAlwnB/UTcofSOkMtagC9g4w2gagO8Dj",
-	"7qyzXjjAHegC0BFFM6TmtKFJFo96M8UKxFWYkXeiuPWhJXcq9jY0Xs3IjcphHVtHcEUUT3hMpQu3a3im",
-	"KI61l0xrJquPwuR+Y0Y+h+y74NWFut3ebiPGheuUv+MR1btHgfBfcqw9BbaJqtdGzAK4EcN1uRLNcY2G",
-	"V93dMM2NiQhhO/MZ10q8/MDqtZ0YZaJqIXZfd3LFgjDLB646Zuc4ubwhEE7X3LlsmBB4InUBnpyb1rib",
-	"zY1pMss9txoDiWcuqs2QUmueahaTv7fBTfppz7NqxJrGiBhJaCkeAsVYNA6GrYEjwlgEjnU3cwj/k2f7",
-	"hgWnZJnX/W54muXmgAB/PBb1ujcbzNeWyIJ1pAm8o2wnO98Px2d4Te0h/IGyLjnOkPPL45UMxPbgocpQ",
-	"K0wWGhYLkbNNqjlKShZDICUtTN0BjF3S+m/hxNoDpVdX7ZoOVjFVm13ezZrYYPpem1Yqb3Ua8uJLcccg",
-	"NKnZ1V2I/6cqzzIhtbU+XZw+nz0YqfqOSk5TDSrCZyO61aTp6WYlUC9GHPXY/JWJ6NsacpdpvhppT0QY",
-	"JkCKHLgHE5+Spy8OXkzJi4Nvn7Uzy3YmkG0GUsVyn6rxeh24DuTNhP/tqLEF7VFJ4prt/VINlWQzvvam",
-	"U/H3odmsrzcVVxl/+N5xMXinE7cP7BbjdyB2bwuepwsQovhaDMR23iXzzdSFWS6j3ERU0yOSSbbiD/15",
-	"cEYGZC5Ou65402DuG4kQ90eWhiJikdlFqcto8fQS402zaPajevrsWTXk9Lwj2jQYfzFtt8O+OMCebNJo",
-	"CUpYuBEswh2IgT+DW6YrHscQMaUK5bIkOZQv24YVqYD81BjA5jz7+CHVZndYU/24TED/2mlH2ibKEFzS",
-	"myeBlyNhL6C5YZYhM3rvKi0ZqzW6Q3PQtSRDmmlv3uD6mrTFCo0oDGGVwU5opsekEnb0PnX0ppulziEy",
-	"ls33Ic0gfc5eObDndRDzwRKSOiCN+OQ5N6cmRkcu4rCBs1aZhPopWocG4B32o4I05qkg2TaiqeahM2BP",
-	"CaR2bx+wNOZU9W35x1DAx8RMUxdYvW9hdjuf2Po+b4Idz6vdzydb91PdC65rki7gNtyzCvKI7rYXpx94",
-	"xCk+1Vk7KqXRjLxYEjenxz4w1tFpPK0FKFS6yKD3XZsKptffjZKKaMZL7jwiqCG3AQkMH78RxLZMnm4Y",
-	"zaZkLVAeNEf2m5NnM3K8VAyE2SKooLxjUlV3i7KVweMIpgYH7VOV+WoT6un/uzyO/bsaRNEnNFX3RpSG",
-	"I97weK8LS141FiiJvC+disafbSfn80uM5091EFNl/t+2eTc6bE4NhBVWt3DKtLOs1IIPQzD/Y03OqTL/",
-	"b1s79cssKqfH14FuvrAe/rmdfASUeu497PT4usg8oma9YE6pJtc1pWWbeCDumIxp3ZX4T14ItuRjUZD3",
-	"lpIHjc01tPtoWJO4kVBs7KyuMamgeOSwPBpO3+DQyJnCbMx9WYugFTDPt5ccR07jbqqhpmUlNHvQk3ru",
-	"CTRqeWsKXQsy74pqV8IwB8AjYDgNfC8Mc1INwsiVNS3zouhIiRFhROMmClR6VuKVoFapAuxGWcuzQVx3",
-	"lO0+Rx+Oz4Zm6ANl4+bHANh5dgyAgbkxAMaNgHtzRfrQ1BgMVs9cmEj2QHHvq4jElehKEhJxFVIZBSl7",
-	"0AYV7PeKrxM6gmcw/Ydtgpgm9rTYA0ckbKKVKuTUln1nOOta4BGwcGW9qSJsmLkiHMXgcMGL0Ubr7Gh/",
-	"H159zL+V+ePm6hwVdqhTLVPYHl/OJ/VsETbm21UZBKOBbjp52ANxZE8yIwiGeg8ynBhIFvlKyCWPAohz",
-	"MR7/a6iFWLUgUJtIpkQuQ6YaMG1hCIzxeWDN4qfrpiFe+1YLqx0Koq6tQrOC66ZorSktD0HJtWhFK+ib",
-	"7cK631S6N7xVi0swqefW8AYaaCQBCfBpJbAPh/XxgJGedKKApzLIDuIy0RTvjyKtPMXUMJ3jM+8rS8+X",
-	"yMXAAkW6106/d2AAEljYaNjKtCDfPK87ltbQgJq8banfHKQammAJbR1+N2LTqOEKRVoFVjTTh4m8qpRq",
-	"p0jpzXrkGykM/mCK7udF+iKXBWVUaqMlg8QBSgc0zjb1nfNg1gpQ8YppSlS4YVEeM0n2CNbqE4WgyilX",
-	"mhzbsi0xqARh/rUzBqg0DsIrpr0IQhpuWLDKDr/zZY72csOJqUJeXx5+5/JHm03lXFwd13Q3UCg7/K6V",
-	"3bkyCSFN76gKgDnZQ0ZHzHydF7GSIjR1GS83VJPitX7FNWwtMdMs3hYxFIEqoZLRafE0rgVJaOrezZlS",
-	"TrO3gPPoiixzre0zcNFHaAe4/QzR93RyGedytI38tbPbX4kwV0SsVu7pOsmseHcv5K2L2E6o7VQb3as4",
-	"l31W8xadfaeLAmfNUz/0fpg4Yf5TR/SBwgwIp2ArcoLhFNBosfJw3ABo60fkdUG5rUy3KDdC37JtQKMf",
-	"84Zh9ORES88eDwXJUuZqAxes9vi8hSYJlvTmZqmRXuVxrELJGnG9JosW7ddFSbgGTAnECuY/WzO4jIca",
-	"DAUFDhgHbjWSjc2XZOsa5lNaMg0GdByeXU05A8Qm7+zsVAlhuGNrKe4DGKh6x75vdewsjalcI3uOGNk3",
-	"UtyTV9DwIIhENMz3IFRznfyFuHNLs4vnLeULcceGafpuxZP3bb27WK/Lm3Enzdadt4usZIo1WPiqRfTK",
-	"FCI/C5EAH9iNKxOKO8W4FwRUG4agNpKnt75J/9uknWzYlB0757b0yFk3/avTP47b7ov/1YzCwIybMj30",
-	"wF9JCxFrPpxe2d4mbHEi0l6WAy+la9u0d581/wC7XQjuNd4D6MRUzDOSinTPvceZZoSkclu1+6gZOhUh",
-	"FAolHqNowAuxu3rdfUIRscCmEvMIBQezb1sYRcReYyKwe3fa9ygURcSILd4UDiqSiUgSGmQUQv/D9UJL",
-	"2rCyet6y7rVhLe6FjMi9pJmLzA7BZAdQJQkll0gP7hxIzw8to6F2cUCWYoRJ0wnWcUd4TLci13Xy8Lvt",
-	"wCvhN2ICs5WKx3lnzptSUGqtpJOG6UvDs7qSB1ypihGKP3VNPSUYXvytUq0pQpweX5OH55Mp/uMb948X",
-	"bZnCJrHCdHBFyjC4W5s17AS5e7YkN/OZX7w4pdpqBKwezidXRFRTxXRh6hr8KHga2D7VhpO0D3hngWvq",
-	"kOKqXM0eZnbvoti/mWKLopgvk1kNiuHhahq4zut9QQG4XrqUbV04vjeluhO7RTwBDZNkuungMslTbhZQ",
-	"C4EN+ktOT+cXpFK5giLiCWiSyl98KdUg5VnAVEizEeF0XYUjgjXI048fn5GlWbasdkk+dSXJGTbtT6rm",
-	"6K94rJkMNG0kBfDELSshYCUick30RigGmcS9GF5jyWvqj8Ve4lBC+q6nA2NhamEac6i6ZPay5MWyMIUb",
-	"91PvmOSKBZhBahcs4J2MeafMmu0akRvFyAIb96csSqwRbkDTyIaVdHmFB+HA0QzJ5/cxgT7IUqglUDGP",
-	"mMRkCWZtSHFfBVjQJcdFlWtH148Uj2NuPQ1hIWdmq5WN7fmHiGr2adK+TbnzHNaqq1rFVFAol/RlWayd",
-	"da9ElNAHd2aZrUL1vwRd0IfiwmlKwzX/h2r9TxV8PY9lFcSmTXvCfQ8IPKfriDyBk1SkbNJ1E21YgD+F",
-	"XO7yzl68XK4Fd+OtFH02GZ8WsJ3XMEmodfJWdMVMDTHGONURSphpIDPCB4YRxTBts0pjaNI786C8SKh1",
-	"515UaPem/4LQkhCble0C03IEVCdFdU+aLyhwUinQCcWGAUY1kLqnw7L5KVeYbaaepa7MigW2BRlVYPvX",
-	"fnRxIL+3AYhBhbO4p1kfzqiLG3/o1InoDVPVHE4dkorjRB+flaIKZkaDO0zV6HGEgzXITDTdVl5P1jSO",
-	"maydCZjiDHbLeWIjHnQlONM0vFWBSAPF1ykdEW7hEgJ0Qz1i5GqmbDpRwh540zXDZiTWMv5DWON2yFIG",
-	"tMn7lCyQtj9dWbahijd2Dcxq63kLOLPFQc6svma7ZrqTjuFhBFb+g2x7QW8Z+eteGXQOs8FI5Tx18BAq",
-	"Z4kSaJ5Q68eS0FuMOmzT+3JnTVhP9IUH1QIw9WQn2zlfGk6iLV5JWorgXOg0p5PUDxqEQnPaWgFxNvmc",
-	"bGpZuh71APy95JqVj+FaEGeX5kIQNgyD26guLak+NHgQmmsqS0e8EdqWi/JtmriznlQKdNH+KafpeH88",
-	"2361kmGuv5bsB84tGyoz63MHygpW+IvNyPXGLA66JTacInvgyqabskxW78vfqgB7OiKZS+Ca8wAxj+DD",
-	"K6hFbubEVkEGRFe18scip0kD3JUjSm44WViiPSCt6Us10uk4oZMWwU2JjW5qUzgBx4PdKyQrKDJoedaH",
-	"tRetRif1Y9U0oGnIlJaN/bhl9nWmKRC/9exE/cY9mpLjgoZHdIPnrIjXtXkHXfTNbXGQnrk4dpFKBTe3",
-	"EsaiIGJx8wHNRxZqANMSrDFE/h1UMFspObUV2lAgl3awEjJ4YdbHMHPQO8MG2dbsR6hMt3s+VeTfLt9U",
-	"MWCe7tdCkhcnmw5fUkzw7IL+BzSKwNEtsBnrhRxSZWDi5SJrQFmvCsQUeeeKHEcReK2RRbVs64ysAwOr",
-	"lQrlgKtgo5MR4sO1ZFQTMEOp/GCG6+31xXk3zBNT47RSY67IW0NxxDAC2o1H/9l+EJUR2ZRPoXUM/Szm",
-	"gfu2UyXqAyhk1LR3OFYhS2384oY8aPXHUMmDFUZYDeB7DxRHzjZQClacxfWnXWeW3YvP1PoslOQ1EB6J",
-	"FURrA2jc7l5lRJECqAFMUM1w42j2w2VsDoABS17TPEg7WHhXnsOlbKuO4jt4ehyxLvCJ8ldYFqDBGYHO",
-	"4glsYCbeWB2HXTxXlge0rLYl7oLWNXhRAhiBmssALQyKF/hxBqAUoirYN+MlW3PM4w4KDqdKapsuNCFz",
-	"SV5BoeIVfgyLbngUsdSn7McM4opRGW7A+NSzfmAVY5Zz1O7zlGCLpKK06gb9Fss2dfudaxyWt4VcJTBq",
-	"se8CDCpYdKf1CkMjqiVjwR1n9wUb2xeVcSgNDzTAlFxgmiXLwqmvG/+1ZIx8MKUdK9t3lMf1oL1THP7p",
-	"oGsVlttFb18MFejQLguz3a+xe0rZKQgBV2f1Uw5is0+i6poFbGUE0IUr6Odtm1YmoGEoZDRqz7iMacgI",
-	"jSIWVXMFa0FoSsp2mtisVwo5rpbo4AWHKhTxgAPKOxhwyFQh4jyxCZbq4EbMsAN3ImLVPZsOltVFDKjw",
-	"ihA5YHtsq3jVd3UMNlelR4FXR2G1I7ugcFVGoLh+0B0oVjQ0126lhRypPriCwoysaN2W+bVhpKtKS95c",
-	"1g1ynlQ8FeuB9tOmoVGpjkdFD4juzL8tJBgCaLj/F+IOO98Ggnpmm7tOC2L+QVcQSAdduOtPwi2wGCbI",
-	"P3Bi0Kz7tbAG3TZ1geSRQmMyiM/c0Hmb0t5xyf4UAKJ1a19TNjR5g+zln0orj6L17E9kYVvxpUlFdbPv",
-	"OtXu1xssbK9UVRc/+0PzhtRKx1qJQ1f0pjj1GsQwWLKLP9fIvdoZdq5KyEjE4Wb4vRptYtcVggpdBWpv",
-	"s1XKRvQ1Lfvz7fIIzGLWUuRpZHbb5kX/P6zgf5O29bSrRaBWk4lqaHhEKuVPgIp3QLh9IIlYVLx9jpNh",
-	"XTXQ2ZKnirFoatXMzyDOXGHgAFIlZJ8HpE2gZ64h9zLaPXLuTKmOV+a5MpuWXPJmDITpGaDX2FjXsIg0",
-	"3gZ85a4kw5zi3m3MMsZlHYpUWZWrWEFuUWtA2oTyPo23ZL5yt4+eEcgku2OpDliS6W2gMjHuCQAqEahE",
-	"oBJmbeIReYrTw0DlTnMtIqZZqJ81Ibo2zqCNBRDuRGnGYIT/EHgqwXjROG7q9/2TtqB3rJ9uoCETpxqn",
-	"0LP7ryCUqHxZzY3bIkuuIYVmT7fh4k9DCKzuW9kH8L+2laq5x49a01DyGAgMLGqAwtMeMH+G/7WDadg6",
-	"qJgYj6qo14/rZ54N2Fi07cFluOE2I36HfQXA+K88G2VcYW+Tmi6HXoTtdfBmTqCwV4SzZa6xQFNwg2Tf",
-	"cZQEkOt4mCfdKltoim5Ve5BJJ46SfbVOXEw3+1JumjR7C+rHy5e96oME5P0+jxJyiQA6M5IXbwmDQ8LK",
-	"Jyieoi8rxDYx0lbnGDGML1izKqiMkgTTm4dAshVPmQwyqhq6CcVCkUaQiHPSBgWhCfjDkbU+dOk6bZwu",
-	"26rh49rQSDDHeSBX9vdLbNzDMQ4fqCNGP71WcCnUR5i/rTEGTSPi0jDYb15woCPoe2htoLOT81h0FdsM",
-	"8GLA1ogC4876JbOB0U7wAMZcsWDFpdJmjsB9bMRAvhbSwlvxhykJaRzmMdXwLBcpTNxRsId9UqzrAk0Z",
-	"IAtFZt5e3ChGXjto4IvmH3B7sXykHPc91xt3N51CkCaiJU1VRiXkVKBSK/fkXXGftc/zG65wU67Fl8Lr",
-	"6yiRrwQPJhCGY+yDcYDm1rVAzM87NVY4mO+srYOzJXWxSiHcYq8SoMQMZg+m2Stb+dyafbdUAg47DEAQ",
-	"CinZWKVrloETpDnNynoYoq+OHFzKDCRh7U6wlvKNNwwyOSlx9HELi7gW0neZ+mPbIt7aPDo2AAbABkYN",
-	"6hkU7XmUKkChyswcIAPvsLia4KRpKN3dCIIHuFuk42CiBg2o94CErU2zbMRGUV9ckSDsgYY6xtBLNBF5",
-	"ihngTWvosAW2pEXYVO80ww4H9Pvml6cZ5akOEqqse84uu8IcaxNT2zrrhG4JN+C4ohemKHjrDK92B07d",
-	"MrPsnZb30TCxHcJTrjmNRwJeYCWnxx0JvQipvYO+dFHqSAv2tI8BeWrm+9ijM3Vwi8r9atMC32cO6WKX",
-	"odx5CCGjNlrCNBKSWFwvvHdniGsD50Gh1qdLcedyok/JxauhFQ6Js9EMxpNcpLbKwcbZkAySrOEqdOAx",
-	"cOZJntg90Tq09QO5oA+QVoNceMPa8DSMcyMBY64ZnmrRZ2jrVRLBxgKV4Oy27z8290wtEiTQIjaTzDzV",
-	"YozRrTOLC9hDFtPU4zjkQpAQrsj9xiULVGKlIblySOMYNzy0rjMlbDBEVU2fWgZ7dL6LZMkgUCGk4Lc3",
-	"dNw54SpmHWLpmvJ09jGdA4CIqyymW9ANmdvTksVWasBwgeYmDYmhLegpWv0SrktP2oqUHMY8RC/G/+d/",
-	"+z//3//7f7el8YG0GWcT+ndWGabuuBiR2EuF3kNlhQ2LUYw0JqKimAVk0HDYGjaD8YPqMmT23IwKxJhy",
-	"irqkI764pAgLOapuOgLCDV8Rmm49OzYk67VJkPDeiKagkCaty9i6BFawcGt3wR3LGnSNfbl/1yNC9K9k",
-	"u0FiA/3v9Pa44+kaj2OPQ+Rhx9Fmw4RiDDfzB5zISktwSRxAWLQAZ3O3m2QlFmgQxjwLIh5qj/x9+G17",
-	"Azw5n18eoV96npC0eIyLeWoddsy02awdfWDLcKQQLO6Uh7pH9G4iNls2umnWj5OWR8qrGt6q/U08Zkgb",
-	"KM1efu7qjUDJUx/Kdsoni5Knvw5Knu6CMs2TYMloMvDwihjLwjtBepcn5JWtNowIdr+QarZum1u0N0Bk",
-	"SZuIESI2kkrdjo2vgQ82wJNqrfYeWIKsuNuFQnbJNh6n56rLnalZJl0bPZwVPzxooV+6qYCGxEU2cRZP",
-	"AwzjOSzMQtqi0trmg43z6UEGJW26rHlKMDZmh0BRwpJM5zINJE1vR9ywnAQDxc2+Y5Pp0LXCizNuQs4I",
-	"vQPpFdAkV0CzG2Ce6QCeZoMwl7IZM8v/CJM+0WTuajvz7YRHkWdCTYljePo9se37sPyYsXXwU04hzFXN",
-	"+661Of8NS6FtPr1jETGVQYqhd3xlLYZ7We3fTAXbjo+jflRBjJlbGRi3cHiep3EAublGubWDtuUc9Y7Q",
-	"CCT4yeOYZNSZNYPNC6veQf5NYZ1LW2cO7/Y0JueOsHfwVB88b1w2L5AjK1TXAT0GQLCmCcvGGBF0IUnp",
-	"HQc2xkTjtrkeYORNWWY8wECyjDWeO59/ezAWpW2FYCskY5KL/l2uEze5QiR+dmygt3JhjDFCRljBdXUA",
-	"owagjT02BWHefMZwbeRzhwLii3SYwd2yLYu4DiIGslfzqjeZTT9+3P8f/vP/+D//p5dH//jlL//tf3n6",
-	"rG2HD675ZQv43m2arTjIgT+uYZYTLeM/2BQ0Ffx/RSDktATikbjbcIP7DdcMnLUbcRuu6XIynZxQKbkZ",
-	"U9xwJ9PJOU8Zec1Y1A7gUMVGyoYrffOf5W3w5PsSVvsgd91oBQ7yvxLrP8RspfchUT8xdYonFBazpluW",
-	"w1IPI+SZ8jKknj/vy8Hs0PM4ZwPjme39aVHv6HB2+Gynae9egg5/ScuT3KVcfe3egEa30ZODb/u78jE/",
-	"OPgmrD+YHB3M/gzf2W/WM1D/+noVc6Wd0S8mRBrikvMirZ/ahxqDdsnnXGln7/uaxx2WvrWTFlLkBbG4",
-	"v5M0gaBiY0K3xuIeYnqRuHrgJkxvhE3bYVvcT1h0hznOSpCV8xabOsfC0OQw5FCkuhVqtAgs1xjDKj6V",
-	"Y2zzDiwntl3PJlWjv6JKB4UsN8ZsEeTCyotXuBGKpd7BA49I13QH0NdUVcTB4QGTbGWk+cCelvVMwQe+",
-	"yEXOwQ+EPIcQ08KNOXNraK+QOrl09TxLowSrrJ35ODPz6ggWD4yYdKLtUVtFpawl+eDgKXRxH22lVWO4",
-	"VWmy1YkDE710222BXZ43rtI7X+iJ82rxav6I+uc2FUnBXW9D1YapnUNMQ+IPrNsRXhpKmKJvsdRQiGlA",
-	"tMzTKGZRoPnjEIHZDFXkeu7AmaPBtkpaeYWbcF+5gnwcXOcwMyYOgSGw7wztMT6NiCO3DYAyW9NbMMxM",
-	"10zigbUVOZrUFsneTTOKWDMlXK0u1SaEkbEvwFSRW7HZ0j2l9lW0B0HZ9sqsDnuFSUERIqI5Fq/LvnX2",
-	"H4xu8vQ2FfcpeKG6VPpjDHCqVg22jTIVf+GcU3zyi20AFZq7sU28FtKFNfcpYAB3objwqCsPul0FkMUc",
-	"bC3ILWMZARNckOoTp6vo2SlNE4Vao1tVCTBToYMVmGZYo997KtNRKVsRqdAEqhNbj2QiyzODtBmkD8q/",
-	"E5q8hvLWEvh7S65z/kuAloKL7PBohDx1BmDd6CwsF8ChG14m2YpJyaKgZRGMmYTwLcGqmRsXIkhkgCH5",
-	"tLDS4pRAi+YDYFpumygvHUnSlSUIkIHJCh0ne6GBKXj1x3Fl1aBSCKhmjYPPfIPz8rhDvkpYkog0yEQc",
-	"B5Jq1h+PCdwMcmXOLVNDGZHAGStFOSQlK5/f+rN0XABhcinimFwZwh7ed3tdoH+KklF7Py1Mp6pRD+wj",
-	"nIt6AFusGUdVFgOnn5SYu4lk5EexrOr6nCEzuTY4fMOYBlLc1ze7vcO2nT+PiBT3GLPoJez8e4dIujBV",
-	"hq38AN+RwIp5aR8nqbLWSYOvxO/IlQHjGdBUBFGWZFmgIhc2xlCVCU+5SkYH80noLSOnlxd/+ANZnJ6R",
-	"sgnNQ0IxrWnEVysGNmAl6poC9Z0gpwYLWUQuXMxpBYt3lIXmKx6i7wzNIz4ciOUypltSrUcUbB3oImPN",
-	"gAuWrcGr1DkGWoOQ7kScN7aXw7aU/a6NxlbsndRqrQ+ufGuGRYaupc6TN9wI3tCmTBZ10/Dmdkd11ctx",
-	"w8gP/9//9X/8r5/sCzWkKahePd9n6GPqvHdPkKJnwxO5NsjgZq6sZWdDRSVyneVa7WOZvULBXMf4HkpV",
-	"UBYm3XYjx+pEg9aoAArk8Z6urH2n6nlQxyxu9iXdYkeL8X4Lby86qPiS8BW6LUyd1g+kB30vqvd6tDBo",
-	"I3/jzNV3AOzsejzA3VjbInvOGn7UWKMVUtOA3gJ19j2fA7iXPRzk3fgDMRd1OkA/jjF4yrUvJloJOeW6",
-	"C+9pDah1LjIVHFNXYguVxgVN/KZ8M2raKOzeod5l0XXy9UYyNoazHzfmLb+cSSzW+zuNMQ5vXmZaMFcs",
-	"3Oh8KD3B3PshWn/ZvuVni+yy/FxYs47lZz1vH7X8HODe5ecg77L8HOau5edA78oKEOx+60xCB+UBDI6/",
-	"Le2hbV4nqFwBZYvNy19aR39Go86EMX7HNRrZ68N+t6uEKTSUOKZBObg7+Bzi5OndwbNuBOTDgR+EuVor",
-	"zVKNWMY5oF4WtcAuCe/MVeLl74Ch2/k028Ho4DqXECCnrIPRv6im54JGTM7IBahctLQJlRU8AMZbsqLK",
-	"SIrLXIP9IE9DyahiLm0pXIZqKal5r6lCJpQuHbNdzpOA26eOsVE9680YmQwFWHgpqEk/HlXJZb2ya3Nu",
-	"3zB8ypIGbBuVzowm5WmQ8wHYNpBcL2pPrMYeR7VGHyyBeUouKE/JDR/RBxs/MLC5m8HVsWWIuk6FbOsE",
-	"jsMibXQRhtA2U93amiBdUZtVmhyHXVrZBtZipDyxttqjfdkxzBjTatR4vi/qNEJtlaNpXXcxuUugYsay",
-	"AHUAQeVCNdZF0KaagWbaqoTqmDqfQqywgAqnWOFNrUJ77Ume6mBj8/573hZ7Io7ic6KrC6nZq8F+/e6K",
-	"WPWtrdR8IawhEysem6EDfS7XLSu1ycnlTfuN+7gs7Z9V1y6plWzPpSPveYLpi+dZVJz4aPY8tFQodtmA",
-	"X0ME+yI+DDxXghq89ITUQoYbC8IpyishYK05t5p9TEtQ0I5yDSnGrJNlKCIwDVdkI+5JkocbjAmTZLlm",
-	"8okqcyl6NF0f0zMabqqm5/eSa0iWpIi4Tx1GQ1Kk6Pw7hUQ+phxgleyOi9xgvd5gAWevDgYkoFbGl21K",
-	"NpKt/vJxEm6kSNiRljTk6frjBB+4T+ArFt2n+G1KBGQSpM0mXI7LnM8yJldMazGL2N2+a+zSfqw3B1kv",
-	"FNds9jG1OtgjUvZEFOg1vWWEklig8xdP2JTkGeQSPLCaOjWFHV+7TnPN4pXrOkX3v28PDi5eQYB8/nNj",
-	"gRW89mgb+ZIVvREjJhAqevajgoZb76X40FcJ9dBC1o4DUdnmC9p21HwSjX/bRMrFQ0ObrivSJ4wU5CUL",
-	"BYQfpNkI+4QrKE1saR9xW2JRlOihfc/1BsN5DxJ25prZVm8wMSZmx2nRB8+5ha4lz6kQ/ynn4W3hihXz",
-	"Ria3HybKJWUuHYjbu+/fqq1AUH//Llwvd86rSd6KPVjSNEoD3GLqDPjm8qadlYumkSjs5e2+Y+61UL+6",
-	"REzJlCywXQ8LSkZjBhmz+zPnXO3ZLNwvHv4wmdb+JMcpT9h3rwaS6FwxGrtaj0imc1UAHc6p4xzv1T3X",
-	"4SZYbu19dqzj5QLqGXjO2X65RedxuBuAvyVPlWY0qhgN84TBTzPyPo7Ikm3oHbfxJmwztYmxLVtar7b2",
-	"6tvjnInBnyBq+oqvzZrRDHatAdXNCZQnUJ64c0i6mFpSJFPrSPgEW96Dkmr/CVmJOKqZzbpIXLbJBTT5",
-	"mscdvAW22BAmZ5RVB8Rw8aYGsKY0b2zEHc/QAKmEqttxDvilU82UWJ85jMsu2Rb9/MBVpjT+hnm8Z8s2",
-	"qAtDdABUYCQJYc7Mx8Mz7TBMVAwtjQZHTgriXpgb0f/wbQr0vU1cbYTvLUIF4SZvBERptQ0ZvwkW7KOx",
-	"ICe2jIdOYi6hbS1M++nFaT7e5DyiacgKHxmXeLwPwIW5WTa0Mn4U4150B9DAK69ym4EHReejrvL4wB/6",
-	"Bz617up9/e50aVeBTujDmPmFcv1UrrGIlwhPxxHh6SAR7mchG84l4GkQSZGB/efQlnWjGHGFrVa5EV6k",
-	"ekigJcVailombxdHhsxTcuoIe+cU9aK7hhua21ex7mhDVuE6KthQAeKRkctayt+CeKcVnCMZC3PgRSLX",
-	"o00l4L5fDcaFM7ISIHdomkZURgSV2h5M58Kcb5HNkdg5Ib9GdDDfkHTGBoOwYFgNDPcsF48xj7DyYkc8",
-	"uxqIO2Yfk8B0D02fBuFgPp1HRDQBerRISIDv8jY7D82yeIuOrIMBTzq68ApbGhXhxNOf3QOW9vUnEpBg",
-	"qxHNc9YPfVSkUw/0DV9vbLCiX2kWbItkxR8GML+1JV/zh0G4kmWxGWWfEvYKf5t44Lp3O5t5HSIIFxpZ",
-	"a87lQ2ib7NHAIrjUpW4fne8KqJT1fOvbwCgL9CS6shjgZXk9mvTIZ2OLAx6N193kHydRqzontQXrJpBO",
-	"GboA8TkStIXTFKB9IAZkZYBjs9WaC6amY/CY1pXLXgsBDMy1iRZpThj5TzNoFHh2Rq7dM5RYEZYsGVof",
-	"CknevnOqMbPhJSxygbQYuquivr9oqNnBEgFc3Lp7iBIMw7ihw9muSj57Yug8sU/oU2Kqu9G3CcNc0y0r",
-	"fUC4cL++T+NtN76domLa1dAXFnMwIiZStdNSRvHRItAjzNIXLhhyTmPCndE5xphyrwOFgghwFmEPYBGz",
-	"O3NqF2+Tmsq6MzLCd78XIX+uBbl+0D39eRiT/BucKuqQIC6Vi6mR2gxnBuS2J68ZguzDA0pzkPRCdTcy",
-	"x1os1rNQ3dXi8tbMOmoc2YSDbRhJ70Td+YFF37jnTv3t6IeR62+rlKJvSO27h0hF0eh5SW+HzShKYxI8",
-	"COvMU4Le9D03oIiUVZuP65XrUA2Pu+NgAt6NGJUyvqTiqqOrgxM8FXCRyLW5kmxUJ0Z3KcIEvUB8eAQ3",
-	"VG0GLkaLt8fPv/0OnEMK9yH0mq8EjexE9dYQ8EkNVRgKYyTwNAizfNgyxWyV4EcgUmZViiIlEbuz5pQ+",
-	"IAqjJMxTcpLlwwPji4p42BWTqgzGUmkAksKyiEBMJmuZrPmA7WoDcqevg4qC6gvrCKcnczepPcoWFvp1",
-	"8m+rzfrnLRaN1+BuigPEzkX1mbdGpPWoAARrfKlhozgt0uLVuDHN4xhfaJGFKlRBGV4Z5w4ENmFduGFR",
-	"Ho8MUI9BilydUtXRuDNGLlWda9yPIE9ZQ3VwnGuRUM3D9io9JTemeI2K++Jp+46yHZr+cHxWb/kDZd0N",
-	"77hFfzg+I5+xTX+gbOxWbbBFLBQRC9CJrD4E1re2jc60BZOJldv0T+E7ucBGuweGpZ9BHCu3iZ+lI4l3",
-	"GRDYp+7lUhJo+i9PPlDJKbqygccFkpZP8FX7w/GZe+ZeLqV96eaKUJKyXNK4XPbgoidpqswMmgKFMqlN",
-	"U7Jofy0ZS/eXcc4sqas3r1qkPqZ4iYWYcTEFEziMWCAZpA9PNWqwjNS4pOHtjJz3lHKR8xTuJ2WaTfOD",
-	"kJDE1xwvaMvglvPH9CmfsRlKU0U65CJ7qCJLpu8ZS23wfQNllcfxsxl421kTrqlZWKawi7QXOhEStTSF",
-	"iGa9MOxBgo9rXJEVT7nasGj2MX1dGm63WrXmShCz+4mqRRe2Ootqw9bMoAST1jC4YjMPIz7atMByqLhj",
-	"UvKIqSBj0h4B6JHG0nBM9i93JzIDUDRGMib3UEyoNtaC/76ocMmkPSUu6xV8QgM4BraCoYQiDURGw2bs",
-	"oMOxUVBCkWopYmJaInm6EiFMp2tzYFP83oBqxUYxTb0vGvDtkN7OaCHiJZXe/hzM/jy2R6YZWB2f04dr",
-	"xNLfjYcYw5nFENBshAwe8wzjmC1O/35eQ/EQY5yyc4hU1sEDhp4UWRCz1YBnrClGTDESCiEjnqJyoW8c",
-	"DAJT69w03tldQ16LbAR1LbLdiV+LrJO2syHY8PUmoEzpDdM8xAhtNTzftSWLv5+DmpQU1TA82zAqZxTw",
-	"1tQ+LmovbO1+pLG47wX6vB1ADqDG4v7xSM/F/SigLI0gTfKI3S6NMD2yzeUCeWSdrXqRu0MLIvSmka2h",
-	"QGjaWLCOOEmIhf/MRmLhP7NBLDQdQoNemz40Nr1qsNwGhkwACc4hITkm3h6R/aAQcyFGFOS/2TDMpkqW",
-	"W7KioRaSLCnstXiyw+uPvfkWOjmb6rtmqLJgNi8rebUloOo7sQCL4l0dQyVZ20J8AsncYTOt22PSKCJK",
-	"JKymDUPtJk/LwQXcHfbiDejYyrxuEz7u9F4n/dFg/areNxetwPJVROukJ+ZrdfQ24t55+0dGtLM+ptY/",
-	"Xo01qIFX50oDzsFeVTzsa0Nmqlm3/9NKte8d3U6wTlQMQBEYpB5jq8OD3qgpNtLymEAzLo8ICqdnoHp8",
-	"1zSdqmw/NYDjDZKqEWZoHDvNYkXJmRJqPZypuQk0UoLVYXZaL9Xh8TSw9UdNcSXetSPEU3LP00jc4y1k",
-	"1olonpJr+GEYFf7eiNQsxQN5964/Fk5S3OC8EK5Nu77rXZX6ksqxE1ZW6KBof/J317u8usNOjllM/SuH",
-	"rxMajLSiGTSigVIXHXY0SGmcKc2gJQ1S6jCmueVZwKiMt8GwSRZ62DRzB7l7KbRSVTb1QDKC7hmUP+kw",
-	"0dJUrs1pC2msPNGePSGxID3vvs2s35dCgKck4w9ojtoN8hoQkAXkseoMqaxZkgURlwMq7LpLq6kkJJXb",
-	"wik3ZvSO2Zs6qnmagSavWZKRUy7HelvaJ6ygeML6nMhRrSBM/WGk2sV3iCnVBo7OQFQH4zKwoisPBStv",
-	"cxi00RTvtPbd3bQLEdcb6WLbNbHtY03OuzKxanSyGfZzbDrjlB/abUJSiIRJEDXhBOlfqZjZwVYgWKGX",
-	"16H8hS1/Zcu3mb2NI9jInaEAh5tL1x5kJcPcZzuBI2/lWHy+/M2jQY5JD+CD10rrXMHoHqbdSyVLlZBL",
-	"QWU0+smyUofEYr1uKMOK12X3klkh4WUvBwmj6GHYXtSAsUyEm7FZuW1FjJLjbAiqur6MSQItvkTNIJgc",
-	"wHaH0iQcI+Z3+6DVP+6ulxic78oSv2SSnAHqvsGvjGCwinO1QUm43lNPdixxT8RKMzxECq8oLQg0gmpY",
-	"e/OsThL4QWJmE5UnCYUAC1qYft/OxvWyMonkNRADSXp0LysWXCPNk5qGj/AKDGkeilZnQ0grhlz9rIf2",
-	"BKG680yEJxcFmr+lJFR3Lp2Msy+LBaZgjMW6EteA2WsHXHSm5MCOvvV6HDH+aH5wou5GjPtDEaHX2R+h",
-	"7/TwwN8oRjAoU9EEqTVB7jfgFGJJ+ZD+vaz6vkbdOwEuiMRnJrtyV/zBZFdF8Ihxya5y7lLF2RhqgabL",
-	"QLK2c3Vb6DqrJ2LUdFm4VTs0N9zlgnOlrumSXDFRd6Uurzo5d8Q9vmgtp6qbOeGaJUi2Gltjf9ht/oY7",
-	"HF1+aDmHwRjjZ46ZZPu8ym84dL3LhzxPeZCFQSzumUSKwYo3Y2h6Le9TfnlCoJ4bBm7jUzrKKSeXITmH",
-	"IkCfvOZdISwtjnafv/ETdj3uXuGWfKPj5aq2FOGm1L5Ya56wIE+5aX/ihwBqfW2vznWicBHqulVbwndU",
-	"ctqMpLzcHHZQc8VbtD6UP7QpGQnYZQgBxWaxwQzuAhfmavXh+AxOt5Pz+aXZWq+OL+zDpNuV+IpkQim+",
-	"jNmMoJHlh6vji1kNqIHh8oiA+vK6ss+1eSELqTIXAz1is7qBwq3NNaZba2UfC6q/eV6FgzWOTfN+8qhR",
-	"hSCqNTGzThdLNeTJLuuQovhrIdtiZGXKoBzmmXpwltk89Vg7fDtsNGTPd56Sotki2kvPwinKXtAHZ609",
-	"T7vtH3LFICtgCMm/AhpnGxo01UUdwQyxlrW1gpoqCPMkkwJeilfZ4XfuKbl4H4YxlAyD7cIjeozPFTXF",
-	"szlyTwtU5Ni0TV51KJ5MF0QcBSwxCLgKeJJhLoCR3gY3NoSwa4DUG5iRkyLz3SqP0fnTRgvuhv8+jsiZ",
-	"a3BeR9TXizI58j2P9MaXInZMVuRcMXJfVb5gblP0GWYaN3wIyhDnsOgkhQcYvaFpJTcyeWoFMuUeK8hy",
-	"OyVXDF91qgS0eOYbgzKjMuiCWmloPUNwa044VRhZyQCUamr8RGIDhcWVRIdARZ4ezA7NABweeKH+Fast",
-	"imoLpNuH1dIYtSs7eC5hhUuiwBMG+dp8mBZl+50wbCwuCM6LYUlH+d4VMbzgKctshejLVTo3WS0i6ued",
-	"vUgzQlINsWvynakOUUk7YVcN0WG7bjxy+VP6lqbyH+HC8XFSGMurkcbqYAlbMViHLan6vNUAWpwpML6G",
-	"MfPVKH8gQ8hVLiKqF4OLrTjf/c4hLQ4fGNJjRRZI3Yf2ni2zwNy1YqZGLhdXGrw6JFNFGhDTVtv75nvz",
-	"9dxRaGP4pRrYtHHDEZhE4pfp5PLdm3m6Elfsp5yhvF5GVL+UImMSI/gg52aVL/+YoFl860i/3jB4n/3u",
-	"hbWIi8jluzctI/q5+7t+doOzOeSqiyZHP1ganyqRMeqA+7qkMpGi73ADd7oSbdjHBCGUfiiVpKveTKve",
-	"HoHC15uW014qege4ASkl2K3qJZ7Gsc1BvxIVj7FNLdPVHIh5Bqfs0zAUy7DmGtSe4cJpIqPSDA5V5Pjw",
-	"8PAQ/64EzgoqwxgJpshTLHc4++Mfanv/ZQmtBbzJFTjGOKQ+5rBT7+MO+3bWzR7WeD7oYW9nX+/sHB2/",
-	"ozQ4IyLTatbzlEy4Iq4/9hWGw05pLtmzHvn3pErYx2VM00CyGF6gDPZu+fTs+thq6bzvzA64fwCK91lY",
-	"LJRImq7BlgE0R4e9grGbAe+Dm/NC+4+SrSZHk/+wDy5uKUu12jcHfELVvmsAPb/sm4h/Uc9hkRg2hRW8",
-	"3JLv2RIDs3QNcVFlcG+qjXVlxFw3PrX7PIYzF24Mxm8UakMli2ZAdhbxUD99ZiYDF9rTRBgZSu1jKfT0",
-	"m2VbWHzNndEm5EHrJk9OPLGs/FCy3Y9iiVm5K7+axtY2GZ1YBqno/g0DzlDMMu53nAdnNc0yfyO1Iqqj",
-	"zC3Psq6OKS2yrB3xz3OoVjnANTmtjZy/NRy86lA1+16MU7PLrf55OKvhBlljqyTTkC7anArt/c4FCivi",
-	"s3eE+HIP24H1FDFVO9ZQEQ+kSGnlCxg20EhX3cYcAPxPzWplfz1DUgZg+rwRwRflnh5Q7fetMmJkX0Uw",
-	"UitrFkw80PVGvzw9X5yC+sjfbQyZ1IfLxkpadURJqoadc1X6gsY557bOYdgIqeEt3Vcbzc+b9NAsvGvG",
-	"1IY+//a7PppYopNoYc5UvkvreFiMrcTVq8B2zVWmsDpB3vn7QDuW8a6Dv/vwjepTrS8OrK8nGC7G3xca",
-	"c6rskeTE5q6pwLQ33migY9exyIr3p74zd/A61RggWgCzw+TofGpFzekcJacA+Yxx6uL07nGzon9gw2m1",
-	"RbmuJq3bHekIoxXTJYurE3IOH3xnzegziUUBT1PnjdJ/KLFIkbkpjEp0/6W5tcE63NVZq02Ld96McHYs",
-	"155dFrKKeOTqS6v/J3c0zm2aN7DOkus8waSOu0/yiaXmyRrmJqNhr1AxpnaUzT3hZt4z753zmKAyvU3G",
-	"adnBaJpF2OdWl4fo2laAEgYc81Cykcg+k5JtHkRFlvm8XVkGrTqbd0uoMZRDdEwzhghUblNxC8zbdk+z",
-	"H6C5qk6o5NBO9p3bK1Vjz5FrD/OeW2sy/PZEFaCqz7e9t7oSUHVvr7TSZGCuAgrBqNzDQk0HH9M1URkL",
-	"+QrsZu43zCrVubIgwSMyJa4N+7XvZqiOHT1vanzV/cw1Ho57+R6BZl5Gwmlncyqi/9aYFCnZba1zoxxz",
-	"+gMbfGry07ym/GoylDq3NgFNPWLHqIFspUq2UuSpLfusdzMsFXKNASp4x9oZjCJpy44jeW0bbpJsrTxV",
-	"t1qoDBW4uRZe85dFKHv33LmTZgD9CVacxZFhMJRAaAyv0TQMmemh4QPyNNtGNNU8JHeH5L0t9uxlkcby",
-	"lm3NomaEg5lz1FYeuIUU2JHbScHYLaTY1WlHzTdimP6t5QZ12N0qJmmrOzJVNAXhah0Ud7SivT9Od5CE",
-	"TlZr0rjFlXJQKBLc1AZGqPsaljQ2xXIwIpYKrlBVINuW4QezP3473Umis82RhWvO0yGX/KNui+R79uik",
-	"Y1N31M2NvFtbJCBJJzxatfxfhsgISLoJb06dPixVAr7sQTvQaOUAqpBhmu4mXZ9pb1Z2eCLOqFJdGutX",
-	"qJxGZTXoQSvBPDFcffHILFbl03VLU98F7LVDQOZdeumVkCELNFW3Ac5YZ1umILmm6pbMvcESPK/w3x4+",
-	"7wbXfOWurHM06K2t9vGzga89vevchjvuTKk2wEguRrw3H1pV8Kj5KjTV36D9vocUFO5iwePYPXbCyaBQ",
-	"DpH4pobeForkqWK65IE/9fNA22mh8vTV7H8XdyoiJImopkfk5mquZo+68niHq5QaU645jb3+kDtMPrbS",
-	"4wBZ5QII3xes8jgOpDdKQjcZqErAY/+qc/rr7QcZ5vht2vSPJUIubX3vkiliEQaGjXakYbNIxENNQ5RE",
-	"8HDBJ+l0+341OfrBo9Vvq+g/TXs8GQ4Mgx2+dC8jTuZ5RmisRCEQUWJb62f4oksQbXGOcOFmDbnEXLzJ",
-	"7kszxDypx4usXp37q/fVC5ZxLocqk1emkG8miiaCumnFi+lwg+TvA01ud2/yv3Q3CWlVdlhR0OgVVPJn",
-	"P+a6YTnbI0a+I3PN/EPoeSypmWJ/xsuJi5tSGKXvdiOw2ksIg8urz88/iiW6nDxVjJF9cJrbvzvct1rL",
-	"3t3fhWYp7NZ9omkLeODSQEDkmnsqo102xxZN4lI6HJfNdSRs2WVKumfChauoR0HrasfFmegPbNZI+IGx",
-	"yccfTI1cHMfeiCQSbAZBYzp2A7dmhhc2wFWL391MrqjVbfY0pF0Y6A5H4jLZwvh+75BUYZdGhxIlFNkJ",
-	"dml0RBaCXZobTjewW2u9eQUCnkasfipMznIMnNHQCLI1DbcEnihAn2IbSGnCXtb+Ivc8ta6mS6E3oGVQ",
-	"TPftN/bZhMwBTWewfRl06MFsdYwcIhHkS0JJjKBDkSx5yiJizQMxJsLHCWaKf35h7VM/TghXRGUx1xjs",
-	"zKVNAE8290YwI8dpoUZBA08axwoin7mgIHgDc9ULmdtaxw6NQudrZ79TW3ez/V5pRc98CkYbWRGC4hX9",
-	"+HP/3aF4TvE/lpvmg1LtXPHiqTjqdLcNKs9jufbdBmzjjksGGukc52Y0oL2WG+jeIXkqJKjanpGMh7cK",
-	"raYikWCIIMgnTV48//OLP3/3x+d/ftE7XrV4QFUTF8aiwO7uKymSYNOC1demMyZ/LUVC3o6jcP94Ct93",
-	"UEgjH9P2CwMQmaiPZ1sRXL496H+FUX50ehs/9sF1gXU9XJgvvSzU2ZAt7wWIv3Vo/3ZR/VkqvYq/0p2/",
-	"q5Uev33wWRivyAGnBb9RTDnCA7rzXfTt1hXzq779q759Z337VwX7v4KCHUNIbOQujdugEG/lV509gtxQ",
-	"xXyubwdDbZuKpEf7Xmm+fRKMa73rSPgXfW/YVFUFg0Ln26qqoFP23Mjgsbqmt5KMUDdt5CPa7W3Oio8P",
-	"Yyf8rXRi49+7htU2ud29yf/S1WTzBtnT1NA9zLTWOt6e73K8GSJdpxu0XrmR9bbRc9Ey7UDIlgA2prbE",
-	"3D+eC6hLLs2W0i0/b2QtFmhPe+2InNUHpX/xF6+veuSveuR/F3rkr0rfr0rfr0rfr0rfr0rfr0rfr0rf",
-	"r0rffyWlr1PgekTIa/agrwWwTk+ciA6LtetNO/rj1IUAcLkAqbVjy4wg9vBIS7a6ZqZiw+YPYPFvi/fv",
-	"SCRCdNpxwTco5nWC2BZP7eiwaPajevqsFn9h3hG4YpeQEc1hchcsFm6ES/GKsSbt9MPVDLRbnxcKogLy",
-	"Uz1CcXOafdwgKU93jRfiyruhNRsjxnOrJ7qtJ/WjGNG0FpWyI2SIr6OfGlX7euUu0H7Xwbr7Z6e5VK83",
-	"rU0A9UgvaKydy16nvZur88/xD3yEXW+HnmXA9bo22J7J+EBjHkEggDMphWzPRyzC2gHTsnksOtW2gvxU",
-	"2Q3PRdiIbFZsG4la11x9mVIdml8XyLHQYhvMHZEYGwNj+oGkbMlPNS+02iD41rZiYS653hrxMMGheXt9",
-	"ffmKKh62F+FZCopeGyu5yPWmmLxjksg8tRFK9vZoxvdorjeQZO0oo0r9MC3++cmsSXBEg9MKaBXgNlpn",
-	"k19+6dx3zT5XaDmIAUuOL+cQEOfm+v3F8fX8BCRizF+3V+Sv24NcXuTOSPyIWBGujzCBq0i1pKG2GfpM",
-	"lwwBUmQ7c10s4uNh+OSi5F4ozNAkZENlCkGlNiy8VTNQASZUTd0GjPUMJ8LEzCNFViI2Yqlp6zVV2nSm",
-	"OFRQuHenn3ppxlwy+7n2wCmkfbpUtTfNKVEC4wCBssg1bCYg5iGzGzCu78nF/HoyncAWAdOgjvb3RcZS",
-	"JXIZspmQ631bSe2bspV1AKNwRFpJSCH+i5mgyXRiw9ZPjiZmDmaH6AvOUprxydHkm9nB7JsJRnkAPixV",
-	"WWES7a1iipeTNSYBrQzh5Mh8DMIkCqBUABWDu8PKpzVk/pR2/4aGnh8c2DAMmqEKCHRruJ73f7R+jugv",
-	"OeRN+RrQAdc2Lmt5aASAVQ623nh4/DKdvDg47GqywLh/k5oVJCT/mUWm0rcIuL/SPNVMpjTGJV9d4rC7",
-	"VRb3D59++WRk2SShcjs5mrxhmpwkEXF9mVZnAHIf7hcnLWyoQnlmAksGRcnKZDR/gQZwO2NKvxLRdqf5",
-	"GBM7oH4lLfa92iZqU1T8ZryBedDL2f9tmeTF8+fDlWw4t+YB8UgeM7VGIH0ndBEN1GDdgTVtKvmzgv28",
-	"3NlMAd3LoNXCLR6t/fiVTb+y6U5sWssZXufUMtdL71FWFitZs/LtNz7MimWmvhQ3fIGTrexUc0oeNEuV",
-	"C0jTPSVFMQi1X5mX8odfYV5GxW44cyTh+vNL7eEHL8nQ4wIYhOwnCxBpPxxWf3jD2qH8//uf6nrH2/Mt",
-	"6R4Y1e2VKif/WYGxaTGysAtrbqa9OvmS1n//zONiYN4lVWDdh2pYF5b1Cx8VHhxfT41Hnxo4mhgz2gWu",
-	"P864l20xjdFeYcXWy7ZY2OZR8rBt7fffnG0XQM0qB/+JbFvD8ZVtP5dtcTht2qs2265oyPas4YLsP2FN",
-	"0aAoWjJr4/uXOmRf05BZQwrZe86ags6GRarymG18/10etfU+Nua+eovqn/payXLm65+/1MRXxffeia8W",
-	"rMx7/fPvctprXWzMeiW8lP90sgVqB5L99lueQoPOKl/4NIIds/la9lsfRAcvRp0Jr8Fj//d6ctkJp63D",
-	"CqNKi7UNCN7BvmWhOguX339LNp6XZP5JYlQNwVe+/YJ8W+M8L+/maCDbx7l5pj18m2e65NrfTK+U6e37",
-	"inLzv9szcF4ZycY8YDSaPWt1v5eIiPXLPjZ8ja0AUSIqIpD31y8lCWHIHPfWfiEi1isP2Qg7Ll2WKV8R",
-	"i7y//i6lI19Pm1wiJK2yRTOVqbzD9Bl6w8gy57He4yk5F5KSQt1IeIrvwDMIdd1iKwEqgIKP4M8vxjhC",
-	"0n5WEXB3LHgD/vx9MgPMdH32E5YIzCrcuStgkXL+7N+/seb/Aqj8jrT+2KHG8Ffiz3cbE0DqhXL8bZ3f",
-	"egJcrPvfgSUBZrf4ZdohjKieQf4CL65X7Kd/9oPruzyOf4eaxx34ZFHhk9oKzdL1nrP+8rNPlq5NgZok",
-	"m6XrwHz8La9fjXx4X5hlmgnX/l1zz2XBAk3uqeRS827wrkCde1zqONziq2bYP/xjws3Y/pRjrn1rLgdJ",
-	"uOvp66aViWy6AhUWr7c8Iy6zXMPmvMyM8em3ZKNmerR/33xUckObkZJM75X+KJ3iApYMsGSNpyqfv5T0",
-	"3UzJ1SWEYzmCLjOlMF7//LsUymtdbEy6LLJ67WEK+t6JL0u7hPXF5Ld/+lIM0EhM1jX/ZTGX5b7ggfZP",
-	"v0s+aHWzxQsrydRmr/QU7zEWsYUrbuU1Zmj/+Fvr276EgPkbT9IVDlvF+b5riuqWdf0z5DOv8/z2dX5G",
-	"z0+ndZ2bnkLh1T8zDa1V/fPX+Rg9Hz6tk5uKO8qGJ+KOsvY0mI9fJ2H0JHygrDUFsaDRXj3wSNdEmKK1",
-	"Gwp+qsa0+nf+YvPbP7lduVloTKSNItEvG7pC5QwWX76UJFjNd9klBtoyFemv+PK7FPpc75pT6gJkDExq",
-	"UawyreW3LzaxtZSYnVNbAKtMbvnt9zm95Tw2J9j0qdAr9swwxCsBTWJlisuPX26Oixx/3RMMQVMgiX5l",
-	"hsuPv9MpLjronWM1Yn6bbhzu62/8wFPNRvh7mQivm4WKxqhPVNRSm5Sfvtg6qyQB71xoUUtHUn76fS6y",
-	"yK8TUZG7QfTN6h1l9Tk1d4cvN6EuE3rPdH6grD6ZHyj73c6k6WxzHiGiwd6tTSvmbiGNgA8PXCuwQsnQ",
-	"XpZQTUQashm5YmuuNJNFNIgy8INtWmmRvSRCb5i854qRFwcv2rYqhn4AoRkq7AL1A/ip54ozOCnkaRU5",
-	"M315CZ2RLIu3JKFbkrI7JgmVkt+xZ7+tfeKVyDWrGin+xlP/Vx7H5Hszsv6Zl0xpKnX35F9hAVWN8WEH",
-	"87HTT749OCzjhriZCWmaCk2WZmKAJMbfb16I4acOXnG/fmUX/w25HUPF9ZMrYgbfDiCE73jKzL2fLEW0",
-	"nUJglcPDw8Nnsx1vztBeHwMaBunmvoUWWY311pKGbJXH8fZX23xMoQ6Ggp/G6Vc0e9D7WUx546xiD3DT",
-	"tH3JeLqeeeL5/PMNp7/0xmRGw88Xtzzr1ojBc3s5Teavr8rI4cE2Y1ofZoiaNiaWCxT0hXJp/vDvJERG",
-	"PQbcV6fR3fWpGICvK44LMua4MC7Igv4oLp7fvnLoVw7dgUN7QrjoB93v32jEgZaDo631T3FwdIFZvzQv",
-	"eqKBfuXIR3Akw/lrv0Ll6ejnRCxaY0n89PU58TFS1U3qfxd0yVb6tZ5FqcpkFJ++lJKsFkK1S0/mClU0",
-	"ZeWn36WyrOge9gVvg2gDXO8Xxv20d1MXXvlpQm8ZkXn6rBZI82h///D5H2cHs4PZ4dEf//TdweSXT7/8",
-	"/wEAAP//",
+	"7L3bdhw51ib2KnDOeEmaTp5UqupuafUaUzxI/JuU2ExS1TMlOQYZgcxEMRKIAhAks3qVL3zhW1/4yld+",
+	"DT+PX8B+BC/sDcQRcUiqSt1/jbovSowEsD8AG8DGxj78YxLLdSYFE0ZPXv5jopjOpNAM/njDBFPUcClu",
+	"RKZkzLSm85TZn2IpDBPG/pNmWcpjKLb3o5bCftPxiq2p/dd/VGwxeTn5D3slnT38Ve91tf/LL79MJwnT",
+	"seKZ/XXycnJKtTm8PCOK/ZQzbcgdTXkCVclTShJmKE9JyrV5NiVSkcODg4MD8vb6+vLkIWbQCHnx/PlL",
+	"8nEyg1bJk4/5/v43saBrBv9iT4iQhixkLpKPkyn5ODmiwn5Z0TtGKNEsZbGx8AjiIlwQs2KEpvd0o4kU",
+	"7rsmGVV0rT9Odie/TCdnwjAlaHqilFS/2shBa1durkLjdSgIK3rukK6oSFKmpvZvGKAnmjDbENErmjGA",
+	"+06aUzsEXxBpaKr2X5CnbHe5Sz5OzgQ3hK/pkjUn6EImLK1+fOa7cLbOUrZmwrAv2JHrFddEM3XHFImR",
+	"dxIJA/+jnJOnC6kIe6AWGRGSrAG8VPbf3MMFXM9edc7O33KWs9M8Tb9krxD/T5Y04Zos8jQlT0Oz9u3+",
+	"N+QjYvQFP06evSKKGbUhKTVMQS+ucA1/KJbwr7s2LKhm24GOlUUIlCFPu/eYZwBb5ob96usDhrALox18",
+	"Zcna8bQMpdiSa8MUS8jTmaEqZcYw8o+PE9wBP05efrT8T05xQfyCK+JG0NyspOI/f8n1cMG15mJpefxe",
+	"SbEksWIJE4bTVJNcJEyRnR2a8R0LjjxF4PbftkxMDUs+TmxluwXEUikWG5Jru5mumf2eUa3vpXLr/pep",
+	"ww0n15Fi1LAC3ct/TDIlM6YMx5ONi4W0/60j9uWJNsoiXyi5tqipYYSt5yxJXH9Wm4wpwcy9VLfEUH27",
+	"O5lODDf2bHS0CZCYTswmsx+xRYBp2YsrOxM/II5PzboF7qK6nP/IYmPn8sTjODNs3e6YTqJ4xeLbTHKc",
+	"4DZDraheEbmAnaksS4zdvspe3lNNjKJcsIRIMSV8Qegd5Skc0NOJyFP850ujclZ2YHZMjkr6re5P6wAj",
+	"O5dhlDjLn4Nyl7yThhGzoq4a19AatAxfbe1cs4TMN/ALtqReEbtXU6LxuOfAtAtuT85cM/Lfal34b4QL",
+	"bRhNxg4KeWf7HBoZu82HByNlYmlg0hiNV4SLhN/xJKcpuWOxkcqf8MXAVNhxBs0W9LgwbMkUEDQs6xj8",
+	"fD1nytKzZbQbLaYYDpeROFSN2RjPJJZwCBH2Rg+BcsX6ev3BtdSm0liB2g2PJ11ZjPWl1rcWdfdOk0qa",
+	"4K5Lk4Tb7tD0slaid5OtQWhtsSUAgnSAc2HJ5EoxYVDMqIzLOcIJdEbf8iz7EkgdoTBU8jTltyzdkCRn",
+	"ls+oilfcsNjkym6pljA1fM5TbjbPqlzu0Lc61pju1Pffdzc037p/A87M5j3+2TlWC5pq1n2aU6HvmdKE",
+	"CsJsc+TfZu/fEaRRPUqqtEJQakdwa9F4KZJmPFrzJEnZPVWsci+Yy2RjydU51n61/21tUChjBH9iXoJr",
+	"zHpBKk6p1rD1TgkI9jXRcUqucmH4mkGPpuSvbAP/2g3tk0ArsEdoo54WfXv2inyc4BVPG2pyjZe8lwS/",
+	"OXEJvn2cACvWAO0OntzY42JQpjhsBboqW9VmKTSND4YJzaUIH+lzRUW8Cg2uq0auWCY1N1JtyGssXFIv",
+	"PzTHMZbrNTdRQg0b2fgR1CDHtkZFZql/7SBjpY7tyLy1NVpk/NcWVwh70iRtEqcpXRKdsZgvNiAyrJhZ",
+	"MeXOroK+/cM1UZm68gvSm0uZMioswbDoUnZIuGPeNdV16iu2lqMn4ObqvNLkFVYNNHrHlOYozHe1+sEV",
+	"qR6ZxZdezncdU5763HNYdaZLDHVGKyequkJqCyC8QhTVr6mJV2drumTaXSG7N2AUOOoLKZYJW0i1Ziq6",
+	"49odIjhGC5qnZvJyv7llz5hBobGsYAWQI5mwU2hpam+JOdNEr2SeJmTOyJyZe8YE2SdUJOTAbiWWKjWT",
+	"l5NE5igarekDX+frycuD6WTNBf57v1tkKimSDyX2YqhQNsLlVnTynvHlyozsIBb+p3fue8Qc6BgDHojy",
+	"TMc0ZSp6/rmTqFksRULVhvg2v1R/Zy3KFWihvi8X2ZKKz+3wm9PLN4fvvlQnkdoAt4Je75zrwFXVfrWo",
+	"oYi2siDctqXYJRe5Nhb3a6rZdy/cbd3K+tyw9aCkespTdkwNtfQ9WNxVSoRUKbrB7Vnzn1lkZdORY441",
+	"QJp9SfYtbjfJ9paJ/+RiGblidC1zYabkoFowz8q/yrLRijy0P97vwp5qJ+OH/enBp+4JuUKKF7Yrwevg",
+	"St5HbpUppvPU6FqXsbVGr5GHbL/nNL5lIiGKmVzhxWyJ+n2W4CT+574r4UreE081dNy6sYkWXOn6nhaU",
+	"tSvAijWmckHmdnOESTISdTw0ZroP2Y2bFCTcA01FBzVck3dSsMl0QLextvfoAqKdds2mhBuyosD0c0ak",
+	"cKW5hieOl8S2TKbknIr4Z6nJlLxj1HaJTMnJ7OrN4bvoxYP9/Xh2Rabkagc/khcPf2j+eSj4mn33mkzJ",
+	"LM7fnVwT+0Pxx+XsnW1gds/F2RV58dAzTBfVfoRkknLjfsQotffqf8dD1d7+u8fLrvRYyWyblVgMka0I",
+	"X/D5xEiy4MW7VbySmgli94Q+9j+CNqBmD/OXG1IN6PMmytcbYhf6Oo9X1Q2vwDglUqQb1DLdr5gglf33",
+	"L/sDB9OfKgfTwdCCtmv/lMZGqtC51N57a/369qDVs2uqlsyQFYpRXrdR5dYVN7vkfXf34Nwd0wFH6m1D",
+	"VKps5e1TYiT8e56Y1RdB/72lNKyeKwWE+n0hfB0Yd3XoUtWtzDqNwi8Dh0QzxZm2m8vb64tzYuhSk1gK",
+	"Q7mwrGSHyz1hg+a/qsWBCuHnACcBdWg8G+cnKDznKPPgMtityjytpgeEm8ZIl70vQPUPea9CQ1E942KZ",
+	"Mij99br29br29br2O7mu1cW3luh25mUNd12bkrW7rtH6ha25fULjTzRJqKG7PRIJEAir0r7e1b7e1b7e",
+	"1b7e1b7e1b7e1b7e1b7EXa1+PwiI/OOuB/96V7JRN7LghWxLuaXzGvapd3S7b1+nNLa/G6mYCr8ox+sk",
+	"Sji813eBvaQm+MzqXz37nzVDL4aV7rQQhnrhtfQt9In72titcBoUyxTT3pTWH0kLnlbfYm3bIGaO6SEU",
+	"FmO66Vps9db3JNTLlC71dtdimiSRNjKLwJRkWLpKJEPb0UQSKjZmhYZSXRN/mCRkZmRGwNw1eIzQxO4d",
+	"2ihqvNFHH4DDanGi7EaoewFUWw/ST1N5H8VNMT9IHMqSONdGrr3hPntgcQ7sAQae92ye8z5A0MRRTRSv",
+	"obmnGx3NqYlXkRUWolzY//z6M4OOBqCDIUdSJOQGCQVRZXwYQK4ZoRn/y7VCY6uU5sIe9itGDi/PiJFL",
+	"NJW452bltA7znJOntt7OjpD4p7N/hJMIJAJX/1lfXzLeBTuiuQlYisxYzTgYZk8qwJnyW0Y+Trxt8MvS",
+	"MPgVkYrEcr2mOwlL+Zobss5Tw7OUFbUOXmYH0/z5y+z5NP/mZfbNx0k/bnKYh7dGiz2Vy9HDvpPKZTH0",
+	"aBVBUrlcgo3xgtA0JRVrdD2A6lwuO0cUnRJg1xhG55A4RwZbZ8/K4FSZvVuepuSOU4t+AM4Mq9udJAwr",
+	"NxLZbRiRzJiosN/N1bmXi/VGG7Z+oolrgMyVvNdMkTyTwrFzH9ASRAjjXKslFSAypTrKaIgt7Tlp5y/h",
+	"CgxIN7hYXuNVBE0a7enzVD/rkw1eAym476eadB2+8W0WeCjPHISKlTQY7sI0JnyxyMHgB7C8InzhjKE4",
+	"S6Z4+apUvLczPGeEJomz810xuJzZJstyGjRPhS1l533E4u3ohxdARg1nqzMVKAP0yTEPXtnilGePmtqj",
+	"87PL8RN7lPJscFpLHfBjAJXVt4BV1hkEJxZ82cN18Du5X/HYQhHaqDw2ujA87kYA7QYpKh3hGS8VX3IR",
+	"eB2BM5kl5Oj91Yxgqaf6md8WbM9gC3V7v2YZRakdWPmpkERnNGb6WS9ApQme/e8djFFgI8WW7OHxkDVI",
+	"+USxZZ5SRdiDFWidJd14rOQKUAQQJ9Q8is2OD6/H89cxNUOMZaXl8CZgb1QE+Ot+xRSDk9Ae7iCyE64J",
+	"3BySfvK0a+EnjGUJFXMpVf6ry2jH1cZDZ0rC7njMIp6EJJyUxQa4wR9nRzfHhwSrOB0aecoeMqnwp+jD",
+	"2ezs9flJdHzy4ezoZPaX/enBlJmYrEGxMWdEMGY3ctSkPusFDkTOkuCQcfDLtXweFRazenjwMsXumDAw",
+	"gWU9lLpVLuCWrtiSqiS1l3TL/mJDJMicmhnjrLo6MSMsy/jkpIQVHHbXA7tByZRFmZJLu6zmVOkxTAAs",
+	"IHOT5YZU67od0LY5AugRliSXVep9cEHD/2sMOdrFk3nOU7PDxa8+BaCgGDsJsItEVnoArRddRzIzfM1/",
+	"pqYwWu6dDkeUClKtiF5KiiV5zDS5OryA9QLKL0eL0MFjyXcIfYvPXb0ruibvqxj7uieoQP+w0YwFpa1k",
+	"lilp0fv3/r2UGjuZeFihJ7qgQr+yPVvkKdyA/CzaTVrmxh56pTzHBTk6G9Hdd1Sgi1pvz2RmIp2l3ETU",
+	"WGCjZitTbMHAzTlWUuudoipJ6Yap+hSC411u5JoaHpN4Je2mJBe1QiO68z4zZGaBksMCaF/HNF2wKBcZ",
+	"j29TNp4BYaDt2GcbI1W8Qu7S0Is1TXnMZa5BPhuBeUYXjNx4DH1oTaqjO6b4YtM+RL637G4vwFa6x6sc",
+	"PnXatQCv6OliR/OlYAmJmTJ8Aa62encEwutUkw9IN3RIyEhIEyXyXtjlFlkBe/QK8LWq0rXdyOyi4OYJ",
+	"HsFcxGluj7PiVaTiaNoJXpJ30pDjgoCFFRzdfJ1FeqNLbXMfbrw27mYbQtUyXzNhXhLbAgEtA0uIawmE",
+	"JfLUL077Sa2R1+ncfik36SlwuRT6GUpf+hZuWT/lvLd/lujMwQ71q/CO1GFpq/y9IvHBqwJ7MDlNCRfO",
+	"lYM8dWPysnS57BWhK05/HcIYcmj1WF5nRv/qYhn68VTPXyATHC5ExIVmca5YefhGNI6Z1qMVKJXT19B5",
+	"45DFA9bN9zDwM4emPGHJIaIJduHxeouTLfUWJ6P0FovhQfvLX2Y3l5dXJ7PZX/7SQ+802GELVNA109Ga",
+	"PkToLF0jefD8T02C8BJJ04prddEK7JP0rjiGd8nZgmxkTuQdU4onjHADb9kxFXD/TXlscPw2Mle45FE1",
+	"1deVgtwFfSDnCDr0QLiQKmaR48sHvLWPZ0NfAZY0nMCkcQLrBm+WDnKVE84eYsQus1sNQ2G7rnJBuHlF",
+	"3B6+preMzHMrT9obirZ7N+iXFpSnhQNH34jYjhLH8n/3HQ1OuGLsZxYVAuroE5sl3FT0q74BskzlnKbp",
+	"pg8d0CSzUigexBVxEWkWm1J078NUgOHCq+hi4quXxhWuUEaXYKVU8WykdVW3V3foPF55bbemd1wsd5Cv",
+	"p8XT88fJLrmuaPocFYL8aed6zjDIjj971zLJU6b39IoqlkRuJ7PnoXtrGzmM5EyQmR+i0NbhRtSNR2PK",
+	"B6a4EiehGLdRQ1aM1jpLmY7sZjD1f+ABvv2IoaJs90dtxdxxY+SZoM1z5QA5W8PiaPemOrt7aNHXMtdx",
+	"hn7Fxt+D4w203XV2O8p4o2pNhyNTniT+DXWA2IUPWNBHbstTrYVl4FSrQuk+1ZaKJlyi8o8lHYhokhCv",
+	"KsUKTzSpVtFT3Di5IZnUmlsWNhKfXwCr05eAEOhtvX/pwQ5EiNc21sEXbm0ee/CpTTPjsDZf3L7gS5vv",
+	"R94/+LlZdYx8dy+AG2FS2MMu+TjZs//eM3LPltuzv36cEE3XDCo6yw5CNdnZwQYhYtE47EPck7B5vhx7",
+	"3fD9Aabe2YG6TogcRnMMlEKnloPC18vnfL2MjJSB9bylxO2Inq2Xz8/WS3Jt2+weBS4yyoX5dUljm0Ok",
+	"Ia7ZoMXe4yBAKLTgkK94wqKc2207qr6w9PGArVPZ2bBaruh4S4a3toUbbjd00nx/qYKrRLcK3xlr8a/G",
+	"nCRvqxU6zpM00Y97AAN70NGb+3miBx+97KnOxKOW5f4u/N9uF+4JHYOewJ4PZmmSYJBNeF/1YzLilf8c",
+	"QYVmLJVWjkP1WMc1v1Zk1Jyd12p0TZpcRmAckGePU5pkyi5SH8LTCmByibcQap5osqJZxkC/SQ3xhPow",
+	"L8msKBUaqGXK7kLyiiULP71yhskvydHV2fXZ0eH5lJxcXb2/mpLvD6/enb17MyVn707fT8nxyeubN/1g",
+	"kFhw3BTd6gn8XCrquaVXWwcFO2frXtH1iImSNOl7dHfuR3Cp+3B1eFHYAMkFuTq86EUHCMJzc383Cp23",
+	"UAlaONRUxXjr1TRWVo5GgT+VKLBnzMWgumNqQ1J5Tz5cXZBco5FmD/67zg5sYgk7+pzGtxipavz0bo7e",
+	"X53NihnGeKG2IXpPVaJJLfLVK7hh0FTjm+DOjiW9k3DVv/NtYgl7/+sSX4BJ1vShsGbLRd1/4+C7zzwZ",
+	"L+hDYcGWi7BF9JolX4QRuDG2dsEIY3ngwuEL8YDDHunkIR3dgZ0dV63+GPJjrtE6fXb893P3tjAMi8ws",
+	"6SA2PFtHvbm7lwyqmHttf1Vov6wcnFBDLb/1wcEWOnYisVTytg0DPoPYbeQtE/bYhPDJht+x8gpFdnZA",
+	"79BD/R2030XY6ytqM/SPYPhVV9ISt7cdOLMBJBcYtQ2vBxjV7CV58o+PkwJ+ZKWyiIm7jw4e+WgHmsdw",
+	"b4FgrfYqVblG2RISLzVK3vGEKSi1lPYoqf6MJidsTXmqi4b+J6qTxW4s1x8nvzwZGhx40KxpXUqzZBwk",
+	"xZbNF762u19o/e8O0r7CpkPzI8snJJ1UtQv97wHiSeUVaXZ8sPtt4xmpiLnMdamY2dmJbzMzwMnvZPl8",
+	"NEuaGopqSDAZdd4qgrDdy5r2fA3V7Oaea+b9fOeZ8weyO/3KmKyQFaun7j2baxnfMqNfYVDUihUJF4RR",
+	"lXIGZ50eeHJ4J8ng9UXIaEXTxejnPX3PjTMsxjkwkhx8tzPnhixSSc0AnreWVg+O6I6yx2D5cHjyaDzk",
+	"A+0ZGw3H4Gi1tF7R599+R1y9pq2lkWTF0qywYsiYgk1HxGwIp3bHcRBmxZAlWvFkHGIcRLiLVupbHnM8",
+	"fHNGnt4zLMENmTPgZvtPncp7DYuUXJzbJbmRORo1rKhKIDYljWOWupwA4FyD9rzP+vtZsachb3nS3+V1",
+	"ZqIV13D5GT1Byi4zrIxX7ZRq472B4P7NqMkVe1UqmuHpw99z0LAWbD0wOvQTPEPhoruHCQN2zYN5MqQa",
+	"xt5aGG9dH8I9RVXA53oAVDaYwv66F5wv0YYkMxPFKyoES7UdvGFstvSSkTVbWynZtohCXFPaA9NnbBim",
+	"pQfg+8yQoyqILqQ6yR5h4wIeeAlJpHGWPObXsnl5RZyjkSaXm2uwNXm++58GejpLsgH7F99VIaM1W3+x",
+	"HntrCDe1bGFlcrBaK2qNGRTUnGvnildZjAkzTKEXEY8fPXTvJLlg6zEj+EiTqGO5XDJjHp7oL2AaNdYk",
+	"KtChiIs7ecsoH92zM6hwePbP6pkDQPnoLt4djO6cTJNSkkJVgiVedvG37tyHg+5u5fPop5wmj+DG1mLU",
+	"+XzHtqUQ+ZeZx3xO/pbTZIBJM6kCqpWANnbJrfTvFLG21hSEDmGv/EpKswe+jM4pETqApgsYJZoc7D9/",
+	"MfVyNAhif/zTd/tjw9xfWpQhBUemWMx1625lxy7GU6mhJrijaW6lBp/JoGygh3qlTCBUCk0/w0zoitF0",
+	"W1Ohq4LkkPZdMSt30DSNwKrycXpl1wSmaMoyJTPF7RBW1i3abPr7YSGMarkui9HUin4b31yv18GVx03g",
+	"mAlybtm38ZY8j+xeYfnzW/Sw1zxHx7lgj/MycRE6RnPVDEgNcZRzgAyH7IZoQCupjQ9igqV7g4LAftKT",
+	"yEOxcbI3FEXp224+/r1aJGgUYGf35oyg5SGaBqyUzJcgoXNFNDe9eTackiwwQyt5Hwm2BMWauxX96laX",
+	"ECfonSPiri1hNLc8ixxnPW452BY8Bxee/xmNb13ku06Itt6Zo9wJDZRR6LVADT53DcPkC7iwe58DAhlU",
+	"5viG5UKnGDvHbLFgsUE/hcKpegjyuW0ZfRQODb54dcPPFMuoYhETd1xJsWbCfMYog2dJ2RLB1ocOd0B9",
+	"iUDISQVIN+qNWVnBDLepsR4VQbvsqpcFNkvK6PT9iLG0C43f4yIBkOFAieI8oZFh2vwKaPkCfcC4JtRZ",
+	"BsFzMYaE6LVXBPx43znKE0qume4Z7S2H+bgK0isVyzPVbmAP5QnRC3HE2JoNGN7xhm/GD5+mIadUqcg9",
+	"T5OYKmd6Bd7QG7Ck4inT7i2+tE9iwiiOLhAjDKxm2NQpr3ppFIZVhQAer3JxG5mVYnol04C7H4SnYSpm",
+	"wtjrq1zgS2pRo4jss7Uc7nTFgGBgh/bi9pEtS64LtKFTzffs9s51rgwhVe3X7R1ShmhVn9uJMdj/eufg",
+	"zyyePuQ/tYD7Z00r5zf68VPO1OYLd+VvwZ5U4/7l87A4hRFOLEwHETi/lCkwdRmIWIrZBQvq24dNP6qs",
+	"S56654I/zljHBV0bL+ABqSEBz263LszF43Zdb01VBL5ADxht+heQ3VRdrIvg1uV8aKLChyYybJ2l1LCO",
+	"d9jGaLV9cIr6vaiw1llR69rX6nqPNSsWko1xqNxb1M0Zgkox9KwiCVW3BGv2gHG/B8ITr5nMTXTLWBbR",
+	"lN/V1+Q3rbCdmhnSrgQzld/xWKq+4/waK5K/MpaRQ6AWWmAm1VHMlCkPmzpPK8Npmm4K17rr89m0VDDu",
+	"7JhU79yyDZiYGgk5UDdkkYt4QD66TjU58nRDg5XqyLX7WFi+W1vj+qujGwp8yJ35YhRG5n1q/JkEc8Xr",
+	"tot98Ty5s1NsHLc1AGAG24762iG3iCcG5fLi4e+nnMe36ca/fdyc9QMCO9pGZNZqjEVeun9sNSYjvK1v",
+	"eOk30Tkggj9EpUOUpoKb0Z7VKBhRsSF6s57LtHAcf7L3hHBRukjtkgu6Cfk++QA8VgIc5wd1I/gDKZ2h",
+	"ZlXAwQFG2wB0B3jcnXW3Fw5wB7oAdETRjKk9beg6S0e9mWIF4ivskneyuPWhJbeQOyuaLnbJjc5hHTtH",
+	"cE00X/OUKh9u1/JMURxrz5kxTFUfhcn9yo58Dtl3wasLdbu93UaMM9+pcMcTaraPAhG+5Dh7CmwTVa+N",
+	"mAVwI4brciWa4xINr7q7YZsbExHCdeYzrpV4+YHV6zoxykTVQey+7uSaRXGWD1x17M5xdHlDIJyuvXO5",
+	"MCHwROoDPHk3rXE3mxvbZJYHbjUWEs98VJshpdaZMCwlf2+Dm/TTPsuqEWsaI2Ilobl8iDRjyTgYrgaO",
+	"CGMJONbdnEH4nzzbsyw4JfO87nfDRZbbAwL88VjS695sMV87IjPWkSbwjrKt7Hw/HJ7gNbWH8AfKuuQ4",
+	"Sy4sj1cyELuDh2pLrTBZaFgsJN42qeYoqVgKgZSMtHUHMHZJ67+FE2sPlF5dtW86WqRUr7Z5N2tig+k7",
+	"ta1U3uoMZPdX8o5BaFK7q/sQ/091nmVSGWd9Ojt+vvtgpeo7qjgVBlSEz0Z0q0kz0M1KoF6MOBqw+XtT",
+	"vJ/fCBc2F6m2A+++eP4cdD0P5jlfQ0J05zs0BVszjs7tC+IT0EKOZdCvSMHeLyYvf3hEBv/pVunoK/FX",
+	"uzr2y3RSJt9vvwr47PrV6IIywdAISuawYjDZK3n6Yv/FlLzY//ZZO5tuZ9LcZvBYLPepGqPYgwvMVmiI",
+	"2pFyC9qjEuO1h7wSHsplue1NIRPuQ7PZUG8q7kHhkMXj4g5PJ37v2y6u8UC84ha8QBcgLPO1HIhnvU22",
+	"n6kPLV1G9kmooS9JptiCP/Tn/hkZhLo44btibIOJcyJjPBOYiGXCEntyUJ/F4+klrimW7P6onz57Vg2z",
+	"fdYRYRsM3phxR0Bf7ONABm20fiUsXkmW4K7LwIfDL9MFT1OIElOFclmSHMoR7kKpVEB+agxgc55D/CDA",
+	"cD31tomPSoHEkyjFBzp2x1k9MPzOQevFCQz1wDJRsZjxO5bgX6468lWvh9kdqxcmZ8dBNQlPIkN1wICf",
+	"F8aC9ncw2WdlyDS7efYpG2yVKsWqR17HMITYxJ17ZJHSJQQBiKmppX6WPpaQi2/a7HZfFHdXsVqp/8Rt",
+	"csAoZunaQGhsnKLMN/99JVwHjDnXZM6gu1LdsoRIZ99ChLwPikD2KEiZQbm6s9mVXfTOVmDBBderDomX",
+	"YXj2dvKHziAy14cQ84LFOph0KLQI6g/4IkHhtR6xWrAHU2wXRhIfGw8XB4TcoGv2K66KfphHuVKWfJVz",
+	"XhWbeq74VhiC26pjn/D5UixCGBxKFJjXygUmPjoI5uvoNi5ylALzBU4MyRCLcoHeDp1q8/CJZE8UuNlh",
+	"aov5hnzP5jdnvXkXfJXBc98trqIL1aXxKbSgB7Z/JZfUPC753b92pq22Vw7EUw6mBuLlSDidq5253SHP",
+	"seBklVPaGt2hOejaUGOamWCq/LpI5ooVj4AwhFX54ohmZkz2fE/vU0dvulnqHIJBuhRXyg7S54jKAyJv",
+	"B7EQLKmoB9JIyZFze2nChABF6FHwTy7UfOQpOkRE4BD9o5bi2SsiJMk2CRWGx95nS+Blsn2/oimnuk/i",
+	"P4QCISZmhvpcIn0Ls9vf0tUPOdBteV3Z/nri6n6qO353TdIFKIB7VkGe0O1EcfGBJ5yidYozHdYGPaeK",
+	"JXFzfBgC43x7x9OawRtCFxl0OG9TyYXhOAvjKemEZrzkzpcEH4VdDB7Lx28kcS2TpytGsylZSlQH2Bvb",
+	"m6Nnu+Rwrhnob4o4uuqOKV3dLcpWBm8jMDU4aJ+qzFeb0ED/3+VpGt7VIHEMoULfM6Xxhmd5vNdrM6/a",
+	"x5VE3pd+tOPPtqPzs0tMYUNNZC8okVPh1UwymlMDkfT1LZwybUGlFm8f8tccGnJuLz/nXj3YElSOD68j",
+	"0zQqOvhzO98WvGN5E5Djw+si2Zbe7QVzTA25rr3TtYlH8o6plNajZ/wpCMGVfCwK8t5RCqBx6fW2Hw1n",
+	"BT4SigsX2TUmFRSPHJZHw+kbHJp4688V1avIyKgVIza0lxwm/pHZVsNL50J6QbSSbgntON/aQteSnHUF",
+	"ci1h2APgETD8o3MvDHtSDcLItbOmDqLoyAKVYBD/Jgp856uE6MJrZQXYjXbG1oO47ijbfo4+HJ4MzdAH",
+	"ysbNjwWw9exYAANzYwGMGwFvZoT0oakxGNzTauEV0APFmxQhkvrFqp0XK+E6piqJ7GXcooL9XvPlmo7g",
+	"Gcx45ZqA+/yOkTug08ImWtmxjl3Zd5azriUeATNfNpgdyUVWLSIwDQ4XGEmsjMle7u2BoYP9t7Z/3Fyd",
+	"4xsVPiOWWdsPL88m9QRJLszpVRn3qYFuOnnYAXFkRzErCMZmB5J6WUgO+UKqOU8iCO00Hv8p1EKsRhKo",
+	"TRTTMlcx0w2YrjDEgvo8sHbx02XT9rx9q4XVDgXxqaVCs4LrpmitKS0PQcmNbAXo6ZvtwqHNVrq3vFUL",
+	"xTOpp5MKxtZp5L2K0JogcrYy9fGAkZ50ogDrEEiI5ZOvFSY3UlSsD2qYztGy6bWjF8pdZmHB23HQNa13",
+	"YAASGJUa2MqMJN88r8dSqKGBl+G2c1pzkGpoojm0dfDdiE2jhiuWogqsaKYPE3ldKdXOCtab6C80Uhjv",
+	"yBbdy4uMfT7x16hsfnMGuXK0iWiareo75/5uKybTa2Yo0fGKJXnKFNkhWKtPFIIqx1wbcujKtsSgEsSc",
+	"me0xQKVxEF4zE0QQ03jFokV28F2EAciGueHIViGnlwffuZhlsKmcy6vDmu4GCmUH35HvG4l6q2pyKu6o",
+	"joA52UNGR8x8nRexkiZU+CTPK2pIYaC24IZ4fWO6KcIGA1VCFaPTwhrMSLKmwpuKMa29Zm8G59EVmefG",
+	"OMunoo/QDnD7CaLv6eQ8zdVot7Br76q2kHGuiVwsvLXWOnPi3b1Utz5JCaGuU210r9Nc9TmKOXTONCWJ",
+	"vAFr/dD7YeKF+U8dAXcKy1ecgo3MCUYQQjv9iq1UA6Crn5DTgnL7LdWhXElzyzYRTX7MG75AkyOjAns8",
+	"FCRzlesVXLDa4/MWmiRYMpiOrEZ6kaepjhVrhLKczFq0T4uScA2YEgiPz392lt8Zjw3YxkscMA7caiUb",
+	"lyLQ1bXMp41iBmzGOby62HIWiMtX3dmpEsJwx5ZK3kcwUPWOfd/q2IlIqVoie44Y2TdK3pPX0PAgiLVs",
+	"WKxDdoI6+Qt555dmF887yhfyjg3TDN2KJ+/bene5XJY3406arTtvF1nFNGuw8FWL6JUtRH6Wcg184Dau",
+	"TGruFeNBEFBtGIJeKS5uQ5P+t0k7v74tO3bOXemRs277V6d/mLY99v+rHYWBGbdleuiBi66RMjWNPDqh",
+	"g8bdJlxxIkUvy4Fj7rVrOrjP2n+AqwrEsxzv9HpkK+YZEVLseHMM24xUVG2qpo41294ialChxGMUfVYg",
+	"XGWvh2ssExa57JkBoWB/99sWRpmwU8x9ee9P+x6FokwYccWbwkFFMpHrNY0yCtlu4HphFG0YFj9vObS4",
+	"SE73UiXkXtHMJyOB+OkDqNZrSi6RHtw5kF4YWkZj40NfzeUIK94jrOOP8JRuZG7q5OF314HXMmy3C5aa",
+	"lSArnWneSkGptZKOGtaejWAiBSIoVtpdhrO11bNg4sXfKdWaIsTx4TV5eD6Z4j++8f940ZYpXN5GzIBa",
+	"ZMmEu7Vdw16Qu2dzgg/VAfHimBqnEXB6uJBckVBDNTOFd0f0o+Qicn2qDSdpH/De6cTWIcVVuZow0+7e",
+	"RbF/s8VmRbFQ8s4aFMvD1cynndf7ggJwvfJZSrtwfG9LdecyTfgaNEyKmaZP5yQX3C6gFgJnq0qOj88u",
+	"SKVyBUXC16BJKn8JZRGFLJ8R0zHNRkSQ9xVeEqxBnn78+IzM7bJltUvysS9JTrDpcB5RT3/BU8NUZGgj",
+	"D04gVGcJASsRmRtiVlIzYpxVcAvDKZa8puH0IyUOLVXoejowFrYWEMc76py5y1IQy8wWbtxPg2OSaxZh",
+	"0sRtsEBADky1aNds14jcaEZm2Hg4S9/a+Z1EVCQukrI3TBqEA0fz91ZS3nuL91UrS6GWQKc8YQrzA9m1",
+	"odCeq8jS5+mSw6LKtacbRorHMXfO9bCQM7vVqsb2/ENCDfs0ad+m/HkOa9VXrWIqKJRL+rIs1k40WyJa",
+	"0wd/ZtmtQve/BF3Qh+LCaUvDNf+Hav1PFXw9j2UVxLZNd8J9DwgCp+uI1LgTIQWbdN1EG05PT+11nqk7",
+	"d/Hy6YX8jbdS9NlkfCbcdirf9Zq6uCaaLpitIcf4Y3hCa2YbyKzwgZGzMTLpbqUx9GLZDaC8WFMXwWRW",
+	"od2b8RKiKUM4crYNTMcRUJ0U1QOZLaHAUaVAJxQX+R7VQPqeDsvmx1xjgrV6YtYyESTYFmRUg+l3+9HF",
+	"g/zexdwHFc7snmZ9OJMubvyhUydiVkxX0xZ2SCqeE0N8VooqmAwU7jBVm/cRMUVAZqJiU3k9WdI0Zap2",
+	"JmBWT9gtz9YuyE9XTk9D41sdSRFpvhR0RIShS8hJAfWIlauZdhm0CXvgTW9El4TfqPQPcY3bITEn0Cbv",
+	"BZkh7XCGzmxFNW/sGpjIPfAWcOKKg5xZfc32zXTn2cTDCBzbBtn2gt4y8tedMs4qJkBT2junVqxnYZYo",
+	"geYJda6ba3qLgfZdRvvCbLWe2xIPqhlg6knIuXWKUJxEV7ySpxvB+WihXifpfZnsaesExN3J5yQQzcRy",
+	"1APw94obVj6GG0m8XZo3pG/4hbRRXTpSfWjwILTXVCZGvBG6lovybZq4sx5VCnTR/imnYrwLumu/Wsky",
+	"119L9gN/zhVVmXMzB2UFK1ykd8n1yi4OuiEugjB74NplWHRMVu/L36oAezqimM9ZnvMIMY/gwyuoRW7O",
+	"iKuCDIje2eWPRRqvBrgrT5TccDJzRHtAOtOXanDvcUInLQ3EXUBvl7UQOB7sXiE/T5E0MrA+nL1oNSB3",
+	"l4tAREXMtFGN/bhl9nViKBC/DexE/cY9hpLDgkZAdIPnrITXtXn7XfTtbXGQnr04dpESkttbCWNJlLC0",
+	"+YAWIgs1gGkJ1hgi/w4q2K2UHLsKbSgPmb2oLaSKXtj1Mcwc9M6yQbZB5yK1LPZ8qsm/Xb6pYoC2yalU",
+	"5MXRqiN8AnswikY+z01EkwR8uyONYeSkGlJlnNgGykQ5Zb0qEFvknS9ymCTgqE1m1bKtM7IODKxWKpQj",
+	"rqOVWY8QH64Vo4aAGUrlBztcb68vzrthHtkax5UaZ5q8tRRHDCOgXQX0n+0HUZWQVfkUWsfQz2IBuG87",
+	"VaIhgFIlTXuHQx0z4UL2N+RBpz+GSgGsMMJ6AN97oDhytoFStOAsrT/terPsXny21mehJKdAeCRWEK0t",
+	"oHG7e5URpQBQA5igmuXG0eyHy9geAAOWvLZ5kHaw8LY8h0vZVR3Fd/D0OGJd4BPlr7AsQIMzAp3DE7lY",
+	"hLyxOg66eK4sD2hZbUvcBq1v8KIEMAI1VxFaGBQv8OMMQCkEEnJvxnO25EK4fCfl01DbdKEJmSvyGgoV",
+	"r/BjWHTFk4SJkLJ/8j28RjGqYvRpDKwfWMUw1k67zwXBFklFadUN+i2Wber2O9c4LG8HuUpg1GLfBhhU",
+	"cOiO6xWGRtQoxqI7zu4LNnYvKuNQWh5ogCm5ABwd54VPdzf+a8UY+WBLe1Z27yiP60F7pzj4037XKiy3",
+	"i96+WCrE+QmPXpjtfo3dU8pOQdTTOqsfcxCbQxJV1yxgKyOAznzBMG+7TGoRjWOpklF7xmVKY0ZokrCk",
+	"mh7fSEIFKdtpYnNeKeSwWqKDFzyqWKYDDijvYMAhOZNM87XLKVgHN2KGPbgjmeru2fSwnC5iQIVXRIVb",
+	"lLFYwuq7OgaXnjmgwKujcNqRbVD4KiNQXD+YDhQLGttrtzZSjVQfXEFhRha0bst8ahnpqtJSiCOa5ALZ",
+	"5yrWA+2nTUujUh2Pih4Q3cnuW0gw6t1w/y/kHXa+DQT1zC5dq5HE/oMuIHYcRvCoPwm3wGJkvPDAyUGz",
+	"7lPpDLpdth7FE43GZJCSoKHztqWD45L9KQJEy9a+pl02jgbZyz+VVh5F69mfyMy1EsoMjurm0HWq3a83",
+	"WNhdqaoufu6H5g2plYG8Enq16E1x6jWIYX4AH3K1kW68M9JqlZCViOPV8Hs12sQuKwQ1ugrU3marlK3o",
+	"a1sOp5jnCZjFLJXMRWJ32+ZF/z8s4H+TtvW0r0WgVpOJamh4Qirlj4BKcEC4eyBJWFK8fY6TYX010NmS",
+	"p5qxZOrUzM8gtGph4ABSJQUDQEuwCfTEN+RfRrtHzp8p1fHKAldm25JLSOpiPwcG6BQb6xoWKdJNxBf+",
+	"SjLMKf7dxi5jXNaxFNqpXOUC0mk7A9ImlPci3ZCzhb999IyAi90RsXVmNpHO5LgnAAz4AZUIVMJEhTwh",
+	"T3F6GKjcaW5kwgyLzbMmRN/GCbQxA8KdKO0YjPAfAk8lGC+apk39fnjSZvSO9dONDCSf1uMUem7/lYQS",
+	"nc+r6eBbZMk1ZI3u6TZc/DF4RnBl78P/2laq9h4/ak1DyUMgMLCoAQoXPWD+DP9rB9NwdVAxMR5VUa8f",
+	"1888G7CxaNuDq3gF8a39htK2rwAY/5Vno4wr3G3S0PnQi7C7Dt6cESgcFOFcmWss0BTcVjxhUZqsI0jv",
+	"P8yTfpXNDEW3qh1IHpcm6z29XPswpu6l3DZp9xbUj5cve9UHibc8YeQ8WZNLBBDiXQBZvCUMDgkrn6C4",
+	"QF9WiG1ipa3OMWIYUrdmVVAZJQWmNw+RYgsumIoyqhu6Cc1iKRLIPT1pg4LQBPzhpbM+9BmqXWhK16qL",
+	"ulWiUmCO80Cu3O+XVOswx3h8oI4Y/fRawaVRH2H/dsYYVCTEZx5y34LgQEfQ99DaQOcm57HoKrYZ4MWA",
+	"rRENxp31S2YDo5vgAYy5ZtGCK23sHIH72IiBPJXKwVvwhymJaRrnKTXwLJdozFVVsId7UqzrAm0ZIAtF",
+	"doO9uNGMnHpo4IsWHnB3sXykHPc9N6syTuiCpykxigqdUYiKlVFltH/yrrjPuuf5Fde4KdfCC+L1dZTI",
+	"V4IHEwjLMe7BOEJz61rugeedGisczHfO1sHbkvrw3BBhuFcJUGIGswfb7JWrfO7MvtsR0Bx2GIAolkqx",
+	"sUrXLAMnSHualfUwKm0dObiUWUjS2Z1gLR0abxhkclTi6OMWlnAjVegy9ce2RbyzefRsAAyADYwa1BMo",
+	"2vMoVYBClZk9QAbeYXE1wUnTULr7EQQPcL9Ix8FEDRpQ7wEJW5th2YiNor64EknYA41NiqGX6FrmwmAa",
+	"JJahYSHakhaRwoPTDDsc0O+bXy4yyoWJ1lQ795xtdoUzrE1sbeesE/sl3IDji17YouCtM7zaPTh9y+yy",
+	"91reR8PEdggX3HCajgQ8w0pejzsSepFFYgt96azUkRbs6R4DcmHn+zCgM/Vwi8r9atMC32cO6Wybodx6",
+	"CKNE3gu0hGnk4HK4XgTvzhDXBs6DQq1P5/KOOfOcKbl4PbTCybGnHMqnVVvlYONsSUbrrOEqtB8wcObr",
+	"fO32ROfQ1g/kgj5AJilyEQxr40KgRi69GhdG9hnaBpVEsLFAJTi73fuPS7c2aUdNdcnTzoSRY4xuvVlc",
+	"xB6ylIqA45APQUK4Jvcrnx9Xy4W5p4pZiSnFDQ+t62wJFwxRVzOGl7F+ve8imTMMMQkhbPGGjjsnXMWc",
+	"QyxdUi52P4ozAJBwnaV0A7ohe3uas9RJDRgu0N6kc11a+03R6pdwU3rSVqTkOOUxejH+P//b//n//t//",
+	"uyuND6TNMMvQv5PKMHXHxUjkjpBmB5UVLixGMdKYe5Fi4qtBw2Fn2AzGD7rLkDlwMyoQY5ZF6vNshcJS",
+	"IyzkqLrpCAg3fEGo2AR2bMhP7/L+4b0RTUEhM2iXsXUJrGDh1u6CO5Yz6Br7cv+uR4ToX8lug8QG+t/p",
+	"3XHHxRKP44BD5EHH0ebChGIMN/sHnMjaKHBJHEBYtABnc7ebZCUWaBSnPIsSHpuA/H3wbXsDPDo/u3yJ",
+	"fun5mojiMS7lwjns2Glziar6wJbhSCFY3DGPTY/o3URst2x006wfJy2PlNc1vFX7m3TMkDZQ2r383Ncb",
+	"gZKLEMp2lkOHkotfByUX26AU+TqaM7oeeHhFjGXhrSC9y9fktas2jAh2v5gatmybW7Q3QGRJl3sYIjaS",
+	"St2Oja+BDzbAo2qt9h5Ygqy428VSdck2AafnqsudrVnmGR09nBU/PGihX7qpgIZcfS5XJBcRhvEcFmYh",
+	"U19pbfPBxfkMIIOSLkPkmSAYG7NDoChhKWZyJSJFxe2IG5aXYKC43Xdc/ji61Hhxxk3IG6F3IL0CmuQK",
+	"aHYDzDMTwdNsFGPQ8BGPMOKJIWe+tjffXvMkCUyoLXEIT78uKHkQy48ZW0Y/5RTCXNW871qb89+wFNrm",
+	"0zuWEFsZpBh6xxfOYriX1f7NVnDthDjqR10LAw+cJBOaRpCOcpRbO2hb6qHUBcYmyag3awabF1a9g/yb",
+	"xjqXrs4ZvNvTlJx7wsHB033wgnHZgkBeOqG6DugxAKIlXbNsjBFBFxJB7ziwMejkfHM9wMibssx4gJFi",
+	"GWs8dz7/dn8sStcKwVZIxhSX/btcJ25yhUjC7NhA7+TCFGOEjLCC6+oARg1AG3tsCsK8hYzh2sjPPAqI",
+	"L9JhBnfLNizhJkoYyF7Nq95kd/rx497/8J//x//5P716+Y9f/vLf/penz9p2+OCaX7aA79222YqDHPjj",
+	"WmY5Mir9g8u6VsH/VwRCjksgAYm7DTe6X3HDwFm7Ebfhms4n08kRVYrbMcUNdzKdnHPByCnDSP6NY7yC",
+	"jZQNV/oWPsvb4Mn3Jaz2Qe670QocFH4lNn9I2cLsYe4OW6d4QmEpa7pleSz1MEKBKS9D6oVTne3vHgQe",
+	"51xgPLu9Py3qvTzYPXi21bR3L0GPv6QVyGdWrr52b0Cj2+jJ/rf9XfmY7+9/E9cfTF7u7/4ZvrPfrGeg",
+	"/g31KuXaeKNfzAE4xCXnRSZbvQc1Bu2Sz7k23t73lKcdlr61kxaywkapvL9TdA1BxcaEbk3lPcT0qqfX",
+	"WTOzki5rk2txb82SO0zrWUt34s9bbOocC0OTw5BjKUwr1GgRWK4xhlV8OsfY5h1Yjly7AxmKogXVJipk",
+	"uTFmiyAXVl684pXUTAQHDzwifdMdQE+proiDwwOm2MJK85E7LevJ8fdDkYu8gx8IeR4hZkIdc+bW0F4h",
+	"dXLp6wWWRglWOzvzcWbm1REsHhgx6UTbo7aKSjtL8sHB0+jiPtpKq8Zwi9JkqxMHJnrpttsCu7xgXKV3",
+	"odAT59Xi1fwR9c9tKoqCu96K6hXTW4eYhsQfWLcjvDSUsEXfYqmhENOAaJ6LJGVJZPjjEIHZDNXk+syD",
+	"s0eDa5W0Uuk34b72Bfk4uN5hZkwcAktgzxvaY3wamSZ+GwBltqG3YJgplkzhgbWROZrUegM+6KYmzkwJ",
+	"V6vPLg1hZNwLMNXkVq42dEfrPZ3sQFC2nTKrw05hUlCEiGiOxWnZt87+g9FNLm6FvBfgherGdZQBTtWq",
+	"wbXhI5ZXnHOKT2GxDaBCczeuiVOpfFjzkAIGcBeKi4C6cr/bVQBZzMM2ktwylhEwwQWpfu11FT07pW2i",
+	"UGt0qyoBppAmWoBphjP6vadKjMpSjkilIVCduHokk1meWaTNIH1Q/p005BTKO0vg7x25zvkvAToKPrLD",
+	"oxFy4Q3AutE5WD6AQze8TLEFU4olUcsiGDMJ4VuCUzM3LkSQyABD8kG6OStuTAm0aD8ApvmmifLSkyRd",
+	"WYIAGZis0HGyFxqYgld/mlZWDSqFgGrWOPjsNzgvDzvkqzVbr6WIMpmmkaKG9cdjAjeDXNtzy9bQViTw",
+	"xkpJDknJyue3/iwdF0CYXMo0JVeWcID3/V4XmZ+S9ai9nxamU9WoB+4Rzkc9gC3WjqOupbAkVBB7N1GM",
+	"/CjnVV2fN2Qm1xZHaBhFpOS9HsjkCXadSt5jzKJXsPPvHCDpwlQZtvJ9fEcCK+a5e5yk2lknDb4SvyNX",
+	"FkxgQIWMkmydZZFOfNgYS1WtueB6PTqYz5reMnJ8efGHP5DZ8QkpmzA8JhQzeSd8sWBgA1airilQ30ly",
+	"bLGQWeLDxRxXsARHWRq+gLSf9qKbJ3w4EMtlSjekWo9o2DrQRcaZARcsW4NXqXMItAYh3ck0b2wvB20p",
+	"+10bjavYO6nVWh98+dYMywxdS70nb7ySvKFNmczqpuHN7Y6aqpfjipEf/r//6//4Xz+5F2pIU1C9er7P",
+	"0MfUe+8eIcXAhidzY5HBzVw7y86GikrmJsuN3sMyO4WCuY7xPZSqoCxMut1GjtWJAa1RARTI4z1dO/tO",
+	"3fOgjlnc3Eu6w44W4/0W3kF0UPEV4Qt0W5h6rR9ID+ZeVu/1aGHQRv7Gm6tvAdjb9QSA+7F2RXa8Nfyo",
+	"sUYrpKYBvQPq7Xs+B3Ave3jI2/EHYi7qdIB+HGNwwU0oJloJWXDThfe4BtQ5F9kKnqkrsYVK44Imflu+",
+	"GTVtFPbgUG+z6Dr5eqUYG8PZjxvzll/OJJXLva3GGIc3LzMt2CsWbnQhlIFg7v0Qnb9s3/JzRbZZfj6s",
+	"Wcfyc563j1p+HnDv8vOQt1l+HnPX8vOgt2UFCHa/8Sahg/IABsfflPbQLq8TVK6AcsXOyl9aR39Gk86E",
+	"MWHHNZq468Net6uELTSUOKZBObrb/xzi5Ond/rNuBOTDfhiEvVprw4RBLOMcUC+LWmCXhHfmKvHyd8DQ",
+	"7XyabWF0cJ0rCJBT1sHoX9TQc0kTpnbJBahcjHIJlTU8AKYbsqDaSorz3ID9IBexYlQzn7YULkNVsfaS",
+	"95oqZFKb0jHb5zyJuHvqGBvVs96MlclQgIWXgpr0E1CVXNYr+zbP3BtGSFnSgO2i0tnRpFxEOR+A7QLJ",
+	"9aIOxGrscVRr9MEROBPkgnJBbviIPrj4gZHL3Qyuji1D1KWQqq0TOIyLtNFFGELXTHVra4L0RV1WaXIY",
+	"d2llG1iLkQrE2mqP9mXHMGNMq1Hj+b6o0wi1VY6mc93F5C6RThnLItQBRJUL1VgXQZdqBpppqxKqY+p9",
+	"CrHCDCocY4U3tQrttae4MNFqkzElmAm8LfZEHMXnRF8XUrNXg/2G3RWx6ltXqflCWEMmFzy1Qwf6XG5a",
+	"VmqTo8ub9hv3YVk6PKu+XVIr2Z5LTz7wBNMXz7OoOAnR7HloqVDssgG/hgj2RXwYeK4ENXjpCWmkilcO",
+	"hFeUV0LAOnNuvftRlKCgHe0b0ow5J8tYJmAarslK3pN1Hq8wJsw6yw1TT3SZSzGg6fooTmi8qpqe3ytu",
+	"IFmSJvJeeIyWpBTo/DuFRD62HGBV7I7L3GK9XmEBb68OBiSgVsaXbUpWii3+8nESr5Rcs5dG0ZiL5ccJ",
+	"PnAfwVcsukfx25RIyCRIm034HJc5382YWjBj5G7C7vZ8Y5fuY705yHqhuWG7H4XTwb4kZU9kgd7QW0Yo",
+	"SSU6f/E1m5I8g1yC+05Tp6ew4xvfaW5YuvBdp+j+9+3+/sVrCJDPf24ssILXHm0jX7JiMGLEBEJF7/6o",
+	"oeHWeyk+9FVCPbSQteNAVLb5grYbtZBEE942kXLx0NCm64v0CSMFecViCeEHaTbCPuEKShNXOkTclZgV",
+	"JXpo33OzwnDeg4S9uWa2MStMjInZcVr0wXNuZmrJcyrEf8p5fFu4YqW8kcnth4n2SZlLB+L27vu3aisQ",
+	"1D+8C9fLnfNqkrdiD1ZUJCLCLabOgG8ub9pZuahIZGEv7/Yde6+F+tUlYksKMsN2AyyoGE0ZZMzuz5xz",
+	"teOycL94+MNkWvuTHAq+Zt+9Hkiic8Vo6ms9IpnOVQF0OKeOd7zX99zEq2i+cffZsY6XM6hn4Xln+/kG",
+	"ncfhbgD+llxow2hSMRrmawY/7ZL3aULmbEXvuIs34ZqpTYxr2dF6vXFX3x7nTAz+BFHTF3xp14xhsGsN",
+	"qG6OoDyB8sSfQ8rH1FJyPXWOhE+w5R0oqfeekIVMk5rZrI/E5ZqcQZOnPO3gLbDFhjA5o6w6IIZLMDWA",
+	"M6V54yLuBIYGSK2pvh3ngF861UyJ85nDuOyKbdDPD1xlSuNvmMd7Nm+DurBEB0BFVpKQ9sx8PDzbDsNE",
+	"xdDSaHDkqCAehLmS/Q/ftkDf28TVSobeInQUr/JGQJRW25Dxm2DBPhozcuTKBOis7SW0rYVpP714zceb",
+	"nCdUxKzwkfGJx/sAXNibZUMrE0Yx7kV3AA288mq/GQRQdD7q6oAP/EF44IVzV+/rd6dLu47Mmj6MmV8o",
+	"10/lGosEiXAxjggXg0R4mIVcOJeIiyhRMgP7z6Et60Yz4gs7rXIjvEj1kEBLiqWStUzePo4MORPk2BMO",
+	"zinqRbcNN3TmXsW6ow05heuoYEMFiEdGLmspfwvinVZwnmQq7YGXyNyMNpWA+341GBfOyEKC3GGoSKhK",
+	"CCq1A5jOpT3fEpcjsXNCfo3oYKEh6YwNBmHBsBoY7jkuHmMe4eTFjnh2NRB3zD0mgekemj4NwsF8Oo+I",
+	"aAL0aJGQAN/lXXYemmXpBh1ZBwOedHThNbY0KsJJoD/bByzt608iIcFWI5rnbj/0UZFOA9BXfLlywYp+",
+	"pVlwLZIFfxjA/NaVPOUPg3AVy1I7yiEl7BX+NgnA9e92LvM6RBAuNLLOnCuE0DXZo4FFcMKnbh+d7wqo",
+	"lPVC69vCKAv0JLpyGOBleTma9MhnY4cDHo2X3eQfJ1HrOie1BesmkE4ZugDxORK0g9MUoEMgBmRlgOOy",
+	"1doLpqFj8NjWtc9eCwEM7LWJFmlOGPlPu9Ao8OwuufbPUHJB2HrO0PpQKvL2nVeN2Q1vzRIfSIuhuyrq",
+	"+4uGmh0sEcDFrbuHKMEwjBs6nO2q5LMnls4T94Q+Jba6H32XMMw33bLSB4Qz/+t7kW668W0VFdOthr6w",
+	"mIMRMZGqm5Yyio+RkRlhlj7zwZBzmhLujc4xxpR/HSgURICzCHsAi5jd2VO7eJs0VNWdkRG+/70I+XMt",
+	"yfWD6enPw5jk3+BUUYcEcal8TA3hMpxZkJuevGYIsg8PKM1B0ov13cgca6lc7sb6rhaXt2bWUePIJhxs",
+	"w0p6R/ouDCz5xj93mm9HP4xcf1ullHxDat8DRCqKxsBLejtsRlEak+BBWGcuCHrT99yAElJWbT6uV65D",
+	"NTz+joMJeFdyVMr4koqvjq4OXvDUwEUyN/ZKstKdGP2lCBP0AvHhEVxRvRq4GM3eHj7/9jtwDinch9Br",
+	"vhI0shPVW0sgJDVUYWiMkcBFFGf5sGWK3SrBj0AK5lSKUpCE3TlzyhAQjVESzgQ5yvLhgQlFRTzoiklV",
+	"BmOpNABJYVlCICaTs0w2fMB2tQG509dBJ1H1hXWE05O9m9QeZQsL/Tr5t9Vmw/OWysZrcDfFAWLnsvrM",
+	"WyPSelQAgjW+NLBRHBdp8WrcKPI0xRdaZKEKVVCGV8a5A4FLWBevWJKnIwPUY5AiX6dUdTTujIlPVecb",
+	"DyPIBWuoDg5zI9fU8Li9So/JjS1eo+K/BNq+o2yLpj8cntRb/kBZd8NbbtEfDk/IZ2zTHygbu1VbbAmL",
+	"ZcIidCKrD4HzrW2js23BZGLlNv1j+E4usNHugWHiM4hj5TbxEzGSeJcBgXvqns8Vgab/8uQDVZyiKxt4",
+	"XCBp9QRftT8cnvhn7vlcuZdurgklguWKpuWyBxc9RYW2M2gLFMqkNk3Fkr2lYkzszdOcOVJXb163SH0U",
+	"eImFmHEpBRM4jFigGKQPFwY1WFZqnNP4dpec95TykfM07idlmk37g1SQxNceL2jL4JfzR/GU77JdlKaK",
+	"dMhF9lBN5szcMyZc8H0LZZGn6bNd8LZzJlxTu7BsYR9pL/YiJGppChHNeWG4gwQf17gmCy64XrFk96M4",
+	"LQ23W606cyWI2f1E16ILO51FtWFnZlCCETUMvthugBEfbVrgOFTeMaV4wnSUMeWOAPRIYyIek/3L34ns",
+	"ABSNkYypHRQTqo214L8vKlwy5U6Jy3qFkNAAjoGtYCixFJHMaNyMHXQwNgpKLIVRMiW2JZKLhYxhOn2b",
+	"A5vi9xZUKzaKbep90UBohwx2xkiZzqkK9md/989je2SbgdXxOX24Riz93XhIMZxZCgHNRsjgKc8wjtns",
+	"+O/nNRQPKcYpO4dIZR08YOkpmUUpWwx4xtpixBYjsZQq4QKVC33jYBHYWue28c7uWvJGZiOoG5ltT/xa",
+	"Zp20vQ3Bii9XEWXarJjhMUZoq+H5ri1Z/P0c1KSkqIbh2YZReaOAt7b2YVF75mr3I03lfS/Q5+0AcgA1",
+	"lfePR3ou70cBZSKBNMkjdjuRYHpkl8sF8sh6W/Uid4eRRJpVI1tDgdC2MWMdcZIQC/+ZjcTCf2aDWKgY",
+	"QoNemyE0Lr1qNN9ElkwECc4hITkm3h6R/aAQcyFGFOS/WTHMpkrmG7KgsZGKzCnstXiyw+uPu/kWOjmX",
+	"6rtmqDJjLi8reb0hoOo7cgCL4l0dQyVZ20J8AsncYTOt22PSJCFarllNG4baTS7KwQXcHfbiDejYylnd",
+	"Jnzc6b1c90eDDat631y0AstXES3XPTFfq6O3kvfe2z+xop3zMXX+8XqsQQ28Olca8A72uuJhXxsyW825",
+	"/R9Xqn3v6XaC9aJiBIrASASMrQ72e6OmuEjLYwLN+DwiKJyegOrxXdN0qrL91ACON0iqRpihaeo1ixUl",
+	"pyDUeThTexNopASrw+y0XqrD4yJy9UdNcSXetSfEBbnnIpH3eAvZ7UR0Jsg1/DCMCn9vRGpW8oG8e9cf",
+	"C2dd3OCCEK5tu6HrXZX6nKqxE1ZW6KDofgp3N7i8usNOjllM/SuHL9c0GmlFM2hEA6UuOuxokNI4U5pB",
+	"Sxqk1GFMc8uziFGVbqJhkyz0sGnmDvL3UmilqmzqgWQF3RMof9RhomWoWtrTFtJYBaI9B0JiQXrePZdZ",
+	"vy+FABck4w9ojtoN8hoQkBnkseoMqWzYOosSrgZU2HWXVltJKqo2hVNuyugdczd1VPM0A01es3VGjrka",
+	"623pnrCi4gnrcyJHtYIw9YeRahffIqZUGzg6A1ETjcvAiq48FKy87WHQRlO807p3d9suRFxvpItt18S2",
+	"Dw0578rEatDJZtjPsemMU35otwlJIdZMgagJJ0j/SsXMDq4CwQq9vA7lL1z5K1e+zextHNFKbQ0FONxe",
+	"unYgKxnmPtsKHHmrxuIL5W8eDXJMeoAQvFZa5wpG/zDtXyqZ0FLNJVXJ6CfLSh2SyuWyoQwrXpf9S2aF",
+	"RJC9PCSMoodhe1EDxjIZr8Zm5XYVMUqOtyGo6voypgi0+Ao1g2ByANsdSpNwjNjf3YNW/7j7XmJwvitH",
+	"/JIpcgKo+wa/MoLRIs31CiXhek8D2bHkPZELw/AQKbyijCTQCKph3c2zOkngB4mZTXS+XlMIsGCk7fft",
+	"7rheViaRnAIxkKRH97JiwTXSPKlp+AivwJDmoWh1dwhpxZCrn/XQniDWd4GJCOSiQPM3QWJ959PJePuy",
+	"VGIKxlQuK3ENmLt2wEVnSvbd6DuvxxHjj+YHR/puxLg/FBF6vf0R+k4PD/yNZgSDMhVNkFoT5H4FTiGO",
+	"VAjp38uq72vUgxPgg0h8ZrIrf8UfTHZVBI8Yl+wq5z5VnIuhFhk6jxRrO1e3ha6TeiJGQ+eFW7VHc8N9",
+	"Ljhf6prOyRWTdVfq8qqTc0884IvWcqq6OSPcsDWSrcbW2Bt2m7/hHkeXH1rOYTDG+JljJtk+r/IbDl3v",
+	"8iHPBY+yOErlPVNIMVrwZgzNoOW94JdHBOr5YeAuPqWnLDi5jMk5FAH65JR3hbB0ONp9/iZM2Pe4e4U7",
+	"8o2Ol6vaUYSbUvtibfiaRbngtv1JGAKo9Y27OteJwkWo61btCN9RxWkzkvJ8ddBBzRdv0fpQ/tCmZCVg",
+	"nyEEFJvFBjO4C1zYq9WHwxM43Y7Ozy7t1np1eOEeJv2uxBckk1rzecp2CRpZfrg6vNitAbUwfB4RUF9e",
+	"V/a5Ni9kMdX2YmBGbFY3ULi1uaZ046zsU0nNN8+rcLDGoW0+TB41qhBEtSZm1uliqYY82WUdUhQ/laot",
+	"RlamDMphnqkHb5nNRcDa4dthoyF3vnNBimaLaC89C6coe0EfvLX2mei2f8g1g6yAMST/imiarWjUVBd1",
+	"BDPEWs7WCmrqKM7XmZLwUrzIDr7zT8nF+zCMoWIYbBce0VN8rqgpnu2Re1ygIoe2bfK6Q/FkuyDTJGJr",
+	"i4DriK8zzAUw0tvgxoUQ9g2QegO75KjIfLfIU3T+dNGCu+G/TxNy4hs8qyPq60WZHPmeJ2YVShE7Jity",
+	"rhm5rypfMLcp+gwzgxs+BGVIc1h0isIDjFlRUcmNTJ46gUz7xwoy30zJFcNXnSoBI5+FxqDMqAy6oFYa",
+	"2sAQ3NoTThdGVioCpZoeP5HYQGFxpdAhUJOn+7sHdgAO9oNQ/4rVZkW1GdLtw+pojNqVPTyfsMInUeBr",
+	"BvnaQphmZfudMFwsLgjOi2FJR/neFTG84CnLboXoy1U6NzktIurnvb1IM0JSDbFv8p2tDlFJO2FXDdFh",
+	"u248coVT+pam8h/hwvFxUhjL65HG6mAJWzFYhy2p+rzVAFqcKTC+ljHzxSh/IEvIVy4iqheDi6143/3O",
+	"IS0OHxjSQ01mSD2E9p7Ns8jetVKmRy4XXxq8OhTTRRoQ21bb++Z7+/XcU2hj+KUa2LRxw5GYROKX6eTy",
+	"3ZszsZBX7KecobxeRlS/VDJjCiP4IOdmlS//mKBZfOtIv14xeJ/97oWziEvI5bs3LSP6M/93/ewGZ3PI",
+	"VZdMXv7gaHyqRMaoA+7rks6kQN/hBm6xkG3YhwQhlH4olaSrwUyrwR6BwjeYltNdKnoHuAFJEOxW9RJP",
+	"09TloF/IisfYqpbp6gyIBQan7NMwFMew9hrUnuHCaSKjyg4O1eTw4ODgAP+uBM6KKsOYSKbJUyx3sPvH",
+	"P9T2/ssSWgt4kytwjHFIQ8zhpj7EHe7trJs9nPF81MPe3r7e2zl6fkdpcJfIzOjdnqdkwjXx/XGvMBx2",
+	"SnvJ3u2Rf4+qhENcxgyNFEvhBcpi75ZPT64PnZYu+M7sgYcHoHifhcVCiaJiCbYMoDk66BWM/QwEH9y8",
+	"F9p/VGwxeTn5D3vg4iaYMHrPHvBrqvd8A+j55d5Ewov6DBaJZVNYwfMN+Z7NMTBL1xAXVQb3ptpYV0bM",
+	"d+NTu89jOHPmx2D8RqFXVLFkF8juJjw2T5/ZycCF9nQtrQyl97AUevrtZhtYfM2d0SXkQeumQE48Oa/8",
+	"ULLdj3KOWbkrv9rGli4ZnZxHQnb/hgFnKGYZDzvOg7OaYVm4kVoR3VHmlmdZV8e0kVnWjvgXOFSrHOCb",
+	"nNZGLtwaDl51qJp9L8ap2eVW/wKc1XCDrLHVOjOQLtqeCu39zgcKK+Kzd4T48g/bkfMUsVU71lARD6RI",
+	"aRUKGDbQSFfdxhwA/E/NamV/A0NSBmD6vBHBF+WeHlAT9q2yYmRfRTBSK2sWTDzQ9Ua/Aj2fHYP6KNxt",
+	"DJnUh8vFSlp0REmqhp3zVfqCxnnnts5hWEll4C09VBvNz5v00Cy8a8b0ij7/9rs+mliik2hhzlS+S5t0",
+	"WIytxNWrwPbNVaawOkHB+ftAO5bxtoO//fCN6lOtLx5sqCcYLibcF5pyqt2R5MXmrqnAtDfBaKBj17HM",
+	"ivenvjN38DrVGCBaAHPD5Ol8akXN6RwlrwD5jHHq4vTucXOif+TCabVFua4mndsd6QijldI5S6sTcg4f",
+	"QmfN6DOJJREXwnuj9B9KLNHkzBZGJXr40tzaYD3u6qzVpiU4b1Y4O1TLwC4LWUUCcvWl0/+TO5rmLs0b",
+	"WGepZb7GpI7bT/KRoxbIGuYno2GvUDGm9pTtPeHmrGfeO+dxjcr0NhmvZQejaZZgn1tdHqLrWgFKGHAs",
+	"QMlFIvtMSq55EBVZFvJ2ZRm06m3eHaHGUA7Rsc1YIlC5TcUvsGDbPc1+gOaqOqGSQzvZ98xdqRp7jloG",
+	"mPfcWZPhtye6AFV9vu291ZWAqnt7pZUmA3MdUQhG5R8Wajr4lC6JzljMF2A3c79iTqnOtQMJHpGC+Dbc",
+	"176boT709IKp8XX3M9d4OP7lewSaszISTjubUxH9t8akSMlta50b5ZjTH9jgU5OfzmrKryZD6XNnE9DU",
+	"I3aMGshWumQrTZ66ss96N8NSIdcYoIJ3nJ3BKJKu7DiS167hJsnWytN1q4XKUIGba+E1f1mEsvfPnVtp",
+	"BtCfYMFZmlgGQwmEpvAaTeOY2R5aPiBPs01CheExuTsg712xZ6+KNJa3bGMXNSMczJyTtvLAL6TIjdxW",
+	"CsZuIcWtTjdqoRHD9G8tN6iD7lYxSVvdkamiKYgXy6i4oxXt/XG6hSR0tFiSxi2ulINiucZNbWCEuq9h",
+	"68amWA5GwoTkGlUFqm0Zvr/7x2+nW0l0rjky880FOuSTf9RtkULPHp10XOqOurlRcGtLJCTphEerlv/L",
+	"EBkJSTfhzanTh6VKIJQ9aAsarRxAFTLM0O2k6xMTzMoOT8QZ1bpLY/0aldOorAY9aCWYJ4arLx6Z5aJ8",
+	"um5p6ruAnXoE5KxLL72QKmaRofo2whnrbMsWJNdU35KzYLCEwCv8twfPu8E1X7kr6xwNemurffxs4GtP",
+	"7zp34Y47U6oNMJKPER/Mh1YVPGq+Ck31N2i/7yEFhb9Y8DT1j51wMmiUQxS+qaG3hSa50MyUPPCnfh5o",
+	"Oy1Unr6a/e/iTk2kIgk19CW5uTrTu4+68gSHq5QaBTecpkF/yC0mH1vpcYCscgGE74sWeZpGKhgloZsM",
+	"VCXgsX/VOf319qMMc/w2bfrHEiGXrn5wyRSxCCPLRlvScFkk0qGmIUoieLjgk7TYvF9MXv4Q0Oq3VfSf",
+	"pj2eDPuWwQ5e+ZcRL/M8IzTVshCIKHGt9TN80SWItniGcOFmDbnEfLzJ7kszxDypx4usXp37q/fVi+Zp",
+	"roYqk9e2UGgmiiaiumnFi+lwg+TvA01utm/yv3Q3CWlVtlhR0OgVVApnP+amYTnbI0a+I2eGhYcw8FhS",
+	"M8X+jJcTHzelMErf7kbgtJcQBpdXn59/lHN0OXmqGSN74DS3d3ew57SWvbu/D81S2K2HRNMW8MingYDI",
+	"NfdUJdtsji2axKd0OCyb60jYss2UdM+ED1dRj4LW1Y6PM9Ef2KyR8ANjk48/mBq5OA6DEUkU2AyCxnTs",
+	"Bu7MDC9cgKsWv/uZXFCn2+xpyPgw0B2OxGWyhfH93iKpwjaNDiVKKLITbNPoiCwE2zQ3nG5gu9Z68wpE",
+	"XCSsfipMTnIMnNHQCLIljTcEnihAn+IaEHTNXtX+IvdcOFfTuTQr0DJoZvr2G/dsQs4ATWewfRV16MFc",
+	"dYwcohDkK0JJiqBjuZ5zwRLizAMxJsLHCWaKf37h7FM/TgjXRGcpNxjszKdNAE82/0awSw5FoUZBA0+a",
+	"phoin/mgIHgD89ULmdtZxw6NQudrZ79TW3ez/V5pRc9CCkYXWRGC4hX9+HP/3aF4Tgk/ltvmo1LtXPHi",
+	"qTjqdLcNKs9DtQzdBlzjnksGGukc52Y0oJ2WG+jOAXkqFajanpGMx7caraYSucYQQZBPmrx4/ucXf/7u",
+	"j8///KJ3vGrxgKomLowlkdvdF0quo1ULVl+b3pj8VMk1eTuOwv3jKXzfQUEkIabtFwYgMlEfz7YiuHy7",
+	"3/8Ko8PozCZ97IPrDOsGuDCfB1mosyFXPggQf+vQ/m2j+nNUehV/pTt/Vys9fvvgszBekQNOC2GjmHKE",
+	"B3Tn2+jbnSvmV337V3371vr2rwr2fwUFO4aQWKltGndBId6qrzp7BLmimoVc3/aH2rYVSY/2vdJ8+yQY",
+	"13rXkfAv+t6wqqoKBoXOt1VVQafsuVLRY3VNbxUZoW5aqUe029ucEx8fxk74W+XFxr93DatrcrN9k/+l",
+	"q8nmDbKnqaF7mG2tdbw93+Z4s0S6TjdovXIj622j56Jl24GQLRFsTG2JuX88Z1CXXNotpVt+XqlaLNCe",
+	"9toROasPSv/iL15f9chf9cj/XeiRvyp9vyp9vyp9vyp9vyp9vyp9vyp9vyp9/5WUvl6BGxAhr9mDuZbA",
+	"Oj1xIjos1q5X7eiPUx8CwOcCpM6OLbOC2MMjLdnqmpmKDVs4gMW/zd6/I4mM0WnHB9+gmNcJYls8daPD",
+	"kt0f9dNntfgLZx2BK7YJGdEcJn/BYvFK+hSvGGvSTT9czUC79XmhICogP9UjFDenOcQNinKxbbwQX94P",
+	"rd0YMZ5bPdFtPakfxYimtaiUHSFDQh391Kja1yt/gQ67DtbdPzvNpXq9aV0CqEd6QWPtXPU67d1cnX+O",
+	"f+Aj7Ho79CwDrte1wQ5Mxgea8gQCAZwoJVV7PlIZ1w6Yls1j0am2FeSnym54LuNGZLNi21jrZc3Vl2nd",
+	"ofn1gRwLLbbF3BGJsTEwth9IypX8VPNCqw1CaG1rFueKm40VD9c4NG+vry9fU83j9iI8EaDodbGSi1xv",
+	"mqk7pojKhYtQsrNDM75Dc7OCJGsvM6r1D9Pin5/smgRHNDitgFYBbmVMNvnll8591+5zhZaDWLDk8PIM",
+	"AuLcXL+/OLw+OwKJGPPX7RT563Yglxe5sxI/ItaEm5eYwFUKo2hsXIY+2yVLgBTZznwXi/h4GD65KLkT",
+	"Szs0a7KiSkBQqRWLb/UuqADXVE/9Boz1LCfCxJwlmixkasVS29Yp1cZ2pjhUULj3p59+ZcdcMfe59sAp",
+	"lXu61LU3zSnREuMAgbLIN2wnIOUxcxswru/Jxdn1ZDqBLQKmQb/c25MZE1rmKma7Ui33XCW9Z8tW1gGM",
+	"wkvSSkIK8V/sBE2mExe2fvJyYudg9wB9wZmgGZ+8nHyzu7/7zQSjPAAf7kGQD0HTvWpwnEzqgB6ySAoi",
+	"F5AF1278ZL4hPPEXJMyV+BdysPtH4iO0+HZ3s82zqeUgOwf3bE5uzkgm7f2Rm1fwEdrj8MZsynP2CXgN",
+	"lw8fu/BQFss7pjD6TbkOoHkucOZ2wTm9YIHJyyKYDc145LtdBjOCPuO6Z9q8lsnGxY8wDHVXoBTEjWjv",
+	"R+egiY6eQ26gZ45YGTEHA339Ut9oXBoH5c4/mInn+/u/IQx30AKOxv03j61MtcjBfN4Vm05ePH/eRaWA",
+	"vee619wZf5lOvsXe9Ff3MF0tuAqs11RtKixoudn+Umpi43Wys0gp3q2XmMO2Pv1LZqJ4nURQKoKK0d1B",
+	"5dOSIQP8RsN/Cui2GOv9g+HBuhGW8aXiP7Pkc0bYnVBwOFfOph8+/fKpOv5vmCFH64T4vtRmAFJ37hWC",
+	"YnUjqc8EloyKkpXJaP7ymatyTOiLukalOLa/6NLENP6PWZCPYZJ/wiq2tUYgfSdNEczWYt2CNXEIyUnB",
+	"fkHubGYw72XQauEWj9Z+/MqmX9l0Kzatpbyvc2qZqqj3KCuLlaxZ+fYbH2bFMtNfihu+wMlWdqo5JQ+G",
+	"Ce3jKXVPSVEMMkVU5qX84VeYl1GhR048Sbi9/1J7t0QdD/S4AAYZJ8gMbmQfDqo/vGHtTBT//qe63vH2",
+	"fCu6AzahO6XGNHxWYGhlDIzto/Lbaa9OvqL133/DuwbYQmowTsVXhH/SZSOA4+upUT81bLVvhqv9LWc5",
+	"O83TdCsmx/HHIOk+U8Nh69aEjI55u3YKs81eRsfCLnFYgNFrv//mjD4Dak4b/k9k9BqOr4z+5RkdJ8Bl",
+	"hmsz+oLGbMfZ9qj+U9wWjYqiJXs3vn+pg/yUxszZGqnes9wW9GZeSpdHeeP77/I4r/exMffVm1r/1NdK",
+	"ljNf//ylJr56Reid+GrByrzXP/8up73WxcasVyKwhc8zV6B2hLlvv+W5NejP9aW1wnbHbD4o/9ZH1/6L",
+	"UafIKQS1GHvWvSkCk98Il04GHkN/R4ed45G2+htjtculC7PfwfFloTrXl99/82cQJPPPfAHxCP49s/q/",
+	"N63XWY3zgrybo9l5H+fmmQnwbZ6Zkmt/M3VXZjbvKzrXf7fH5lllJBvzgDGedpwvy85aJqxfXHJBoVwF",
+	"iL1SkZqCv34p4QkDUXkLlguZsF4RysWt8knobPmKJBX89XcpUIV62uQSqWiVLZoJgtUdPsubFSPznKdm",
+	"hwtyLhUlhRa0540e2EqCnqHgI/jzizGOVLSfVSRcNwvegD9/n8wAM12f/TVbS8zV3bkrYJFy/tzfv/GD",
+	"xAVQ+R09RmCHGsNfyerQbeMACU3K8Xd1fusJ8BkkfgcGDpgz5pdphzCiewb5CzwEX7Gf/tnvwO/w3vJ7",
+	"U29uwSezCp/UVmgmljvepjLMPplY2gI1STYTy8h+/C2vX40sk1+YZZppDP+75p7LggWa3FMxwgxu8FUb",
+	"xpJ7vA0jbvFV54Yf/jHhdmx/yhlkqXVGqJDavp4UclqZyKaDXWFHfssz4vM1Njw5ynwzn35LNvoM28Xf",
+	"IR91mkOiH/dO6eXVKS5gyQhL1niq8vlLSd/NRHddQjiWI+iIVgrj9c+/S6G81sXGpKsiVx5c3tP+iS9L",
+	"Y56pyuS3f/pSDNBI99c1/2UxTHtV4YH2T79LPmh1s8ULC8X0aqeMv9Bjw+IKV4I11Jih/eNvrW/7EgLm",
+	"bzxJVzhslZAWXVNUN/jrn6GQ1V/gt6/zM3p+Oo3+/PQUCq/+mWloreqfv87H6PkIaZ38VNxRNjwRd5S1",
+	"p8F+/DoJoyfhA2WtKUglTXbq4Xy6JsIWrd1Q8FM1Utx/5y82/4qPy1d+3hpT76K59EuTvlA558WXLyU7",
+	"VvPOdgmOrkxFXiy+/C7FRN+75pT6QDUDk1oUq0xr+e2LTWwtNW3n1BbAKpNbfvt9Tm85j80Jtn0qNJE9",
+	"Mwxxg0D3WJni8uOXm+Mi12b3BEPwIlumOsPlx9/pFBcdDM6xHjG/TX8U//U3fhKqZgX9vUxE0F9EJ2MU",
+	"LjppKVrKT19snVWS8XcutKSlVSk//T4XWRLWoujE3zn6ZvWOsvqc2tvGl5vQD5QNTecHyuqT+YGy3+1M",
+	"2s425xEii+zcuvR+4fgWJw/cYOgJZz1KqCFSxGyXXLEl1wYiTmBUljIAi2taG5m9ItKsmLrnmpEX+y/a",
+	"1i2WfgQhUirsAvUj+KnnUjQ4KeRpFTmzfXnl4mhk6Yas6YYIdscUoUrxO/bst7VovJK5YVWzxt946v/K",
+	"05R8b0c2PPOKaUOV6Z78Kyygq7F23GA+dvrJt/sHZfwePzMxFUIaMrcTAyQxD0bzCg0/dfCK//Uru4Tv",
+	"1O1YRr6fXBM7+G4AIYzOU7bOzIbMZfL/qxJ8fgx4YZqmHok9Z7B5+BIgKIHgTn3BJfkFKEkvvSgxOTWt",
+	"NCenkmqFD0gRjgQFliJuRKYktaJEvyAnMROtrkqtAPc0oX4pyMxL18NyrtbAL7Wmd8EECg3s6SI7swD3",
+	"GBp4gh4RTSDe6PAl4cAGhSlqMINPLyTmUBqwQmxn0qBLjJCzPlDPYhzdy0r6pgfIQZi4DqSBJEzizqOB",
+	"JEHsx9FgkRtNoaMplIQUiucsmpKKEvybKEHNAYxdlFBdA7KLEnZAMr3TIpZTeQdDihwBeyJBQY99U2Rp",
+	"HtFzlhClKKkYIjQ6Z4kS+TSLxdA87JOPsJuV8A+twlUhRR9ciF4jcSjnJeMajIMpQhqOQwgNyxE5uPcg",
+	"foF0OSFLk1H9BTnkF9oBhp2lrpGbmJ2qUFSap4lyaq6Vvr6hkbmegZ6BnqGVuYWZgVJtbC0gAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

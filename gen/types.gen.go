@@ -629,6 +629,11 @@ type Flags struct {
 	AdditionalProperties   map[string]interface{} `json:"-"`
 }
 
+// GenerationUnprocessable A 422 of txt2img or img2img, in either of A1111's shapes.
+type GenerationUnprocessable struct {
+	union json.RawMessage
+}
+
 // HTTPError Starlette's default body for routing errors (404, 405).
 type HTTPError struct {
 	Detail string `json:"detail"`
@@ -655,6 +660,39 @@ type ImageToImageResponse struct {
 
 	// Parameters The request echoed with every default filled in.
 	Parameters map[string]interface{} `json:"parameters"`
+}
+
+// InternalProgressRequest defines model for InternalProgressRequest.
+type InternalProgressRequest struct {
+	// IdLivePreview id of last received last preview image
+	IdLivePreview *int `json:"id_live_preview,omitempty"`
+
+	// IdTask id of the task to get progress for
+	IdTask *string `json:"id_task,omitempty"`
+
+	// LivePreview boolean flag indicating whether to include the live preview image
+	LivePreview          *bool                  `json:"live_preview,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// InternalProgressResponse defines model for InternalProgressResponse.
+type InternalProgressResponse struct {
+	Active    bool     `json:"active"`
+	Completed bool     `json:"completed"`
+	Eta       *float64 `json:"eta,omitempty"`
+
+	// IdLivePreview Send this together with next request to prevent receiving same image
+	IdLivePreview *int `json:"id_live_preview,omitempty"`
+
+	// LivePreview Current live preview; a data: uri
+	LivePreview *string `json:"live_preview,omitempty"`
+
+	// Progress The progress with a range of 0 to 1
+	Progress *float64 `json:"progress,omitempty"`
+	Queued   bool     `json:"queued"`
+
+	// Textinfo Info text used by WebUI.
+	Textinfo *string `json:"textinfo,omitempty"`
 }
 
 // InterrogateRequest defines model for InterrogateRequest.
@@ -1992,6 +2030,9 @@ type NotFound = ErrorResponse
 // NotImplemented A1111's api_middleware exception body.
 type NotImplemented = ErrorResponse
 
+// QueueFull A1111's api_middleware exception body.
+type QueueFull = ErrorResponse
+
 // RequestValidationError defines model for RequestValidationError.
 type RequestValidationError = HTTPValidationError
 
@@ -2020,6 +2061,9 @@ type TrainEmbeddingSdapiV1TrainEmbeddingPostJSONBody map[string]interface{}
 
 // TrainHypernetworkSdapiV1TrainHypernetworkPostJSONBody defines parameters for TrainHypernetworkSdapiV1TrainHypernetworkPost.
 type TrainHypernetworkSdapiV1TrainHypernetworkPostJSONBody map[string]interface{}
+
+// ProgressapiInternalProgressPostJSONRequestBody defines body for ProgressapiInternalProgressPost for application/json ContentType.
+type ProgressapiInternalProgressPostJSONRequestBody = InternalProgressRequest
 
 // CreateEmbeddingSdapiV1CreateEmbeddingPostJSONRequestBody defines body for CreateEmbeddingSdapiV1CreateEmbeddingPost for application/json ContentType.
 type CreateEmbeddingSdapiV1CreateEmbeddingPostJSONRequestBody CreateEmbeddingSdapiV1CreateEmbeddingPostJSONBody
@@ -4511,6 +4555,104 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		object["xformers_flash_attention"], err = json.Marshal(a.XformersFlashAttention)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'xformers_flash_attention': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for InternalProgressRequest. Returns the specified
+// element and whether it was found
+func (a InternalProgressRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for InternalProgressRequest
+func (a *InternalProgressRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for InternalProgressRequest to handle AdditionalProperties
+func (a *InternalProgressRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["id_live_preview"]; found {
+		err = json.Unmarshal(raw, &a.IdLivePreview)
+		if err != nil {
+			return fmt.Errorf("error reading 'id_live_preview': %w", err)
+		}
+		delete(object, "id_live_preview")
+	}
+
+	if raw, found := object["id_task"]; found {
+		err = json.Unmarshal(raw, &a.IdTask)
+		if err != nil {
+			return fmt.Errorf("error reading 'id_task': %w", err)
+		}
+		delete(object, "id_task")
+	}
+
+	if raw, found := object["live_preview"]; found {
+		err = json.Unmarshal(raw, &a.LivePreview)
+		if err != nil {
+			return fmt.Errorf("error reading 'live_preview': %w", err)
+		}
+		delete(object, "live_preview")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for InternalProgressRequest to handle AdditionalProperties
+func (a InternalProgressRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.IdLivePreview != nil {
+		object["id_live_preview"], err = json.Marshal(a.IdLivePreview)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'id_live_preview': %w", err)
+		}
+	}
+
+	if a.IdTask != nil {
+		object["id_task"], err = json.Marshal(a.IdTask)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'id_task': %w", err)
+		}
+	}
+
+	if a.LivePreview != nil {
+		object["live_preview"], err = json.Marshal(a.LivePreview)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'live_preview': %w", err)
 		}
 	}
 
@@ -11359,6 +11501,68 @@ func (a StableDiffusionProcessingTxt2Img) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsHTTPValidationError returns the union data inside the GenerationUnprocessable as a HTTPValidationError
+func (t GenerationUnprocessable) AsHTTPValidationError() (HTTPValidationError, error) {
+	var body HTTPValidationError
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromHTTPValidationError overwrites any union data inside the GenerationUnprocessable as the provided HTTPValidationError
+func (t *GenerationUnprocessable) FromHTTPValidationError(v HTTPValidationError) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeHTTPValidationError performs a merge with any union data inside the GenerationUnprocessable, using the provided HTTPValidationError
+func (t *GenerationUnprocessable) MergeHTTPValidationError(v HTTPValidationError) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsErrorResponse returns the union data inside the GenerationUnprocessable as a ErrorResponse
+func (t GenerationUnprocessable) AsErrorResponse() (ErrorResponse, error) {
+	var body ErrorResponse
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromErrorResponse overwrites any union data inside the GenerationUnprocessable as the provided ErrorResponse
+func (t *GenerationUnprocessable) FromErrorResponse(v ErrorResponse) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeErrorResponse performs a merge with any union data inside the GenerationUnprocessable, using the provided ErrorResponse
+func (t *GenerationUnprocessable) MergeErrorResponse(v ErrorResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GenerationUnprocessable) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GenerationUnprocessable) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // AsStableDiffusionProcessingImg2ImgInpaintingMaskInvert0 returns the union data inside the StableDiffusionProcessingImg2Img_InpaintingMaskInvert as a StableDiffusionProcessingImg2ImgInpaintingMaskInvert0

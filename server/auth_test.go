@@ -44,7 +44,7 @@ func TestAuth(t *testing.T) {
 			creds: &server.Credential{}, status: http.StatusUnauthorized, want: incorrectPassword},
 		{name: "first pair", method: http.MethodGet, path: "/sdapi/v1/options",
 			creds: &authPairs[0], status: http.StatusOK},
-		{name: "second pair", method: http.MethodGet, path: "/sdapi/v1/samplers",
+		{name: "second pair", method: http.MethodGet, path: "/sdapi/v1/loras",
 			creds: &authPairs[1], status: http.StatusOK, want: `[]`},
 		{name: "auth before validation", method: http.MethodPost, path: "/sdapi/v1/txt2img",
 			body: []byte(`{"steps":"abc"}`), status: http.StatusUnauthorized, want: notAuthenticated},
@@ -92,6 +92,7 @@ func TestAuthLeavesUnroutedAndDocsAlone(t *testing.T) {
 		{"unknown path POST", http.MethodPost, "/sdapi/v1/txt2img/extra", http.StatusNotFound, `{"detail":"Not Found"}`},
 		{"wrong method", http.MethodGet, "/sdapi/v1/txt2img", http.StatusMethodNotAllowed, `{"detail":"Method Not Allowed"}`},
 		{"openapi.json", http.MethodGet, "/openapi.json", http.StatusOK, ""},
+		{"metrics", http.MethodGet, "/metrics", http.StatusOK, ""},
 		{"docs", http.MethodGet, "/docs", http.StatusOK, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,13 +107,19 @@ func TestAuthLeavesUnroutedAndDocsAlone(t *testing.T) {
 	}
 }
 
-// TestAuthCoversEveryOperation: with --api-auth every registered route
-// answers 401 without credentials.
+// TestAuthCoversEveryOperation: with --api-auth every registered /sdapi
+// route answers 401 without credentials; /internal/* stays open, as in
+// A1111.
 func TestAuthCoversEveryOperation(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAuth(authPairs...), withServerStop)
 	for _, op := range ts.V.Operations() {
 		t.Run(op.Method+" "+op.Path, func(t *testing.T) {
+			if strings.HasPrefix(op.Path, "/internal/") {
+				res := ts.do(t, op.Method, op.Path, []byte(`{}`))
+				assertStatus(t, res, http.StatusOK)
+				return
+			}
 			var body []byte
 			if op.HasBody {
 				body = []byte(`{}`)

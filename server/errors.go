@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,9 +13,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 
+	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/processing/imagemeta"
 	"github.com/sdapi/sdapi/processing/options"
+	"github.com/sdapi/sdapi/processing/queue"
+	"github.com/sdapi/sdapi/processing/upscale"
+	"github.com/sdapi/sdapi/runner"
 )
 
 // apiError is an error answered in A1111's api_middleware shape:
@@ -75,7 +80,29 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-// errorResponse maps an error to a status and a body.
+// errorResponse maps an error to a status and a body. It is the one
+// error→HTTP table of the server:
+//
+//	*apiError                      its status, A1111 body as given
+//	*validationError               422 FastAPI detail list
+//	options.KeyError               500 KeyError
+//	options.ValueError             422 detail list, loc [body, key]
+//	processing.ScriptError         422 HTTPException "Script '<name>' not found" (or the always-on variant)
+//	queue.ErrQueueFull             503 HTTPException "Queue is full"
+//	queue.ErrClosed                503 HTTPException "Server is shutting down"
+//	context.Canceled, DeadlineExceeded (client gone)  499-like: 503 HTTPException "Request cancelled" (nobody reads it)
+//	processing.ErrUnsupported, upscale.ErrFaceRestoreUnavailable
+//	                               501 NotImplementedError, detail = what is not supported
+//	processing.ErrInvalid, upscale.ErrInvalid, runner.ErrInvalidRequest
+//	                               422 detail list, loc [body, <field named by the message>] or [body]
+//	processing.ErrInvalidImageFormat  500 HTTPException "Invalid image format"
+//	processing.ErrNotFound, upscale.ErrUpscalerNotFound, catalog.ErrNotFound
+//	                               500 RuntimeError, detail = A1111's message ("could not find upscaler named X")
+//	processing.ErrNoRunner, runner.ErrModel
+//	                               500 RuntimeError, detail = the model problem ("no checkpoint is installed", the missing part)
+//	imagemeta.ErrInvalidImage      500 HTTPException "Invalid encoded image"
+//	*echo.HTTPError                routing 404/405 {"detail"}, 400/422 validation list, 401
+//	anything else                  500 InternalServerError "internal server error" (logged, never sent)
 func errorResponse(err error) (int, any) {
 	var (
 		ae   *apiError
@@ -83,10 +110,33 @@ func errorResponse(err error) (int, any) {
 		he   *echo.HTTPError
 		ke   *options.KeyError
 		vale *options.ValueError
+		se   *processing.ScriptError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae.Status, a1111Body(ae)
+	case errors.As(err, &se):
+		return http.StatusUnprocessableEntity, a1111Body(httpException(http.StatusUnprocessableEntity, se.Detail()))
+	case errors.Is(err, queue.ErrQueueFull):
+		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Queue is full"))
+	case errors.Is(err, queue.ErrClosed):
+		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Server is shutting down"))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Request cancelled"))
+	case errors.Is(err, processing.ErrUnsupported), errors.Is(err, upscale.ErrFaceRestoreUnavailable):
+		msg := sentenceOf(err, processing.ErrUnsupported)
+		return http.StatusNotImplemented, a1111Body(&apiError{Status: 501, Class: "NotImplementedError", Detail: msg, Errors: msg})
+	case errors.Is(err, processing.ErrInvalid), errors.Is(err, upscale.ErrInvalid), errors.Is(err, runner.ErrInvalidRequest):
+		msg := sentenceOf(err, processing.ErrInvalid, upscale.ErrInvalid, runner.ErrInvalidRequest)
+		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{Loc: locOf(msg), Msg: msg, Type: "value_error"}}}
+	case errors.Is(err, processing.ErrInvalidImageFormat):
+		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid image format"))
+	case errors.Is(err, processing.ErrNotFound), errors.Is(err, upscale.ErrUpscalerNotFound):
+		msg := sentenceOf(err, processing.ErrNotFound)
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg})
+	case errors.Is(err, processing.ErrNoRunner), errors.Is(err, runner.ErrModel):
+		msg := "cannot load the model: " + sentenceOf(err, processing.ErrNoRunner, runner.ErrModel)
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg})
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{Loc: ve.Loc, Msg: ve.Msg, Type: ve.Type}}}
 	case errors.As(err, &ke):
@@ -94,7 +144,7 @@ func errorResponse(err error) (int, any) {
 	case errors.As(err, &vale):
 		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{
 			Loc: []any{"body", vale.Key}, Msg: vale.Error(), Type: "type_error." + vale.Want}}}
-	case errors.Is(err, catalog.ErrNotFound):
+	case errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, processing.ErrNotFound):
 		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Errors: err.Error()})
 	case errors.Is(err, imagemeta.ErrInvalidImage):
 		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid encoded image"))
@@ -102,6 +152,35 @@ func errorResponse(err error) (int, any) {
 		return httpErrorResponse(he)
 	}
 	return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "InternalServerError", Errors: "internal server error"})
+}
+
+// sentenceOf is err's message without the sentinels' own text, which
+// fmt.Errorf("%w: ...") puts in front: "not supported: face restoration:
+// no face-restoration model is installed" reads "face restoration: no
+// face-restoration model is installed". Wrapping prefixes added by the
+// caller ("load model: ") stay.
+func sentenceOf(err error, sentinels ...error) string {
+	msg := err.Error()
+	for _, s := range sentinels {
+		msg = strings.Replace(msg, s.Error()+": ", "", 1)
+	}
+	return msg
+}
+
+// locOf points a 422 at the request field its message starts with
+// ("batch_size must be at least 1" → ["body", "batch_size"]), else at the
+// body.
+func locOf(msg string) []any {
+	field, _, _ := strings.Cut(msg, " ")
+	field = strings.TrimRight(field, ":,")
+	if all, err := schemaDefaults(); err == nil {
+		for _, props := range all {
+			if _, ok := props[field]; ok {
+				return []any{"body", field}
+			}
+		}
+	}
+	return []any{"body"}
 }
 
 func a1111Body(e *apiError) map[string]string {

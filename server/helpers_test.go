@@ -39,7 +39,7 @@ type testDirs struct {
 	Data, Checkpoints, VAEs, StylesCSV string
 }
 
-func newTestDirs(t *testing.T) testDirs {
+func newTestDirs(t testing.TB) testDirs {
 	t.Helper()
 	root := t.TempDir()
 	d := testDirs{
@@ -57,7 +57,7 @@ func newTestDirs(t *testing.T) testDirs {
 }
 
 // addCheckpoint installs a diffusers model directory named name.
-func (d testDirs) addCheckpoint(t *testing.T, name string) string {
+func (d testDirs) addCheckpoint(t testing.TB, name string) string {
 	t.Helper()
 	dir := filepath.Join(d.Checkpoints, name)
 	writeFile(t, filepath.Join(dir, "model_index.json"), `{"_class_name":"OnnxStableDiffusionPipeline"}`)
@@ -65,14 +65,14 @@ func (d testDirs) addCheckpoint(t *testing.T, name string) string {
 }
 
 // addVAE installs a VAE directory named name.
-func (d testDirs) addVAE(t *testing.T, name string) string {
+func (d testDirs) addVAE(t testing.TB, name string) string {
 	t.Helper()
 	dir := filepath.Join(d.VAEs, name)
 	writeFile(t, filepath.Join(dir, "vae_decoder", "model.onnx"), "onnx")
 	return dir
 }
 
-func writeFile(t *testing.T, name, content string) {
+func writeFile(t testing.TB, name, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ type fakeLifecycle struct {
 	done  chan struct{}
 }
 
-func newFakeLifecycle(t *testing.T) *fakeLifecycle {
+func newFakeLifecycle(t testing.TB) *fakeLifecycle {
 	f := &fakeLifecycle{calls: make(chan string), done: make(chan struct{})}
 	t.Cleanup(func() { close(f.done) })
 	return f
@@ -108,7 +108,7 @@ func (f *fakeLifecycle) Kill()          { f.record("Kill") }
 func (f *fakeLifecycle) Restart() error { f.record("Restart"); return nil }
 
 // wait returns the next recorded call, failing t after waitTimeout.
-func (f *fakeLifecycle) wait(t *testing.T) string {
+func (f *fakeLifecycle) wait(t testing.TB) string {
 	t.Helper()
 	select {
 	case c := <-f.calls:
@@ -120,7 +120,7 @@ func (f *fakeLifecycle) wait(t *testing.T) string {
 }
 
 // assertNoCall fails t if a lifecycle call is pending right now.
-func (f *fakeLifecycle) assertNoCall(t *testing.T) {
+func (f *fakeLifecycle) assertNoCall(t testing.TB) {
 	t.Helper()
 	select {
 	case c := <-f.calls:
@@ -131,26 +131,34 @@ func (f *fakeLifecycle) assertNoCall(t *testing.T) {
 
 // testServer is a real server over loopback HTTP with real dependencies.
 type testServer struct {
-	URL    string
-	Dirs   testDirs
-	Echo   *echo.Echo
-	Life   *fakeLifecycle
-	State  *processing.State
-	V      *spectest.Validator
-	Client *http.Client
+	URL     string
+	Dirs    testDirs
+	Echo    *echo.Echo
+	Life    *fakeLifecycle
+	State   *processing.State
+	Options *options.Store
+	V       *spectest.Validator
+	Client  *http.Client
 	// User and Password, when User is set, go into every request do sends.
 	User, Password string
 }
 
 // newTestServer starts a server on fresh temp dirs.
-func newTestServer(t *testing.T, opts ...func(*server.Config)) *testServer {
+func newTestServer(t testing.TB, opts ...func(*server.Config)) *testServer {
 	t.Helper()
 	return startServer(t, newTestDirs(t), nil, opts...)
 }
 
 // startServer starts a server on dirs. hook, if set, may add routes to the
 // Echo app before it serves.
-func startServer(t *testing.T, dirs testDirs, hook func(*echo.Echo), opts ...func(*server.Config)) *testServer {
+func startServer(t testing.TB, dirs testDirs, hook func(*echo.Echo), opts ...func(*server.Config)) *testServer {
+	t.Helper()
+	return startServerDeps(t, dirs, hook, nil, opts...)
+}
+
+// startServerDeps is startServer with withDeps, when set, completing the
+// dependencies (Processor, Queue, Models) before the server is built.
+func startServerDeps(t testing.TB, dirs testDirs, hook func(*echo.Echo), withDeps func(*server.Deps), opts ...func(*server.Config)) *testServer {
 	t.Helper()
 	cat, err := catalog.New(dirs.Checkpoints, dirs.VAEs)
 	if err != nil {
@@ -170,13 +178,17 @@ func startServer(t *testing.T, dirs testDirs, hook func(*echo.Echo), opts ...fun
 	}
 	life := newFakeLifecycle(t)
 	state := processing.NewState(nil)
-	e, err := server.NewEcho(server.New(cfg, server.Deps{
+	deps := server.Deps{
 		Options:   store,
 		State:     state,
 		Catalog:   cat,
 		Styles:    styles.Open(dirs.StylesCSV),
 		Lifecycle: life,
-	}))
+	}
+	if withDeps != nil {
+		withDeps(&deps)
+	}
+	e, err := server.NewEcho(server.New(cfg, deps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +203,7 @@ func startServer(t *testing.T, dirs testDirs, hook func(*echo.Echo), opts ...fun
 	}
 	client := ts.Client()
 	client.Timeout = waitTimeout
-	return &testServer{URL: ts.URL, Dirs: dirs, Echo: e, Life: life, State: state, V: v, Client: client}
+	return &testServer{URL: ts.URL, Dirs: dirs, Echo: e, Life: life, State: state, Options: store, V: v, Client: client}
 }
 
 func withServerStop(c *server.Config) { c.ServerStop = true }
@@ -201,7 +213,7 @@ func withAuth(pairs ...server.Credential) func(*server.Config) {
 }
 
 // newRequest builds a request to path; a non-nil body is sent as JSON.
-func (s *testServer) newRequest(t *testing.T, method, path string, body []byte) *http.Request {
+func (s *testServer) newRequest(t testing.TB, method, path string, body []byte) *http.Request {
 	t.Helper()
 	req, err := spectest.NewRequest(t.Context(), method, s.URL, path, body)
 	if err != nil {
@@ -215,12 +227,12 @@ func (s *testServer) newRequest(t *testing.T, method, path string, body []byte) 
 
 // do sends a request, validates the answer against the spec and checks the
 // X-Process-Time header every response must carry.
-func (s *testServer) do(t *testing.T, method, path string, body []byte) spectest.Response {
+func (s *testServer) do(t testing.TB, method, path string, body []byte) spectest.Response {
 	t.Helper()
 	return s.doReq(t, s.newRequest(t, method, path, body))
 }
 
-func (s *testServer) doReq(t *testing.T, req *http.Request) spectest.Response {
+func (s *testServer) doReq(t testing.TB, req *http.Request) spectest.Response {
 	t.Helper()
 	res := s.V.Do(t, s.Client, req)
 	if res.Header.Get("X-Process-Time") == "" {
@@ -231,7 +243,7 @@ func (s *testServer) doReq(t *testing.T, req *http.Request) spectest.Response {
 
 // doRaw sends a request the spec cannot route (unknown path, wrong method)
 // and returns the answer unvalidated, still checking X-Process-Time.
-func (s *testServer) doRaw(t *testing.T, req *http.Request) spectest.Response {
+func (s *testServer) doRaw(t testing.TB, req *http.Request) spectest.Response {
 	t.Helper()
 	resp, err := s.Client.Do(req)
 	if err != nil {
@@ -249,7 +261,7 @@ func (s *testServer) doRaw(t *testing.T, req *http.Request) spectest.Response {
 }
 
 // decode unmarshals b into a T, failing t if it is not JSON.
-func decode[T any](t *testing.T, b []byte) T {
+func decode[T any](t testing.TB, b []byte) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -260,7 +272,7 @@ func decode[T any](t *testing.T, b []byte) T {
 
 // assertJSON checks that got is JSON equal to want (key order and
 // whitespace do not matter).
-func assertJSON(t *testing.T, got []byte, want string) {
+func assertJSON(t testing.TB, got []byte, want string) {
 	t.Helper()
 	g, w := decode[any](t, got), decode[any](t, []byte(want))
 	if !reflect.DeepEqual(g, w) {
@@ -269,7 +281,7 @@ func assertJSON(t *testing.T, got []byte, want string) {
 }
 
 // assertStatus fails t unless res has status want.
-func assertStatus(t *testing.T, res spectest.Response, want int) {
+func assertStatus(t testing.TB, res spectest.Response, want int) {
 	t.Helper()
 	if res.Status != want {
 		t.Fatalf("status: got %d, want %d\nbody: %s", res.Status, want, res.Body)
@@ -278,7 +290,7 @@ func assertStatus(t *testing.T, res spectest.Response, want int) {
 
 // assertGolden compares got, as indented JSON, with testdata/name; with
 // -update it rewrites the file instead.
-func assertGolden(t *testing.T, name string, got []byte) {
+func assertGolden(t testing.TB, name string, got []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, got, "", "  "); err != nil {
@@ -311,7 +323,7 @@ type detailItem struct {
 
 // validationDetail decodes a 422 body strictly: a detail list whose items
 // each have loc, msg and type.
-func validationDetail(t *testing.T, body []byte) []detailItem {
+func validationDetail(t testing.TB, body []byte) []detailItem {
 	t.Helper()
 	var raw struct {
 		Detail []map[string]json.RawMessage `json:"detail"`

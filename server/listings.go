@@ -2,30 +2,65 @@ package server
 
 import (
 	"context"
+	"maps"
 
 	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/upscale"
+	"github.com/sdapi/sdapi/runner/sampling"
 )
 
-// The listings report what this server really has. Samplers, schedulers,
-// upscalers and latent upscale modes come with the runner and the
-// orchestrator; LoRA, hypernetworks, embeddings, face restoration and
+// The listings report what this server really has. Samplers and schedulers
+// come from the runner's sampling package, upscalers from the extras
+// registry (the built-in ones without it), latent upscale modes from what
+// hires fix accepts, scripts from the Processor's registry; LoRA, hypernetworks, embeddings, face restoration and
 // RealESRGAN are not supported by the ONNX runner, so nothing usable is
 // installed and their lists are empty.
 
 func (s *Server) GetSamplersSdapiV1SamplersGet(ctx context.Context, _ gen.GetSamplersSdapiV1SamplersGetRequestObject) (gen.GetSamplersSdapiV1SamplersGetResponseObject, error) {
-	return gen.GetSamplersSdapiV1SamplersGet200JSONResponse{}, nil
+	out := gen.GetSamplersSdapiV1SamplersGet200JSONResponse{}
+	for _, sm := range sampling.Samplers() {
+		aliases := append([]string{}, sm.Aliases...)
+		out = append(out, gen.SamplerItem{Name: sm.Name, Aliases: aliases, Options: maps.Clone(sm.Options)})
+	}
+	return out, nil
 }
 
 func (s *Server) GetSchedulersSdapiV1SchedulersGet(ctx context.Context, _ gen.GetSchedulersSdapiV1SchedulersGetRequestObject) (gen.GetSchedulersSdapiV1SchedulersGetResponseObject, error) {
-	return gen.GetSchedulersSdapiV1SchedulersGet200JSONResponse{}, nil
+	out := gen.GetSchedulersSdapiV1SchedulersGet200JSONResponse{}
+	for _, sc := range sampling.Schedulers() {
+		item := gen.SchedulerItem{Name: sc.Name, Label: sc.Label, DefaultRho: &sc.DefaultRho, NeedInnerModel: &sc.NeedInnerModel}
+		if sc.Aliases != nil {
+			aliases := append([]string{}, sc.Aliases...)
+			item.Aliases = &aliases
+		}
+		out = append(out, item)
+	}
+	return out, nil
 }
 
 func (s *Server) GetUpscalersSdapiV1UpscalersGet(ctx context.Context, _ gen.GetUpscalersSdapiV1UpscalersGetRequestObject) (gen.GetUpscalersSdapiV1UpscalersGetResponseObject, error) {
-	return gen.GetUpscalersSdapiV1UpscalersGet200JSONResponse{}, nil
+	reg := s.deps.Upscalers
+	if reg == nil {
+		// The built-in ones (None, Lanczos, Nearest) are what hires fix
+		// accepts without any upscaler model.
+		reg = upscale.NewRegistry()
+	}
+	out := gen.GetUpscalersSdapiV1UpscalersGet200JSONResponse{}
+	for _, u := range reg.List() {
+		scale := u.Scale
+		out = append(out, gen.UpscalerItem{Name: u.Name, ModelName: u.ModelName, ModelPath: u.ModelPath, ModelUrl: u.ModelURL, Scale: &scale})
+	}
+	return out, nil
 }
 
 func (s *Server) GetLatentUpscaleModesSdapiV1LatentUpscaleModesGet(ctx context.Context, _ gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGetRequestObject) (gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGetResponseObject, error) {
-	return gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGet200JSONResponse{}, nil
+	// processing's hires fix accepts all six (approximated in image space).
+	out := gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGet200JSONResponse{}
+	for _, name := range upscale.LatentModes() {
+		out = append(out, gen.LatentUpscalerModeItem{Name: name})
+	}
+	return out, nil
 }
 
 func (s *Server) GetSdModelsSdapiV1SdModelsGet(ctx context.Context, _ gen.GetSdModelsSdapiV1SdModelsGetRequestObject) (gen.GetSdModelsSdapiV1SdModelsGetResponseObject, error) {
@@ -77,12 +112,36 @@ func (s *Server) GetLorasSdapiV1LorasGet(ctx context.Context, _ gen.GetLorasSdap
 }
 
 func (s *Server) GetScriptsListSdapiV1ScriptsGet(ctx context.Context, _ gen.GetScriptsListSdapiV1ScriptsGetRequestObject) (gen.GetScriptsListSdapiV1ScriptsGetResponseObject, error) {
-	none := []string{}
-	return gen.GetScriptsListSdapiV1ScriptsGet200JSONResponse{Txt2img: &none, Img2img: &none}, nil
+	sc := s.scripts()
+	t2i, i2i := sc.Titles(processing.Txt2Img), sc.Titles(processing.Img2Img)
+	return gen.GetScriptsListSdapiV1ScriptsGet200JSONResponse{Txt2img: &t2i, Img2img: &i2i}, nil
 }
 
 func (s *Server) GetScriptInfoSdapiV1ScriptInfoGet(ctx context.Context, _ gen.GetScriptInfoSdapiV1ScriptInfoGetRequestObject) (gen.GetScriptInfoSdapiV1ScriptInfoGetResponseObject, error) {
-	return gen.GetScriptInfoSdapiV1ScriptInfoGet200JSONResponse{}, nil
+	out := gen.GetScriptInfoSdapiV1ScriptInfoGet200JSONResponse{}
+	for _, info := range s.scripts().Infos() {
+		args := make([]gen.ScriptArg, 0, len(info.Args))
+		for _, a := range info.Args {
+			label := a.Label
+			arg := gen.ScriptArg{Label: &label, Value: a.Value, Minimum: a.Minimum, Maximum: a.Maximum, Step: a.Step}
+			if a.Choices != nil {
+				choices := append([]string{}, a.Choices...)
+				arg.Choices = &choices
+			}
+			args = append(args, arg)
+		}
+		name, alwaysOn, img2img := info.Name, info.IsAlwaysOn, info.IsImg2Img
+		out = append(out, gen.ScriptInfo{Name: &name, IsAlwayson: &alwaysOn, IsImg2img: &img2img, Args: args})
+	}
+	return out, nil
+}
+
+// scripts is the Processor's script registry; nil (no scripts) without one.
+func (s *Server) scripts() *processing.Scripts {
+	if s.deps.Processor == nil {
+		return nil
+	}
+	return s.deps.Processor.Scripts
 }
 
 func (s *Server) GetExtensionsListSdapiV1ExtensionsGet(ctx context.Context, _ gen.GetExtensionsListSdapiV1ExtensionsGetRequestObject) (gen.GetExtensionsListSdapiV1ExtensionsGetResponseObject, error) {

@@ -2,13 +2,16 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/sdapi/sdapi/gen"
 )
 
-func (s *Server) ProgressapiSdapiV1ProgressGet(ctx context.Context, _ gen.ProgressapiSdapiV1ProgressGetRequestObject) (gen.ProgressapiSdapiV1ProgressGetResponseObject, error) {
+// ProgressapiSdapiV1ProgressGet is A1111's progressapi. It never waits for
+// the queue: it reads processing.State only.
+func (s *Server) ProgressapiSdapiV1ProgressGet(ctx context.Context, req gen.ProgressapiSdapiV1ProgressGetRequestObject) (gen.ProgressapiSdapiV1ProgressGetResponseObject, error) {
 	st := s.deps.State.Snapshot()
-	return gen.ProgressapiSdapiV1ProgressGet200JSONResponse{
+	out := gen.ProgressapiSdapiV1ProgressGet200JSONResponse{
 		Progress:    st.Progress,
 		EtaRelative: st.EtaRelative,
 		Textinfo:    st.Textinfo,
@@ -23,7 +26,97 @@ func (s *Server) ProgressapiSdapiV1ProgressGet(ctx context.Context, _ gen.Progre
 			SamplingStep:       st.SamplingStep,
 			SamplingSteps:      st.SamplingSteps,
 		},
-	}, nil
+	}
+	skip := req.Params.SkipCurrentImage != nil && *req.Params.SkipCurrentImage
+	if st.JobCount > 0 && !skip {
+		// Idle A1111 answers without current_image.
+		if img, _ := s.deps.State.CurrentImage(); img != nil {
+			b64, err := encodePNGBase64(img)
+			if err != nil {
+				return nil, err
+			}
+			out.CurrentImage = &b64
+		}
+	}
+	return out, nil
+}
+
+// ProgressapiInternalProgressPost is A1111 1.7+'s modules/progress.py
+// progressapi: a task's place in the queue from Queue.TaskStatus, and
+// while it runs, its progress and live preview from processing.State.
+func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.ProgressapiInternalProgressPostRequestObject) (gen.ProgressapiInternalProgressPostResponseObject, error) {
+	var (
+		id          string
+		idPreview   = -1
+		livePreview = true
+	)
+	if b := req.Body; b != nil {
+		if b.IdTask != nil {
+			id = *b.IdTask
+		}
+		if b.IdLivePreview != nil {
+			idPreview = *b.IdLivePreview
+		}
+		if b.LivePreview != nil {
+			livePreview = *b.LivePreview
+		}
+	}
+	var out gen.ProgressapiInternalProgressPost200JSONResponse
+	if s.deps.Queue != nil {
+		ti := s.deps.Queue.TaskStatus(id)
+		out.Active, out.Queued, out.Completed = ti.Active, ti.Queued, ti.Completed
+		if !ti.Active {
+			text := "Waiting..."
+			if ti.Queued {
+				text = fmt.Sprintf("In queue: %d/%d", ti.QueuePosition, ti.QueueLength)
+			}
+			noPreview := -1
+			out.Textinfo, out.IdLivePreview = &text, &noPreview
+			return out, nil
+		}
+	} else {
+		text := "Waiting..."
+		noPreview := -1
+		out.Textinfo, out.IdLivePreview = &text, &noPreview
+		return out, nil
+	}
+
+	st := s.deps.State.Snapshot()
+	// modules/progress.py computes progress without progressapi's 0.01
+	// head start, and no ETA until there is progress.
+	var progress float64
+	if st.JobCount > 0 {
+		progress = float64(st.JobNo) / float64(st.JobCount)
+		if st.SamplingSteps > 0 {
+			progress += 1 / float64(st.JobCount) * float64(st.SamplingStep) / float64(st.SamplingSteps)
+		}
+	}
+	progress = min(progress, 1)
+	out.Progress = &progress
+	// Snapshot's ETA is elapsed/q - elapsed with q = 0.01 + progress
+	// (progressapi's head start); recover elapsed from it.
+	if q := 0.01 + progress; progress > 0 && q != 1 {
+		elapsed := st.EtaRelative * q / (1 - q)
+		eta := elapsed/progress - elapsed
+		out.Eta = &eta
+	}
+	out.Textinfo = st.Textinfo
+	out.IdLivePreview = &idPreview
+	if livePreview {
+		img, step := s.deps.State.CurrentImage()
+		// The preview's id: unique per batch and step within the job.
+		id := st.JobNo*100000 + step + 1
+		if img != nil && id != idPreview {
+			b64, err := encodePNGBase64(img)
+			if err != nil {
+				return nil, err
+			}
+			uri := "data:image/png;base64," + b64
+			out.LivePreview = &uri
+			out.IdLivePreview = &id
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) InterruptapiSdapiV1InterruptPost(ctx context.Context, _ gen.InterruptapiSdapiV1InterruptPostRequestObject) (gen.InterruptapiSdapiV1InterruptPostResponseObject, error) {

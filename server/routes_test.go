@@ -193,10 +193,6 @@ func TestListingsInventNothing(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	for _, tc := range []struct{ path, want string }{
-		{"/sdapi/v1/samplers", `[]`},
-		{"/sdapi/v1/schedulers", `[]`},
-		{"/sdapi/v1/upscalers", `[]`},
-		{"/sdapi/v1/latent-upscale-modes", `[]`},
 		{"/sdapi/v1/sd-models", `[]`},
 		{"/sdapi/v1/sd-vae", `[]`},
 		{"/sdapi/v1/hypernetworks", `[]`},

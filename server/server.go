@@ -13,6 +13,7 @@ import (
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/processing/styles"
+	"github.com/sdapi/sdapi/processing/upscale"
 )
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -62,13 +63,18 @@ type Deps struct {
 	Processor *processing.Processor
 	Queue     *queue.Queue
 	Models    *processing.ModelHost
+	// Upscalers are the upscalers of extra-single-image and
+	// extra-batch-images and of /upscalers; nil means the extras routes
+	// answer 501 and /upscalers lists the built-in ones.
+	Upscalers *upscale.Registry
 }
 
 // Server implements gen.StrictServerInterface.
 type Server struct {
-	cfg  Config
-	deps Deps
-	log  *slog.Logger
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	metrics *metrics
 }
 
 // New returns a Server. Every field of deps must be set.
@@ -82,5 +88,5 @@ func New(cfg Config, deps Deps) *Server {
 		// GET /cmd-flags answers an object, never null.
 		cfg.Flags = map[string]any{}
 	}
-	return &Server{cfg: cfg, deps: deps, log: log}
+	return &Server{cfg: cfg, deps: deps, log: log, metrics: newMetrics(deps.Queue)}
 }

@@ -65,6 +65,9 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 		Options: openapi3filter.Options{
 			MultiError:         true,
 			KeepValidatedValue: true,
+			// The handlers take defaults from processing and must see
+			// which keys the client sent (apply_infotext, vars(request)).
+			SkipSettingDefaults: true,
 			// Authentication is the auth middleware's job; the spec's
 			// HTTPBasic requirement only documents it.
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
@@ -80,11 +83,18 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 		// validates the body.
 		routeMW = []echo.MiddlewareFunc{basicAuth(s.cfg.APIAuth), validator}
 	}
-	rr := routeRouter{Echo: e, mw: routeMW}
+	rr := routeRouter{Echo: e, mw: routeMW, noAuth: map[string][]echo.MiddlewareFunc{
+		// A1111's --api-auth does not cover /internal/*.
+		internalProgressPath: {validator},
+	}}
 	if !s.cfg.ServerStop {
 		rr.absent = serverStopPaths
 	}
-	gen.RegisterHandlers(rr, gen.NewStrictHandler(s, nil))
+	gen.RegisterHandlers(rr, gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{rawBodyMiddleware}))
+
+	metricsHandler := echo.WrapHandler(s.metrics.handler())
+	e.GET(MetricsPath, metricsHandler)
+	e.HEAD(MetricsPath, metricsHandler)
 
 	e.GET(SpecURL, func(c echo.Context) error { return c.JSONBlob(http.StatusOK, specJSON) })
 	dh := echo.WrapHandler(docs.Handler(SpecURL))
@@ -107,20 +117,32 @@ type routeRouter struct {
 	// absent are paths A1111 would not register: every method answers 404,
 	// before auth, as for any unknown path.
 	absent []string
+	// noAuth replaces mw for the paths it names.
+	noAuth map[string][]echo.MiddlewareFunc
+}
+
+// internalProgressPath is A1111's UI progress route, outside --api-auth.
+const internalProgressPath = "/internal/progress"
+
+func (r routeRouter) middleware(p string) []echo.MiddlewareFunc {
+	if mw, ok := r.noAuth[p]; ok {
+		return mw
+	}
+	return r.mw
 }
 
 func (r routeRouter) GET(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
 	if slices.Contains(r.absent, p) {
 		return r.notFound(http.MethodGet, p)
 	}
-	return r.Echo.GET(p, h, append(r.mw, m...)...)
+	return r.Echo.GET(p, h, append(slices.Clone(r.middleware(p)), m...)...)
 }
 
 func (r routeRouter) POST(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
 	if slices.Contains(r.absent, p) {
 		return r.notFound(http.MethodPost, p)
 	}
-	return r.Echo.POST(p, h, append(r.mw, m...)...)
+	return r.Echo.POST(p, h, append(slices.Clone(r.middleware(p)), m...)...)
 }
 
 // notFound registers p for every method with a handler answering 404, and

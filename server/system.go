@@ -70,13 +70,49 @@ func procField(path, name string) (int64, error) {
 	return 0, fmt.Errorf("%s: no %s line", path, name)
 }
 
+// UnloadapiSdapiV1UnloadCheckpointPost is A1111's unloadapi: the loaded
+// model leaves memory; the next job loads it again.
 func (s *Server) UnloadapiSdapiV1UnloadCheckpointPost(ctx context.Context, _ gen.UnloadapiSdapiV1UnloadCheckpointPostRequestObject) (gen.UnloadapiSdapiV1UnloadCheckpointPostResponseObject, error) {
-	// No runner holds a model yet, so there is nothing to unload.
+	if s.deps.Models != nil {
+		if err := s.exclusive(ctx, "unload-checkpoint", func(context.Context) error { return s.deps.Models.Unload() }); err != nil {
+			return nil, err
+		}
+	}
 	return gen.UnloadapiSdapiV1UnloadCheckpointPost200JSONResponse{}, nil
 }
 
+// ReloadapiSdapiV1ReloadCheckpointPost is A1111's reloadapi: load the
+// sd_model_checkpoint and sd_vae options' model now.
 func (s *Server) ReloadapiSdapiV1ReloadCheckpointPost(ctx context.Context, _ gen.ReloadapiSdapiV1ReloadCheckpointPostRequestObject) (gen.ReloadapiSdapiV1ReloadCheckpointPostResponseObject, error) {
-	return nil, notImplemented("reload-checkpoint (no runner to load a model into)")
+	if s.deps.Models == nil {
+		return nil, notImplemented("reload-checkpoint (no model runner is configured)")
+	}
+	reload := func(ctx context.Context) error {
+		return s.deps.Models.Reload(ctx, s.optString("sd_model_checkpoint"), s.optString("sd_vae"))
+	}
+	if err := s.exclusive(ctx, "reload-checkpoint", reload); err != nil {
+		return nil, err
+	}
+	return gen.ReloadapiSdapiV1ReloadCheckpointPost200JSONResponse{}, nil
+}
+
+// exclusive runs fn as a job of the queue, so that no generation uses the
+// model while it is unloaded or replaced.
+func (s *Server) exclusive(ctx context.Context, name string, fn func(context.Context) error) error {
+	if s.deps.Queue == nil {
+		return fn(ctx)
+	}
+	return s.deps.Queue.Do(ctx, name, fn)
+}
+
+// optString reads a string option, "" when unset or not a string.
+func (s *Server) optString(key string) string {
+	if s.deps.Options == nil {
+		return ""
+	}
+	v, _ := s.deps.Options.Get(key)
+	str, _ := v.(string)
+	return str
 }
 
 func (s *Server) StopWebuiSdapiV1ServerStopPost(ctx context.Context, _ gen.StopWebuiSdapiV1ServerStopPostRequestObject) (gen.StopWebuiSdapiV1ServerStopPostResponseObject, error) {

@@ -1,0 +1,331 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"maps"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/processing"
+)
+
+// Text2imgapiSdapiV1Txt2imgPost is A1111 1.10's text2imgapi.
+func (s *Server) Text2imgapiSdapiV1Txt2imgPost(ctx context.Context, req gen.Text2imgapiSdapiV1Txt2imgPostRequestObject) (gen.Text2imgapiSdapiV1Txt2imgPostResponseObject, error) {
+	if req.Body == nil {
+		return nil, &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+	}
+	raw := rawBody(ctx, req.Body)
+	p, params, err := s.buildParams(processing.Txt2Img, raw)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.generate(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	images := []string{}
+	if p.SendImages {
+		images = res.ImagesBase64()
+	}
+	return gen.Text2imgapiSdapiV1Txt2imgPost200JSONResponse{Images: &images, Parameters: params, Info: res.JS()}, nil
+}
+
+// Img2imgapiSdapiV1Img2imgPost is A1111 1.10's img2imgapi.
+func (s *Server) Img2imgapiSdapiV1Img2imgPost(ctx context.Context, req gen.Img2imgapiSdapiV1Img2imgPostRequestObject) (gen.Img2imgapiSdapiV1Img2imgPostResponseObject, error) {
+	if req.Body == nil {
+		return nil, &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+	}
+	raw := rawBody(ctx, req.Body)
+	p, params, err := s.buildParams(processing.Img2Img, raw)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.generate(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	images := []string{}
+	if p.SendImages {
+		images = res.ImagesBase64()
+	}
+	if !p.IncludeInitImages {
+		params["init_images"] = nil
+		params["mask"] = nil
+	}
+	return gen.Img2imgapiSdapiV1Img2imgPost200JSONResponse{Images: &images, Parameters: params, Info: res.JS()}, nil
+}
+
+// generate runs one job through the queue (A1111's queue_lock), named after
+// its mode and visible to /internal/progress under force_task_id. The
+// client going away cancels ctx: a waiting job leaves the queue, a running
+// one stops as /interrupt would stop it.
+func (s *Server) generate(ctx context.Context, p processing.Params) (*processing.Processed, error) {
+	if s.deps.Processor == nil {
+		return nil, notImplemented(p.Mode.String() + " (no model runner is configured)")
+	}
+	var taskID string
+	if p.ForceTaskID != nil {
+		taskID = *p.ForceTaskID
+	}
+	var res *processing.Processed
+	job := func(ctx context.Context) error {
+		start := time.Now()
+		var err error
+		res, err = s.deps.Processor.Run(ctx, p)
+		s.metrics.jobDone(p.Mode.String(), s.outcome(ctx, err), time.Since(start), p.Steps*max(p.NIter, 1))
+		return err
+	}
+	var err error
+	if s.deps.Queue != nil {
+		err = s.deps.Queue.DoTask(ctx, taskID, p.Mode.String(), job)
+	} else {
+		err = job(ctx)
+	}
+	if err != nil {
+		s.metrics.rejectedIfFull(p.Mode.String(), err)
+		return nil, err
+	}
+	return res, nil
+}
+
+// outcome classifies a finished job for /metrics.
+func (s *Server) outcome(ctx context.Context, err error) string {
+	switch {
+	case ctx.Err() != nil:
+		return outcomeCancelled // the client went away: nobody gets the result
+	case err != nil:
+		return outcomeError
+	case s.deps.State != nil && s.deps.State.Interrupted():
+		return outcomeInterrupted
+	}
+	return outcomeOK
+}
+
+// buildParams converts a request body into processing.Params with A1111's
+// API defaults, and returns the parameters echo (vars(request)) alongside.
+func (s *Server) buildParams(mode processing.Mode, raw map[string]any) (p processing.Params, params map[string]any, err error) {
+	r := rawReq(raw)
+	var initList []any
+	p = processing.DefaultTxt2Img()
+	schema := "StableDiffusionProcessingTxt2Img"
+	if mode == processing.Img2Img {
+		p = processing.DefaultImg2Img()
+		schema = "StableDiffusionProcessingImg2Img"
+	}
+	for k := range raw {
+		p.Set[k] = true
+	}
+
+	if mode == processing.Img2Img {
+		// A1111 checks init_images before anything else.
+		list, ok := raw["init_images"].([]any)
+		if !ok {
+			return p, nil, httpException(http.StatusNotFound, "Init image not found")
+		}
+		if m, ok := raw["mask"].(string); ok && m != "" {
+			var err error
+			if p.Mask, err = decodeImage(m); err != nil {
+				return p, nil, err
+			}
+		}
+		defer func() {
+			// Decoded last, as A1111 does inside the queue lock: an
+			// unknown script is reported first.
+			if err == nil {
+				if p.InitImages, err = decodeImages(initList); err != nil {
+					params = nil
+				}
+			}
+		}()
+		initList = list
+	}
+
+	r.str("prompt", &p.Prompt)
+	r.str("negative_prompt", &p.NegativePrompt)
+	r.strs("styles", &p.Styles)
+	r.int64("seed", &p.Seed) // null keeps -1, as get_fixed_seed treats None
+	r.int64("subseed", &p.Subseed)
+	r.float("subseed_strength", &p.SubseedStrength)
+	r.int("seed_resize_from_h", &p.SeedResizeFromH)
+	r.int("seed_resize_from_w", &p.SeedResizeFromW)
+	r.strPtr("sampler_name", &p.SamplerName)
+	if v, ok := raw["sampler_index"]; ok {
+		p.SamplerIndex, _ = v.(string) // null: no index, sampler_name or the first sampler
+	}
+	r.strPtr("scheduler", &p.Scheduler)
+	r.int("batch_size", &p.BatchSize)
+	r.int("n_iter", &p.NIter)
+	r.int("steps", &p.Steps)
+	r.float("cfg_scale", &p.CFGScale)
+	r.int("width", &p.Width)
+	r.int("height", &p.Height)
+	r.boolPtr("restore_faces", &p.RestoreFaces)
+	r.boolPtr("tiling", &p.Tiling)
+	r.floatPtr("eta", &p.Eta)
+	if _, ok := raw["denoising_strength"]; ok {
+		p.DenoisingStrength = nil // null is None, not the img2img default
+		r.floatPtr("denoising_strength", &p.DenoisingStrength)
+	}
+	r.floatPtr("s_min_uncond", &p.SMinUncond)
+	r.floatPtr("s_churn", &p.SChurn)
+	r.floatPtr("s_tmax", &p.STmax)
+	r.floatPtr("s_tmin", &p.STmin)
+	r.floatPtr("s_noise", &p.SNoise)
+	r.object("override_settings", &p.OverrideSettings)
+	r.bool("override_settings_restore_afterwards", &p.OverrideSettingsRestoreAfterwards)
+	r.strPtr("refiner_checkpoint", &p.RefinerCheckpoint)
+	r.floatPtr("refiner_switch_at", &p.RefinerSwitchAt)
+	r.bool("disable_extra_networks", &p.DisableExtraNetworks)
+	r.object("comments", &p.Comments)
+	r.strPtr("force_task_id", &p.ForceTaskID)
+	r.strPtr("script_name", &p.ScriptName)
+	r.list("script_args", &p.ScriptArgs)
+	r.bool("send_images", &p.SendImages)
+	r.bool("save_images", &p.SaveImages)
+	r.object("alwayson_scripts", &p.AlwaysonScripts)
+	r.strPtr("infotext", &p.Infotext)
+	// The API overwrites both with not save_images.
+	p.DoNotSaveSamples, p.DoNotSaveGrid = !p.SaveImages, !p.SaveImages
+
+	switch mode {
+	case processing.Txt2Img:
+		r.bool("enable_hr", &p.EnableHR)
+		r.int("firstphase_width", &p.FirstphaseWidth)
+		r.int("firstphase_height", &p.FirstphaseHeight)
+		r.float("hr_scale", &p.HRScale)
+		r.strPtr("hr_upscaler", &p.HRUpscaler)
+		r.int("hr_second_pass_steps", &p.HRSecondPassSteps)
+		r.int("hr_resize_x", &p.HRResizeX)
+		r.int("hr_resize_y", &p.HRResizeY)
+		r.strPtr("hr_checkpoint_name", &p.HRCheckpointName)
+		r.strPtr("hr_sampler_name", &p.HRSamplerName)
+		r.strPtr("hr_scheduler", &p.HRScheduler)
+		r.str("hr_prompt", &p.HRPrompt)
+		r.str("hr_negative_prompt", &p.HRNegativePrompt)
+	case processing.Img2Img:
+		r.int("resize_mode", &p.ResizeMode)
+		r.floatPtr("image_cfg_scale", &p.ImageCFGScale)
+		r.int("mask_blur_x", &p.MaskBlurX)
+		r.int("mask_blur_y", &p.MaskBlurY)
+		r.intPtr("mask_blur", &p.MaskBlur)
+		r.bool("mask_round", &p.MaskRound)
+		r.int("inpainting_fill", &p.InpaintingFill)
+		r.bool("inpaint_full_res", &p.InpaintFullRes)
+		r.int("inpaint_full_res_padding", &p.InpaintFullResPadding)
+		r.int("inpainting_mask_invert", &p.InpaintingMaskInvert) // int or bool
+		r.floatPtr("initial_noise_multiplier", &p.InitialNoiseMultiplier)
+		r.bool("include_init_images", &p.IncludeInitImages)
+		if lm, ok := raw["latent_mask"].(string); ok && lm != "" {
+			// A1111 passes the string on unparsed and fails on it; refuse
+			// clearly rather than ignore it.
+			return p, nil, fmt.Errorf("%w: latent_mask", processing.ErrUnsupported)
+		}
+	}
+
+	if params, err = echoParameters(schema, raw); err != nil {
+		return p, nil, err
+	}
+	if p.Infotext != nil && *p.Infotext != "" {
+		before := pastedFields(p)
+		if err := p.ApplyInfotext(*p.Infotext, s.deps.Options); err != nil {
+			return p, nil, err
+		}
+		// apply_infotext sets the request's own fields, so vars(request)
+		// shows the pasted values.
+		for k, v := range pastedFields(p) {
+			if !reflect.DeepEqual(v, before[k]) {
+				params[k] = v
+			}
+		}
+	}
+	if err := s.checkScript(p); err != nil {
+		return p, nil, err
+	}
+	if fp, ok := raw["firstpass_image"].(string); ok && fp != "" {
+		img, err := decodeImage(fp)
+		if err != nil {
+			return p, nil, err
+		}
+		p.FirstpassImage = img
+	}
+	return p, params, nil
+}
+
+// checkScript resolves script_name before the job queues, as A1111's
+// get_selectable_script does before taking the queue lock; with no
+// Processor there are no scripts and any name is unknown.
+func (s *Server) checkScript(p processing.Params) error {
+	if p.ScriptName == nil || *p.ScriptName == "" {
+		return nil
+	}
+	var scripts *processing.Scripts
+	if s.deps.Processor != nil {
+		scripts = s.deps.Processor.Scripts
+	}
+	_, err := scripts.Selectable(*p.ScriptName, p.Mode)
+	return err
+}
+
+func decodeImages(list []any) ([]image.Image, error) {
+	out := make([]image.Image, 0, len(list))
+	for _, v := range list {
+		str, _ := v.(string)
+		img, err := decodeImage(str)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// pastedFields are the request fields apply_infotext may set, as the
+// parameters echo writes them.
+func pastedFields(p processing.Params) map[string]any {
+	m := map[string]any{
+		"prompt":             p.Prompt,
+		"negative_prompt":    p.NegativePrompt,
+		"steps":              p.Steps,
+		"sampler_name":       ptrValue(p.SamplerName),
+		"scheduler":          ptrValue(p.Scheduler),
+		"cfg_scale":          p.CFGScale,
+		"seed":               p.Seed,
+		"width":              p.Width,
+		"height":             p.Height,
+		"batch_size":         p.BatchSize,
+		"subseed":            p.Subseed,
+		"subseed_strength":   p.SubseedStrength,
+		"seed_resize_from_h": p.SeedResizeFromH,
+		"seed_resize_from_w": p.SeedResizeFromW,
+		"denoising_strength": ptrValue(p.DenoisingStrength),
+		"override_settings":  maps.Clone(p.OverrideSettings),
+	}
+	if p.Mode == processing.Txt2Img {
+		m["enable_hr"] = p.EnableHR
+		m["hr_scale"] = p.HRScale
+		m["hr_upscaler"] = ptrValue(p.HRUpscaler)
+		m["hr_second_pass_steps"] = p.HRSecondPassSteps
+		m["hr_resize_x"] = p.HRResizeX
+		m["hr_resize_y"] = p.HRResizeY
+		m["hr_checkpoint_name"] = ptrValue(p.HRCheckpointName)
+		m["hr_sampler_name"] = ptrValue(p.HRSamplerName)
+		m["hr_scheduler"] = ptrValue(p.HRScheduler)
+		m["hr_prompt"] = p.HRPrompt
+		m["hr_negative_prompt"] = p.HRNegativePrompt
+	} else {
+		m["image_cfg_scale"] = ptrValue(p.ImageCFGScale)
+		m["mask_blur"] = ptrValue(p.MaskBlur)
+	}
+	return m
+}
+
+func ptrValue[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

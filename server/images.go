@@ -1,0 +1,46 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"image"
+	_ "image/gif" // decoders for init images, masks and extras inputs
+	_ "image/jpeg"
+	"image/png"
+	"net/http"
+	"strings"
+
+	"github.com/sdapi/sdapi/processing/imagemeta"
+)
+
+// decodeImage is A1111's decode_base64_to_image: base64 or a data: URI.
+// http(s) URLs are refused with A1111's "Requests not allowed" (this server
+// has no --api-enable-requests); anything that does not decode to an image
+// is 500 "Invalid encoded image".
+func decodeImage(s string) (image.Image, error) {
+	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
+		return nil, httpException(http.StatusInternalServerError, "Requests not allowed")
+	}
+	raw, err := imagemeta.DecodeDataURI(s)
+	if err != nil {
+		return nil, httpException(http.StatusInternalServerError, "Invalid encoded image")
+	}
+	img, _, err := image.Decode(bytes.NewReader(raw))
+	if err != nil {
+		return nil, httpException(http.StatusInternalServerError, "Invalid encoded image")
+	}
+	return img, nil
+}
+
+// pngEncoder is fast rather than small: previews are polled often.
+var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed}
+
+// encodePNGBase64 encodes img as a PNG in base64, without a data: prefix.
+func encodePNGBase64(img image.Image) (string, error) {
+	var buf bytes.Buffer
+	if err := pngEncoder.Encode(&buf, img); err != nil {
+		return "", fmt.Errorf("encode preview: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
