@@ -1,0 +1,68 @@
+package milestones
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRecordRealConformanceRun runs the conformance suite against the
+// reference server the way `make conform` does (conformance_suite_test.go
+// builds and starts it) and records the report.
+func TestRecordRealConformanceRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the conformance suite against the reference server")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "./conformance/...", "-args", "-report-dir="+dir)
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("conformance run: %v\n%s", err, out)
+	}
+	c, err := LoadConformance(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := c.Counts()
+	if n.Passed == 0 || n.Passed+n.Failed+n.Skipped < 50 {
+		t.Errorf("counts %s: want the whole suite", n)
+	}
+	if !strings.HasPrefix(c.Target.Identity, "reference server") || c.Target.Profile != "reference" || len(c.Target.SpecSHA256) != 64 {
+		t.Errorf("target %+v", c.Target)
+	}
+
+	g, err := LoadGates("gates.yaml") // the project's own gates
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, g, "M01")
+	res, err := s.Record("M01", Inputs{Conformance: c, Env: Env{Commit: "test"}}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := readFile(t, filepath.Join(s.Dir, "M01", "M01_run1.md"))
+	for _, want := range []string{"| target | reference server", "| spec | embedded, sha256 `" + c.Target.SpecSHA256 + "`", "| label listings |", "## Results per operation", "`GET /sdapi/v1/samplers`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("record lacks %q", want)
+		}
+	}
+	got := map[string]Status{}
+	for _, v := range res.Run.Verdicts {
+		got[v.Name] = v.Status
+	}
+	// No cover profile was given, so the coverage gate fails; the
+	// reference server keeps the labels the project requires.
+	if got["coverage"] != Fail || got["label listings"] != Pass || got["label schema"] != Pass {
+		t.Errorf("verdicts %+v", res.Run.Verdicts)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, LedgerName)); err != nil {
+		t.Error(err)
+	}
+}
