@@ -214,14 +214,11 @@ func (pr *Processor) processed(st *State, j *job, out *output, indexOfFirst int)
 	if !p.SendImages {
 		return res, nil
 	}
-	res.Images = make([][]byte, 0, len(out.images))
-	for i, img := range out.images {
-		b, err := encodeForAPI(img, jo.samplesFormat, pngParams(jo, at(out.infotexts, i)), jo.jpegQuality)
-		if err != nil {
-			return nil, err
-		}
-		res.Images = append(res.Images, b)
+	images, err := encodeAllForAPI(out.images, out.infotexts, jo)
+	if err != nil {
+		return nil, err
 	}
+	res.Images = images
 	return res, nil
 }
 

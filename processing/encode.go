@@ -2,10 +2,13 @@ package processing
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/sdapi/sdapi/processing/imagemeta"
 )
@@ -32,6 +35,28 @@ func encodeForAPI(img image.Image, format, params string, quality int) ([]byte, 
 		return nil, fmt.Errorf("%w: webp encoding (samples_format %q)", ErrUnsupported, format)
 	}
 	return nil, fmt.Errorf("%w: %q", ErrInvalidImageFormat, format)
+}
+
+// encodeAllForAPI encodes every image of a response with its infotext,
+// in parallel: encoding is most of the server's own time per image, and
+// the images are independent.
+func encodeAllForAPI(imgs []image.Image, infotexts []string, jo jobOptions) ([][]byte, error) {
+	out := make([][]byte, len(imgs))
+	errs := make([]error, len(imgs))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, img := range imgs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i], errs[i] = encodeForAPI(img, jo.samplesFormat, pngParams(jo, at(infotexts, i)), jo.jpegQuality)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // encodeForSave is images.save_image_with_geninfo's encoding: the

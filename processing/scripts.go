@@ -372,14 +372,11 @@ func (pr *Processor) encodeScriptResult(p *Params, res *Processed) error {
 		return nil
 	}
 	jo := pr.readJobOptions()
-	res.Images = make([][]byte, 0, len(res.Raw))
-	for i, img := range res.Raw {
-		b, err := encodeForAPI(img, jo.samplesFormat, pngParams(jo, at(res.Infotexts, i)), jo.jpegQuality)
-		if err != nil {
-			return err
-		}
-		res.Images = append(res.Images, b)
+	images, err := encodeAllForAPI(res.Raw, res.Infotexts, jo)
+	if err != nil {
+		return err
 	}
+	res.Images = images
 	return nil
 }
 

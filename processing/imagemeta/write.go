@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/png"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -42,7 +43,7 @@ func EncodePNG(img image.Image, text []Text) ([]byte, error) {
 	}
 
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := pngEncoder.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("imagemeta: encode png: %w", err)
 	}
 	out := buf.Bytes()
@@ -55,6 +56,20 @@ func EncodePNG(img image.Image, text []Text) ([]byte, error) {
 	res = append(res, chunks.Bytes()...)
 	return append(res, out[at:]...), nil
 }
+
+// pngEncoder favours speed: a generated image is encoded on every
+// response, and zlib's default level costs several times BestSpeed for a
+// few percent of size (see BenchmarkEncodePNG). The buffer pool reuses
+// the encoder's scratch rows across calls.
+var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &encoderPool{}}
+
+type encoderPool struct{ p sync.Pool }
+
+func (e *encoderPool) Get() *png.EncoderBuffer {
+	b, _ := e.p.Get().(*png.EncoderBuffer)
+	return b
+}
+func (e *encoderPool) Put(b *png.EncoderBuffer) { e.p.Put(b) }
 
 // firstChunk returns the offset of the first chunk of type ctype.
 func firstChunk(p []byte, ctype string) (int, error) {
