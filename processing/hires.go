@@ -4,47 +4,33 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/draw"
 
+	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
-
-// latentUpscaleModes is A1111's shared.latent_upscale_modes, mapped to the
-// image-space filter this package uses to approximate each one (see
-// hiresPlan).
-var latentUpscaleModes = map[string]resampleFilter{
-	"Latent":                       filterBilinear,
-	"Latent (antialiased)":         filterBilinear,
-	"Latent (bicubic)":             filterBicubic,
-	"Latent (bicubic antialiased)": filterBicubic,
-	"Latent (nearest)":             filterNearest,
-	"Latent (nearest-exact)":       filterNearest,
-}
-
-// builtinUpscalers are the upscalers of shared.sd_upscalers every A1111
-// install has.
-var builtinUpscalers = map[string]resampleFilter{
-	"None":    filterLanczos,
-	"Lanczos": filterLanczos,
-	"Nearest": filterNearest,
-}
 
 // hiresPlan is the hires fix of StableDiffusionProcessingTxt2Img.
 //
 // A1111 upscales latent modes in latent space (torch interpolate of the
 // first pass's latents) and the others in image space, then runs
-// sample_img2img. This package always works in image space: latent modes
-// are approximated by resizing the decoded first-pass image with the
-// matching filter (bilinear, bicubic, nearest) before the img2img pass
-// re-encodes it, so results differ from A1111's pixel for pixel.
+// sample_img2img. The runner hands back decoded images only, so this
+// package always works in image space: latent modes are approximated by a
+// Pillow resize of the decoded first-pass image with the matching filter
+// (bilinear, bicubic, nearest; see latentFilter) before the img2img pass
+// re-encodes it, so results differ from A1111's pixel for pixel. Upscaler
+// modes go through upscale.ResizeImageContext exactly as A1111's
+// images.resize_image(0, …, upscaler_name).
 type hiresPlan struct {
 	enabled    bool
 	toX, toY   int
 	truncX     int // latent columns and rows cropped off (hr_resize_x/y both set)
 	truncY     int
 	upscaler   string // as requested; "" for A1111's None (the default latent mode)
-	filter     resampleFilter
 	latent     bool
+	filter     upscale.Filter   // latent modes: the image-space stand-in
+	up         upscale.Upscaler // upscaler modes
 	steps      int
 	sampler    string
 	scheduler  string
@@ -103,15 +89,19 @@ func (pr *Processor) planHires(j *job) error {
 	if p.HRUpscaler != nil {
 		hr.upscaler = *p.HRUpscaler
 	}
-	switch f, ok := latentUpscaleModes[hr.upscaler]; {
+	switch m, ok := upscale.LookupLatentMode(hr.upscaler); {
 	case p.HRUpscaler == nil:
-		hr.filter, hr.latent = filterBilinear, true // latent_upscale_default_mode "Latent"
+		// latent_upscale_default_mode "Latent"
+		m, _ = upscale.LookupLatentMode("Latent")
+		hr.filter, hr.latent = latentFilter(m), true
 	case ok:
-		hr.filter, hr.latent = f, true
+		hr.filter, hr.latent = latentFilter(m), true
 	default:
-		if _, ok := builtinUpscalers[hr.upscaler]; !ok && (pr.HasUpscaler == nil || !pr.HasUpscaler(hr.upscaler)) {
+		up, err := pr.upscalers().Lookup(hr.upscaler)
+		if err != nil {
 			return fmt.Errorf("%w: could not find upscaler named %s", ErrNotFound, hr.upscaler)
 		}
+		hr.up = up
 	}
 
 	w, h := j.width, j.height
@@ -161,61 +151,68 @@ func (hr *hiresPlan) size() (w, h int) {
 	return (hr.toX/8 - hr.truncX) * 8, (hr.toY/8 - hr.truncY) * 8
 }
 
+// upscalers is the upscaler registry, the built-in upscalers when none
+// is configured.
+func (pr *Processor) upscalers() *upscale.Registry {
+	if pr.Upscalers != nil {
+		return pr.Upscalers
+	}
+	return builtinUpscalers
+}
+
+// builtinUpscalers serves processors without a registry (None, Lanczos,
+// Nearest); a Registry is read-only, so one is shared.
+var builtinUpscalers = upscale.NewRegistry()
+
+// latentFilter is the Pillow filter that stands in for a latent mode's
+// torch interpolation in image space.
+func latentFilter(m upscale.LatentMode) upscale.Filter {
+	switch m.Mode {
+	case "bicubic":
+		return upscale.Bicubic
+	case "nearest", "nearest-exact":
+		return upscale.Nearest
+	}
+	return upscale.Bilinear
+}
+
 // upscaleFirstPass resizes first-pass images to the hires target and crops
 // the truncated border, as sample_hr_pass does before sample_img2img.
-func (pr *Processor) upscaleFirstPass(imgs []image.Image, hr *hiresPlan) ([]image.Image, error) {
+// Model upscalers run under ctx, so cancelling the request stops them.
+func (pr *Processor) upscaleFirstPass(ctx context.Context, imgs []image.Image, hr *hiresPlan) ([]image.Image, error) {
 	out := make([]image.Image, len(imgs))
 	for i, img := range imgs {
 		var up image.Image
-		var err error
-		switch {
-		case hr.latent:
-			up = resample(img, hr.toX, hr.toY, hr.filter)
-		default:
-			up, err = pr.upscaleImage(img, hr.toX, hr.toY, hr.upscaler)
-		}
-		if err != nil {
-			return nil, err
+		if hr.latent {
+			up = upscale.Resize(img, hr.toX, hr.toY, hr.filter)
+		} else {
+			var err error
+			if up, err = upscale.ResizeImageContext(ctx, upscale.ResizeJust, img, hr.toX, hr.toY, hr.up); err != nil {
+				return nil, fmt.Errorf("hires upscaler %s: %w", hr.up.Name, err)
+			}
 		}
 		w, h := hr.size()
 		left, top := (hr.truncX/2)*8, (hr.truncY/2)*8
 		if left != 0 || top != 0 || up.Bounds().Dx() != w || up.Bounds().Dy() != h {
-			up = cropImage(up, image.Rect(left, top, left+w, top+h))
+			up = crop(up, image.Rect(left, top, left+w, top+h))
 		}
 		out[i] = up
 	}
 	return out, nil
 }
 
-// upscaleImage is images.resize_image(0, im, w, h, upscaler_name): the
-// named upscaler when it enlarges, then a Lanczos resize to the exact size.
-func (pr *Processor) upscaleImage(img image.Image, w, h int, name string) (image.Image, error) {
-	if f, ok := builtinUpscalers[name]; ok || name == "" {
-		if !ok {
-			f = filterLanczos
-		}
-		if name == "Nearest" && (w < img.Bounds().Dx() && h < img.Bounds().Dy()) {
-			f = filterLanczos // A1111 only calls the upscaler when scale > 1
-		}
-		return resample(img, w, h, f), nil
-	}
-	if pr.Upscale == nil {
-		return nil, fmt.Errorf("%w: could not find upscaler named %s", ErrNotFound, name)
-	}
-	up, err := pr.Upscale(img, w, h, name)
-	if err != nil {
-		return nil, fmt.Errorf("hires upscaler %s: %w", name, err)
-	}
-	if b := up.Bounds(); b.Dx() != w || b.Dy() != h {
-		up = resample(up, w, h, filterLanczos)
-	}
-	return up, nil
+// crop copies the part of img inside r (relative to img's origin). r lies
+// inside img: hiresPlan.size never exceeds the upscaled size.
+func crop(img image.Image, r image.Rectangle) *image.NRGBA {
+	dst := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	draw.Draw(dst, dst.Rect, img, img.Bounds().Min.Add(r.Min), draw.Src)
+	return dst
 }
 
 // hiresPass runs the second pass of one batch on r.
 func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, first []image.Image, base runner.Request, n int, st *State) (runner.Result, error) {
 	hr := &j.hr
-	up, err := pr.upscaleFirstPass(first, hr)
+	up, err := pr.upscaleFirstPass(ctx, first, hr)
 	if err != nil {
 		return runner.Result{}, err
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"math"
 	"time"
 
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/styles"
+	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
@@ -32,11 +32,9 @@ type Processor struct {
 	// Version is written as infotext's Version and info's version; "" is
 	// None.
 	Version string
-	// Upscale runs a named upscaler (other than None, Lanczos, Nearest and
-	// the latent modes, which are built in) to w×h for hires fix.
-	Upscale func(img image.Image, w, h int, name string) (image.Image, error)
-	// HasUpscaler reports whether Upscale knows name.
-	HasUpscaler func(name string) bool
+	// Upscalers are shared.sd_upscalers, which hires fix resizes with
+	// (the latent modes are built in); nil is the built-in upscalers only.
+	Upscalers *upscale.Registry
 	// Scripts are the selectable and always-on scripts Run resolves and
 	// Process runs the always-on hooks of; nil is none.
 	Scripts *Scripts

@@ -1,0 +1,126 @@
+package processing
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"testing"
+
+	"github.com/sdapi/sdapi/processing/upscale"
+)
+
+// doublingModel is a 2× model upscaler that paints its output one colour,
+// so a test can tell whether the hires pass used it. hook, when set, runs
+// first and may end the call.
+type doublingModel struct {
+	calls int
+	hook  func(ctx context.Context) error
+}
+
+var _ upscale.ModelUpscaler = (*doublingModel)(nil)
+
+func (m *doublingModel) Scale() int { return 2 }
+
+func (m *doublingModel) Upscale(ctx context.Context, img image.Image) (image.Image, error) {
+	m.calls++
+	if m.hook != nil {
+		if err := m.hook(ctx); err != nil {
+			return nil, err
+		}
+	}
+	b := img.Bounds()
+	out := image.NewNRGBA(image.Rect(0, 0, 2*b.Dx(), 2*b.Dy()))
+	for i := 0; i < len(out.Pix); i += 4 {
+		out.Pix[i], out.Pix[i+1], out.Pix[i+2], out.Pix[i+3] = 10, 200, 30, 255
+	}
+	return out, nil
+}
+
+func hiresParams(upscaler string) Params {
+	p := smallTxt2Img()
+	p.EnableHR = true
+	ds := 0.4
+	p.DenoisingStrength = &ds
+	p.HRScale = 1.5
+	if upscaler != "" {
+		p.HRUpscaler = &upscaler
+	}
+	return p
+}
+
+// Ensure every kind of hires upscaler (latent mode, built-in, model from
+// the registry) gives the second pass an init image at the hires size, and
+// that only a model upscaler runs the model.
+func TestHiresUpscalers(t *testing.T) {
+	tests := []struct {
+		upscaler   string
+		modelCalls int
+		want       color.NRGBA // init image centre pixel
+	}{
+		{"", 0, color.NRGBA{232, 0, 99, 255}}, // default latent mode; seed 1000 → R 232
+		{"Latent (nearest)", 0, color.NRGBA{232, 0, 99, 255}},
+		{"Latent (bicubic antialiased)", 0, color.NRGBA{232, 0, 99, 255}},
+		{"None", 0, color.NRGBA{232, 0, 99, 255}},
+		{"Lanczos", 0, color.NRGBA{232, 0, 99, 255}},
+		{"Nearest", 0, color.NRGBA{232, 0, 99, 255}},
+		{"2x-Fake", 1, color.NRGBA{10, 200, 30, 255}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.upscaler, func(t *testing.T) {
+			pr, spy := newProcessor(t)
+			m := &doublingModel{}
+			pr.Upscalers = upscale.NewRegistry(upscale.NewModelUpscaler("2x-Fake", "ESRGAN", "/models/2x-Fake.onnx", m))
+			if _, err := pr.Process(t.Context(), hiresParams(tc.upscaler)); err != nil {
+				t.Fatal(err)
+			}
+			calls := spy.Calls()
+			if len(calls) != 2 || calls[1].Init == nil {
+				t.Fatalf("%d runner calls", len(calls))
+			}
+			img := calls[1].Init.Images[0]
+			if b := img.Bounds(); b.Dx() != 96 || b.Dy() != 96 {
+				t.Fatalf("init image %v, want 96x96", b)
+			}
+			if got := color.NRGBAModel.Convert(img.At(48, 48)); got != tc.want {
+				t.Errorf("centre pixel %v, want %v", got, tc.want)
+			}
+			if m.calls != tc.modelCalls {
+				t.Errorf("model ran %d times, want %d", m.calls, tc.modelCalls)
+			}
+		})
+	}
+}
+
+// Ensure a processor without a registry still knows the built-in
+// upscalers and refuses model names.
+func TestHiresWithoutRegistry(t *testing.T) {
+	pr, _ := newProcessor(t)
+	if _, err := pr.Process(t.Context(), hiresParams("Nearest")); err != nil {
+		t.Fatalf("Nearest: %v", err)
+	}
+	_, err := pr.Process(t.Context(), hiresParams("2x-Fake"))
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+}
+
+// Ensure the request context reaches a model upscaler, so cancelling a
+// request stops hires upscaling.
+func TestHiresUpscalerSeesRequestContext(t *testing.T) {
+	pr, spy := newProcessor(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	m := &doublingModel{hook: func(ctx context.Context) error {
+		cancel() // the client goes away while the model runs
+		return ctx.Err()
+	}}
+	pr.Upscalers = upscale.NewRegistry(upscale.NewModelUpscaler("2x-Fake", "ESRGAN", "/models/2x-Fake.onnx", m))
+	_, err := pr.Process(ctx, hiresParams("2x-Fake"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if n := len(spy.Calls()); n != 1 {
+		t.Fatalf("%d runner calls, want only the first pass", n)
+	}
+}
