@@ -33,7 +33,7 @@ SWAGGER_UI_SRC   := node_modules/swagger-ui-dist
 SWAGGER_UI_DIR   := server/docs/swagger-ui
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: help deps onnxruntime bench conform generate check-generated lint build run test test-fresh vendor-swagger-ui
+.PHONY: help deps onnxruntime bench conform gate record generate check-generated lint build run test test-fresh vendor-swagger-ui
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>"
@@ -86,6 +86,23 @@ test: deps check-generated lint ## Everything CI checks: deps, check-generated, 
 
 conform: $(ORT_LIB) ## Start the reference server with the emitted test model on a free port and run the conformance suite (report in out/conform)
 	$(GO) test -count=1 ./conformance/... -args -report-dir=$(abspath out/conform)
+
+# Milestone governance: `make gate` runs every test with coverage (the
+# conformance suite against the reference server is one of them and writes
+# its report), then judges that run with milestones/gates.yaml against the
+# last run recorded for $(MILESTONE). `make record` writes the run into the
+# milestone's records and the ledger.
+MILESTONE ?= M01
+GATE_DIR  := out/gate
+gate: deps ## Tests with coverage + conformance report, then `sdapi-milestone gate $(MILESTONE)` (fails with one line per broken gate)
+	@mkdir -p $(GATE_DIR)
+	SDAPI_CONFORM_REPORT_DIR=$(abspath $(GATE_DIR)/conform) $(GO) test -count=1 -coverprofile=$(GATE_DIR)/cover.out ./...
+	$(GO) run ./cmd/sdapi-milestone gate $(MILESTONE) --conformance $(GATE_DIR)/conform/report.json --coverage $(GATE_DIR)/cover.out
+
+record: ## Record the last `make gate` run as a milestone run (MILESTONE=), then write its summary and audit
+	$(GO) run ./cmd/sdapi-milestone record $(MILESTONE) --conformance $(GATE_DIR)/conform/report.json --coverage $(GATE_DIR)/cover.out
+	$(GO) run ./cmd/sdapi-milestone summary $(MILESTONE)
+	$(GO) run ./cmd/sdapi-milestone audit $(MILESTONE)
 
 BENCHTIME ?= 3x
 bench: $(ORT_LIB) ## Benchmarks: runner stages and overhead ratio, sampler math, RNG, tokenizer (BENCHTIME=, SDAPI_BENCH_SD15=1 adds full-size SD 1.5)

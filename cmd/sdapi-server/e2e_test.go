@@ -414,7 +414,10 @@ func TestEveryOperation(t *testing.T) {
 		t.Fatalf("spec lists only %d operations", len(ops))
 	}
 	// Minimal valid bodies where {} is not one.
+	// Generation runs for real here: small sizes keep it quick on 2 cores.
 	bodies := map[string]any{
+		"/sdapi/v1/txt2img":            map[string]any{"width": 64, "height": 64, "steps": 2},
+		"/sdapi/v1/img2img":            map[string]any{"init_images": []any{tinyPNG(t)}, "width": 64, "height": 64, "steps": 2},
 		"/sdapi/v1/png-info":           map[string]any{"image": tinyPNG(t)},
 		"/sdapi/v1/extra-batch-images": map[string]any{"imageList": []any{}},
 	}
