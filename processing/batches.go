@@ -22,7 +22,11 @@ type output struct {
 func (pr *Processor) run(ctx context.Context, st *State, j *job, r, hrRunner runner.Runner) (*Processed, error) {
 	p, jo := j.p, j.jo
 	base := j.baseRequest()
-	base.Init = j.initFor()
+	init, err := j.initFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	base.Init = init
 	doNotSave := p.DoNotSaveSamples || !p.SaveImages
 	var out output
 

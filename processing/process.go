@@ -347,31 +347,6 @@ func orOpt(v *float64, def float64) *float64 {
 	return &def
 }
 
-// initFor is the img2img input of one batch.
-func (j *job) initFor() *runner.Init {
-	p := j.p
-	if p.Mode != Img2Img {
-		return nil
-	}
-	in := &runner.Init{
-		Images:                 p.InitImages,
-		DenoisingStrength:      *p.DenoisingStrength,
-		ResizeMode:             p.ResizeMode,
-		InitialNoiseMultiplier: j.noiseMultiplier(),
-	}
-	if p.Mask != nil {
-		in.Mask = &runner.Mask{
-			Image:  p.Mask,
-			BlurX:  p.MaskBlurX,
-			BlurY:  p.MaskBlurY,
-			Invert: p.InpaintingMaskInvert != 0,
-			Round:  p.MaskRound,
-			Fill:   p.InpaintingFill,
-		}
-	}
-	return in
-}
-
 // errStopped marks a batch ended by interrupt, skip or cancellation.
 var errStopped = errors.New("batch stopped")
 

@@ -76,11 +76,18 @@ type SamplingOptions struct {
 }
 
 // Init is img2img input: one image per batch entry (or one for all).
+//
+// The caller does the image work of A1111's img2img init (flatten,
+// images.resize_image, mask preparation), so the runner gets images at
+// Width×Height and does only the latent work.
 type Init struct {
+	// Images are opaque and Width×Height, except with ResizeMode 3 and no
+	// Mask, where they keep their own size (a multiple of 8) and the
+	// runner upscales their latents.
 	Images            []image.Image
 	DenoisingStrength float64
 	// ResizeMode is A1111's: 0 just resize, 1 crop and resize, 2 resize and
-	// fill, 3 just resize (latent upscale).
+	// fill, 3 just resize (latent upscale). Only 3 matters to the runner.
 	ResizeMode int
 	// Mask turns the run into inpainting: white is repainted.
 	Mask *Mask
@@ -90,11 +97,12 @@ type Init struct {
 
 // Mask is A1111's inpainting mask and its options.
 type Mask struct {
-	Image  image.Image
-	BlurX  int
-	BlurY  int
-	Invert bool
-	Round  bool
+	// Image is A1111's image_mask, prepared by the caller: binarised,
+	// inverted if asked, blurred and resized to Width×Height. White is
+	// repainted; its first channel is read.
+	Image image.Image
+	// Round is mask_round: the latent mask is rounded to 0 or 1.
+	Round bool
 	// Fill is inpainting_fill: 0 fill, 1 original, 2 latent noise, 3 latent nothing.
 	Fill int
 }

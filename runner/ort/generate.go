@@ -82,6 +82,21 @@ func validate(req *runner.Request) error {
 			if im == nil || im.Bounds().Empty() {
 				return invalid("init image %d is empty", i)
 			}
+			// The caller resizes (runner.Init); only mode 3 without a
+			// mask leaves the size to the latent upscale.
+			w, h := im.Bounds().Dx(), im.Bounds().Dy()
+			latentUpscale := in.ResizeMode == 3 && in.Mask == nil
+			if latentUpscale && (w%8 != 0 || h%8 != 0) {
+				return invalid("init image %d is %dx%d: resize mode 3 needs multiples of 8", i, w, h)
+			}
+			if !latentUpscale && (w != req.Width || h != req.Height) {
+				return invalid("init image %d is %dx%d, want %dx%d", i, w, h, req.Width, req.Height)
+			}
+		}
+		if in.Mask != nil {
+			if b := in.Mask.Image.Bounds(); b.Dx() != req.Width || b.Dy() != req.Height {
+				return invalid("mask is %dx%d, want %dx%d", b.Dx(), b.Dy(), req.Width, req.Height)
+			}
 		}
 	}
 	return nil

@@ -22,30 +22,17 @@ func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise samplin
 	w, h := g.req.Width, g.req.Height
 	var mask inpaintMask
 	if in.Mask != nil {
-		mask = prepareMask(in.Mask, in.ResizeMode, w, h)
+		mask = prepareMask(in.Mask)
 	}
 	// One latent per distinct init image; a single image serves the batch.
 	lats := make([][]float32, len(in.Images))
 	g.overlay = make([]*image.NRGBA, len(in.Images))
 	for i, src := range in.Images {
-		im := flatten(src)
-		if in.ResizeMode != 3 {
-			im = resizeImage(in.ResizeMode, im, w, h)
-		} else if iw, ih := im.Rect.Dx(), im.Rect.Dy(); iw%8 != 0 || ih%8 != 0 {
-			// The VAE needs multiples of 8; A1111's torch VAE would floor.
-			im = resizeRGB(im, max(iw/8*8, 8), max(ih/8*8, 8))
-		}
+		im := toNRGBA(src) // flattened and resized by the caller (runner.Init)
 		if in.Mask != nil {
 			g.overlay[i] = im
-			if im.Rect.Dx() != w || im.Rect.Dy() != h {
-				g.overlay[i] = resizeRGB(im, w, h)
-			}
 			if in.Mask.Fill == 0 {
-				m := mask.image
-				if im.Rect.Dx() != w || im.Rect.Dy() != h {
-					m = resizeGray(m, im.Rect.Dx(), im.Rect.Dy())
-				}
-				im = fillMasked(im, m)
+				im = fillMasked(im, mask.image)
 			}
 		}
 		lat, lh, lw, err := g.encode(im)
@@ -189,21 +176,6 @@ func rngSource(s string) rng.Source {
 		return rng.GPU
 	}
 	return src
-}
-
-// resizeGray resizes a mask with Lanczos.
-func resizeGray(m *image.Gray, nw, nh int) *image.Gray {
-	w, h := m.Rect.Dx(), m.Rect.Dy()
-	src := make([]float32, w*h)
-	for i, v := range m.Pix {
-		src[i] = float32(v)
-	}
-	res := resample(src, 1, w, h, nw, nh, lanczosFilter)
-	out := image.NewGray(image.Rect(0, 0, nw, nh))
-	for i, v := range res {
-		out.Pix[i] = uint8(min(max(math.Round(float64(v)), 0), 255))
-	}
-	return out
 }
 
 // bilinear resizes ch planes of w×h to nw×nh as

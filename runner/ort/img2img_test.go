@@ -1,6 +1,7 @@
 package ort
 
 import (
+	"errors"
 	"image"
 	"image/color"
 	"testing"
@@ -95,20 +96,48 @@ func TestImg2ImgStrengthSteps(t *testing.T) {
 	}
 }
 
-func TestImg2ImgResizeModes(t *testing.T) {
+// Ensure the runner takes init images at the target size, latent-upscales
+// resize mode 3 images of any multiple of 8, and refuses anything else
+// (resizing is the caller's job, see runner.Init).
+func TestImg2ImgInitSizes(t *testing.T) {
 	r := openShared(t, onnxgen.Config{})
-	for mode := range 4 {
-		req := img2imgRequest(t, "Euler", 1)
-		req.Width, req.Height = 64, 96
-		req.Init.Images = []image.Image{testImage(80, 48)}
-		req.Init.ResizeMode = mode
-		res, err := r.Generate(t.Context(), req)
-		if err != nil {
-			t.Fatalf("mode %d: %v", mode, err)
-		}
-		if b := res.Images[0].Bounds(); b != image.Rect(0, 0, 64, 96) {
-			t.Errorf("mode %d: bounds %v", mode, b)
-		}
+	tests := []struct {
+		name    string
+		mode    int
+		w, h    int // init image
+		mask    bool
+		wantErr bool
+	}{
+		{"target size", 0, 64, 96, false, false},
+		{"latent upscale", 3, 80, 48, false, false},
+		{"latent upscale needs multiples of 8", 3, 81, 48, false, true},
+		{"wrong size", 1, 80, 48, false, true},
+		{"latent upscale with a mask needs the target size", 3, 80, 48, true, true},
+		{"mask at target size", 3, 64, 96, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := img2imgRequest(t, "Euler", 1)
+			req.Width, req.Height = 64, 96
+			req.Init.Images = []image.Image{testImage(tc.w, tc.h)}
+			req.Init.ResizeMode = tc.mode
+			if tc.mask {
+				req.Init.Mask = &runner.Mask{Image: halfMask(64, 96), Round: true}
+			}
+			res, err := r.Generate(t.Context(), req)
+			if tc.wantErr {
+				if !errors.Is(err, runner.ErrInvalidRequest) {
+					t.Fatalf("err = %v, want ErrInvalidRequest", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := res.Images[0].Bounds(); b != image.Rect(0, 0, 64, 96) {
+				t.Errorf("bounds %v", b)
+			}
+		})
 	}
 }
 
@@ -120,7 +149,13 @@ func TestInpaintingKeepsUnmaskedPixels(t *testing.T) {
 			for _, invert := range []bool{false, true} {
 				req := img2imgRequest(t, smp, 1)
 				req.Init.DenoisingStrength = 1
-				req.Init.Mask = &runner.Mask{Image: halfMask(64, 64), BlurX: 4, BlurY: 4, Round: true, Fill: fill, Invert: invert}
+				mask := halfMask(64, 64)
+				if invert { // processing inverts before handing the mask over
+					for i, v := range mask.Pix {
+						mask.Pix[i] = 255 - v
+					}
+				}
+				req.Init.Mask = &runner.Mask{Image: mask, Round: true, Fill: fill}
 				res, err := r.Generate(t.Context(), req)
 				if err != nil {
 					t.Fatalf("%s fill %d: %v", smp, fill, err)

@@ -10,128 +10,21 @@ import (
 // inpaintMask is an inpainting mask prepared as A1111's
 // StableDiffusionProcessingImg2Img.init prepares it.
 type inpaintMask struct {
-	image   *image.Gray // blurred, resized to width×height (latent_mask)
+	image   *image.Gray // latent_mask, width×height
 	overlay *image.Gray // mask_for_overlay: clip(2·mask, 0, 255)
 }
 
-// prepareMask binarises (or takes the alpha of) the mask, inverts it, blurs
-// it with A1111's cv2.GaussianBlur and resizes it with the request's resize
-// mode.
-func prepareMask(m *runner.Mask, resizeMode, width, height int) inpaintMask {
-	g := binaryMask(m.Image, m.Round)
-	if m.Invert {
-		for i, v := range g.Pix {
-			g.Pix[i] = 255 - v
-		}
-	}
-	if m.BlurX > 0 {
-		gaussianBlurCV(g, float64(m.BlurX), true)
-	}
-	if m.BlurY > 0 {
-		gaussianBlurCV(g, float64(m.BlurY), false)
-	}
-	rgb := image.NewNRGBA(g.Rect)
-	for i, v := range g.Pix {
-		copy(rgb.Pix[4*i:], []uint8{v, v, v, 255})
-	}
-	rgb = resizeImage(resizeMode, rgb, width, height)
-	out := inpaintMask{image: image.NewGray(rgb.Rect), overlay: image.NewGray(rgb.Rect)}
+// prepareMask takes the caller's prepared mask (runner.Mask) as
+// latent_mask and derives mask_for_overlay = clip(2·mask, 0, 255).
+func prepareMask(m *runner.Mask) inpaintMask {
+	src := toNRGBA(m.Image)
+	out := inpaintMask{image: image.NewGray(src.Rect), overlay: image.NewGray(src.Rect)}
 	for i := range out.image.Pix {
-		v := rgb.Pix[4*i]
+		v := src.Pix[4*i]
 		out.image.Pix[i] = v
 		out.overlay.Pix[i] = uint8(min(2*int(v), 255))
 	}
 	return out
-}
-
-// binaryMask is A1111's create_binary_mask: the alpha channel when the
-// image has transparency, else its luminance; with round, values above 128
-// become 255 and the rest 0.
-func binaryMask(im image.Image, round bool) *image.Gray {
-	src := toNRGBA(im)
-	useAlpha := false
-	for i := 3; i < len(src.Pix); i += 4 {
-		if src.Pix[i] != 255 {
-			useAlpha = true
-			break
-		}
-	}
-	var g *image.Gray
-	if useAlpha {
-		g = image.NewGray(src.Rect)
-		for i := range g.Pix {
-			g.Pix[i] = src.Pix[4*i+3]
-		}
-	} else {
-		g = gray(src)
-	}
-	if round {
-		for i, v := range g.Pix {
-			if v > 128 {
-				g.Pix[i] = 255
-			} else {
-				g.Pix[i] = 0
-			}
-		}
-	}
-	return g
-}
-
-// gaussianBlurCV blurs g in place along one axis as
-// cv2.GaussianBlur(mask, (k, 1) or (1, k), σ) does in A1111 1.10, with
-// k = 2·int(2.5σ + 0.5) + 1 and cv2's default BORDER_REFLECT_101.
-func gaussianBlurCV(g *image.Gray, sigma float64, horizontal bool) {
-	r := int(2.5*sigma + 0.5)
-	k := make([]float64, 2*r+1)
-	var sum float64
-	for i := range k {
-		d := float64(i - r)
-		k[i] = math.Exp(-d * d / (2 * sigma * sigma))
-		sum += k[i]
-	}
-	for i := range k {
-		k[i] /= sum
-	}
-	w, h := g.Rect.Dx(), g.Rect.Dy()
-	n, lines := w, h
-	if !horizontal {
-		n, lines = h, w
-	}
-	line := make([]float64, n)
-	at := func(l, i int) *uint8 {
-		if horizontal {
-			return &g.Pix[l*g.Stride+i]
-		}
-		return &g.Pix[i*g.Stride+l]
-	}
-	for l := range lines {
-		for i := range n {
-			line[i] = float64(*at(l, i))
-		}
-		for i := range n {
-			var s float64
-			for j, kw := range k {
-				s += kw * line[reflect101(i+j-r, n)]
-			}
-			*at(l, i) = uint8(min(max(math.Round(s), 0), 255))
-		}
-	}
-}
-
-// reflect101 maps i into [0, n) as cv2's BORDER_REFLECT_101 (gfedcb|abcdefgh|gfedcba).
-func reflect101(i, n int) int {
-	if n == 1 {
-		return 0
-	}
-	for i < 0 || i >= n {
-		if i < 0 {
-			i = -i
-		}
-		if i >= n {
-			i = 2*n - 2 - i
-		}
-	}
-	return i
 }
 
 // latentMask is A1111's latmask: the mask resized (PIL bicubic) to the
@@ -143,7 +36,7 @@ func latentMask(m *image.Gray, lw, lh int, round bool) []float32 {
 	for i, v := range m.Pix {
 		src[i] = float32(v)
 	}
-	small := resample(src, 1, w, h, lw, lh, bicubicFilter)
+	small := bicubicPlane(src, w, h, lw, lh)
 	out := make([]float32, lw*lh)
 	for i, v := range small {
 		// PIL rounds to uint8 before A1111 divides by 255.
