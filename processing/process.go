@@ -38,6 +38,9 @@ type Processor struct {
 	// Scripts are the selectable and always-on scripts Run resolves and
 	// Process runs the always-on hooks of; nil is none.
 	Scripts *Scripts
+	// Limits are checked by Run and by every Process a script calls; the
+	// zero value checks nothing.
+	Limits Limits
 }
 
 // Process runs one txt2img or img2img job: it is the only caller of

@@ -344,6 +344,9 @@ func (pr *Processor) Run(ctx context.Context, p Params) (*Processed, error) {
 	if _, err := pr.Scripts.alwaysOn(&p); err != nil {
 		return nil, err
 	}
+	if err := pr.Limits.Check(p); err != nil {
+		return nil, err
+	}
 	if sel == nil {
 		return pr.Process(ctx, p)
 	}
@@ -384,6 +387,11 @@ func (pr *Processor) encodeScriptResult(p *Params, res *Processed) error {
 type scriptEnv struct{ pr *Processor }
 
 func (e scriptEnv) Process(ctx context.Context, p Params) (*Processed, error) {
+	// Scripts rewrite Params (X/Y/Z plot's Size and Steps axes, SD
+	// upscale's tiles), so each job they run is checked on its own.
+	if err := e.pr.Limits.Check(p); err != nil {
+		return nil, err
+	}
 	return e.pr.Process(ctx, p)
 }
 func (e scriptEnv) FixSeed(seed int64) int64 { return FixedSeed(seed, e.pr.Rand) }

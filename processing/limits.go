@@ -1,0 +1,208 @@
+package processing
+
+import (
+	"fmt"
+	"math"
+	"unicode/utf8"
+)
+
+// Limits bound what one job may ask of the runner, so that a request the
+// machine cannot serve is refused up front with a clear error instead of
+// exhausting memory halfway through sampling. A1111 has no such limits;
+// they are the server's own. A zero field means no limit.
+type Limits struct {
+	// MaxPixels bounds width×height×batch_size of every sampling pass:
+	// the first pass and the hires fix's target. The runner holds a
+	// batch's latents, attention maps and decoded images at once, so this
+	// is what memory grows with.
+	MaxPixels int64
+	// MaxSteps bounds steps and hr_second_pass_steps.
+	MaxSteps int
+	// MaxPromptChars bounds each prompt (prompt, negative_prompt,
+	// hr_prompt, hr_negative_prompt and each entry of a prompt list), in
+	// Unicode code points as Python's len counts them.
+	MaxPromptChars int
+}
+
+// LimitKind says what a LimitError measured, so the server can word it as
+// pydantic words the matching constraint.
+type LimitKind int
+
+const (
+	// LimitValue is a number over its maximum (steps, pixels).
+	LimitValue LimitKind = iota
+	// LimitLength is a string over its maximum length in characters.
+	LimitLength
+	// LimitItems is a list with more items than allowed.
+	LimitItems
+)
+
+// LimitError is a request over one of the server's limits. It wraps
+// ErrInvalid: for a client it is an invalid request like any other, which
+// it can fix by asking for less.
+type LimitError struct {
+	// Loc is the request field at fault as the API names it ({"steps"},
+	// {"init_images", 2}); nil when several fields together exceed it
+	// (width×height×batch_size).
+	Loc   []any
+	Kind  LimitKind
+	Limit int64
+	// Msg says what was measured and against which limit, naming the
+	// fields.
+	Msg string
+}
+
+func (e *LimitError) Error() string { return e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *LimitError) Unwrap() error { return ErrInvalid }
+
+// Check reports the first limit p exceeds, as a *LimitError, or nil. It
+// looks at the request's own fields only, so it is cheap and runs before
+// any image is decoded or the job is queued; Run checks again, and scripts
+// that rewrite Params (X/Y/Z plot's Size and Steps axes) are checked on
+// every Process they call.
+func (l Limits) Check(p Params) error {
+	if err := l.checkPrompts(p); err != nil {
+		return err
+	}
+	if l.MaxSteps > 0 {
+		if p.Steps > l.MaxSteps {
+			return stepsError("steps", p.Steps, l.MaxSteps)
+		}
+		if p.Mode == Txt2Img && p.EnableHR && p.HRSecondPassSteps > l.MaxSteps {
+			return stepsError("hr_second_pass_steps", p.HRSecondPassSteps, l.MaxSteps)
+		}
+	}
+	if l.MaxPixels <= 0 {
+		return nil
+	}
+	batch := float64(p.BatchSize)
+	if err := l.checkPass("width×height×batch_size", nil, float64(p.Width), float64(p.Height), batch); err != nil {
+		return err
+	}
+	if p.Mode != Txt2Img {
+		return nil
+	}
+	if p.FirstphaseWidth != 0 || p.FirstphaseHeight != 0 {
+		// Legacy firstphase_width/height replace the first pass's size
+		// (StableDiffusionProcessingTxt2Img.__post_init__).
+		if err := l.checkPass("firstphase_width×firstphase_height×batch_size", nil, float64(p.FirstphaseWidth), float64(p.FirstphaseHeight), batch); err != nil {
+			return err
+		}
+	}
+	if p.EnableHR {
+		x, y, loc := hiresTarget(p)
+		if err := l.checkPass("the hires fix target width×height×batch_size", loc, x, y, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l Limits) checkPrompts(p Params) error {
+	if l.MaxPromptChars <= 0 {
+		return nil
+	}
+	check := func(loc []any, s string) error {
+		// Cheap test first: a string of at most MaxPromptChars bytes
+		// cannot have more code points.
+		if len(s) <= l.MaxPromptChars {
+			return nil
+		}
+		if n := utf8.RuneCountInString(s); n > l.MaxPromptChars {
+			return &LimitError{Loc: loc, Kind: LimitLength, Limit: int64(l.MaxPromptChars),
+				Msg: fmt.Sprintf("%s has %d characters, over this server's limit of %d", locName(loc), n, l.MaxPromptChars)}
+		}
+		return nil
+	}
+	fields := []struct {
+		name  string
+		value string
+		list  []string
+	}{
+		{"prompt", p.Prompt, p.Prompts},
+		{"negative_prompt", p.NegativePrompt, p.NegativePrompts},
+		{"hr_prompt", p.HRPrompt, nil},
+		{"hr_negative_prompt", p.HRNegativePrompt, nil},
+	}
+	for _, f := range fields {
+		if err := check([]any{f.name}, f.value); err != nil {
+			return err
+		}
+		for i, s := range f.list {
+			if err := check([]any{f.name, i}, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkPass checks one pass of x×y pixels per image. It works in float64
+// with absolute values: sizes come from client JSON and hr_scale, so they
+// may be huge, negative or not finite, and a NaN must fail the test, not
+// pass it. Nonsense sizes that fit (0, negative) are left to the runner's
+// own checks.
+func (l Limits) checkPass(what string, loc []any, x, y, batch float64) error {
+	px := math.Abs(x) * math.Abs(y) * math.Max(math.Abs(batch), 1)
+	if px <= float64(l.MaxPixels) {
+		return nil
+	}
+	return &LimitError{Loc: loc, Kind: LimitValue, Limit: l.MaxPixels,
+		Msg: fmt.Sprintf("%s is %s×%s×%s = %s pixels, over this server's limit of %d pixels per batch",
+			what, num(x), num(y), num(math.Max(batch, 1)), num(px), l.MaxPixels)}
+}
+
+// hiresTarget is the hires fix's target size as planHires computes it
+// (calculate_target_resolution), before flooring to the latent grid, and
+// the field that sets it.
+func hiresTarget(p Params) (x, y float64, loc []any) {
+	w, h := float64(p.Width), float64(p.Height)
+	if p.FirstphaseWidth != 0 || p.FirstphaseHeight != 0 {
+		w, h = float64(p.FirstphaseWidth), float64(p.FirstphaseHeight)
+	}
+	rx, ry := float64(p.HRResizeX), float64(p.HRResizeY)
+	switch {
+	case rx == 0 && ry == 0:
+		return w * p.HRScale, h * p.HRScale, []any{"hr_scale"}
+	case w <= 0 || h <= 0:
+		// No aspect ratio to keep: the runner refuses the first pass.
+		return rx, ry, []any{"hr_resize_x"}
+	case ry == 0:
+		return rx, rx * h / w, []any{"hr_resize_x"}
+	case rx == 0:
+		return ry * w / h, ry, []any{"hr_resize_y"}
+	case w/h < rx/ry:
+		return rx, rx * h / w, []any{"hr_resize_x"}
+	default:
+		return ry * w / h, ry, []any{"hr_resize_y"}
+	}
+}
+
+func stepsError(field string, v, limit int) *LimitError {
+	return &LimitError{Loc: []any{field}, Kind: LimitValue, Limit: int64(limit),
+		Msg: fmt.Sprintf("%s is %d, over this server's limit of %d", field, v, limit)}
+}
+
+// locName writes a loc as the client wrote the field: prompt, prompt[2].
+func locName(loc []any) string {
+	s := ""
+	for _, p := range loc {
+		switch p := p.(type) {
+		case int:
+			s += fmt.Sprintf("[%d]", p)
+		default:
+			s += fmt.Sprint(p)
+		}
+	}
+	return s
+}
+
+// num writes a measured value without exponents where it is an integer.
+func num(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e18 {
+		return fmt.Sprintf("%d", int64(f))
+	}
+	return fmt.Sprintf("%g", f)
+}

@@ -1,0 +1,104 @@
+package processing
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestLimitsCheck(t *testing.T) {
+	lim := Limits{MaxPixels: 512 * 512 * 2, MaxSteps: 150, MaxPromptChars: 10}
+	hires := func(p *Params) {
+		p.EnableHR = true
+		ds := 0.5
+		p.DenoisingStrength = &ds
+	}
+	tests := []struct {
+		name    string
+		mode    Mode
+		edit    func(p *Params)
+		wantLoc []any // nil with wantErr: the request as a whole
+		wantErr bool
+		kind    LimitKind
+	}{
+		{name: "defaults pass", edit: func(p *Params) { p.Prompt = "a cat" }},
+		{name: "at every limit", edit: func(p *Params) {
+			p.Prompt, p.Steps, p.Width, p.Height, p.BatchSize = "0123456789", 150, 512, 512, 2
+		}},
+		{name: "multibyte prompt at the limit", edit: func(p *Params) { p.Prompt = strings.Repeat("é", 10) }},
+		{name: "prompt", edit: func(p *Params) { p.Prompt = "0123456789a" }, wantErr: true, wantLoc: []any{"prompt"}, kind: LimitLength},
+		{name: "negative prompt", edit: func(p *Params) { p.NegativePrompt = strings.Repeat("x", 11) }, wantErr: true, wantLoc: []any{"negative_prompt"}, kind: LimitLength},
+		{name: "prompt list entry", edit: func(p *Params) { p.Prompts = []string{"ok", strings.Repeat("x", 11)} }, wantErr: true, wantLoc: []any{"prompt", 1}, kind: LimitLength},
+		{name: "hr prompt", edit: func(p *Params) { p.HRPrompt = strings.Repeat("x", 11) }, wantErr: true, wantLoc: []any{"hr_prompt"}, kind: LimitLength},
+		{name: "steps", edit: func(p *Params) { p.Steps = 151 }, wantErr: true, wantLoc: []any{"steps"}},
+		{name: "hr steps unused without hires", edit: func(p *Params) { p.HRSecondPassSteps = 1000 }},
+		{name: "hr steps", edit: func(p *Params) { hires(p); p.HRScale = 1; p.HRSecondPassSteps = 151 }, wantErr: true, wantLoc: []any{"hr_second_pass_steps"}},
+		{name: "pixels per batch", edit: func(p *Params) { p.BatchSize = 3 }, wantErr: true},
+		{name: "one huge image", edit: func(p *Params) { p.Width, p.Height = 100000, 100000 }, wantErr: true},
+		{name: "negative sizes count", edit: func(p *Params) { p.Width, p.Height = -1024, -1024 }, wantErr: true},
+		{name: "firstphase", edit: func(p *Params) { p.FirstphaseWidth, p.FirstphaseHeight = 2048, 2048 }, wantErr: true},
+		{name: "hires scale", edit: func(p *Params) { hires(p); p.HRScale = 2 }, wantErr: true, wantLoc: []any{"hr_scale"}},
+		{name: "hires scale fits", edit: func(p *Params) { hires(p); p.HRScale = 1.4 }},
+		{name: "hires resize x", edit: func(p *Params) { hires(p); p.HRResizeX = 4096 }, wantErr: true, wantLoc: []any{"hr_resize_x"}},
+		{name: "hires resize y", edit: func(p *Params) { hires(p); p.HRResizeY = 4096 }, wantErr: true, wantLoc: []any{"hr_resize_y"}},
+		{name: "hires huge scale", edit: func(p *Params) { hires(p); p.HRScale = 1e300 }, wantErr: true, wantLoc: []any{"hr_scale"}},
+		{name: "img2img size", mode: Img2Img, edit: func(p *Params) { p.Width, p.Height = 1024, 1024 }, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := DefaultTxt2Img()
+			if tc.mode == Img2Img {
+				p = DefaultImg2Img()
+			}
+			tc.edit(&p)
+			err := lim.Check(p)
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatalf("Check: %v", err)
+				}
+				return
+			}
+			var le *LimitError
+			if !errors.As(err, &le) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Check: %v, want a *LimitError wrapping ErrInvalid", err)
+			}
+			if !reflect.DeepEqual(le.Loc, tc.wantLoc) || le.Kind != tc.kind || le.Limit <= 0 || le.Msg == "" {
+				t.Errorf("got %+v, want loc %v kind %v", le, tc.wantLoc, tc.kind)
+			}
+		})
+	}
+	if err := (Limits{}).Check(Params{Steps: 1 << 30, Width: 1 << 20, Height: 1 << 20, BatchSize: 1 << 20}); err != nil {
+		t.Errorf("zero Limits: %v, want no limit", err)
+	}
+}
+
+// Scripts rewrite Params after the request was checked; the jobs they
+// run are checked again, before the runner sees them.
+func TestLimitsCheckedForScriptJobs(t *testing.T) {
+	pr, spy := newProcessor(t)
+	pr.Limits = Limits{MaxPixels: 64 * 64, MaxSteps: 10}
+	pr.Scripts = NewScripts(recorder{title: "Grow", log: new([]string),
+		run: func(ctx context.Context, env ScriptEnv, p Params, _ []any) (*Processed, error) {
+			p.Width, p.Height = 4096, 4096
+			return env.Process(ctx, p)
+		}})
+	p := smallTxt2Img()
+	name := "grow"
+	p.ScriptName = &name
+	_, err := pr.Run(t.Context(), p)
+	var le *LimitError
+	if !errors.As(err, &le) {
+		t.Fatalf("Run: %v, want a *LimitError", err)
+	}
+	if n := len(spy.Calls()); n != 0 {
+		t.Errorf("runner called %d times", n)
+	}
+
+	p = smallTxt2Img()
+	p.Steps = 11
+	if _, err := pr.Run(t.Context(), p); !errors.As(err, &le) || !reflect.DeepEqual(le.Loc, []any{"steps"}) {
+		t.Fatalf("Run: %v, want the steps limit", err)
+	}
+}
