@@ -3048,6 +3048,8 @@ type ProgressapiInternalProgressPostResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *InternalProgressResponse
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3057,6 +3059,11 @@ type ProgressapiInternalProgressPostResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ProgressapiInternalProgressPostResponse) GetJSON200() *InternalProgressResponse {
 	return r.JSON200
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ProgressapiInternalProgressPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -3160,6 +3167,8 @@ type CreateEmbeddingSdapiV1CreateEmbeddingPostResponse struct {
 	JSON200 *CreateResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3176,6 +3185,11 @@ func (r CreateEmbeddingSdapiV1CreateEmbeddingPostResponse) GetJSON200() *CreateR
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateEmbeddingSdapiV1CreateEmbeddingPostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEmbeddingSdapiV1CreateEmbeddingPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -3229,6 +3243,8 @@ type CreateHypernetworkSdapiV1CreateHypernetworkPostResponse struct {
 	JSON200 *CreateResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3245,6 +3261,11 @@ func (r CreateHypernetworkSdapiV1CreateHypernetworkPostResponse) GetJSON200() *C
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateHypernetworkSdapiV1CreateHypernetworkPostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateHypernetworkSdapiV1CreateHypernetworkPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -3408,6 +3429,8 @@ type ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse struct {
 	JSON200 *ExtrasBatchImagesResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3426,6 +3449,11 @@ func (r ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse) GetJSON200() *E
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -3484,6 +3512,8 @@ type ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse struct {
 	JSON200 *ExtrasSingleImageResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3502,6 +3532,11 @@ func (r ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse) GetJSON200() *E
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -3672,6 +3707,8 @@ type Img2imgapiSdapiV1Img2imgPostResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *GenerationUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3695,6 +3732,11 @@ func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r Img2imgapiSdapiV1Img2imgPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -3755,6 +3797,8 @@ type InterrogateapiSdapiV1InterrogatePostResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3776,6 +3820,11 @@ func (r InterrogateapiSdapiV1InterrogatePostResponse) GetJSON401() *Unauthorized
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r InterrogateapiSdapiV1InterrogatePostResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r InterrogateapiSdapiV1InterrogatePostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -4104,6 +4153,8 @@ type SetConfigSdapiV1OptionsPostResponse struct {
 	JSON200 *Null
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -4118,6 +4169,11 @@ func (r SetConfigSdapiV1OptionsPostResponse) GetJSON200() *Null {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r SetConfigSdapiV1OptionsPostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetConfigSdapiV1OptionsPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -4166,6 +4222,8 @@ type PnginfoapiSdapiV1PngInfoPostResponse struct {
 	JSON200 *PNGInfoResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -4180,6 +4238,11 @@ func (r PnginfoapiSdapiV1PngInfoPostResponse) GetJSON200() *PNGInfoResponse {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r PnginfoapiSdapiV1PngInfoPostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PnginfoapiSdapiV1PngInfoPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -5239,6 +5302,8 @@ type TrainEmbeddingSdapiV1TrainEmbeddingPostResponse struct {
 	JSON200 *TrainResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -5255,6 +5320,11 @@ func (r TrainEmbeddingSdapiV1TrainEmbeddingPostResponse) GetJSON200() *TrainResp
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r TrainEmbeddingSdapiV1TrainEmbeddingPostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r TrainEmbeddingSdapiV1TrainEmbeddingPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -5308,6 +5378,8 @@ type TrainHypernetworkSdapiV1TrainHypernetworkPostResponse struct {
 	JSON200 *TrainResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *RequestValidationError
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -5324,6 +5396,11 @@ func (r TrainHypernetworkSdapiV1TrainHypernetworkPostResponse) GetJSON200() *Tra
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r TrainHypernetworkSdapiV1TrainHypernetworkPostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r TrainHypernetworkSdapiV1TrainHypernetworkPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -5377,6 +5454,8 @@ type Text2imgapiSdapiV1Txt2imgPostResponse struct {
 	JSON200 *TextToImageResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *GenerationUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -5395,6 +5474,11 @@ func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON200() *TextToImageResponse
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r Text2imgapiSdapiV1Txt2imgPostResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -6298,6 +6382,13 @@ func ParseProgressapiInternalProgressPostResponse(rsp *http.Response) (*Progress
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6385,6 +6476,13 @@ func ParseCreateEmbeddingSdapiV1CreateEmbeddingPostResponse(rsp *http.Response) 
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6438,6 +6536,13 @@ func ParseCreateHypernetworkSdapiV1CreateHypernetworkPostResponse(rsp *http.Resp
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
@@ -6573,6 +6678,13 @@ func ParseExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse(rsp *http.Resp
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6633,6 +6745,13 @@ func ParseExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse(rsp *http.Resp
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
@@ -6782,6 +6901,13 @@ func ParseImg2imgapiSdapiV1Img2imgPostResponse(rsp *http.Response) (*Img2imgapiS
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest GenerationUnprocessable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6849,6 +6975,13 @@ func ParseInterrogateapiSdapiV1InterrogatePostResponse(rsp *http.Response) (*Int
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
@@ -7104,6 +7237,13 @@ func ParseSetConfigSdapiV1OptionsPostResponse(rsp *http.Response) (*SetConfigSda
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7150,6 +7290,13 @@ func ParsePnginfoapiSdapiV1PngInfoPostResponse(rsp *http.Response) (*PnginfoapiS
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
@@ -7948,6 +8095,13 @@ func ParseTrainEmbeddingSdapiV1TrainEmbeddingPostResponse(rsp *http.Response) (*
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8002,6 +8156,13 @@ func ParseTrainHypernetworkSdapiV1TrainHypernetworkPostResponse(rsp *http.Respon
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest RequestValidationError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8055,6 +8216,13 @@ func ParseText2imgapiSdapiV1Txt2imgPostResponse(rsp *http.Response) (*Text2imgap
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest GenerationUnprocessable

@@ -650,6 +650,8 @@ type NotFoundJSONResponse ErrorResponse
 
 type NotImplementedJSONResponse ErrorResponse
 
+type PayloadTooLargeJSONResponse ErrorResponse
+
 type QueueFullJSONResponse ErrorResponse
 
 type RequestValidationErrorJSONResponse HTTPValidationError
@@ -676,6 +678,20 @@ func (response ProgressapiInternalProgressPost200JSONResponse) VisitProgressapiI
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProgressapiInternalProgressPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ProgressapiInternalProgressPost413JSONResponse) VisitProgressapiInternalProgressPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -795,6 +811,20 @@ func (response CreateEmbeddingSdapiV1CreateEmbeddingPost401JSONResponse) VisitCr
 	return err
 }
 
+type CreateEmbeddingSdapiV1CreateEmbeddingPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateEmbeddingSdapiV1CreateEmbeddingPost413JSONResponse) VisitCreateEmbeddingSdapiV1CreateEmbeddingPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateEmbeddingSdapiV1CreateEmbeddingPost422JSONResponse struct {
 	RequestValidationErrorJSONResponse
 }
@@ -871,6 +901,20 @@ func (response CreateHypernetworkSdapiV1CreateHypernetworkPost401JSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateHypernetworkSdapiV1CreateHypernetworkPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateHypernetworkSdapiV1CreateHypernetworkPost413JSONResponse) VisitCreateHypernetworkSdapiV1CreateHypernetworkPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1053,6 +1097,20 @@ func (response ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost401JSONResponse) V
 	return err
 }
 
+type ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost413JSONResponse) VisitExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost422JSONResponse struct {
 	RequestValidationErrorJSONResponse
 }
@@ -1143,6 +1201,20 @@ func (response ExtrasSingleImageApiSdapiV1ExtraSingleImagePost401JSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExtrasSingleImageApiSdapiV1ExtraSingleImagePost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExtrasSingleImageApiSdapiV1ExtraSingleImagePost413JSONResponse) VisitExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1353,6 +1425,20 @@ func (response Img2imgapiSdapiV1Img2imgPost404JSONResponse) VisitImg2imgapiSdapi
 	return err
 }
 
+type Img2imgapiSdapiV1Img2imgPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response Img2imgapiSdapiV1Img2imgPost413JSONResponse) VisitImg2imgapiSdapiV1Img2imgPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Img2imgapiSdapiV1Img2imgPost422JSONResponse struct {
 	GenerationUnprocessableJSONResponse
 }
@@ -1457,6 +1543,20 @@ func (response InterrogateapiSdapiV1InterrogatePost404JSONResponse) VisitInterro
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InterrogateapiSdapiV1InterrogatePost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response InterrogateapiSdapiV1InterrogatePost413JSONResponse) VisitInterrogateapiSdapiV1InterrogatePostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1786,6 +1886,20 @@ func (response SetConfigSdapiV1OptionsPost401JSONResponse) VisitSetConfigSdapiV1
 	return err
 }
 
+type SetConfigSdapiV1OptionsPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SetConfigSdapiV1OptionsPost413JSONResponse) VisitSetConfigSdapiV1OptionsPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetConfigSdapiV1OptionsPost422JSONResponse struct {
 	RequestValidationErrorJSONResponse
 }
@@ -1848,6 +1962,20 @@ func (response PnginfoapiSdapiV1PngInfoPost401JSONResponse) VisitPnginfoapiSdapi
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PnginfoapiSdapiV1PngInfoPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response PnginfoapiSdapiV1PngInfoPost413JSONResponse) VisitPnginfoapiSdapiV1PngInfoPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2880,6 +3008,20 @@ func (response TrainEmbeddingSdapiV1TrainEmbeddingPost401JSONResponse) VisitTrai
 	return err
 }
 
+type TrainEmbeddingSdapiV1TrainEmbeddingPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response TrainEmbeddingSdapiV1TrainEmbeddingPost413JSONResponse) VisitTrainEmbeddingSdapiV1TrainEmbeddingPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TrainEmbeddingSdapiV1TrainEmbeddingPost422JSONResponse struct {
 	RequestValidationErrorJSONResponse
 }
@@ -2960,6 +3102,20 @@ func (response TrainHypernetworkSdapiV1TrainHypernetworkPost401JSONResponse) Vis
 	return err
 }
 
+type TrainHypernetworkSdapiV1TrainHypernetworkPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response TrainHypernetworkSdapiV1TrainHypernetworkPost413JSONResponse) VisitTrainHypernetworkSdapiV1TrainHypernetworkPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TrainHypernetworkSdapiV1TrainHypernetworkPost422JSONResponse struct {
 	RequestValidationErrorJSONResponse
 }
@@ -3036,6 +3192,20 @@ func (response Text2imgapiSdapiV1Txt2imgPost401JSONResponse) VisitText2imgapiSda
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Text2imgapiSdapiV1Txt2imgPost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response Text2imgapiSdapiV1Txt2imgPost413JSONResponse) VisitText2imgapiSdapiV1Txt2imgPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4601,416 +4771,418 @@ func (sh *strictHandler) GetUpscalersSdapiV1UpscalersGet(ctx echo.Context) error
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3bdhw51ib2KnDOeEmaTp5UqupuafUaUzxI/JuU2ExS1TMlOQYZgcxEMRKIAhAks3qVL3zhW1/4yld+",
-	"DT+PX8B+BC/sDcQRcUiqSt1/jbovSowEsD8AG8DGxj78YxLLdSYFE0ZPXv5jopjOpNAM/njDBFPUcClu",
-	"RKZkzLSm85TZn2IpDBPG/pNmWcpjKLb3o5bCftPxiq2p/dd/VGwxeTn5D3slnT38Ve91tf/LL79MJwnT",
-	"seKZ/XXycnJKtTm8PCOK/ZQzbcgdTXkCVclTShJmKE9JyrV5NiVSkcODg4MD8vb6+vLkIWbQCHnx/PlL",
-	"8nEyg1bJk4/5/v43saBrBv9iT4iQhixkLpKPkyn5ODmiwn5Z0TtGKNEsZbGx8AjiIlwQs2KEpvd0o4kU",
-	"7rsmGVV0rT9Odie/TCdnwjAlaHqilFS/2shBa1durkLjdSgIK3rukK6oSFKmpvZvGKAnmjDbENErmjGA",
-	"+06aUzsEXxBpaKr2X5CnbHe5Sz5OzgQ3hK/pkjUn6EImLK1+fOa7cLbOUrZmwrAv2JHrFddEM3XHFImR",
-	"dxIJA/+jnJOnC6kIe6AWGRGSrAG8VPbf3MMFXM9edc7O33KWs9M8Tb9krxD/T5Y04Zos8jQlT0Oz9u3+",
-	"N+QjYvQFP06evSKKGbUhKTVMQS+ucA1/KJbwr7s2LKhm24GOlUUIlCFPu/eYZwBb5ob96usDhrALox18",
-	"Zcna8bQMpdiSa8MUS8jTmaEqZcYw8o+PE9wBP05efrT8T05xQfyCK+JG0NyspOI/f8n1cMG15mJpefxe",
-	"SbEksWIJE4bTVJNcJEyRnR2a8R0LjjxF4PbftkxMDUs+TmxluwXEUikWG5Jru5mumf2eUa3vpXLr/pep",
-	"ww0n15Fi1LAC3ct/TDIlM6YMx5ONi4W0/60j9uWJNsoiXyi5tqipYYSt5yxJXH9Wm4wpwcy9VLfEUH27",
-	"O5lODDf2bHS0CZCYTswmsx+xRYBp2YsrOxM/II5PzboF7qK6nP/IYmPn8sTjODNs3e6YTqJ4xeLbTHKc",
-	"4DZDraheEbmAnaksS4zdvspe3lNNjKJcsIRIMSV8Qegd5Skc0NOJyFP850ujclZ2YHZMjkr6re5P6wAj",
-	"O5dhlDjLn4Nyl7yThhGzoq4a19AatAxfbe1cs4TMN/ALtqReEbtXU6LxuOfAtAtuT85cM/Lfal34b4QL",
-	"bRhNxg4KeWf7HBoZu82HByNlYmlg0hiNV4SLhN/xJKcpuWOxkcqf8MXAVNhxBs0W9LgwbMkUEDQs6xj8",
-	"fD1nytKzZbQbLaYYDpeROFSN2RjPJJZwCBH2Rg+BcsX6ev3BtdSm0liB2g2PJ11ZjPWl1rcWdfdOk0qa",
-	"4K5Lk4Tb7tD0slaid5OtQWhtsSUAgnSAc2HJ5EoxYVDMqIzLOcIJdEbf8iz7EkgdoTBU8jTltyzdkCRn",
-	"ls+oilfcsNjkym6pljA1fM5TbjbPqlzu0Lc61pju1Pffdzc037p/A87M5j3+2TlWC5pq1n2aU6HvmdKE",
-	"CsJsc+TfZu/fEaRRPUqqtEJQakdwa9F4KZJmPFrzJEnZPVWsci+Yy2RjydU51n61/21tUChjBH9iXoJr",
-	"zHpBKk6p1rD1TgkI9jXRcUqucmH4mkGPpuSvbAP/2g3tk0ArsEdoo54WfXv2inyc4BVPG2pyjZe8lwS/",
-	"OXEJvn2cACvWAO0OntzY42JQpjhsBboqW9VmKTSND4YJzaUIH+lzRUW8Cg2uq0auWCY1N1JtyGssXFIv",
-	"PzTHMZbrNTdRQg0b2fgR1CDHtkZFZql/7SBjpY7tyLy1NVpk/NcWVwh70iRtEqcpXRKdsZgvNiAyrJhZ",
-	"MeXOroK+/cM1UZm68gvSm0uZMioswbDoUnZIuGPeNdV16iu2lqMn4ObqvNLkFVYNNHrHlOYozHe1+sEV",
-	"qR6ZxZdezncdU5763HNYdaZLDHVGKyequkJqCyC8QhTVr6mJV2drumTaXSG7N2AUOOoLKZYJW0i1Ziq6",
-	"49odIjhGC5qnZvJyv7llz5hBobGsYAWQI5mwU2hpam+JOdNEr2SeJmTOyJyZe8YE2SdUJOTAbiWWKjWT",
-	"l5NE5igarekDX+frycuD6WTNBf57v1tkKimSDyX2YqhQNsLlVnTynvHlyozsIBb+p3fue8Qc6BgDHojy",
-	"TMc0ZSp6/rmTqFksRULVhvg2v1R/Zy3KFWihvi8X2ZKKz+3wm9PLN4fvvlQnkdoAt4Je75zrwFXVfrWo",
-	"oYi2siDctqXYJRe5Nhb3a6rZdy/cbd3K+tyw9aCkespTdkwNtfQ9WNxVSoRUKbrB7Vnzn1lkZdORY441",
-	"QJp9SfYtbjfJ9paJ/+RiGblidC1zYabkoFowz8q/yrLRijy0P97vwp5qJ+OH/enBp+4JuUKKF7Yrwevg",
-	"St5HbpUppvPU6FqXsbVGr5GHbL/nNL5lIiGKmVzhxWyJ+n2W4CT+574r4UreE081dNy6sYkWXOn6nhaU",
-	"tSvAijWmckHmdnOESTISdTw0ZroP2Y2bFCTcA01FBzVck3dSsMl0QLextvfoAqKdds2mhBuyosD0c0ak",
-	"cKW5hieOl8S2TKbknIr4Z6nJlLxj1HaJTMnJ7OrN4bvoxYP9/Xh2Rabkagc/khcPf2j+eSj4mn33mkzJ",
-	"LM7fnVwT+0Pxx+XsnW1gds/F2RV58dAzTBfVfoRkknLjfsQotffqf8dD1d7+u8fLrvRYyWyblVgMka0I",
-	"X/D5xEiy4MW7VbySmgli94Q+9j+CNqBmD/OXG1IN6PMmytcbYhf6Oo9X1Q2vwDglUqQb1DLdr5gglf33",
-	"L/sDB9OfKgfTwdCCtmv/lMZGqtC51N57a/369qDVs2uqlsyQFYpRXrdR5dYVN7vkfXf34Nwd0wFH6m1D",
-	"VKps5e1TYiT8e56Y1RdB/72lNKyeKwWE+n0hfB0Yd3XoUtWtzDqNwi8Dh0QzxZm2m8vb64tzYuhSk1gK",
-	"Q7mwrGSHyz1hg+a/qsWBCuHnACcBdWg8G+cnKDznKPPgMtityjytpgeEm8ZIl70vQPUPea9CQ1E942KZ",
-	"Mij99br29br29br2O7mu1cW3luh25mUNd12bkrW7rtH6ha25fULjTzRJqKG7PRIJEAir0r7e1b7e1b7e",
-	"1b7e1b7e1b7e1b7e1b7EXa1+PwiI/OOuB/96V7JRN7LghWxLuaXzGvapd3S7b1+nNLa/G6mYCr8ox+sk",
-	"Sji813eBvaQm+MzqXz37nzVDL4aV7rQQhnrhtfQt9In72titcBoUyxTT3pTWH0kLnlbfYm3bIGaO6SEU",
-	"FmO66Vps9db3JNTLlC71dtdimiSRNjKLwJRkWLpKJEPb0UQSKjZmhYZSXRN/mCRkZmRGwNw1eIzQxO4d",
-	"2ihqvNFHH4DDanGi7EaoewFUWw/ST1N5H8VNMT9IHMqSONdGrr3hPntgcQ7sAQae92ye8z5A0MRRTRSv",
-	"obmnGx3NqYlXkRUWolzY//z6M4OOBqCDIUdSJOQGCQVRZXwYQK4ZoRn/y7VCY6uU5sIe9itGDi/PiJFL",
-	"NJW452bltA7znJOntt7OjpD4p7N/hJMIJAJX/1lfXzLeBTuiuQlYisxYzTgYZk8qwJnyW0Y+Trxt8MvS",
-	"MPgVkYrEcr2mOwlL+Zobss5Tw7OUFbUOXmYH0/z5y+z5NP/mZfbNx0k/bnKYh7dGiz2Vy9HDvpPKZTH0",
-	"aBVBUrlcgo3xgtA0JRVrdD2A6lwuO0cUnRJg1xhG55A4RwZbZ8/K4FSZvVuepuSOU4t+AM4Mq9udJAwr",
-	"NxLZbRiRzJiosN/N1bmXi/VGG7Z+oolrgMyVvNdMkTyTwrFzH9ASRAjjXKslFSAypTrKaIgt7Tlp5y/h",
-	"CgxIN7hYXuNVBE0a7enzVD/rkw1eAym476eadB2+8W0WeCjPHISKlTQY7sI0JnyxyMHgB7C8InzhjKE4",
-	"S6Z4+apUvLczPGeEJomz810xuJzZJstyGjRPhS1l533E4u3ohxdARg1nqzMVKAP0yTEPXtnilGePmtqj",
-	"87PL8RN7lPJscFpLHfBjAJXVt4BV1hkEJxZ82cN18Du5X/HYQhHaqDw2ujA87kYA7QYpKh3hGS8VX3IR",
-	"eB2BM5kl5Oj91Yxgqaf6md8WbM9gC3V7v2YZRakdWPmpkERnNGb6WS9ApQme/e8djFFgI8WW7OHxkDVI",
-	"+USxZZ5SRdiDFWidJd14rOQKUAQQJ9Q8is2OD6/H89cxNUOMZaXl8CZgb1QE+Ot+xRSDk9Ae7iCyE64J",
-	"3BySfvK0a+EnjGUJFXMpVf6ry2jH1cZDZ0rC7njMIp6EJJyUxQa4wR9nRzfHhwSrOB0aecoeMqnwp+jD",
-	"2ezs9flJdHzy4ezoZPaX/enBlJmYrEGxMWdEMGY3ctSkPusFDkTOkuCQcfDLtXweFRazenjwMsXumDAw",
-	"gWU9lLpVLuCWrtiSqiS1l3TL/mJDJMicmhnjrLo6MSMsy/jkpIQVHHbXA7tByZRFmZJLu6zmVOkxTAAs",
-	"IHOT5YZU67od0LY5AugRliSXVep9cEHD/2sMOdrFk3nOU7PDxa8+BaCgGDsJsItEVnoArRddRzIzfM1/",
-	"pqYwWu6dDkeUClKtiF5KiiV5zDS5OryA9QLKL0eL0MFjyXcIfYvPXb0ruibvqxj7uieoQP+w0YwFpa1k",
-	"lilp0fv3/r2UGjuZeFihJ7qgQr+yPVvkKdyA/CzaTVrmxh56pTzHBTk6G9Hdd1Sgi1pvz2RmIp2l3ETU",
-	"WGCjZitTbMHAzTlWUuudoipJ6Yap+hSC411u5JoaHpN4Je2mJBe1QiO68z4zZGaBksMCaF/HNF2wKBcZ",
-	"j29TNp4BYaDt2GcbI1W8Qu7S0Is1TXnMZa5BPhuBeUYXjNx4DH1oTaqjO6b4YtM+RL637G4vwFa6x6sc",
-	"PnXatQCv6OliR/OlYAmJmTJ8Aa62encEwutUkw9IN3RIyEhIEyXyXtjlFlkBe/QK8LWq0rXdyOyi4OYJ",
-	"HsFcxGluj7PiVaTiaNoJXpJ30pDjgoCFFRzdfJ1FeqNLbXMfbrw27mYbQtUyXzNhXhLbAgEtA0uIawmE",
-	"JfLUL077Sa2R1+ncfik36SlwuRT6GUpf+hZuWT/lvLd/lujMwQ71q/CO1GFpq/y9IvHBqwJ7MDlNCRfO",
-	"lYM8dWPysnS57BWhK05/HcIYcmj1WF5nRv/qYhn68VTPXyATHC5ExIVmca5YefhGNI6Z1qMVKJXT19B5",
-	"45DFA9bN9zDwM4emPGHJIaIJduHxeouTLfUWJ6P0FovhQfvLX2Y3l5dXJ7PZX/7SQ+802GELVNA109Ga",
-	"PkToLF0jefD8T02C8BJJ04prddEK7JP0rjiGd8nZgmxkTuQdU4onjHADb9kxFXD/TXlscPw2Mle45FE1",
-	"1deVgtwFfSDnCDr0QLiQKmaR48sHvLWPZ0NfAZY0nMCkcQLrBm+WDnKVE84eYsQus1sNQ2G7rnJBuHlF",
-	"3B6+preMzHMrT9obirZ7N+iXFpSnhQNH34jYjhLH8n/3HQ1OuGLsZxYVAuroE5sl3FT0q74BskzlnKbp",
-	"pg8d0CSzUigexBVxEWkWm1J078NUgOHCq+hi4quXxhWuUEaXYKVU8WykdVW3V3foPF55bbemd1wsd5Cv",
-	"p8XT88fJLrmuaPocFYL8aed6zjDIjj971zLJU6b39IoqlkRuJ7PnoXtrGzmM5EyQmR+i0NbhRtSNR2PK",
-	"B6a4EiehGLdRQ1aM1jpLmY7sZjD1f+ABvv2IoaJs90dtxdxxY+SZoM1z5QA5W8PiaPemOrt7aNHXMtdx",
-	"hn7Fxt+D4w203XV2O8p4o2pNhyNTniT+DXWA2IUPWNBHbstTrYVl4FSrQuk+1ZaKJlyi8o8lHYhokhCv",
-	"KsUKTzSpVtFT3Di5IZnUmlsWNhKfXwCr05eAEOhtvX/pwQ5EiNc21sEXbm0ee/CpTTPjsDZf3L7gS5vv",
-	"R94/+LlZdYx8dy+AG2FS2MMu+TjZs//eM3LPltuzv36cEE3XDCo6yw5CNdnZwQYhYtE47EPck7B5vhx7",
-	"3fD9Aabe2YG6TogcRnMMlEKnloPC18vnfL2MjJSB9bylxO2Inq2Xz8/WS3Jt2+weBS4yyoX5dUljm0Ok",
-	"Ia7ZoMXe4yBAKLTgkK94wqKc2207qr6w9PGArVPZ2bBaruh4S4a3toUbbjd00nx/qYKrRLcK3xlr8a/G",
-	"nCRvqxU6zpM00Y97AAN70NGb+3miBx+97KnOxKOW5f4u/N9uF+4JHYOewJ4PZmmSYJBNeF/1YzLilf8c",
-	"QYVmLJVWjkP1WMc1v1Zk1Jyd12p0TZpcRmAckGePU5pkyi5SH8LTCmByibcQap5osqJZxkC/SQ3xhPow",
-	"L8msKBUaqGXK7kLyiiULP71yhskvydHV2fXZ0eH5lJxcXb2/mpLvD6/enb17MyVn707fT8nxyeubN/1g",
-	"kFhw3BTd6gn8XCrquaVXWwcFO2frXtH1iImSNOl7dHfuR3Cp+3B1eFHYAMkFuTq86EUHCMJzc383Cp23",
-	"UAlaONRUxXjr1TRWVo5GgT+VKLBnzMWgumNqQ1J5Tz5cXZBco5FmD/67zg5sYgk7+pzGtxipavz0bo7e",
-	"X53NihnGeKG2IXpPVaJJLfLVK7hh0FTjm+DOjiW9k3DVv/NtYgl7/+sSX4BJ1vShsGbLRd1/4+C7zzwZ",
-	"L+hDYcGWi7BF9JolX4QRuDG2dsEIY3ngwuEL8YDDHunkIR3dgZ0dV63+GPJjrtE6fXb893P3tjAMi8ws",
-	"6SA2PFtHvbm7lwyqmHttf1Vov6wcnFBDLb/1wcEWOnYisVTytg0DPoPYbeQtE/bYhPDJht+x8gpFdnZA",
-	"79BD/R2030XY6ytqM/SPYPhVV9ISt7cdOLMBJBcYtQ2vBxjV7CV58o+PkwJ+ZKWyiIm7jw4e+WgHmsdw",
-	"b4FgrfYqVblG2RISLzVK3vGEKSi1lPYoqf6MJidsTXmqi4b+J6qTxW4s1x8nvzwZGhx40KxpXUqzZBwk",
-	"xZbNF762u19o/e8O0r7CpkPzI8snJJ1UtQv97wHiSeUVaXZ8sPtt4xmpiLnMdamY2dmJbzMzwMnvZPl8",
-	"NEuaGopqSDAZdd4qgrDdy5r2fA3V7Oaea+b9fOeZ8weyO/3KmKyQFaun7j2baxnfMqNfYVDUihUJF4RR",
-	"lXIGZ50eeHJ4J8ng9UXIaEXTxejnPX3PjTMsxjkwkhx8tzPnhixSSc0AnreWVg+O6I6yx2D5cHjyaDzk",
-	"A+0ZGw3H4Gi1tF7R599+R1y9pq2lkWTF0qywYsiYgk1HxGwIp3bHcRBmxZAlWvFkHGIcRLiLVupbHnM8",
-	"fHNGnt4zLMENmTPgZvtPncp7DYuUXJzbJbmRORo1rKhKIDYljWOWupwA4FyD9rzP+vtZsachb3nS3+V1",
-	"ZqIV13D5GT1Byi4zrIxX7ZRq472B4P7NqMkVe1UqmuHpw99z0LAWbD0wOvQTPEPhoruHCQN2zYN5MqQa",
-	"xt5aGG9dH8I9RVXA53oAVDaYwv66F5wv0YYkMxPFKyoES7UdvGFstvSSkTVbWynZtohCXFPaA9NnbBim",
-	"pQfg+8yQoyqILqQ6yR5h4wIeeAlJpHGWPObXsnl5RZyjkSaXm2uwNXm++58GejpLsgH7F99VIaM1W3+x",
-	"HntrCDe1bGFlcrBaK2qNGRTUnGvnildZjAkzTKEXEY8fPXTvJLlg6zEj+EiTqGO5XDJjHp7oL2AaNdYk",
-	"KtChiIs7ecsoH92zM6hwePbP6pkDQPnoLt4djO6cTJNSkkJVgiVedvG37tyHg+5u5fPop5wmj+DG1mLU",
-	"+XzHtqUQ+ZeZx3xO/pbTZIBJM6kCqpWANnbJrfTvFLG21hSEDmGv/EpKswe+jM4pETqApgsYJZoc7D9/",
-	"MfVyNAhif/zTd/tjw9xfWpQhBUemWMx1625lxy7GU6mhJrijaW6lBp/JoGygh3qlTCBUCk0/w0zoitF0",
-	"W1Ohq4LkkPZdMSt30DSNwKrycXpl1wSmaMoyJTPF7RBW1i3abPr7YSGMarkui9HUin4b31yv18GVx03g",
-	"mAlybtm38ZY8j+xeYfnzW/Sw1zxHx7lgj/MycRE6RnPVDEgNcZRzgAyH7IZoQCupjQ9igqV7g4LAftKT",
-	"yEOxcbI3FEXp224+/r1aJGgUYGf35oyg5SGaBqyUzJcgoXNFNDe9eTackiwwQyt5Hwm2BMWauxX96laX",
-	"ECfonSPiri1hNLc8ixxnPW452BY8Bxee/xmNb13ku06Itt6Zo9wJDZRR6LVADT53DcPkC7iwe58DAhlU",
-	"5viG5UKnGDvHbLFgsUE/hcKpegjyuW0ZfRQODb54dcPPFMuoYhETd1xJsWbCfMYog2dJ2RLB1ocOd0B9",
-	"iUDISQVIN+qNWVnBDLepsR4VQbvsqpcFNkvK6PT9iLG0C43f4yIBkOFAieI8oZFh2vwKaPkCfcC4JtRZ",
-	"BsFzMYaE6LVXBPx43znKE0qume4Z7S2H+bgK0isVyzPVbmAP5QnRC3HE2JoNGN7xhm/GD5+mIadUqcg9",
-	"T5OYKmd6Bd7QG7Ck4inT7i2+tE9iwiiOLhAjDKxm2NQpr3ppFIZVhQAer3JxG5mVYnol04C7H4SnYSpm",
-	"wtjrq1zgS2pRo4jss7Uc7nTFgGBgh/bi9pEtS64LtKFTzffs9s51rgwhVe3X7R1ShmhVn9uJMdj/eufg",
-	"zyyePuQ/tYD7Z00r5zf68VPO1OYLd+VvwZ5U4/7l87A4hRFOLEwHETi/lCkwdRmIWIrZBQvq24dNP6qs",
-	"S56654I/zljHBV0bL+ABqSEBz263LszF43Zdb01VBL5ADxht+heQ3VRdrIvg1uV8aKLChyYybJ2l1LCO",
-	"d9jGaLV9cIr6vaiw1llR69rX6nqPNSsWko1xqNxb1M0Zgkox9KwiCVW3BGv2gHG/B8ITr5nMTXTLWBbR",
-	"lN/V1+Q3rbCdmhnSrgQzld/xWKq+4/waK5K/MpaRQ6AWWmAm1VHMlCkPmzpPK8Npmm4K17rr89m0VDDu",
-	"7JhU79yyDZiYGgk5UDdkkYt4QD66TjU58nRDg5XqyLX7WFi+W1vj+qujGwp8yJ35YhRG5n1q/JkEc8Xr",
-	"tot98Ty5s1NsHLc1AGAG24762iG3iCcG5fLi4e+nnMe36ca/fdyc9QMCO9pGZNZqjEVeun9sNSYjvK1v",
-	"eOk30Tkggj9EpUOUpoKb0Z7VKBhRsSF6s57LtHAcf7L3hHBRukjtkgu6Cfk++QA8VgIc5wd1I/gDKZ2h",
-	"ZlXAwQFG2wB0B3jcnXW3Fw5wB7oAdETRjKk9beg6S0e9mWIF4ivskneyuPWhJbeQOyuaLnbJjc5hHTtH",
-	"cE00X/OUKh9u1/JMURxrz5kxTFUfhcn9yo58Dtl3wasLdbu93UaMM9+pcMcTaraPAhG+5Dh7CmwTVa+N",
-	"mAVwI4brciWa4xINr7q7YZsbExHCdeYzrpV4+YHV6zoxykTVQey+7uSaRXGWD1x17M5xdHlDIJyuvXO5",
-	"MCHwROoDPHk3rXE3mxvbZJYHbjUWEs98VJshpdaZMCwlf2+Dm/TTPsuqEWsaI2Ilobl8iDRjyTgYrgaO",
-	"CGMJONbdnEH4nzzbsyw4JfO87nfDRZbbAwL88VjS695sMV87IjPWkSbwjrKt7Hw/HJ7gNbWH8AfKuuQ4",
-	"Sy4sj1cyELuDh2pLrTBZaFgsJN42qeYoqVgKgZSMtHUHMHZJ67+FE2sPlF5dtW86WqRUr7Z5N2tig+k7",
-	"ta1U3uoMZPdX8o5BaFK7q/sQ/091nmVSGWd9Ojt+vvtgpeo7qjgVBlSEz0Z0q0kz0M1KoF6MOBqw+XtT",
-	"vJ/fCBc2F6m2A+++eP4cdD0P5jlfQ0J05zs0BVszjs7tC+IT0EKOZdCvSMHeLyYvf3hEBv/pVunoK/FX",
-	"uzr2y3RSJt9vvwr47PrV6IIywdAISuawYjDZK3n6Yv/FlLzY//ZZO5tuZ9LcZvBYLPepGqPYgwvMVmiI",
-	"2pFyC9qjEuO1h7wSHsplue1NIRPuQ7PZUG8q7kHhkMXj4g5PJ37v2y6u8UC84ha8QBcgLPO1HIhnvU22",
-	"n6kPLV1G9kmooS9JptiCP/Tn/hkZhLo44btibIOJcyJjPBOYiGXCEntyUJ/F4+klrimW7P6onz57Vg2z",
-	"fdYRYRsM3phxR0Bf7ONABm20fiUsXkmW4K7LwIfDL9MFT1OIElOFclmSHMoR7kKpVEB+agxgc55D/CDA",
-	"cD31tomPSoHEkyjFBzp2x1k9MPzOQevFCQz1wDJRsZjxO5bgX6468lWvh9kdqxcmZ8dBNQlPIkN1wICf",
-	"F8aC9ncw2WdlyDS7efYpG2yVKsWqR17HMITYxJ17ZJHSJQQBiKmppX6WPpaQi2/a7HZfFHdXsVqp/8Rt",
-	"csAoZunaQGhsnKLMN/99JVwHjDnXZM6gu1LdsoRIZ99ChLwPikD2KEiZQbm6s9mVXfTOVmDBBderDomX",
-	"YXj2dvKHziAy14cQ84LFOph0KLQI6g/4IkHhtR6xWrAHU2wXRhIfGw8XB4TcoGv2K66KfphHuVKWfJVz",
-	"XhWbeq74VhiC26pjn/D5UixCGBxKFJjXygUmPjoI5uvoNi5ylALzBU4MyRCLcoHeDp1q8/CJZE8UuNlh",
-	"aov5hnzP5jdnvXkXfJXBc98trqIL1aXxKbSgB7Z/JZfUPC753b92pq22Vw7EUw6mBuLlSDidq5253SHP",
-	"seBklVPaGt2hOejaUGOamWCq/LpI5ooVj4AwhFX54ohmZkz2fE/vU0dvulnqHIJBuhRXyg7S54jKAyJv",
-	"B7EQLKmoB9JIyZFze2nChABF6FHwTy7UfOQpOkRE4BD9o5bi2SsiJMk2CRWGx95nS+Blsn2/oimnuk/i",
-	"P4QCISZmhvpcIn0Ls9vf0tUPOdBteV3Z/nri6n6qO353TdIFKIB7VkGe0O1EcfGBJ5yidYozHdYGPaeK",
-	"JXFzfBgC43x7x9OawRtCFxl0OG9TyYXhOAvjKemEZrzkzpcEH4VdDB7Lx28kcS2TpytGsylZSlQH2Bvb",
-	"m6Nnu+Rwrhnob4o4uuqOKV3dLcpWBm8jMDU4aJ+qzFeb0ED/3+VpGt7VIHEMoULfM6Xxhmd5vNdrM6/a",
-	"x5VE3pd+tOPPtqPzs0tMYUNNZC8okVPh1UwymlMDkfT1LZwybUGlFm8f8tccGnJuLz/nXj3YElSOD68j",
-	"0zQqOvhzO98WvGN5E5Djw+si2Zbe7QVzTA25rr3TtYlH8o6plNajZ/wpCMGVfCwK8t5RCqBx6fW2Hw1n",
-	"BT4SigsX2TUmFRSPHJZHw+kbHJp4688V1avIyKgVIza0lxwm/pHZVsNL50J6QbSSbgntON/aQteSnHUF",
-	"ci1h2APgETD8o3MvDHtSDcLItbOmDqLoyAKVYBD/Jgp856uE6MJrZQXYjXbG1oO47ijbfo4+HJ4MzdAH",
-	"ysbNjwWw9exYAANzYwGMGwFvZoT0oakxGNzTauEV0APFmxQhkvrFqp0XK+E6piqJ7GXcooL9XvPlmo7g",
-	"Gcx45ZqA+/yOkTug08ImWtmxjl3Zd5azriUeATNfNpgdyUVWLSIwDQ4XGEmsjMle7u2BoYP9t7Z/3Fyd",
-	"4xsVPiOWWdsPL88m9QRJLszpVRn3qYFuOnnYAXFkRzErCMZmB5J6WUgO+UKqOU8iCO00Hv8p1EKsRhKo",
-	"TRTTMlcx0w2YrjDEgvo8sHbx02XT9rx9q4XVDgXxqaVCs4LrpmitKS0PQcmNbAXo6ZvtwqHNVrq3vFUL",
-	"xTOpp5MKxtZp5L2K0JogcrYy9fGAkZ50ogDrEEiI5ZOvFSY3UlSsD2qYztGy6bWjF8pdZmHB23HQNa13",
-	"YAASGJUa2MqMJN88r8dSqKGBl+G2c1pzkGpoojm0dfDdiE2jhiuWogqsaKYPE3ldKdXOCtab6C80Uhjv",
-	"yBbdy4uMfT7x16hsfnMGuXK0iWiareo75/5uKybTa2Yo0fGKJXnKFNkhWKtPFIIqx1wbcujKtsSgEsSc",
-	"me0xQKVxEF4zE0QQ03jFokV28F2EAciGueHIViGnlwffuZhlsKmcy6vDmu4GCmUH35HvG4l6q2pyKu6o",
-	"joA52UNGR8x8nRexkiZU+CTPK2pIYaC24IZ4fWO6KcIGA1VCFaPTwhrMSLKmwpuKMa29Zm8G59EVmefG",
-	"OMunoo/QDnD7CaLv6eQ8zdVot7Br76q2kHGuiVwsvLXWOnPi3b1Utz5JCaGuU210r9Nc9TmKOXTONCWJ",
-	"vAFr/dD7YeKF+U8dAXcKy1ecgo3MCUYQQjv9iq1UA6Crn5DTgnL7LdWhXElzyzYRTX7MG75AkyOjAns8",
-	"FCRzlesVXLDa4/MWmiRYMpiOrEZ6kaepjhVrhLKczFq0T4uScA2YEgiPz392lt8Zjw3YxkscMA7caiUb",
-	"lyLQ1bXMp41iBmzGOby62HIWiMtX3dmpEsJwx5ZK3kcwUPWOfd/q2IlIqVoie44Y2TdK3pPX0PAgiLVs",
-	"WKxDdoI6+Qt555dmF887yhfyjg3TDN2KJ+/bene5XJY3406arTtvF1nFNGuw8FWL6JUtRH6Wcg184Dau",
-	"TGruFeNBEFBtGIJeKS5uQ5P+t0k7v74tO3bOXemRs277V6d/mLY99v+rHYWBGbdleuiBi66RMjWNPDqh",
-	"g8bdJlxxIkUvy4Fj7rVrOrjP2n+AqwrEsxzv9HpkK+YZEVLseHMM24xUVG2qpo41294ialChxGMUfVYg",
-	"XGWvh2ssExa57JkBoWB/99sWRpmwU8x9ee9P+x6FokwYccWbwkFFMpHrNY0yCtlu4HphFG0YFj9vObS4",
-	"SE73UiXkXtHMJyOB+OkDqNZrSi6RHtw5kF4YWkZj40NfzeUIK94jrOOP8JRuZG7q5OF314HXMmy3C5aa",
-	"lSArnWneSkGptZKOGtaejWAiBSIoVtpdhrO11bNg4sXfKdWaIsTx4TV5eD6Z4j++8f940ZYpXN5GzIBa",
-	"ZMmEu7Vdw16Qu2dzgg/VAfHimBqnEXB6uJBckVBDNTOFd0f0o+Qicn2qDSdpH/De6cTWIcVVuZow0+7e",
-	"RbF/s8VmRbFQ8s4aFMvD1cynndf7ggJwvfJZSrtwfG9LdecyTfgaNEyKmaZP5yQX3C6gFgJnq0qOj88u",
-	"SKVyBUXC16BJKn8JZRGFLJ8R0zHNRkSQ9xVeEqxBnn78+IzM7bJltUvysS9JTrDpcB5RT3/BU8NUZGgj",
-	"D04gVGcJASsRmRtiVlIzYpxVcAvDKZa8puH0IyUOLVXoejowFrYWEMc76py5y1IQy8wWbtxPg2OSaxZh",
-	"0sRtsEBADky1aNds14jcaEZm2Hg4S9/a+Z1EVCQukrI3TBqEA0fz91ZS3nuL91UrS6GWQKc8YQrzA9m1",
-	"odCeq8jS5+mSw6LKtacbRorHMXfO9bCQM7vVqsb2/ENCDfs0ad+m/HkOa9VXrWIqKJRL+rIs1k40WyJa",
-	"0wd/ZtmtQve/BF3Qh+LCaUvDNf+Hav1PFXw9j2UVxLZNd8J9DwgCp+uI1LgTIQWbdN1EG05PT+11nqk7",
-	"d/Hy6YX8jbdS9NlkfCbcdirf9Zq6uCaaLpitIcf4Y3hCa2YbyKzwgZGzMTLpbqUx9GLZDaC8WFMXwWRW",
-	"od2b8RKiKUM4crYNTMcRUJ0U1QOZLaHAUaVAJxQX+R7VQPqeDsvmx1xjgrV6YtYyESTYFmRUg+l3+9HF",
-	"g/zexdwHFc7snmZ9OJMubvyhUydiVkxX0xZ2SCqeE0N8VooqmAwU7jBVm/cRMUVAZqJiU3k9WdI0Zap2",
-	"JmBWT9gtz9YuyE9XTk9D41sdSRFpvhR0RIShS8hJAfWIlauZdhm0CXvgTW9El4TfqPQPcY3bITEn0Cbv",
-	"BZkh7XCGzmxFNW/sGpjIPfAWcOKKg5xZfc32zXTn2cTDCBzbBtn2gt4y8tedMs4qJkBT2junVqxnYZYo",
-	"geYJda6ba3qLgfZdRvvCbLWe2xIPqhlg6knIuXWKUJxEV7ySpxvB+WihXifpfZnsaesExN3J5yQQzcRy",
-	"1APw94obVj6GG0m8XZo3pG/4hbRRXTpSfWjwILTXVCZGvBG6lovybZq4sx5VCnTR/imnYrwLumu/Wsky",
-	"119L9gN/zhVVmXMzB2UFK1ykd8n1yi4OuiEugjB74NplWHRMVu/L36oAezqimM9ZnvMIMY/gwyuoRW7O",
-	"iKuCDIje2eWPRRqvBrgrT5TccDJzRHtAOtOXanDvcUInLQ3EXUBvl7UQOB7sXiE/T5E0MrA+nL1oNSB3",
-	"l4tAREXMtFGN/bhl9nViKBC/DexE/cY9hpLDgkZAdIPnrITXtXn7XfTtbXGQnr04dpESkttbCWNJlLC0",
-	"+YAWIgs1gGkJ1hgi/w4q2K2UHLsKbSgPmb2oLaSKXtj1Mcwc9M6yQbZB5yK1LPZ8qsm/Xb6pYoC2yalU",
-	"5MXRqiN8AnswikY+z01EkwR8uyONYeSkGlJlnNgGykQ5Zb0qEFvknS9ymCTgqE1m1bKtM7IODKxWKpQj",
-	"rqOVWY8QH64Vo4aAGUrlBztcb68vzrthHtkax5UaZ5q8tRRHDCOgXQX0n+0HUZWQVfkUWsfQz2IBuG87",
-	"VaIhgFIlTXuHQx0z4UL2N+RBpz+GSgGsMMJ6AN97oDhytoFStOAsrT/terPsXny21mehJKdAeCRWEK0t",
-	"oHG7e5URpQBQA5igmuXG0eyHy9geAAOWvLZ5kHaw8LY8h0vZVR3Fd/D0OGJd4BPlr7AsQIMzAp3DE7lY",
-	"hLyxOg66eK4sD2hZbUvcBq1v8KIEMAI1VxFaGBQv8OMMQCkEEnJvxnO25EK4fCfl01DbdKEJmSvyGgoV",
-	"r/BjWHTFk4SJkLJ/8j28RjGqYvRpDKwfWMUw1k67zwXBFklFadUN+i2Wber2O9c4LG8HuUpg1GLfBhhU",
-	"cOiO6xWGRtQoxqI7zu4LNnYvKuNQWh5ogCm5ABwd54VPdzf+a8UY+WBLe1Z27yiP60F7pzj4037XKiy3",
-	"i96+WCrE+QmPXpjtfo3dU8pOQdTTOqsfcxCbQxJV1yxgKyOAznzBMG+7TGoRjWOpklF7xmVKY0ZokrCk",
-	"mh7fSEIFKdtpYnNeKeSwWqKDFzyqWKYDDijvYMAhOZNM87XLKVgHN2KGPbgjmeru2fSwnC5iQIVXRIVb",
-	"lLFYwuq7OgaXnjmgwKujcNqRbVD4KiNQXD+YDhQLGttrtzZSjVQfXEFhRha0bst8ahnpqtJSiCOa5ALZ",
-	"5yrWA+2nTUujUh2Pih4Q3cnuW0gw6t1w/y/kHXa+DQT1zC5dq5HE/oMuIHYcRvCoPwm3wGJkvPDAyUGz",
-	"7lPpDLpdth7FE43GZJCSoKHztqWD45L9KQJEy9a+pl02jgbZyz+VVh5F69mfyMy1EsoMjurm0HWq3a83",
-	"WNhdqaoufu6H5g2plYG8Enq16E1x6jWIYX4AH3K1kW68M9JqlZCViOPV8Hs12sQuKwQ1ugrU3marlK3o",
-	"a1sOp5jnCZjFLJXMRWJ32+ZF/z8s4H+TtvW0r0WgVpOJamh4Qirlj4BKcEC4eyBJWFK8fY6TYX010NmS",
-	"p5qxZOrUzM8gtGph4ABSJQUDQEuwCfTEN+RfRrtHzp8p1fHKAldm25JLSOpiPwcG6BQb6xoWKdJNxBf+",
-	"SjLMKf7dxi5jXNaxFNqpXOUC0mk7A9ImlPci3ZCzhb999IyAi90RsXVmNpHO5LgnAAz4AZUIVMJEhTwh",
-	"T3F6GKjcaW5kwgyLzbMmRN/GCbQxA8KdKO0YjPAfAk8lGC+apk39fnjSZvSO9dONDCSf1uMUem7/lYQS",
-	"nc+r6eBbZMk1ZI3u6TZc/DF4RnBl78P/2laq9h4/ak1DyUMgMLCoAQoXPWD+DP9rB9NwdVAxMR5VUa8f",
-	"1888G7CxaNuDq3gF8a39htK2rwAY/5Vno4wr3G3S0PnQi7C7Dt6cESgcFOFcmWss0BTcVjxhUZqsI0jv",
-	"P8yTfpXNDEW3qh1IHpcm6z29XPswpu6l3DZp9xbUj5cve9UHibc8YeQ8WZNLBBDiXQBZvCUMDgkrn6C4",
-	"QF9WiG1ipa3OMWIYUrdmVVAZJQWmNw+RYgsumIoyqhu6Cc1iKRLIPT1pg4LQBPzhpbM+9BmqXWhK16qL",
-	"ulWiUmCO80Cu3O+XVOswx3h8oI4Y/fRawaVRH2H/dsYYVCTEZx5y34LgQEfQ99DaQOcm57HoKrYZ4MWA",
-	"rRENxp31S2YDo5vgAYy5ZtGCK23sHIH72IiBPJXKwVvwhymJaRrnKTXwLJdozFVVsId7UqzrAm0ZIAtF",
-	"doO9uNGMnHpo4IsWHnB3sXykHPc9N6syTuiCpykxigqdUYiKlVFltH/yrrjPuuf5Fde4KdfCC+L1dZTI",
-	"V4IHEwjLMe7BOEJz61rugeedGisczHfO1sHbkvrw3BBhuFcJUGIGswfb7JWrfO7MvtsR0Bx2GIAolkqx",
-	"sUrXLAMnSHualfUwKm0dObiUWUjS2Z1gLR0abxhkclTi6OMWlnAjVegy9ce2RbyzefRsAAyADYwa1BMo",
-	"2vMoVYBClZk9QAbeYXE1wUnTULr7EQQPcL9Ix8FEDRpQ7wEJW5th2YiNor64EknYA41NiqGX6FrmwmAa",
-	"JJahYSHakhaRwoPTDDsc0O+bXy4yyoWJ1lQ795xtdoUzrE1sbeesE/sl3IDji17YouCtM7zaPTh9y+yy",
-	"91reR8PEdggX3HCajgQ8w0pejzsSepFFYgt96azUkRbs6R4DcmHn+zCgM/Vwi8r9atMC32cO6Wybodx6",
-	"CKNE3gu0hGnk4HK4XgTvzhDXBs6DQq1P5/KOOfOcKbl4PbTCybGnHMqnVVvlYONsSUbrrOEqtB8wcObr",
-	"fO32ROfQ1g/kgj5AJilyEQxr40KgRi69GhdG9hnaBpVEsLFAJTi73fuPS7c2aUdNdcnTzoSRY4xuvVlc",
-	"xB6ylIqA45APQUK4Jvcrnx9Xy4W5p4pZiSnFDQ+t62wJFwxRVzOGl7F+ve8imTMMMQkhbPGGjjsnXMWc",
-	"QyxdUi52P4ozAJBwnaV0A7ohe3uas9RJDRgu0N6kc11a+03R6pdwU3rSVqTkOOUxejH+P//b//n//t//",
-	"uyuND6TNMMvQv5PKMHXHxUjkjpBmB5UVLixGMdKYe5Fi4qtBw2Fn2AzGD7rLkDlwMyoQY5ZF6vNshcJS",
-	"IyzkqLrpCAg3fEGo2AR2bMhP7/L+4b0RTUEhM2iXsXUJrGDh1u6CO5Yz6Br7cv+uR4ToX8lug8QG+t/p",
-	"3XHHxRKP44BD5EHH0ebChGIMN/sHnMjaKHBJHEBYtABnc7ebZCUWaBSnPIsSHpuA/H3wbXsDPDo/u3yJ",
-	"fun5mojiMS7lwjns2Glziar6wJbhSCFY3DGPTY/o3URst2x006wfJy2PlNc1vFX7m3TMkDZQ2r383Ncb",
-	"gZKLEMp2lkOHkotfByUX26AU+TqaM7oeeHhFjGXhrSC9y9fktas2jAh2v5gatmybW7Q3QGRJl3sYIjaS",
-	"St2Oja+BDzbAo2qt9h5Ygqy428VSdck2AafnqsudrVnmGR09nBU/PGihX7qpgIZcfS5XJBcRhvEcFmYh",
-	"U19pbfPBxfkMIIOSLkPkmSAYG7NDoChhKWZyJSJFxe2IG5aXYKC43Xdc/ji61Hhxxk3IG6F3IL0CmuQK",
-	"aHYDzDMTwdNsFGPQ8BGPMOKJIWe+tjffXvMkCUyoLXEIT78uKHkQy48ZW0Y/5RTCXNW871qb89+wFNrm",
-	"0zuWEFsZpBh6xxfOYriX1f7NVnDthDjqR10LAw+cJBOaRpCOcpRbO2hb6qHUBcYmyag3awabF1a9g/yb",
-	"xjqXrs4ZvNvTlJx7wsHB033wgnHZgkBeOqG6DugxAKIlXbNsjBFBFxJB7ziwMejkfHM9wMibssx4gJFi",
-	"GWs8dz7/dn8sStcKwVZIxhSX/btcJ25yhUjC7NhA7+TCFGOEjLCC6+oARg1AG3tsCsK8hYzh2sjPPAqI",
-	"L9JhBnfLNizhJkoYyF7Nq95kd/rx497/8J//x//5P716+Y9f/vLf/penz9p2+OCaX7aA79222YqDHPjj",
-	"WmY5Mir9g8u6VsH/VwRCjksgAYm7DTe6X3HDwFm7Ebfhms4n08kRVYrbMcUNdzKdnHPByCnDSP6NY7yC",
-	"jZQNV/oWPsvb4Mn3Jaz2Qe670QocFH4lNn9I2cLsYe4OW6d4QmEpa7pleSz1MEKBKS9D6oVTne3vHgQe",
-	"51xgPLu9Py3qvTzYPXi21bR3L0GPv6QVyGdWrr52b0Cj2+jJ/rf9XfmY7+9/E9cfTF7u7/4ZvrPfrGeg",
-	"/g31KuXaeKNfzAE4xCXnRSZbvQc1Bu2Sz7k23t73lKcdlr61kxaywkapvL9TdA1BxcaEbk3lPcT0qqfX",
-	"WTOzki5rk2txb82SO0zrWUt34s9bbOocC0OTw5BjKUwr1GgRWK4xhlV8OsfY5h1Yjly7AxmKogXVJipk",
-	"uTFmiyAXVl684pXUTAQHDzwifdMdQE+proiDwwOm2MJK85E7LevJ8fdDkYu8gx8IeR4hZkIdc+bW0F4h",
-	"dXLp6wWWRglWOzvzcWbm1REsHhgx6UTbo7aKSjtL8sHB0+jiPtpKq8Zwi9JkqxMHJnrpttsCu7xgXKV3",
-	"odAT59Xi1fwR9c9tKoqCu96K6hXTW4eYhsQfWLcjvDSUsEXfYqmhENOAaJ6LJGVJZPjjEIHZDNXk+syD",
-	"s0eDa5W0Uuk34b72Bfk4uN5hZkwcAktgzxvaY3wamSZ+GwBltqG3YJgplkzhgbWROZrUegM+6KYmzkwJ",
-	"V6vPLg1hZNwLMNXkVq42dEfrPZ3sQFC2nTKrw05hUlCEiGiOxWnZt87+g9FNLm6FvBfgherGdZQBTtWq",
-	"wbXhI5ZXnHOKT2GxDaBCczeuiVOpfFjzkAIGcBeKi4C6cr/bVQBZzMM2ktwylhEwwQWpfu11FT07pW2i",
-	"UGt0qyoBppAmWoBphjP6vadKjMpSjkilIVCduHokk1meWaTNIH1Q/p005BTKO0vg7x25zvkvAToKPrLD",
-	"oxFy4Q3AutE5WD6AQze8TLEFU4olUcsiGDMJ4VuCUzM3LkSQyABD8kG6OStuTAm0aD8ApvmmifLSkyRd",
-	"WYIAGZis0HGyFxqYgld/mlZWDSqFgGrWOPjsNzgvDzvkqzVbr6WIMpmmkaKG9cdjAjeDXNtzy9bQViTw",
-	"xkpJDknJyue3/iwdF0CYXMo0JVeWcID3/V4XmZ+S9ai9nxamU9WoB+4Rzkc9gC3WjqOupbAkVBB7N1GM",
-	"/CjnVV2fN2Qm1xZHaBhFpOS9HsjkCXadSt5jzKJXsPPvHCDpwlQZtvJ9fEcCK+a5e5yk2lknDb4SvyNX",
-	"FkxgQIWMkmydZZFOfNgYS1WtueB6PTqYz5reMnJ8efGHP5DZ8QkpmzA8JhQzeSd8sWBgA1airilQ30ly",
-	"bLGQWeLDxRxXsARHWRq+gLSf9qKbJ3w4EMtlSjekWo9o2DrQRcaZARcsW4NXqXMItAYh3ck0b2wvB20p",
-	"+10bjavYO6nVWh98+dYMywxdS70nb7ySvKFNmczqpuHN7Y6aqpfjipEf/r//6//4Xz+5F2pIU1C9er7P",
-	"0MfUe+8eIcXAhidzY5HBzVw7y86GikrmJsuN3sMyO4WCuY7xPZSqoCxMut1GjtWJAa1RARTI4z1dO/tO",
-	"3fOgjlnc3Eu6w44W4/0W3kF0UPEV4Qt0W5h6rR9ID+ZeVu/1aGHQRv7Gm6tvAdjb9QSA+7F2RXa8Nfyo",
-	"sUYrpKYBvQPq7Xs+B3Ave3jI2/EHYi7qdIB+HGNwwU0oJloJWXDThfe4BtQ5F9kKnqkrsYVK44Imflu+",
-	"GTVtFPbgUG+z6Dr5eqUYG8PZjxvzll/OJJXLva3GGIc3LzMt2CsWbnQhlIFg7v0Qnb9s3/JzRbZZfj6s",
-	"Wcfyc563j1p+HnDv8vOQt1l+HnPX8vOgt2UFCHa/8Sahg/IABsfflPbQLq8TVK6AcsXOyl9aR39Gk86E",
-	"MWHHNZq468Net6uELTSUOKZBObrb/xzi5Ond/rNuBOTDfhiEvVprw4RBLOMcUC+LWmCXhHfmKvHyd8DQ",
-	"7XyabWF0cJ0rCJBT1sHoX9TQc0kTpnbJBahcjHIJlTU8AKYbsqDaSorz3ID9IBexYlQzn7YULkNVsfaS",
-	"95oqZFKb0jHb5zyJuHvqGBvVs96MlclQgIWXgpr0E1CVXNYr+zbP3BtGSFnSgO2i0tnRpFxEOR+A7QLJ",
-	"9aIOxGrscVRr9MEROBPkgnJBbviIPrj4gZHL3Qyuji1D1KWQqq0TOIyLtNFFGELXTHVra4L0RV1WaXIY",
-	"d2llG1iLkQrE2mqP9mXHMGNMq1Hj+b6o0wi1VY6mc93F5C6RThnLItQBRJUL1VgXQZdqBpppqxKqY+p9",
-	"CrHCDCocY4U3tQrttae4MNFqkzElmAm8LfZEHMXnRF8XUrNXg/2G3RWx6ltXqflCWEMmFzy1Qwf6XG5a",
-	"VmqTo8ub9hv3YVk6PKu+XVIr2Z5LTz7wBNMXz7OoOAnR7HloqVDssgG/hgj2RXwYeK4ENXjpCWmkilcO",
-	"hFeUV0LAOnNuvftRlKCgHe0b0ow5J8tYJmAarslK3pN1Hq8wJsw6yw1TT3SZSzGg6fooTmi8qpqe3ytu",
-	"IFmSJvJeeIyWpBTo/DuFRD62HGBV7I7L3GK9XmEBb68OBiSgVsaXbUpWii3+8nESr5Rcs5dG0ZiL5ccJ",
-	"PnAfwVcsukfx25RIyCRIm034HJc5382YWjBj5G7C7vZ8Y5fuY705yHqhuWG7H4XTwb4kZU9kgd7QW0Yo",
-	"SSU6f/E1m5I8g1yC+05Tp6ew4xvfaW5YuvBdp+j+9+3+/sVrCJDPf24ssILXHm0jX7JiMGLEBEJF7/6o",
-	"oeHWeyk+9FVCPbSQteNAVLb5grYbtZBEE942kXLx0NCm64v0CSMFecViCeEHaTbCPuEKShNXOkTclZgV",
-	"JXpo33OzwnDeg4S9uWa2MStMjInZcVr0wXNuZmrJcyrEf8p5fFu4YqW8kcnth4n2SZlLB+L27vu3aisQ",
-	"1D+8C9fLnfNqkrdiD1ZUJCLCLabOgG8ub9pZuahIZGEv7/Yde6+F+tUlYksKMsN2AyyoGE0ZZMzuz5xz",
-	"teOycL94+MNkWvuTHAq+Zt+9Hkiic8Vo6ms9IpnOVQF0OKeOd7zX99zEq2i+cffZsY6XM6hn4Xln+/kG",
-	"ncfhbgD+llxow2hSMRrmawY/7ZL3aULmbEXvuIs34ZqpTYxr2dF6vXFX3x7nTAz+BFHTF3xp14xhsGsN",
-	"qG6OoDyB8sSfQ8rH1FJyPXWOhE+w5R0oqfeekIVMk5rZrI/E5ZqcQZOnPO3gLbDFhjA5o6w6IIZLMDWA",
-	"M6V54yLuBIYGSK2pvh3ngF861UyJ85nDuOyKbdDPD1xlSuNvmMd7Nm+DurBEB0BFVpKQ9sx8PDzbDsNE",
-	"xdDSaHDkqCAehLmS/Q/ftkDf28TVSobeInQUr/JGQJRW25Dxm2DBPhozcuTKBOis7SW0rYVpP714zceb",
-	"nCdUxKzwkfGJx/sAXNibZUMrE0Yx7kV3AA288mq/GQRQdD7q6oAP/EF44IVzV+/rd6dLu47Mmj6MmV8o",
-	"10/lGosEiXAxjggXg0R4mIVcOJeIiyhRMgP7z6Et60Yz4gs7rXIjvEj1kEBLiqWStUzePo4MORPk2BMO",
-	"zinqRbcNN3TmXsW6ow05heuoYEMFiEdGLmspfwvinVZwnmQq7YGXyNyMNpWA+341GBfOyEKC3GGoSKhK",
-	"CCq1A5jOpT3fEpcjsXNCfo3oYKEh6YwNBmHBsBoY7jkuHmMe4eTFjnh2NRB3zD0mgekemj4NwsF8Oo+I",
-	"aAL0aJGQAN/lXXYemmXpBh1ZBwOedHThNbY0KsJJoD/bByzt608iIcFWI5rnbj/0UZFOA9BXfLlywYp+",
-	"pVlwLZIFfxjA/NaVPOUPg3AVy1I7yiEl7BX+NgnA9e92LvM6RBAuNLLOnCuE0DXZo4FFcMKnbh+d7wqo",
-	"lPVC69vCKAv0JLpyGOBleTma9MhnY4cDHo2X3eQfJ1HrOie1BesmkE4ZugDxORK0g9MUoEMgBmRlgOOy",
-	"1doLpqFj8NjWtc9eCwEM7LWJFmlOGPlPu9Ao8OwuufbPUHJB2HrO0PpQKvL2nVeN2Q1vzRIfSIuhuyrq",
-	"+4uGmh0sEcDFrbuHKMEwjBs6nO2q5LMnls4T94Q+Jba6H32XMMw33bLSB4Qz/+t7kW668W0VFdOthr6w",
-	"mIMRMZGqm5Yyio+RkRlhlj7zwZBzmhLujc4xxpR/HSgURICzCHsAi5jd2VO7eJs0VNWdkRG+/70I+XMt",
-	"yfWD6enPw5jk3+BUUYcEcal8TA3hMpxZkJuevGYIsg8PKM1B0ov13cgca6lc7sb6rhaXt2bWUePIJhxs",
-	"w0p6R/ouDCz5xj93mm9HP4xcf1ullHxDat8DRCqKxsBLejtsRlEak+BBWGcuCHrT99yAElJWbT6uV65D",
-	"NTz+joMJeFdyVMr4koqvjq4OXvDUwEUyN/ZKstKdGP2lCBP0AvHhEVxRvRq4GM3eHj7/9jtwDinch9Br",
-	"vhI0shPVW0sgJDVUYWiMkcBFFGf5sGWK3SrBj0AK5lSKUpCE3TlzyhAQjVESzgQ5yvLhgQlFRTzoiklV",
-	"BmOpNABJYVlCICaTs0w2fMB2tQG509dBJ1H1hXWE05O9m9QeZQsL/Tr5t9Vmw/OWysZrcDfFAWLnsvrM",
-	"WyPSelQAgjW+NLBRHBdp8WrcKPI0xRdaZKEKVVCGV8a5A4FLWBevWJKnIwPUY5AiX6dUdTTujIlPVecb",
-	"DyPIBWuoDg5zI9fU8Li9So/JjS1eo+K/BNq+o2yLpj8cntRb/kBZd8NbbtEfDk/IZ2zTHygbu1VbbAmL",
-	"ZcIidCKrD4HzrW2js23BZGLlNv1j+E4usNHugWHiM4hj5TbxEzGSeJcBgXvqns8Vgab/8uQDVZyiKxt4",
-	"XCBp9QRftT8cnvhn7vlcuZdurgklguWKpuWyBxc9RYW2M2gLFMqkNk3Fkr2lYkzszdOcOVJXb163SH0U",
-	"eImFmHEpBRM4jFigGKQPFwY1WFZqnNP4dpec95TykfM07idlmk37g1SQxNceL2jL4JfzR/GU77JdlKaK",
-	"dMhF9lBN5szcMyZc8H0LZZGn6bNd8LZzJlxTu7BsYR9pL/YiJGppChHNeWG4gwQf17gmCy64XrFk96M4",
-	"LQ23W606cyWI2f1E16ILO51FtWFnZlCCETUMvthugBEfbVrgOFTeMaV4wnSUMeWOAPRIYyIek/3L34ns",
-	"ABSNkYypHRQTqo214L8vKlwy5U6Jy3qFkNAAjoGtYCixFJHMaNyMHXQwNgpKLIVRMiW2JZKLhYxhOn2b",
-	"A5vi9xZUKzaKbep90UBohwx2xkiZzqkK9md/989je2SbgdXxOX24Riz93XhIMZxZCgHNRsjgKc8wjtns",
-	"+O/nNRQPKcYpO4dIZR08YOkpmUUpWwx4xtpixBYjsZQq4QKVC33jYBHYWue28c7uWvJGZiOoG5ltT/xa",
-	"Zp20vQ3Bii9XEWXarJjhMUZoq+H5ri1Z/P0c1KSkqIbh2YZReaOAt7b2YVF75mr3I03lfS/Q5+0AcgA1",
-	"lfePR3ou70cBZSKBNMkjdjuRYHpkl8sF8sh6W/Uid4eRRJpVI1tDgdC2MWMdcZIQC/+ZjcTCf2aDWKgY",
-	"QoNemyE0Lr1qNN9ElkwECc4hITkm3h6R/aAQcyFGFOS/WTHMpkrmG7KgsZGKzCnstXiyw+uPu/kWOjmX",
-	"6rtmqDJjLi8reb0hoOo7cgCL4l0dQyVZ20J8AsncYTOt22PSJCFarllNG4baTS7KwQXcHfbiDejYylnd",
-	"Jnzc6b1c90eDDat631y0AstXES3XPTFfq6O3kvfe2z+xop3zMXX+8XqsQQ28Olca8A72uuJhXxsyW825",
-	"/R9Xqn3v6XaC9aJiBIrASASMrQ72e6OmuEjLYwLN+DwiKJyegOrxXdN0qrL91ACON0iqRpihaeo1ixUl",
-	"pyDUeThTexNopASrw+y0XqrD4yJy9UdNcSXetSfEBbnnIpH3eAvZ7UR0Jsg1/DCMCn9vRGpW8oG8e9cf",
-	"C2dd3OCCEK5tu6HrXZX6nKqxE1ZW6KDofgp3N7i8usNOjllM/SuHL9c0GmlFM2hEA6UuOuxokNI4U5pB",
-	"Sxqk1GFMc8uziFGVbqJhkyz0sGnmDvL3UmilqmzqgWQF3RMof9RhomWoWtrTFtJYBaI9B0JiQXrePZdZ",
-	"vy+FABck4w9ojtoN8hoQkBnkseoMqWzYOosSrgZU2HWXVltJKqo2hVNuyugdczd1VPM0A01es3VGjrka",
-	"623pnrCi4gnrcyJHtYIw9YeRahffIqZUGzg6A1ETjcvAiq48FKy87WHQRlO807p3d9suRFxvpItt18S2",
-	"Dw0578rEatDJZtjPsemMU35otwlJIdZMgagJJ0j/SsXMDq4CwQq9vA7lL1z5K1e+zextHNFKbQ0FONxe",
-	"unYgKxnmPtsKHHmrxuIL5W8eDXJMeoAQvFZa5wpG/zDtXyqZ0FLNJVXJ6CfLSh2SyuWyoQwrXpf9S2aF",
-	"RJC9PCSMoodhe1EDxjIZr8Zm5XYVMUqOtyGo6voypgi0+Ao1g2ByANsdSpNwjNjf3YNW/7j7XmJwvitH",
-	"/JIpcgKo+wa/MoLRIs31CiXhek8D2bHkPZELw/AQKbyijCTQCKph3c2zOkngB4mZTXS+XlMIsGCk7fft",
-	"7rheViaRnAIxkKRH97JiwTXSPKlp+AivwJDmoWh1dwhpxZCrn/XQniDWd4GJCOSiQPM3QWJ959PJePuy",
-	"VGIKxlQuK3ENmLt2wEVnSvbd6DuvxxHjj+YHR/puxLg/FBF6vf0R+k4PD/yNZgSDMhVNkFoT5H4FTiGO",
-	"VAjp38uq72vUgxPgg0h8ZrIrf8UfTHZVBI8Yl+wq5z5VnIuhFhk6jxRrO1e3ha6TeiJGQ+eFW7VHc8N9",
-	"Ljhf6prOyRWTdVfq8qqTc0884IvWcqq6OSPcsDWSrcbW2Bt2m7/hHkeXH1rOYTDG+JljJtk+r/IbDl3v",
-	"8iHPBY+yOErlPVNIMVrwZgzNoOW94JdHBOr5YeAuPqWnLDi5jMk5FAH65JR3hbB0ONp9/iZM2Pe4e4U7",
-	"8o2Ol6vaUYSbUvtibfiaRbngtv1JGAKo9Y27OteJwkWo61btCN9RxWkzkvJ8ddBBzRdv0fpQ/tCmZCVg",
-	"nyEEFJvFBjO4C1zYq9WHwxM43Y7Ozy7t1np1eOEeJv2uxBckk1rzecp2CRpZfrg6vNitAbUwfB4RUF9e",
-	"V/a5Ni9kMdX2YmBGbFY3ULi1uaZ046zsU0nNN8+rcLDGoW0+TB41qhBEtSZm1uliqYY82WUdUhQ/laot",
-	"RlamDMphnqkHb5nNRcDa4dthoyF3vnNBimaLaC89C6coe0EfvLX2mei2f8g1g6yAMST/imiarWjUVBd1",
-	"BDPEWs7WCmrqKM7XmZLwUrzIDr7zT8nF+zCMoWIYbBce0VN8rqgpnu2Re1ygIoe2bfK6Q/FkuyDTJGJr",
-	"i4DriK8zzAUw0tvgxoUQ9g2QegO75KjIfLfIU3T+dNGCu+G/TxNy4hs8qyPq60WZHPmeJ2YVShE7Jity",
-	"rhm5rypfMLcp+gwzgxs+BGVIc1h0isIDjFlRUcmNTJ46gUz7xwoy30zJFcNXnSoBI5+FxqDMqAy6oFYa",
-	"2sAQ3NoTThdGVioCpZoeP5HYQGFxpdAhUJOn+7sHdgAO9oNQ/4rVZkW1GdLtw+pojNqVPTyfsMInUeBr",
-	"BvnaQphmZfudMFwsLgjOi2FJR/neFTG84CnLboXoy1U6NzktIurnvb1IM0JSDbFv8p2tDlFJO2FXDdFh",
-	"u248coVT+pam8h/hwvFxUhjL65HG6mAJWzFYhy2p+rzVAFqcKTC+ljHzxSh/IEvIVy4iqheDi6143/3O",
-	"IS0OHxjSQ01mSD2E9p7Ns8jetVKmRy4XXxq8OhTTRRoQ21bb++Z7+/XcU2hj+KUa2LRxw5GYROKX6eTy",
-	"3ZszsZBX7KecobxeRlS/VDJjCiP4IOdmlS//mKBZfOtIv14xeJ/97oWziEvI5bs3LSP6M/93/ewGZ3PI",
-	"VZdMXv7gaHyqRMaoA+7rks6kQN/hBm6xkG3YhwQhlH4olaSrwUyrwR6BwjeYltNdKnoHuAFJEOxW9RJP",
-	"09TloF/IisfYqpbp6gyIBQan7NMwFMew9hrUnuHCaSKjyg4O1eTw4ODgAP+uBM6KKsOYSKbJUyx3sPvH",
-	"P9T2/ssSWgt4kytwjHFIQ8zhpj7EHe7trJs9nPF81MPe3r7e2zl6fkdpcJfIzOjdnqdkwjXx/XGvMBx2",
-	"SnvJ3u2Rf4+qhENcxgyNFEvhBcpi75ZPT64PnZYu+M7sgYcHoHifhcVCiaJiCbYMoDk66BWM/QwEH9y8",
-	"F9p/VGwxeTn5D3vg4iaYMHrPHvBrqvd8A+j55d5Ewov6DBaJZVNYwfMN+Z7NMTBL1xAXVQb3ptpYV0bM",
-	"d+NTu89jOHPmx2D8RqFXVLFkF8juJjw2T5/ZycCF9nQtrQyl97AUevrtZhtYfM2d0SXkQeumQE48Oa/8",
-	"ULLdj3KOWbkrv9rGli4ZnZxHQnb/hgFnKGYZDzvOg7OaYVm4kVoR3VHmlmdZV8e0kVnWjvgXOFSrHOCb",
-	"nNZGLtwaDl51qJp9L8ap2eVW/wKc1XCDrLHVOjOQLtqeCu39zgcKK+Kzd4T48g/bkfMUsVU71lARD6RI",
-	"aRUKGDbQSFfdxhwA/E/NamV/A0NSBmD6vBHBF+WeHlAT9q2yYmRfRTBSK2sWTDzQ9Ua/Aj2fHYP6KNxt",
-	"DJnUh8vFSlp0REmqhp3zVfqCxnnnts5hWEll4C09VBvNz5v00Cy8a8b0ij7/9rs+mliik2hhzlS+S5t0",
-	"WIytxNWrwPbNVaawOkHB+ftAO5bxtoO//fCN6lOtLx5sqCcYLibcF5pyqt2R5MXmrqnAtDfBaKBj17HM",
-	"ivenvjN38DrVGCBaAHPD5Ol8akXN6RwlrwD5jHHq4vTucXOif+TCabVFua4mndsd6QijldI5S6sTcg4f",
-	"QmfN6DOJJREXwnuj9B9KLNHkzBZGJXr40tzaYD3u6qzVpiU4b1Y4O1TLwC4LWUUCcvWl0/+TO5rmLs0b",
-	"WGepZb7GpI7bT/KRoxbIGuYno2GvUDGm9pTtPeHmrGfeO+dxjcr0NhmvZQejaZZgn1tdHqLrWgFKGHAs",
-	"QMlFIvtMSq55EBVZFvJ2ZRm06m3eHaHGUA7Rsc1YIlC5TcUvsGDbPc1+gOaqOqGSQzvZ98xdqRp7jloG",
-	"mPfcWZPhtye6AFV9vu291ZWAqnt7pZUmA3MdUQhG5R8Wajr4lC6JzljMF2A3c79iTqnOtQMJHpGC+Dbc",
-	"176boT709IKp8XX3M9d4OP7lewSaszISTjubUxH9t8akSMlta50b5ZjTH9jgU5OfzmrKryZD6XNnE9DU",
-	"I3aMGshWumQrTZ66ss96N8NSIdcYoIJ3nJ3BKJKu7DiS167hJsnWytN1q4XKUIGba+E1f1mEsvfPnVtp",
-	"BtCfYMFZmlgGQwmEpvAaTeOY2R5aPiBPs01CheExuTsg712xZ6+KNJa3bGMXNSMczJyTtvLAL6TIjdxW",
-	"CsZuIcWtTjdqoRHD9G8tN6iD7lYxSVvdkamiKYgXy6i4oxXt/XG6hSR0tFiSxi2ulINiucZNbWCEuq9h",
-	"68amWA5GwoTkGlUFqm0Zvr/7x2+nW0l0rjky880FOuSTf9RtkULPHp10XOqOurlRcGtLJCTphEerlv/L",
-	"EBkJSTfhzanTh6VKIJQ9aAsarRxAFTLM0O2k6xMTzMoOT8QZ1bpLY/0aldOorAY9aCWYJ4arLx6Z5aJ8",
-	"um5p6ruAnXoE5KxLL72QKmaRofo2whnrbMsWJNdU35KzYLCEwCv8twfPu8E1X7kr6xwNemurffxs4GtP",
-	"7zp34Y47U6oNMJKPER/Mh1YVPGq+Ck31N2i/7yEFhb9Y8DT1j51wMmiUQxS+qaG3hSa50MyUPPCnfh5o",
-	"Oy1Unr6a/e/iTk2kIgk19CW5uTrTu4+68gSHq5QaBTecpkF/yC0mH1vpcYCscgGE74sWeZpGKhgloZsM",
-	"VCXgsX/VOf319qMMc/w2bfrHEiGXrn5wyRSxCCPLRlvScFkk0qGmIUoieLjgk7TYvF9MXv4Q0Oq3VfSf",
-	"pj2eDPuWwQ5e+ZcRL/M8IzTVshCIKHGt9TN80SWItniGcOFmDbnEfLzJ7kszxDypx4usXp37q/fVi+Zp",
-	"roYqk9e2UGgmiiaiumnFi+lwg+TvA01utm/yv3Q3CWlVtlhR0OgVVApnP+amYTnbI0a+I2eGhYcw8FhS",
-	"M8X+jJcTHzelMErf7kbgtJcQBpdXn59/lHN0OXmqGSN74DS3d3ew57SWvbu/D81S2K2HRNMW8MingYDI",
-	"NfdUJdtsji2axKd0OCyb60jYss2UdM+ED1dRj4LW1Y6PM9Ef2KyR8ANjk48/mBq5OA6DEUkU2AyCxnTs",
-	"Bu7MDC9cgKsWv/uZXFCn2+xpyPgw0B2OxGWyhfH93iKpwjaNDiVKKLITbNPoiCwE2zQ3nG5gu9Z68wpE",
-	"XCSsfipMTnIMnNHQCLIljTcEnihAn+IaEHTNXtX+IvdcOFfTuTQr0DJoZvr2G/dsQs4ATWewfRV16MFc",
-	"dYwcohDkK0JJiqBjuZ5zwRLizAMxJsLHCWaKf37h7FM/TgjXRGcpNxjszKdNAE82/0awSw5FoUZBA0+a",
-	"phoin/mgIHgD89ULmdtZxw6NQudrZ79TW3ez/V5pRc9CCkYXWRGC4hX9+HP/3aF4Tgk/ltvmo1LtXPHi",
-	"qTjqdLcNKs9DtQzdBlzjnksGGukc52Y0oJ2WG+jOAXkqFajanpGMx7caraYSucYQQZBPmrx4/ucXf/7u",
-	"j8///KJ3vGrxgKomLowlkdvdF0quo1ULVl+b3pj8VMk1eTuOwv3jKXzfQUEkIabtFwYgMlEfz7YiuHy7",
-	"3/8Ko8PozCZ97IPrDOsGuDCfB1mosyFXPggQf+vQ/m2j+nNUehV/pTt/Vys9fvvgszBekQNOC2GjmHKE",
-	"B3Tn2+jbnSvmV337V3371vr2rwr2fwUFO4aQWKltGndBId6qrzp7BLmimoVc3/aH2rYVSY/2vdJ8+yQY",
-	"13rXkfAv+t6wqqoKBoXOt1VVQafsuVLRY3VNbxUZoW5aqUe029ucEx8fxk74W+XFxr93DatrcrN9k/+l",
-	"q8nmDbKnqaF7mG2tdbw93+Z4s0S6TjdovXIj622j56Jl24GQLRFsTG2JuX88Z1CXXNotpVt+XqlaLNCe",
-	"9toROasPSv/iL15f9chf9cj/XeiRvyp9vyp9vyp9vyp9vyp9vyp9vyp9vyp9/5WUvl6BGxAhr9mDuZbA",
-	"Oj1xIjos1q5X7eiPUx8CwOcCpM6OLbOC2MMjLdnqmpmKDVs4gMW/zd6/I4mM0WnHB9+gmNcJYls8daPD",
-	"kt0f9dNntfgLZx2BK7YJGdEcJn/BYvFK+hSvGGvSTT9czUC79XmhICogP9UjFDenOcQNinKxbbwQX94P",
-	"rd0YMZ5bPdFtPakfxYimtaiUHSFDQh391Kja1yt/gQ67DtbdPzvNpXq9aV0CqEd6QWPtXPU67d1cnX+O",
-	"f+Aj7Ho79CwDrte1wQ5Mxgea8gQCAZwoJVV7PlIZ1w6Yls1j0am2FeSnym54LuNGZLNi21jrZc3Vl2nd",
-	"ofn1gRwLLbbF3BGJsTEwth9IypX8VPNCqw1CaG1rFueKm40VD9c4NG+vry9fU83j9iI8EaDodbGSi1xv",
-	"mqk7pojKhYtQsrNDM75Dc7OCJGsvM6r1D9Pin5/smgRHNDitgFYBbmVMNvnll8591+5zhZaDWLDk8PIM",
-	"AuLcXL+/OLw+OwKJGPPX7RT563Yglxe5sxI/ItaEm5eYwFUKo2hsXIY+2yVLgBTZznwXi/h4GD65KLkT",
-	"Szs0a7KiSkBQqRWLb/UuqADXVE/9Boz1LCfCxJwlmixkasVS29Yp1cZ2pjhUULj3p59+ZcdcMfe59sAp",
-	"lXu61LU3zSnREuMAgbLIN2wnIOUxcxswru/Jxdn1ZDqBLQKmQb/c25MZE1rmKma7Ui33XCW9Z8tW1gGM",
-	"wkvSSkIK8V/sBE2mExe2fvJyYudg9wB9wZmgGZ+8nHyzu7/7zQSjPAAf7kGQD0HTvWpwnEzqgB6ySAoi",
-	"F5AF1278ZL4hPPEXJMyV+BdysPtH4iO0+HZ3s82zqeUgOwf3bE5uzkgm7f2Rm1fwEdrj8MZsynP2CXgN",
-	"lw8fu/BQFss7pjD6TbkOoHkucOZ2wTm9YIHJyyKYDc145LtdBjOCPuO6Z9q8lsnGxY8wDHVXoBTEjWjv",
-	"R+egiY6eQ26gZ45YGTEHA339Ut9oXBoH5c4/mInn+/u/IQx30AKOxv03j61MtcjBfN4Vm05ePH/eRaWA",
-	"vee619wZf5lOvsXe9Ff3MF0tuAqs11RtKixoudn+Umpi43Wys0gp3q2XmMO2Pv1LZqJ4nURQKoKK0d1B",
-	"5dOSIQP8RsN/Cui2GOv9g+HBuhGW8aXiP7Pkc0bYnVBwOFfOph8+/fKpOv5vmCFH64T4vtRmAFJ37hWC",
-	"YnUjqc8EloyKkpXJaP7ymatyTOiLukalOLa/6NLENP6PWZCPYZJ/wiq2tUYgfSdNEczWYt2CNXEIyUnB",
-	"fkHubGYw72XQauEWj9Z+/MqmX9l0Kzatpbyvc2qZqqj3KCuLlaxZ+fYbH2bFMtNfihu+wMlWdqo5JQ+G",
-	"Ce3jKXVPSVEMMkVU5qX84VeYl1GhR048Sbi9/1J7t0QdD/S4AAYZJ8gMbmQfDqo/vGHtTBT//qe63vH2",
-	"fCu6AzahO6XGNHxWYGhlDIzto/Lbaa9OvqL133/DuwbYQmowTsVXhH/SZSOA4+upUT81bLVvhqv9LWc5",
-	"O83TdCsmx/HHIOk+U8Nh69aEjI55u3YKs81eRsfCLnFYgNFrv//mjD4Dak4b/k9k9BqOr4z+5RkdJ8Bl",
-	"hmsz+oLGbMfZ9qj+U9wWjYqiJXs3vn+pg/yUxszZGqnes9wW9GZeSpdHeeP77/I4r/exMffVm1r/1NdK",
-	"ljNf//ylJr56Reid+GrByrzXP/8up73WxcasVyKwhc8zV6B2hLlvv+W5NejP9aW1wnbHbD4o/9ZH1/6L",
-	"UafIKQS1GHvWvSkCk98Il04GHkN/R4ed45G2+htjtculC7PfwfFloTrXl99/82cQJPPPfAHxCP49s/q/",
-	"N63XWY3zgrybo9l5H+fmmQnwbZ6Zkmt/M3VXZjbvKzrXf7fH5lllJBvzgDGedpwvy85aJqxfXHJBoVwF",
-	"iL1SkZqCv34p4QkDUXkLlguZsF4RysWt8knobPmKJBX89XcpUIV62uQSqWiVLZoJgtUdPsubFSPznKdm",
-	"hwtyLhUlhRa0540e2EqCnqHgI/jzizGOVLSfVSRcNwvegD9/n8wAM12f/TVbS8zV3bkrYJFy/tzfv/GD",
-	"xAVQ+R09RmCHGsNfyerQbeMACU3K8Xd1fusJ8BkkfgcGDpgz5pdphzCiewb5CzwEX7Gf/tnvwO/w3vJ7",
-	"U29uwSezCp/UVmgmljvepjLMPplY2gI1STYTy8h+/C2vX40sk1+YZZppDP+75p7LggWa3FMxwgxu8FUb",
-	"xpJ7vA0jbvFV54Yf/jHhdmx/yhlkqXVGqJDavp4UclqZyKaDXWFHfssz4vM1Njw5ynwzn35LNvoM28Xf",
-	"IR91mkOiH/dO6eXVKS5gyQhL1niq8vlLSd/NRHddQjiWI+iIVgrj9c+/S6G81sXGpKsiVx5c3tP+iS9L",
-	"Y56pyuS3f/pSDNBI99c1/2UxTHtV4YH2T79LPmh1s8ULC8X0aqeMv9Bjw+IKV4I11Jih/eNvrW/7EgLm",
-	"bzxJVzhslZAWXVNUN/jrn6GQ1V/gt6/zM3p+Oo3+/PQUCq/+mWloreqfv87H6PkIaZ38VNxRNjwRd5S1",
-	"p8F+/DoJoyfhA2WtKUglTXbq4Xy6JsIWrd1Q8FM1Utx/5y82/4qPy1d+3hpT76K59EuTvlA558WXLyU7",
-	"VvPOdgmOrkxFXiy+/C7FRN+75pT6QDUDk1oUq0xr+e2LTWwtNW3n1BbAKpNbfvt9Tm85j80Jtn0qNJE9",
-	"Mwxxg0D3WJni8uOXm+Mi12b3BEPwIlumOsPlx9/pFBcdDM6xHjG/TX8U//U3fhKqZgX9vUxE0F9EJ2MU",
-	"LjppKVrKT19snVWS8XcutKSlVSk//T4XWRLWoujE3zn6ZvWOsvqc2tvGl5vQD5QNTecHyuqT+YGy3+1M",
-	"2s425xEii+zcuvR+4fgWJw/cYOgJZz1KqCFSxGyXXLEl1wYiTmBUljIAi2taG5m9ItKsmLrnmpEX+y/a",
-	"1i2WfgQhUirsAvUj+KnnUjQ4KeRpFTmzfXnl4mhk6Yas6YYIdscUoUrxO/bst7VovJK5YVWzxt946v/K",
-	"05R8b0c2PPOKaUOV6Z78Kyygq7F23GA+dvrJt/sHZfwePzMxFUIaMrcTAyQxD0bzCg0/dfCK//Uru4Tv",
-	"1O1YRr6fXBM7+G4AIYzOU7bOzIbMZfL/qxJ8fgx4YZqmHok9Z7B5+BIgKIHgTn3BJfkFKEkvvSgxOTWt",
-	"NCenkmqFD0gRjgQFliJuRKYktaJEvyAnMROtrkqtAPc0oX4pyMxL18NyrtbAL7Wmd8EECg3s6SI7swD3",
-	"GBp4gh4RTSDe6PAl4cAGhSlqMINPLyTmUBqwQmxn0qBLjJCzPlDPYhzdy0r6pgfIQZi4DqSBJEzizqOB",
-	"JEHsx9FgkRtNoaMplIQUiucsmpKKEvybKEHNAYxdlFBdA7KLEnZAMr3TIpZTeQdDihwBeyJBQY99U2Rp",
-	"HtFzlhClKKkYIjQ6Z4kS+TSLxdA87JOPsJuV8A+twlUhRR9ciF4jcSjnJeMajIMpQhqOQwgNyxE5uPcg",
-	"foF0OSFLk1H9BTnkF9oBhp2lrpGbmJ2qUFSap4lyaq6Vvr6hkbmegZ6BnqGVuYWZgVJtbC0gAAD//w==",
+	"7L3bdhw51ib2KnDOeEmaTiZJlaq6W1q9xhQPUv5NSmwmqeqZkhyDjEBmohgRiAIQJLN6lS984Vtf+MpX",
+	"fg0/j1/AfgQv7A3EEXFIqkp/d426L0qMBLA/nDf28R+TUCSZSFmq1eTlPyaSqUykisEfb1jKJNVcpDdp",
+	"JkXIlKLLmJmfQpFqlmrzT5plMQ+h2P6PSqTmmwo3LKHmX/9RstXk5eQ/7Jd09vFXtd/V/i+//DKdREyF",
+	"kmfm18nLyRlV+uhyTiT7KWdKkzsa8wiqkqeURExTHpOYK/1sSoQkR4eHh4fk7fX15elDyKAR8uL585fk",
+	"42QBrZInH/ODg2/ClCYM/sWekFRoshJ5Gn2cTMnHyTFNzZcNvWOEEsViFmoDjyAuwlOiN4zQ+J5uFRGp",
+	"/a5IRiVN1MfJbPLLdDJPNZMpjU+lFPJXGzlo7crOlW+8jlLCip5bpBuaRjGTU/M3DNATRZhpiKgNzRjA",
+	"fSf0mRmCL4jUN1UHL8hTNlvPyMfJPOWa8ISuWXOCLkTE4urHZ64L8ySLWcJSzb5gR643XBHF5B2TJMS1",
+	"EwkY+B/FkjxdCUnYAzXISCpIAuCFNP/mDi7gevaqc3Yu6TYWNLoW4pzKNfuSfWPF1luKaEu4IrGBIIne",
+	"UFxe2PUnisQ84Zo83dtL6MOeKb233GqmXL/IhirTa5WHGyw7KzpcXwZlx/+Ws5yd5XH8ZbtsJu4nQ9r0",
+	"d5XHMXnqW67fHnxDPiJGV/Dj5NkrIpmWWxJTzST04gpH8ENxdv26h4IB1Wzb07GyCIEy5Gn34foMYItc",
+	"s1/9YIAh7MII682QNeNpdpJka640kywiTxeayphpzcg/Pk7w6P84efnRbHxyhifBL3gU3KQ01xsh+c9f",
+	"8iC44ErxdG02970U6ZqEkkUs1ZzGiuRpxCTZ26MZ3zPgyFMEbv5tyoRUs+jjxFQ2Z18opGShJrkyt0jC",
+	"zPeMKnUvpD3wfpla3HBlH0tGNSvQvfzHJJMiY1JzvNJ5uhLmv3XErjxRWhrkKykSg5pqRliyZFFk+7PZ",
+	"ZkymTN8LeUs0VbezyXSiuTZMgaVNgMR0oreZ+YgtAkyzvLg0M/ED4vjUrFvgLqqL5Y8s1GYuTx2OuWZJ",
+	"u2MqCsINC28zwXGC2wtqQ9WGiBUcVmVZos25XfbyniqiJeUpi4hIp4SvCL2jPAbOZDpJ8xj/+VLLnJUd",
+	"WJyQ45J+q/vTOsDAzKUfJc7y56CckXdCM3Mw22pcQWvQMnw1tXPFIrLcwi/YknxFzCVFiUI+h8OiXXHD",
+	"MuSKkf9W68J/IzxVmtFo7KCQd6bPvpExx7x/MGKWrjVMGqPhhvA04nc8ymlM7liohXSsTTEwleW4gGYL",
+	"ejzVbM0kENQs6xj8PFkyaeiZMsqOFpMMh0sLHKrGbIxfJIawDxH2Rg2BssX6ev3BttSm0tiByg6PI13Z",
+	"jPWt1rcXVfdJYxgVPHVpFHHTHRpf1kr0HrI1CK0jtgRAkA6sXNgyuZQs1chfVcblHOF4OqNueZZ9CaSW",
+	"kB8qeRrzWxZvSZQzs86oDDdcs1Dn0hyphjDVfMljrrfPqqvcom91rDHdseu/665vvlX/AZzp7Xv8s3Os",
+	"VjRWrPs2p6m6Z1IRmhJmmiP/tnj/jiCN6lVSpeWDUruCW5vGcZM040HCoyhm91SyyoPIMKWGXH3Fmq/m",
+	"v60DCnkM70/McXCNWS9IhTFVCo7eKYEXTY11nJKrPNU8YdCjKfkr28K/Zr5zEmh5zgil5dOib89ekY8T",
+	"fNsqTXWu8HX7kuA3yy7Bt48TWIo1QLPBmxt7XAzKFIetQFddVrVZ8k3jg2ap4iL1X+lLSdNw4xtcW41c",
+	"sUworoXcktdYuKRefmiOYyiShOsgopqNbPwYapATU6PCs9S/dpAxXMduZN6aGi0y7mtrVaTmponaJM5i",
+	"uiYqYyFfbYFl2DC9gQebubsK+uYP20Rl6sovSG8pRMxoagj6WZeyQ6m95m1TXbe+ZIkYPQE3V+eVJq+w",
+	"qqfROyYVR2a+q9UPtkj1yiy+9K582zHpqC/dCqvOdImhvtDKiarukNoG8O8QSdVrqsPNPKFrpuwTsvsA",
+	"RoajvpFCEbGVkAmTwR1X9hLBMVrRPNaTlwfNI3vBNDKNZQXDgByLiJ1BS1PzSsyZImoj8jgiS0aWTN8z",
+	"lpIDQtOIHJqjxFClevJyEokcWaOEPvAkTyYvD6eThKf474NulqmkSD6U2IuhQt4It1vRyXvG1xs9soNY",
+	"+N+9c98jZk/HGKyBIM9USGMmg+efO4mKhSKNqNwS1+aX6u+iRbkCzdf39Spb0/RzO/zm7PLN0bsv1Umk",
+	"NrBaQaB5zpXnqWq+GtRQRBleEF7bIp2Ri1xpg/s1Vey7F/a1bnh9rlkyyKme8ZidUE0NfQcWT5USIZWS",
+	"bvF4VvxnFhjedOSYYw3gZl+SA4PbTrJ5ZeI/eboObDGaiDzVU3JYLZhn5V9l2WBDHtof72dwpprJ+OFg",
+	"evipe0KukOKF6Yr3ObgR94HdZZKpPNaq1mVsrdFrXEOm30sa3rI0IpLpXOLDbI2KDRbhJP7nvifhRtwT",
+	"R9V33dqxCVZcqvqZ5uW1K8CKPSbzlCzN4QiTpAXKeGjIVB+yGzspSLgHmgwOa7gm70TKJtMB2UZi3tEF",
+	"RDPtik0J1yAe1sIsc5Ha0lyBbuclMS2TKTmnafizUGRK3jFqukSm5HRx9eboXfDiwfx+srgiU3K1hx/J",
+	"i4c/NP88SnnCvntNpmQR5u9Or4n5ofjjcvHONLC45+n8irx46Bmmi2o/fDxJeXA/YpTaZ/W/8FC1j//u",
+	"8TI7PZQi22UnFkNkKsIX1BtpQVa8UNiFG6FYSsyZ0Lf8j6ENqNmz+MsDqQb0eRPl6y0xGz3Jw031wCsw",
+	"TolI4y1Kme43LCWV8/cvBwMX058qF9Ph0IY2e/+MhlpI373UPntr/fr2sNWzayrXTJMNslFOtlFdrRuu",
+	"Z+R9d/fg3h3TAUvqbYNVqhzl7VtiJPx7HunNF0H/vaE0LJ4rGYT6e8H/HBj3dOgS1W10Egd+zcARUUxy",
+	"pszh8vb64pxoulYkFKmmPDVLyQyX1d2D5L8qxYEKfnWA5YA6JJ6N+xMEnkvkeXAbzKo8T6vpAeamMdJl",
+	"7wtQ/UPeK9CQVC14uo4ZlP76XPv6XPv6XPudPNfq7FuLdZs7XsM+16Yksc81Wn+wNY9PaPyJIhHVdNbD",
+	"kQABvyjt61vt61vt61vt61vt61vt61vt61vtS7zV6u8DD8s/7nnwz/ckG/Ui8z7IduRbOp9hn3pHt/v1",
+	"dUZD87sWkkm/RjlMoiDioK/vAntJtVfN6rSe/WpNn8aw0p0WQl8vnJS+hT6yXxunFU6DZJlkytkQuytp",
+	"xeOqLta0DWzmmB5C4XRMN22Lrd66nvh6GdO12u1ZTKMoUFpkAZiSDHNXkWBoOxoJQtOt3qChVNfEH0UR",
+	"WWiRETB39V4jNDJnh9KSamf00QfgqFqcSHMQql4A1da99ONY3Adhk833EoeyJMyVFonzWGAPLMxheYCB",
+	"5z1b5rwPEDRxXGPFa2ju6VYFS6rDTWCYhSBPzX9+/ZlBDwuQwZBjkUbkBgl5UWV8GECuGKEZ/8u1RGOr",
+	"mOapuew3jBxdzokWazSVuOd6Y6UOy5yTp6be3l4q8E9r/wg3EXAEtv6zvr5kvAt2QHPtsRRZsJpxMMye",
+	"kIAz5reMfJw42+CXpWHwKyIkCUWS0L2IoT1+kseaZzErah2+zA6n+fOX2fNp/s3L7JuPk37c5Cj3H40G",
+	"eyzWo4d9LxbrYujRKoLEYr0GG+MVoXFMKtboagDVuVh3jii6JMCpMYzOIrEeHKbOvuHBqdT7tzyOyR2n",
+	"Bv0AnAVWNyeJH1auBS63YUQiY2ll+d1cnTu+WG2VZskTRWwDZCnFvWKS5JlI7XLuA1qC8GFcKrmmKbBM",
+	"sQoy6luW5p408xdxCQakW9wsr/EpgiaN5vZ5qp718QavgRS892NFui7f8DbzKMozC6FiJQ2GuzCNEV+t",
+	"cjD4ASyvCF9ZYyjOoik+vioV780MLxmhUWTtfDcMHmemybKcAslTYUvZ+R4xeDv64RiQUcPZ6kwFygB9",
+	"csK9T7Yw5tmjpvb4fH45fmKPY54NTmspA34MoLL6DrDKOoPg0hVf96w6+J3cb3hooKRKyzzUqjA87kYA",
+	"7XopShXgHS8kX/PUox2BO5lF5Pj91YJgqafqmTsWTM/gCLVnv2IZRa4dlvLTVBCV0ZCpZ70ApSJ497+3",
+	"MEaBDSRbs4fHQ1bA5RPJ1nlMJWEPhqG1lnTjsZIrQOFBHFH9qGV2cnQ9fn2dUD20sAy37D8EzIuKwPq6",
+	"3zDJ4CY0lzuw7IQrAi+HqJ887dr4EWNZRNOlEDL/1Xm0k2rjvjslYnc8ZAGPfBxOzEINq8FdZ8c3J0cE",
+	"q1gZGnnKHjIh8afgw3wxf31+Gpycfpgfny7+cjA9nDIdkgQEG0tGUsbMQY6S1Ge9wIHIPPIOGQeHZLPO",
+	"g8JiVg0PXibZHUs1TGBZD7lumafwSpdsTWUUm0e6Wf7plgjgORXT2lp1dWJGWGbhk9MSlnfYbQ/MASVi",
+	"FmRSrM22WlKpxiwCWAIi11muSbWuPQFNmyOAHmNJclml3gcXJPy/xpCjXTxZ5jzWezz91acABBRjJwFO",
+	"kcBwDyD1okkgMs0T/jPVhdFy73RYojQl1YropSRZlIdMkaujC9gvIPyytAgdvJZch9Cp+tzWu6IJeV/F",
+	"2Ne9lKboHzZ6YUFpw5llUhj0Tt+/H1NtJhMvK3TBT2mqXpmerfIYXkBuFs0hLXJtLr2Sn+MpOZ6P6O47",
+	"mqKLWm/PRKYDlcVcB1QbYKNmK5NsxcC/O5RCqb2iKonplsn6FILjXa5FQjUPSbgR5lASq1qhEd15n2my",
+	"MEDJUQG0r2OKrliQpxkPb2M2fgHCQJuxz7ZayHCDq0tBLxIa85CLXAF/NgLzgq4YuXEY+tDqWAV3TPLV",
+	"tn2JfG+Wu3kAG+4en3Ko6jR7AbTo8WpP8XXKIhIyqfkKXG3VbATC61iRD0jXd0mIIBU6iMR9arZbYBjs",
+	"0TvA1apy1+YgM5uC6yd4BfM0jHNznRVakYqjaSd4Qd4JTU4KAgaWd3TzJAvUVpXS5j7c+GycZVtC5TpP",
+	"WKpfEtMCevKziNiWgFkiT93mNJ9kgmudLs2X8pCewioXqXqG3Je6hVfWTznv7Z8hurCwff0qvCOVn9sq",
+	"f69wfKBVYA86pzHhqXXlIE/tmLwsXS57WeiK018HM4YrtHotJ5lWvzpbhn481fsXyHiHCxHxVLEwl6y8",
+	"fAMahkyp0QKUyu2r6bJxyeIFa+d7GPjcoilvWHKEaLxdeLzc4nRHucXpKLnFanjQ/vKXxc3l5dXpYvGX",
+	"v/TQO/N22ABNacJUkNCHAJ2layQPn/+pSRA0kTSuuFYXrcA5Se+Ka3hG5iuyFTkRd0xKHjHCNeiyQ5rC",
+	"+zfmocbx24pc4pZH0VRfVwpyF/SBnCNon4JwJWTIArsuH/DVPn4ZugqwpeEGJo0bWDXWZukgV7nhzCVG",
+	"zDa7VTAUpusyTwnXr4g9wxN6y8gyN/ykeaEoc3aDfGlFeVw4cPSNiOkosUv+766j3gmXjP3MgoJBHX1j",
+	"s4jrinzVNUDWsVjSON72oQOaZFEyxYO4Ap4GioW6ZN37MBVgeOpEdCFx1UvjClsoo2uwUqp4NtK6qNuJ",
+	"O2yAGZB2K3rH0/UerutpoXr+OJmR64qkz1IhuD7NXC8ZRhdyd28iojxmal9tqGRRYE8ycx9aXdvIYSTz",
+	"lCzcEPmODjuidjwaUz4wxZU4CcW4jRqyYrSSLGYqMIfB1P2BF/juI4aCstmPyrC548bILYL2misHyNoa",
+	"Fle7M9WZ7aNFX8tcxxr6FQd/D4430HbX3W0p44uqNR2WTHmTOB3qALELF7Cgj9yOt1oLy8CtVoXSfaut",
+	"JY24QOEfizoQ0SgiTlSKFZ4oUq2ipnhwck0yoRQ3S1gLVL8AVisvASbQ2Xr/0oMdiBAnbayDL9zaHHav",
+	"qk0xbbE2NW5fUNPm+pH3D36uNx0j390LWI0wKexhRj5O9s2/97XYN+X2za8fJ0TRhEFFa9lBqCJ7e9gg",
+	"RCwah31o9URsma/HPjdcf2BR7+1BXctEDqM5AUq+W8tC4cn6OU/WgRbCs5935Lgt0Xmyfj5P1uTatNk9",
+	"CjzNKE/1r0sa2xwiDXHNBi32HgcBQqF5h3zDIxbk3BzbQVXD0rcGTJ3KyYbVcknHWzK8NS3ccHOgk6b+",
+	"pQquEt3K/2asxb8ac5O8rVbouE/iSD1OAQb2oKMP9/NIDSq9zK3O0kdty4MZ/N8cF1aFjkFP4MwHszRB",
+	"MLoo6FfdmIzQ8p8jKN+MxcLwcSge63jm14qMmrPzWo2uSRPrAIwD8uxxQpNMmk3qYpcaBkys8RVC9RNF",
+	"NjTLGMg3qSaOUB/mNVkUpXwDtY7ZnY9fMWThp1fWMPklOb6aX8+Pj86n5PTq6v3VlHx/dPVu/u7NlMzf",
+	"nb2fkpPT1zdv+sEgMe+4SbqTCvxcSOpWS6+0Dgp2zta9pMmIiRI06lO6W/cjeNR9uDq6KGyAxIpcHV30",
+	"ogME/rm5vxuFzlmoeC0caqJifPUqGkrDRyPDHwtk2DNmY1DdMbklsbgnH64uSK7QSLMH/11nB7ahgBN9",
+	"ScNbjFQ1fnq3x++v5otihjFQqmmI3lMZKVKLfPUKXhg0VqgT3NszpPciLvtPvm0o4Ox/XeLzLJKEPhTW",
+	"bHla9984/O4zb8YL+lBYsOWp3yI6YdEXWQhca1O7WAhj18CFxedbAxZ7oKKHeHQH9vZstboy5MdcoXX6",
+	"4uTv51a3MAyLLAxpLza8W0fp3K0mg0pmte2vCumX4YMjqqlZb31wsIWOkyhdS3HbhgGfge3W4pal5tqE",
+	"uNGa37HyCUX29kDu0EP9HbTfRdjJK2oz9A9v+FVb0hA3rx24swEkTzFqGz4PMKrZS/LkHx8nBfzAcGUB",
+	"S+8+WnjkoxloHsK7BYK1mqdU5RllSgh81EhxxyMmodRamKuk+jOanLCE8lgVDf1PVEWrWSiSj5NfngwN",
+	"Dig0a1KX0iwZB0mydVPD13b38+3/2SDtK2zaNz+iVCGpqCpd6NcHpE8qWqTFyeHs24YaqQg2zVUpmNnb",
+	"C28zPbCS34lSfbSImhKKakgwEXS+KrywrWZNuXUN1czhnivm/HyXmfUHMif9Ruus4BWrt+49WyoR3jKt",
+	"XmFQ1IoVCU8JozLmDO46NaByeCfI4PMlFcGGxqvR6j11z7U1LMY50IIcfre35JqsYkH1AJ63hlYPjuCO",
+	"ssdg+XB0+mg85APtGRsF1+BosbTa0OfffkdsvaatpRZkw+KssGLImIRDJw3ZEE5lr2MvzIohS7Dh0TjE",
+	"OIjwFq3UN2vMruGbOXl6z7AE12TJYDWbf6pY3CvYpOTi3GzJrcjRqGFDZQSxKWkYstgmQwDnGrTnfdbf",
+	"z4o9DXnLo/4uJ5kONlzB42f0BEmzzbAyPrVjqrTzBoL3N6M6l+xVKWgG1Yd756BhLdh6YHToJ3iHwkN3",
+	"HzMlzPSDfjIkGsbeGhhvbR/8PUVRwOd6AFQOmML+uhecK9GGJDIdhBuapixWZvCGsZnSa0YSlhgu2bSI",
+	"TFyT2wPTZ2wYpqUH4PtMk+MqiC6kKsoeYeMCHngRiYS2ljz617J5eUWso5Eil9trsDV5PvtPAz1dRNmA",
+	"/YvraiqChCVfrMfOGsJOLVsZnhys1opaYwYFJefKuuJVNmPENJPoRcTDRw/dO0EuWDJmBB9pEnUi1mum",
+	"9cMT9QVMo8aaRHk6FPD0Ttwyykf3bA4Vjub/Xj2zACgf3cW7w9GdE3FUclIoSjDEyy7+1p37cNjdrXwZ",
+	"/JTT6BGrsbUZVb7cM21JRP5l5jFfkr/lNBpYpJmQHtGKRxq75ob7t4JYU2sKTEdqnvxSCL0PvozWKRE6",
+	"gKYLGCWaHB48fzF1fDQwYn/803cHY8PcXxqUPgFHJlnIVettZcYuxFupISa4o3FuuAaXyaBsoId6pYwn",
+	"VAqNP8NM6IrReFdToauC5JD0XTLDd9A4DsCq8nFyZdsE5qbKMikyyc0QVvYt2my692HBjCqRlMVobFi/",
+	"rWuu1+vgyuEmcM14V27Zt/GWPI/sXmH581v0sNc8R4V5yh7nZWIjdIxeVQsgNbSirAOkP2Q3RAPaCKVd",
+	"EBMs3RsUBM6TnkQeko3jvaEoct/m8HH66jRCowAzuzdzgpaHaBqwkSJfA4fOJVFc9+bZsEIyzwxtxH2Q",
+	"sjUI1uyr6Fe3uoQ4Qe8sEfts8aO55VlgV9bjtoNpwa3gwvM/o+GtjXzXCdHUm1vKndBAGIVeC1SjumsY",
+	"Jl/Bg935HBDIoLJEHZYNnaLNHLPVioUa/RQKp+ohyOemZfRRONKo8eqGn0mWUckClt5xKdKEpfozRhk8",
+	"S8qWCLY+dLkD6ksEQk4rQLpRb/XGMGZ4TI31qPDaZVe9LLBZUkan70eMpW1o/B4XCYAMF0oQ5hENNFP6",
+	"V0DLV+gDxhWh1jII1MUYEqLXXhHw43vnOI8ouWaqZ7R3HOaTKkgnVCzvVHOAPZQ3RC/EEWOrt2B4xxu+",
+	"GT98mvqcUoUk9zyOQiqt6RV4Q2/BkorHTFldfGmfxFItObpAjDCwWmBTZ7zqpVEYVhUMeLjJ09tAbyRT",
+	"GxF73P0gPA2TIUu1eb6KFWpSixpFZJ+d+XArKwYEAye0Y7ePTVlyXaD13WquZ7d3tnNlCKlqv27vkDJE",
+	"q/rcTozB/tc7C39h8PQh/6kF3Kk1DZ/f6MdPOZPbL9yVv3l7Uo37ly/97BRGODEwLURY+SVPganLgMWS",
+	"zGxYEN8+bPtRZV381D1P+eOMdWzQtfEMHpAaYvDMcWvDXDzu1HXWVEXgC/SAUbp/A5lD1ca68B5d1ocm",
+	"KHxoAs2SLKaadehhG6PV9sEp6veiwlrzota1q9Wlj9Ub5uONcaisLupmjqBiDD0rSUTlLcGaPWDs757w",
+	"xAkTuQ5uGcsCGvO7+p78phW2UzFN2pVgpvI7HgrZd51fY0XyV8YycgTUfBtMxyoImdTlZVNf01JzGsfb",
+	"wrXu+nwxLQWMe3s6Vnu3bAsmplpADtQtWeVpOMAfXceKHDu6vsGKVWDbfSws162dcf3V0vUFPuTWfDHw",
+	"I3M+Ne5OgrniddvFvnie3NopNq7bGgAwg21Hfe3gW9InGvnyQvH3U87D23jrdB83835AYEfbiMxajbHI",
+	"S/ePncZkhLf1DS/9JjoHJOUPQekQpWjK9WjPamSMaLolapssRVw4jj/Zf0J4WrpIzcgF3fp8n1wAHsMB",
+	"jvODukn5AymdoRZVwN4BRtsAdAd43Jt11gsHVge6AHRE0QypuW1oksWjdKZYgbgKM/JOFK8+tOROxd6G",
+	"xqsZuVE57GPrCK6I4gmPqXThds2aKYpj7SXTmsmqUpjcb8zI55B9F7y6ULbb223EuHCd8nc8onr3KBD+",
+	"R461p8A2UfTaiFkAL2J4LleiOa7R8Kq7G6a5MREhbGc+41mJjx/YvbYTo0xULcTu506uWBBm+cBTx5wc",
+	"x5c3BMLpmjeXDRMCKlIX4Mm5aY172dyYJrPc86oxkHjmotoMCbXmqWYx+Xsb3KSf9jyrRqxpjIjhhJbi",
+	"IVCMReNg2Bo4IoxF4Fh3M4fwP3m2b5bglCzzut8NT7PcXBDgj8eiXvdmg/naElmwjjSBd5TtZOf74egU",
+	"n6k9hD9Q1sXHGXJ+frySgdhePFQZaoXJQsNiIXK2STVHScliCKSkhak7gLGLW/8tnFh7oPTKql3TwSqm",
+	"arOL3qyJDabvzLRS0dWZJZVkUtwxCE1qTnUX4v+pyrNMSG2tTxcnz2cPhqu+o5LTVIOI8NmIbjVperpZ",
+	"CdSLEUc9Nn9vCv35TWrD5iLVduDdF8+fg6znQT/nCSREt75DU7A14+jcviIuAS3kWAb5ikjZ+9Xk5Q+P",
+	"yOA/3SkdfSX+alfHfplOyuT7ba2Ay65fjS4oIgyNIEUOOwaTvZKnLw5eTMmLg2+ftbPpdibNbQaPxXKf",
+	"qjGKHTjPbPmGqB0pt6A9KjFee8gr4aFsltveFDL+PjSb9fWm4h7kD1k8Lu7wdOLOvt3iGg/EK27B83QB",
+	"wjJfi4F41rtk+5m60NJlZJ+IavqSZJKt+EN/7p+RQaiLG74rxjaYOEcixDuBpaGIWGRuDuqyeDy9xD3F",
+	"otmP6umzZ9Uw2/OOCNtg8Ma0vQL6Yh97Mmij9Sth4UawCE9dBj4cbpuueBxDlJgqlMuS5FCOcBtKpQLy",
+	"U2MAm/PsWw8pGK7HzjbxUSmQeBTEqKBjd5zVA8PvHbY0TmCoB5aJkoWM37EI/7LVcV31epjdsXphMj/x",
+	"ikl4FGiqPAb8vDAWNL+DyT4rQ6aZw7NP2GCqVClWPfI6hsG3TOy9R1YxXUMQgJDqWupn4WIJ2fimzW73",
+	"RXG3FauV+m/c5goYtVi6DhAaaisoc81/XwnXAWPOFVky6K6Qtywiwtq3kFTce1kgcxXETCNf3dnsxmx6",
+	"ayuw4ilXmw6Ol2F49nbyh84gMtdHEPOChcqbdMi3CeoK/DRC5rUesTplD7o4LrQgLjYebg4IuUET9ivu",
+	"in6Yx7mUhnx15bwqDvVc8p0weI9Vu3z890uxCWFwKJFgXitWmPjo0Juvo9u4yFLyzBc4MURDS5Sn6O3Q",
+	"KTb330jmRoGXHaa2WG7J92x5M+/Nu+CqDN77dnMVXahujU++DT1w/Euxpvpxye/+uTNttb1yIJ6yNzUQ",
+	"L0fCylzNzM2GPMe8k1VOaWt0h+ag60ANaaa9qfLrLJktVigBYQir/MUxzfSY7PmO3qeO3nQvqXMIBmlT",
+	"XEkzSJ/DKg+wvB3EfLCEpA5IIyVHzs2jCRMCFKFHwT+5EPORp+gQEYBD9I9KpM9ekVSQbBvRVPPQ+Wyl",
+	"+Jhsv69ozKnq4/iPoIBvETNNXS6Rvo3Z7W9p6/sc6HZ8ruz+PLF1P9Udv7sm6QIEwD27II/obqx4+oFH",
+	"nKJ1ijUdVho9p4otcXNy5ANjfXvH01qADqGLDDqct6nkqeY4C+MpqYhmvFydLwkqhW0MHrOO3whiWyZP",
+	"N4xmU7IWKA4wL7Y3x89m5GipGMhviji68o5JVT0tylYGXyMwNThon6qLrzahnv6/y+PYf6pB4hhCU3XP",
+	"pMIXnlnjvV6bedU+riTyvvSjHX+3HZ/PLzGFDdWBeaAEVoRXM8loTg1E0le3cMu0GZVavH3IX3Okybl5",
+	"/Jw78WCLUTk5ug5006jo8M/tfFugx3ImICdH10WyLTXrBXNCNbmu6enaxANxx2RM69Ez/uSFYEs+FgV5",
+	"byl50Nj0eruPhrUCHwnFhovsGpMKikcOy6Ph9A0OjZz154aqTaBF0IoR6ztLjiKnZDbV8NG5Eo4RraRb",
+	"QjvOt6bQtSDzrkCuJQxzATwChlM698IwN9UgjFxZa2ovio4sUBEG8W+iQD1fJUQXPisrwG6UNbYexHVH",
+	"2e5z9OHodGiGPlA2bn4MgJ1nxwAYmBsDYNwIODMjpA9NjcFgVauFV0APFGdShEjqD6t2XqyIq5DKKDCP",
+	"cYMKznvF1wkdsWYw45VtAt7ze1rsgUwLm2hlxzqxZd+ZlXUt8ApYuLLe7Eg2smoRgWlwuMBIYqN19nJ/",
+	"HwwdzL+V+ePm6hx1VKhGLLO2H13OJ/UESTbM6VUZ96mBbjp52AN2ZE8ywwiGeg+SehlIFvlKyCWPAgjt",
+	"NB7/GdRCrFoQqE0kUyKXIVMNmLYwxIL6PLBm89N10/a8/aqF3Q4FUdVSoVnBdVO01uSWh6DkWrQC9PTN",
+	"duHQZirdm7VVC8UzqaeT8sbWaeS9CtCaILC2MvXxgJGedKIA6xBIiOWSrxUmNyKtWB/UMJ2jZdNrS8+X",
+	"u8zAAt2x1zWtd2AAEhiVajjKtCDfPK/HUqihAc1w2zmtOUg1NMES2jr8bsShUcMVirQKrGimDxN5XSnV",
+	"zgrWm+jPN1IY78gU3c+LjH0u8deobH5LBrlylA5onG3qJ+fBrBWT6TXTlKhww6I8ZpLsEazVxwpBlROu",
+	"NDmyZVtsUAliyfTuGKDSOAivmfYiCGm4YcEqO/wuwABkw6vh2FQhZ5eH39mYZXConIuro5rsBgplh9+R",
+	"7xuJeqticpreURXA4mQPGR0x8/W1iJUUoalL8ryhmhQGaiuuiZM3xtsibDBQJVQyOi2swbQgCU2dqRhT",
+	"ykn2FnAfXZFlrrW1fCr6CO3Aaj9F9D2dXMa5HO0Wdu1c1VYizBURq5Wz1koyy97dC3nrkpQQajvVRvc6",
+	"zmWfo5hFZ01TosAZsNYvvR8mjpn/1BFwp7B8xSnYipxgBCG006/YSjUA2voROSsot3WpFuVG6Fu2DWj0",
+	"Y97wBZoca+k546EgWcpcbeCB1R6ft9AkwZLedGQ10qs8jlUoWSOU5WTRon1WlIRnwJRAeHz+s7X8znio",
+	"wTZe4IBxWK2Gs7EpAm1ds/iUlkyDzTgHrYspZ4DYfNWdnSohDHdsLcV9AANV79j3rY6dpjGVa1yeI0b2",
+	"jRT35DU0PAgiEQ2LdchOUCd/Ie7c1uxa85byhbhjwzR9r+LJ+7bcXazX5cu4k2brzdtFVjLFGkv4qkX0",
+	"yhQiPwuRwDqwB1cmFHeCcS8IqDYMQW0kT299k/63STu/vik7ds5t6ZGzbvpXp38Utz32/6sZhYEZN2V6",
+	"6IGLrhYi1o08Or6Lxr4mbHEi0t4lB46517Zp7zlr/gGuKhDPcrzT67GpmGckFemeM8cwzQhJ5bZq6liz",
+	"7S2iBhVCPEbRZwXCVfZ6uIYiYoHNnulhCg5m37YwioidYe7Le3fb9wgURcSILd5kDiqciUgSGmQUst3A",
+	"80JL2jAsft5yaLGRnO6FjMi9pJlLRgLx0wdQJQkll0gP3hxIzw8to6F2oa+WYoQV7zHWcVd4TLci13Xy",
+	"8LvtwGvht9sFS81KkJXONG8lo9TaSccNa89GMJECERQr7S792drqWTDx4W+Fak0W4uTomjw8n0zxH9+4",
+	"f7xo8xQ2byNmQC2yZMLb2uxhx8jdsyVBRbWHvTih2koErBzOx1dEVFPFdOHdEfwoeBrYPtWGk7QveOd0",
+	"YuqQ4qlcTZhpTu+i2L+ZYouimC95Zw2KWcPVzKedz/uCAqx66bKUduH43pTqzmUa8QQkTJLppk/nJE+5",
+	"2UAtBNZWlZyczC9IpXIFRcQTkCSVv/iyiEKWz4CpkGYjIsi7Ci8J1iBPP358RpZm27LaI/nElSSn2LQ/",
+	"j6ijv+KxZjLQtJEHxxOqs4SAlYjINdEboRjR1iq4heEMS15Tf/qREocS0vc8HRgLUwuI4xt1yexjyYtl",
+	"YQo33qfeMckVCzBp4i5YICAHplo0e7ZrRG4UIwts3J+lL7F+JwFNIxtJ2RkmDcKBq/l7wynvv8X3quGl",
+	"UEqgYh4xifmBzN6QaM9VZOlzdMlRUeXa0fUjxeuYW+d62MiZOWpl43j+IaKafZq0X1PuPoe96qpWMRUU",
+	"yi19WRZrJ5otESX0wd1Z5qhQ/ZqgC/pQPDhNaXjm/1Ct/6mCr0dZVkFs2rQ33PeAwHO7jkiNO0lFyiZd",
+	"L9GG09NT85xn8s4+vFx6IffirRR9NhmfCbedyjdJqI1rouiKmRpijD+GI5Qw00BmmA+MnI2RSWeVxtCL",
+	"ZeZBeZFQG8FkUaHdm/ESoilDOHK2C0y7IqA6Kap7MltCgeNKgU4oNvI9ioHUPR3mzU+4wgRr9cSsZSJI",
+	"sC3IqALT77bSxYH83sbcBxHO4p5mfTijrtX4Q6dMRG+YqqYt7OBU3Er0rbOSVcFkoPCGqdq8j4gpAjwT",
+	"TbcV7cmaxjGTtTsBs3rCaTlPbJCfrpyemoa3KhBpoPg6pSMiDF1CTgqoRwxfzZTNoE3YA296I9ok/FrG",
+	"fwhrqx0ScwJt8j4lC6Ttz9CZbajijVMDE7l7dAGntjjwmVVttmumO88mXkbg2Da4bC/oLSN/3SvjrGIC",
+	"NKmcc2rFehZmiRJonlDrupnQWwy0bzPaF2ar9dyWeFEtAFNPQs6dU4TiJNrilTzdCM5FC3UySefLZG5b",
+	"yyDOJp+TQDRL16MUwN9LrlmpDNeCOLs0Z0jf8Atpo7q0pPrQ4EVonqksHaEjtC0X5ds08WQ9rhToov1T",
+	"TtPxLui2/Wols7j+Wi4/8OfcUJlZN3MQVrDCRXpGrjdmc9AtsRGE2QNXNsOiXWT1vvytCrCnI5K5nOU5",
+	"DxDziHV4BbXIzZzYKrgA0Tu7/LFI49UAd+WIkhtOFpZoD0hr+lIN7j2O6aSlgbgN6G2zFsKKB7tXyM9T",
+	"JI307A9rL1oNyN3lIhDQNGRKy8Z53DL7OtUUiN96TqJ+4x5NyVFBw8O6gTor4nVp3kEXffNaHKRnHo5d",
+	"pFLBzauEsSiIWNxUoPnIQg1YtARrDJF/BxXMUUpObIU2lIfMPNRWQgYvzP4YXhz0ziyDbIvORXJdnPlU",
+	"kX+7fFPFAG2TMyHJi+NNR/gE9qAlDVyem4BGEfh2BwrDyAk5JMo4NQ2UiXLKelUgpsg7V+QoisBRmyyq",
+	"ZVt3ZB0YWK1UKAdcBRudjGAfriWjmoAZSuUHM1xvry/Ou2EemxonlRpzRd4aiiOGEdBuPPLPtkJURmRT",
+	"qkLrGPqXmAfu206RqA+gkFHT3uFIhSy1Ifsb/KCVH0MlD1YYYTWA7z1QHDnbQClYcRbXVbvOLLsXn6n1",
+	"WSjJGRAeiRVYawNo3OleXYgiBVADmKCaWY2jlx9uY3MBDFjymuaB28HCu6453Mq26qh1B6rHEfsCVZS/",
+	"wrYACc4IdBZPYGMR8sbuOOxac2V5QMtqR+IuaF2DFyWAEai5DNDCoNDAjzMApRBIyOqMl2zN09TmOylV",
+	"Q23ThSZkLslrKFRo4ccs0Q2PIpb6hP2T70EbxagM0afRs39gF8NYW+k+Twm2SCpCq27Qb7FsU7bfucdh",
+	"e1vIVQKjNvsuwKCCRXdSrzA0oloyFtxxdl8sY6tRGYfSrIEGmHIVgKPjsvDp7sZ/LRkjH0xpt5StHuVx",
+	"PWifFId/OujaheVx0dsXQ4VYP+HRG7Pdr7FnStkpiHpaX+onHNhmH0fVNQvYygigC1fQv7ZtJrWAhqGQ",
+	"0agz4zKmISM0ilhUTY+vBaEpKdtpYrNeKeSoWqJjLThUoYgHHFDewYBDciYR54nNKVgHN2KGHbhjEavu",
+	"2XSwrCxiQIRXRIVblbFY/OK7OgabntkjwKujsNKRXVC4KiNQXD/oDhQrGppnt9JCjhQfXEFhRla0bst8",
+	"ZhbSVaUl34pokvNkn6tYD7RVm4ZGpTpeFT0gupPdt5Bg1Lvh/l+IO+x8GwjKmW26Vi2I+QddQew4jOBR",
+	"Vwm3wGJkPP/AiUGz7jNhDbptth7JI4XGZJCSoCHzNqW945L9KQBE69a5pmw2jgbZyz+VVh5F69mfyMK2",
+	"4ssMjuJm33Oq3a83WNg+qaoufvaH5guplYG8Enq16E1x6zWIYX4AF3K1kW68M9JqlZDhiMPNsL4abWLX",
+	"FYIKXQVqutkqZcP6mpb9KeZ5BGYxaynyNDKnbfOh/x9W8L9J23ra1SJQq7mIamh4RCrlj4GKd0C4VZBE",
+	"LCp0n+N4WFcNZLbkqWIsmlox8zMIrVoYOABXScEA0BBsAj11DTnNaPfIuTulOl6Z58lsWrIJSW3sZ88A",
+	"nWFjXcMi0ngb8JV7kgyvFKe3MdsYt3UoUmVFrmIF6bStAWkTyvs03pL5yr0+ekbAxu4IWJLpbaAyMU4F",
+	"gAE/oBKBSpiokEfkKU4PA5E7zbWImGahftaE6No4hTYWQLgTpRmDEf5D4KkE40XjuCnf90/agt6xfrqB",
+	"huTTapxAz56/glCi8mU1HXyLLLmGrNE93YaHPwbP8O7sA/hf20rVvONH7WkoeQQEBjY1QOFpD5g/w//a",
+	"wTRsHRRMjEdV1OvH9TPPBmws2vbgMtxAfGt3oLTtKwDGf+XZKOMK+5rUdDmkEbbPwZs5gcJeFs6WucYC",
+	"TcZtwyMWxFESQHr/4TXpdtlCU3Sr2oPkcXGU7Kt14sKYWk25adKcLSgfLzV7VYXEWx4xch4l5BIB+NYu",
+	"gCx0CYNDwkoVFE/RlxVimxhuq3OMGIbUrVkVVEZJgunNQyDZiqdMBhlVDdmEYqFII8g9PWmDgtAE/OGl",
+	"tT50GaptaErbqo26VaKSYI7zQK7s75dUKf+KcfhAHDFa9VrBpVAeYf62xhg0jYjLPGS/ecGBjKBP0dpA",
+	"ZyfnsegqthngxYCtEQXGnfVHZgOjneABjLliwYpLpc0cgfvYiIE8E9LCW/GHKQlpHOYx1aCWixTmqiqW",
+	"h1Up1mWBpgyQhSIzby9uFCNnDhr4ovkH3D4sH8nHfc/1powTuuJxTLSkqcooRMXKqNTKqbwr7rNWPb/h",
+	"Cg/lWnhBfL6OYvlK8GACYVaMVRgHaG5dyz3wvFNihYP5zto6OFtSF54bIgz3CgFKzGD2YJq9spXPrdl3",
+	"OwKaxQ4DEIRCSjZW6Jpl4ARpbrOyHkalrSMHlzIDSVi7E6ylfOMNg0yOSxx9q4VFXAvpe0z9sW0Rb20e",
+	"3TKABYANjBrUUyjao5QqQKHIzFwgA3pY3E1w0zSE7m4EwQPcbdJxMFGCBtR7QMLRplk24qCob65IEPZA",
+	"Qx1j6CWaiDzVmAaJZWhYiLakRaRw7zTDCQf0++aXpxnlqQ4Sqqx7zi6nwhxrE1PbOuuEbgs34LiiF6Yo",
+	"eOsM73YHTt0ys+2dlPfRMLEdwlOuOY1HAl5gJSfHHQm9yCKxg7x0UcpIi+VplQF5aub7yCMzdXCLyv1i",
+	"0wLfZw7pYpeh3HkIg0jcp2gJ08jBZXG98L6dIa4N3AeFWJ8uxR2z5jlTcvF6aIeTE0fZl0+rtsvBxtmQ",
+	"DJKs4Sp04DFw5kme2DPROrT1A7mgD5BJilx4w9rYEKiBTa/GUy36DG29QiI4WKAS3N1W/2PTrU3aUVNt",
+	"8rR5qsUYo1tnFhewhyymqcdxyIUgIVyR+43Lj6vESt9TyQzHFOOBh9Z1poQNhqiqGcPLWL/Od5EsGYaY",
+	"hBC2+ELHkxOeYtYhlq4pT2cf0zkAiLjKYroF2ZB5PS1ZbLkGDBdoXtK5Kq39pmj1S7guPWkrXHIY8xC9",
+	"GP+f/+3//H//7//dlkYFaTPMMvTvtDJM3XExIrGXCr2HwgobFqMYacy9SDHx1aDhsDVsBuMH1WXI7HkZ",
+	"FYgxyyJ1ebZ8YakRFq6ouukIMDd8RWi69ZzYkJ/e5v3DdyOagkJm0C5j6xJYsYRbpwueWNaga6zm/l0P",
+	"C9G/k+0BiQ306+ntdcfTNV7HHofIw46rzYYJxRhu5g+4kZWW4JI4gLBoAe7mbjfJSizQIIx5FkQ81B7+",
+	"+/Db9gF4fD6/fIl+6XlC0kIZF/PUOuyYabOJqvrAluFIIVjcCQ91D+vdRGyObHTTrF8nLY+U1zW8Vfub",
+	"eMyQNlCas/zc1RuBkqc+lO0shxYlT38dlDzdBWWaJ8GS0WRA8YoYy8I7QXqXJ+S1rTaMCE6/kGq2bptb",
+	"tA9AXJI29zBEbCSVuh0HXwMfHIDH1VrtM7AEWXG3C4Xs4m08Ts9VlztTs8wzOno4K3540EI/d1MBDbn6",
+	"bK5IngYYxnOYmYVMfaW1zQcb59ODDEraDJHzlGBszA6GooQlmc5lGkia3o54YTkOBoqbc8fmj6NrhQ9n",
+	"PIScEXoH0iugSa6AZjfAPNMBqGaDEIOGj1DCpE80mbvaznw74VHkmVBT4ghUvzYouRfLjxlbBz/lFMJc",
+	"1bzvWofz37AU2ubTOxYRUxm4GHrHV9ZiuHep/ZupYNvxragfVS0MPKwkEdE4gHSUo9zaQdpSD6WeYmyS",
+	"jDqzZrB5YdU3yL8prHNp68xBb09jcu4IewdP9cHzxmXzAnlpmeo6oMcACNY0YdkYI4IuJCm947CMQSbn",
+	"musBRt6UZcYDDCTLWEPd+fzbg7EobSsEWyEZk1z0n3KduMkVIvEvxwZ6yxfGGCNkhBVcVwcwagDa2GNT",
+	"EObNZwzXRj53KCC+SIcZ3C3bsojrIGLAezWfepPZ9OPH/f/hP/+P//N/evXyH7/85b/9L0+fte3wwTW/",
+	"bAH13abZioMc+OOaxXKsZfwHm3Wtgv+vCISclEA8HHcbbnC/4ZqBs3YjbsM1XU6mk2MqJTdjigfuZDo5",
+	"5ykjZwwj+Teu8Qo2UjZc6Zv/Lm+DJ9+XsNoXuetGK3CQX0us/xCzld7H3B2mTqFCYTFrumU5LPUwQp4p",
+	"L0Pq+VOdHcwOPco5GxjPHO9Pi3ovD2eHz3aa9u4t6PCXtDz5zMrd1+4NSHQbPTn4tr8rH/ODg2/CusLk",
+	"5cHsz/Cd/WY9A/Gvr1cxV9oZ/WIOwKFVcl5kslX7UGPQLvmcK+3sfc943GHpW7tpIStsEIv7O0kTCCo2",
+	"JnRrLO4hplc9vU7C9EbYrE22xf2ERXeY1rOW7sTdt9jUORaGJochhyLVrVCjRWC5xhhW8akcY5t3YDm2",
+	"7Q5kKApWVOmg4OXGmC0CX1jReIUboVjqHTzwiHRNdwA9o6rCDg4PmGQrw80H9rasJ8c/8EUucg5+wOQ5",
+	"hJgJdcydW0N7hdTJpavn2RolWGXtzMeZmVdHsFAwYtKJtkdtFZWyluSDg6fQxX20lVZtwa1Kk61OHJjo",
+	"pdtuC+zyvHGV3vlCT5xXi1fzR9Q/t6lICu56G6o2TO0cYhoSf2DdjvDSUMIUfYulhkJMA6JlnkYxiwLN",
+	"H4cIzGaoItdzB85cDbZV0kql34T72hXk4+A6h5kxcQgMgX1naI/xaUQcuWMAhNma3oJhZrpmEi+srcjR",
+	"pNYZ8EE3FbFmSrhbXXZpCCNjNcBUkVux2dI9pfZVtAdB2fbKrA57hUlBESKiORZnZd86+w9GN3l6m4r7",
+	"FLxQ7biOMsCpWjXYNlzE8opzTvHJz7YBVGjuxjZxJqQLa+4TwADuQnDhEVcedLsK4BJzsLUgt4xlBExw",
+	"gatPnKyi56Q0TRRijW5RJcBMhQ5WYJphjX7vqUxHZSlHpEITqE5sPZKJLM8M0maQPij/TmhyBuWtJfD3",
+	"llzn/JcALQUX2eHRCHnqDMC60VlYLoBDN7xMshWTkkVByyIYMwmhLsGKmRsPIkhkgCH5IN2cYTemBFo0",
+	"HwDTcttEeelIkq4sQYAMTFboON4LDUzBqz+OK7sGhUJANWtcfOYb3JdHHfxVwpJEpEEm4jiQVLP+eEzg",
+	"ZpArc2+ZGsqwBM5YKcohKVmpfuvP0nEBhMmliGNyZQh71r476wL9U5SMOvtpYTpVjXpglXAu6gEcsWYc",
+	"VS2FJaEpMW8TyciPYlmV9TlDZnJtcPiGMQ2kuFcDmTzBrlOKe4xZ9ApO/r1DJF2YKsNRfoB6JLBiXlrl",
+	"JFXWOmlQS/yOXBkwngFNRRBlSZYFKnJhYwxVmfCUq2R0MJ+E3jJycnnxhz+QxckpKZvQPCQUM3lHfLVi",
+	"YANWoq4JUN8JcmKwkEXkwsWcVLB4R1lovoK0n+ahm0d8OBDLZUy3pFqPKDg60EXGmgEXS7YGr1LnCGgN",
+	"QroTcd44Xg7bXPa7NhpbsXdSq7U+uPKtGRYZupY6T95wI3hDmjJZ1E3Dm8cd1VUvxw0jP/x//9f/8b9+",
+	"shpqSFNQfXq+z9DH1HnvHiNFz4Encm2QwctcWcvOhohK5DrLtdrHMnuFgLmO8T2UqqAsTLrtQY7ViQap",
+	"UQEUyOM7XVn7TtWjUMcsblaTbrGjxXi/hbcXHVR8RfgK3RamTuoH3IO+F9V3PVoYtJG/cebqOwB2dj0e",
+	"4G6sbZE9Zw0/aqzRCqlpQG+BOvuezwHcuzwc5N3WB2Iu6nSAftzC4CnXvphoJeSU6y68JzWg1rnIVHCL",
+	"uhJbqDQuaOI35ZtR00Zh9w71Lpuuc11vJGNjVvbjxrzllzOJxXp/pzHG4c3LTAvmiYUHnQ+lJ5h7P0Tr",
+	"L9u3/WyRXbafC2vWsf2s5+2jtp8D3Lv9HORdtp/D3LX9HOhdlwIEu986k9BBfgCD429Le2ib1wkqV0DZ",
+	"YvPyl9bVn9GoM2GM33GNRvb5sN/tKmEKDSWOaVAO7g4+hzh5enfwrBsB+XDgB2Ge1kqzVCOWcQ6ol0Ut",
+	"sEvCN3OVePk7YOh2Ps12MDq4ziUEyCnrYPQvqum5oBGTM3IBIhctbUJlBQrAeEtWVBlOcZlrsB/kaSgZ",
+	"VcylLYXHUJWtveS9pgqZULp0zHY5TwJuVR1jo3rWmzE8GTKwoCmocT8eUcllvbJrc251GD5hSQO2jUpn",
+	"RpPyNMj5AGwbSK4XtSdWY4+jWqMPlsA8JReUp+SGj+iDjR8Y2NzN4OrYMkRdp0K2ZQJHYZE2ughDaJup",
+	"Hm1NkK6ozSpNjsIuqWwDazFSnlhb7dG+7BhmjGk1ajzfF3UaobbK0bSuu5jcJVAxY1mAMoCg8qAa6yJo",
+	"U81AM21RQnVMnU8hVlhAhROs8KZWob33JE91sNlmTKZMe3SLPRFHUZ3o6kJq9mqwX7+7IlZ9ays1NYQ1",
+	"ZGLFYzN0IM/lumWlNjm+vGnruI/K0v5Zde2SWsn2XDryHhVMXzzPouLER7NH0VKh2GUDfg0R7Iv4MKCu",
+	"BDF46QmphQw3FoQTlFdCwFpzbjX7mJagoB3lGlKMWSfLUERgGq7IRtyTJA83GBMmyXLN5BNV5lL0SLo+",
+	"pqc03FRNz+8l15AsSRFxnzqMhqRI0fl3Col8TDnAKtkdF7nBer3BAs5eHQxIQKyMmm1KNpKt/vJxEm6k",
+	"SNhLLWnI0/XHCSq4j+ErFt2n+G1KBGQSpM0mXI7LnM8yJldMazGL2N2+a+zSfqw3B1kvFNds9jG1MtiX",
+	"pOyJKNBressIJbFA5y+esCnJM8gleGAldWoKJ752neaaxSvXdYruf98eHFy8hgD5/OfGBivW2qNt5Mul",
+	"6I0YMYFQ0bMfFTTc0peioq8S6qGFrB0HonLMF7TtqPk4Gv+xiZQLRUObrivSx4wU5CULBYQfpNkI+4Qr",
+	"KE1saR9xW2JRlOihfc/1BsN5DxJ25prZVm8wMSZmx2nRB8+5ha4lz6kQ/ynn4W3hihXzRia3HybKJWUu",
+	"HYjbp+/fqq1AUH//KVwvd86rSd6KM1jSNEoDPGLqC/DN5U07KxdNI1HYy9tzx7xroX51i5iSKVlgu54l",
+	"KBmNGWTM7s+cc7Vns3C/ePjDZFr7kxylPGHfvR5IonPFaOxqPSKZzlUBdDinjnO8V/dch5tgubXv2bGO",
+	"lwuoZ+A5Z/vlFp3H4W0A/pY8VZrRqGI0zBMGP83I+zgiS7ahd9zGm7DN1CbGtmxpvd7ap2+PcyYGf4Ko",
+	"6Su+NntGMzi1BkQ3x1CeQHni7iHpYmpJkUytI+ETbHkPSqr9J2Ql4qhmNusicdkmF9DkGY871hbYYkOY",
+	"nFFWHRDDxZsawJrSvLERdzxDA6QSqm7HOeCXTjVTYn3mMC67ZFv08wNXmdL4G+bxni3boC4M0QFQgeEk",
+	"hLkzHw/PtMMwUTG0NBocOS6Ie2FuRL/i2xTo001cbYRPF6GCcJM3AqK02oaM3wQL9tFYkGNbxkMnMY/Q",
+	"thSmrXpxko83OY9oGrLCR8YlHu8DcGFelg2pjB/FOI3uABrQ8ip3GHhQdCp1lccH/tA/8Kl1V+/rd6dL",
+	"uwp0Qh/GzC+U66dyjUW8RHg6jghPB4lw/xKy4VwCngaRFBnYfw4dWTeKEVfYSpUb4UWqlwRaUqylqGXy",
+	"dnFkyDwlJ46wd05RLrpruKG51Yp1RxuyAtdRwYYKEI+MXNYS/hbEO63gHMlYmAsvErkebSoB7/1qMC6c",
+	"kZUAvkPTNKIyIijU9mA6F+Z+i2yOxM4J+TWig/mGpDM2GIQFw2pguGdX8RjzCMsvdsSzq4G4Y1aZBKZ7",
+	"aPo0CAfz6TwiognQo0VCAtTL2+w8NMviLTqyDgY86ejCa2xpVIQTT392D1ja159IQIKtRjTPWT/0UZFO",
+	"PdA3fL2xwYp+pVmwLZIVfxjA/NaWPOMPg3Aly2Izyj4h7BX+NvHAdXo7m3kdIggXEllrzuVDaJvskcAi",
+	"uNSlbh+d7wqolPV8+9vAKAv0JLqyGECzvB5NeqTa2OIApfG6m/zjOGpVX0ltxroJpJOHLkB8Dgdt4TQZ",
+	"aB+IAV4Z4NhsteaBqekYPKZ15bLXQgAD82yiRZoTRv7TDBqFNTsj104NJVaEJUuG1odCkrfvnGjMHHgJ",
+	"i1wgLYbuqijvLxpqdrBEAA+37h4iB8MwbuhwtqtynT0xdJ5YFfqUmOpu9G3CMNd0y0ofEC7cr+/TeNuN",
+	"b6eomHY39IXFHIyIiVTttJRRfLQI9Aiz9IULhpzTmHBndI4xppx2oBAQAc4i7AFsYnZnbu1CN6mprDsj",
+	"I3z3exHy51qQ6wfd05+HMcm/wamiDgniUrmYGqnNcGZAbnvymiHIPjwgNAdOL1R3I3OsxWI9C9VdLS5v",
+	"zayjtiKbcLANw+kdqzs/sOgbp+7U345WjFx/W6UUfUNq3z1EKoJGjya9HTajKI1J8CCsM08JetP3vIAi",
+	"UlZtKtcrz6EaHvfGwQS8GzEqZXxJxVVHVwfHeCpYRSLX5kmyUZ0Y3aMIE/QC8eER3FC1GXgYLd4ePf/2",
+	"O3AOKdyH0Gu+EjSyE9VbQ8DHNVRhKIyRwNMgzPJhyxRzVIIfgUiZFSmKlETszppT+oAojJIwT8lxlg8P",
+	"jC8q4mFXTKoyGEulAUgKyyICMZmsZbLmA7arDcidvg4qCqoa1hFOT+ZtUlPKFhb6dfJvq8365y0WDW1w",
+	"N8UBYueiquatEWkpFYBgbV1qOChOirR4tdWY5nGMGlpcQhWqIAyvjHMHApuwLtywKI9HBqjHIEWuTinq",
+	"aLwZI5eqzjXuR5CnrCE6OMq1SKjmYXuXnpAbU7xGxX3xtH1H2Q5Nfzg6rbf8gbLuhnc8oj8cnZLPOKY/",
+	"UDb2qDbYIhaKiAXoRFYfAutb20Zn2oLJxMpt+ifwnVxgo90Dw9LPII6V28RP05HEuwwIrKp7uZQEmv7L",
+	"kw9UcoqubOBxgaTlE9Rqfzg6dWru5VJaTTdXhJKU5ZLG5bYHFz1JU2Vm0BQohEltmpJF+2vJWLq/jHNm",
+	"SV29ed0i9THFRyzEjIspmMBhxALJIH14qlGCZbjGJQ1vZ+S8p5SLnKfwPCnTbJofhIQkvuZ6QVsGt50/",
+	"pk/5jM2QmyrSIRfZQxVZMn3PWGqD7xsoqzyOn83A286acE3NxjKFXaS90LGQKKUpWDTrhWEvElSucUVW",
+	"POVqw6LZx/SsNNxutWrNlSBm9xNViy5sZRbVhq2ZQQkmrWFwxWaehfho0wK7QsUdk5JHTAUZk/YKQI80",
+	"loZjsn+5N5EZgKIxkjG5h2xCtbEW/PdFhUsm7S1xWa/gYxrAMbAVDCUUaSAyGjZjBx2OjYISilRLERPT",
+	"EsnTlQhhOl2bA4fi9wZUKzaKaep90YDvhPR2RgsRL6n09udg9uexPTLNwO74nD5cI5b+bjzEGM4shoBm",
+	"I3jwmGcYx2xx8vfzGoqHGOOUnUOkso41YOhJkQUxWw14xppixBQjoRAy4ikKF/rGwSAwtc5N453dNeS1",
+	"yEZQ1yLbnfi1yDppOxuCDV9vAsqU3jDNQ4zQVsPzXZuz+Ps5iElJUQ3Dsw2jckYBb03to6L2wtbuRxqL",
+	"+16gz9sB5ABqLO4fj/Rc3I8CytII0iSPOO3SCNMj21wukEfW2aoXuTu0IEJvGtkaCoSmjQXriJOEWPjP",
+	"bCQW/jMbxELTITTotelDY9OrBsttYMgEkOAcEpJj4u0R2Q8KNhdiREH+mw3DbKpkuSUrGmohyZLCWYs3",
+	"O2h/7Mu3kMnZVN81Q5UFs3lZyestAVHfsQVYFO/qGArJ2hbiE0jmDodp3R6TRhFRImE1aRhKN3laDi7g",
+	"7rAXb0DHVuZ1m/Bxt/c66Y8G6xf1vrloBZavIlonPTFfq6O3EffO2z8yrJ31MbX+8WqsQQ1onSsNOAd7",
+	"VfGwrw2ZqWbd/k8q1b53dDvBOlYxAEFgkHqMrQ4PeqOm2EjLYwLNuDwiyJyegujxXdN0qnL81ACON0iq",
+	"RpihcewkixUhZ0qo9XCm5iXQSAlWh9lpvVSHx9PA1h81xZV4144QT8k9TyNxj6+QWSeieUqu4YdhVPh7",
+	"I1KzFA/k3bv+WDhJ8YLzQrg27fqed1XqSyrHTlhZoYOi/cnfXe/26g47OWYz9e8cvk5oMNKKZtCIBkpd",
+	"dNjRIKVxpjSDljRIqcOY5pZnAaMy3gbDJlnoYdPMHeTepdBKVdjUA8kwuqdQ/rjDREtTuTa3LaSx8kR7",
+	"9oTEgvS8+zazfl8KAZ6SjD+gOWo3yGtAQBaQx6ozpLJmSRZEXA6IsOsuraaSkFRuC6fcmNE7Zl/qKOZp",
+	"Bpq8ZklGTrgc621pVVhBocL6nMhRrSBM/WGk2sV3iCnVBo7OQFQH4zKwoisPBStvcxm00RR6Wqt3N+1C",
+	"xPVGuth2TWz7SJPzrkysGp1shv0cm8445Yd2m5AUImESWE24Qfp3KmZ2sBUIVuhd61D+wpa/suXbi72N",
+	"I9jInaHACjePrj3ISoa5z3YCR97Ksfh8+ZtHgxyTHsAHr5XWuYLRKaadppKlSsiloDIarbKs1CGxWK8b",
+	"wrBCu+w0mRUS3uXlIGEUPQzbixIwlolwMzYrt62IUXKcDUFV1pcxSaDFVygZBJMDOO6Qm4RrxPxuFVr9",
+	"4+56icH5rizxSybJKaDuG/zKCAarOFcb5ITrPfVkxxL3RKw0w0uk8IrSgkAjKIa1L8/qJIEfJGY2UXmS",
+	"UAiwoIXp9+1sXC8rk0jOgBhw0qN7WbHgGmme1DR8BC0wpHkoWp0NIa0YcvUvPbQnCNWdZyI8uSjQ/C0l",
+	"obpz6WScfVksMAVjLNaVuAbMPjvgoTMlB3b0rdfjiPFH84NjdTdi3B+KCL3O/gh9p4cH/kYxgkGZiiZI",
+	"rQlyvwGnEEvKh/TvZdX3NereCXBBJD4z2ZV74g8muyqCR4xLdpVzlyrOxlALNF0GkrWdq9tM12k9EaOm",
+	"y8Kt2qG54S4XnCt1TZfkiom6K3X51Mm5I+7xRWs5Vd3MCdcsQbLV2Br7w27zN9zh6PJDyzkMxhg/c8wk",
+	"2+dVfsOh610+5HnKgywMYnHPJFIMVrwZQ9NreZ/yy2MC9dwwcBuf0lFOObkMyTkUAfrkjHeFsLQ42n3+",
+	"xk/Y9bh7h1vyjY6Xu9pShJdS+2GtecKCPOWm/YkfAoj1tX0614nCQ6jrVW0J31HJaTOS8nJz2EHNFW/R",
+	"+lD+0KZkOGCXIQQEm8UBM3gKXJin1YejU7jdjs/nl+ZovTq6sIpJdyrxFcmEUnwZsxlBI8sPV0cXsxpQ",
+	"A8PlEQHx5XXlnGuvhSykyjwM9IjD6gYKtw7XmG6tlX0sqP7meRUO1jgyzfvJo0QVgqjW2Mw6XSzV4Ce7",
+	"rEOK4mdCttnIypRBOcwz9eAss3nqsXb4dthoyN7vPCVFs0W0l56NU5S9oA/OWnuedts/5IpBVsAQkn8F",
+	"NM42NGiKizqCGWIta2sFNVUQ5kkmBWiKV9nhd06VXOiHYQwlw2C7oESPUV1REzybK/ekQEWOTNvkdYfg",
+	"yXRBxFHAEoOAq4AnGeYCGOltcGNDCLsGSL2BGTkuMt+t8hidP2204G747+OInLoG53VEfb0okyPf80hv",
+	"fClix2RFzhUj91XhC+Y2RZ9hpvHAh6AMcQ6bTlJQwOgNTSu5kclTy5App6wgy+2UXDHU6lQJaPHMNwZl",
+	"RmWQBbXS0HqG4NbccKowspIBCNXU+InEBgqLK4kOgYo8PZgdmgE4PPBC/StWWxTVFki3D6ulMepUdvBc",
+	"wgqXRIEnDPK1+TAtyvY7YdhYXBCcF8OSjvK9K2J4gSrLHIXoy1U6N1kpIsrnnb1IM0JSDbFr8p2pDlFJ",
+	"O2FXDdHhuG4oufwpfUtT+Y/w4Pg4KYzl1UhjdbCErRisw5FUVW81gBZ3CoyvWZj5apQ/kCHkKhcR1YvB",
+	"xVac737nkBaXDwzpkSILpO5De8+WWWDeWjFTI7eLKw1eHZKpIg2IaavtffO9+XruKLQx/FINbNp44QhM",
+	"IvHLdHL57s08XYkr9lPOkF8vI6pfSpExiRF8cOVmlS//mKBZfOtKv94w0M9+98JaxEXk8t2blhH93P1d",
+	"v7vB2Rxy1UWTlz9YGp8qkTHqgPu6pDKRou9wA3e6Em3YRwQhlH4olaSr3kyr3h6BwNebltM+KnoHuAEp",
+	"Jdit6iOexrHNQb8SFY+xTS3T1RyIeQan7NMwFLtgzTOoPcOF00RGpRkcqsjR4eHhIf5dCZwVVIYxEkyR",
+	"p1jucPbHP9TO/ssSWgt4c1XgGOOQ+haHnXrf6rC6s+7lYY3ng57l7ezrnZ2jW+/IDc6IyLSa9aiSCVfE",
+	"9cdqYTiclOaRPevhf4+rhH2rjGkaSBaDBspg7+ZPT6+PrJTOq2d2wP0DUOhnYbNQImm6BlsGkBwd9jLG",
+	"bga8CjfnhfYfJVtNXk7+wz64uKUs1WrfXPAJVfuuAfT8sjoR/6aewyYxyxR28HJLvmdLDMzSNcRFlcGz",
+	"qTbWlRFz3fjU7vOYlblwYzD+oFAbKlk0A7KziIf66TMzGbjRnibC8FBqH0uhp98s28Lma56MNiEPWjd5",
+	"cuKJZeWHctn9KJaYlbvyq2lsbZPRiWWQiu7fMOAMxSzjfsd5cFbTLPM3UiuiOsrc8izr6pjSIsvaEf88",
+	"l2p1Bbgmp7WR87eGg1cdqmbfi3FqdrnVP8/KarhB1pZVkmlIF21uhfZ55wKFFfHZO0J8OcV2YD1FTNWO",
+	"PVTEAylSWvkChg000lW3MQcA/1OzWtlfz5CUAZg+b0RQo9zTA6r9vlWGjeyrCEZqZc1iEQ90vdEvT88X",
+	"JyA+8ncbQyb14bKxklYdUZKqYedclb6gcc65rXMYNkJq0KX7aqP5eZMemoV3zZja0OffftdHE0t0Ei3M",
+	"mUq9tI6H2dhKXL0KbNdcZQqrE+Sdvw+0YxvvOvi7D9+oPtX64sD6eoLhYvx9oTGnyl5Jjm3umgpMe+ON",
+	"Bjp2H4us0D/13bmDz6nGANECmB0mR+dTK2pO5yg5AchnjFPXSu8eN8v6BzacVpuV62rSut2RjjBaMV2y",
+	"uDoh5/DBd9eMvpNYFPA0dd4o/ZcSixSZm8IoRPc/mlsHrMNdnbXatHjnzTBnR3LtOWUhq4iHr7608n9y",
+	"R+PcpnkD6yy5zhNM6rj7JB9bap6sYW4yGvYKFWNqR9m8E27mPfPeOY8JCtPbZJyUHYymWYR9bnV5iK5t",
+	"BShhwDEPJRuJ7DMp2eaBVWSZz9uVZdCqs3m3hBpDOUTHNGOIQOU2FbfBvG33NPsBmqvKhMoV2rl85/ZJ",
+	"1Thz5NqzeM+tNRl+e6IKUFX1be+rrgRUPdsrrTQXMFcBhWBUTrFQk8HHdE1UxkK+AruZ+w2zQnWuLEjw",
+	"iEyJa8N+7XsZqiNHz5saX3WrucbDcZrvEWjmZSScdjanIvpvbZEiJXusdR6UY25/WAafmutpXhN+NReU",
+	"Orc2AU05YseoAW+lymWlyFNb9lnvYVgK5BoDVKwda2cwiqQtO47ktW24SbK181TdaqEyVODmWnjNXxah",
+	"7J26cyfJAPoTrDiLI7PAkAOhMWijaRgy00OzDsjTbBvRVPOQ3B2S97bYs1dFGstbtjWbmhEOZs5RW3jg",
+	"NlJgR24nAWM3k2J3px0134hh+reWG9Rhd6uYpK3uyFSRFISrdVC80Yr2/jjdgRM6Xq1J4xVX8kGhSPBQ",
+	"Gxih7mdY0jgUy8GIWCq4QlGBbFuGH8z++O10J47ONkcWrjlPh1zyj7otkk/t0UnHpu6omxt5j7ZIQJJO",
+	"UFq1/F+GyAhIugk6p04flioBX/agHWi0cgBVyDBNd+OuT7U3KzuoiDOqVJfE+jUKp1FYDXLQSjBPDFdf",
+	"KJnFqlRdtyT1XcDOHAIy75JLr4QMWaCpug1wxjrbMgXJNVW3ZO4NluDRwn97+LwbXFPLXdnnaNBb2+3j",
+	"ZwO1Pb373IY77kypNrCQXIx4bz60KuNR81Voir9B+n0PKSjcw4LHsVN2ws2gkA+RqFNDbwtF8lQxXa6B",
+	"P/WvgbbTQkX11ex/1+pUREgSUU1fkpuruZo96snjHa6Sa0y55jT2+kPuMPnYSo8DZHUVQPi+YJXHcSC9",
+	"URK6yUBVAh77V53TX28/yDDHb9OmfywRcmnre7dMEYswMMtoRxo2i0Q81DRESQQPF1RJp9v3q8nLHzxS",
+	"/baI/tO0x5PhwCyww1dOM+J4nmeExkoUDBEltrX+BV90CaItzhEuvKwhl5iLN9n9aIaYJ/V4kdWnc3/1",
+	"vnrBMs7lUGXy2hTyzUTRRFA3rXgxHW6Q/H2gye3uTf6X7iYhrcoOOwoavYJK/uzHXDcsZ3vYyHdkrpl/",
+	"CD3Kkpop9mdoTlzclMIofbcXgZVeQhhcXlU//yiW6HLyVDFG9sFpbv/ucN9KLXtPfxeapbBb97GmLeCB",
+	"SwMBkWvuqYx2ORxbNIlL6XBUNteRsGWXKemeCReuoh4FrasdF2eiP7BZI+EHxiYffzE1cnEceSOSSLAZ",
+	"BInp2APcmhle2ABXrfXuZnJFrWyzpyHtwkB3OBKXyRbG93uHpAq7NDqUKKHITrBLoyOyEOzS3HC6gd1a",
+	"680rEPA0YvVbYXKaY+CMhkSQrWm4JaCiAHmKbSClCXtV+4vc89S6mi6F3oCUQTHdd95YtQmZA5rOYPsy",
+	"6JCD2eoYOUQiyFeEkhhBhyJZ8pRFxJoHYkyEjxPMFP/8wtqnfpwQrojKYq4x2JlLmwCebE5HMCNHaSFG",
+	"QQNPGscKIp+5oCD4AnPVC57bWscOjUKntrPfqa272X6vtKJnPgGjjawIQfGKfvy5/+1QqFP8ynLTfFCK",
+	"nStePBVHne62QeR5JNe+14Bt3K2SgUY6x7kZDWiv5Qa6d0ieCgmitmck4+GtQqupSCQYIgjySZMXz//8",
+	"4s/f/fH5n1/0jlctHlDVxIWxKLCn+0qKJNi0YPW16YzJz6RIyNtxFO4fT+H7Dgpp5Fu0/cwARCbqW7Ot",
+	"CC7fHvRrYZQfnd7Gj1W4LrCuZxXmS+8S6mzIlvcCxN86pH+7iP4slV7BX+nO39VKj98++CyMF+SA04Lf",
+	"KKYc4QHZ+S7yduuK+VXe/lXevrO8/auA/Z9BwI4hJDZyl8ZtUIi38qvMHkFuqGI+17eDobZNRdIjfa80",
+	"374JxrXedSX8k+obNlVRwSDT+bYqKujkPTcyeKys6a0kI8RNG/mIdnubs+zjw9gJfysd2/j3rmG1TW53",
+	"b/K/dDXZfEH2NDX0DjOtta6357tcb4ZI1+0GrVdeZL1t9Dy0TDsQsiWAg6nNMfeP5wLqkktzpHTzzxtZ",
+	"iwXa0147ImdVofRPrvH6Kkf+Kkf+70KO/FXo+1Xo+1Xo+1Xo+1Xo+1Xo+1Xo+1Xo+88k9HUCXA8Lec0e",
+	"9LWApdMTJ6LDYu16047+OHUhAFwuQGrt2DLDiD080pKtLpmp2LD5A1j82+L9OxKJEJ12XPANinmdILbF",
+	"Uzs6LJr9qJ4+q8VfmHcErtglZERzmNwDi4Ub4VK8YqxJO/3wNAPp1ueFgqiA/FSPUNycZt9qkJSnu8YL",
+	"ceXd0JqDEeO51RPd1pP6UYxoWotK2REyxNfRT42qfb1yD2i/62Dd/bPTXKrXm9YmgHqkFzTWzmWv097N",
+	"1fnn+Ac+wq63Q84y4HpdG2zPZHygMY8gEMCplEK25yMWYe2Cadk8Fp1qW0F+qpyG5yJsRDYrjo1ErWuu",
+	"vkypDsmvC+RYSLEN5o5IjI2BMf1AUrbkp5oXWm0QfHtbsTCXXG8Ne5jg0Ly9vr58TRUP25vwNAVBr42V",
+	"XOR6U0zeMUlkntoIJXt7NON7NNcbSLL2MqNK/TAt/vnJ7ElwRIPbCmgV4DZaZ5Nffuk8d805V0g5iAFL",
+	"ji7nEBDn5vr9xdH1/Bg4Ysxft1fkr9uDXF7kznD8iFgRrl9iAleRaklDbTP0mS4ZAqTIdua6WMTHw/DJ",
+	"Rcm9UJihSciGyhSCSm1YeKtmIAJMqJq6AxjrmZUIEzOPFFmJ2LClpq0zqrTpTHGpIHPvbj/1yoy5ZPZz",
+	"TcEppFVdqppOc0qUwDhAICxyDZsJiHnI7AGM+3tyMb+eTCdwRMA0qJf7+yJjqRK5DNlMyPW+raT2TdnK",
+	"PoBReElaSUgh/ouZoMl0YsPWT15OzBzMDtEXnKU045OXk29mB7NvJhjlAdbhPgT5SGm8Xw2OkwnlkUMW",
+	"SUHECrLgmoOfLLeER+6BhLkS/0IOZ38kLkKLa3eWbZ9NzQoyc3DPluRmTjJh3o9cv4KP0B4HHbMu79kn",
+	"4DVcKj5moCgLxR2TGP2m3AfQPE9x5mbgnF4sgcnLIpgNzXjgul0GM4I+475nSr8W0dbGj9AMZVcgFMSD",
+	"aP9H66CJjp5DbqBzS6yMmIOBvn6pHzQ2jYO09x/MxPODg98Qhr1oAUfj/ZuHhqda5WA+b4tNJy8Ov+mi",
+	"UsDev6TbWNDoWohzKtdY7/nz4Xp2WJon6i/Tybc4Cv3VXfdsLXhCJAmV28rSNbvA/FJKcMMk2lvFFN/k",
+	"a8x9W182a6aDMIkCKBVAxeDusPJpzXDh/EbTdgbodpijg8PhwbpJzYYRkv/Mos8ZYXuzwaVeudN++PTL",
+	"p+r4v2GaHCcRcX2pzQCk/NwvGMzqAVSfCSwZFCUrk9H85TN385iQGXVJTHHdf9Etjen/H7ORH7NI/oV2",
+	"v6k1oofvhC6C55o+7rCkcejJabFsvau6mTG9d2FXC7fWdu3Hr8v76/L+Isu7lpq/vsLLlEq9V2dZrFzS",
+	"lW+/8eVZbE/1pVbRF7hJy041p+RBs1S5uE/dU1IUg4wWlXkpf/gV5mVUiJRTRxKkDL/U9Ksoi4IeF8Ag",
+	"MwZZwMvxw2H1hzesnTHjX3+q6x1vz7eke2C7uldKdv13DIaAxgDeLnuAmfbq5Eta//03fBOBzaYCI1rU",
+	"dvw7PYo8OL7eNr/ObWOqjejj33KWs7M8jnfaHDhvGATeZaI4ar3ucINgXrK9wiy1d4NgYZsYzbNBar//",
+	"5htkAdSstP/fcYPUcHzdIP86GwQnzmbMa2+QFQ3ZnrV5kv1cgykaFEXLbdH4/qUYhzMaMmuDJXt5B1PQ",
+	"mb9JVbIOje+/S/ah3sfG3FdflP1TXytZznz985ea+OqTpHfiqwUr817//Luc9loXG7NeiUznvwdtgdrV",
+	"Z7/9lvfdoJ/bl5aWmxOzqWj/ra+8gxejbpEzCPbxW9+Rb4pA7zepTc8DyuXf0SVp11ZbLYCx78Xapi3o",
+	"2CllofpuKb//5molJPPvqVFyCP573CL/alK9eW3Fetd8jub/fSs+z7RnveeZLlf7bybOy/T2fUUW/S97",
+	"Tc8rI9mYB4y1tWd9ivYSEbF+9swG57IVIAZOhUvz/vqlmDUMCOYsiS5ExHpZNhs/zCUDNOUrnJv3198l",
+	"A+fraXOVCEmry6KZqFneoXmE3jCyzHms93hKzoWkpJDy9thKwLISIA8p1hH8+cUWjpC0f6kIeN4WawP+",
+	"/H0uBpjp+uwnLBGYM73zVMAi5fzZv39jhcsFUPkdKVuwQ43hr2TX6LYZgcQy5fjbOr/1BLhMHr8DgxHM",
+	"3fPLtIMZUT2D/AUU5Ffsp39v/fg7fO98FcPuvL4WlfVV29lZut5zNrH+ZZela1OgxgFn6TowH3/L514j",
+	"S+gXXmrNNJRfV90jVt1lsXSaq65ifOu9UKq2q+Wqc7areKVUnVp++MeEmzn5KWeQndgaH6tbngX1ZKDT",
+	"ygJoOlYW/gO3PCMuT2fDg6fMM/Tpt1x+n2Gz+qj198+9jjrNWdF/f6/07utkT7BkgCVra6ry+Utx+80E",
+	"h11MP5Yj6IBYMv/1z7/LR0Cti41Jl0WORBAWxP0TX5bG/GKVyW//9KUWQCPNY9f8l8Uw3VllDbR/+l2u",
+	"g1Y3W2thJZna7JVxN3psgmzhSpCO2mJo//hby/e+BEP7G0/SFQ5bJZRJ1xTVDSj7Z8hnRen57ev8jJ6f",
+	"TiNKNz2FgK1/ZhpSsvrnr/Mxej58Ui43FXeUDU/EHWXtaTAfv07C6En4QFlrCswTa68exqlrIkzR2gsF",
+	"P1UjBP53riH6Z1SCX7l5a0y9jeLTz026QuWcF1++FO9YzTfcxTjaMhV+sfjyu2QTXe+aU+oCFA1MalGs",
+	"Mq3lty82sbWUxJ1TWwCrTG757fc5veU8NifY9KmQYPbMMMSLApllZYrLj19ujoscq90TDEGrTJnqDJcf",
+	"f6dTXHTQO8dqxPw2/Xvc199YBVXNBvt7mQiv/42KxghcVNQStJSfvtg+OwFxQf9JGrWkKuWn3+cmi/xS",
+	"FBW5N0ffrN5RVp9T89r4chP6gbKh6fxAWX0yP1D2u51J09nmPEJEmb1bm9bRH9fk9IFrDDlirVwJ1USk",
+	"IZuRK7bmSkOkEYzGUwbesU0rLbJXROgNk/dcMfLi4EXbmsbQDyA0TmW5QP0Afup5FA1OCnlaRc5MX17Z",
+	"+ClZvCUJ3ZKU3TFJqJT8jj37bS0vr/5/9s5ft0EYCOOvYnVKFv5UalPlFbq1qjp1IKkboRCDwEgw5N0r",
+	"32HA5Exp1RC18RjsJPJ9n0ju7PuRlpL3j1+eWfrHOEnYq4osrXzOCxnl0i7+E04o+oylJpg/lZ/dBWHH",
+	"bdLKbCMhUsk2Shj4Snz+yTCFhiGLV/SoswudU58yrPQ644Kp4DcBBHzSgh8yWbNN+l4DNwgOwi29b2bO",
+	"8HljBlQGsbvvWaaZYb1dHm35R5kk9a/dfNQki6FgaFpFRvJK+lkSxYPfKl5BptmsJYvFziN4apc/Ej73",
+	"jUlFg/bFPs7sNTTYoO9kUq9c+fLrYKuYmmEGauUUqBBMpJhCw4ErYa6YDE53zGe+5gwEp9qAQmjoaTwh",
+	"tC6NEyLGnLOds2dw9ghLSFZyvClV/f046Upt3nWRrlQN4p7bwwT9+S87+Qp6TJVkdJNpKSbvreJUw/14",
+	"ye2tGuKfTcUXQW+S6id/jZeA21k9+dpLc1UMDZ63rWioJ/XKht2lf1k5bJeHa8HUGI9Qm+tCCHWTqGvW",
+	"/+IQ7TnLS7E0qM5r3w9vV17gBV64Xj3cBzfHt+NnAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -2030,6 +2030,9 @@ type NotFound = ErrorResponse
 // NotImplemented A1111's api_middleware exception body.
 type NotImplemented = ErrorResponse
 
+// PayloadTooLarge A1111's api_middleware exception body.
+type PayloadTooLarge = ErrorResponse
+
 // QueueFull A1111's api_middleware exception body.
 type QueueFull = ErrorResponse
 

@@ -93,7 +93,8 @@ func (l Limits) Check(p Params) error {
 	}
 	if p.EnableHR {
 		x, y, loc := hiresTarget(p)
-		if err := l.checkPass("the hires fix target width×height×batch_size", loc, x, y, batch); err != nil {
+		what := fmt.Sprintf("the hires fix target (%s) width×height×batch_size", loc[0])
+		if err := l.checkPass(what, loc, x, y, batch); err != nil {
 			return err
 		}
 	}

@@ -59,6 +59,8 @@ type detailItem struct {
 	Loc  []any  `json:"loc"`
 	Msg  string `json:"msg"`
 	Type string `json:"type"`
+	// Ctx is pydantic's context of a constraint error ({"limit_value": 150}).
+	Ctx map[string]any `json:"ctx,omitempty"`
 }
 
 // errorHandler is the one place that turns errors into HTTP answers.
@@ -85,6 +87,8 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 //
 //	*apiError                      its status, A1111 body as given
 //	*validationError               422 FastAPI detail list
+//	*http.MaxBytesError            413 HTTPException, the body limit (Limits.MaxBodyBytes)
+//	*processing.LimitError         422 detail list, loc [body, <field>], ctx {limit_value} (Limits)
 //	options.KeyError               500 KeyError
 //	options.ValueError             422 detail list, loc [body, key]
 //	processing.ScriptError         422 HTTPException "Script '<name>' not found" (or the always-on variant)
@@ -111,10 +115,16 @@ func errorResponse(err error) (int, any) {
 		ke   *options.KeyError
 		vale *options.ValueError
 		se   *processing.ScriptError
+		le   *processing.LimitError
 	)
+	if limit, ok := isBodyTooLarge(err); ok {
+		return http.StatusRequestEntityTooLarge, a1111Body(bodyTooLarge(limit))
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae.Status, a1111Body(ae)
+	case errors.As(err, &le): // before ErrInvalid, which it wraps
+		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{limitDetail(le)}}
 	case errors.As(err, &se):
 		return http.StatusUnprocessableEntity, a1111Body(httpException(http.StatusUnprocessableEntity, se.Detail()))
 	case errors.Is(err, queue.ErrQueueFull):

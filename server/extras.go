@@ -28,8 +28,11 @@ func (s *Server) ExtrasSingleImageApiSdapiV1ExtraSingleImagePost(ctx context.Con
 	if b.Image != nil {
 		data = *b.Image
 	}
-	img, err := decodeImage(strings.TrimSpace(data))
+	img, err := decodeImage(strings.TrimSpace(data), s.cfg.Limits, "image")
 	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Limits.checkUpscale(img, xr.ResizeMode, xr.UpscalingResize, xr.UpscalingResizeW, xr.UpscalingResizeH); err != nil {
 		return nil, err
 	}
 	out, html, err := s.runExtras(ctx, xr, []image.Image{img})
@@ -55,10 +58,16 @@ func (s *Server) ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost(ctx context.Con
 		crop: b.UpscalingCrop, up1: b.Upscaler1, up2: b.Upscaler2, vis2: b.ExtrasUpscaler2Visibility,
 		gfpgan: b.GfpganVisibility, codeformer: b.CodeformerVisibility, cfWeight: b.CodeformerWeight, upscaleFirst: b.UpscaleFirst,
 	})
+	if err := s.cfg.Limits.checkImageCount("imageList", len(b.ImageList)); err != nil {
+		return nil, err
+	}
 	imgs := make([]image.Image, 0, len(b.ImageList))
-	for _, f := range b.ImageList {
-		img, err := decodeImage(strings.TrimSpace(f.Data))
+	for i, f := range b.ImageList {
+		img, err := decodeImage(strings.TrimSpace(f.Data), s.cfg.Limits, "imageList", i, "data")
 		if err != nil {
+			return nil, err
+		}
+		if err := s.cfg.Limits.checkUpscale(img, xr.ResizeMode, xr.UpscalingResize, xr.UpscalingResizeW, xr.UpscalingResizeH); err != nil {
 			return nil, err
 		}
 		imgs = append(imgs, img)
@@ -164,7 +173,7 @@ func (s *Server) InterrogateapiSdapiV1InterrogatePost(ctx context.Context, req g
 		}
 	}
 	// A1111 decodes the image before it looks at the model.
-	if _, err := decodeImage(data); err != nil {
+	if _, err := decodeImage(data, s.cfg.Limits, "image"); err != nil {
 		return nil, err
 	}
 	switch model {

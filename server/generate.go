@@ -128,7 +128,7 @@ func (s *Server) buildParams(mode processing.Mode, raw map[string]any) (p proces
 		}
 		if m, ok := raw["mask"].(string); ok && m != "" {
 			var err error
-			if p.Mask, err = decodeImage(m); err != nil {
+			if p.Mask, err = decodeImage(m, s.cfg.Limits, "mask"); err != nil {
 				return p, nil, err
 			}
 		}
@@ -136,7 +136,7 @@ func (s *Server) buildParams(mode processing.Mode, raw map[string]any) (p proces
 			// Decoded last, as A1111 does inside the queue lock: an
 			// unknown script is reported first.
 			if err == nil {
-				if p.InitImages, err = decodeImages(initList); err != nil {
+				if p.InitImages, err = decodeImages(initList, s.cfg.Limits); err != nil {
 					params = nil
 				}
 			}
@@ -245,8 +245,16 @@ func (s *Server) buildParams(mode processing.Mode, raw map[string]any) (p proces
 	if err := s.checkScript(p); err != nil {
 		return p, nil, err
 	}
+	// After apply_infotext, which may set steps, size and prompts; before
+	// any image is decoded or the job queues.
+	if err := s.cfg.Limits.Processing().Check(p); err != nil {
+		return p, nil, err
+	}
+	if err := s.cfg.Limits.checkImageCount("init_images", len(initList)); err != nil {
+		return p, nil, err
+	}
 	if fp, ok := raw["firstpass_image"].(string); ok && fp != "" {
-		img, err := decodeImage(fp)
+		img, err := decodeImage(fp, s.cfg.Limits, "firstpass_image")
 		if err != nil {
 			return p, nil, err
 		}
@@ -270,11 +278,11 @@ func (s *Server) checkScript(p processing.Params) error {
 	return err
 }
 
-func decodeImages(list []any) ([]image.Image, error) {
+func decodeImages(list []any, lim Limits) ([]image.Image, error) {
 	out := make([]image.Image, 0, len(list))
-	for _, v := range list {
+	for i, v := range list {
 		str, _ := v.(string)
-		img, err := decodeImage(str)
+		img, err := decodeImage(str, lim, "init_images", i)
 		if err != nil {
 			return nil, err
 		}

@@ -99,6 +99,7 @@ type genEnv struct {
 type genOptions struct {
 	queueCap int
 	noScript bool
+	config   []func(*server.Config)
 }
 
 // newGenServer starts a server that can generate: a real Processor with
@@ -134,11 +135,16 @@ func newGenServer(t testing.TB, opts ...func(*genOptions)) *genEnv {
 			env.Processor.Scripts = processing.NewScripts(scripts.Builtin(ups)...)
 		}
 		d.Processor, d.Queue, d.Models, d.Upscalers = env.Processor, env.Queue, env.Models, ups
-	})
+	}, o.config...)
 	return env
 }
 
 func withQueueCap(n int) func(*genOptions) { return func(o *genOptions) { o.queueCap = n } }
+
+// withConfig edits the server.Config the generation server starts with.
+func withConfig(f func(*server.Config)) func(*genOptions) {
+	return func(o *genOptions) { o.config = append(o.config, f) }
+}
 
 // genResponse is TextToImageResponse / ImageToImageResponse.
 type genResponse struct {

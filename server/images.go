@@ -17,14 +17,19 @@ import (
 // decodeImage is A1111's decode_base64_to_image: base64 or a data: URI.
 // http(s) URLs are refused with A1111's "Requests not allowed" (this server
 // has no --api-enable-requests); anything that does not decode to an image
-// is 500 "Invalid encoded image".
-func decodeImage(s string) (image.Image, error) {
+// is 500 "Invalid encoded image". An image whose header declares more than
+// lim.MaxPixels is a 422 at loc (the request field it came from), before
+// any pixel is decoded.
+func decodeImage(s string, lim Limits, loc ...any) (image.Image, error) {
 	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
 		return nil, httpException(http.StatusInternalServerError, "Requests not allowed")
 	}
 	raw, err := imagemeta.DecodeDataURI(s)
 	if err != nil {
 		return nil, httpException(http.StatusInternalServerError, "Invalid encoded image")
+	}
+	if err := lim.checkImageSize(raw, loc); err != nil {
+		return nil, err
 	}
 	img, _, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {

@@ -37,6 +37,9 @@ type Config struct {
 	Flags map[string]any
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// Limits bound what one request may ask for; zero fields take
+	// DefaultLimits.
+	Limits Limits
 }
 
 // Lifecycle is how the API stops or restarts the process that serves it.
@@ -83,6 +86,7 @@ func New(cfg Config, deps Deps) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	cfg.Flags = maps.Clone(cfg.Flags)
 	if cfg.Flags == nil {
 		// GET /cmd-flags answers an object, never null.

@@ -58,6 +58,9 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 			AllowCredentials: true,
 		}))
 	}
+	// Before auth and validation, which run per route: an oversized body
+	// is refused before anything reads it (and --api-log logs the 413).
+	e.Use(bodyLimit(s.cfg.Limits.MaxBodyBytes))
 
 	validator := oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		DoNotValidateServers:  true,

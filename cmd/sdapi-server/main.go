@@ -69,6 +69,7 @@ type config struct {
 	device         string
 	threads        int
 	queueSize      int
+	limits         server.Limits
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -91,11 +92,22 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.device, "device", "cpu", `execution provider: "cpu", "cuda" (fail if it cannot load) or "auto" (CUDA, else CPU)`)
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads per model part")
 	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs; more get 503")
+	// Defaults sized for 2 cores and 24 GiB with SD 1.5 (see server.DefaultLimits).
+	lim := server.DefaultLimits()
+	fs.Int64Var(&c.limits.MaxBodyBytes, "max-body-bytes", lim.MaxBodyBytes, "largest request body in bytes; more gets 413")
+	fs.Int64Var(&c.limits.MaxPixels, "max-pixels", lim.MaxPixels, "largest width×height×batch_size of a sampling pass (hires target included) and width×height of a sent image; more gets 422")
+	fs.IntVar(&c.limits.MaxSteps, "max-steps", lim.MaxSteps, "largest steps and hr_second_pass_steps; more gets 422")
+	fs.IntVar(&c.limits.MaxPromptChars, "max-prompt-chars", lim.MaxPromptChars, "longest prompt (each of prompt, negative_prompt, hr_prompt, hr_negative_prompt) in characters; more gets 422")
+	fs.IntVar(&c.limits.MaxBatchImages, "max-batch-images", lim.MaxBatchImages, "most images in one extra-batch-images or img2img init_images list; more gets 422")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
 	if fs.NArg() > 0 {
 		return c, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if l := c.limits; l.MaxBodyBytes <= 0 || l.MaxPixels <= 0 || l.MaxSteps <= 0 || l.MaxPromptChars <= 0 || l.MaxBatchImages <= 0 {
+		// A zero would silently mean the default in server.Config.
+		return c, nil, errors.New("--max-body-bytes, --max-pixels, --max-steps, --max-prompt-chars and --max-batch-images must be positive")
 	}
 	orDefault := func(v *string, rel string) {
 		if *v == "" {
@@ -205,6 +217,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 			Models:    models,
 			OutputDir: filepath.Join(cfg.dataDir, "outputs"),
 			Version:   version,
+			// The same limits again, for the jobs scripts derive.
+			Limits: cfg.limits.Processing(),
 		}
 	}
 
@@ -223,6 +237,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		APILog:      cfg.apiLog,
 		Flags:       flagValues(fs),
 		Logger:      log,
+		Limits:      cfg.limits,
 	}, server.Deps{
 		Options:   opts,
 		State:     state,

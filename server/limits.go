@@ -1,0 +1,210 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sdapi/sdapi/processing"
+)
+
+// Limits bound what one request may ask for. A1111 has none: there, a
+// request for 4096×4096 at batch size 8 runs until the GPU or the machine
+// runs out of memory. Here it is refused before any work: the body before
+// it is read (413), the rest before images are decoded or the job queues
+// (422 naming the field and the limit).
+type Limits struct {
+	// MaxBodyBytes bounds a request body; more is 413.
+	MaxBodyBytes int64
+	// MaxPixels bounds width×height×batch_size of each sampling pass (the
+	// first pass and the hires fix's target), and width×height of each
+	// image a request sends (init images, mask, extras images), checked
+	// from the image header before it is decoded.
+	MaxPixels int64
+	// MaxSteps bounds steps and hr_second_pass_steps.
+	MaxSteps int
+	// MaxPromptChars bounds each prompt, in characters.
+	MaxPromptChars int
+	// MaxBatchImages bounds the images of one request: imageList of
+	// extra-batch-images and init_images of img2img.
+	MaxBatchImages int
+}
+
+// DefaultLimits are sized for the project's reference machine: 2 CPU cores
+// and 24 GiB of memory running SD 1.5 in fp32 on ONNX Runtime.
+//
+//   - MaxPixels 768×768 (589,824). The UNet's largest self-attention map is
+//     2 (CFG) × 8 heads × T² floats per image, T = width·height/64 latent
+//     positions, and ONNX Runtime keeps the scores and their softmax alive
+//     together: about batch·(width·height)²/32 bytes, so 10 GiB at
+//     768×768×1 and 8 GiB at 512×512×2, plus 4 GiB of weights. It grows
+//     with the square of the image size, which is why a per-batch pixel
+//     count this low is needed: 1024×1024 (A1111's 2× hires fix of 512²)
+//     would need 32 GiB of attention maps alone.
+//   - MaxSteps 150, A1111's UI slider maximum; steps cost time, not memory.
+//   - MaxPromptChars 10,000: at worst a token per character, 134 CLIP
+//     chunks, whose cross-attention maps stay smaller than the
+//     self-attention maps above.
+//   - MaxBatchImages 16 and MaxBodyBytes 64 MiB: 16 images at the pixel
+//     limit are about 40 MB of base64 PNG; decoding, the JSON value the
+//     validator keeps and the upscaled results stay within a few GiB.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:   64 << 20,
+		MaxPixels:      768 * 768,
+		MaxSteps:       150,
+		MaxPromptChars: 10_000,
+		MaxBatchImages: 16,
+	}
+}
+
+// withDefaults fills zero (or negative) fields from DefaultLimits: the
+// server always runs with limits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if l.MaxPixels <= 0 {
+		l.MaxPixels = d.MaxPixels
+	}
+	if l.MaxSteps <= 0 {
+		l.MaxSteps = d.MaxSteps
+	}
+	if l.MaxPromptChars <= 0 {
+		l.MaxPromptChars = d.MaxPromptChars
+	}
+	if l.MaxBatchImages <= 0 {
+		l.MaxBatchImages = d.MaxBatchImages
+	}
+	return l
+}
+
+// Processing is the part of l that processing.Processor checks on every
+// job, scripts' jobs included; cmd/sdapi-server sets it on the Processor.
+func (l Limits) Processing() processing.Limits {
+	return processing.Limits{MaxPixels: l.MaxPixels, MaxSteps: l.MaxSteps, MaxPromptChars: l.MaxPromptChars}
+}
+
+// maxUpscaleFactor bounds an extras upscale: each result may have at most
+// maxUpscaleFactor² × MaxPixels pixels, an input at the limit upscaled 4×
+// per side (the largest built-in ESRGAN factor).
+const maxUpscaleFactor = 4
+
+// bodyLimit refuses a body over max: at once when Content-Length says so,
+// otherwise when reading passes max (http.MaxBytesReader, whose
+// *http.MaxBytesError errorResponse maps to 413 wherever the read fails).
+func bodyLimit(max int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > max {
+				return &http.MaxBytesError{Limit: max}
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				// The underlying writer, so the server closes the
+				// connection instead of draining the rest.
+				r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, max)
+			}
+			return next(c)
+		}
+	}
+}
+
+// bodyTooLarge is the 413 answer, in A1111's HTTPException shape.
+func bodyTooLarge(limit int64) *apiError {
+	return httpException(http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("Request body is larger than this server's limit of %d bytes", limit))
+}
+
+// checkImageCount refuses a list of n images over MaxBatchImages, before
+// any of them is decoded.
+func (l Limits) checkImageCount(field string, n int) error {
+	if n <= l.MaxBatchImages {
+		return nil
+	}
+	return &processing.LimitError{Loc: []any{field}, Kind: processing.LimitItems, Limit: int64(l.MaxBatchImages),
+		Msg: fmt.Sprintf("%s has %d images, over this server's limit of %d", field, n, l.MaxBatchImages)}
+}
+
+// checkImageSize refuses an encoded image whose header declares more than
+// MaxPixels, so that a small compressed file cannot make the server
+// allocate gigabytes. Headers that do not parse are left to the decoder,
+// which reports them as A1111 does.
+func (l Limits) checkImageSize(raw []byte, loc []any) error {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	px := int64(cfg.Width) * int64(cfg.Height)
+	if cfg.Width < 0 || cfg.Height < 0 || px <= l.MaxPixels {
+		return nil
+	}
+	return &processing.LimitError{Loc: loc, Kind: processing.LimitValue, Limit: l.MaxPixels,
+		Msg: fmt.Sprintf("%s is a %d×%d image = %d pixels, over this server's limit of %d pixels", locString(loc), cfg.Width, cfg.Height, px, l.MaxPixels)}
+}
+
+// checkUpscale refuses an extras upscale of img whose result would have
+// more than maxUpscaleFactor² × MaxPixels pixels. scale is what
+// processing/upscale will compute (upscaling_resize, or the larger of the
+// two ratios for resize mode 1).
+func (l Limits) checkUpscale(img image.Image, mode int, resize float64, w, h int) error {
+	iw, ih := float64(img.Bounds().Dx()), float64(img.Bounds().Dy())
+	scale, loc := resize, []any{"upscaling_resize"}
+	by := fmt.Sprintf("upscaling_resize %g", resize)
+	if mode == 1 {
+		scale, loc = math.Max(float64(w)/iw, float64(h)/ih), []any{"upscaling_resize_w"}
+		by = fmt.Sprintf("upscaling_resize_w×upscaling_resize_h %d×%d", w, h)
+	}
+	limit := float64(l.MaxPixels) * maxUpscaleFactor * maxUpscaleFactor
+	px := iw * ih * scale * scale
+	if px <= limit || !(scale > 0) { // a nonsense scale is upscale's own error
+		return nil
+	}
+	return &processing.LimitError{Loc: loc, Kind: processing.LimitValue, Limit: int64(limit),
+		Msg: fmt.Sprintf("%s upscales a %d×%d image by %g to %.0f pixels, over this server's limit of %d pixels", by, int(iw), int(ih), scale, px, int64(limit))}
+}
+
+func locString(loc []any) string {
+	s := ""
+	for i, p := range loc {
+		switch p := p.(type) {
+		case int:
+			s += fmt.Sprintf("[%d]", p)
+		default:
+			if i > 0 {
+				s += "."
+			}
+			s += fmt.Sprint(p)
+		}
+	}
+	return s
+}
+
+// limitDetail is the FastAPI 422 item of a limit, typed as pydantic types
+// the matching constraint (le, max_length, max_items), with its ctx.
+func limitDetail(le *processing.LimitError) detailItem {
+	typ := "value_error.number.not_le"
+	switch le.Kind {
+	case processing.LimitLength:
+		typ = "value_error.any_str.max_length"
+	case processing.LimitItems:
+		typ = "value_error.list.max_items"
+	}
+	return detailItem{Loc: append([]any{"body"}, le.Loc...), Msg: le.Msg, Type: typ, Ctx: map[string]any{"limit_value": le.Limit}}
+}
+
+// isBodyTooLarge matches the body limit's error however the validator or
+// the binder wrapped it.
+func isBodyTooLarge(err error) (int64, bool) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return mbe.Limit, true
+	}
+	return 0, false
+}
