@@ -155,6 +155,10 @@ type Client struct {
 	spec        *Spec
 	evidenceDir string
 	n           atomic.Int64
+	observe     func(*Exchange)
+	// unrecorded keeps the exchanges out of the ledger and away from
+	// Observe (the capability probes sent to Config.ProbeTarget).
+	unrecorded bool
 }
 
 // NewClient returns a Client for cfg's target validating against spec.
@@ -164,7 +168,7 @@ func NewClient(cfg Config, spec *Spec) *Client {
 		hc: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
 			Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second,
 		}},
-		user: cfg.User, pass: cfg.Password, spec: spec, evidenceDir: cfg.EvidenceDir,
+		user: cfg.User, pass: cfg.Password, spec: spec, evidenceDir: cfg.EvidenceDir, observe: cfg.Observe,
 	}
 }
 
@@ -215,7 +219,13 @@ func (c *Client) Do(ctx context.Context, r Request) *Exchange {
 	if verr != nil {
 		ex.Violation = verr.Error()
 	}
+	if c.unrecorded {
+		return ex
+	}
 	theLedger.record(ex)
+	if c.observe != nil {
+		c.observe(ex)
+	}
 	return ex
 }
 

@@ -36,6 +36,19 @@ type Config struct {
 	// Identity is how the entry point describes the target beyond its URL
 	// (for instance "reference server built from ./cmd/sdapi-server").
 	Identity string
+	// ProbeTarget, when set, receives the capability probes (one small
+	// txt2img, img2img and extras request) instead of Target. A validating
+	// proxy such as Prism sits at Target and mocks an answer whenever the
+	// server behind it answers 501; the probes must see the server's own
+	// answer to skip what it does not implement.
+	ProbeTarget string
+	// Observe, when set, is called with every exchange after it has been
+	// validated (for instance to collect a proxy's sl-violations header).
+	// The suite runs serially, so calls never overlap.
+	Observe func(*Exchange)
+	// Progress, when set, receives the suite's progress: one call when a
+	// check starts and one when it ends (see ProgressEvent).
+	Progress func(ProgressEvent)
 }
 
 // Cfg is the configuration of the current run. Entry points set it before

@@ -87,9 +87,20 @@ func testMain(m *testing.M) int {
 		cfg.JSONReport = filepath.Join(*flagReportDir, "report.json")
 		cfg.EvidenceDir = filepath.Join(*flagReportDir, "evidence")
 	}
+	var prism *prismProxy
+	if *flagPrism {
+		if prism, err = startPrism(&cfg, cfg.Target); err != nil {
+			fmt.Fprintln(os.Stderr, "conformance: start prism:", err)
+			return 1
+		}
+	}
 	conformance.Cfg = cfg
 	targetURL = cfg.Target
-	return m.Run()
+	code := m.Run()
+	if prism != nil {
+		code = prism.finish(*flagReportDir, code)
+	}
+	return code
 }
 
 func cmpOr(a, b string) string {

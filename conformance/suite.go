@@ -26,6 +26,9 @@ type suiteState struct {
 	sampler string
 	caps    map[string]capability
 	long    *longJob
+	// prober sends the capability probes: client, or a client for
+	// Config.ProbeTarget.
+	prober *Client
 }
 
 type capability struct {
@@ -43,6 +46,13 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	s := &suiteState{cfg: Cfg, profile: p, spec: spec, started: time.Now(), caps: map[string]capability{}}
 	s.client = NewClient(Cfg, spec)
+	s.prober = s.client
+	if Cfg.ProbeTarget != "" {
+		pc := Cfg
+		pc.Target, pc.Observe = Cfg.ProbeTarget, nil
+		s.prober = NewClient(pc, spec)
+		s.prober.unrecorded = true
+	}
 	suite = s
 	theLedger = newLedger()
 
@@ -146,7 +156,7 @@ func probe(ctx context.Context, need string) capability {
 		panic("conformance: unknown capability " + need)
 	}
 	b, _ := json.Marshal(body)
-	ex := suite.client.Do(ctx, Request{Method: http.MethodPost, Path: APIPrefix + path, Body: b})
+	ex := suite.prober.Do(ctx, Request{Method: http.MethodPost, Path: APIPrefix + path, Body: b})
 	switch {
 	case ex.Err != nil:
 		return capability{fail: fmt.Sprintf("probing %s: %v", need, ex.Err)}
