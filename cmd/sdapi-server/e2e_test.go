@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/sdapi/sdapi/internal/spectest"
+	"github.com/sdapi/sdapi/runner/onnxgen"
 )
 
 const (
@@ -825,4 +826,91 @@ func TestCmdFlags(t *testing.T) {
 			t.Errorf("GET /progress on the bound port: %d", r.Status)
 		}
 	})
+}
+
+// TestModelUpscalers: an ONNX upscaler in DATA-DIR/models/ESRGAN is listed
+// by /sdapi/v1/upscalers and serves extra-single-image, and a corrupt model
+// file next to it is logged with its path and skipped.
+func TestModelUpscalers(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH") == "" {
+		t.Skip("ONNXRUNTIME_SHARED_LIBRARY_PATH is not set (make onnxruntime, or run through make)")
+	}
+	dir := t.TempDir()
+	esrgan := filepath.Join(dir, "models", "ESRGAN")
+	model := filepath.Join(esrgan, "4x-TinyTest.onnx")
+	if err := onnxgen.EmitUpscaler(model, onnxgen.UpscalerConfig{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	corrupt := filepath.Join(esrgan, "broken.onnx")
+	if err := os.WriteFile(corrupt, []byte("not an onnx model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startServer(t, dir)
+	v := validator(t, p)
+
+	type upscalerItem struct {
+		Name      string  `json:"name"`
+		ModelName *string `json:"model_name"`
+		ModelPath *string `json:"model_path"`
+		Scale     float64 `json:"scale"`
+	}
+	list := decode[[]upscalerItem](t, do(t, v, http.MethodGet, p.url, "/sdapi/v1/upscalers", nil))
+	var names []string
+	for _, u := range list {
+		names = append(names, u.Name)
+	}
+	if want := []string{"None", "Lanczos", "Nearest", "4x-TinyTest"}; !slices.Equal(names, want) {
+		t.Fatalf("upscalers %v, want %v", names, want)
+	}
+	if u := list[3]; u.ModelName == nil || *u.ModelName != "ESRGAN" || u.ModelPath == nil || *u.ModelPath != model || u.Scale != 4 {
+		t.Errorf("model entry %+v", u)
+	}
+	if !strings.Contains(p.log.String(), corrupt) {
+		t.Errorf("log does not name the corrupt model %s:\n%s", corrupt, p.log)
+	}
+
+	src := image.NewNRGBA(image.Rect(0, 0, 16, 16))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i * 7)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, src); err != nil {
+		t.Fatal(err)
+	}
+	img := base64.StdEncoding.EncodeToString(b.Bytes())
+	tests := []struct {
+		name string
+		body map[string]any
+		want image.Point
+	}{
+		{"scale by 4", map[string]any{"upscaling_resize": 4}, image.Pt(64, 64)},
+		{"to a size", map[string]any{"resize_mode": 1, "upscaling_resize_w": 40, "upscaling_resize_h": 24}, image.Pt(40, 24)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := map[string]any{"image": img, "upscaler_1": "4x-TinyTest"}
+			for k, x := range tc.body {
+				body[k] = x
+			}
+			r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/extra-single-image", body)
+			if r.Status != http.StatusOK {
+				t.Fatalf("status %d: %.300s", r.Status, r.Body)
+			}
+			res := decode[struct {
+				Image string `json:"image"`
+			}](t, r)
+			raw, err := base64.StdEncoding.DecodeString(res.Image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := png.Decode(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := out.Bounds().Size(); got != tc.want {
+				t.Errorf("image %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/queue"
+	"github.com/sdapi/sdapi/processing/scripts"
 	"github.com/sdapi/sdapi/processing/styles"
 	"github.com/sdapi/sdapi/runner/ort"
 	"github.com/sdapi/sdapi/server"
@@ -60,6 +61,8 @@ type config struct {
 	dataDir        string
 	ckptDir        string
 	vaeDir         string
+	esrganDir      string
+	realesrganDir  string
 	stylesFile     string
 	settingsFile   string
 	corsOrigins    string
@@ -83,6 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.dataDir, "data-dir", ".sdapi-data", "base directory for settings, styles, models and outputs")
 	fs.StringVar(&c.ckptDir, "ckpt-dir", "", "directory of Stable Diffusion ONNX model directories (default DATA-DIR/models/Stable-diffusion)")
 	fs.StringVar(&c.vaeDir, "vae-dir", "", "directory of ONNX VAE directories (default DATA-DIR/models/VAE)")
+	fs.StringVar(&c.esrganDir, "esrgan-models-path", "", "directory of ESRGAN-style ONNX upscaler models (default DATA-DIR/models/ESRGAN)")
+	fs.StringVar(&c.realesrganDir, "realesrgan-models-path", "", "directory of Real-ESRGAN ONNX upscaler models (default DATA-DIR/models/RealESRGAN)")
 	fs.StringVar(&c.stylesFile, "styles-file", "", "prompt styles CSV (default DATA-DIR/styles.csv)")
 	fs.StringVar(&c.settingsFile, "ui-settings-file", "", "settings file (default DATA-DIR/config.json)")
 	fs.StringVar(&c.corsOrigins, "cors-allow-origins", "", "comma-separated CORS origins; CORS is off without it")
@@ -116,6 +121,8 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	}
 	orDefault(&c.ckptDir, filepath.Join("models", "Stable-diffusion"))
 	orDefault(&c.vaeDir, filepath.Join("models", "VAE"))
+	orDefault(&c.esrganDir, filepath.Join("models", "ESRGAN"))
+	orDefault(&c.realesrganDir, filepath.Join("models", "RealESRGAN"))
 	orDefault(&c.stylesFile, "styles.csv")
 	orDefault(&c.settingsFile, "config.json")
 	return c, fs, nil
@@ -206,9 +213,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		proc   *processing.Processor
 		models *processing.ModelHost
 	)
-	if open, err := startRunner(log, cfg); err != nil {
+	open, err := startRunner(log, cfg)
+	if err != nil {
 		log.Error("generation is unavailable", "err", err)
-	} else {
+	}
+	// The registry always holds the built-in upscalers, so extras works
+	// without ONNX Runtime; model upscalers need it.
+	ups, closeUpscalers := loadUpscalers(ctx, log, err == nil, []upscalerDir{
+		{cfg.esrganDir, "ESRGAN"}, {cfg.realesrganDir, "RealESRGAN"},
+	}, ort.UpscalerConfig{Device: cfg.device, Threads: cfg.threads, Logger: log})
+	if open != nil {
 		models = processing.NewModelHost(cat, open)
 		proc = &processing.Processor{
 			Options:   opts,
@@ -217,6 +231,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 			Models:    models,
 			OutputDir: filepath.Join(cfg.dataDir, "outputs"),
 			Version:   version,
+			Upscalers: ups,
+			Scripts:   processing.NewScripts(scripts.Builtin(ups)...),
 			// The same limits again, for the jobs scripts derive.
 			Limits: cfg.limits.Processing(),
 		}
@@ -247,6 +263,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		Processor: proc,
 		Queue:     jobs,
 		Models:    models,
+		Upscalers: ups,
 	})
 	e, err := server.NewEcho(srv)
 	if err != nil {
@@ -282,6 +299,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	if err := jobs.Close(sctx); err != nil {
 		log.Warn("queue close", "err", err)
 	}
+	closeUpscalers() // before ort.Shutdown destroys the environment
 	if models != nil {
 		if err := models.Unload(); err != nil {
 			log.Warn("unload model", "err", err)
