@@ -88,7 +88,20 @@ func (s *Server) GetFaceRestorersSdapiV1FaceRestorersGet(ctx context.Context, _ 
 }
 
 func (s *Server) GetRealesrganModelsSdapiV1RealesrganModelsGet(ctx context.Context, _ gen.GetRealesrganModelsSdapiV1RealesrganModelsGetRequestObject) (gen.GetRealesrganModelsSdapiV1RealesrganModelsGetResponseObject, error) {
-	return gen.GetRealesrganModelsSdapiV1RealesrganModelsGet200JSONResponse{}, nil
+	// A1111 lists the RealESRGAN upscaler's models here; on this server
+	// those are the ONNX upscalers loaded from the RealESRGAN directory.
+	out := gen.GetRealesrganModelsSdapiV1RealesrganModelsGet200JSONResponse{}
+	if s.deps.Upscalers == nil {
+		return out, nil
+	}
+	for _, u := range s.deps.Upscalers.List() {
+		if u.ModelName == nil || *u.ModelName != "RealESRGAN" {
+			continue
+		}
+		scale := int(u.Scale)
+		out = append(out, gen.RealesrganItem{Name: u.Name, Path: u.ModelPath, Scale: &scale})
+	}
+	return out, nil
 }
 
 func (s *Server) GetPromptStylesSdapiV1PromptStylesGet(ctx context.Context, _ gen.GetPromptStylesSdapiV1PromptStylesGetRequestObject) (gen.GetPromptStylesSdapiV1PromptStylesGetResponseObject, error) {

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"image"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -12,6 +14,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/server"
 )
 
@@ -361,5 +364,30 @@ func TestOpenAPIAndDocs(t *testing.T) {
 	}
 	if !strings.Contains(string(res.Body), "/openapi.json") {
 		t.Errorf("/docs page does not point at /openapi.json")
+	}
+}
+
+// x4Model is a ModelUpscaler stand-in: the listing reads only its scale.
+type x4Model struct{}
+
+func (x4Model) Upscale(_ context.Context, img image.Image) (image.Image, error) { return img, nil }
+func (x4Model) Scale() int                                                      { return 4 }
+
+func TestUpscalerListingsFollowTheRegistry(t *testing.T) {
+	t.Parallel()
+	reg := upscale.NewRegistry(
+		upscale.NewModelUpscaler("RealESRGAN_x4plus", "RealESRGAN", "/m/RealESRGAN/RealESRGAN_x4plus.onnx", x4Model{}),
+		upscale.NewModelUpscaler("4x-UltraSharp", "ESRGAN", "/m/ESRGAN/4x-UltraSharp.onnx", x4Model{}),
+	)
+	ts := startServerDeps(t, newTestDirs(t), nil, func(d *server.Deps) { d.Upscalers = reg })
+	res := ts.do(t, http.MethodGet, "/sdapi/v1/realesrgan-models", nil)
+	assertStatus(t, res, http.StatusOK)
+	assertJSON(t, res.Body, `[{"name":"RealESRGAN_x4plus","path":"/m/RealESRGAN/RealESRGAN_x4plus.onnx","scale":4}]`)
+	res = ts.do(t, http.MethodGet, "/sdapi/v1/upscalers", nil)
+	assertStatus(t, res, http.StatusOK)
+	for _, name := range []string{`"None"`, `"Lanczos"`, `"Nearest"`, `"4x-UltraSharp"`, `"RealESRGAN_x4plus"`} {
+		if !strings.Contains(string(res.Body), name) {
+			t.Errorf("/upscalers lacks %s: %s", name, res.Body)
+		}
 	}
 }
