@@ -16,7 +16,7 @@ import (
 // extras_single_image_api: run_extras on one image, in the queue.
 func (s *Server) ExtrasSingleImageApiSdapiV1ExtraSingleImagePost(ctx context.Context, req gen.ExtrasSingleImageApiSdapiV1ExtraSingleImagePostRequestObject) (gen.ExtrasSingleImageApiSdapiV1ExtraSingleImagePostResponseObject, error) {
 	if req.Body == nil {
-		return nil, &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+		return nil, errBodyMissing()
 	}
 	b := req.Body
 	xr := extrasRequest(extrasFields{
@@ -50,7 +50,7 @@ func (s *Server) ExtrasSingleImageApiSdapiV1ExtraSingleImagePost(ctx context.Con
 // extras_batch_images_api.
 func (s *Server) ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost(ctx context.Context, req gen.ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostRequestObject) (gen.ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostResponseObject, error) {
 	if req.Body == nil {
-		return nil, &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+		return nil, errBodyMissing()
 	}
 	b := req.Body
 	xr := extrasRequest(extrasFields{

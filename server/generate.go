@@ -16,47 +16,60 @@ import (
 // Text2imgapiSdapiV1Txt2imgPost is A1111 1.10's text2imgapi.
 func (s *Server) Text2imgapiSdapiV1Txt2imgPost(ctx context.Context, req gen.Text2imgapiSdapiV1Txt2imgPostRequestObject) (gen.Text2imgapiSdapiV1Txt2imgPostResponseObject, error) {
 	if req.Body == nil {
-		return nil, &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+		return nil, errBodyMissing()
 	}
-	raw := rawBody(ctx, req.Body)
-	p, params, err := s.buildParams(processing.Txt2Img, raw)
+	g, err := s.runGeneration(ctx, processing.Txt2Img, rawBody(ctx, req.Body))
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.generate(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	images := []string{}
-	if p.SendImages {
-		images = res.ImagesBase64()
-	}
-	return gen.Text2imgapiSdapiV1Txt2imgPost200JSONResponse{Images: &images, Parameters: params, Info: res.JS()}, nil
+	return gen.Text2imgapiSdapiV1Txt2imgPost200JSONResponse{Images: &g.images, Parameters: g.params, Info: g.info}, nil
 }
 
 // Img2imgapiSdapiV1Img2imgPost is A1111 1.10's img2imgapi.
 func (s *Server) Img2imgapiSdapiV1Img2imgPost(ctx context.Context, req gen.Img2imgapiSdapiV1Img2imgPostRequestObject) (gen.Img2imgapiSdapiV1Img2imgPostResponseObject, error) {
 	if req.Body == nil {
-		return nil, &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+		return nil, errBodyMissing()
 	}
-	raw := rawBody(ctx, req.Body)
-	p, params, err := s.buildParams(processing.Img2Img, raw)
+	g, err := s.runGeneration(ctx, processing.Img2Img, rawBody(ctx, req.Body))
 	if err != nil {
 		return nil, err
+	}
+	if !g.p.IncludeInitImages {
+		g.params["init_images"] = nil
+		g.params["mask"] = nil
+	}
+	return gen.Img2imgapiSdapiV1Img2imgPost200JSONResponse{Images: &g.images, Parameters: g.params, Info: g.info}, nil
+}
+
+// generated is a finished txt2img or img2img job in the response's terms.
+type generated struct {
+	p      processing.Params
+	params map[string]any // the response's parameters: vars(request)
+	images []string       // base64; empty when send_images is false
+	info   string         // Processed.js()
+}
+
+// runGeneration is what text2imgapi and img2imgapi share: the raw body
+// becomes Params, the job runs in the queue, and the result is encoded.
+func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, raw map[string]any) (generated, error) {
+	p, params, err := s.buildParams(mode, raw)
+	if err != nil {
+		return generated{}, err
 	}
 	res, err := s.generate(ctx, p)
 	if err != nil {
-		return nil, err
+		return generated{}, err
 	}
 	images := []string{}
 	if p.SendImages {
 		images = res.ImagesBase64()
 	}
-	if !p.IncludeInitImages {
-		params["init_images"] = nil
-		params["mask"] = nil
-	}
-	return gen.Img2imgapiSdapiV1Img2imgPost200JSONResponse{Images: &images, Parameters: params, Info: res.JS()}, nil
+	return generated{p: p, params: params, images: images, info: res.JS()}, nil
+}
+
+// errBodyMissing is FastAPI's answer to a POST without a body.
+func errBodyMissing() error {
+	return &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
 }
 
 // generate runs one job through the queue (A1111's queue_lock), named after

@@ -86,7 +86,7 @@ func (s *Server) GetConfigSdapiV1OptionsGet(ctx context.Context, _ gen.GetConfig
 
 func (s *Server) SetConfigSdapiV1OptionsPost(ctx context.Context, req gen.SetConfigSdapiV1OptionsPostRequestObject) (gen.SetConfigSdapiV1OptionsPostResponseObject, error) {
 	if req.Body == nil {
-		return nil, &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+		return nil, errBodyMissing()
 	}
 	if err := s.deps.Options.SetFromAPI(ctx, *req.Body); err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 // (base64 or a data: URI), read its metadata, parse the infotext.
 func (s *Server) PnginfoapiSdapiV1PngInfoPost(ctx context.Context, req gen.PnginfoapiSdapiV1PngInfoPostRequestObject) (gen.PnginfoapiSdapiV1PngInfoPostResponseObject, error) {
 	if req.Body == nil {
-		return nil, &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+		return nil, errBodyMissing()
 	}
 	data := strings.TrimSpace(req.Body.Image)
 	if strings.HasPrefix(data, "http://") || strings.HasPrefix(data, "https://") {
