@@ -355,14 +355,8 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 	case axisInt:
 		for _, v := range list {
 			if m := reRange.FindStringSubmatch(v); m != nil {
-				start, err1 := pyInt(m[1])
-				end, err2 := pyInt(m[2])
-				step := 1
-				var err3 error
-				if m[3] != "" {
-					step, err3 = pyInt(m[3])
-				}
-				if err := firstErr(err1, err2, err3); err != nil {
+				start, end, step, err := rangeArgs(m, 1, pyInt)
+				if err != nil {
 					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
 				}
 				if step == 0 {
@@ -372,14 +366,8 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 					out = append(out, x)
 				}
 			} else if m := reRangeCount.FindStringSubmatch(v); m != nil {
-				start, err1 := pyInt(m[1])
-				end, err2 := pyInt(m[2])
-				num := 1
-				var err3 error
-				if m[3] != "" {
-					num, err3 = pyInt(m[3])
-				}
-				if err := firstErr(err1, err2, err3); err != nil {
+				start, end, num, err := rangeArgs(m, 1, pyInt)
+				if err != nil {
 					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
 				}
 				for _, f := range linspace(float64(start), float64(end), num) {
@@ -396,14 +384,8 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 	case axisFloat:
 		for _, v := range list {
 			if m := reRangeFloat.FindStringSubmatch(v); m != nil {
-				start, err1 := pyFloat(m[1])
-				end, err2 := pyFloat(m[2])
-				step := 1.0
-				var err3 error
-				if m[3] != "" {
-					step, err3 = pyFloat(m[3])
-				}
-				if err := firstErr(err1, err2, err3); err != nil {
+				start, end, step, err := rangeArgs(m, 1.0, pyFloat)
+				if err != nil {
 					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
 				}
 				if step == 0 {
@@ -454,6 +436,19 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 		}
 	}
 	return out, nil
+}
+
+// rangeArgs parses a range match: start m[1], end m[2] and the optional
+// step or count m[3] (def when absent), as xyz_grid reads them.
+func rangeArgs[T int | float64](m []string, def T, parse func(string) (T, error)) (start, end, third T, err error) {
+	start, err1 := parse(m[1])
+	end, err2 := parse(m[2])
+	third = def
+	var err3 error
+	if m[3] != "" {
+		third, err3 = parse(m[3])
+	}
+	return start, end, third, firstErr(err1, err2, err3)
 }
 
 func firstErr(errs ...error) error {
