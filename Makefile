@@ -33,7 +33,7 @@ SWAGGER_UI_SRC   := node_modules/swagger-ui-dist
 SWAGGER_UI_DIR   := server/docs/swagger-ui
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: help deps onnxruntime bench conform conform-prism gate record generate check-generated lint build run test test-fresh vendor-swagger-ui
+.PHONY: help deps onnxruntime bench fuzz conform conform-prism gate record generate check-generated lint build run test test-fresh vendor-swagger-ui
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>"
@@ -112,6 +112,24 @@ record: ## Record the last `make gate` run as a milestone run (MILESTONE=), then
 	$(GO) run ./cmd/sdapi-milestone record $(MILESTONE) --conformance $(GATE_DIR)/conform/report.json --coverage $(GATE_DIR)/cover.out
 	$(GO) run ./cmd/sdapi-milestone summary $(MILESTONE)
 	$(GO) run ./cmd/sdapi-milestone audit $(MILESTONE)
+
+# Each fuzz target as package:FuzzName; `go test` replays their corpora
+# (testdata/fuzz/) every run, `make fuzz` searches for new inputs.
+FUZZTIME ?= 1m
+FUZZ_TARGETS := \
+	./server:FuzzBuildParams ./server:FuzzDecodeImage \
+	./processing/infotext:FuzzParse ./processing/infotext:FuzzQuoteRoundTrip \
+	./processing/imagemeta:FuzzRead ./processing/imagemeta:FuzzPNGTextChunk \
+	./processing/imagemeta:FuzzEXIFUserComment ./processing/imagemeta:FuzzUserCommentRoundTrip \
+	./processing/imagemeta:FuzzDecodeDataURI \
+	./runner/clip:FuzzParseAttention ./runner/clip:FuzzEncode
+fuzz: ## Run each fuzz target for FUZZTIME (default 1m) in turn; a crasher lands in the package's testdata/fuzz/
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || failed="$$failed $$name"; \
+	done; \
+	if [[ -n "$$failed" ]]; then echo "fuzz: crashers in$$failed (see testdata/fuzz/)" >&2; exit 1; fi
 
 BENCHTIME ?= 3x
 bench: $(ORT_LIB) ## Benchmarks: runner stages and overhead ratio, sampler math, RNG, tokenizer (BENCHTIME=, SDAPI_BENCH_SD15=1 adds full-size SD 1.5)
