@@ -31,7 +31,12 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
-	specJSON, err := json.Marshal(spec)
+	// The published document has no servers, as FastAPI's /openapi.json:
+	// Swagger UI at /docs then sends "Try it out" requests to the origin it
+	// was loaded from, not to the spec's default http://127.0.0.1:7860.
+	published := *spec
+	published.Servers = nil
+	specJSON, err := json.Marshal(&published)
 	if err != nil {
 		return nil, fmt.Errorf("encode spec: %w", err)
 	}
