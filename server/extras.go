@@ -28,7 +28,7 @@ func (s *Server) ExtrasSingleImageApiSdapiV1ExtraSingleImagePost(ctx context.Con
 	if b.Image != nil {
 		data = *b.Image
 	}
-	img, err := decodeImage(strings.TrimSpace(data), s.cfg.Limits, "image")
+	img, err := s.decodeInput(ctx, strings.TrimSpace(data), "image")
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (s *Server) ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost(ctx context.Con
 	}
 	imgs := make([]image.Image, 0, len(b.ImageList))
 	for i, f := range b.ImageList {
-		img, err := decodeImage(strings.TrimSpace(f.Data), s.cfg.Limits, "imageList", i, "data")
+		img, err := s.decodeInput(ctx, strings.TrimSpace(f.Data), "imageList", i, "data")
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +173,7 @@ func (s *Server) InterrogateapiSdapiV1InterrogatePost(ctx context.Context, req g
 		}
 	}
 	// A1111 decodes the image before it looks at the model.
-	if _, err := decodeImage(data, s.cfg.Limits, "image"); err != nil {
+	if _, err := s.decodeInput(ctx, data, "image"); err != nil {
 		return nil, err
 	}
 	switch model {

@@ -66,7 +66,7 @@ func FuzzBuildParams(f *testing.F) {
 		if img2img {
 			mode = processing.Img2Img
 		}
-		p, params, err := srv.buildParams(mode, raw)
+		p, params, err := srv.buildParams(t.Context(), mode, raw)
 		if err != nil {
 			status, out := errorResponse(err)
 			if status < 400 || status > 599 {

@@ -52,7 +52,7 @@ type generated struct {
 // runGeneration is what text2imgapi and img2imgapi share: the raw body
 // becomes Params, the job runs in the queue, and the result is encoded.
 func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, raw map[string]any) (generated, error) {
-	p, params, err := s.buildParams(mode, raw)
+	p, params, err := s.buildParams(ctx, mode, raw)
 	if err != nil {
 		return generated{}, err
 	}
@@ -120,7 +120,7 @@ func (s *Server) outcome(ctx context.Context, err error) string {
 
 // buildParams converts a request body into processing.Params with A1111's
 // API defaults, and returns the parameters echo (vars(request)) alongside.
-func (s *Server) buildParams(mode processing.Mode, raw map[string]any) (p processing.Params, params map[string]any, err error) {
+func (s *Server) buildParams(ctx context.Context, mode processing.Mode, raw map[string]any) (p processing.Params, params map[string]any, err error) {
 	r := rawReq(raw)
 	var initList []any
 	p = processing.DefaultTxt2Img()
@@ -141,7 +141,7 @@ func (s *Server) buildParams(mode processing.Mode, raw map[string]any) (p proces
 		}
 		if m, ok := raw["mask"].(string); ok && m != "" {
 			var err error
-			if p.Mask, err = decodeImage(m, s.cfg.Limits, "mask"); err != nil {
+			if p.Mask, err = s.decodeInput(ctx, m, "mask"); err != nil {
 				return p, nil, err
 			}
 		}
@@ -149,7 +149,7 @@ func (s *Server) buildParams(mode processing.Mode, raw map[string]any) (p proces
 			// Decoded last, as A1111 does inside the queue lock: an
 			// unknown script is reported first.
 			if err == nil {
-				if p.InitImages, err = decodeImages(initList, s.cfg.Limits); err != nil {
+				if p.InitImages, err = s.decodeImages(ctx, initList); err != nil {
 					params = nil
 				}
 			}
@@ -267,7 +267,7 @@ func (s *Server) buildParams(mode processing.Mode, raw map[string]any) (p proces
 		return p, nil, err
 	}
 	if fp, ok := raw["firstpass_image"].(string); ok && fp != "" {
-		img, err := decodeImage(fp, s.cfg.Limits, "firstpass_image")
+		img, err := s.decodeInput(ctx, fp, "firstpass_image")
 		if err != nil {
 			return p, nil, err
 		}
@@ -291,11 +291,11 @@ func (s *Server) checkScript(p processing.Params) error {
 	return err
 }
 
-func decodeImages(list []any, lim Limits) ([]image.Image, error) {
+func (s *Server) decodeImages(ctx context.Context, list []any) ([]image.Image, error) {
 	out := make([]image.Image, 0, len(list))
 	for i, v := range list {
 		str, _ := v.(string)
-		img, err := decodeImage(str, lim, "init_images", i)
+		img, err := s.decodeInput(ctx, str, "init_images", i)
 		if err != nil {
 			return nil, err
 		}

@@ -15,8 +15,8 @@ import (
 )
 
 // decodeImage is A1111's decode_base64_to_image: base64 or a data: URI.
-// http(s) URLs are refused with A1111's "Requests not allowed" (this server
-// has no --api-enable-requests); anything that does not decode to an image
+// http(s) URLs are refused with A1111's "Requests not allowed": decodeInput
+// fetches them under --api-enable-requests. Anything that does not decode to an image
 // is 500 "Invalid encoded image". An image whose header declares more than
 // lim.MaxPixels is a 422 at loc (the request field it came from), before
 // any pixel is decoded.
@@ -28,6 +28,12 @@ func decodeImage(s string, lim Limits, loc ...any) (image.Image, error) {
 	if err != nil {
 		return nil, httpException(http.StatusInternalServerError, "Invalid encoded image")
 	}
+	return decodeImageBytes(raw, lim, loc...)
+}
+
+// decodeImageBytes is decodeImage after the base64: also used for an image
+// fetched by URL.
+func decodeImageBytes(raw []byte, lim Limits, loc ...any) (image.Image, error) {
 	if err := lim.checkImageSize(raw, loc); err != nil {
 		return nil, err
 	}

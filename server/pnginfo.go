@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/sdapi/sdapi/gen"
@@ -17,12 +16,15 @@ func (s *Server) PnginfoapiSdapiV1PngInfoPost(ctx context.Context, req gen.Pngin
 		return nil, errBodyMissing()
 	}
 	data := strings.TrimSpace(req.Body.Image)
-	if strings.HasPrefix(data, "http://") || strings.HasPrefix(data, "https://") {
-		// Fetching images by URL is off until the server is started to
-		// allow it (A1111's api_enable_requests).
-		return nil, httpException(http.StatusInternalServerError, "Requests not allowed")
+	var raw []byte
+	var err error
+	if isURL(data) {
+		// Fetched only with --api-enable-requests (A1111's
+		// api_enable_requests), never from a non-public address.
+		raw, err = s.inputBytes(ctx, data)
+	} else {
+		raw, err = imagemeta.DecodeDataURI(data)
 	}
-	raw, err := imagemeta.DecodeDataURI(data)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,14 @@ type Config struct {
 	// Limits bound what one request may ask for; zero fields take
 	// DefaultLimits.
 	Limits Limits
+	// EnableRequests lets input images (init_images, mask, extras and
+	// png-info images) be http(s) URLs (--api-enable-requests); without it
+	// they answer A1111's 500 "Requests not allowed". A fetch never reaches
+	// a non-public address (see URLFetcher).
+	EnableRequests bool
+	// Fetcher fetches those URLs; nil is a zero URLFetcher. Tests set its
+	// resolver and address policy.
+	Fetcher *URLFetcher
 }
 
 // Lifecycle is how the API stops or restarts the process that serves it.

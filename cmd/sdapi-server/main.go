@@ -67,6 +67,7 @@ type config struct {
 	settingsFile   string
 	corsOrigins    string
 	apiLog         bool
+	enableRequests bool
 	noDefaultModel bool
 	ortLib         string
 	device         string
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.settingsFile, "ui-settings-file", "", "settings file (default DATA-DIR/config.json)")
 	fs.StringVar(&c.corsOrigins, "cors-allow-origins", "", "comma-separated CORS origins; CORS is off without it")
 	fs.BoolVar(&c.apiLog, "api-log", false, "log every API request")
+	fs.BoolVar(&c.enableRequests, "api-enable-requests", false, "let input images be http(s) URLs; public addresses only, 50 MiB and 30 s per fetch")
 	fs.BoolVar(&c.noDefaultModel, "no-download-sd-model", false, "do not emit the random-weight test model when no model is installed")
 	fs.StringVar(&c.ortLib, "onnxruntime-lib", os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH"), "path of libonnxruntime.so (default $ONNXRUNTIME_SHARED_LIBRARY_PATH)")
 	fs.StringVar(&c.device, "device", "cpu", `execution provider: "cpu", "cuda" (fail if it cannot load) or "auto" (CUDA, else CPU)`)
@@ -247,13 +249,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		origins = strings.Split(cfg.corsOrigins, ",")
 	}
 	srv := server.New(server.Config{
-		APIAuth:     creds,
-		ServerStop:  cfg.apiServerStop,
-		CORSOrigins: origins,
-		APILog:      cfg.apiLog,
-		Flags:       flagValues(fs),
-		Logger:      log,
-		Limits:      cfg.limits,
+		APIAuth:        creds,
+		ServerStop:     cfg.apiServerStop,
+		CORSOrigins:    origins,
+		APILog:         cfg.apiLog,
+		EnableRequests: cfg.enableRequests,
+		Flags:          flagValues(fs),
+		Logger:         log,
+		Limits:         cfg.limits,
 	}, server.Deps{
 		Options:   opts,
 		State:     state,
