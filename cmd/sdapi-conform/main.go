@@ -17,19 +17,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
-	"github.com/onsi/gomega"
 
 	"github.com/sdapi/sdapi/conformance"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
-
-// failT is the minimal GinkgoTestingT RunSpecs needs outside go test.
-type failT struct{ failed bool }
-
-func (t *failT) Fail() { t.failed = true }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg := conformance.Cfg
@@ -67,30 +60,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.LabelFilter = *labelFilter
 	cfg.Identity = "sdapi-conform --target " + cfg.Target
-	conformance.Cfg = cfg
 
-	sc, rc := ginkgo.GinkgoConfiguration()
-	sc.LabelFilter = *labelFilter
-	sc.DryRun = *list
-	sc.Timeout = *timeout
-	rc.Verbose = *verbose || *list
-	rc.NoColor = !isTerminal(stdout)
+	// Progress: with -v or --list Ginkgo prints every check itself;
+	// otherwise Ginkgo is silenced and sdapi-conform shows one live line on
+	// a terminal, one plain line per check elsewhere (CI logs).
+	tty := isTerminal(stdout)
+	var prog *progressPrinter
+	if !*verbose && !*list {
+		prog = newProgressPrinter(stdout, tty)
+		cfg.Progress = prog.event
+	}
 
 	fmt.Fprintf(stdout, "sdapi-conform: judging %s (profile %s)\n", cfg.Target, cfg.Profile)
-	gomega.RegisterFailHandler(conformance.FailHandler)
-	t := &failT{}
-	ok := ginkgo.RunSpecs(t, "sdapi conformance", sc, rc)
+	res := conformance.Run(cfg, conformance.RunOptions{
+		LabelFilter: *labelFilter, Timeout: *timeout, DryRun: *list,
+		Verbose: *verbose || *list, Quiet: prog != nil, NoColor: !tty,
+	})
+	if prog != nil {
+		prog.finish()
+	}
 
-	var c conformance.Counts
-	if r := conformance.LastReport; r != nil {
-		c = conformance.CountSpecs(*r)
+	c := res.Counts
+	if r := res.Report; r != nil {
 		printFailures(stdout, *r)
 	}
 	if cfg.MarkdownReport != "" && !*list {
 		fmt.Fprintf(stdout, "report: %s\n", cfg.MarkdownReport)
 	}
 	fmt.Fprintf(stdout, "\n%d passed, %d failed, %d skipped\n", c.Passed, c.Failed, c.Skipped)
-	if !ok || t.failed || c.Failed > 0 {
+	if !res.OK {
 		return 1
 	}
 	return 0
