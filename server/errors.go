@@ -155,7 +155,7 @@ func errorResponse(err error) (int, any) {
 		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{
 			Loc: []any{"body", vale.Key}, Msg: vale.Error(), Type: "type_error." + vale.Want}}}
 	case errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, processing.ErrNotFound):
-		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Errors: err.Error()})
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Errors: redactPaths(err.Error())})
 	case errors.Is(err, imagemeta.ErrInvalidImage):
 		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid encoded image"))
 	case errors.As(err, &he):
@@ -168,13 +168,14 @@ func errorResponse(err error) (int, any) {
 // fmt.Errorf("%w: ...") puts in front: "not supported: face restoration:
 // no face-restoration model is installed" reads "face restoration: no
 // face-restoration model is installed". Wrapping prefixes added by the
-// caller ("load model: ") stay.
+// caller ("load model: ") stay. Absolute paths are cut to their last
+// element (redactPaths): clients learn nothing of the server's directories.
 func sentenceOf(err error, sentinels ...error) string {
 	msg := err.Error()
 	for _, s := range sentinels {
 		msg = strings.Replace(msg, s.Error()+": ", "", 1)
 	}
-	return msg
+	return redactPaths(msg)
 }
 
 // locOf points a 422 at the request field its message starts with

@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/sdapi/sdapi/processing"
-	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/processing/scripts"
 	"github.com/sdapi/sdapi/processing/upscale"
@@ -30,6 +29,35 @@ type fakeRunner struct {
 	// generate, when set, replaces the default behaviour.
 	generate func(ctx context.Context, req runner.Request) (runner.Result, error)
 	model    runner.ModelInfo
+	// opened are the (checkpoint dir, VAE dir) pairs the ModelHost loaded;
+	// openErr, when set, fails a load of the directory it is keyed by.
+	opened  [][2]string
+	openErr map[string]error
+}
+
+// open records a model load and fails it as openErr says.
+func (f *fakeRunner) open(dir, vaeDir string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opened = append(f.opened, [2]string{dir, vaeDir})
+	return f.openErr[dir]
+}
+
+// failOpen makes loading the checkpoint in dir fail with err.
+func (f *fakeRunner) failOpen(dir string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.openErr == nil {
+		f.openErr = map[string]error{}
+	}
+	f.openErr[dir] = err
+}
+
+// Opened returns the directories loaded so far.
+func (f *fakeRunner) Opened() [][2]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][2]string(nil), f.opened...)
 }
 
 var _ runner.Runner = (*fakeRunner)(nil)
@@ -117,11 +145,14 @@ func newGenServer(t testing.TB, opts ...func(*genOptions)) *genEnv {
 	fr := &fakeRunner{model: runner.ModelInfo{Name: "tiny-sd", Path: ckpt, Hash: "0123456789", SHA256: "0123456789abcdef", Kind: "SD1"}}
 	env := &genEnv{Runner: fr, Queue: queue.New(o.queueCap)}
 	env.testServer = startServerDeps(t, dirs, nil, func(d *server.Deps) {
-		cat, err := catalog.New(dirs.Checkpoints, dirs.VAEs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env.Models = processing.NewModelHost(cat, func(context.Context, string, string) (runner.Runner, error) { return fr, nil })
+		// The ModelHost shares the server's catalog, so refresh-checkpoints
+		// reaches both, as in cmd/sdapi-server.
+		env.Models = processing.NewModelHost(d.Catalog, func(_ context.Context, dir, vaeDir string) (runner.Runner, error) {
+			if err := fr.open(dir, vaeDir); err != nil {
+				return nil, err
+			}
+			return fr, nil
+		})
 		ups := upscale.NewRegistry()
 		env.Processor = &processing.Processor{
 			Options:   d.Options,
