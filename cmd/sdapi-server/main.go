@@ -33,8 +33,9 @@ import (
 // version is what infotext and info.version report.
 const version = "sdapi-0.1.0"
 
-// shutdownTimeout bounds how long a stop waits for requests in flight.
-const shutdownTimeout = 10 * time.Second
+// closeTimeout bounds how long a stop waits for connections to finish
+// once the running job is done or cancelled.
+const closeTimeout = 5 * time.Second
 
 func main() {
 	restart, err := run(context.Background(), os.Args[1:], os.Stderr)
@@ -68,6 +69,7 @@ type config struct {
 	corsOrigins    string
 	apiLog         bool
 	enableRequests bool
+	shutdownGrace  time.Duration
 	noDefaultModel bool
 	ortLib         string
 	device         string
@@ -93,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.settingsFile, "ui-settings-file", "", "settings file (default DATA-DIR/config.json)")
 	fs.StringVar(&c.corsOrigins, "cors-allow-origins", "", "comma-separated CORS origins; CORS is off without it")
 	fs.BoolVar(&c.apiLog, "api-log", false, "log every API request")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-timeout", 10*time.Second, "on SIGTERM or server-stop, how long the running job may go on before it is cancelled")
 	fs.BoolVar(&c.enableRequests, "api-enable-requests", false, "let input images be http(s) URLs; public addresses only, 50 MiB and 30 s per fetch")
 	fs.BoolVar(&c.noDefaultModel, "no-download-sd-model", false, "do not emit the random-weight test model when no model is installed")
 	fs.StringVar(&c.ortLib, "onnxruntime-lib", os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH"), "path of libonnxruntime.so (default $ONNXRUNTIME_SHARED_LIBRARY_PATH)")
@@ -293,14 +296,24 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	case <-life.done:
 	}
 	log.Info("shutting down", "restart", life.restart.Load())
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	// Stop accepting at once; requests in flight go on.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace+closeTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return false, fmt.Errorf("shutdown: %w", err)
+	shutdownDone := make(chan error, 1)
+	go func() { shutdownDone <- hs.Shutdown(sctx) }()
+	// Waiting jobs answer 503 "Server is shutting down" now; the running
+	// one has the grace period to finish, then is cancelled as /interrupt
+	// would, so a stop is bounded whatever the job.
+	gctx, gcancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
+	if err := jobs.Close(gctx); err != nil {
+		log.Warn("running job cancelled", "err", err)
 	}
-	// Requests are done; a job whose client left is cancelled by now.
-	if err := jobs.Close(sctx); err != nil {
-		log.Warn("queue close", "err", err)
+	gcancel()
+	// No job is left, so handlers answer promptly; a connection that still
+	// does not finish is closed.
+	if err := <-shutdownDone; err != nil {
+		log.Warn("connections closed before they finished", "err", err)
+		_ = hs.Close()
 	}
 	closeUpscalers() // before ort.Shutdown destroys the environment
 	if models != nil {
