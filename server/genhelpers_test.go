@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -69,10 +68,6 @@ func (f *fakeRunner) Generate(ctx context.Context, req runner.Request) (runner.R
 	f.mu.Unlock()
 	if fn != nil {
 		return fn(ctx, req)
-	}
-	if req.Tiling {
-		// As runner/ort answers today.
-		return runner.Result{}, fmt.Errorf("%w: tiling is not supported by this runner yet", runner.ErrInvalidRequest)
 	}
 	for s := 1; s <= req.Steps; s++ {
 		if req.OnStep != nil {

@@ -61,8 +61,6 @@ func validate(req *runner.Request) error {
 		return invalid("size %dx%d: width and height must be multiples of 8 and at least 64", req.Width, req.Height)
 	case req.Steps < 1:
 		return invalid("steps %d: need at least 1", req.Steps)
-	case req.Tiling:
-		return invalid("tiling is not supported by this runner yet")
 	}
 	if req.Init != nil {
 		in := req.Init
@@ -121,6 +119,13 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	}
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
+	}
+	if req.Tiling {
+		restore, err := r.useTiling(ctx)
+		if err != nil {
+			return res, err
+		}
+		defer restore()
 	}
 	ro, err := onnxruntime.NewRunOptions()
 	if err != nil {

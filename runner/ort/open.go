@@ -55,6 +55,9 @@ type Runner struct {
 	encMean bool
 
 	text, unet, vaeDec, vaeEnc *part
+	// tiled holds the circular-padding sessions, built on the first
+	// tiling request (tiling.go); guarded by mu.
+	tiled tiledSessions
 
 	mu sync.Mutex // serialises Generate and Close
 
@@ -289,5 +292,6 @@ func (r *Runner) Close() error {
 	for _, p := range []*part{r.text, r.unet, r.vaeDec, r.vaeEnc} {
 		p.close()
 	}
+	r.closeTiled()
 	return nil
 }

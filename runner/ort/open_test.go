@@ -169,7 +169,6 @@ func TestGenerateInvalidRequests(t *testing.T) {
 		{"zero steps", func(q *runner.Request) { q.Steps = 0 }},
 		{"seed count", func(q *runner.Request) { q.Seeds = []int64{1, 2} }},
 		{"negative prompt count", func(q *runner.Request) { q.NegativePrompts = []string{"a", "b"} }},
-		{"tiling", func(q *runner.Request) { q.Tiling = true }},
 		{"noise source", func(q *runner.Request) { q.NoiseSource = "TPU" }},
 		{"bad prompt", func(q *runner.Request) { q.Prompts = []string{"(a:1.2.3)"} }},
 	}

@@ -1,0 +1,408 @@
+package ort
+
+// The graph rewrite behind tiling (tiling.go), done on the protobuf wire
+// format so that everything it does not touch is copied byte for byte.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
+)
+
+// rewriteStats counts what circularModel did.
+type rewriteStats struct {
+	convs          int // Conv nodes now padding circularly
+	sameSkipped    int // Conv nodes with auto_pad SAME_*, left as they are
+	asymmetricKept int // Conv nodes with a fused zero Pad, left as they are
+}
+
+// circularModel rewrites a serialized ModelProto: each Conv of the main
+// graph (default domain) with non-zero symmetric explicit pads reads its
+// input wrapped around along every padded spatial axis and has its pads
+// removed, which is torch's padding_mode='circular'. Every other byte is copied as
+// it is, so external data references, metadata and unknown fields survive.
+// The model is returned unchanged when no Conv needs it.
+func circularModel(model []byte) ([]byte, rewriteStats, error) {
+	var (
+		graph  []byte
+		graphs int
+		ir     uint64
+		opset  int64 = -1
+	)
+	err := eachField(model, func(f field) error {
+		switch {
+		case f.num == 1 && f.typ == protowire.VarintType:
+			ir = f.v
+		case f.num == 7 && f.typ == protowire.BytesType:
+			graph = f.sub
+			graphs++
+		case f.num == 8 && f.typ == protowire.BytesType: // OperatorSetIdProto
+			var domain string
+			var version int64
+			if err := eachField(f.sub, func(g field) error {
+				switch {
+				case g.num == 1 && g.typ == protowire.BytesType:
+					domain = string(g.sub)
+				case g.num == 2 && g.typ == protowire.VarintType:
+					version = int64(g.v)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if domain == "" || domain == "ai.onnx" {
+				opset = version
+			}
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, rewriteStats{}, err
+	case graphs != 1:
+		return nil, rewriteStats{}, fmt.Errorf("model has %d graphs, want 1", graphs)
+	case opset < 0:
+		return nil, rewriteStats{}, errors.New("model imports no ai.onnx opset")
+	case ir < 4:
+		// Before IR 4 every initializer also had to be a graph input.
+		return nil, rewriteStats{}, fmt.Errorf("IR version %d is too old (want 4 or later)", ir)
+	}
+	rw := &rewriter{prefix: uniquePrefix(model), sliceInputs: opset >= 10, consts: map[int64]bool{}}
+	chunks, err := rw.graph(graph)
+	if err != nil || rw.stats.convs == 0 {
+		return model, rw.stats, err
+	}
+	size := 0
+	for _, c := range chunks {
+		size += len(c)
+	}
+	out := make([]byte, 0, len(model)-len(graph)+size+protowire.SizeVarint(uint64(size)))
+	err = eachField(model, func(f field) error {
+		if f.num != 7 || f.typ != protowire.BytesType {
+			out = append(out, f.raw...)
+			return nil
+		}
+		out = protowire.AppendTag(out, 7, protowire.BytesType)
+		out = protowire.AppendVarint(out, uint64(size))
+		for _, c := range chunks {
+			out = append(out, c...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, rw.stats, err
+	}
+	if len(out) > math.MaxInt32 {
+		return nil, rw.stats, fmt.Errorf("rewritten model is %d bytes, over protobuf's 2 GiB", len(out))
+	}
+	return out, rw.stats, nil
+}
+
+// uniquePrefix returns a name prefix for the added values that occurs
+// nowhere in the model, so no added name can collide with an existing one.
+func uniquePrefix(model []byte) string {
+	p := "sdapi_circular_pad"
+	for i := 1; bytes.Contains(model, []byte(p)); i++ {
+		p = "sdapi_circular_pad" + strconv.Itoa(i)
+	}
+	return p
+}
+
+type rewriter struct {
+	prefix      string
+	sliceInputs bool           // opset ≥ 10: Slice takes starts/ends/axes as inputs
+	consts      map[int64]bool // int64 initializers added, by value
+	inits       [][]byte       // encoded TensorProtos
+	n           int            // counter for unique names
+	stats       rewriteStats
+}
+
+// graph returns the GraphProto's new encoding as chunks: untouched fields
+// are sub-slices of g, so large inline weights are not copied twice.
+func (rw *rewriter) graph(g []byte) ([][]byte, error) {
+	var chunks [][]byte
+	err := eachField(g, func(f field) error {
+		if f.num != 1 || f.typ != protowire.BytesType { // not a node
+			chunks = append(chunks, f.raw)
+			return nil
+		}
+		nodes, err := rw.node(f.sub)
+		if err != nil {
+			return err
+		}
+		if nodes == nil {
+			chunks = append(chunks, f.raw)
+		}
+		for _, n := range nodes {
+			chunks = append(chunks, protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), n))
+		}
+		return nil
+	})
+	for _, t := range rw.inits {
+		chunks = append(chunks, protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), t))
+	}
+	return chunks, err
+}
+
+// node returns the encoded nodes replacing the NodeProto b, or nil to keep
+// it. The padding nodes come right before the Conv, keeping the graph
+// topologically sorted.
+func (rw *rewriter) node(b []byte) ([][]byte, error) {
+	var (
+		op, domain, name, autoPad string
+		input0                    string
+		inputs                    int
+		pads                      []int64
+	)
+	err := eachField(b, func(f field) error {
+		if f.typ != protowire.BytesType {
+			return nil
+		}
+		switch f.num {
+		case 1:
+			if inputs == 0 {
+				input0 = string(f.sub)
+			}
+			inputs++
+		case 3:
+			name = string(f.sub)
+		case 4:
+			op = string(f.sub)
+		case 7:
+			domain = string(f.sub)
+		case 5:
+			an, a, err := parseAttr(f.sub)
+			switch {
+			case err != nil:
+				return err
+			case an == "pads":
+				pads = a.ints
+			case an == "auto_pad":
+				autoPad = a.s
+			}
+		}
+		return nil
+	})
+	if err != nil || op != "Conv" || (domain != "" && domain != "ai.onnx") {
+		return nil, err
+	}
+	switch autoPad {
+	case "", "NOTSET":
+	case "VALID":
+		return nil, nil
+	default: // SAME_UPPER, SAME_LOWER: the pads depend on the input size
+		rw.stats.sameSkipped++
+		return nil, nil
+	}
+	if len(pads)%2 != 0 || inputs < 2 {
+		return nil, fmt.Errorf("conv node %q: %d pads, %d inputs", name, len(pads), inputs)
+	}
+	k := len(pads) / 2
+	for i := range k {
+		if pads[i] < 0 || pads[k+i] < 0 {
+			return nil, fmt.Errorf("conv node %q: negative pads %v", name, pads)
+		}
+		if pads[i] != pads[k+i] {
+			// torch's Conv2d pads symmetrically; asymmetric pads are an
+			// explicit zero Pad fused into the Conv, such as the VAE
+			// encoder's F.pad(x, (0, 1, 0, 1)) before its stride-2
+			// downsampling conv, which A1111's tiling leaves zero.
+			rw.stats.asymmetricKept++
+			return nil, nil
+		}
+	}
+	var out [][]byte
+	x := input0
+	for i := range k {
+		begin, end := pads[i], pads[k+i]
+		if begin == 0 && end == 0 {
+			continue
+		}
+		axis := int64(2 + i) // pads cover the spatial axes after N and C
+		parts := make([]string, 0, 3)
+		if begin > 0 { // the last `begin` rows go before the first
+			parts = append(parts, rw.slice(&out, x, -begin, math.MaxInt64, axis))
+		}
+		parts = append(parts, x)
+		if end > 0 { // the first `end` rows go after the last
+			parts = append(parts, rw.slice(&out, x, 0, end, axis))
+		}
+		x = rw.add(&out, "Concat", parts, intAttr("axis", axis))
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// The Conv itself: input 0 replaced, pads dropped (they default to 0).
+	var conv []byte
+	first := true
+	err = eachField(b, func(f field) error {
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType && first:
+			conv = appendString(conv, 1, x)
+			first = false
+		case f.num == 5 && f.typ == protowire.BytesType:
+			if an, _, _ := parseAttr(f.sub); an != "pads" {
+				conv = append(conv, f.raw...)
+			}
+		default:
+			conv = append(conv, f.raw...)
+		}
+		return nil
+	})
+	rw.stats.convs++
+	return append(out, conv), err
+}
+
+// slice adds x[start:end] along axis and returns its name.
+func (rw *rewriter) slice(out *[][]byte, x string, start, end, axis int64) string {
+	if rw.sliceInputs {
+		return rw.add(out, "Slice", []string{x, rw.int64Const(start), rw.int64Const(end), rw.int64Const(axis)})
+	}
+	return rw.add(out, "Slice", []string{x}, intsAttr("starts", start), intsAttr("ends", end), intsAttr("axes", axis))
+}
+
+// add appends a single-output node and returns its output's name.
+func (rw *rewriter) add(out *[][]byte, op string, inputs []string, attrs ...[]byte) string {
+	rw.n++
+	y := rw.prefix + "/" + strconv.Itoa(rw.n)
+	var b []byte
+	for _, in := range inputs {
+		b = appendString(b, 1, in)
+	}
+	b = appendString(b, 2, y)
+	b = appendString(b, 3, rw.prefix+"/"+op+"_"+strconv.Itoa(rw.n))
+	b = appendString(b, 4, op)
+	for _, a := range attrs {
+		b = protowire.AppendTag(b, 5, protowire.BytesType)
+		b = protowire.AppendBytes(b, a)
+	}
+	*out = append(*out, b)
+	return y
+}
+
+// int64Const returns the name of a shared int64[1] initializer holding v.
+func (rw *rewriter) int64Const(v int64) string {
+	name := rw.prefix + "/i64_" + strconv.FormatInt(v, 10)
+	if !rw.consts[v] {
+		rw.consts[v] = true
+		var t []byte
+		t = protowire.AppendTag(t, 1, protowire.VarintType) // dims: [1]
+		t = protowire.AppendVarint(t, 1)
+		t = protowire.AppendTag(t, 2, protowire.VarintType) // data_type
+		t = protowire.AppendVarint(t, uint64(onnxpb.Int64))
+		t = appendString(t, 8, name)
+		t = protowire.AppendTag(t, 9, protowire.BytesType) // raw_data, little-endian
+		t = protowire.AppendBytes(t, binary.LittleEndian.AppendUint64(nil, uint64(v)))
+		rw.inits = append(rw.inits, t)
+	}
+	return name
+}
+
+// AttributeProto.AttributeType values used here.
+const (
+	attrTypeInt  = 2
+	attrTypeInts = 7
+)
+
+func intAttr(name string, v int64) []byte {
+	b := appendString(nil, 1, name)
+	b = protowire.AppendTag(b, 3, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(v))
+	b = protowire.AppendTag(b, 20, protowire.VarintType)
+	return protowire.AppendVarint(b, attrTypeInt)
+}
+
+func intsAttr(name string, vs ...int64) []byte {
+	b := appendString(nil, 1, name)
+	for _, v := range vs {
+		b = protowire.AppendTag(b, 8, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(v))
+	}
+	b = protowire.AppendTag(b, 20, protowire.VarintType)
+	return protowire.AppendVarint(b, attrTypeInts)
+}
+
+func appendString(b []byte, num protowire.Number, s string) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendString(b, s)
+}
+
+// attr holds the AttributeProto values the rewrite reads.
+type attr struct {
+	s    string
+	ints []int64
+}
+
+// parseAttr reads an AttributeProto's name, string and ints (packed or not).
+func parseAttr(b []byte) (string, attr, error) {
+	var name string
+	var a attr
+	err := eachField(b, func(f field) error {
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			name = string(f.sub)
+		case f.num == 4 && f.typ == protowire.BytesType:
+			a.s = string(f.sub)
+		case f.num == 8 && f.typ == protowire.VarintType:
+			a.ints = append(a.ints, int64(f.v))
+		case f.num == 8 && f.typ == protowire.BytesType:
+			for p := f.sub; len(p) > 0; {
+				v, n := protowire.ConsumeVarint(p)
+				if n < 0 {
+					return fmt.Errorf("malformed packed ints: %w", protowire.ParseError(n))
+				}
+				a.ints = append(a.ints, int64(v))
+				p = p[n:]
+			}
+		}
+		return nil
+	})
+	return name, a, err
+}
+
+// field is one protobuf field: raw is its whole encoding (tag included),
+// v the value of a varint, sub the payload of a length-delimited field.
+type field struct {
+	num protowire.Number
+	typ protowire.Type
+	v   uint64
+	sub []byte
+	raw []byte
+}
+
+// eachField calls fn for every field of the message b, in order.
+func eachField(b []byte, fn func(field) error) error {
+	for len(b) > 0 {
+		start := b
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("malformed protobuf: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		f := field{num: num, typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.v, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			f.sub, n = protowire.ConsumeBytes(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return fmt.Errorf("malformed protobuf: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		f.raw = start[:len(start)-len(b)]
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
