@@ -144,6 +144,11 @@ type Exchange struct {
 	OperationID string // "" when the spec has no such operation
 	Violation   string // why the answer breaks the spec, or ""
 	Err         error  // transport error
+	// Substituted is set by a Config.Observe hook when the answer did not
+	// come from the server (a validating proxy's mock, for instance): why.
+	// Such an exchange stays out of the ledger, and the check that sent it
+	// is skipped with this reason instead of judged.
+	Substituted string
 	curlFile    string
 }
 
@@ -222,9 +227,11 @@ func (c *Client) Do(ctx context.Context, r Request) *Exchange {
 	if c.unrecorded {
 		return ex
 	}
-	theLedger.record(ex)
 	if c.observe != nil {
 		c.observe(ex)
+	}
+	if ex.Substituted == "" {
+		theLedger.record(ex)
 	}
 	return ex
 }
