@@ -97,6 +97,10 @@ var Requirements = []Requirement{
 	{ID: "INFO-002", Labels: []string{LInfotext, LPNGInfo, LGeneration}, Needs: "txt2img", Must: "Each returned PNG MUST carry a parameters text chunk equal to its infotext.", A1111: "api.py encode_pil_to_base64 copies image.info into PngInfo; process_images_inner sets image.info['parameters']"},
 	{ID: "INFO-003", Labels: []string{LInfotext, LPNGInfo, LGeneration}, Needs: "txt2img", Must: "png-info on a returned PNG MUST answer info equal to its infotext, with parameters parsed from it.", A1111: "api.py pnginfoapi; images.read_info_from_image"},
 
+	// A1111's own HTTP tests.
+	{ID: "UPSTREAM-001", Labels: []string{LTxt2Img, LGeneration}, Needs: "txt2img", Must: "Every request body of A1111's test/test_txt2img.py (simple, negative prompt, complex prompt, 64×128, hires fix, tiling, batch_size 2, n_iter 2, PLMS, DDIM, UniPC) MUST answer 200 with the requested images; restore_faces MUST be applied (recorded in the infotext) or refused in A1111's error shape naming face restoration.", A1111: "test/test_txt2img.py; processing.process_images_inner (tiling, restore_faces)"},
+	{ID: "UPSTREAM-002", Labels: []string{LImg2Img, LGeneration}, Needs: "img2img", Must: "Every request body of A1111's test/test_img2img.py (simple, masked, inverted mask, sd upscale ×2) MUST answer 200 with one image of the expected size.", A1111: "test/test_img2img.py; scripts/sd_upscale.py"},
+
 	// img2img and extras.
 	{ID: "IMG2IMG-001", Labels: []string{LImg2Img, LGeneration}, Needs: "img2img", Must: "img2img with an init image and a mask MUST answer 200 with one image of width×height per requested sample.", A1111: "api.py img2imgapi; test/test_img2img.py with mask"},
 	{ID: "IMG2IMG-002", Labels: []string{LImg2Img, LGeneration}, Needs: "img2img", Must: "img2img MUST accept init images given as data:image/png;base64 URIs.", A1111: "api.py decode_base64_to_image strips data: prefixes; upstream conftest always sends them"},
