@@ -33,7 +33,7 @@ SWAGGER_UI_SRC   := node_modules/swagger-ui-dist
 SWAGGER_UI_DIR   := server/docs/swagger-ui
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: help deps onnxruntime bench fuzz conform conform-prism dredd browser-test gate record generate check-generated lint build run test test-fresh vendor-swagger-ui
+.PHONY: help deps onnxruntime bench load fuzz conform conform-prism dredd browser-test gate record generate check-generated lint build run test test-fresh vendor-swagger-ui
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>"
@@ -77,6 +77,10 @@ lint: $(NODE_STAMP) ## Spectral on the spec (errors fail), gofmt on hand-written
 
 build: ## Build the binaries in cmd/ into bin/
 	$(GO) build -o $(BIN_DIR)/ ./cmd/...
+
+load: $(ORT_LIB) ## Load check: 200 concurrent small txt2img on the real server while /progress is polled (results in out/load; LOADFLAGS=)
+	$(GO) build -o $(BIN_DIR)/sdapi-server ./cmd/sdapi-server
+	$(GO) run ./cmd/sdapi-load --server $(BIN_DIR)/sdapi-server --out out/load $(LOADFLAGS)
 
 run: build $(ORT_LIB) ## Build and run the reference server on http://127.0.0.1:7860 (PORT=, DATA_DIR=)
 	$(BIN_DIR)/sdapi-server --port $(PORT) --data-dir $(DATA_DIR)

@@ -1,0 +1,493 @@
+// Command sdapi-load is the load check of `make load`: it starts the real
+// sdapi-server on loopback with the emitted test model, sends N concurrent
+// small txt2img requests while it polls /sdapi/v1/progress, and checks that
+// every request got exactly one answer, 200 or 503 (queue full); that
+// /progress stayed fast; and that goroutines and memory came back down.
+// It writes load.json and load.md, and exits 1 when a check fails.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Result is load.json.
+type Result struct {
+	Date         time.Time `json:"date"`
+	Requests     int       `json:"requests"`
+	QueueSize    int       `json:"queue_size"`
+	Steps        int       `json:"steps"`
+	Size         int       `json:"size"`
+	OK           int       `json:"ok_200"`
+	QueueFull    int       `json:"queue_full_503"`
+	Failures     int       `json:"failures"`
+	Mismatched   int       `json:"mismatched"` // a 200 whose info names another request's prompt or seed
+	WallSeconds  float64   `json:"wall_seconds"`
+	ProgressPoll int       `json:"progress_polls"`
+	ProgressP50  float64   `json:"progress_p50_ms"`
+	ProgressP99  float64   `json:"progress_p99_ms"`
+	ProgressMax  float64   `json:"progress_max_ms"`
+	// Server figures from /metrics: before the burst (after one warm-up
+	// request loaded the model), at their highest during it, and after.
+	GoroutinesBefore float64 `json:"goroutines_before"`
+	GoroutinesPeak   float64 `json:"goroutines_peak"`
+	GoroutinesAfter  float64 `json:"goroutines_after"`
+	HeapBefore       float64 `json:"heap_inuse_bytes_before"`
+	HeapPeak         float64 `json:"heap_inuse_bytes_peak"`
+	HeapAfter        float64 `json:"heap_inuse_bytes_after"`
+	// Server counters: jobs completed and rejected during the burst.
+	JobsOK       float64  `json:"server_jobs_ok"`
+	JobsRejected float64  `json:"server_jobs_rejected"`
+	Checks       []Check  `json:"checks"`
+	FailureCause []string `json:"failure_causes,omitempty"`
+}
+
+// Check is one pass/fail criterion.
+type Check struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	Got  string `json:"got"`
+}
+
+type config struct {
+	binary, out, dataDir          string
+	requests, queueSize, steps    int
+	size                          int
+	p99Limit                      time.Duration
+	heapLimit                     float64
+	goroutineSlack                float64
+	timeout, settle, pollInterval time.Duration
+	threads                       int
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.binary, "server", "bin/sdapi-server", "sdapi-server binary")
+	flag.StringVar(&c.out, "out", "out/load", "directory for load.json and load.md")
+	flag.StringVar(&c.dataDir, "data-dir", "", "server data dir (default: a temporary one)")
+	flag.IntVar(&c.requests, "requests", 200, "concurrent txt2img requests")
+	flag.IntVar(&c.queueSize, "queue-size", 64, "the server's --queue-size")
+	flag.IntVar(&c.steps, "steps", 3, "sampling steps per request")
+	flag.IntVar(&c.size, "size", 64, "width and height")
+	flag.IntVar(&c.threads, "threads", 1, "the server's --threads")
+	flag.DurationVar(&c.p99Limit, "progress-p99", 50*time.Millisecond, "limit of /progress p99 latency")
+	flag.Float64Var(&c.heapLimit, "heap-growth", 64<<20, "limit of heap-in-use growth from before to after, bytes")
+	flag.Float64Var(&c.goroutineSlack, "goroutine-slack", 2, "goroutines allowed above the baseline afterwards")
+	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "bound of the whole run")
+	flag.DurationVar(&c.settle, "settle", 10*time.Second, "how long goroutines may take to come back down")
+	flag.DurationVar(&c.pollInterval, "poll", 10*time.Millisecond, "interval of /progress polls")
+	flag.Parse()
+	res, err := run(c)
+	if res != nil {
+		if werr := write(c.out, res); werr != nil {
+			fmt.Fprintln(os.Stderr, "sdapi-load:", werr)
+			os.Exit(1)
+		}
+		fmt.Print(markdown(res))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sdapi-load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) (*Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	if c.dataDir == "" {
+		d, err := os.MkdirTemp("", "sdapi-load-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		c.dataDir = d
+	}
+	srv, err := startServer(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	base := srv.url
+
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:               nil,
+		MaxIdleConnsPerHost: c.requests + 8,
+	}}
+	body := func(i int) []byte {
+		b, _ := json.Marshal(map[string]any{
+			"prompt": fmt.Sprintf("load request %d", i), "seed": 1000 + i,
+			"width": c.size, "height": c.size, "steps": c.steps, "sampler_name": "Euler a",
+		})
+		return b
+	}
+	// Warm-up: the first request loads the model; the baseline is after it.
+	if st, _, err := post(ctx, client, base+"/sdapi/v1/txt2img", body(-1)); err != nil || st != http.StatusOK {
+		return nil, fmt.Errorf("warm-up request: status %d: %w\n%s", st, err, srv.log())
+	}
+	before, err := scrape(ctx, client, base)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Date: time.Now().UTC(), Requests: c.requests, QueueSize: c.queueSize, Steps: c.steps, Size: c.size,
+		GoroutinesBefore: before.goroutines, HeapBefore: before.heap, GoroutinesPeak: before.goroutines, HeapPeak: before.heap}
+
+	// Pollers: /progress (latency) and /metrics (peaks), until the burst ends.
+	burstDone := make(chan struct{})
+	var lat []time.Duration
+	var pollWG sync.WaitGroup
+	pollWG.Add(2)
+	go func() {
+		defer pollWG.Done()
+		t := time.NewTicker(c.pollInterval)
+		defer t.Stop()
+		for {
+			start := time.Now()
+			if st, _, err := get(ctx, client, base+"/sdapi/v1/progress?skip_current_image=true"); err == nil && st == http.StatusOK {
+				lat = append(lat, time.Since(start))
+			}
+			select {
+			case <-burstDone:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	go func() {
+		defer pollWG.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if m, err := scrape(ctx, client, base); err == nil {
+				res.GoroutinesPeak = math.Max(res.GoroutinesPeak, m.goroutines)
+				res.HeapPeak = math.Max(res.HeapPeak, m.heap)
+			}
+			select {
+			case <-burstDone:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+
+	// The burst: every request records exactly one outcome.
+	type outcome struct {
+		status   int
+		err      error
+		mismatch bool
+	}
+	outcomes := make([]outcome, c.requests)
+	answered := make([]int, c.requests)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range c.requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, b, err := post(ctx, client, base+"/sdapi/v1/txt2img", body(i))
+			o := outcome{status: st, err: err}
+			if err == nil && st == http.StatusOK {
+				o.mismatch = !answers(b, i)
+			}
+			mu.Lock()
+			outcomes[i] = o
+			answered[i]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.WallSeconds = time.Since(start).Seconds()
+	close(burstDone)
+	pollWG.Wait()
+
+	for i, o := range outcomes {
+		switch {
+		case answered[i] != 1:
+			res.Failures++
+			res.FailureCause = append(res.FailureCause, fmt.Sprintf("request %d answered %d times", i, answered[i]))
+		case o.err != nil:
+			res.Failures++
+			res.FailureCause = append(res.FailureCause, fmt.Sprintf("request %d: %v", i, o.err))
+		case o.status == http.StatusOK:
+			res.OK++
+			if o.mismatch {
+				res.Mismatched++
+			}
+		case o.status == http.StatusServiceUnavailable:
+			res.QueueFull++
+		default:
+			res.Failures++
+			res.FailureCause = append(res.FailureCause, fmt.Sprintf("request %d: status %d", i, o.status))
+		}
+	}
+	slices.Sort(lat)
+	res.ProgressPoll = len(lat)
+	res.ProgressP50, res.ProgressP99, res.ProgressMax = ms(quantile(lat, 0.50)), ms(quantile(lat, 0.99)), ms(quantile(lat, 1))
+
+	// After: the queue is idle (every request was answered); goroutines
+	// must come back to the baseline within settle. The burst's idle
+	// keep-alive connections each hold a server goroutine: close them, as
+	// clients going away would.
+	client.CloseIdleConnections()
+	var after metrics
+	deadline := time.Now().Add(c.settle)
+	for {
+		after, err = scrape(ctx, client, base)
+		if err != nil {
+			return res, err
+		}
+		if after.goroutines <= before.goroutines+c.goroutineSlack || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling another process: no event to wait on
+	}
+	res.GoroutinesAfter, res.HeapAfter = after.goroutines, after.heap
+	res.JobsOK = after.jobsOK - before.jobsOK
+	res.JobsRejected = after.jobsRejected - before.jobsRejected
+
+	res.Checks = []Check{
+		{"every request answered once, 200 or 503", res.Failures == 0 && res.OK+res.QueueFull == c.requests,
+			fmt.Sprintf("%d × 200, %d × 503, %d failures", res.OK, res.QueueFull, res.Failures)},
+		{"every 200 is its own request's image", res.Mismatched == 0, fmt.Sprintf("%d mismatched", res.Mismatched)},
+		{"server counted the same jobs", res.JobsOK == float64(res.OK) && res.JobsRejected == float64(res.QueueFull),
+			fmt.Sprintf("server: %.0f ok, %.0f rejected", res.JobsOK, res.JobsRejected)},
+		{fmt.Sprintf("/progress p99 under %v", c.p99Limit), res.ProgressP99 < ms(c.p99Limit) && res.ProgressPoll > 0,
+			fmt.Sprintf("p99 %.2f ms over %d polls", res.ProgressP99, res.ProgressPoll)},
+		{"goroutines back to the baseline", res.GoroutinesAfter <= res.GoroutinesBefore+c.goroutineSlack,
+			fmt.Sprintf("%.0f before, %.0f peak, %.0f after", res.GoroutinesBefore, res.GoroutinesPeak, res.GoroutinesAfter)},
+		{"heap in use bounded", res.HeapAfter-res.HeapBefore < c.heapLimit,
+			fmt.Sprintf("%s before, %s peak, %s after", mib(res.HeapBefore), mib(res.HeapPeak), mib(res.HeapAfter))},
+	}
+	var failed []string
+	for _, ch := range res.Checks {
+		if !ch.OK {
+			failed = append(failed, ch.Name+" ("+ch.Got+")")
+		}
+	}
+	if len(failed) > 0 {
+		return res, fmt.Errorf("load checks failed: %s", strings.Join(failed, "; "))
+	}
+	return res, nil
+}
+
+// answers reports whether a txt2img answer is for request i: its info
+// names i's prompt and seed.
+func answers(body []byte, i int) bool {
+	var r struct {
+		Images []string `json:"images"`
+		Info   string   `json:"info"`
+	}
+	if json.Unmarshal(body, &r) != nil || len(r.Images) != 1 {
+		return false
+	}
+	var info struct {
+		Prompt string `json:"prompt"`
+		Seed   int64  `json:"seed"`
+	}
+	if json.Unmarshal([]byte(r.Info), &info) != nil {
+		return false
+	}
+	return info.Prompt == fmt.Sprintf("load request %d", i) && info.Seed == int64(1000+i)
+}
+
+func post(ctx context.Context, c *http.Client, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return do(c, req)
+}
+
+func get(ctx context.Context, c *http.Client, url string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	return do(c, req)
+}
+
+func do(c *http.Client, req *http.Request) (int, []byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// metrics are the /metrics figures the run reads.
+type metrics struct {
+	goroutines, heap     float64
+	jobsOK, jobsRejected float64
+}
+
+func scrape(ctx context.Context, c *http.Client, base string) (metrics, error) {
+	st, b, err := get(ctx, c, base+"/metrics")
+	if err != nil || st != http.StatusOK {
+		return metrics{}, fmt.Errorf("GET /metrics: %d: %w", st, err)
+	}
+	var m metrics
+	for line := range strings.Lines(string(b)) {
+		name, val, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case name == "go_goroutines":
+			m.goroutines = v
+		case name == "go_memstats_heap_inuse_bytes":
+			m.heap = v
+		case strings.HasPrefix(name, "sdapi_jobs_total{") && strings.Contains(name, `mode="txt2img"`) && strings.Contains(name, `outcome="ok"`):
+			m.jobsOK += v
+		case strings.HasPrefix(name, "sdapi_jobs_total{") && strings.Contains(name, `mode="txt2img"`) && strings.Contains(name, `outcome="rejected"`):
+			m.jobsRejected += v
+		}
+	}
+	return m, nil
+}
+
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
+
+func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
+
+// server is the sdapi-server process.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	logs *bytes.Buffer
+	mu   *sync.Mutex
+	done chan struct{}
+}
+
+func (s *server) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs.String()
+}
+
+func startServer(ctx context.Context, c config) (*server, error) {
+	cmd := exec.Command(c.binary, "--data-dir", c.dataDir, "--port", "0", "--queue-size", strconv.Itoa(c.queueSize),
+		"--threads", strconv.Itoa(c.threads))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", c.binary, err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.logs.WriteString(line + "\n")
+			s.mu.Unlock()
+			if strings.Contains(line, "msg=serving") {
+				for _, f := range strings.Fields(line) {
+					if u, ok := strings.CutPrefix(f, "url="); ok {
+						select {
+						case urls <- u:
+						default:
+						}
+					}
+				}
+			}
+		}
+	}()
+	select {
+	case s.url = <-urls:
+		return s, nil
+	case <-s.done:
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("server exited before serving:\n%s", s.log())
+	case <-ctx.Done():
+		s.stop()
+		return nil, fmt.Errorf("server not serving: %w", ctx.Err())
+	}
+}
+
+// stop sends SIGTERM and waits; the server's own --shutdown-timeout bounds it.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	<-s.done
+	_ = s.cmd.Wait()
+}
+
+func write(dir string, r *Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "load.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return errors.Join(os.WriteFile(filepath.Join(dir, "load.md"), []byte(markdown(r)), 0o644))
+}
+
+func markdown(r *Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Load run %s\n\n", r.Date.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "%d concurrent txt2img requests (%d×%d, %d steps) against sdapi-server --queue-size %d, /sdapi/v1/progress polled throughout.\n\n",
+		r.Requests, r.Size, r.Size, r.Steps, r.QueueSize)
+	b.WriteString("| figure | value |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
+	row("requests", strconv.Itoa(r.Requests))
+	row("200 / 503 / failures", fmt.Sprintf("%d / %d / %d", r.OK, r.QueueFull, r.Failures))
+	row("burst wall time", fmt.Sprintf("%.2f s", r.WallSeconds))
+	row("/progress p50 / p99 / max", fmt.Sprintf("%.2f / %.2f / %.2f ms (%d polls)", r.ProgressP50, r.ProgressP99, r.ProgressMax, r.ProgressPoll))
+	row("goroutines before / peak / after", fmt.Sprintf("%.0f / %.0f / %.0f", r.GoroutinesBefore, r.GoroutinesPeak, r.GoroutinesAfter))
+	row("heap in use before / peak / after", fmt.Sprintf("%s / %s / %s", mib(r.HeapBefore), mib(r.HeapPeak), mib(r.HeapAfter)))
+	b.WriteString("\n| check | result | figures |\n|---|---|---|\n")
+	for _, c := range r.Checks {
+		res := "pass"
+		if !c.OK {
+			res = "**FAIL**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Name, res, c.Got)
+	}
+	for _, f := range r.FailureCause {
+		fmt.Fprintf(&b, "\n- %s", f)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
