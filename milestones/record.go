@@ -186,6 +186,7 @@ func RenderRun(r *Run, title string) string {
 		}
 		b.WriteString("\n")
 	}
+	writeLoad(&b, r.Load)
 	return b.String()
 }
 

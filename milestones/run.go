@@ -24,6 +24,7 @@ type Inputs struct {
 	Conformance Conformance
 	Coverage    *Coverage
 	Benchmarks  []Benchmark
+	Load        *Load // cmd/sdapi-load's results, when given
 	Env         Env
 }
 
@@ -40,6 +41,7 @@ type Run struct {
 	Conformance Conformance `json:"conformance"`
 	Coverage    *Coverage   `json:"coverage,omitempty"`
 	Benchmarks  []Benchmark `json:"benchmarks,omitempty"`
+	Load        *Load       `json:"load,omitempty"`
 	// Previous is the run the gates compared with (Ref form), if any.
 	Previous string    `json:"previous,omitempty"`
 	Verdicts []Verdict `json:"verdicts"`
@@ -70,6 +72,7 @@ func NewRun(id string, in Inputs) *Run {
 		Conformance: in.Conformance,
 		Coverage:    in.Coverage,
 		Benchmarks:  in.Benchmarks,
+		Load:        in.Load,
 	}
 }
 

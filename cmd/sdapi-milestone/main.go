@@ -2,7 +2,7 @@
 // enforces the project's gates.
 //
 //	sdapi-milestone new ID --title T
-//	sdapi-milestone record ID --conformance report.json [--coverage cover.out] [--bench bench.txt]
+//	sdapi-milestone record ID --conformance report.json [--coverage cover.out] [--bench bench.txt] [--load load.json]
 //	                          [--commit SHA --branch B --ci-run ID]
 //	sdapi-milestone gate ID [--conformance report.json [--coverage cover.out] [--bench bench.txt]]
 //	sdapi-milestone summary ID
@@ -36,7 +36,7 @@ func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
 
 const usage = `usage:
   sdapi-milestone new ID --title T
-  sdapi-milestone record ID --conformance report.json [--coverage cover.out] [--bench bench.txt]
+  sdapi-milestone record ID --conformance report.json [--coverage cover.out] [--bench bench.txt] [--load load.json]
   sdapi-milestone gate ID [--conformance report.json [--coverage cover.out] [--bench bench.txt]]
   sdapi-milestone summary ID
   sdapi-milestone audit ID
@@ -73,6 +73,7 @@ func (e gateError) Error() string { return fmt.Sprintf("%d gates broken", len(e.
 type options struct {
 	dir, gates, title            string
 	conformance, coverage, bench string
+	load                         string
 	commit, branch, ciRun        string
 }
 
@@ -93,6 +94,7 @@ func dispatch(args []string, getenv func(string) string, stdout io.Writer) error
 		fs.StringVar(&o.conformance, "conformance", "", "conformance report: Ginkgo JSON (report.md beside it gives the target)")
 		fs.StringVar(&o.coverage, "coverage", "", "Go cover profile (go test -coverprofile)")
 		fs.StringVar(&o.bench, "bench", "", "go test -bench output")
+		fs.StringVar(&o.load, "load", "", "cmd/sdapi-load results (load.json)")
 		if cmd == "record" {
 			fs.StringVar(&o.commit, "commit", "", "commit (default: from CI env or git)")
 			fs.StringVar(&o.branch, "branch", "", "branch (default: from CI env or git)")
@@ -162,8 +164,8 @@ func dispatch(args []string, getenv func(string) string, stdout io.Writer) error
 			}
 			fmt.Fprintf(stdout, "%s (unrecorded run of %s, compared with %s): %s\n", id, o.conformance, orNone(r.Previous), gateSummary(r.Verdicts))
 		} else {
-			if o.coverage != "" || o.bench != "" {
-				return fmt.Errorf("%w: --coverage and --bench go with --conformance", errUsage)
+			if o.coverage != "" || o.bench != "" || o.load != "" {
+				return fmt.Errorf("%w: --coverage, --bench and --load go with --conformance", errUsage)
 			}
 			r, err = store.Latest(id, gates)
 			if err != nil {
@@ -220,6 +222,11 @@ func loadInputs(o options) (milestones.Inputs, error) {
 	}
 	if o.bench != "" {
 		if in.Benchmarks, err = milestones.LoadBench(o.bench); err != nil {
+			return in, err
+		}
+	}
+	if o.load != "" {
+		if in.Load, err = milestones.LoadLoad(o.load); err != nil {
 			return in, err
 		}
 	}
