@@ -101,12 +101,14 @@ func (pr *Processor) run(ctx context.Context, st *State, j *job, r, hrRunner run
 // images are then those the runner finished (possibly none).
 func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRunner runner.Runner, req runner.Request, n int) ([]image.Image, bool, error) {
 	var first []image.Image
+	var latents [][]float32 // the first pass's, for a latent hires upscaler
 	if j.hr.enabled && j.p.FirstpassImage != nil {
 		first = make([]image.Image, len(req.Prompts))
 		for i := range first {
 			first[i] = j.p.FirstpassImage
 		}
 	} else {
+		req.ReturnLatents = j.hr.enabled && j.hr.latent
 		res, err := generate(ctx, st, r, req)
 		if errors.Is(err, errStopped) {
 			return res.Images, true, nil
@@ -115,6 +117,9 @@ func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRu
 			return nil, false, fmt.Errorf("generate batch %d: %w", n, err)
 		}
 		first = res.Images
+		if len(res.Latents) == len(first) {
+			latents = res.Latents // else the runner gave none: hiresPass falls back to images
+		}
 	}
 	if !j.hr.enabled {
 		return first, false, nil
@@ -123,7 +128,7 @@ func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRu
 		return first, true, nil // sample_hr_pass returns the first pass when interrupted
 	}
 	st.NextBatch(2*n+1, j.hr.steps)
-	res, err := pr.hiresPass(ctx, hrRunnerOr(hrRunner, r), j, first, req, n, st)
+	res, err := pr.hiresPass(ctx, hrRunnerOr(hrRunner, r), j, first, latents, req, n, st)
 	if errors.Is(err, errStopped) {
 		if res.Images == nil {
 			return first, true, nil

@@ -59,8 +59,25 @@ func solidResult(req runner.Request) runner.Result {
 			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = c.R, c.G, c.B, c.A
 		}
 		res.Images = append(res.Images, img)
+		if req.ReturnLatents {
+			res.Latents = append(res.Latents, spyLatent(req.Seeds[i], req.Width/8, req.Height/8))
+		}
 	}
 	return res
+}
+
+// spyLatent is a [4, h, w] latent that varies along both axes and with the
+// seed, so interpolation and cropping show in its values.
+func spyLatent(seed int64, w, h int) []float32 {
+	lat := make([]float32, 4*h*w)
+	for c := range 4 {
+		for y := range h {
+			for x := range w {
+				lat[(c*h+y)*w+x] = float32(seed%100)/10 + float32(c) - float32(x*x)/float32(w) + float32(y)/3
+			}
+		}
+	}
+	return lat
 }
 
 // fakeModels serves one spy runner for every checkpoint and records what

@@ -13,15 +13,17 @@ import (
 
 // hiresPlan is the hires fix of StableDiffusionProcessingTxt2Img.
 //
-// A1111 upscales latent modes in latent space (torch interpolate of the
-// first pass's latents) and the others in image space, then runs
-// sample_img2img. The runner hands back decoded images only, so this
-// package always works in image space: latent modes are approximated by a
-// Pillow resize of the decoded first-pass image with the matching filter
-// (bilinear, bicubic, nearest; see latentFilter) before the img2img pass
-// re-encodes it, so results differ from A1111's pixel for pixel. Upscaler
-// modes go through upscale.ResizeImageContext exactly as A1111's
-// images.resize_image(0, …, upscaler_name).
+// As A1111's sample_hr_pass: latent modes interpolate the first pass's
+// latents (upscale.Interpolate, torch's interpolate) and hand them to the
+// second pass without a VAE round trip; upscaler modes decode, resize with
+// upscale.ResizeImageContext exactly as images.resize_image(0, …,
+// upscaler_name) and re-encode. Both crop the truncated latent border and
+// sample exactly hr_second_pass_steps steps (runner.Init.ExactSteps).
+//
+// Remaining approximation: a latent mode with firstpass_image, or with a
+// runner that returns no latents, resizes the image with the Pillow filter
+// closest to the mode (latentFilter) before the re-encode, where A1111
+// encodes firstpass_image first and interpolates its latents.
 type hiresPlan struct {
 	enabled    bool
 	toX, toY   int
@@ -29,8 +31,9 @@ type hiresPlan struct {
 	truncY     int
 	upscaler   string // as requested; "" for A1111's None (the default latent mode)
 	latent     bool
-	filter     upscale.Filter   // latent modes: the image-space stand-in
-	up         upscale.Upscaler // upscaler modes
+	mode       upscale.LatentMode // latent modes
+	filter     upscale.Filter     // latent modes: the image-space stand-in (see above)
+	up         upscale.Upscaler   // upscaler modes
 	steps      int
 	sampler    string
 	scheduler  string
@@ -93,9 +96,9 @@ func (pr *Processor) planHires(j *job) error {
 	case p.HRUpscaler == nil:
 		// latent_upscale_default_mode "Latent"
 		m, _ = upscale.LookupLatentMode("Latent")
-		hr.filter, hr.latent = latentFilter(m), true
+		hr.mode, hr.filter, hr.latent = m, latentFilter(m), true
 	case ok:
-		hr.filter, hr.latent = latentFilter(m), true
+		hr.mode, hr.filter, hr.latent = m, latentFilter(m), true
 	default:
 		up, err := pr.upscalers().Lookup(hr.upscaler)
 		if err != nil {
@@ -165,7 +168,7 @@ func (pr *Processor) upscalers() *upscale.Registry {
 var builtinUpscalers = upscale.NewRegistry()
 
 // latentFilter is the Pillow filter that stands in for a latent mode's
-// torch interpolation in image space.
+// torch interpolation in image space, where no latents are at hand.
 func latentFilter(m upscale.LatentMode) upscale.Filter {
 	switch m.Mode {
 	case "bicubic":
@@ -209,10 +212,21 @@ func crop(img image.Image, r image.Rectangle) *image.NRGBA {
 	return dst
 }
 
-// hiresPass runs the second pass of one batch on r.
-func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, first []image.Image, base runner.Request, n int, st *State) (runner.Result, error) {
+// hiresPass runs the second pass of one batch on r. first and latents are
+// the first pass's images and latents (latents nil when the runner gave
+// none or the batch came from firstpass_image); base is the first pass's
+// request.
+func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, first []image.Image, latents [][]float32, base runner.Request, n int, st *State) (runner.Result, error) {
 	hr := &j.hr
-	up, err := pr.upscaleFirstPass(ctx, first, hr)
+	// sample_hr_pass passes its steps to sample_img2img, so exactly
+	// hr.steps run (setup_img2img_steps), whatever the strength.
+	init := &runner.Init{DenoisingStrength: hr.denoise, InitialNoiseMultiplier: 1, ExactSteps: true}
+	var err error
+	if hr.latent && latents != nil {
+		init.Latents, err = hr.upscaleLatents(latents, base.Width, base.Height)
+	} else {
+		init.Images, err = pr.upscaleFirstPass(ctx, first, hr)
+	}
 	if err != nil {
 		return runner.Result{}, err
 	}
@@ -222,6 +236,40 @@ func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, fir
 	req.Sampler, req.Scheduler = hr.sampler, hr.scheduler
 	req.Steps = hr.steps
 	req.Width, req.Height = hr.size()
-	req.Init = &runner.Init{Images: up, DenoisingStrength: hr.denoise, InitialNoiseMultiplier: 1}
+	req.Init = init
+	req.ReturnLatents = false
 	return generate(ctx, st, r, req)
+}
+
+// upscaleLatents is sample_hr_pass's latent branch: torch interpolate of
+// each w×h first-pass latent to (hr_upscale_to_y//8, hr_upscale_to_x//8)
+// with the mode's (mode, antialias), then the crop of truncate_y//2 rows
+// and truncate_x//2 columns off the top left and the rest off the bottom
+// right, leaving hr.size()/8.
+func (hr *hiresPlan) upscaleLatents(latents [][]float32, w, h int) ([][]float32, error) {
+	lh, lw := h/8, w/8
+	th, tw := hr.toY/8, hr.toX/8
+	ow, oh := hr.size()
+	ow, oh = ow/8, oh/8
+	top, left := hr.truncY/2, hr.truncX/2
+	out := make([][]float32, len(latents))
+	for i, lat := range latents {
+		up, err := upscale.Interpolate(lat, 4, lh, lw, th, tw, hr.mode)
+		if err != nil {
+			return nil, fmt.Errorf("hires upscaler %s: latent %d: %w", hr.mode.Name, i, err)
+		}
+		if oh == th && ow == tw {
+			out[i] = up
+			continue
+		}
+		c := make([]float32, 4*oh*ow)
+		for ch := range 4 {
+			for y := range oh {
+				src := up[(ch*th+top+y)*tw+left:]
+				copy(c[(ch*oh+y)*ow:(ch*oh+y+1)*ow], src[:ow])
+			}
+		}
+		out[i] = c
+	}
+	return out, nil
 }

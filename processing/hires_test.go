@@ -49,19 +49,17 @@ func hiresParams(upscaler string) Params {
 	return p
 }
 
-// Ensure every kind of hires upscaler (latent mode, built-in, model from
-// the registry) gives the second pass an init image at the hires size, and
-// that only a model upscaler runs the model.
+// Ensure every image-space hires upscaler (built-in, model from the
+// registry) gives the second pass an init image at the hires size, that
+// only a model upscaler runs the model, and that none asks the first pass
+// for latents.
 func TestHiresUpscalers(t *testing.T) {
 	tests := []struct {
 		upscaler   string
 		modelCalls int
 		want       color.NRGBA // init image centre pixel
 	}{
-		{"", 0, color.NRGBA{232, 0, 99, 255}}, // default latent mode; seed 1000 → R 232
-		{"Latent (nearest)", 0, color.NRGBA{232, 0, 99, 255}},
-		{"Latent (bicubic antialiased)", 0, color.NRGBA{232, 0, 99, 255}},
-		{"None", 0, color.NRGBA{232, 0, 99, 255}},
+		{"None", 0, color.NRGBA{232, 0, 99, 255}}, // seed 1000 → R 232
 		{"Lanczos", 0, color.NRGBA{232, 0, 99, 255}},
 		{"Nearest", 0, color.NRGBA{232, 0, 99, 255}},
 		{"2x-Fake", 1, color.NRGBA{10, 200, 30, 255}},
@@ -77,6 +75,12 @@ func TestHiresUpscalers(t *testing.T) {
 			calls := spy.Calls()
 			if len(calls) != 2 || calls[1].Init == nil {
 				t.Fatalf("%d runner calls", len(calls))
+			}
+			if calls[0].ReturnLatents || calls[1].ReturnLatents || calls[1].Init.Latents != nil {
+				t.Fatalf("latents asked for (%v, %v) or passed with an image upscaler", calls[0].ReturnLatents, calls[1].ReturnLatents)
+			}
+			if !calls[1].Init.ExactSteps {
+				t.Error("second pass without exact steps")
 			}
 			img := calls[1].Init.Images[0]
 			if b := img.Bounds(); b.Dx() != 96 || b.Dy() != 96 {

@@ -274,8 +274,8 @@ func TestHiresTwoPasses(t *testing.T) {
 	if len(calls) != 2 || calls[0].Init != nil || calls[1].Init == nil {
 		t.Fatalf("calls = %d", len(calls))
 	}
-	if c := calls[1]; c.Width != 96 || c.Height != 96 || c.Steps != 2 || c.Init.DenoisingStrength != 0.4 || c.Init.Images[0].Bounds().Dx() != 96 {
-		t.Fatalf("second pass = %dx%d steps %d ds %v", c.Width, c.Height, c.Steps, c.Init.DenoisingStrength)
+	if c := calls[1]; c.Width != 96 || c.Height != 96 || c.Steps != 2 || c.Init.DenoisingStrength != 0.4 || !c.Init.ExactSteps || len(c.Init.Latents[0]) != 4*12*12 {
+		t.Fatalf("second pass = %dx%d steps %d ds %v exact %v", c.Width, c.Height, c.Steps, c.Init.DenoisingStrength, c.Init.ExactSteps)
 	}
 	if out.Width != 64 || !strings.Contains(out.Infotexts[0], "Hires upscale: 1.5, Hires steps: 2") {
 		t.Fatalf("width %d infotext %q", out.Width, out.Infotexts[0])

@@ -56,6 +56,11 @@ type Request struct {
 
 	// Init turns the run into img2img; nil is txt2img.
 	Init *Init
+	// ReturnLatents asks for Result.Latents. Off by default so that a run
+	// does not keep a copy of every latent nobody reads; hires fix with a
+	// latent upscaler needs them. A runner that cannot leaves Latents nil,
+	// and processing then falls back to resizing the decoded images.
+	ReturnLatents bool
 
 	// OnStep, if set, is called after every sampling step from the
 	// goroutine running the batch.
@@ -75,7 +80,8 @@ type SamplingOptions struct {
 	DiscardNextToLastSigma bool
 }
 
-// Init is img2img input: one image per batch entry (or one for all).
+// Init is img2img input: one image per batch entry (or one for all), or
+// latents instead of images.
 //
 // The caller does the image work of A1111's img2img init (flatten,
 // images.resize_image, mask preparation), so the runner gets images at
@@ -84,8 +90,20 @@ type Init struct {
 	// Images are opaque and Width×Height, except with ResizeMode 3 and no
 	// Mask, where they keep their own size (a multiple of 8) and the
 	// runner upscales their latents.
-	Images            []image.Image
+	Images []image.Image
+	// Latents, when set, replace Images: the init latents themselves (VAE
+	// encoding already scaled by the model's factor, as Result.Latents
+	// holds them), each [4, Height/8, Width/8] row-major. The runner skips
+	// the VAE encoder, as A1111's hires fix does with a latent upscaler.
+	// Images must be empty and Mask nil.
+	Latents           [][]float32
 	DenoisingStrength float64
+	// ExactSteps is A1111's setup_img2img_steps when steps are given (the
+	// hires pass, or img2img_fix_steps): exactly Steps sampling steps, the
+	// tail of a schedule of int(Steps/min(strength, 0.999)) steps, instead
+	// of int(min(strength, 0.999)·Steps) steps of a Steps-step schedule.
+	// Strength 0 then returns the init latents unchanged.
+	ExactSteps bool
 	// ResizeMode is A1111's: 0 just resize, 1 crop and resize, 2 resize and
 	// fill, 3 just resize (latent upscale). Only 3 matters to the runner.
 	ResizeMode int
@@ -118,7 +136,11 @@ type Progress struct {
 // model itself ran, for benchmarks.
 type Result struct {
 	Images []image.Image
-	Timing Timing
+	// Latents are set when Request.ReturnLatents asks: per batch entry the
+	// sampled latent, [4, Height/8, Width/8] row-major, before VAE decode
+	// (A1111's samples, in the model's scaled latent space).
+	Latents [][]float32
+	Timing  Timing
 }
 
 // Timing splits a run into model time and the rest.

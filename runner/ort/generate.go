@@ -39,6 +39,8 @@ type job struct {
 	noise0       []float32 // the first noise draw
 	overlay      []*image.NRGBA
 	overlayAlpha []float32 // per pixel, 1 = original
+
+	latents [][]float32 // the sampled latents, when the request asks for them
 }
 
 func invalid(format string, args ...any) error {
@@ -64,8 +66,13 @@ func validate(req *runner.Request) error {
 	}
 	if req.Init != nil {
 		in := req.Init
+		if in.Latents != nil {
+			if err := validateLatents(req); err != nil {
+				return err
+			}
+		}
 		switch {
-		case len(in.Images) != 1 && len(in.Images) != b:
+		case in.Latents == nil && len(in.Images) != 1 && len(in.Images) != b:
 			return invalid("%d init images for %d prompts", len(in.Images), b)
 		case in.DenoisingStrength < 0 || in.DenoisingStrength > 1:
 			return invalid("denoising strength %g outside [0, 1]", in.DenoisingStrength)
@@ -109,7 +116,7 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	if err := validate(&req); err != nil {
 		return res, err
 	}
-	if req.Init != nil && r.vaeEnc == nil {
+	if req.Init != nil && req.Init.Latents == nil && r.vaeEnc == nil {
 		return res, modelErr("vae_encoder/model.onnx", "missing: img2img and inpainting need a VAE encoder")
 	}
 	r.mu.Lock()
@@ -154,7 +161,7 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 		}
 		return res, err
 	}
-	res.Images = imgs
+	res.Images, res.Latents = imgs, g.latents
 	return res, nil
 }
 
@@ -219,6 +226,9 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 	}
 	if g.mask != nil { // A1111: samples·nmask + init_latent·mask
 		g.blend(x.Data, g.initLatent)
+	}
+	if req.ReturnLatents {
+		g.latents = splitLatents(x.Data, g.b)
 	}
 	imgs, err := g.decode(x)
 	if err != nil {

@@ -15,8 +15,9 @@ import (
 // img2img prepares the init latent (and mask) as A1111's
 // StableDiffusionProcessingImg2Img.init does and samples from it as
 // sample_img2img does: t_enc = int(min(strength, 0.999)·steps) steps over
-// the tail of the schedule, starting from init + noise·σ_start (k-diffusion)
-// or √ᾱ·init + √(1−ᾱ)·noise (timestep samplers).
+// the tail of the schedule (with Init.ExactSteps, see img2imgSteps),
+// starting from init + noise·σ_start (k-diffusion) or √ᾱ·init + √(1−ᾱ)·noise
+// (timestep samplers).
 func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise sampling.Noise, opts sampling.Options) (sampling.Latent, error) {
 	in := g.req.Init
 	w, h := g.req.Width, g.req.Height
@@ -25,8 +26,12 @@ func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise samplin
 		mask = prepareMask(in.Mask)
 	}
 	// One latent per distinct init image; a single image serves the batch.
-	lats := make([][]float32, len(in.Images))
-	g.overlay = make([]*image.NRGBA, len(in.Images))
+	// Given latents (hires fix with a latent upscaler) skip the encoder.
+	lats := in.Latents
+	if lats == nil {
+		lats = make([][]float32, len(in.Images))
+		g.overlay = make([]*image.NRGBA, len(in.Images))
+	}
 	for i, src := range in.Images {
 		im := toNRGBA(src) // flattened and resized by the caller (runner.Init)
 		if in.Mask != nil {
@@ -84,11 +89,17 @@ func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise samplin
 		nz.Data[j] *= float32(mult)
 	}
 	g.noise0 = nz.Data
-	steps := g.req.Steps
-	tEnc := int(math.Min(in.DenoisingStrength, 0.999) * float64(steps))
+	steps, tEnc := img2imgSteps(g.req.Steps, in.DenoisingStrength, in.ExactSteps)
 	x := sampling.NewLatent(g.b, 4, g.lh, g.lw)
+	if steps == 0 { // exact steps at strength 0: A1111's schedule is [0], nothing is sampled
+		copy(x.Data, g.initLatent)
+		return x, nil
+	}
 	if g.smp.UsesTimesteps() {
 		ts := sampling.DDIMTimesteps(steps, g.req.Sampling.DiscardNextToLastSigma)
+		if tEnc >= len(ts) {
+			return sampling.Latent{}, invalid("%d img2img steps: a %d-step timestep schedule has only %d", tEnc+1, steps, len(ts))
+		}
 		at := g.r.sched.AlphasCumprod[ts[tEnc]]
 		sa, s1 := math.Sqrt(at), math.Sqrt(1-at)
 		for j := range x.Data {
