@@ -42,6 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "request-timeout", 2*time.Minute, "limit for one HTTP exchange")
 	fs.BoolVar(&cfg.Destructive, "destructive", false, "also call server-stop/kill/restart, unload/reload-checkpoint, create/* and train/*")
 	list := fs.Bool("list", false, "list the checks without running them")
+	profiles := fs.Bool("profiles", false, "print what each profile expects, as a markdown table, and exit")
 	verbose := fs.Bool("v", false, "print every check as it runs")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -49,6 +50,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "sdapi-conform: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *profiles {
+		fmt.Fprint(stdout, conformance.CompatibilityTable())
+		return 0
 	}
 	if _, err := conformance.LookupProfile(cfg.Profile); err != nil {
 		fmt.Fprintln(stderr, "sdapi-conform:", err)

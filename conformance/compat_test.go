@@ -1,0 +1,41 @@
+package conformance
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestExpectFollowsTheProfile(t *testing.T) {
+	for _, tc := range []struct {
+		profile, id string
+		want        Expectation
+	}{
+		{"a1111", "SEED-001", ExpectPass},
+		{"a1111", "REF-001", ExpectNotApplicable},
+		{"reference", "REF-001", ExpectPass},
+		{"koboldcpp", "PROG-001", ExpectNotApplicable}, // by label
+		{"koboldcpp", "TXT2IMG-005", ExpectNotApplicable},
+		{"forge", "ERR-008", ExpectDivergence},
+		{"a1111-1.9", "TXT2IMG-006", ExpectDivergence},
+	} {
+		got, why := Profiles[tc.profile].Expect(requirement(tc.id))
+		if got != tc.want {
+			t.Errorf("%s %s: got %s (%s), want %s", tc.profile, tc.id, got, why, tc.want)
+		}
+		if got != ExpectPass && why == "" {
+			t.Errorf("%s %s: %s without a reason", tc.profile, tc.id, got)
+		}
+	}
+}
+
+// The README's compatibility table is the one the harness computes.
+func TestREADMECompatibilityTableIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if table := CompatibilityTable(); !strings.Contains(string(readme), table) {
+		t.Errorf("README.md lacks the current compatibility table; replace it with `go run ./cmd/sdapi-conform --profiles`:\n%s", table)
+	}
+}
