@@ -110,6 +110,7 @@ func testOptionDefs() []options.Def {
 		{Key: "samples_filename_pattern", Default: "", Type: options.KindString},
 		{Key: "face_restoration", Default: false, Type: options.KindBool},
 		{Key: "add_version_to_infotext", Default: true, Type: options.KindBool},
+		{Key: "img2img_fix_steps", Default: false, Type: options.KindBool},
 	}
 }
 

@@ -36,6 +36,7 @@ func (j *job) initFor(ctx context.Context) (*runner.Init, error) {
 		DenoisingStrength:      *p.DenoisingStrength,
 		ResizeMode:             p.ResizeMode,
 		InitialNoiseMultiplier: j.noiseMultiplier(),
+		ExactSteps:             j.jo.img2imgFixSteps,
 	}
 	if p.ResizeMode < 0 || p.ResizeMode > 3 {
 		return nil, fmt.Errorf("%w: resize_mode %d outside 0..3", ErrInvalid, p.ResizeMode)

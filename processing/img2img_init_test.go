@@ -134,3 +134,19 @@ func TestInitRejectsBadResizeMode(t *testing.T) {
 		t.Fatal("runner called")
 	}
 }
+
+// img2img_fix_steps makes img2img sample exactly steps steps, as A1111's
+// setup_img2img_steps does when the option is on.
+func TestImg2ImgFixStepsOption(t *testing.T) {
+	for _, fix := range []bool{false, true} {
+		pr, spy := newProcessor(t)
+		p := smallImg2Img(gradient(64, 96))
+		p.OverrideSettings = map[string]any{"img2img_fix_steps": fix}
+		if _, err := pr.Process(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		if got := spy.Calls()[0].Init.ExactSteps; got != fix {
+			t.Errorf("img2img_fix_steps %v: runner ExactSteps %v", fix, got)
+		}
+	}
+}

@@ -89,6 +89,9 @@ type jobOptions struct {
 	gridOnlyIfMultiple     bool
 	betaAlpha, betaBeta    float64
 	initialNoiseMultiplier float64
+	// img2imgFixSteps is img2img_fix_steps: img2img samples exactly steps
+	// steps instead of steps×denoising_strength.
+	img2imgFixSteps bool
 }
 
 // readJobOptions reads the options with A1111's defaults for keys the store
@@ -130,6 +133,7 @@ func (pr *Processor) readJobOptions() jobOptions {
 		betaAlpha:              o.num("beta_dist_alpha", 0.6),
 		betaBeta:               o.num("beta_dist_beta", 0.6),
 		initialNoiseMultiplier: o.num("initial_noise_multiplier", 1.0),
+		img2imgFixSteps:        o.boolean("img2img_fix_steps", false),
 	}
 	if o.boolean("live_previews_enable", true) {
 		jo.previewEvery = max(int(o.num("show_progress_every_n_steps", 10)), 0)
