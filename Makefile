@@ -135,8 +135,9 @@ gate: deps ## Tests with coverage + conformance report, then `sdapi-milestone ga
 	SDAPI_CONFORM_REPORT_DIR=$(abspath $(GATE_DIR)/conform) $(GO) test -count=1 -coverprofile=$(GATE_DIR)/cover.out ./...
 	$(GO) run ./cmd/sdapi-milestone gate $(MILESTONE) --conformance $(GATE_DIR)/conform/report.json --coverage $(GATE_DIR)/cover.out
 
-record: ## Record the last `make gate` run as a milestone run (MILESTONE=), then write its summary and audit
-	$(GO) run ./cmd/sdapi-milestone record $(MILESTONE) --conformance $(GATE_DIR)/conform/report.json --coverage $(GATE_DIR)/cover.out
+RECORD_FLAGS ?=
+record: ## Record the last `make gate` run as a milestone run (MILESTONE=; RECORD_FLAGS="--load out/load/load.json --bench bench.txt"), then write its summary and audit
+	$(GO) run ./cmd/sdapi-milestone record $(MILESTONE) --conformance $(GATE_DIR)/conform/report.json --coverage $(GATE_DIR)/cover.out $(RECORD_FLAGS)
 	$(GO) run ./cmd/sdapi-milestone summary $(MILESTONE)
 	$(GO) run ./cmd/sdapi-milestone audit $(MILESTONE)
 
