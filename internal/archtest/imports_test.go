@@ -1,6 +1,8 @@
 // Package archtest checks the project's import rules: cmd → server → gen,
 // processing → runner; only cmd imports the ONNX Runtime runner; the
-// conformance harness and milestones import nothing of the server side.
+// conformance harness and milestones import nothing of the server side;
+// internal/refserver, which harnesses use to run the reference server,
+// imports only the standard library (it execs the server binary).
 package archtest
 
 import (
@@ -69,6 +71,9 @@ func TestImportRules(t *testing.T) {
 		{"gen is generated code only", "gen", nil, []string{""}},
 		{"the harness judges any server", "conformance", nil, []string{"server", "processing", "runner", "milestones", "cmd"}},
 		{"milestones import nothing of the server side", "milestones", nil, []string{"server", "processing", "runner", "gen", "cmd"}},
+		// The harnesses reach the server through refserver: it must exec
+		// the binary, never link server code into them.
+		{"refserver runs the server, never imports it", "internal/refserver", nil, []string{""}},
 	}
 	pkgs := listPackages(t)
 	for _, r := range rules {
@@ -96,5 +101,27 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRefserverStandardLibraryOnly keeps internal/refserver free of
+// third-party imports too: the conformance harness, the examples and
+// cmd/sdapi-load all use it, and none of them should inherit a dependency
+// through it.
+func TestRefserverStandardLibraryOnly(t *testing.T) {
+	found := false
+	for _, p := range listPackages(t) {
+		if !under(p.ImportPath, "internal/refserver") {
+			continue
+		}
+		found = true
+		for _, imp := range p.Imports {
+			if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s, not in the standard library", strings.TrimPrefix(p.ImportPath, module), imp)
+			}
+		}
+	}
+	if !found {
+		t.Error("go list found no internal/refserver")
 	}
 }
