@@ -9,14 +9,11 @@ package conformance_test
 // under the reference profile.
 
 import (
-	"bufio"
+	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +21,7 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/sdapi/sdapi/conformance"
+	"github.com/sdapi/sdapi/internal/refserver"
 	"github.com/sdapi/sdapi/runner/onnxgen"
 )
 
@@ -58,11 +56,9 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	serverBin, conformBin = filepath.Join(dir, "sdapi-server"), filepath.Join(dir, "sdapi-conform")
-	for pkg, out := range map[string]string{"../cmd/sdapi-server": serverBin, "../cmd/sdapi-conform": conformBin} {
-		build := exec.Command("go", "build", "-o", out, pkg)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "conformance: go build", pkg, err)
+	for out, pkg := range map[string]string{serverBin: "", conformBin: "../cmd/sdapi-conform"} {
+		if err := refserver.Build(out, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, "conformance:", err)
 			return 1
 		}
 	}
@@ -112,6 +108,7 @@ func cmpOr(a, b string) string {
 
 // startReference emits the test model and starts sdapi-server on a free
 // loopback port (--port 0; the "serving" log line gives the URL).
+// SDAPI_CONFORM_SERVER_LOG=1 shows the server's log on stderr.
 func startReference(dir string) (stop func(), url string, err error) {
 	data := filepath.Join(dir, "data")
 	ckpt := os.Getenv("SDAPI_CKPT_DIR")
@@ -121,53 +118,22 @@ func startReference(dir string) (stop func(), url string, err error) {
 			return nil, "", fmt.Errorf("emit the test model: %w", err)
 		}
 	}
-	cmd := exec.Command(serverBin, "--port", "0", "--data-dir", data, "--ckpt-dir", ckpt, "--api-auth", refUser+":"+refPassword)
-	stderr, err := cmd.StderrPipe()
+	o := refserver.Options{
+		Binary:    serverBin,
+		DataDir:   data,
+		Args:      []string{"--ckpt-dir", ckpt, "--api-auth", refUser + ":" + refPassword},
+		KillAfter: 10 * time.Second,
+	}
+	if os.Getenv("SDAPI_CONFORM_SERVER_LOG") != "" {
+		o.Log, o.LogPrefix = os.Stderr, "sdapi-server: "
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := refserver.Start(ctx, o)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.Contains(line, "msg=serving") {
-				for _, f := range strings.Fields(line) {
-					if u, ok := strings.CutPrefix(f, "url="); ok {
-						select {
-						case urls <- u:
-						default:
-						}
-					}
-				}
-			}
-			if os.Getenv("SDAPI_CONFORM_SERVER_LOG") != "" {
-				fmt.Fprintln(os.Stderr, "sdapi-server:", line)
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	stop = func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	select {
-	case u := <-urls:
-		return stop, u, nil
-	case <-time.After(30 * time.Second):
-		stop()
-		return nil, "", fmt.Errorf("no serving line within 30s")
-	}
+	return func() { _ = srv.Stop() }, srv.URL, nil
 }
 
 func TestConformance(t *testing.T) {

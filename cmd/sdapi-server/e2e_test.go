@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdapi/sdapi/internal/refserver"
 	"github.com/sdapi/sdapi/internal/spectest"
 	"github.com/sdapi/sdapi/runner/onnxgen"
 )
@@ -52,12 +53,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "sdapi-server")
-	// go test puts its own GOROOT/bin first on PATH, so "go" is the
-	// toolchain that runs this test.
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: go build:", err)
+	if err := refserver.Build(binary, "."); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -93,7 +90,7 @@ func (l *logSink) Write(p []byte) (int, error) {
 		}
 		line := string(l.partial[:i])
 		l.partial = l.partial[i+1:]
-		if u, ok := servingURL(line); ok {
+		if u, ok := refserver.ServingURL(line); ok {
 			select {
 			case l.serving <- u:
 			default:
@@ -107,20 +104,6 @@ func (l *logSink) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
-}
-
-// servingURL reads the url of slog's text line `... msg=serving url=http://127.0.0.1:1234 ...`.
-func servingURL(line string) (string, bool) {
-	fields := strings.Fields(line)
-	if !slices.Contains(fields, "msg=serving") {
-		return "", false
-	}
-	for _, f := range fields {
-		if u, ok := strings.CutPrefix(f, "url="); ok {
-			return u, true
-		}
-	}
-	return "", false
 }
 
 // proc is one running sdapi-server.

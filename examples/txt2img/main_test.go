@@ -1,15 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdapi/sdapi/internal/refserver"
 )
 
 // TestExampleAgainstReferenceServer builds cmd/sdapi-server, starts it on a
@@ -27,8 +28,8 @@ func TestExampleAgainstReferenceServer(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sdapi-server")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/sdapi-server").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := refserver.Build(bin, ""); err != nil {
+		t.Fatal(err)
 	}
 	url := startServer(t, bin, filepath.Join(dir, "data"))
 
@@ -58,46 +59,14 @@ func TestExampleAgainstReferenceServer(t *testing.T) {
 
 func startServer(t *testing.T, bin, data string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "--port", "0", "--data-dir", data)
-	stderr, err := cmd.StderrPipe()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	srv, err := refserver.Start(ctx, refserver.Options{Binary: bin, DataDir: data, KillAfter: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			for _, f := range strings.Fields(sc.Text()) {
-				if u, ok := strings.CutPrefix(f, "url="); ok && strings.Contains(sc.Text(), "msg=serving") {
-					select {
-					case urls <- u:
-					default:
-					}
-				}
-			}
-		}
-	}()
-	select {
-	case u := <-urls:
-		return u
-	case <-time.After(60 * time.Second):
-		t.Fatal("the server printed no serving line within 60s")
-	}
-	return ""
+	t.Cleanup(func() { _ = srv.Stop() })
+	return srv.URL
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
