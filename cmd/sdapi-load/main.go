@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,51 +17,35 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sdapi/sdapi/internal/refserver"
+	"github.com/sdapi/sdapi/milestones"
 )
 
-// Result is load.json.
+// Result is load.json: the figures a milestone's run record keeps
+// (milestones.Load, which reads this file back, so the two cannot drift
+// apart) and the rest of the run's.
 type Result struct {
-	Date         time.Time `json:"date"`
-	Requests     int       `json:"requests"`
-	QueueSize    int       `json:"queue_size"`
-	Steps        int       `json:"steps"`
-	Size         int       `json:"size"`
-	OK           int       `json:"ok_200"`
-	QueueFull    int       `json:"queue_full_503"`
-	Failures     int       `json:"failures"`
-	Mismatched   int       `json:"mismatched"` // a 200 whose info names another request's prompt or seed
-	WallSeconds  float64   `json:"wall_seconds"`
-	ProgressPoll int       `json:"progress_polls"`
-	ProgressP50  float64   `json:"progress_p50_ms"`
-	ProgressP99  float64   `json:"progress_p99_ms"`
-	ProgressMax  float64   `json:"progress_max_ms"`
-	// Server figures from /metrics: before the burst (after one warm-up
-	// request loaded the model), at their highest during it, and after.
-	GoroutinesBefore float64 `json:"goroutines_before"`
-	GoroutinesPeak   float64 `json:"goroutines_peak"`
-	GoroutinesAfter  float64 `json:"goroutines_after"`
-	HeapBefore       float64 `json:"heap_inuse_bytes_before"`
-	HeapPeak         float64 `json:"heap_inuse_bytes_peak"`
-	HeapAfter        float64 `json:"heap_inuse_bytes_after"`
+	Date time.Time `json:"date"`
+	milestones.Load
+	Mismatched   int     `json:"mismatched"` // a 200 whose info names another request's prompt or seed
+	ProgressPoll int     `json:"progress_polls"`
+	ProgressMax  float64 `json:"progress_max_ms"`
+	// Server figures from /metrics at their highest during the burst;
+	// milestones.Load has them before the burst (after one warm-up request
+	// loaded the model) and after it.
+	GoroutinesPeak float64 `json:"goroutines_peak"`
+	HeapPeak       float64 `json:"heap_inuse_bytes_peak"`
 	// Server counters: jobs completed and rejected during the burst.
 	JobsOK       float64  `json:"server_jobs_ok"`
 	JobsRejected float64  `json:"server_jobs_rejected"`
-	Checks       []Check  `json:"checks"`
 	FailureCause []string `json:"failure_causes,omitempty"`
-}
-
-// Check is one pass/fail criterion.
-type Check struct {
-	Name string `json:"name"`
-	OK   bool   `json:"ok"`
-	Got  string `json:"got"`
 }
 
 type config struct {
@@ -122,8 +105,8 @@ func run(c config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer srv.stop()
-	base := srv.url
+	defer srv.Stop()
+	base := srv.URL
 
 	client := &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
@@ -138,56 +121,49 @@ func run(c config) (*Result, error) {
 	}
 	// Warm-up: the first request loads the model; the baseline is after it.
 	if st, _, err := post(ctx, client, base+"/sdapi/v1/txt2img", body(-1)); err != nil || st != http.StatusOK {
-		return nil, fmt.Errorf("warm-up request: status %d: %w\n%s", st, err, srv.log())
+		return nil, fmt.Errorf("warm-up request: status %d: %w\n%s", st, err, srv.log)
 	}
 	before, err := scrape(ctx, client, base)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Date: time.Now().UTC(), Requests: c.requests, QueueSize: c.queueSize, Steps: c.steps, Size: c.size,
-		GoroutinesBefore: before.goroutines, HeapBefore: before.heap, GoroutinesPeak: before.goroutines, HeapPeak: before.heap}
+	res := &Result{Date: time.Now().UTC(),
+		Load: milestones.Load{Requests: c.requests, QueueSize: c.queueSize, Steps: c.steps, Size: c.size,
+			GoroutinesBefore: before.goroutines, HeapBefore: before.heap},
+		GoroutinesPeak: before.goroutines, HeapPeak: before.heap}
 
 	// Pollers: /progress (latency) and /metrics (peaks), until the burst ends.
 	burstDone := make(chan struct{})
-	var lat []time.Duration
 	var pollWG sync.WaitGroup
-	pollWG.Add(2)
-	go func() {
-		defer pollWG.Done()
-		t := time.NewTicker(c.pollInterval)
-		defer t.Stop()
-		for {
-			start := time.Now()
-			if st, _, err := get(ctx, client, base+"/sdapi/v1/progress?skip_current_image=true"); err == nil && st == http.StatusOK {
-				lat = append(lat, time.Since(start))
+	every := func(interval time.Duration, poll func()) {
+		pollWG.Go(func() {
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				poll()
+				select {
+				case <-burstDone:
+					return
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
 			}
-			select {
-			case <-burstDone:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		})
+	}
+	var lat []time.Duration
+	every(c.pollInterval, func() {
+		start := time.Now()
+		if st, _, err := get(ctx, client, base+"/sdapi/v1/progress?skip_current_image=true"); err == nil && st == http.StatusOK {
+			lat = append(lat, time.Since(start))
 		}
-	}()
-	go func() {
-		defer pollWG.Done()
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if m, err := scrape(ctx, client, base); err == nil {
-				res.GoroutinesPeak = math.Max(res.GoroutinesPeak, m.goroutines)
-				res.HeapPeak = math.Max(res.HeapPeak, m.heap)
-			}
-			select {
-			case <-burstDone:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	})
+	every(100*time.Millisecond, func() {
+		if m, err := scrape(ctx, client, base); err == nil {
+			res.GoroutinesPeak = math.Max(res.GoroutinesPeak, m.goroutines)
+			res.HeapPeak = math.Max(res.HeapPeak, m.heap)
 		}
-	}()
+	})
 
 	// The burst: every request records exactly one outcome.
 	type outcome struct {
@@ -265,18 +241,18 @@ func run(c config) (*Result, error) {
 	res.JobsOK = after.jobsOK - before.jobsOK
 	res.JobsRejected = after.jobsRejected - before.jobsRejected
 
-	res.Checks = []Check{
-		{"every request answered once, 200 or 503", res.Failures == 0 && res.OK+res.QueueFull == c.requests,
-			fmt.Sprintf("%d × 200, %d × 503, %d failures", res.OK, res.QueueFull, res.Failures)},
-		{"every 200 is its own request's image", res.Mismatched == 0, fmt.Sprintf("%d mismatched", res.Mismatched)},
-		{"server counted the same jobs", res.JobsOK == float64(res.OK) && res.JobsRejected == float64(res.QueueFull),
-			fmt.Sprintf("server: %.0f ok, %.0f rejected", res.JobsOK, res.JobsRejected)},
-		{fmt.Sprintf("/progress p99 under %v", c.p99Limit), res.ProgressP99 < ms(c.p99Limit) && res.ProgressPoll > 0,
-			fmt.Sprintf("p99 %.2f ms over %d polls", res.ProgressP99, res.ProgressPoll)},
-		{"goroutines back to the baseline", res.GoroutinesAfter <= res.GoroutinesBefore+c.goroutineSlack,
-			fmt.Sprintf("%.0f before, %.0f peak, %.0f after", res.GoroutinesBefore, res.GoroutinesPeak, res.GoroutinesAfter)},
-		{"heap in use bounded", res.HeapAfter-res.HeapBefore < c.heapLimit,
-			fmt.Sprintf("%s before, %s peak, %s after", mib(res.HeapBefore), mib(res.HeapPeak), mib(res.HeapAfter))},
+	res.Checks = []milestones.LoadCheck{
+		{Name: "every request answered once, 200 or 503", OK: res.Failures == 0 && res.OK+res.QueueFull == c.requests,
+			Got: fmt.Sprintf("%d × 200, %d × 503, %d failures", res.OK, res.QueueFull, res.Failures)},
+		{Name: "every 200 is its own request's image", OK: res.Mismatched == 0, Got: fmt.Sprintf("%d mismatched", res.Mismatched)},
+		{Name: "server counted the same jobs", OK: res.JobsOK == float64(res.OK) && res.JobsRejected == float64(res.QueueFull),
+			Got: fmt.Sprintf("server: %.0f ok, %.0f rejected", res.JobsOK, res.JobsRejected)},
+		{Name: fmt.Sprintf("/progress p99 under %v", c.p99Limit), OK: res.ProgressP99 < ms(c.p99Limit) && res.ProgressPoll > 0,
+			Got: fmt.Sprintf("p99 %.2f ms over %d polls", res.ProgressP99, res.ProgressPoll)},
+		{Name: "goroutines back to the baseline", OK: res.GoroutinesAfter <= res.GoroutinesBefore+c.goroutineSlack,
+			Got: fmt.Sprintf("%.0f before, %.0f peak, %.0f after", res.GoroutinesBefore, res.GoroutinesPeak, res.GoroutinesAfter)},
+		{Name: "heap in use bounded", OK: res.HeapAfter-res.HeapBefore < c.heapLimit,
+			Got: fmt.Sprintf("%s before, %s peak, %s after", mib(res.HeapBefore), mib(res.HeapPeak), mib(res.HeapAfter))},
 	}
 	var failed []string
 	for _, ch := range res.Checks {
@@ -384,70 +360,24 @@ func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
 
 func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
 
-// server is the sdapi-server process.
+// server is the sdapi-server process and its whole log, for the error of
+// a failed warm-up.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
-	mu   *sync.Mutex
-	done chan struct{}
-}
-
-func (s *server) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.String()
+	*refserver.Server
+	log *refserver.LogBuffer
 }
 
 func startServer(ctx context.Context, c config) (*server, error) {
-	cmd := exec.Command(c.binary, "--data-dir", c.dataDir, "--port", "0", "--queue-size", strconv.Itoa(c.queueSize),
-		"--threads", strconv.Itoa(c.threads))
-	stderr, err := cmd.StderrPipe()
+	log := &refserver.LogBuffer{}
+	srv, err := refserver.Start(ctx, refserver.Options{
+		Binary: c.binary, DataDir: c.dataDir, Log: log,
+		Args: []string{"--queue-size", strconv.Itoa(c.queueSize), "--threads", strconv.Itoa(c.threads)},
+		// Stop waits without a bound: the server's own --shutdown-timeout bounds it.
+	})
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", c.binary, err)
-	}
-	urls := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.logs.WriteString(line + "\n")
-			s.mu.Unlock()
-			if strings.Contains(line, "msg=serving") {
-				for _, f := range strings.Fields(line) {
-					if u, ok := strings.CutPrefix(f, "url="); ok {
-						select {
-						case urls <- u:
-						default:
-						}
-					}
-				}
-			}
-		}
-	}()
-	select {
-	case s.url = <-urls:
-		return s, nil
-	case <-s.done:
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("server exited before serving:\n%s", s.log())
-	case <-ctx.Done():
-		s.stop()
-		return nil, fmt.Errorf("server not serving: %w", ctx.Err())
-	}
-}
-
-// stop sends SIGTERM and waits; the server's own --shutdown-timeout bounds it.
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	<-s.done
-	_ = s.cmd.Wait()
+	return &server{Server: srv, log: log}, nil
 }
 
 func write(dir string, r *Result) error {
