@@ -18,6 +18,8 @@ set -euo pipefail
 out=${1:?usage: scripts/browser-test.sh OUT_DIR}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# shellcheck source=lib/serve.sh
+source scripts/lib/serve.sh
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 chromium=${CHROMIUM:-/usr/bin/chromium}
@@ -40,33 +42,9 @@ if [[ ! -x $chromium ]]; then
 	exit 0
 fi
 [[ -e node_modules/playwright-core/package.json ]] || { echo "browser-test: playwright-core missing: run make deps" >&2; exit 1; }
-if [[ -z ${ONNXRUNTIME_SHARED_LIBRARY_PATH:-} && -e .cache/onnxruntime/libonnxruntime.so ]]; then
-	export ONNXRUNTIME_SHARED_LIBRARY_PATH=$root/.cache/onnxruntime/libonnxruntime.so
-fi
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-	if [[ -n $pid ]]; then
-		kill -INT "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/sdapi-server" ./cmd/sdapi-server
-"$work/sdapi-server" --port 0 --data-dir "$work/data" 2>"$out/server.log" &
-pid=$!
-url=
-for _ in $(seq 300); do
-	url=$(sed -n 's/.*msg=serving url=\([^ ]*\).*/\1/p' "$out/server.log" | head -n 1)
-	[[ -n $url ]] && break
-	kill -0 "$pid" 2>/dev/null || { cat "$out/server.log" >&2; exit 1; }
-	sleep 0.1
-done
-[[ -n $url ]] || { echo "browser-test: the server did not start within 30s" >&2; cat "$out/server.log" >&2; exit 1; }
+serve_start browser-test "$out/server.log"
+url=$serve_url
 
 echo "browser-test: $("$chromium" --version 2>/dev/null | head -n 1), playwright-core $(node -p 'require("playwright-core/package.json").version')"
 SDAPI_URL=$url CHROMIUM=$chromium timeout 300 node scripts/browser-test.mjs "$out"

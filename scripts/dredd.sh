@@ -18,13 +18,11 @@ set -euo pipefail
 out=${1:?usage: scripts/dredd.sh OUT_DIR}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# shellcheck source=lib/serve.sh
+source scripts/lib/serve.sh
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 dredd=node_modules/.bin/dredd
-# The Makefile exports the ONNX Runtime library; default to its install path.
-if [[ -z ${ONNXRUNTIME_SHARED_LIBRARY_PATH:-} && -e .cache/onnxruntime/libonnxruntime.so ]]; then
-	export ONNXRUNTIME_SHARED_LIBRARY_PATH=$root/.cache/onnxruntime/libonnxruntime.so
-fi
 [[ -x $dredd ]] || { echo "dredd: $dredd missing: run make deps" >&2; exit 1; }
 
 # Dredd only warns when a hook file fails to load and then runs every
@@ -32,29 +30,8 @@ fi
 node --check scripts/dredd-hooks.js
 node -e 'require("./scripts/dredd-schema.js")'
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-	if [[ -n $pid ]]; then
-		kill -INT "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/sdapi-server" ./cmd/sdapi-server
-"$work/sdapi-server" --port 0 --data-dir "$work/data" 2>"$out/server.log" &
-pid=$!
-url=
-for _ in $(seq 300); do
-	url=$(sed -n 's/.*msg=serving url=\([^ ]*\).*/\1/p' "$out/server.log" | head -n 1)
-	[[ -n $url ]] && break
-	kill -0 "$pid" 2>/dev/null || { cat "$out/server.log" >&2; exit 1; }
-	sleep 0.1
-done
-[[ -n $url ]] || { echo "dredd: the server did not start within 30s" >&2; cat "$out/server.log" >&2; exit 1; }
+serve_start dredd "$out/server.log"
+url=$serve_url
 echo "dredd: reference server at $url"
 
 rm -f "$out/skips.txt"
