@@ -24,16 +24,20 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 chromium=${CHROMIUM:-/usr/bin/chromium}
 
-if [[ ! -x $chromium ]]; then
-	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+if [[ ! -x $chromium ]] && command -v apt-get >/dev/null; then
+	# Root installs directly; otherwise passwordless sudo, as CI images often have.
+	as_root=()
+	if [[ $(id -u) != 0 ]] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+		as_root=(sudo -n)
+	fi
+	if [[ $(id -u) == 0 || ${#as_root[@]} -gt 0 ]]; then
 		echo "browser-test: $chromium missing: apt-get install -y chromium"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq chromium >/dev/null
+		"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 	fi
 fi
 if [[ ! -x $chromium ]]; then
-	msg="browser-test: $chromium not found and not installable here (needs root and apt-get: apt-get install -y chromium)"
+	msg="browser-test: $chromium not found and not installable here (needs apt-get as root or with passwordless sudo: apt-get install -y chromium)"
 	if [[ ${CI:-} == true ]]; then
 		echo "$msg" >&2
 		exit 1
