@@ -80,12 +80,17 @@ func TestCORS(t *testing.T) {
 				t.Errorf("%s: Access-Control-Allow-Origin %q without --cors-allow-origins", m, r.acao)
 			}
 		}
-		// Echo answers a preflight 204 with Allow, where Starlette says
-		// 405; either way no Access-Control-* header grants the origin.
 		for _, m := range []string{http.MethodGet, http.MethodOptions} {
 			if r := send(t, ts, m, allowed); len(r.headers) > 0 {
 				t.Errorf("%s: CORS headers %v without --cors-allow-origins", m, r.headers)
 			}
+		}
+		// A preflight is a method the route does not have: Starlette's 405.
+		if r := send(t, ts, http.MethodOptions, allowed); r.status != http.StatusMethodNotAllowed {
+			t.Errorf("preflight without --cors-allow-origins: %d, want 405", r.status)
+		}
+		if r := ts.doRaw(t, ts.newRequest(t, http.MethodOptions, "/sdapi/v1/no-such-route", nil)); r.Status != http.StatusNotFound {
+			t.Errorf("OPTIONS on an unknown path: %d, want 404", r.Status)
 		}
 	})
 	t.Run("listed origins only", func(t *testing.T) {

@@ -62,6 +62,8 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 			AllowHeaders:     []string{"*"},
 			AllowCredentials: true,
 		}))
+	} else {
+		e.Use(noPreflight)
 	}
 	// Before auth and validation, which run per route: an oversized body
 	// is refused before anything reads it (and --api-log logs the 413).
@@ -111,6 +113,17 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 		e.HEAD(p, dh)
 	}
 	return e, nil
+}
+
+// noPreflight answers OPTIONS on a known path 405, as A1111 (Starlette
+// without CORSMiddleware) does, instead of Echo's automatic 204 with Allow.
+func noPreflight(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method == http.MethodOptions && c.Path() != "" {
+			return echo.ErrMethodNotAllowed
+		}
+		return next(c)
+	}
 }
 
 // serverStopPaths are the routes A1111 registers only with --api-server-stop.
