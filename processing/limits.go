@@ -22,6 +22,11 @@ type Limits struct {
 	// hr_prompt, hr_negative_prompt and each entry of a prompt list), in
 	// Unicode code points as Python's len counts them.
 	MaxPromptChars int
+	// MaxImages bounds the images one request makes: batch_size×n_iter of
+	// a job, and the sum over every job a script runs (prompt matrix and
+	// x/y/z plot multiply them). Every image is held, raw and encoded,
+	// until the response is written.
+	MaxImages int
 }
 
 // LimitKind says what a LimitError measured, so the server can word it as
@@ -66,6 +71,9 @@ func (l Limits) Check(p Params) error {
 	if err := l.checkPrompts(p); err != nil {
 		return err
 	}
+	if err := l.checkImages(p, 0); err != nil {
+		return err
+	}
 	if l.MaxSteps > 0 {
 		if p.Steps > l.MaxSteps {
 			return stepsError("steps", p.Steps, l.MaxSteps)
@@ -99,6 +107,23 @@ func (l Limits) Check(p Params) error {
 		}
 	}
 	return nil
+}
+
+// checkImages refuses a job whose batch_size×n_iter images, after made
+// images of earlier jobs of the same request, would pass MaxImages.
+func (l Limits) checkImages(p Params, made int) error {
+	if l.MaxImages <= 0 {
+		return nil
+	}
+	n := float64(max(p.BatchSize, 1)) * float64(max(p.NIter, 1))
+	if float64(made)+n <= float64(l.MaxImages) {
+		return nil
+	}
+	msg := fmt.Sprintf("batch_size×n_iter is %.0f images, over this server's limit of %d per request", n, l.MaxImages)
+	if made > 0 {
+		msg = fmt.Sprintf("the script's jobs make %.0f images, over this server's limit of %d per request", float64(made)+n, l.MaxImages)
+	}
+	return &LimitError{Kind: LimitValue, Limit: int64(l.MaxImages), Msg: msg}
 }
 
 func (l Limits) checkPrompts(p Params) error {

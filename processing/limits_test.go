@@ -9,7 +9,7 @@ import (
 )
 
 func TestLimitsCheck(t *testing.T) {
-	lim := Limits{MaxPixels: 512 * 512 * 2, MaxSteps: 150, MaxPromptChars: 10}
+	lim := Limits{MaxPixels: 512 * 512 * 2, MaxSteps: 150, MaxPromptChars: 10, MaxImages: 8}
 	hires := func(p *Params) {
 		p.EnableHR = true
 		ds := 0.5
@@ -44,6 +44,9 @@ func TestLimitsCheck(t *testing.T) {
 		{name: "hires resize x", edit: func(p *Params) { hires(p); p.HRResizeX = 4096 }, wantErr: true, wantLoc: []any{"hr_resize_x"}},
 		{name: "hires resize y", edit: func(p *Params) { hires(p); p.HRResizeY = 4096 }, wantErr: true, wantLoc: []any{"hr_resize_y"}},
 		{name: "hires huge scale", edit: func(p *Params) { hires(p); p.HRScale = 1e300 }, wantErr: true, wantLoc: []any{"hr_scale"}},
+		{name: "images at the limit", edit: func(p *Params) { p.Width, p.Height, p.BatchSize, p.NIter = 64, 64, 2, 4 }},
+		{name: "images per request", edit: func(p *Params) { p.Width, p.Height, p.BatchSize, p.NIter = 64, 64, 1, 9 }, wantErr: true},
+		{name: "huge n_iter", edit: func(p *Params) { p.NIter = 1 << 40 }, wantErr: true},
 		{name: "img2img size", mode: Img2Img, edit: func(p *Params) { p.Width, p.Height = 1024, 1024 }, wantErr: true},
 	}
 	for _, tc := range tests {
@@ -100,5 +103,37 @@ func TestLimitsCheckedForScriptJobs(t *testing.T) {
 	p.Steps = 11
 	if _, err := pr.Run(t.Context(), p); !errors.As(err, &le) || !reflect.DeepEqual(le.Loc, []any{"steps"}) {
 		t.Fatalf("Run: %v, want the steps limit", err)
+	}
+}
+
+// The images-per-request limit counts every job a script runs: a script
+// that runs one small job after another is stopped at the limit, before
+// the runner sees the job that would pass it.
+func TestLimitsCountScriptImages(t *testing.T) {
+	pr, spy := newProcessor(t)
+	pr.Limits = Limits{MaxImages: 5}
+	pr.Scripts = NewScripts(recorder{title: "Many", log: new([]string),
+		run: func(ctx context.Context, env ScriptEnv, p Params, _ []any) (*Processed, error) {
+			p.BatchSize = 2
+			var last *Processed
+			for range 3 {
+				res, err := env.Process(ctx, p)
+				if err != nil {
+					return nil, err
+				}
+				last = res
+			}
+			return last, nil
+		}})
+	p := smallTxt2Img()
+	name := "many"
+	p.ScriptName = &name
+	_, err := pr.Run(t.Context(), p)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != 5 || !strings.Contains(le.Msg, "6 images") {
+		t.Fatalf("Run: %v, want the images-per-request limit at 6 of 5", err)
+	}
+	if n := len(spy.Calls()); n != 2 {
+		t.Errorf("runner called %d times, want 2 (the third job is refused)", n)
 	}
 }

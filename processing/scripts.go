@@ -356,7 +356,7 @@ func (pr *Processor) Run(ctx context.Context, p Params) (*Processed, error) {
 			args[i] = a
 		}
 	}
-	res, err := sel.Run(ctx, scriptEnv{pr}, p, args)
+	res, err := sel.Run(ctx, scriptEnv{pr: pr, made: new(int)}, p, args)
 	if err != nil {
 		return nil, err
 	}
@@ -383,15 +383,25 @@ func (pr *Processor) encodeScriptResult(p *Params, res *Processed) error {
 	return nil
 }
 
-// scriptEnv is the ScriptEnv of a Processor.
-type scriptEnv struct{ pr *Processor }
+// scriptEnv is the ScriptEnv of a Processor for one script run.
+type scriptEnv struct {
+	pr *Processor
+	// made counts the images the script's jobs asked for so far; scripts
+	// run their jobs one after another, so a plain counter is enough.
+	made *int
+}
 
 func (e scriptEnv) Process(ctx context.Context, p Params) (*Processed, error) {
 	// Scripts rewrite Params (X/Y/Z plot's Size and Steps axes, SD
-	// upscale's tiles), so each job they run is checked on its own.
+	// upscale's tiles), so each job they run is checked on its own, and
+	// all of them together against the images-per-request limit.
 	if err := e.pr.Limits.Check(p); err != nil {
 		return nil, err
 	}
+	if err := e.pr.Limits.checkImages(p, *e.made); err != nil {
+		return nil, err
+	}
+	*e.made += max(p.BatchSize, 1) * max(p.NIter, 1)
 	return e.pr.Process(ctx, p)
 }
 func (e scriptEnv) FixSeed(seed int64) int64 { return FixedSeed(seed, e.pr.Rand) }

@@ -33,6 +33,9 @@ type Limits struct {
 	// MaxBatchImages bounds the images of one request: imageList of
 	// extra-batch-images and init_images of img2img.
 	MaxBatchImages int
+	// MaxImages bounds the images one generation request makes
+	// (batch_size×n_iter, summed over a script's jobs).
+	MaxImages int
 }
 
 // DefaultLimits are sized for the project's reference machine: 2 CPU cores
@@ -50,6 +53,9 @@ type Limits struct {
 //   - MaxPromptChars 10,000: at worst a token per character, 134 CLIP
 //     chunks, whose cross-attention maps stay smaller than the
 //     self-attention maps above.
+//   - MaxImages 100: A1111's UI allows batch 8 × 100 iterations, but every
+//     image of a request stays in memory, raw and as base64 PNG, until the
+//     response is written: 100 images at 768² are about 0.4 GiB.
 //   - MaxBatchImages 16 and MaxBodyBytes 64 MiB: 16 images at the pixel
 //     limit are about 40 MB of base64 PNG; decoding, the JSON value the
 //     validator keeps and the upscaled results stay within a few GiB.
@@ -60,6 +66,7 @@ func DefaultLimits() Limits {
 		MaxSteps:       150,
 		MaxPromptChars: 10_000,
 		MaxBatchImages: 16,
+		MaxImages:      100,
 	}
 }
 
@@ -82,13 +89,16 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxBatchImages <= 0 {
 		l.MaxBatchImages = d.MaxBatchImages
 	}
+	if l.MaxImages <= 0 {
+		l.MaxImages = d.MaxImages
+	}
 	return l
 }
 
 // Processing is the part of l that processing.Processor checks on every
 // job, scripts' jobs included; cmd/sdapi-server sets it on the Processor.
 func (l Limits) Processing() processing.Limits {
-	return processing.Limits{MaxPixels: l.MaxPixels, MaxSteps: l.MaxSteps, MaxPromptChars: l.MaxPromptChars}
+	return processing.Limits{MaxPixels: l.MaxPixels, MaxSteps: l.MaxSteps, MaxPromptChars: l.MaxPromptChars, MaxImages: l.MaxImages}
 }
 
 // maxUpscaleFactor bounds an extras upscale: each result may have at most

@@ -22,6 +22,7 @@ var testLimits = server.Limits{
 	MaxSteps:       10,
 	MaxPromptChars: 20,
 	MaxBatchImages: 2,
+	MaxImages:      4,
 }
 
 // limitDetail is a 422 item of a limit, with pydantic's ctx.
@@ -57,6 +58,7 @@ func TestLimitsUnprocessable(t *testing.T) {
 			[]any{"body", "hr_scale"}, "value_error.number.not_le", 8192},
 		{"hires resize", "/sdapi/v1/txt2img", body{"steps": 2, "width": 64, "height": 64, "enable_hr": true, "denoising_strength": 0.5, "hr_resize_x": 256},
 			[]any{"body", "hr_resize_x"}, "value_error.number.not_le", 8192},
+		{"images per request", "/sdapi/v1/txt2img", body{"steps": 2, "width": 32, "height": 32, "n_iter": 5}, []any{"body"}, "value_error.number.not_le", 4},
 		{"prompt", "/sdapi/v1/txt2img", body{"prompt": strings.Repeat("a", 21)}, []any{"body", "prompt"}, "value_error.any_str.max_length", 20},
 		{"negative prompt", "/sdapi/v1/txt2img", body{"negative_prompt": strings.Repeat("é", 21)}, []any{"body", "negative_prompt"}, "value_error.any_str.max_length", 20},
 		{"img2img steps", "/sdapi/v1/img2img", body{"init_images": []string{small}, "steps": 11}, []any{"body", "steps"}, "value_error.number.not_le", 10},

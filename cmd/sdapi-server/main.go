@@ -109,15 +109,16 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.IntVar(&c.limits.MaxSteps, "max-steps", lim.MaxSteps, "largest steps and hr_second_pass_steps; more gets 422")
 	fs.IntVar(&c.limits.MaxPromptChars, "max-prompt-chars", lim.MaxPromptChars, "longest prompt (each of prompt, negative_prompt, hr_prompt, hr_negative_prompt) in characters; more gets 422")
 	fs.IntVar(&c.limits.MaxBatchImages, "max-batch-images", lim.MaxBatchImages, "most images in one extra-batch-images or img2img init_images list; more gets 422")
+	fs.IntVar(&c.limits.MaxImages, "max-images", lim.MaxImages, "most images one generation request makes (batch_size×n_iter, summed over a script's jobs); more gets 422")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
 	if fs.NArg() > 0 {
 		return c, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if l := c.limits; l.MaxBodyBytes <= 0 || l.MaxPixels <= 0 || l.MaxSteps <= 0 || l.MaxPromptChars <= 0 || l.MaxBatchImages <= 0 {
+	if l := c.limits; l.MaxBodyBytes <= 0 || l.MaxPixels <= 0 || l.MaxSteps <= 0 || l.MaxPromptChars <= 0 || l.MaxBatchImages <= 0 || l.MaxImages <= 0 {
 		// A zero would silently mean the default in server.Config.
-		return c, nil, errors.New("--max-body-bytes, --max-pixels, --max-steps, --max-prompt-chars and --max-batch-images must be positive")
+		return c, nil, errors.New("--max-body-bytes, --max-pixels, --max-steps, --max-prompt-chars, --max-batch-images and --max-images must be positive")
 	}
 	orDefault := func(v *string, rel string) {
 		if *v == "" {
