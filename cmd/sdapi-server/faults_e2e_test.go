@@ -19,7 +19,7 @@ import (
 
 // longTxt2Img runs far longer than any grace period in these tests.
 func longTxt2Img() map[string]any {
-	return map[string]any{"prompt": "long", "width": 64, "height": 64, "steps": 150, "n_iter": 200, "seed": 1}
+	return map[string]any{"prompt": "long", "width": 64, "height": 64, "steps": 150, "n_iter": 100, "seed": 1} // n_iter at --max-images
 }
 
 // waitRunning polls /progress until a generation job is running.
