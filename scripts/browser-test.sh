@@ -50,5 +50,5 @@ fi
 serve_start browser-test "$out/server.log"
 url=$serve_url
 
-echo "browser-test: $("$chromium" --version 2>/dev/null | head -n 1), playwright-core $(node -p 'require("playwright-core/package.json").version')"
+echo "browser-test: $("$chromium" --version 2>/dev/null | sed -n 1p), playwright-core $(node -p 'require("playwright-core/package.json").version')"
 SDAPI_URL=$url CHROMIUM=$chromium timeout 300 node scripts/browser-test.mjs "$out"

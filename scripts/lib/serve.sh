@@ -45,7 +45,9 @@ serve_start() {
 	# Polling the log is the only readiness signal a backgrounded process
 	# gives a shell; the loop is bounded (300 × 0.1 s).
 	for _ in $(seq 300); do
-		serve_url=$(sed -n 's/.*msg=serving url=\([^ ]*\).*/\1/p' "$log" | head -n 1)
+		# sed quits at the first match itself: a head in the pipe could
+		# SIGPIPE sed and fail the assignment under pipefail.
+		serve_url=$(sed -n 's/.*msg=serving url=\([^ ]*\).*/\1/p;T;q' "$log")
 		[[ -n $serve_url ]] && return 0
 		kill -0 "$serve_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
 		sleep 0.1
