@@ -133,6 +133,9 @@ func (pr *Processor) planHires(j *job) error {
 		hr.steps = p.HRSecondPassSteps
 		j.extra.Set("Hires steps", p.HRSecondPassSteps)
 	}
+	if err := pr.Limits.CheckExactSteps("denoising_strength", hr.steps, hr.denoise); err != nil {
+		return err
+	}
 	if p.HRUpscaler != nil {
 		j.extra.Set("Hires upscaler", *p.HRUpscaler)
 	}

@@ -201,8 +201,15 @@ func setInt64(dst func(*Params) *int64) func(*Params, string) error {
 	}
 }
 
+// parseFloat refuses nan and inf, which Python's float() would take: no
+// field of a generation is meaningful at either, and a NaN slips past
+// every range check written as x < lo || x > hi.
 func parseFloat(v string) (float64, error) {
-	return strconv.ParseFloat(strings.TrimSpace(v), 64)
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return 0, fmt.Errorf("%q is not a finite number", strings.TrimSpace(v))
+	}
+	return f, err
 }
 
 func setFloat(dst func(*Params) *float64) func(*Params, string) error {

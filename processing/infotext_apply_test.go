@@ -67,11 +67,17 @@ func TestApplyInfotextDefaultClipSkipIsNoOverride(t *testing.T) {
 	}
 }
 
+// A number infotext cannot hold, and nan or inf where a float is read
+// (they would pass range checks), are refused as invalid requests.
 func TestApplyInfotextBadNumber(t *testing.T) {
-	p := DefaultTxt2Img()
-	err := p.ApplyInfotext("x\nSteps: many, Sampler: Euler, Seed: 1", nil)
-	if !errors.Is(err, ErrInvalid) {
-		t.Fatalf("err = %v, want ErrInvalid", err)
+	for _, field := range []string{"Steps: many", "Denoising strength: nan", "Denoising strength: -inf", "CFG scale: NaN", "Variation seed strength: inf"} {
+		t.Run(field, func(t *testing.T) {
+			p := DefaultImg2Img()
+			err := p.ApplyInfotext("x\n"+field+", Sampler: Euler, Seed: 1", nil)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+		})
 	}
 }
 

@@ -40,6 +40,8 @@ const (
 	LimitLength
 	// LimitItems is a list with more items than allowed.
 	LimitItems
+	// LimitMin is a number under its minimum (LimitError.Min).
+	LimitMin
 )
 
 // LimitError is a request over one of the server's limits. It wraps
@@ -52,6 +54,8 @@ type LimitError struct {
 	Loc   []any
 	Kind  LimitKind
 	Limit int64
+	// Min is the smallest value allowed, for LimitMin.
+	Min float64
 	// Msg says what was measured and against which limit, naming the
 	// fields.
 	Msg string
@@ -81,6 +85,15 @@ func (l Limits) Check(p Params) error {
 		if p.Mode == Txt2Img && p.EnableHR && p.HRSecondPassSteps > l.MaxSteps {
 			return stepsError("hr_second_pass_steps", p.HRSecondPassSteps, l.MaxSteps)
 		}
+		if p.Mode == Txt2Img && p.EnableHR && p.DenoisingStrength != nil {
+			steps := p.Steps
+			if p.HRSecondPassSteps != 0 {
+				steps = p.HRSecondPassSteps
+			}
+			if err := l.CheckExactSteps("denoising_strength", steps, *p.DenoisingStrength); err != nil {
+				return err
+			}
+		}
 	}
 	if l.MaxPixels <= 0 {
 		return nil
@@ -107,6 +120,32 @@ func (l Limits) Check(p Params) error {
 		}
 	}
 	return nil
+}
+
+// exactScheduleFactor bounds an exact-steps pass's schedule as a multiple
+// of MaxSteps.
+const exactScheduleFactor = 100
+
+// CheckExactSteps refuses an exact-steps pass (the hires fix's second pass,
+// img2img with img2img_fix_steps) whose denoising strength is so small
+// that its schedule would not fit: A1111's setup_img2img_steps builds a
+// schedule of steps/min(strength, 0.999) entries to sample its last steps
+// ones, so a strength of 1e-9 asks for billions of sigmas before the first
+// UNet call. The schedule is bounded by 100×MaxSteps; field names the
+// strength's field. A strength of 0 or less runs no step and is let
+// through.
+func (l Limits) CheckExactSteps(field string, steps int, strength float64) error {
+	if l.MaxSteps <= 0 || !(strength > 0) {
+		return nil
+	}
+	limit := float64(exactScheduleFactor * l.MaxSteps)
+	if total := float64(steps) / math.Min(strength, 0.999); total <= limit {
+		return nil
+	}
+	least := float64(steps) / limit
+	return &LimitError{Loc: []any{field}, Kind: LimitMin, Limit: int64(limit), Min: least,
+		Msg: fmt.Sprintf("%s %g with exact steps needs a schedule of %d/%g steps, over this server's limit of %d (%d×the steps limit); use at least %g",
+			field, strength, steps, strength, int64(limit), exactScheduleFactor, least)}
 }
 
 // checkImages refuses a job whose batch_size×n_iter images, after made

@@ -137,3 +137,53 @@ func TestLimitsCountScriptImages(t *testing.T) {
 		t.Errorf("runner called %d times, want 2 (the third job is refused)", n)
 	}
 }
+
+// An exact-steps pass (hires fix, img2img_fix_steps) builds a schedule of
+// steps/strength entries; a tiny strength is refused before the runner
+// allocates it, naming the least strength that fits.
+func TestLimitsExactStepsSchedule(t *testing.T) {
+	tiny := 1e-10
+	hires := smallTxt2Img()
+	hires.EnableHR, hires.HRScale, hires.DenoisingStrength = true, 1, &tiny
+	fix := smallImg2Img(gradient(64, 64))
+	fix.DenoisingStrength = &tiny
+	fix.OverrideSettings = map[string]any{"img2img_fix_steps": true}
+	noFix := smallImg2Img(gradient(64, 64))
+	noFix.DenoisingStrength = &tiny
+	zero := 0.0
+	hiresZero := hires
+	hiresZero.DenoisingStrength = &zero
+	tests := []struct {
+		name    string
+		p       Params
+		refused bool
+	}{
+		{"hires pass", hires, true},
+		{"img2img_fix_steps", fix, true},
+		{"img2img without fixed steps", noFix, false},
+		{"hires strength 0 runs no step", hiresZero, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, spy := newProcessor(t)
+			pr.Limits = Limits{MaxSteps: 10}
+			_, err := pr.Run(t.Context(), tc.p)
+			var le *LimitError
+			if !tc.refused {
+				if errors.As(err, &le) {
+					t.Fatalf("Run: %v, want no limit error", err)
+				}
+				return
+			}
+			if !errors.As(err, &le) || le.Kind != LimitMin || !reflect.DeepEqual(le.Loc, []any{"denoising_strength"}) {
+				t.Fatalf("Run: %v, want a LimitMin on denoising_strength", err)
+			}
+			if want := float64(tc.p.Steps) / 1000; le.Min != want || le.Limit != 1000 {
+				t.Errorf("min %g limit %d, want %g and 1000", le.Min, le.Limit, want)
+			}
+			if n := len(spy.Calls()); n != 0 {
+				t.Errorf("runner called %d times", n)
+			}
+		})
+	}
+}

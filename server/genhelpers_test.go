@@ -157,12 +157,28 @@ func newGenServer(t testing.TB, opts ...func(*genOptions)) *genEnv {
 			OutputDir: t.TempDir(),
 			Version:   "v1.10.1",
 		}
+		// As cmd/sdapi-server does, the Processor runs with the server's
+		// limits: those Check cannot see before the job (img2img_fix_steps
+		// from override_settings, a script's jobs) are its to refuse.
+		env.Processor.Limits = configLimits(o.config).Processing()
 		if !o.noScript {
 			env.Processor.Scripts = processing.NewScripts(scripts.Builtin(ups)...)
 		}
 		d.Processor, d.Queue, d.Models, d.Upscalers = env.Processor, env.Queue, env.Models, ups
 	}, o.config...)
 	return env
+}
+
+// configLimits are the Limits the config edits set, DefaultLimits if none.
+func configLimits(edits []func(*server.Config)) server.Limits {
+	var c server.Config
+	for _, f := range edits {
+		f(&c)
+	}
+	if c.Limits == (server.Limits{}) {
+		return server.DefaultLimits()
+	}
+	return c.Limits
 }
 
 func withQueueCap(n int) func(*genOptions) { return func(o *genOptions) { o.queueCap = n } }

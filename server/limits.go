@@ -205,6 +205,8 @@ func limitDetail(le *processing.LimitError) detailItem {
 		typ = "value_error.any_str.max_length"
 	case processing.LimitItems:
 		typ = "value_error.list.max_items"
+	case processing.LimitMin:
+		return detailItem{Loc: append([]any{"body"}, le.Loc...), Msg: le.Msg, Type: "value_error.number.not_ge", Ctx: map[string]any{"limit_value": le.Min}}
 	}
 	return detailItem{Loc: append([]any{"body"}, le.Loc...), Msg: le.Msg, Type: typ, Ctx: map[string]any{"limit_value": le.Limit}}
 }

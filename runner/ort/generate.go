@@ -47,6 +47,9 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", runner.ErrInvalidRequest, fmt.Sprintf(format, args...))
 }
 
+// maxSchedule bounds the sigma schedule of an exact-steps img2img pass.
+const maxSchedule = 1 << 20
+
 // validate checks the request; errors wrap runner.ErrInvalidRequest.
 func validate(req *runner.Request) error {
 	b := len(req.Prompts)
@@ -74,8 +77,12 @@ func validate(req *runner.Request) error {
 		switch {
 		case in.Latents == nil && len(in.Images) != 1 && len(in.Images) != b:
 			return invalid("%d init images for %d prompts", len(in.Images), b)
-		case in.DenoisingStrength < 0 || in.DenoisingStrength > 1:
+		case !(in.DenoisingStrength >= 0 && in.DenoisingStrength <= 1): // NaN too
 			return invalid("denoising strength %g outside [0, 1]", in.DenoisingStrength)
+		case in.ExactSteps && in.DenoisingStrength > 0 && float64(req.Steps)/math.Min(in.DenoisingStrength, 0.999) > maxSchedule:
+			// img2imgSteps's schedule grows as 1/strength: bounded here
+			// whatever limits the caller applies.
+			return invalid("denoising strength %g with exact steps needs a schedule of over %d steps", in.DenoisingStrength, maxSchedule)
 		case in.ResizeMode < 0 || in.ResizeMode > 3:
 			return invalid("resize mode %d outside 0..3", in.ResizeMode)
 		case in.Mask != nil && (in.Mask.Fill < 0 || in.Mask.Fill > 3):

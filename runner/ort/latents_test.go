@@ -3,6 +3,7 @@ package ort
 import (
 	"errors"
 	"image"
+	"math"
 	"slices"
 	"testing"
 
@@ -114,6 +115,9 @@ func TestInitLatentsInvalid(t *testing.T) {
 		{"with a mask", func(in *runner.Init) { in.Mask = &runner.Mask{Image: halfMask(64, 64)} }},
 		{"two for three prompts", func(in *runner.Init) { in.Latents = [][]float32{ok, ok} }},
 		{"strength", func(in *runner.Init) { in.DenoisingStrength = 2 }},
+		{"NaN strength", func(in *runner.Init) { in.DenoisingStrength = math.NaN() }},
+		// steps/strength schedule entries: refused, not allocated.
+		{"tiny strength, exact steps", func(in *runner.Init) { in.DenoisingStrength, in.ExactSteps = 1e-10, true }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
