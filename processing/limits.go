@@ -148,6 +148,31 @@ func (l Limits) CheckExactSteps(field string, steps int, strength float64) error
 			field, strength, steps, strength, int64(limit), exactScheduleFactor, least)}
 }
 
+// MaxUpscaleFactor bounds an upscale outside sampling (extras, SD
+// upscale): its result may have at most MaxUpscaleFactor² × MaxPixels
+// pixels, an input at the limit upscaled 4× per side (the largest
+// built-in ESRGAN factor).
+const MaxUpscaleFactor = 4
+
+// CheckUpscale refuses an upscale of a w×h image by scale whose result
+// would have more than MaxUpscaleFactor² × MaxPixels pixels, before any
+// pixel is allocated. loc is the field that sets scale and by says how in
+// the message ("upscaling_resize 8"). A scale that is not a positive
+// number cannot be measured against a limit; it is the upscaler's own
+// error to report, and it is let through.
+func (l Limits) CheckUpscale(loc []any, by string, w, h int, scale float64) error {
+	if l.MaxPixels <= 0 {
+		return nil
+	}
+	limit := float64(l.MaxPixels) * MaxUpscaleFactor * MaxUpscaleFactor
+	px := float64(w) * float64(h) * scale * scale
+	if px <= limit || !(scale > 0) {
+		return nil
+	}
+	return &LimitError{Loc: loc, Kind: LimitValue, Limit: int64(limit),
+		Msg: fmt.Sprintf("%s upscales a %d×%d image by %g to %.0f pixels, over this server's limit of %d pixels", by, w, h, scale, px, int64(limit))}
+}
+
 // checkImages refuses a job whose batch_size×n_iter images, after made
 // images of earlier jobs of the same request, would pass MaxImages.
 func (l Limits) checkImages(p Params, made int) error {

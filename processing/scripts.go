@@ -132,6 +132,9 @@ type ScriptEnv interface {
 	// Bool and Number read an option, def when unset or of another type.
 	Bool(key string, def bool) bool
 	Number(key string, def float64) float64
+	// CheckUpscale is Limits.CheckUpscale with the processor's limits:
+	// scripts that upscale outside Process (SD upscale) call it first.
+	CheckUpscale(loc []any, by string, w, h int, scale float64) error
 }
 
 // Scripts is the explicit script registry a Processor holds. It is
@@ -405,6 +408,9 @@ func (e scriptEnv) Process(ctx context.Context, p Params) (*Processed, error) {
 	return e.pr.Process(ctx, p)
 }
 func (e scriptEnv) FixSeed(seed int64) int64 { return FixedSeed(seed, e.pr.Rand) }
+func (e scriptEnv) CheckUpscale(loc []any, by string, w, h int, scale float64) error {
+	return e.pr.Limits.CheckUpscale(loc, by, w, h, scale)
+}
 func (e scriptEnv) Interrupted() bool {
 	return e.pr.State != nil && e.pr.State.Interrupted()
 }

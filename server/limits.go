@@ -101,11 +101,6 @@ func (l Limits) Processing() processing.Limits {
 	return processing.Limits{MaxPixels: l.MaxPixels, MaxSteps: l.MaxSteps, MaxPromptChars: l.MaxPromptChars, MaxImages: l.MaxImages}
 }
 
-// maxUpscaleFactor bounds an extras upscale: each result may have at most
-// maxUpscaleFactor² × MaxPixels pixels, an input at the limit upscaled 4×
-// per side (the largest built-in ESRGAN factor).
-const maxUpscaleFactor = 4
-
 // bodyLimit refuses a body over max: at once when Content-Length says so,
 // otherwise when reading passes max (http.MaxBytesReader, whose
 // *http.MaxBytesError errorResponse maps to 413 wherever the read fails).
@@ -159,25 +154,19 @@ func (l Limits) checkImageSize(raw []byte, loc []any) error {
 		Msg: fmt.Sprintf("%s is a %d×%d image = %d pixels, over this server's limit of %d pixels", locString(loc), cfg.Width, cfg.Height, px, l.MaxPixels)}
 }
 
-// checkUpscale refuses an extras upscale of img whose result would have
-// more than maxUpscaleFactor² × MaxPixels pixels. scale is what
-// processing/upscale will compute (upscaling_resize, or the larger of the
-// two ratios for resize mode 1).
+// checkUpscale refuses an extras upscale of img whose result would pass
+// processing.Limits.CheckUpscale. scale is what processing/upscale will
+// compute (upscaling_resize, or the larger of the two ratios for resize
+// mode 1).
 func (l Limits) checkUpscale(img image.Image, mode int, resize float64, w, h int) error {
-	iw, ih := float64(img.Bounds().Dx()), float64(img.Bounds().Dy())
+	iw, ih := img.Bounds().Dx(), img.Bounds().Dy()
 	scale, loc := resize, []any{"upscaling_resize"}
 	by := fmt.Sprintf("upscaling_resize %g", resize)
 	if mode == 1 {
-		scale, loc = math.Max(float64(w)/iw, float64(h)/ih), []any{"upscaling_resize_w"}
+		scale, loc = math.Max(float64(w)/float64(iw), float64(h)/float64(ih)), []any{"upscaling_resize_w"}
 		by = fmt.Sprintf("upscaling_resize_w×upscaling_resize_h %d×%d", w, h)
 	}
-	limit := float64(l.MaxPixels) * maxUpscaleFactor * maxUpscaleFactor
-	px := iw * ih * scale * scale
-	if px <= limit || !(scale > 0) { // a nonsense scale is upscale's own error
-		return nil
-	}
-	return &processing.LimitError{Loc: loc, Kind: processing.LimitValue, Limit: int64(limit),
-		Msg: fmt.Sprintf("%s upscales a %d×%d image by %g to %.0f pixels, over this server's limit of %d pixels", by, int(iw), int(ih), scale, px, int64(limit))}
+	return l.Processing().CheckUpscale(loc, by, iw, ih, scale)
 }
 
 func locString(loc []any) string {

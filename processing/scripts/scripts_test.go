@@ -2,8 +2,11 @@ package scripts_test
 
 import (
 	"context"
+	"errors"
 	"image"
 	"image/color"
+	"math"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -386,6 +389,44 @@ func TestSDUpscale(t *testing.T) {
 			}
 			if b := out.Raw[0].Bounds(); b.Dx() != 128 || b.Dy() != 128 {
 				t.Errorf("combined = %v, want 128x128", b)
+			}
+		})
+	}
+}
+
+// The upscale runs before any job Process checks, so its scale factor is
+// checked first: a huge one is the pixel limit on script_args[3], a
+// nonsense one an invalid request, and neither allocates the upscale.
+func TestSDUpscaleScaleFactorLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		scale any
+		limit bool
+	}{
+		{"over the limit", 1e6, true},
+		{"just over", 4.01, true},
+		{"NaN", math.NaN(), false},
+		{"zero", 0.0, false},
+		{"negative", -2.0, false},
+		{"infinite", math.Inf(1), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, spy := newProcessor(t)
+			pr.Limits = processing.Limits{MaxPixels: 64 * 64}
+			p := processing.DefaultImg2Img()
+			p.Prompt, p.Steps, p.Width, p.Height = "a cat", 3, 64, 64
+			p.InitImages = []image.Image{image.NewRGBA(image.Rect(0, 0, 64, 64))}
+			_, err := pr.Run(t.Context(), named(p, "sd upscale", "", 8.0, "Lanczos", tc.scale))
+			var le *processing.LimitError
+			switch {
+			case tc.limit && (!errors.As(err, &le) || !reflect.DeepEqual(le.Loc, []any{"script_args", 3}) || le.Limit != 16*64*64):
+				t.Fatalf("err = %v, want the pixel limit on script_args[3]", err)
+			case !tc.limit && !errors.Is(err, processing.ErrInvalid):
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+			if n := len(spy.Calls()); n != 0 {
+				t.Errorf("runner calls = %d, want 0", n)
 			}
 		})
 	}

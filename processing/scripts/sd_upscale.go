@@ -106,6 +106,14 @@ func (s SDUpscale) Run(ctx context.Context, env processing.ScriptEnv, p processi
 	}
 	img := p.InitImages[0]
 	if !up.IsNone() {
+		if !(scale > 0) || math.IsInf(scale, 0) {
+			return nil, fmt.Errorf("%w: sd upscale: scale_factor %g is not a positive number", processing.ErrInvalid, scale)
+		}
+		// The upscale runs before any job that Process would check.
+		b := img.Bounds()
+		if err := env.CheckUpscale([]any{"script_args", 3}, fmt.Sprintf("SD upscale's scale_factor %g", scale), b.Dx(), b.Dy(), scale); err != nil {
+			return nil, err
+		}
 		if img, err = up.Upscale(ctx, img, scale); err != nil {
 			return nil, fmt.Errorf("sd upscale: %w", err)
 		}
