@@ -65,12 +65,12 @@ type detailItem struct {
 
 // errorHandler is the one place that turns errors into HTTP answers.
 // Internals are logged, never sent: clients see A1111's shapes only.
-func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
-		status, body := errorResponse(err)
+		status, body := errorResponse(err, red)
 		if status >= 500 && status != http.StatusNotImplemented {
 			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
 		}
@@ -107,7 +107,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 //	imagemeta.ErrInvalidImage      500 HTTPException "Invalid encoded image"
 //	*echo.HTTPError                routing 404/405 {"detail"}, 400/422 validation list, 401
 //	anything else                  500 InternalServerError "internal server error" (logged, never sent)
-func errorResponse(err error) (int, any) {
+func errorResponse(err error, red redactor) (int, any) {
 	var (
 		ae   *apiError
 		ve   *validationError
@@ -134,18 +134,18 @@ func errorResponse(err error) (int, any) {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Request cancelled"))
 	case errors.Is(err, processing.ErrUnsupported), errors.Is(err, upscale.ErrFaceRestoreUnavailable):
-		msg := sentenceOf(err, processing.ErrUnsupported)
+		msg := red.sentenceOf(err, processing.ErrUnsupported)
 		return http.StatusNotImplemented, a1111Body(&apiError{Status: 501, Class: "NotImplementedError", Detail: msg, Errors: msg})
 	case errors.Is(err, processing.ErrInvalid), errors.Is(err, upscale.ErrInvalid), errors.Is(err, runner.ErrInvalidRequest):
-		msg := sentenceOf(err, processing.ErrInvalid, upscale.ErrInvalid, runner.ErrInvalidRequest)
+		msg := red.sentenceOf(err, processing.ErrInvalid, upscale.ErrInvalid, runner.ErrInvalidRequest)
 		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{Loc: locOf(msg), Msg: msg, Type: "value_error"}}}
 	case errors.Is(err, processing.ErrInvalidImageFormat):
 		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid image format"))
 	case errors.Is(err, processing.ErrNotFound), errors.Is(err, upscale.ErrUpscalerNotFound):
-		msg := sentenceOf(err, processing.ErrNotFound)
+		msg := red.sentenceOf(err, processing.ErrNotFound)
 		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg})
 	case errors.Is(err, processing.ErrNoRunner), errors.Is(err, runner.ErrModel):
-		msg := "cannot load the model: " + sentenceOf(err, processing.ErrNoRunner, runner.ErrModel)
+		msg := "cannot load the model: " + red.sentenceOf(err, processing.ErrNoRunner, runner.ErrModel)
 		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg})
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{Loc: ve.Loc, Msg: ve.Msg, Type: ve.Type}}}
@@ -155,7 +155,7 @@ func errorResponse(err error) (int, any) {
 		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{
 			Loc: []any{"body", vale.Key}, Msg: vale.Error(), Type: "type_error." + vale.Want}}}
 	case errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, processing.ErrNotFound):
-		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Errors: redactPaths(err.Error())})
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Errors: red.paths(err.Error())})
 	case errors.Is(err, imagemeta.ErrInvalidImage):
 		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid encoded image"))
 	case errors.As(err, &he):
@@ -168,14 +168,14 @@ func errorResponse(err error) (int, any) {
 // fmt.Errorf("%w: ...") puts in front: "not supported: face restoration:
 // no face-restoration model is installed" reads "face restoration: no
 // face-restoration model is installed". Wrapping prefixes added by the
-// caller ("load model: ") stay. Absolute paths are cut to their last
-// element (redactPaths): clients learn nothing of the server's directories.
-func sentenceOf(err error, sentinels ...error) string {
+// caller ("load model: ") stay. Paths are cut to their last element
+// (redactor.paths): clients learn nothing of the server's directories.
+func (red redactor) sentenceOf(err error, sentinels ...error) string {
 	msg := err.Error()
 	for _, s := range sentinels {
 		msg = strings.Replace(msg, s.Error()+": ", "", 1)
 	}
-	return redactPaths(msg)
+	return red.paths(msg)
 }
 
 // locOf points a 422 at the request field its message starts with

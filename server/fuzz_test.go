@@ -68,7 +68,7 @@ func FuzzBuildParams(f *testing.F) {
 		}
 		p, params, err := srv.buildParams(t.Context(), mode, raw)
 		if err != nil {
-			status, out := errorResponse(err)
+			status, out := errorResponse(err, redactor{})
 			if status < 400 || status > 599 {
 				t.Fatalf("status %d for %v", status, err)
 			}

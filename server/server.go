@@ -45,6 +45,12 @@ type Config struct {
 	// they answer A1111's 500 "Requests not allowed". A fetch never reaches
 	// a non-public address (see URLFetcher).
 	EnableRequests bool
+	// PrivateDirs are the server's directories (data, models, outputs,
+	// working directory), absolute. No path under them reaches a client:
+	// an error names a file by its last element. Absolute paths elsewhere
+	// are cut the same way, but only a configured directory is found
+	// whole when it has spaces in it.
+	PrivateDirs []string
 	// Fetcher fetches those URLs; nil is a zero URLFetcher. Tests set its
 	// resolver and address policy.
 	Fetcher *URLFetcher

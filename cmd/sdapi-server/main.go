@@ -261,6 +261,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		Flags:          flagValues(fs),
 		Logger:         log,
 		Limits:         cfg.limits,
+		PrivateDirs:    cfg.privateDirs(),
 	}, server.Deps{
 		Options:   opts,
 		State:     state,
@@ -324,4 +325,27 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		ort.Shutdown()
 	}
 	return life.restart.Load(), nil
+}
+
+// privateDirs are the directories whose paths error messages must not
+// show clients, absolute: every directory the flags name, the working
+// directory and the home directory.
+func (c config) privateDirs() []string {
+	dirs := []string{c.dataDir, c.ckptDir, c.vaeDir, c.esrganDir, c.realesrganDir,
+		filepath.Dir(c.stylesFile), filepath.Dir(c.settingsFile)}
+	if c.ortLib != "" {
+		dirs = append(dirs, filepath.Dir(c.ortLib))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		dirs = append(dirs, wd)
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, home)
+	}
+	for i, d := range dirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			dirs[i] = abs
+		}
+	}
+	return dirs
 }
