@@ -77,17 +77,32 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
 	netip.MustParsePrefix("100::/64"),        // discard-only
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("2001:2::/48"),     // benchmarking
+	netip.MustParsePrefix("2001:10::/28"),    // ORCHID (deprecated)
+	netip.MustParsePrefix("2001:20::/28"),    // ORCHIDv2
+	netip.MustParsePrefix("3fff::/20"),       // documentation (RFC 9637)
 	netip.MustParsePrefix("198.51.100.0/24"), // documentation
 	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
 	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
 }
 
+// globalUnicast6 is the only IPv6 space IANA allocates for global unicast
+// (RFC 4291 §2.4); everything else is reserved or special-purpose,
+// including ::/96 (IPv4-compatible), ::ffff:0:0:0/96 (IPv4-translated),
+// 5f00::/16 (SRv6 SIDs) and ranges added after netip's predicates.
+var globalUnicast6 = netip.MustParsePrefix("2000::/3")
+
 // PublicAddr reports whether a is a global unicast address outside every
-// private, loopback, link-local and special-purpose range.
+// private, loopback, link-local and special-purpose range. An IPv4-mapped
+// address is judged as the IPv4 address it is; any other IPv6 address
+// must be in 2000::/3.
 func PublicAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	if !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() ||
 		a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified() {
+		return false
+	}
+	if a.Is6() && !globalUnicast6.Contains(a) {
 		return false
 	}
 	for _, p := range nonPublic {

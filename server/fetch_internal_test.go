@@ -16,6 +16,10 @@ func TestPublicAddr(t *testing.T) {
 		"224.0.0.1": false, "ff02::1": false, "255.255.255.255": false,
 		"::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "::ffff:8.8.8.8": true,
 		"64:ff9b::7f00:1": false, "2002:7f00:1::": false, "198.18.0.1": false,
+		// IPv6 outside 2000::/3 or in its special-purpose ranges.
+		"::7f00:1": false, "::8.8.8.8": false, "::ffff:0:7f00:1": false, "::ffff:0:808:808": false,
+		"5f00::1": false, "2001:2::1": false, "3fff::1": false, "2001:db8::1": false, "4000::1": false,
+		"2001:20::1": false, "2a00:1450:4001::200e": true,
 	} {
 		if got := PublicAddr(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("PublicAddr(%s) = %v, want %v", addr, got, want)

@@ -86,4 +86,3 @@ func isPathChar(c byte) bool { return !strings.ContainsRune(pathDelims, rune(c))
 
 // pathDelims end a path in a message.
 const pathDelims = " \t\n\v\f\r\"'()[]{},;`<>"
-
