@@ -58,6 +58,8 @@ type Runner struct {
 	// tiled holds the circular-padding sessions, built on the first
 	// tiling request (tiling.go); guarded by mu.
 	tiled tiledSessions
+	// tiledErr is why building them failed, kept until Close.
+	tiledErr error
 
 	mu sync.Mutex // serialises Generate and Close
 

@@ -51,11 +51,18 @@ func (r *Runner) tilingParts() []*part {
 // invisible to other calls, and the part pointers (read by Model without
 // the lock) never change.
 func (r *Runner) useTiling(ctx context.Context) (restore func(), err error) {
+	if r.tiledErr != nil {
+		return nil, r.tiledErr
+	}
 	if r.tiled == nil {
 		if err := r.buildTiled(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
 			}
+			// Rewriting and loading the graphs again would fail the same
+			// way, at the cost of reading the weights each time: every
+			// later tiling request gets this error until Close.
+			r.tiledErr = err
 			return nil, err
 		}
 	}
@@ -161,5 +168,5 @@ func (t tiledSessions) destroy() {
 // closeTiled frees the tiling sessions; the caller holds r.mu.
 func (r *Runner) closeTiled() {
 	r.tiled.destroy()
-	r.tiled = nil
+	r.tiled, r.tiledErr = nil, nil
 }

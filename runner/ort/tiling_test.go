@@ -5,7 +5,9 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
@@ -397,4 +399,39 @@ func TestTilingSessionsFreedOnClose(t *testing.T) {
 	if _, err := r.Generate(t.Context(), req); err == nil || errors.Is(err, runner.ErrInvalidRequest) {
 		t.Errorf("Generate after Close: err = %v, want a closed-runner error", err)
 	}
+}
+
+// A tiling session that cannot be built fails every later tiling request
+// with the same model error, without reading and rewriting the graphs
+// again, and plain requests still run.
+func TestTilingBuildErrorIsKept(t *testing.T) {
+	dir := emit(t, onnxgen.Config{})
+	r, err := Open(t.Context(), dir, Config{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	good, err := os.ReadFile(r.unet.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loaded session keeps running; only the tiling rewrite reads
+	// the file again.
+	if err := os.WriteFile(r.unet.path, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req := baseRequest("Euler", 1)
+	req.Tiling = true
+	_, first := r.Generate(t.Context(), req)
+	if !errors.Is(first, runner.ErrModel) || !strings.Contains(first.Error(), "unet/model.onnx") {
+		t.Fatalf("tiling with a corrupt unet file: err = %v, want ErrModel naming unet/model.onnx", first)
+	}
+	if err := os.WriteFile(r.unet.path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Generate(t.Context(), req); !errors.Is(err, first) {
+		t.Errorf("second tiling request: err = %v, want the first error kept (%v)", err, first)
+	}
+	req.Tiling = false
+	generateOne(t, r, req)
 }
