@@ -129,6 +129,9 @@ func (p *part) openCircular(cfg Config, r *Runner) (*onnxruntime.DynamicAdvanced
 	if st.sameSkipped > 0 {
 		r.log.Warn("tiling: Conv nodes with auto_pad SAME keep zero padding", "part", p.name, "nodes", st.sameSkipped)
 	}
+	if st.contribSkipped > 0 {
+		r.log.Warn("tiling: com.microsoft convolutions (an offline-optimised export) keep zero padding; export the model unoptimised for seamless tiling", "part", p.name, "nodes", st.contribSkipped)
+	}
 	if st.convs == 0 {
 		r.log.Warn("tiling: no padded Conv nodes; the part runs unchanged", "part", p.name)
 		return nil, nil

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -21,6 +22,10 @@ type rewriteStats struct {
 	convs          int // Conv nodes now padding circularly
 	sameSkipped    int // Conv nodes with auto_pad SAME_*, left as they are
 	asymmetricKept int // Conv nodes with a fused zero Pad, left as they are
+	// contribSkipped counts com.microsoft convolutions (FusedConv,
+	// NhwcConv, ...), which offline-optimised exports contain: their
+	// padding is not rewritten, so they keep zero padding.
+	contribSkipped int
 }
 
 // circularModel rewrites a serialized ModelProto: each Conv of the main
@@ -190,8 +195,15 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 		}
 		return nil
 	})
-	if err != nil || op != "Conv" || (domain != "" && domain != "ai.onnx") {
+	if err != nil {
 		return nil, err
+	}
+	if domain == "com.microsoft" && strings.Contains(op, "Conv") {
+		rw.stats.contribSkipped++
+		return nil, nil
+	}
+	if op != "Conv" || (domain != "" && domain != "ai.onnx") {
+		return nil, nil
 	}
 	switch autoPad {
 	case "", "NOTSET":

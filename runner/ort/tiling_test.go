@@ -188,6 +188,31 @@ func TestCircularConvMatchesReference(t *testing.T) {
 	}
 }
 
+// Offline-optimised exports fuse Conv into com.microsoft operators, whose
+// padding the rewrite leaves alone: they are counted, for a warning, and
+// the default-domain Conv beside them is still rewritten.
+func TestCircularModelCountsContribConvs(t *testing.T) {
+	g := onnxpb.NewGraph("fused")
+	g.AddInput("x", onnxpb.Float, onnxpb.D(1), onnxpb.D(1), onnxpb.D(4), onnxpb.D(4))
+	w := g.AddFloat32("w", []int64{1, 1, 3, 3}, make([]float32, 9))
+	pads := onnxpb.AttrInts("pads", 1, 1, 1, 1)
+	g.AddDomainNode("com.microsoft", "FusedConv", []string{"x", w}, []string{"f"}, pads)
+	g.AddDomainNode("com.microsoft", "NhwcConv", []string{"f", w}, []string{"n"}, pads)
+	g.AddNode("Conv", []string{"n", w}, []string{"y"}, pads)
+	g.AddOutput("y", onnxpb.Float, onnxpb.D(1), onnxpb.D(1), onnxpb.D(4), onnxpb.D(4))
+	m, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := circularModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.contribSkipped != 2 || st.convs != 1 {
+		t.Errorf("stats %+v, want 2 contrib convolutions skipped and 1 Conv rewritten", st)
+	}
+}
+
 func TestCircularModelErrors(t *testing.T) {
 	cc := convCase{name: "x", input: "x", c: 1, o: 1, k: 3, s: 1, d: 1, pads: [4]int{1, 1, 1, 1}, h: 4, w: 4}
 	m := cc.model(t)

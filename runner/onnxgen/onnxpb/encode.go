@@ -165,6 +165,9 @@ func encodeNode(n node) []byte {
 		b = protowire.AppendTag(b, 5, protowire.BytesType)
 		b = protowire.AppendBytes(b, encodeAttr(a))
 	}
+	if n.domain != "" {
+		b = appendString(b, 7, n.domain)
+	}
 	return b
 }
 

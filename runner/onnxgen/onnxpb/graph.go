@@ -21,6 +21,7 @@ type Graph struct {
 
 type node struct {
 	name    string
+	domain  string // "" is ai.onnx
 	op      string
 	inputs  []string
 	outputs []string
@@ -58,6 +59,14 @@ func (g *Graph) AddNode(op string, inputs, outputs []string, attrs ...Attr) {
 		outputs: outputs,
 		attrs:   attrs,
 	})
+}
+
+// AddDomainNode appends a node of another operator domain, such as ONNX
+// Runtime's com.microsoft contrib operators. The model does not import
+// the domain's opset: graphs built with it are for rewriting, not running.
+func (g *Graph) AddDomainNode(domain, op string, inputs, outputs []string, attrs ...Attr) {
+	g.AddNode(op, inputs, outputs, attrs...)
+	g.nodes[len(g.nodes)-1].domain = domain
 }
 
 // NodeCount returns the number of nodes added so far.
