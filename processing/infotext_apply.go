@@ -133,8 +133,8 @@ func castLike(cur any, s string) (any, bool) {
 		}
 		return nil, false
 	case float64, int:
-		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		f, err := ParseFinite(s)
+		if err != nil {
 			return nil, false
 		}
 		return f, true
@@ -201,20 +201,23 @@ func setInt64(dst func(*Params) *int64) func(*Params, string) error {
 	}
 }
 
-// parseFloat refuses nan and inf, which Python's float() would take: no
-// field of a generation is meaningful at either, and a NaN slips past
-// every range check written as x < lo || x > hi.
-func parseFloat(v string) (float64, error) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+// ParseFinite is strconv.ParseFloat of the trimmed s that also refuses
+// nan and inf, which Python's float() would take: no field of a generation
+// is meaningful at either, and a NaN slips past every range check written
+// as x < lo || x > hi. Every text-to-number parse of a request goes
+// through it (infotext, script arguments).
+func ParseFinite(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	f, err := strconv.ParseFloat(s, 64)
 	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
-		return 0, fmt.Errorf("%q is not a finite number", strings.TrimSpace(v))
+		return 0, fmt.Errorf("%q is not a finite number", s)
 	}
 	return f, err
 }
 
 func setFloat(dst func(*Params) *float64) func(*Params, string) error {
 	return func(p *Params, v string) error {
-		f, err := parseFloat(v)
+		f, err := ParseFinite(v)
 		if err != nil {
 			return err
 		}
@@ -225,7 +228,7 @@ func setFloat(dst func(*Params) *float64) func(*Params, string) error {
 
 func setFloatPtr(dst func(*Params) **float64) func(*Params, string) error {
 	return func(p *Params, v string) error {
-		f, err := parseFloat(v)
+		f, err := ParseFinite(v)
 		if err != nil {
 			return err
 		}

@@ -139,7 +139,9 @@ func (l Limits) CheckExactSteps(field string, steps int, strength float64) error
 		return nil
 	}
 	limit := float64(exactScheduleFactor * l.MaxSteps)
-	if total := float64(steps) / math.Min(strength, 0.999); total <= limit {
+	// Truncated as A1111's int() and the runner truncate it, so that the
+	// least strength the message names passes.
+	if total := math.Floor(float64(steps) / math.Min(strength, 0.999)); total <= limit {
 		return nil
 	}
 	least := float64(steps) / limit
@@ -171,6 +173,17 @@ func (l Limits) CheckUpscale(loc []any, by string, w, h int, scale float64) erro
 	}
 	return &LimitError{Loc: loc, Kind: LimitValue, Limit: int64(limit),
 		Msg: fmt.Sprintf("%s upscales a %d×%d image by %g to %.0f pixels, over this server's limit of %d pixels", by, w, h, scale, px, int64(limit))}
+}
+
+// CheckImages refuses n images made outside a job's own batch_size×n_iter
+// (SD upscale's tiles, counted before they are cut), over MaxImages. loc
+// is the field that makes them many.
+func (l Limits) CheckImages(loc []any, what string, n float64) error {
+	if l.MaxImages <= 0 || n <= float64(l.MaxImages) {
+		return nil
+	}
+	return &LimitError{Loc: loc, Kind: LimitValue, Limit: int64(l.MaxImages),
+		Msg: fmt.Sprintf("%s make %s images, over this server's limit of %d per request", what, num(n), l.MaxImages)}
 }
 
 // checkImages refuses a job whose batch_size×n_iter images, after made

@@ -187,3 +187,19 @@ func TestLimitsExactStepsSchedule(t *testing.T) {
 		})
 	}
 }
+
+// The least strength a refusal names is accepted, whatever the steps: the
+// schedule length is truncated as A1111 truncates it.
+func TestLimitsExactStepsLeastStrengthPasses(t *testing.T) {
+	lim := Limits{MaxSteps: 10}
+	for steps := 1; steps <= 300; steps++ {
+		err := lim.CheckExactSteps("denoising_strength", steps, 1e-9)
+		var le *LimitError
+		if !errors.As(err, &le) {
+			t.Fatalf("steps %d: %v, want a LimitError", steps, err)
+		}
+		if err := lim.CheckExactSteps("denoising_strength", steps, le.Min); err != nil {
+			t.Errorf("steps %d: the named least strength %g is refused: %v", steps, le.Min, err)
+		}
+	}
+}

@@ -135,6 +135,9 @@ type ScriptEnv interface {
 	// CheckUpscale is Limits.CheckUpscale with the processor's limits:
 	// scripts that upscale outside Process (SD upscale) call it first.
 	CheckUpscale(loc []any, by string, w, h int, scale float64) error
+	// CheckImages is Limits.CheckImages with the processor's limits:
+	// images a script will make, counted before it allocates them.
+	CheckImages(loc []any, what string, n float64) error
 }
 
 // Scripts is the explicit script registry a Processor holds. It is
@@ -408,6 +411,9 @@ func (e scriptEnv) Process(ctx context.Context, p Params) (*Processed, error) {
 	return e.pr.Process(ctx, p)
 }
 func (e scriptEnv) FixSeed(seed int64) int64 { return FixedSeed(seed, e.pr.Rand) }
+func (e scriptEnv) CheckImages(loc []any, what string, n float64) error {
+	return e.pr.Limits.CheckImages(loc, what, n)
+}
 func (e scriptEnv) CheckUpscale(loc []any, by string, w, h int, scale float64) error {
 	return e.pr.Limits.CheckUpscale(loc, by, w, h, scale)
 }

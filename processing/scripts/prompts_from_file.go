@@ -58,8 +58,7 @@ func tagInt(s string) (any, error) {
 	return v, err
 }
 func tagFloat(s string) (any, error) {
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	return v, err
+	return processing.ParseFinite(s)
 }
 func tagBool(s string) (any, error) { return s == "true", nil }
 

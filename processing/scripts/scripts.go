@@ -106,7 +106,7 @@ func argFloat(args []any, i int, name string) (float64, error) {
 		}
 		return 0, nil
 	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		f, err := processing.ParseFinite(x)
 		if err == nil {
 			return f, nil
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -429,6 +430,26 @@ func TestSDUpscaleScaleFactorLimit(t *testing.T) {
 				t.Errorf("runner calls = %d, want 0", n)
 			}
 		})
+	}
+}
+
+// Tiles are cut before the first job, so their number is checked first:
+// an overlap just under the tile size would make thousands.
+func TestSDUpscaleTileCountLimit(t *testing.T) {
+	pr, spy := newProcessor(t)
+	pr.Limits = processing.Limits{MaxImages: 100}
+	p := processing.DefaultImg2Img()
+	p.Prompt, p.Steps, p.Width, p.Height = "a cat", 3, 64, 64
+	p.InitImages = []image.Image{image.NewRGBA(image.Rect(0, 0, 64, 64))}
+	// 2× Lanczos makes 128×128; 64-pixel tiles overlapping by 63 are
+	// 65×65 of them.
+	_, err := pr.Run(t.Context(), named(p, "sd upscale", "", 63.0, "Lanczos", 2.0))
+	var le *processing.LimitError
+	if !errors.As(err, &le) || !reflect.DeepEqual(le.Loc, []any{"script_args", 1}) || le.Limit != 100 || !strings.Contains(le.Msg, "4225") {
+		t.Fatalf("err = %v, want the images limit on script_args[1] naming 4225 tiles", err)
+	}
+	if n := len(spy.Calls()); n != 0 {
+		t.Errorf("runner calls = %d, want 0", n)
 	}
 }
 

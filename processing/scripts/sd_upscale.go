@@ -118,6 +118,17 @@ func (s SDUpscale) Run(ctx context.Context, env processing.ScriptEnv, p processi
 			return nil, fmt.Errorf("sd upscale: %w", err)
 		}
 	}
+	// Every tile is cut before the first job: count them first, so that a
+	// large overlap cannot allocate millions of tiles.
+	b := img.Bounds()
+	rows, cols, err := GridSize(b.Dx(), b.Dy(), p.Width, p.Height, overlap)
+	if err != nil {
+		return nil, err
+	}
+	tiles := float64(rows) * float64(cols) * float64(max(p.NIter, 1))
+	if err := env.CheckImages([]any{"script_args", 1}, fmt.Sprintf("SD upscale's %d×%d tiles overlapping by %d, ×%d iterations,", cols, rows, overlap, max(p.NIter, 1)), tiles); err != nil {
+		return nil, err
+	}
 	grid, err := SplitGrid(img, p.Width, p.Height, overlap)
 	if err != nil {
 		return nil, err
@@ -214,6 +225,19 @@ type Grid struct {
 	Overlap                      int
 }
 
+// GridSize is the rows and columns SplitGrid cuts a w×h image into.
+func GridSize(w, h, tileW, tileH, overlap int) (rows, cols int, err error) {
+	if overlap < 0 || tileW-overlap <= 0 || tileH-overlap <= 0 {
+		return 0, 0, fmt.Errorf("%w: sd upscale: overlap %d needs tiles larger than %dx%d", processing.ErrInvalid, overlap, tileW, tileH)
+	}
+	cols = int(math.Ceil(float64(w-overlap) / float64(tileW-overlap)))
+	rows = int(math.Ceil(float64(h-overlap) / float64(tileH-overlap)))
+	if cols < 1 || rows < 1 {
+		return 0, 0, fmt.Errorf("%w: sd upscale: image %dx%d is within the %d pixel overlap", processing.ErrInvalid, w, h, overlap)
+	}
+	return rows, cols, nil
+}
+
 // SplitGrid is images.split_grid: ceil((w-overlap)/(tile_w-overlap))
 // columns spread evenly over the image (the last flush with its right
 // edge), rows likewise; a tile reaching outside a small image is padded
@@ -222,13 +246,9 @@ type Grid struct {
 func SplitGrid(img image.Image, tileW, tileH, overlap int) (*Grid, error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	if overlap < 0 || tileW-overlap <= 0 || tileH-overlap <= 0 {
-		return nil, fmt.Errorf("%w: sd upscale: overlap %d needs tiles larger than %dx%d", processing.ErrInvalid, overlap, tileW, tileH)
-	}
-	cols := int(math.Ceil(float64(w-overlap) / float64(tileW-overlap)))
-	rows := int(math.Ceil(float64(h-overlap) / float64(tileH-overlap)))
-	if cols < 1 || rows < 1 {
-		return nil, fmt.Errorf("%w: sd upscale: image %dx%d is within the %d pixel overlap", processing.ErrInvalid, w, h, overlap)
+	rows, cols, err := GridSize(w, h, tileW, tileH, overlap)
+	if err != nil {
+		return nil, err
 	}
 	var dx, dy float64
 	if cols > 1 {

@@ -245,7 +245,7 @@ func pyInt(s string) (int, error) {
 }
 
 func pyFloat(s string) (float64, error) {
-	return strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(s), " ", ""), 64)
+	return processing.ParseFinite(strings.ReplaceAll(s, " ", ""))
 }
 
 // linspace is numpy.linspace(start, stop, num).

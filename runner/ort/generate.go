@@ -79,7 +79,7 @@ func validate(req *runner.Request) error {
 			return invalid("%d init images for %d prompts", len(in.Images), b)
 		case !(in.DenoisingStrength >= 0 && in.DenoisingStrength <= 1): // NaN too
 			return invalid("denoising strength %g outside [0, 1]", in.DenoisingStrength)
-		case in.ExactSteps && in.DenoisingStrength > 0 && float64(req.Steps)/math.Min(in.DenoisingStrength, 0.999) > maxSchedule:
+		case in.ExactSteps && in.DenoisingStrength > 0 && math.Floor(float64(req.Steps)/math.Min(in.DenoisingStrength, 0.999)) > maxSchedule:
 			// img2imgSteps's schedule grows as 1/strength: bounded here
 			// whatever limits the caller applies.
 			return invalid("denoising strength %g with exact steps needs a schedule of over %d steps", in.DenoisingStrength, maxSchedule)
