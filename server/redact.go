@@ -67,8 +67,7 @@ func replaceUnder(msg, dir string) string {
 			return b.String() + msg
 		}
 		before, rest := msg[:i], msg[i+len(dir):]
-		whole := (before == "" || !isPathChar(before[len(before)-1])) &&
-			(rest == "" || rest[0] == '/' || !isPathChar(rest[0]))
+		whole := startsPath(before) && (rest == "" || rest[0] == '/' || !isPathChar(rest[0]))
 		if !whole {
 			// Left to absPath, which sees the longer path whole.
 			b.WriteString(msg[:i+len(dir)])
@@ -79,6 +78,17 @@ func replaceUnder(msg, dir string) string {
 		b.WriteString(before + path.Base(dir+tail))
 		msg = rest[len(tail):]
 	}
+}
+
+// startsPath reports whether a path may start after before: as absPath's
+// prefix ("=", ":", a space, a bracket...), or after file://.
+func startsPath(before string) bool {
+	if before == "" || strings.HasSuffix(before, "file://") {
+		return true
+	}
+	c := before[len(before)-1]
+	return !(c == '_' || c == '.' || c == '/' || c == '~' || c == '-' ||
+		'0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
 }
 
 // isPathChar reports whether c may continue a path that absPath matches.

@@ -22,6 +22,12 @@ func TestRedactPaths(t *testing.T) {
 		{"<dir>/a/b</dir>", "<dir>b<dir>"},
 		{"/srv/database/x.onnx failed", "x.onnx failed"},
 		{"/mnt/srv/data/x.onnx failed", "x.onnx failed"},
+		{"path=/srv/sd data/models/x.onnx", "path=x.onnx"},
+		{"at:/srv/sd data/models/x.onnx", "at:x.onnx"},
+		{"file:///srv/sd data/m/x.onnx", "file://x.onnx"},
+		{"é/srv/sd data/x.onnx", "éx.onnx"},
+		// A space in a subdirectory ends the path: only the configured
+		// directories themselves are known to hold spaces.
 		{"/srv/data/sub dir/x.onnx", "sub dir/x.onnx"},
 		{"relative/dir/x.onnx and a/b/c", "relative/dir/x.onnx and a/b/c"},
 		{"fetch http://example.com/a/b.png: 404", "fetch http://example.com/a/b.png: 404"},
