@@ -14,6 +14,7 @@ package ort
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,10 +60,14 @@ func (r *Runner) useTiling(ctx context.Context) (restore func(), err error) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
 			}
-			// Rewriting and loading the graphs again would fail the same
-			// way, at the cost of reading the weights each time: every
-			// later tiling request gets this error until Close.
-			r.tiledErr = err
+			// A graph that cannot be read or rewritten fails the same way
+			// every time, at the cost of reading the weights: every later
+			// tiling request gets this error until Close. A session that
+			// failed to load (memory, say) is tried again next time.
+			var ge *graphError
+			if errors.As(err, &ge) {
+				r.tiledErr = err
+			}
 			return nil, err
 		}
 	}
@@ -120,11 +125,11 @@ func (p *part) openCircular(cfg Config, r *Runner) (*onnxruntime.DynamicAdvanced
 	// ORT anyway, and large SD weights usually live in external data.
 	model, err := os.ReadFile(p.path)
 	if err != nil {
-		return fail("read", err)
+		return fail("read", &graphError{err})
 	}
 	model, st, err := circularModel(model)
 	if err != nil {
-		return fail("rewrite", err)
+		return fail("rewrite", &graphError{err})
 	}
 	if st.sameSkipped > 0 {
 		r.log.Warn("tiling: Conv nodes with auto_pad SAME keep zero padding", "part", p.name, "nodes", st.sameSkipped)
@@ -159,6 +164,13 @@ func (p *part) openCircular(cfg Config, r *Runner) (*onnxruntime.DynamicAdvanced
 	r.log.Debug("tiling: circular padding", "part", p.name, "convs", st.convs, "fused_zero_pads_kept", st.asymmetricKept)
 	return s, nil
 }
+
+// graphError is a part's graph that cannot be read or rewritten for
+// tiling: it fails again on every try until the model is reloaded.
+type graphError struct{ err error }
+
+func (e *graphError) Error() string { return e.err.Error() }
+func (e *graphError) Unwrap() error { return e.err }
 
 // destroy frees the sessions; safe on nil.
 func (t tiledSessions) destroy() {

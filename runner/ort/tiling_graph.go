@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -199,7 +200,10 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 		return nil, err
 	}
 	if domain == "com.microsoft" && strings.Contains(op, "Conv") {
-		rw.stats.contribSkipped++
+		// Only a padded one loses the wrap-around (1×1 ones are common).
+		if strings.HasPrefix(autoPad, "SAME") || slices.ContainsFunc(pads, func(v int64) bool { return v != 0 }) {
+			rw.stats.contribSkipped++
+		}
 		return nil, nil
 	}
 	if op != "Conv" || (domain != "" && domain != "ai.onnx") {

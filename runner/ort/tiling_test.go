@@ -197,8 +197,10 @@ func TestCircularModelCountsContribConvs(t *testing.T) {
 	w := g.AddFloat32("w", []int64{1, 1, 3, 3}, make([]float32, 9))
 	pads := onnxpb.AttrInts("pads", 1, 1, 1, 1)
 	g.AddDomainNode("com.microsoft", "FusedConv", []string{"x", w}, []string{"f"}, pads)
-	g.AddDomainNode("com.microsoft", "NhwcConv", []string{"f", w}, []string{"n"}, pads)
-	g.AddNode("Conv", []string{"n", w}, []string{"y"}, pads)
+	g.AddDomainNode("com.microsoft", "NhwcConv", []string{"f", w}, []string{"n"}, onnxpb.AttrString("auto_pad", "SAME_UPPER"))
+	// Unpadded: nothing to lose, not counted.
+	g.AddDomainNode("com.microsoft", "FusedConv", []string{"n", w}, []string{"u"}, onnxpb.AttrInts("pads", 0, 0, 0, 0))
+	g.AddNode("Conv", []string{"u", w}, []string{"y"}, pads)
 	g.AddOutput("y", onnxpb.Float, onnxpb.D(1), onnxpb.D(1), onnxpb.D(4), onnxpb.D(4))
 	m, err := g.Marshal()
 	if err != nil {
@@ -458,5 +460,43 @@ func TestTilingBuildErrorIsKept(t *testing.T) {
 		t.Errorf("second tiling request: err = %v, want the first error kept (%v)", err, first)
 	}
 	req.Tiling = false
+	generateOne(t, r, req)
+}
+
+// A session that fails to load (its graph rewrites fine) may succeed on a
+// later try, so that failure is not kept.
+func TestTilingLoadErrorIsRetried(t *testing.T) {
+	r, err := Open(t.Context(), emit(t, onnxgen.Config{}), Config{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	good, err := os.ReadFile(r.unet.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A padded Conv followed by an operator ONNX Runtime does not know:
+	// the graph rewrites, then the session is refused.
+	g := onnxpb.NewGraph("unknown-op")
+	g.AddInput("x", onnxpb.Float, onnxpb.D(1), onnxpb.D(1), onnxpb.D(4), onnxpb.D(4))
+	w := g.AddFloat32("w", []int64{1, 1, 3, 3}, make([]float32, 9))
+	g.AddNode("Conv", []string{"x", w}, []string{"c"}, onnxpb.AttrInts("pads", 1, 1, 1, 1))
+	g.AddNode("NoSuchOperator", []string{"c"}, []string{"y"})
+	g.AddOutput("y", onnxpb.Float, onnxpb.D(1), onnxpb.D(1), onnxpb.D(4), onnxpb.D(4))
+	bad, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.unet.path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req := baseRequest("Euler", 1)
+	req.Tiling = true
+	if _, err := r.Generate(t.Context(), req); !errors.Is(err, runner.ErrModel) || !strings.Contains(err.Error(), "load") {
+		t.Fatalf("tiling with a foreign unet graph: err = %v, want ErrModel at load", err)
+	}
+	if err := os.WriteFile(r.unet.path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	generateOne(t, r, req)
 }
