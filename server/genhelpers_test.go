@@ -169,16 +169,14 @@ func newGenServer(t testing.TB, opts ...func(*genOptions)) *genEnv {
 	return env
 }
 
-// configLimits are the Limits the config edits set, DefaultLimits if none.
+// configLimits are the Limits the server runs with after the config
+// edits: zero fields take the defaults, as in server.New.
 func configLimits(edits []func(*server.Config)) server.Limits {
 	var c server.Config
 	for _, f := range edits {
 		f(&c)
 	}
-	if c.Limits == (server.Limits{}) {
-		return server.DefaultLimits()
-	}
-	return c.Limits
+	return c.Limits.WithDefaults()
 }
 
 func withQueueCap(n int) func(*genOptions) { return func(o *genOptions) { o.queueCap = n } }

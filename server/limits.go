@@ -70,9 +70,9 @@ func DefaultLimits() Limits {
 	}
 }
 
-// withDefaults fills zero (or negative) fields from DefaultLimits: the
+// WithDefaults fills zero (or negative) fields from DefaultLimits: the
 // server always runs with limits.
-func (l Limits) withDefaults() Limits {
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = d.MaxBodyBytes

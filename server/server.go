@@ -100,7 +100,7 @@ func New(cfg Config, deps Deps) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg.Limits = cfg.Limits.withDefaults()
+	cfg.Limits = cfg.Limits.WithDefaults()
 	cfg.Flags = maps.Clone(cfg.Flags)
 	if cfg.Flags == nil {
 		// GET /cmd-flags answers an object, never null.
