@@ -428,75 +428,64 @@ func TestTilingSessionsFreedOnClose(t *testing.T) {
 	}
 }
 
-// A tiling session that cannot be built fails every later tiling request
-// with the same model error, without reading and rewriting the graphs
-// again, and plain requests still run.
-func TestTilingBuildErrorIsKept(t *testing.T) {
-	dir := emit(t, onnxgen.Config{})
-	r, err := Open(t.Context(), dir, Config{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	good, err := os.ReadFile(r.unet.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The loaded session keeps running; only the tiling rewrite reads
-	// the file again.
-	if err := os.WriteFile(r.unet.path, []byte("not a model"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	req := baseRequest("Euler", 1)
-	req.Tiling = true
-	_, first := r.Generate(t.Context(), req)
-	if !errors.Is(first, runner.ErrModel) || !strings.Contains(first.Error(), "unet/model.onnx") {
-		t.Fatalf("tiling with a corrupt unet file: err = %v, want ErrModel naming unet/model.onnx", first)
-	}
-	if err := os.WriteFile(r.unet.path, good, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Generate(t.Context(), req); !errors.Is(err, first) {
-		t.Errorf("second tiling request: err = %v, want the first error kept (%v)", err, first)
-	}
-	req.Tiling = false
-	generateOne(t, r, req)
-}
-
-// A session that fails to load (its graph rewrites fine) may succeed on a
-// later try, so that failure is not kept.
-func TestTilingLoadErrorIsRetried(t *testing.T) {
-	r, err := Open(t.Context(), emit(t, onnxgen.Config{}), Config{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	good, err := os.ReadFile(r.unet.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A padded Conv followed by an operator ONNX Runtime does not know:
-	// the graph rewrites, then the session is refused.
+// A tiling session that cannot be built is an error naming the part. A
+// graph that cannot be read or rewritten fails every later tiling request
+// with the same error, without reading the weights again; a session that
+// failed to load (the graph rewrote fine) is tried again. Plain requests
+// run throughout, on the sessions loaded at Open.
+func TestTilingBuildErrors(t *testing.T) {
+	// A padded Conv followed by an operator ONNX Runtime does not know.
 	g := onnxpb.NewGraph("unknown-op")
 	g.AddInput("x", onnxpb.Float, onnxpb.D(1), onnxpb.D(1), onnxpb.D(4), onnxpb.D(4))
 	w := g.AddFloat32("w", []int64{1, 1, 3, 3}, make([]float32, 9))
 	g.AddNode("Conv", []string{"x", w}, []string{"c"}, onnxpb.AttrInts("pads", 1, 1, 1, 1))
 	g.AddNode("NoSuchOperator", []string{"c"}, []string{"y"})
 	g.AddOutput("y", onnxpb.Float, onnxpb.D(1), onnxpb.D(1), onnxpb.D(4), onnxpb.D(4))
-	bad, err := g.Marshal()
+	unknownOp, err := g.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(r.unet.path, bad, 0o644); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		file  []byte
+		stage string // in the error
+		kept  bool
+	}{
+		{"not a model: rewrite", []byte("not a model"), "rewrite", true},
+		{"unknown operator: load", unknownOp, "load", false},
 	}
-	req := baseRequest("Euler", 1)
-	req.Tiling = true
-	if _, err := r.Generate(t.Context(), req); !errors.Is(err, runner.ErrModel) || !strings.Contains(err.Error(), "load") {
-		t.Fatalf("tiling with a foreign unet graph: err = %v, want ErrModel at load", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Open(t.Context(), emit(t, onnxgen.Config{}), Config{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			good, err := os.ReadFile(r.unet.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(r.unet.path, tc.file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			req := baseRequest("Euler", 1)
+			req.Tiling = true
+			_, first := r.Generate(t.Context(), req)
+			if !errors.Is(first, runner.ErrModel) || !strings.Contains(first.Error(), "unet/model.onnx: tiling: "+tc.stage) {
+				t.Fatalf("err = %v, want ErrModel naming unet/model.onnx and %s", first, tc.stage)
+			}
+			if err := os.WriteFile(r.unet.path, good, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, again := r.Generate(t.Context(), req)
+			switch {
+			case tc.kept && !errors.Is(again, first):
+				t.Errorf("second tiling request: err = %v, want the first error kept (%v)", again, first)
+			case !tc.kept && again != nil:
+				t.Errorf("second tiling request: err = %v, want a retry that succeeds", again)
+			}
+			req.Tiling = false
+			generateOne(t, r, req)
+		})
 	}
-	if err := os.WriteFile(r.unet.path, good, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	generateOne(t, r, req)
 }
