@@ -33,9 +33,14 @@ func fake(mode string) int {
 		<-term
 		return 0
 	}
+	if mode == "stubborn" {
+		// Before the serving line, after which Stop may signal: the
+		// runtime stops wanting SIGTERM a moment before it ignores it,
+		// and a SIGTERM in between kills the process.
+		signal.Ignore(syscall.SIGTERM)
+	}
 	fmt.Fprintln(os.Stderr, "level=INFO msg=serving url=http://127.0.0.1:4242 addr=127.0.0.1:4242")
 	if mode == "stubborn" {
-		signal.Ignore(syscall.SIGTERM)
 		select {} // until killed
 	}
 	<-term
