@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/png"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/sdapi/sdapi/processing"
@@ -131,6 +132,35 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 		if b := img.Bounds(); int64(b.Dx())*int64(b.Dy()) > fuzzLimits.MaxPixels {
 			t.Fatalf("decoded %v, over the limit", b)
+		}
+	})
+}
+
+// FuzzRedactPaths: a path under a configured directory, put anywhere a
+// message may hold one, never reaches the client in any part; with no
+// other "/" in the message, none is left at all.
+func FuzzRedactPaths(f *testing.F) {
+	red := newRedactor([]string{"/srv/sd data", "/home/u"})
+	f.Add("open ", false, true, "x.onnx: no such file")
+	f.Add(`{"path":"`, true, true, `m.onnx"}`)
+	f.Add("file://", false, true, "a b")
+	f.Add("load=", true, false, "")
+	f.Add("`", false, false, "`")
+	f.Fuzz(func(t *testing.T, before string, home, file bool, after string) {
+		if strings.Contains(before+after, "/") {
+			t.Skip("another path in the message")
+		}
+		dir := "/srv/sd data"
+		if home {
+			dir = "/home/u"
+		}
+		if file {
+			dir += "/"
+		}
+		// A path starts after a delimiter, as every message writes one.
+		msg := before + " " + dir + after
+		if out := red.paths(msg); strings.Contains(out, "/") {
+			t.Fatalf("paths(%q) = %q: a path is left", msg, out)
 		}
 	})
 }
