@@ -215,7 +215,7 @@ func (l Limits) checkPrompts(p Params) error {
 		}
 		if n := utf8.RuneCountInString(s); n > l.MaxPromptChars {
 			return &LimitError{Loc: loc, Kind: LimitLength, Limit: int64(l.MaxPromptChars),
-				Msg: fmt.Sprintf("%s has %d characters, over this server's limit of %d", locName(loc), n, l.MaxPromptChars)}
+				Msg: fmt.Sprintf("%s has %d characters, over this server's limit of %d", LocName(loc), n, l.MaxPromptChars)}
 		}
 		return nil
 	}
@@ -288,14 +288,18 @@ func stepsError(field string, v, limit int) *LimitError {
 		Msg: fmt.Sprintf("%s is %d, over this server's limit of %d", field, v, limit)}
 }
 
-// locName writes a loc as the client wrote the field: prompt, prompt[2].
-func locName(loc []any) string {
+// LocName writes a request field's loc as the client wrote the field:
+// prompt, prompt[2], imageList[1].data.
+func LocName(loc []any) string {
 	s := ""
-	for _, p := range loc {
+	for i, p := range loc {
 		switch p := p.(type) {
 		case int:
 			s += fmt.Sprintf("[%d]", p)
 		default:
+			if i > 0 {
+				s += "."
+			}
 			s += fmt.Sprint(p)
 		}
 	}

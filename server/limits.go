@@ -151,7 +151,7 @@ func (l Limits) checkImageSize(raw []byte, loc []any) error {
 		return nil
 	}
 	return &processing.LimitError{Loc: loc, Kind: processing.LimitValue, Limit: l.MaxPixels,
-		Msg: fmt.Sprintf("%s is a %d×%d image = %d pixels, over this server's limit of %d pixels", locString(loc), cfg.Width, cfg.Height, px, l.MaxPixels)}
+		Msg: fmt.Sprintf("%s is a %d×%d image = %d pixels, over this server's limit of %d pixels", processing.LocName(loc), cfg.Width, cfg.Height, px, l.MaxPixels)}
 }
 
 // checkUpscale refuses an extras upscale of img whose result would pass
@@ -169,24 +169,8 @@ func (l Limits) checkUpscale(img image.Image, mode int, resize float64, w, h int
 	return l.Processing().CheckUpscale(loc, by, iw, ih, scale)
 }
 
-func locString(loc []any) string {
-	s := ""
-	for i, p := range loc {
-		switch p := p.(type) {
-		case int:
-			s += fmt.Sprintf("[%d]", p)
-		default:
-			if i > 0 {
-				s += "."
-			}
-			s += fmt.Sprint(p)
-		}
-	}
-	return s
-}
-
 // limitDetail is the FastAPI 422 item of a limit, typed as pydantic types
-// the matching constraint (le, max_length, max_items), with its ctx.
+// the matching constraint (le, ge, max_length, max_items), with its ctx.
 func limitDetail(le *processing.LimitError) detailItem {
 	typ := "value_error.number.not_le"
 	switch le.Kind {

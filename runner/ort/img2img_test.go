@@ -69,29 +69,39 @@ func TestImg2ImgEverySampler(t *testing.T) {
 	}
 }
 
+// Ensure img2img runs A1111's number of steps for a strength: t_enc+1 of
+// steps for k-diffusion, t_enc−1 for DDIM; with exact steps (the hires
+// pass, img2img_fix_steps) Steps steps from a schedule of int(steps/s).
 func TestImg2ImgStrengthSteps(t *testing.T) {
 	r := openShared(t, onnxgen.Config{})
 	for _, tc := range []struct {
 		sampler  string
 		strength float64
+		exact    bool
 		want     int
 	}{
 		// k-diffusion: t_enc = int(min(s, 0.999)·steps); sigmas[steps−t_enc−1:] makes t_enc+1 steps.
-		{"Euler", 0.75, 4},
-		{"Euler", 0.5, 3},
-		{"Euler", 1, 4},
+		{"Euler", 0.75, false, 4},
+		{"Euler", 0.5, false, 3},
+		{"Euler", 1, false, 4},
 		// DDIM: timesteps[:t_enc] makes t_enc−1 steps.
-		{"DDIM", 0.75, 2},
+		{"DDIM", 0.75, false, 2},
+		// Exact: sigmas of int(4/s) steps, the last t_enc+2 = 5 of them: 4 steps.
+		{"Euler", 0.3, true, 4},
+		{"Euler", 1, true, 4},
+		// Exact DDIM: timesteps[:t_enc] of int(4/s) steps, t_enc = 3: 2 steps, as without exact steps at t_enc 3.
+		{"DDIM", 0.3, true, 2},
 	} {
 		req := img2imgRequest(t, tc.sampler, 1)
 		req.Init.DenoisingStrength = tc.strength
+		req.Init.ExactSteps = tc.exact
 		var steps int
 		req.OnStep = func(runner.Progress) { steps++ }
 		if _, err := r.Generate(t.Context(), req); err != nil {
 			t.Fatal(err)
 		}
 		if steps != tc.want {
-			t.Errorf("%s strength %g: %d steps, want %d", tc.sampler, tc.strength, steps, tc.want)
+			t.Errorf("%s strength %g exact %v: %d steps, want %d", tc.sampler, tc.strength, tc.exact, steps, tc.want)
 		}
 	}
 }

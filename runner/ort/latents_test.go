@@ -73,35 +73,6 @@ func TestInitLatentsRoundTrip(t *testing.T) {
 	}
 }
 
-// Ensure exact steps run exactly Steps steps for k-diffusion and timestep
-// samplers at any strength, as A1111's hires pass does.
-func TestImg2ImgExactSteps(t *testing.T) {
-	r := openShared(t, onnxgen.Config{})
-	for _, tc := range []struct {
-		sampler  string
-		strength float64
-		want     int
-	}{
-		// sigmas of int(4/s) steps, the last t_enc+2 = 5 of them: 4 steps.
-		{"Euler", 0.3, 4},
-		{"Euler", 1, 4},
-		// DDIM: timesteps[:t_enc] of int(4/s) steps, t_enc = 3: 2 steps, as without exact steps at t_enc 3.
-		{"DDIM", 0.3, 2},
-	} {
-		req := img2imgRequest(t, tc.sampler, 1)
-		req.Init.DenoisingStrength = tc.strength
-		req.Init.ExactSteps = true
-		var steps int
-		req.OnStep = func(runner.Progress) { steps++ }
-		if _, err := r.Generate(t.Context(), req); err != nil {
-			t.Fatal(err)
-		}
-		if steps != tc.want {
-			t.Errorf("%s strength %g: %d steps, want %d", tc.sampler, tc.strength, steps, tc.want)
-		}
-	}
-}
-
 // Ensure malformed init latents are refused before any model runs.
 func TestInitLatentsInvalid(t *testing.T) {
 	r := openShared(t, onnxgen.Config{})

@@ -80,16 +80,21 @@ func names(vs []onnxpb.ValueInfo) string {
 	return strings.Join(s, ", ")
 }
 
+// ioNames are the names of the part's inputs and outputs, as a session
+// is built with them.
+func (p *part) ioNames() (in, out []string) {
+	for _, v := range p.in {
+		in = append(in, v.Name)
+	}
+	for _, v := range p.out {
+		out = append(out, v.Name)
+	}
+	return in, out
+}
+
 // open builds the part's session from its path, so external data resolves.
 func (p *part) open(opts *onnxruntime.SessionOptions) error {
-	in := make([]string, len(p.in))
-	for i, v := range p.in {
-		in[i] = v.Name
-	}
-	out := make([]string, len(p.out))
-	for i, v := range p.out {
-		out[i] = v.Name
-	}
+	in, out := p.ioNames()
 	s, err := onnxruntime.NewDynamicAdvancedSession(p.path, in, out, opts)
 	if err != nil {
 		return modelErr(p.name+"/model.onnx", "load: %v", err)

@@ -149,14 +149,7 @@ func (p *part) openCircular(cfg Config, r *Runner) (*onnxruntime.DynamicAdvanced
 	if err := opts.AddSessionConfigEntry(externalFolderKey, filepath.Dir(p.path)); err != nil {
 		return fail("session options", err)
 	}
-	in := make([]string, len(p.in))
-	for i, v := range p.in {
-		in[i] = v.Name
-	}
-	out := make([]string, len(p.out))
-	for i, v := range p.out {
-		out[i] = v.Name
-	}
+	in, out := p.ioNames()
 	s, err := onnxruntime.NewDynamicAdvancedSessionWithONNXData(model, in, out, opts)
 	if err != nil {
 		return fail("load", err)
