@@ -2,6 +2,7 @@ package processing
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -16,10 +17,10 @@ import (
 // parsed infotext.
 type pasteField struct {
 	api   string
-	label string                          // parsed key, when value is nil
-	value func(d *infotext.Params) any    // computed value (nil result: skip)
-	set   func(p *Params, v string) error // parse the value into the field
-	modes []Mode                          // nil: both
+	label string                                 // parsed key, when value is nil
+	value func(d *infotext.Params) any           // computed value (nil result: skip)
+	set   func(p *Params, v string) (any, error) // parse the value into the field; the value set
+	modes []Mode                                 // nil: both
 }
 
 // ApplyInfotext is A1111 1.10's Api.apply_infotext: text is parsed with
@@ -40,9 +41,14 @@ type pasteField struct {
 // negative prompt; for img2img Image CFG scale, Mask blur, Resize mode is
 // not pasted by A1111. Not handled: Styles array (opts.infotext_styles),
 // refiner fields, script-specific fields of extensions.
-func (p *Params) ApplyInfotext(text string, store *options.Store) error {
+//
+// It returns the request fields it set, by API name, with their new
+// values (override_settings whole when it grew): apply_infotext sets them
+// on the request, so vars(request) shows them.
+func (p *Params) ApplyInfotext(text string, store *options.Store) (map[string]any, error) {
+	pasted := map[string]any{}
 	if text == "" {
-		return nil
+		return pasted, nil
 	}
 	d := infotext.Parse(text)
 	for _, f := range pasteFields {
@@ -61,9 +67,11 @@ func (p *Params) ApplyInfotext(text string, store *options.Store) error {
 		if v == nil {
 			continue
 		}
-		if err := f.set(p, fmt.Sprint(pyValueString(v))); err != nil {
-			return fmt.Errorf("%w: infotext %s: %w", ErrInvalid, f.api, err)
+		val, err := f.set(p, fmt.Sprint(pyValueString(v)))
+		if err != nil {
+			return nil, fmt.Errorf("%w: infotext %s: %w", ErrInvalid, f.api, err)
 		}
+		pasted[f.api] = val
 	}
 	for _, m := range infotextSettings {
 		v, ok := d.Get(m.label)
@@ -90,8 +98,9 @@ func (p *Params) ApplyInfotext(text string, store *options.Store) error {
 			p.OverrideSettings = map[string]any{}
 		}
 		p.OverrideSettings[m.setting] = cast
+		pasted["override_settings"] = maps.Clone(p.OverrideSettings)
 	}
-	return nil
+	return pasted, nil
 }
 
 func hasMode(ms []Mode, m Mode) bool {
@@ -171,36 +180,6 @@ var infotextSettings = []struct{ label, setting string }{
 	{"Emphasis", "emphasis"},
 }
 
-func setString(dst func(*Params) *string) func(*Params, string) error {
-	return func(p *Params, v string) error { *dst(p) = v; return nil }
-}
-
-func setStringPtr(dst func(*Params) **string) func(*Params, string) error {
-	return func(p *Params, v string) error { s := v; *dst(p) = &s; return nil }
-}
-
-func setInt(dst func(*Params) *int) func(*Params, string) error {
-	return func(p *Params, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return err
-		}
-		*dst(p) = n
-		return nil
-	}
-}
-
-func setInt64(dst func(*Params) *int64) func(*Params, string) error {
-	return func(p *Params, v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			return err
-		}
-		*dst(p) = n
-		return nil
-	}
-}
-
 // ParseFinite is strconv.ParseFloat of the trimmed s that also refuses
 // nan and inf, which Python's float() would take: no field of a generation
 // is meaningful at either, and a NaN slips past every range check written
@@ -215,26 +194,50 @@ func ParseFinite(s string) (float64, error) {
 	return f, err
 }
 
-func setFloat(dst func(*Params) *float64) func(*Params, string) error {
-	return func(p *Params, v string) error {
-		f, err := ParseFinite(v)
+// setField parses v and stores it through dst. It returns the value stored,
+// for vars(request).
+func setField[T any](parse func(string) (T, error), dst func(*Params) *T) func(*Params, string) (any, error) {
+	return func(p *Params, v string) (any, error) {
+		x, err := parse(v)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		*dst(p) = f
-		return nil
+		*dst(p) = x
+		return x, nil
 	}
 }
 
-func setFloatPtr(dst func(*Params) **float64) func(*Params, string) error {
-	return func(p *Params, v string) error {
-		f, err := ParseFinite(v)
+// setFieldPtr is setField for an optional field.
+func setFieldPtr[T any](parse func(string) (T, error), dst func(*Params) **T) func(*Params, string) (any, error) {
+	return func(p *Params, v string) (any, error) {
+		x, err := parse(v)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		*dst(p) = &f
-		return nil
+		*dst(p) = &x
+		return x, nil
 	}
+}
+
+func parseString(v string) (string, error) { return v, nil }
+func parseInt(v string) (int, error)       { return strconv.Atoi(strings.TrimSpace(v)) }
+func parseInt64(v string) (int64, error)   { return strconv.ParseInt(strings.TrimSpace(v), 10, 64) }
+
+func setString(dst func(*Params) *string) func(*Params, string) (any, error) {
+	return setField(parseString, dst)
+}
+func setStringPtr(dst func(*Params) **string) func(*Params, string) (any, error) {
+	return setFieldPtr(parseString, dst)
+}
+func setInt(dst func(*Params) *int) func(*Params, string) (any, error) { return setField(parseInt, dst) }
+func setInt64(dst func(*Params) *int64) func(*Params, string) (any, error) {
+	return setField(parseInt64, dst)
+}
+func setFloat(dst func(*Params) *float64) func(*Params, string) (any, error) {
+	return setField(ParseFinite, dst)
+}
+func setFloatPtr(dst func(*Params) **float64) func(*Params, string) (any, error) {
+	return setFieldPtr(ParseFinite, dst)
 }
 
 var (
@@ -252,18 +255,11 @@ var pasteFields = []pasteField{
 	{api: "width", label: "Size-1", set: setInt(func(p *Params) *int { return &p.Width })},
 	{api: "height", label: "Size-2", set: setInt(func(p *Params) *int { return &p.Height })},
 	{api: "batch_size", label: "Batch size", set: setInt(func(p *Params) *int { return &p.BatchSize })},
-	{api: "mask_blur", label: "Mask blur", modes: img2imgOnly, set: func(p *Params, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return err
-		}
-		p.MaskBlur = &n
-		return nil
-	}},
+	{api: "mask_blur", label: "Mask blur", modes: img2imgOnly, set: setFieldPtr(parseInt, func(p *Params) **int { return &p.MaskBlur })},
 	{api: "denoising_strength", label: "Denoising strength", set: setFloatPtr(func(p *Params) **float64 { return &p.DenoisingStrength })},
 	{api: "enable_hr", modes: txt2imgOnly, value: func(d *infotext.Params) any {
 		return d.Has("Denoising strength") && (d.Has("Hires upscale") || d.Has("Hires upscaler") || d.Has("Hires resize-1"))
-	}, set: func(p *Params, v string) error { p.EnableHR = v == "True"; return nil }},
+	}, set: setField(func(v string) (bool, error) { return v == "True", nil }, func(p *Params) *bool { return &p.EnableHR })},
 	{api: "hr_scale", label: "Hires upscale", modes: txt2imgOnly, set: setFloat(func(p *Params) *float64 { return &p.HRScale })},
 	{api: "hr_upscaler", label: "Hires upscaler", modes: txt2imgOnly, set: setStringPtr(func(p *Params) **string { return &p.HRUpscaler })},
 	{api: "hr_second_pass_steps", label: "Hires steps", modes: txt2imgOnly, set: setInt(func(p *Params) *int { return &p.HRSecondPassSteps })},

@@ -18,7 +18,8 @@ func TestApplyInfotext(t *testing.T) {
 	p.markSet("prompt")
 	p.markSet("steps")
 	p.OverrideSettings = map[string]any{"eta_noise_seed_delta": 5.0}
-	if err := p.ApplyInfotext(pastedInfotext, pr.Options); err != nil {
+	pasted, err := p.ApplyInfotext(pastedInfotext, pr.Options)
+	if err != nil {
 		t.Fatal(err)
 	}
 	checks := []struct {
@@ -51,12 +52,26 @@ func TestApplyInfotext(t *testing.T) {
 	if _, ok := p.OverrideSettings["randn_source"]; ok {
 		t.Error("RNG absent from infotext must not override")
 	}
+	// What it returns is what it set, with the values set: the request's
+	// own fields are absent.
+	for k, want := range map[string]any{"negative_prompt": "blurry", "sampler_name": "DPM++ 2M", "seed": int64(1234), "width": 640,
+		"denoising_strength": 0.4, "enable_hr": true, "hr_upscaler": "Latent"} {
+		if pasted[k] != want {
+			t.Errorf("pasted[%s] = %#v, want %#v", k, pasted[k], want)
+		}
+	}
+	if _, ok := pasted["prompt"]; ok {
+		t.Error("prompt, set by the request, reported as pasted")
+	}
+	if o, _ := pasted["override_settings"].(map[string]any); o["CLIP_stop_at_last_layers"] != 2.0 {
+		t.Errorf("pasted override_settings = %v, want the CLIP override", pasted["override_settings"])
+	}
 }
 
 func TestApplyInfotextDefaultClipSkipIsNoOverride(t *testing.T) {
 	pr, _ := newProcessor(t)
 	p := DefaultTxt2Img()
-	if err := p.ApplyInfotext("x\nSteps: 20, Sampler: Euler, Seed: 1", pr.Options); err != nil {
+	if _, err := p.ApplyInfotext("x\nSteps: 20, Sampler: Euler, Seed: 1", pr.Options); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.OverrideSettings) != 0 {
@@ -73,7 +88,7 @@ func TestApplyInfotextBadNumber(t *testing.T) {
 	for _, field := range []string{"Steps: many", "Denoising strength: nan", "Denoising strength: -inf", "CFG scale: NaN", "Variation seed strength: inf"} {
 		t.Run(field, func(t *testing.T) {
 			p := DefaultImg2Img()
-			err := p.ApplyInfotext("x\n"+field+", Sampler: Euler, Seed: 1", nil)
+			_, err := p.ApplyInfotext("x\n"+field+", Sampler: Euler, Seed: 1", nil)
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("err = %v, want ErrInvalid", err)
 			}
@@ -90,7 +105,7 @@ func TestInfotextRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := DefaultTxt2Img()
-	if err := q.ApplyInfotext(out.Infotexts[0], pr.Options); err != nil {
+	if _, err := q.ApplyInfotext(out.Infotexts[0], pr.Options); err != nil {
 		t.Fatal(err)
 	}
 	out2, err := pr.Process(t.Context(), q)

@@ -52,6 +52,11 @@ type StateSnapshot struct {
 	// computed as A1111's progressapi does; 0 and 0 when idle.
 	Progress    float64
 	EtaRelative float64
+	// Done is the fraction of the job done, without progressapi's 0.01
+	// head start (modules/progress.py's), and Elapsed the seconds since
+	// the job began; 0 when idle.
+	Done    float64
+	Elapsed float64
 }
 
 // NewState returns the idle state. now is the clock; nil means time.Now.
@@ -172,14 +177,16 @@ func (s *State) Snapshot() StateSnapshot {
 	if s.jobCount == 0 {
 		return snap
 	}
-	// A1111 starts at 0.01 so the ETA division never divides by zero.
-	progress := 0.01 + float64(s.jobNo)/float64(s.jobCount)
+	done := float64(s.jobNo) / float64(s.jobCount)
 	if s.samplingSteps > 0 {
-		progress += 1 / float64(s.jobCount) * float64(s.samplingStep) / float64(s.samplingSteps)
+		done += 1 / float64(s.jobCount) * float64(s.samplingStep) / float64(s.samplingSteps)
 	}
+	// A1111 starts at 0.01 so the ETA division never divides by zero.
+	progress := 0.01 + done
 	elapsed := s.now().Sub(s.timeStart).Seconds()
 	snap.EtaRelative = elapsed/progress - elapsed
 	snap.Progress = min(progress, 1)
+	snap.Done, snap.Elapsed = min(done, 1), elapsed
 	return snap
 }
 

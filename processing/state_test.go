@@ -52,6 +52,10 @@ func TestStateProgress(t *testing.T) {
 	if diff := got.EtaRelative - wantEta; diff > 1e-9 || diff < -1e-9 {
 		t.Fatalf("eta = %v, want %v", got.EtaRelative, wantEta)
 	}
+	// modules/progress.py's figures: no head start, the elapsed time.
+	if diff := got.Done - 0.75; diff > 1e-9 || diff < -1e-9 || got.Elapsed != 3 {
+		t.Fatalf("done = %v, elapsed = %v, want 0.75 and 3", got.Done, got.Elapsed)
+	}
 	if got.JobTimestamp != "20260102030405" || got.Job != "txt2img" || got.SamplingStep != 5 {
 		t.Fatalf("snapshot = %+v", got)
 	}

@@ -154,7 +154,7 @@ func errorResponse(err error, red redactor) (int, any) {
 	case errors.As(err, &vale):
 		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{
 			Loc: []any{"body", vale.Key}, Msg: vale.Error(), Type: "type_error." + vale.Want}}}
-	case errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, processing.ErrNotFound):
+	case errors.Is(err, catalog.ErrNotFound):
 		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Errors: red.paths(err.Error())})
 	case errors.Is(err, imagemeta.ErrInvalidImage):
 		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid encoded image"))

@@ -6,7 +6,6 @@ import (
 	"image"
 	"maps"
 	"net/http"
-	"reflect"
 	"time"
 
 	"github.com/sdapi/sdapi/gen"
@@ -120,10 +119,10 @@ func (s *Server) outcome(ctx context.Context, err error) string {
 
 // buildParams converts a request body into processing.Params with A1111's
 // API defaults, and returns the parameters echo (vars(request)) alongside.
-func (s *Server) buildParams(ctx context.Context, mode processing.Mode, raw map[string]any) (p processing.Params, params map[string]any, err error) {
+func (s *Server) buildParams(ctx context.Context, mode processing.Mode, raw map[string]any) (processing.Params, map[string]any, error) {
 	r := rawReq(raw)
 	var initList []any
-	p = processing.DefaultTxt2Img()
+	p := processing.DefaultTxt2Img()
 	schema := "StableDiffusionProcessingTxt2Img"
 	if mode == processing.Img2Img {
 		p = processing.DefaultImg2Img()
@@ -145,15 +144,6 @@ func (s *Server) buildParams(ctx context.Context, mode processing.Mode, raw map[
 				return p, nil, err
 			}
 		}
-		defer func() {
-			// Decoded last, as A1111 does inside the queue lock: an
-			// unknown script is reported first.
-			if err == nil {
-				if p.InitImages, err = s.decodeImages(ctx, initList); err != nil {
-					params = nil
-				}
-			}
-		}()
 		initList = list
 	}
 
@@ -239,21 +229,18 @@ func (s *Server) buildParams(ctx context.Context, mode processing.Mode, raw map[
 		}
 	}
 
-	if params, err = echoParameters(schema, raw); err != nil {
+	params, err := echoParameters(schema, raw)
+	if err != nil {
 		return p, nil, err
 	}
 	if p.Infotext != nil && *p.Infotext != "" {
-		before := pastedFields(p)
-		if err := p.ApplyInfotext(*p.Infotext, s.deps.Options); err != nil {
+		pasted, err := p.ApplyInfotext(*p.Infotext, s.deps.Options)
+		if err != nil {
 			return p, nil, err
 		}
 		// apply_infotext sets the request's own fields, so vars(request)
 		// shows the pasted values.
-		for k, v := range pastedFields(p) {
-			if !reflect.DeepEqual(v, before[k]) {
-				params[k] = v
-			}
-		}
+		maps.Copy(params, pasted)
 	}
 	if err := s.checkScript(p); err != nil {
 		return p, nil, err
@@ -273,6 +260,13 @@ func (s *Server) buildParams(ctx context.Context, mode processing.Mode, raw map[
 		}
 		p.FirstpassImage = img
 	}
+	if mode == processing.Img2Img {
+		// Decoded last, as A1111 does inside the queue lock: an unknown
+		// script is reported first.
+		if p.InitImages, err = s.decodeImages(ctx, initList); err != nil {
+			return p, nil, err
+		}
+	}
 	return p, params, nil
 }
 
@@ -283,11 +277,7 @@ func (s *Server) checkScript(p processing.Params) error {
 	if p.ScriptName == nil || *p.ScriptName == "" {
 		return nil
 	}
-	var scripts *processing.Scripts
-	if s.deps.Processor != nil {
-		scripts = s.deps.Processor.Scripts
-	}
-	_, err := scripts.Selectable(*p.ScriptName, p.Mode)
+	_, err := s.scripts().Selectable(*p.ScriptName, p.Mode)
 	return err
 }
 
@@ -302,51 +292,4 @@ func (s *Server) decodeImages(ctx context.Context, list []any) ([]image.Image, e
 		out = append(out, img)
 	}
 	return out, nil
-}
-
-// pastedFields are the request fields apply_infotext may set, as the
-// parameters echo writes them.
-func pastedFields(p processing.Params) map[string]any {
-	m := map[string]any{
-		"prompt":             p.Prompt,
-		"negative_prompt":    p.NegativePrompt,
-		"steps":              p.Steps,
-		"sampler_name":       ptrValue(p.SamplerName),
-		"scheduler":          ptrValue(p.Scheduler),
-		"cfg_scale":          p.CFGScale,
-		"seed":               p.Seed,
-		"width":              p.Width,
-		"height":             p.Height,
-		"batch_size":         p.BatchSize,
-		"subseed":            p.Subseed,
-		"subseed_strength":   p.SubseedStrength,
-		"seed_resize_from_h": p.SeedResizeFromH,
-		"seed_resize_from_w": p.SeedResizeFromW,
-		"denoising_strength": ptrValue(p.DenoisingStrength),
-		"override_settings":  maps.Clone(p.OverrideSettings),
-	}
-	if p.Mode == processing.Txt2Img {
-		m["enable_hr"] = p.EnableHR
-		m["hr_scale"] = p.HRScale
-		m["hr_upscaler"] = ptrValue(p.HRUpscaler)
-		m["hr_second_pass_steps"] = p.HRSecondPassSteps
-		m["hr_resize_x"] = p.HRResizeX
-		m["hr_resize_y"] = p.HRResizeY
-		m["hr_checkpoint_name"] = ptrValue(p.HRCheckpointName)
-		m["hr_sampler_name"] = ptrValue(p.HRSamplerName)
-		m["hr_scheduler"] = ptrValue(p.HRScheduler)
-		m["hr_prompt"] = p.HRPrompt
-		m["hr_negative_prompt"] = p.HRNegativePrompt
-	} else {
-		m["image_cfg_scale"] = ptrValue(p.ImageCFGScale)
-		m["mask_blur"] = ptrValue(p.MaskBlur)
-	}
-	return m
-}
-
-func ptrValue[T any](p *T) any {
-	if p == nil {
-		return nil
-	}
-	return *p
 }

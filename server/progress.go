@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/processing/queue"
 )
 
 // ProgressapiSdapiV1ProgressGet is A1111's progressapi. It never waits for
@@ -62,20 +63,16 @@ func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.Pr
 		}
 	}
 	var out gen.ProgressapiInternalProgressPost200JSONResponse
+	var ti queue.TaskInfo // without a queue nothing is ever active
 	if s.deps.Queue != nil {
-		ti := s.deps.Queue.TaskStatus(id)
+		ti = s.deps.Queue.TaskStatus(id)
 		out.Active, out.Queued, out.Completed = ti.Active, ti.Queued, ti.Completed
-		if !ti.Active {
-			text := "Waiting..."
-			if ti.Queued {
-				text = fmt.Sprintf("In queue: %d/%d", ti.QueuePosition, ti.QueueLength)
-			}
-			noPreview := -1
-			out.Textinfo, out.IdLivePreview = &text, &noPreview
-			return out, nil
-		}
-	} else {
+	}
+	if !ti.Active {
 		text := "Waiting..."
+		if ti.Queued {
+			text = fmt.Sprintf("In queue: %d/%d", ti.QueuePosition, ti.QueueLength)
+		}
 		noPreview := -1
 		out.Textinfo, out.IdLivePreview = &text, &noPreview
 		return out, nil
@@ -84,20 +81,9 @@ func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.Pr
 	st := s.deps.State.Snapshot()
 	// modules/progress.py computes progress without progressapi's 0.01
 	// head start, and no ETA until there is progress.
-	var progress float64
-	if st.JobCount > 0 {
-		progress = float64(st.JobNo) / float64(st.JobCount)
-		if st.SamplingSteps > 0 {
-			progress += 1 / float64(st.JobCount) * float64(st.SamplingStep) / float64(st.SamplingSteps)
-		}
-	}
-	progress = min(progress, 1)
-	out.Progress = &progress
-	// Snapshot's ETA is elapsed/q - elapsed with q = 0.01 + progress
-	// (progressapi's head start); recover elapsed from it.
-	if q := 0.01 + progress; progress > 0 && q != 1 {
-		elapsed := st.EtaRelative * q / (1 - q)
-		eta := elapsed/progress - elapsed
+	out.Progress = &st.Done
+	if st.Done > 0 {
+		eta := st.Elapsed/st.Done - st.Elapsed
 		out.Eta = &eta
 	}
 	out.Textinfo = st.Textinfo

@@ -88,7 +88,7 @@ func (s *Server) ReloadapiSdapiV1ReloadCheckpointPost(ctx context.Context, _ gen
 		return nil, notImplemented("reload-checkpoint (no model runner is configured)")
 	}
 	reload := func(ctx context.Context) error {
-		return s.deps.Models.Reload(ctx, s.optString("sd_model_checkpoint"), s.optString("sd_vae"))
+		return s.deps.Models.Reload(ctx, s.deps.Options.String("sd_model_checkpoint"), s.deps.Options.String("sd_vae"))
 	}
 	if err := s.exclusive(ctx, "reload-checkpoint", reload); err != nil {
 		return nil, err
@@ -103,16 +103,6 @@ func (s *Server) exclusive(ctx context.Context, name string, fn func(context.Con
 		return fn(ctx)
 	}
 	return s.deps.Queue.Do(ctx, name, fn)
-}
-
-// optString reads a string option, "" when unset or not a string.
-func (s *Server) optString(key string) string {
-	if s.deps.Options == nil {
-		return ""
-	}
-	v, _ := s.deps.Options.Get(key)
-	str, _ := v.(string)
-	return str
 }
 
 func (s *Server) StopWebuiSdapiV1ServerStopPost(ctx context.Context, _ gen.StopWebuiSdapiV1ServerStopPostRequestObject) (gen.StopWebuiSdapiV1ServerStopPostResponseObject, error) {
