@@ -229,7 +229,9 @@ func setString(dst func(*Params) *string) func(*Params, string) (any, error) {
 func setStringPtr(dst func(*Params) **string) func(*Params, string) (any, error) {
 	return setFieldPtr(parseString, dst)
 }
-func setInt(dst func(*Params) *int) func(*Params, string) (any, error) { return setField(parseInt, dst) }
+func setInt(dst func(*Params) *int) func(*Params, string) (any, error) {
+	return setField(parseInt, dst)
+}
 func setInt64(dst func(*Params) *int64) func(*Params, string) (any, error) {
 	return setField(parseInt64, dst)
 }
