@@ -32,7 +32,7 @@ func (s *Server) ExtrasSingleImageApiSdapiV1ExtraSingleImagePost(ctx context.Con
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Limits.checkUpscale(img, xr.ResizeMode, xr.UpscalingResize, xr.UpscalingResizeW, xr.UpscalingResizeH); err != nil {
+	if err := s.cfg.Limits.checkUpscale(img, xr); err != nil {
 		return nil, err
 	}
 	out, html, err := s.runExtras(ctx, xr, []image.Image{img})
@@ -67,7 +67,7 @@ func (s *Server) ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost(ctx context.Con
 		if err != nil {
 			return nil, err
 		}
-		if err := s.cfg.Limits.checkUpscale(img, xr.ResizeMode, xr.UpscalingResize, xr.UpscalingResizeW, xr.UpscalingResizeH); err != nil {
+		if err := s.cfg.Limits.checkUpscale(img, xr); err != nil {
 			return nil, err
 		}
 		imgs = append(imgs, img)

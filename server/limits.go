@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/upscale"
 )
 
 // Limits bound what one request may ask for. A1111 has none: there, a
@@ -155,18 +155,18 @@ func (l Limits) checkImageSize(raw []byte, loc []any) error {
 }
 
 // checkUpscale refuses an extras upscale of img whose result would pass
-// processing.Limits.CheckUpscale. scale is what processing/upscale will
-// compute (upscaling_resize, or the larger of the two ratios for resize
-// mode 1).
-func (l Limits) checkUpscale(img image.Image, mode int, resize float64, w, h int) error {
-	iw, ih := img.Bounds().Dx(), img.Bounds().Dy()
-	scale, loc := resize, []any{"upscaling_resize"}
-	by := fmt.Sprintf("upscaling_resize %g", resize)
-	if mode == 1 {
-		scale, loc = math.Max(float64(w)/float64(iw), float64(h)/float64(ih)), []any{"upscaling_resize_w"}
-		by = fmt.Sprintf("upscaling_resize_w×upscaling_resize_h %d×%d", w, h)
+// processing.Limits.CheckUpscale; with upscaler_1 None nothing is
+// upscaled and nothing is checked.
+func (l Limits) checkUpscale(img image.Image, xr upscale.ExtrasRequest) error {
+	if !xr.Upscales() {
+		return nil
 	}
-	return l.Processing().CheckUpscale(loc, by, iw, ih, scale)
+	iw, ih := img.Bounds().Dx(), img.Bounds().Dy()
+	loc, by := []any{"upscaling_resize"}, fmt.Sprintf("upscaling_resize %g", xr.UpscalingResize)
+	if xr.ResizeMode == 1 {
+		loc, by = []any{"upscaling_resize_w"}, fmt.Sprintf("upscaling_resize_w×upscaling_resize_h %d×%d", xr.UpscalingResizeW, xr.UpscalingResizeH)
+	}
+	return l.Processing().CheckUpscale(loc, by, iw, ih, xr.Scale(iw, ih))
 }
 
 // limitDetail is the FastAPI 422 item of a limit, typed as pydantic types

@@ -118,10 +118,23 @@ func (r *Registry) Extras(ctx context.Context, req ExtrasRequest, imgs []image.I
 	return res, nil
 }
 
+// Upscales reports whether the request upscales at all: with upscaler_1
+// None the image comes back as it is.
+func (req ExtrasRequest) Upscales() bool { return req.Upscaler1 != "" && req.Upscaler1 != "None" }
+
+// Scale is the factor the upscale applies to a w×h image: upscaling_resize,
+// or for resize mode 1 the larger of the two ratios to the target size.
+func (req ExtrasRequest) Scale(w, h int) float64 {
+	if req.ResizeMode == 1 {
+		return max(float64(req.UpscalingResizeW)/float64(w), float64(req.UpscalingResizeH)/float64(h))
+	}
+	return req.UpscalingResize
+}
+
 // postprocess is ScriptPostprocessingUpscale.process for one RGB image.
 func (r *Registry) postprocess(ctx context.Context, req ExtrasRequest, img *image.NRGBA) (*image.NRGBA, string, error) {
 	var info ppInfo
-	if req.Upscaler1 == "" || req.Upscaler1 == "None" {
+	if !req.Upscales() {
 		return img, info.String(), nil
 	}
 	up1, err := r.Lookup(req.Upscaler1)
@@ -157,13 +170,12 @@ func (r *Registry) postprocess(ctx context.Context, req ExtrasRequest, img *imag
 // extrasUpscale is ScriptPostprocessingUpscale.upscale (the API never sets
 // max_side_length, so that branch is absent).
 func extrasUpscale(ctx context.Context, img *image.NRGBA, info *ppInfo, up Upscaler, req ExtrasRequest) (*image.NRGBA, error) {
-	scale := req.UpscalingResize
+	scale := req.Scale(img.Rect.Dx(), img.Rect.Dy())
 	if req.ResizeMode == 1 {
 		w, h := req.UpscalingResizeW, req.UpscalingResizeH
 		if w <= 0 || h <= 0 {
 			return nil, fmt.Errorf("%w: upscale to %dx%d", ErrInvalid, w, h)
 		}
-		scale = max(float64(w)/float64(img.Rect.Dx()), float64(h)/float64(img.Rect.Dy()))
 		info.set("Postprocess upscale to", fmt.Sprintf("%dx%d", w, h))
 	} else {
 		info.set("Postprocess upscale by", scale)
