@@ -118,7 +118,8 @@ func TestLimitsUnprocessable(t *testing.T) {
 		assertStatus(t, res, http.StatusOK)
 		res = env.do(t, http.MethodPost, "/sdapi/v1/extra-batch-images", mustJSON(t, body{
 			"imageList": []body{{"data": small, "name": "a"}, {"data": small, "name": "b"}}, "upscaler_1": "Lanczos", "upscaling_resize": 4}))
-		assertStatus(t, res, http.StatusOK)		// upscaler_1 None returns the image as it is, whatever the scale.
+		assertStatus(t, res, http.StatusOK)
+		// upscaler_1 None returns the image as it is, whatever the scale.
 		res = env.do(t, http.MethodPost, "/sdapi/v1/extra-single-image", mustJSON(t, body{"image": small, "upscaler_1": "None", "upscaling_resize": 8}))
 		assertStatus(t, res, http.StatusOK)
 	})
