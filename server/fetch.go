@@ -49,8 +49,6 @@ type URLFetcher struct {
 	// Timeout bounds the whole fetch, redirects included; 0 is
 	// DefaultFetchTimeout (A1111's requests.get(timeout=30)).
 	Timeout time.Duration
-	// UserAgent is sent when not empty (A1111's api_useragent).
-	UserAgent string
 }
 
 const (
@@ -120,8 +118,9 @@ func (f *URLFetcher) allowed(a netip.Addr) bool {
 	return PublicAddr(a)
 }
 
-// Fetch GETs rawURL and returns its body, at most MaxBytes of it.
-func (f *URLFetcher) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
+// Fetch GETs rawURL and returns its body, at most MaxBytes of it. A
+// userAgent that is not empty is sent as the User-Agent header.
+func (f *URLFetcher) Fetch(ctx context.Context, rawURL, userAgent string) ([]byte, error) {
 	timeout := f.Timeout
 	if timeout <= 0 {
 		timeout = DefaultFetchTimeout
@@ -139,8 +138,8 @@ func (f *URLFetcher) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return nil, fmt.Errorf("fetch: scheme %q", req.URL.Scheme)
 	}
-	if f.UserAgent != "" {
-		req.Header.Set("User-Agent", f.UserAgent)
+	if userAgent != "" {
+		req.Header.Set("User-Agent", userAgent)
 	}
 	client := &http.Client{
 		Transport: &http.Transport{
@@ -262,7 +261,8 @@ func (s *Server) inputBytes(ctx context.Context, rawURL string) ([]byte, error) 
 	if f == nil {
 		f = &URLFetcher{}
 	}
-	raw, err := f.Fetch(ctx, rawURL)
+	// A1111's api_useragent option (settable only in the settings file).
+	raw, err := f.Fetch(ctx, rawURL, s.deps.Options.String("api_useragent"))
 	switch {
 	case errors.Is(err, errLocalAddress):
 		return nil, httpException(http.StatusInternalServerError, "Request to local resource not allowed")

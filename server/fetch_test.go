@@ -189,6 +189,13 @@ func TestInputURLAllowed(t *testing.T) {
 			_, _ = w.Write([]byte("<html>hello</html>"))
 		})
 		mux.HandleFunc("/missing.png", http.NotFound)
+		mux.HandleFunc("/ua.png", func(w http.ResponseWriter, r *http.Request) {
+			if r.UserAgent() != "sdapi-test" {
+				http.NotFound(w, r)
+				return
+			}
+			http.Redirect(w, r, "/a.png", http.StatusFound)
+		})
 		mux.HandleFunc("/to-other-loopback", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://127.0.0.2:"+host.port+"/a.png", http.StatusFound)
 		})
@@ -204,9 +211,8 @@ func TestInputURLAllowed(t *testing.T) {
 			AllowAddr: func(a netip.Addr) bool { return a == only },
 			MaxBytes:  32 << 10,
 			Timeout:   300 * time.Millisecond,
-			UserAgent: "sdapi-test",
 		}
-	}))
+	}), withSettings(`{"api_useragent": "sdapi-test"}`))
 	base := "http://images.test:" + host.port
 
 	t.Run("img2img", func(t *testing.T) {
@@ -219,6 +225,10 @@ func TestInputURLAllowed(t *testing.T) {
 	})
 	t.Run("png-info", func(t *testing.T) {
 		res := env.do(t, http.MethodPost, "/sdapi/v1/png-info", mustJSON(t, map[string]any{"image": base + "/a.png"}))
+		assertStatus(t, res, http.StatusOK)
+	})
+	t.Run("api_useragent is the User-Agent", func(t *testing.T) {
+		res := env.do(t, http.MethodPost, "/sdapi/v1/png-info", mustJSON(t, map[string]any{"image": base + "/ua.png"}))
 		assertStatus(t, res, http.StatusOK)
 	})
 	t.Run("redirect to the same host", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -123,6 +124,7 @@ type genOptions struct {
 	queueCap int
 	noScript bool
 	config   []func(*server.Config)
+	settings string // config.json before the start, when not empty
 }
 
 // newGenServer starts a server that can generate: a real Processor with
@@ -136,6 +138,9 @@ func newGenServer(t testing.TB, opts ...func(*genOptions)) *genEnv {
 		f(&o)
 	}
 	dirs := newTestDirs(t)
+	if o.settings != "" {
+		writeFile(t, filepath.Join(dirs.Data, "config.json"), o.settings)
+	}
 	ckpt := dirs.addCheckpoint(t, "tiny-sd")
 	fr := &fakeRunner{model: runner.ModelInfo{Name: "tiny-sd", Path: ckpt, Hash: "0123456789", SHA256: "0123456789abcdef", Kind: "SD1"}}
 	env := &genEnv{Runner: fr, Queue: queue.New(o.queueCap)}
@@ -178,6 +183,9 @@ func configLimits(edits []func(*server.Config)) server.Limits {
 	}
 	return c.Limits.WithDefaults()
 }
+
+// withSettings starts the server with this config.json.
+func withSettings(json string) func(*genOptions) { return func(o *genOptions) { o.settings = json } }
 
 func withQueueCap(n int) func(*genOptions) { return func(o *genOptions) { o.queueCap = n } }
 
