@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sdapi/sdapi/processing/imagemeta"
 )
 
 // Fetching input images by URL (A1111's api_enable_requests) is off unless
@@ -273,20 +275,30 @@ func (s *Server) inputBytes(ctx context.Context, rawURL string) ([]byte, error) 
 	return raw, nil
 }
 
-// decodeInput is decodeImage for every input image field: base64, a data:
-// URI, or (with --api-enable-requests) an http(s) URL.
-func (s *Server) decodeInput(ctx context.Context, str string, loc ...any) (image.Image, error) {
-	if !isURL(str) {
-		return decodeImage(str, s.cfg.Limits, loc...)
+// inputRaw returns the encoded image of an input field (init_images,
+// mask, extras and png-info images): base64 or a data: URI decoded, or
+// (with --api-enable-requests) an http(s) URL fetched.
+func (s *Server) inputRaw(ctx context.Context, str string) ([]byte, error) {
+	if isURL(str) {
+		return s.inputBytes(ctx, str)
 	}
-	raw, err := s.inputBytes(ctx, str)
+	raw, err := imagemeta.DecodeDataURI(str)
+	if err != nil {
+		return nil, httpException(http.StatusInternalServerError, "Invalid encoded image")
+	}
+	return raw, nil
+}
+
+// decodeInput is A1111's decode_base64_to_image for every input image
+// field: inputRaw, then decodeImageBytes.
+func (s *Server) decodeInput(ctx context.Context, str string, loc ...any) (image.Image, error) {
+	raw, err := s.inputRaw(ctx, str)
 	if err != nil {
 		return nil, err
 	}
-	img, err := decodeImageBytes(raw, s.cfg.Limits, loc...)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Detail == "Invalid encoded image" {
-		return nil, httpException(http.StatusInternalServerError, "Invalid image url")
+	invalid := "Invalid encoded image"
+	if isURL(str) {
+		invalid = "Invalid image url"
 	}
-	return img, err
+	return decodeImageBytes(raw, s.cfg.Limits, invalid, loc...)
 }

@@ -117,8 +117,9 @@ func FuzzDecodeImage(f *testing.F) {
 	f.Add("https://example.com/cat.png")
 	f.Add("data:image/png;base64,")
 	f.Add("")
+	srv := New(Config{Limits: fuzzLimits}, Deps{})
 	f.Fuzz(func(t *testing.T, s string) {
-		img, err := decodeImage(s, fuzzLimits, "image")
+		img, err := srv.decodeInput(t.Context(), s, "image")
 		if err != nil {
 			var ae *apiError
 			var le *processing.LimitError

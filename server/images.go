@@ -9,37 +9,21 @@ import (
 	_ "image/jpeg"
 	"image/png"
 	"net/http"
-	"strings"
 
-	"github.com/sdapi/sdapi/processing/imagemeta"
 )
 
-// decodeImage is A1111's decode_base64_to_image: base64 or a data: URI.
-// http(s) URLs are refused with A1111's "Requests not allowed": decodeInput
-// fetches them under --api-enable-requests. Anything that does not decode to an image
-// is 500 "Invalid encoded image". An image whose header declares more than
-// lim.MaxPixels is a 422 at loc (the request field it came from), before
-// any pixel is decoded.
-func decodeImage(s string, lim Limits, loc ...any) (image.Image, error) {
-	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
-		return nil, httpException(http.StatusInternalServerError, "Requests not allowed")
-	}
-	raw, err := imagemeta.DecodeDataURI(s)
-	if err != nil {
-		return nil, httpException(http.StatusInternalServerError, "Invalid encoded image")
-	}
-	return decodeImageBytes(raw, lim, loc...)
-}
-
-// decodeImageBytes is decodeImage after the base64: also used for an image
-// fetched by URL.
-func decodeImageBytes(raw []byte, lim Limits, loc ...any) (image.Image, error) {
+// decodeImageBytes is the image half of A1111's decode_base64_to_image:
+// an image whose header declares more than lim.MaxPixels is a 422 at loc
+// (the request field it came from), before any pixel is decoded; bytes
+// that are no image are a 500 with invalid ("Invalid encoded image", or
+// "Invalid image url" for a fetched one).
+func decodeImageBytes(raw []byte, lim Limits, invalid string, loc ...any) (image.Image, error) {
 	if err := lim.checkImageSize(raw, loc); err != nil {
 		return nil, err
 	}
 	img, _, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
-		return nil, httpException(http.StatusInternalServerError, "Invalid encoded image")
+		return nil, httpException(http.StatusInternalServerError, invalid)
 	}
 	return img, nil
 }

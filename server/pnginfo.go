@@ -15,16 +15,7 @@ func (s *Server) PnginfoapiSdapiV1PngInfoPost(ctx context.Context, req gen.Pngin
 	if req.Body == nil {
 		return nil, errBodyMissing()
 	}
-	data := strings.TrimSpace(req.Body.Image)
-	var raw []byte
-	var err error
-	if isURL(data) {
-		// Fetched only with --api-enable-requests (A1111's
-		// api_enable_requests), never from a non-public address.
-		raw, err = s.inputBytes(ctx, data)
-	} else {
-		raw, err = imagemeta.DecodeDataURI(data)
-	}
+	raw, err := s.inputRaw(ctx, strings.TrimSpace(req.Body.Image))
 	if err != nil {
 		return nil, err
 	}
