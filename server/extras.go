@@ -6,7 +6,6 @@ import (
 	"image"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/processing/upscale"
@@ -85,16 +84,11 @@ func (s *Server) runExtras(ctx context.Context, xr upscale.ExtrasRequest, imgs [
 		return nil, "", notImplemented("extras (no upscaler registry is configured)")
 	}
 	var res *upscale.ExtrasResult
-	job := func(ctx context.Context) error {
-		start := time.Now()
-		var err error
+	err := s.runJob(ctx, "", "extras", 0, func(ctx context.Context) (err error) {
 		res, err = s.deps.Upscalers.Extras(ctx, xr, imgs)
-		s.metrics.jobDone("extras", s.outcome(ctx, err), time.Since(start), 0)
 		return err
-	}
-	err := s.exclusive(ctx, "extras", job)
+	})
 	if err != nil {
-		s.metrics.rejectedIfFull("extras", err)
 		return nil, "", err
 	}
 	out := make([]string, 0, len(res.Images))

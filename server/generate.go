@@ -84,24 +84,34 @@ func (s *Server) generate(ctx context.Context, p processing.Params) (*processing
 		taskID = *p.ForceTaskID
 	}
 	var res *processing.Processed
+	err := s.runJob(ctx, taskID, p.Mode.String(), p.Steps*max(p.NIter, 1), func(ctx context.Context) (err error) {
+		res, err = s.deps.Processor.Run(ctx, p)
+		return err
+	})
+	return res, err
+}
+
+// runJob runs fn as one job of kind through the queue (A1111's
+// queue_lock), visible to /internal/progress under taskID when not empty,
+// and counts it for /metrics: its outcome, duration and steps, or its
+// rejection when the queue is full.
+func (s *Server) runJob(ctx context.Context, taskID, kind string, steps int, fn func(context.Context) error) error {
 	job := func(ctx context.Context) error {
 		start := time.Now()
-		var err error
-		res, err = s.deps.Processor.Run(ctx, p)
-		s.metrics.jobDone(p.Mode.String(), s.outcome(ctx, err), time.Since(start), p.Steps*max(p.NIter, 1))
+		err := fn(ctx)
+		s.metrics.jobDone(kind, s.outcome(ctx, err), time.Since(start), steps)
 		return err
 	}
 	var err error
 	if s.deps.Queue != nil {
-		err = s.deps.Queue.DoTask(ctx, taskID, p.Mode.String(), job)
+		err = s.deps.Queue.DoTask(ctx, taskID, kind, job)
 	} else {
 		err = job(ctx)
 	}
 	if err != nil {
-		s.metrics.rejectedIfFull(p.Mode.String(), err)
-		return nil, err
+		s.metrics.rejectedIfFull(kind, err)
 	}
-	return res, nil
+	return err
 }
 
 // outcome classifies a finished job for /metrics.
