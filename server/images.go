@@ -9,7 +9,6 @@ import (
 	_ "image/jpeg"
 	"image/png"
 	"net/http"
-
 )
 
 // decodeImageBytes is the image half of A1111's decode_base64_to_image:
