@@ -22,11 +22,6 @@ type output struct {
 func (pr *Processor) run(ctx context.Context, st *State, j *job, r, hrRunner runner.Runner) (*Processed, error) {
 	p, jo := j.p, j.jo
 	base := j.baseRequest()
-	if p.Mode == Img2Img && jo.img2imgFixSteps && p.DenoisingStrength != nil {
-		if err := pr.Limits.CheckExactSteps("denoising_strength", p.Steps, *p.DenoisingStrength); err != nil {
-			return nil, err
-		}
-	}
 	init, err := j.initFor(ctx)
 	if err != nil {
 		return nil, err

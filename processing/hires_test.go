@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sdapi/sdapi/processing/upscale"
+	"github.com/sdapi/sdapi/runner"
 )
 
 // doublingModel is a 2× model upscaler that paints its output one colour,
@@ -50,23 +51,56 @@ func hiresParams(upscaler string) Params {
 }
 
 // Ensure every image-space hires upscaler (built-in, model from the
-// registry) gives the second pass an init image at the hires size, that
-// only a model upscaler runs the model, and that none asks the first pass
-// for latents.
+// registry) gives the second pass an init image at the hires size made
+// the way it names (Nearest copies pixels, Lanczos and None filter them
+// alike), that only a model upscaler runs the model, and that none asks
+// the first pass for latents.
 func TestHiresUpscalers(t *testing.T) {
+	// A one-pixel checkerboard first pass: Nearest keeps only its two
+	// values, a Lanczos filter makes values between them.
+	onlyBlackWhite := func(img image.Image) bool {
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if r, _, _, _ := img.At(x, y).RGBA(); r != 0 && r != 0xffff {
+					return false
+				}
+			}
+		}
+		return true
+	}
 	tests := []struct {
 		upscaler   string
 		modelCalls int
-		want       color.NRGBA // init image centre pixel
+		check      func(image.Image) bool
 	}{
-		{"None", 0, color.NRGBA{232, 0, 99, 255}}, // seed 1000 → R 232
-		{"Lanczos", 0, color.NRGBA{232, 0, 99, 255}},
-		{"Nearest", 0, color.NRGBA{232, 0, 99, 255}},
-		{"2x-Fake", 1, color.NRGBA{10, 200, 30, 255}},
+		{"None", 0, func(img image.Image) bool { return !onlyBlackWhite(img) }},
+		{"Lanczos", 0, func(img image.Image) bool { return !onlyBlackWhite(img) }},
+		{"Nearest", 0, onlyBlackWhite},
+		{"2x-Fake", 1, func(img image.Image) bool {
+			return color.NRGBAModel.Convert(img.At(48, 48)) == color.NRGBA{10, 200, 30, 255}
+		}},
 	}
+	inits := map[string]image.Image{}
 	for _, tc := range tests {
 		t.Run(tc.upscaler, func(t *testing.T) {
 			pr, spy := newProcessor(t)
+			spy.GenerateFn = func(_ context.Context, call int, req runner.Request) (runner.Result, error) {
+				if call > 0 {
+					return solidResult(req), nil
+				}
+				img := image.NewRGBA(image.Rect(0, 0, req.Width, req.Height))
+				for y := range req.Height {
+					for x := range req.Width {
+						if (x+y)%2 == 0 {
+							img.SetRGBA(x, y, color.RGBA{255, 255, 255, 255})
+						} else {
+							img.SetRGBA(x, y, color.RGBA{0, 0, 0, 255})
+						}
+					}
+				}
+				return runner.Result{Images: []image.Image{img}}, nil
+			}
 			m := &doublingModel{}
 			pr.Upscalers = upscale.NewRegistry(upscale.NewModelUpscaler("2x-Fake", "ESRGAN", "/models/2x-Fake.onnx", m))
 			if _, err := pr.Process(t.Context(), hiresParams(tc.upscaler)); err != nil {
@@ -86,13 +120,27 @@ func TestHiresUpscalers(t *testing.T) {
 			if b := img.Bounds(); b.Dx() != 96 || b.Dy() != 96 {
 				t.Fatalf("init image %v, want 96x96", b)
 			}
-			if got := color.NRGBAModel.Convert(img.At(48, 48)); got != tc.want {
-				t.Errorf("centre pixel %v, want %v", got, tc.want)
+			if !tc.check(img) {
+				t.Errorf("init image not made by %s", tc.upscaler)
 			}
 			if m.calls != tc.modelCalls {
 				t.Errorf("model ran %d times, want %d", m.calls, tc.modelCalls)
 			}
+			inits[tc.upscaler] = img
 		})
+	}
+	// A1111's None upscaler leaves the image as it is and resize_image
+	// then resizes it with LANCZOS.
+	a, b := inits["None"], inits["Lanczos"]
+	if a == nil || b == nil {
+		t.Fatal("missing init images")
+	}
+	for y := range 96 {
+		for x := range 96 {
+			if ca, cb := color.NRGBAModel.Convert(a.At(x, y)), color.NRGBAModel.Convert(b.At(x, y)); ca != cb {
+				t.Fatalf("None and Lanczos differ at %d,%d: %v vs %v", x, y, ca, cb)
+			}
+		}
 	}
 }
 

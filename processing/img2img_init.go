@@ -38,9 +38,6 @@ func (j *job) initFor(ctx context.Context) (*runner.Init, error) {
 		InitialNoiseMultiplier: j.noiseMultiplier(),
 		ExactSteps:             j.jo.img2imgFixSteps,
 	}
-	if p.ResizeMode < 0 || p.ResizeMode > 3 {
-		return nil, fmt.Errorf("%w: resize_mode %d outside 0..3", ErrInvalid, p.ResizeMode)
-	}
 	if p.Mask != nil {
 		m, err := prepareMask(ctx, p, w, h)
 		if err != nil {

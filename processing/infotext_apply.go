@@ -73,6 +73,7 @@ func (p *Params) ApplyInfotext(text string, store *options.Store) (map[string]an
 		}
 		pasted[f.api] = val
 	}
+	settingsPasted := false
 	for _, m := range infotextSettings {
 		v, ok := d.Get(m.label)
 		if !ok || v == nil {
@@ -98,6 +99,9 @@ func (p *Params) ApplyInfotext(text string, store *options.Store) (map[string]an
 			p.OverrideSettings = map[string]any{}
 		}
 		p.OverrideSettings[m.setting] = cast
+		settingsPasted = true
+	}
+	if settingsPasted {
 		pasted["override_settings"] = maps.Clone(p.OverrideSettings)
 	}
 	return pasted, nil

@@ -181,11 +181,21 @@ func (pr *Processor) prepareImg2Img(j *job) error {
 	case n > 1 && n < p.BatchSize:
 		p.BatchSize = n
 	}
+	if p.ResizeMode < 0 || p.ResizeMode > 3 {
+		return fmt.Errorf("%w: resize_mode %d outside 0..3", ErrInvalid, p.ResizeMode)
+	}
 	if p.DenoisingStrength == nil {
 		ds := 0.75
 		p.DenoisingStrength = &ds
 	}
 	j.extra.Set("Denoising strength", *p.DenoisingStrength)
+	// Checked here, before any model is loaded: img2img_fix_steps is a
+	// job option (override_settings may set it), so Limits.Check cannot.
+	if j.jo.img2imgFixSteps {
+		if err := pr.Limits.CheckExactSteps("denoising_strength", p.Steps, *p.DenoisingStrength); err != nil {
+			return err
+		}
+	}
 	if p.Mask != nil {
 		if p.MaskBlur != nil {
 			p.MaskBlurX, p.MaskBlurY = *p.MaskBlur, *p.MaskBlur

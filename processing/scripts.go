@@ -408,6 +408,9 @@ func (e scriptEnv) Process(ctx context.Context, p Params) (*Processed, error) {
 		return nil, err
 	}
 	*e.made += max(p.BatchSize, 1) * max(p.NIter, 1)
+	// Run encodes what the script assembled from Raw once at the end;
+	// encoding each job's images too would only be thrown away.
+	p.SendImages = false
 	return e.pr.Process(ctx, p)
 }
 func (e scriptEnv) FixSeed(seed int64) int64 { return FixedSeed(seed, e.pr.Rand) }

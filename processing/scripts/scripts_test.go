@@ -488,6 +488,32 @@ func TestCombineGridBlendsOverlap(t *testing.T) {
 			}
 		}
 	}
+
+	// A white middle tile fades in over its left overlap, is white past
+	// it, and the next tile fades back over the middle tile's right edge.
+	mid := g.Rows[0].Tiles[1]
+	white := image.NewRGBA(image.Rect(0, 0, mid.W, 40))
+	for i := range white.Pix {
+		white.Pix[i] = 255
+	}
+	g.Rows[0].Tiles[1].Image = white
+	out = scripts.CombineGrid(g)
+	red := func(img image.Image, x int) uint32 { r, _, _, _ := img.At(x, 20).RGBA(); return r >> 8 }
+	next := g.Rows[0].Tiles[2].X
+	for _, c := range []struct {
+		name   string
+		x      int
+		lo, hi uint32 // inclusive bounds of the red channel
+	}{
+		{"left overlap start keeps the first tile", mid.X, red(src, mid.X), red(src, mid.X)},
+		{"left overlap middle blends", mid.X + g.Overlap/2, red(src, mid.X+g.Overlap/2) + 1, 254},
+		{"past the overlap is the white tile", mid.X + g.Overlap, 255, 255},
+		{"right overlap middle blends back", next + g.Overlap/2, red(src, next+g.Overlap/2) + 1, 254},
+	} {
+		if got := red(out, c.x); got < c.lo || got > c.hi {
+			t.Errorf("%s: red at x=%d is %d, want %d..%d", c.name, c.x, got, c.lo, c.hi)
+		}
+	}
 }
 
 func TestRegistryListings(t *testing.T) {

@@ -156,7 +156,6 @@ func (s SDUpscale) Run(ctx context.Context, env processing.ScriptEnv, p processi
 				interrupted = true
 				break
 			}
-			p.BatchSize = batchSize
 			p.InitImages = nil
 			for _, t := range work[i:min(i+batchSize, len(work))] {
 				p.InitImages = append(p.InitImages, t.Image)

@@ -43,9 +43,6 @@ type Axis struct {
 	// hasChoices is true for axes with a dropdown (choices is not None).
 	hasChoices bool
 	cost       float64
-	// plain formats legends with format_value instead of
-	// format_value_add_label (unused while legends are not drawn).
-	plain bool
 }
 
 func applyField(set func(p *processing.Params, x any)) func(*processing.Params, any, []any) error {
@@ -96,7 +93,7 @@ func confirmSamplers(xs []any) error {
 // z_type index the ones shown in the request's mode. Axes this server
 // cannot apply answer ErrUnsupported when used.
 var axisOptions = []Axis{
-	{Label: "Nothing", typ: axisStr, apply: applyField(func(*processing.Params, any) {}), plain: true},
+	{Label: "Nothing", typ: axisStr, apply: applyField(func(*processing.Params, any) {})},
 	{Label: "Seed", typ: axisInt, apply: applyField(func(p *processing.Params, x any) { p.Seed, p.Seeds = int64(x.(int)), nil })},
 	{Label: "Var. seed", typ: axisInt, apply: applyField(func(p *processing.Params, x any) { p.Subseed = int64(x.(int)) })},
 	{Label: "Var. strength", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SubseedStrength = x.(float64) })},
@@ -104,11 +101,11 @@ var axisOptions = []Axis{
 	{Label: "Hires steps", typ: axisInt, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRSecondPassSteps = x.(int) })},
 	{Label: "CFG Scale", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.CFGScale = x.(float64) })},
 	{Label: "Image CFG Scale", typ: axisFloat, mode: img2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.ImageCFGScale = ptr(x.(float64)) })},
-	{Label: "Prompt S/R", typ: axisStr, apply: applyPromptSR, plain: true},
-	{Label: "Prompt order", typ: axisPermutations, apply: applyOrder, plain: true},
-	{Label: "Sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true, plain: true},
+	{Label: "Prompt S/R", typ: axisStr, apply: applyPromptSR},
+	{Label: "Prompt order", typ: axisPermutations, apply: applyOrder},
+	{Label: "Sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
 	{Label: "Hires sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRSamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
-	{Label: "Sampler", typ: axisStr, mode: img2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true, plain: true},
+	{Label: "Sampler", typ: axisStr, mode: img2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
 	{Label: "Checkpoint name", typ: axisStr, apply: applyOverride("sd_model_checkpoint"), hasChoices: true, cost: 1.0},
 	{Label: "Negative Guidance minimum sigma", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SMinUncond = ptr(x.(float64)) })},
 	{Label: "Sigma Churn", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SChurn = ptr(x.(float64)) })},
@@ -138,7 +135,7 @@ var axisOptions = []Axis{
 	{Label: "Face restore", typ: axisStr, apply: applyField(func(p *processing.Params, x any) {
 		o := strings.ToLower(x.(string))
 		p.RestoreFaces = ptr(o == "codeformer" || o == "gfpgan" || o == "true" || o == "yes" || o == "y" || o == "1")
-	}), plain: true},
+	})},
 	{Label: "Token merging ratio", typ: axisFloat, apply: applyOverride("token_merging_ratio")},
 	{Label: "Token merging ratio high-res", typ: axisFloat, apply: applyOverride("token_merging_ratio_hr")},
 	{Label: "Always discard next-to-last sigma", typ: axisStr, apply: applyOverrideBool("always_discard_next_to_last_sigma"), hasChoices: true},
