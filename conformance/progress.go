@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -25,20 +24,16 @@ type ProgressEvent struct {
 	State   types.SpecState
 	RunTime time.Duration
 	Failure string
-	// Elapsed is the time since the first check started.
-	Elapsed time.Duration
 }
 
 // progress is the run's counter; the suite runs serially.
 var progress struct {
 	total, done int
 	running     bool
-	start       time.Time
 }
 
 var _ = ReportBeforeSuite(func(r Report) {
 	progress.total, progress.done, progress.running = r.PreRunStats.SpecsThatWillRun, 0, false
-	progress.start = time.Now()
 })
 
 var _ = ReportBeforeEach(func(r SpecReport) {
@@ -47,8 +42,8 @@ var _ = ReportBeforeEach(func(r SpecReport) {
 	if !progress.running || Cfg.Progress == nil {
 		return
 	}
-	Cfg.Progress(ProgressEvent{Done: progress.done, Total: progress.total, ID: requirementID(r.LeafNodeText),
-		Text: r.FullText(), Started: true, Elapsed: time.Since(progress.start)})
+	Cfg.Progress(ProgressEvent{Done: progress.done, Total: progress.total, ID: requirementOf(r),
+		Text: r.FullText(), Started: true})
 })
 
 var _ = ReportAfterEach(func(r SpecReport) {
@@ -60,16 +55,6 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	if Cfg.Progress == nil {
 		return
 	}
-	Cfg.Progress(ProgressEvent{Done: progress.done, Total: progress.total, ID: requirementID(r.LeafNodeText),
-		Text: r.FullText(), State: r.State, RunTime: r.RunTime, Failure: r.Failure.Message,
-		Elapsed: time.Since(progress.start)})
+	Cfg.Progress(ProgressEvent{Done: progress.done, Total: progress.total, ID: requirementOf(r),
+		Text: r.FullText(), State: r.State, RunTime: r.RunTime, Failure: r.Failure.Message})
 })
-
-// requirementID is the catalogue ID a check's name starts with, or "".
-func requirementID(text string) string {
-	id, _, _ := strings.Cut(text, " ")
-	if _, ok := requirementIndex[id]; ok {
-		return id
-	}
-	return ""
-}

@@ -165,15 +165,16 @@ func run(c config) (*Result, error) {
 		}
 	})
 
-	// The burst: every request records exactly one outcome.
+	// The burst: every request records its one outcome in its own slot
+	// (wg.Wait orders the writes before the reads). That no request is
+	// answered twice is judged by the server's own job counts and by each
+	// 200 carrying its own request's seed.
 	type outcome struct {
 		status   int
 		err      error
 		mismatch bool
 	}
 	outcomes := make([]outcome, c.requests)
-	answered := make([]int, c.requests)
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range c.requests {
@@ -185,10 +186,7 @@ func run(c config) (*Result, error) {
 			if err == nil && st == http.StatusOK {
 				o.mismatch = !answers(b, i)
 			}
-			mu.Lock()
 			outcomes[i] = o
-			answered[i]++
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
@@ -198,9 +196,6 @@ func run(c config) (*Result, error) {
 
 	for i, o := range outcomes {
 		switch {
-		case answered[i] != 1:
-			res.Failures++
-			res.FailureCause = append(res.FailureCause, fmt.Sprintf("request %d answered %d times", i, answered[i]))
 		case o.err != nil:
 			res.Failures++
 			res.FailureCause = append(res.FailureCause, fmt.Sprintf("request %d: %v", i, o.err))

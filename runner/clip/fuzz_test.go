@@ -2,6 +2,7 @@ package clip
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,6 +75,11 @@ func FuzzEncode(f *testing.F) {
 		for i, c := range chunks {
 			if c.IDs[0] != tok.bos {
 				t.Fatalf("chunk %d does not start with BOS: %v", i, c.IDs)
+			}
+			// At most 75 prompt tokens follow BOS, so the frame always
+			// ends in EOS (or the SD2 padding after it).
+			if last := c.IDs[SeqLen-1]; last != tok.eos && last != tok.pad || !slices.Contains(c.IDs[1:], tok.eos) {
+				t.Fatalf("chunk %d does not end with EOS: %v", i, c.IDs)
 			}
 		}
 	})
