@@ -42,22 +42,22 @@ func circularModel(model []byte) ([]byte, rewriteStats, error) {
 		ir     uint64
 		opset  int64 = -1
 	)
-	err := eachField(model, func(f field) error {
+	err := onnxpb.EachField(model, func(f onnxpb.Field) error {
 		switch {
-		case f.num == 1 && f.typ == protowire.VarintType:
-			ir = f.v
-		case f.num == 7 && f.typ == protowire.BytesType:
-			graph = f.sub
+		case f.Num == 1 && f.Type == protowire.VarintType:
+			ir = f.Varint
+		case f.Num == 7 && f.Type == protowire.BytesType:
+			graph = f.Bytes
 			graphs++
-		case f.num == 8 && f.typ == protowire.BytesType: // OperatorSetIdProto
+		case f.Num == 8 && f.Type == protowire.BytesType: // OperatorSetIdProto
 			var domain string
 			var version int64
-			if err := eachField(f.sub, func(g field) error {
+			if err := onnxpb.EachField(f.Bytes, func(g onnxpb.Field) error {
 				switch {
-				case g.num == 1 && g.typ == protowire.BytesType:
-					domain = string(g.sub)
-				case g.num == 2 && g.typ == protowire.VarintType:
-					version = int64(g.v)
+				case g.Num == 1 && g.Type == protowire.BytesType:
+					domain = string(g.Bytes)
+				case g.Num == 2 && g.Type == protowire.VarintType:
+					version = int64(g.Varint)
 				}
 				return nil
 			}); err != nil {
@@ -90,9 +90,9 @@ func circularModel(model []byte) ([]byte, rewriteStats, error) {
 		size += len(c)
 	}
 	out := make([]byte, 0, len(model)-len(graph)+size+protowire.SizeVarint(uint64(size)))
-	err = eachField(model, func(f field) error {
-		if f.num != 7 || f.typ != protowire.BytesType {
-			out = append(out, f.raw...)
+	err = onnxpb.EachField(model, func(f onnxpb.Field) error {
+		if f.Num != 7 || f.Type != protowire.BytesType {
+			out = append(out, f.Raw...)
 			return nil
 		}
 		out = protowire.AppendTag(out, 7, protowire.BytesType)
@@ -134,17 +134,17 @@ type rewriter struct {
 // are sub-slices of g, so large inline weights are not copied twice.
 func (rw *rewriter) graph(g []byte) ([][]byte, error) {
 	var chunks [][]byte
-	err := eachField(g, func(f field) error {
-		if f.num != 1 || f.typ != protowire.BytesType { // not a node
-			chunks = append(chunks, f.raw)
+	err := onnxpb.EachField(g, func(f onnxpb.Field) error {
+		if f.Num != 1 || f.Type != protowire.BytesType { // not a node
+			chunks = append(chunks, f.Raw)
 			return nil
 		}
-		nodes, err := rw.node(f.sub)
+		nodes, err := rw.node(f.Bytes)
 		if err != nil {
 			return err
 		}
 		if nodes == nil {
-			chunks = append(chunks, f.raw)
+			chunks = append(chunks, f.Raw)
 		}
 		for _, n := range nodes {
 			chunks = append(chunks, protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), n))
@@ -167,24 +167,24 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 		inputs                    int
 		pads                      []int64
 	)
-	err := eachField(b, func(f field) error {
-		if f.typ != protowire.BytesType {
+	err := onnxpb.EachField(b, func(f onnxpb.Field) error {
+		if f.Type != protowire.BytesType {
 			return nil
 		}
-		switch f.num {
+		switch f.Num {
 		case 1:
 			if inputs == 0 {
-				input0 = string(f.sub)
+				input0 = string(f.Bytes)
 			}
 			inputs++
 		case 3:
-			name = string(f.sub)
+			name = string(f.Bytes)
 		case 4:
-			op = string(f.sub)
+			op = string(f.Bytes)
 		case 7:
-			domain = string(f.sub)
+			domain = string(f.Bytes)
 		case 5:
-			an, a, err := parseAttr(f.sub)
+			an, a, err := parseAttr(f.Bytes)
 			switch {
 			case err != nil:
 				return err
@@ -250,7 +250,7 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 		if end > 0 { // the first `end` rows go after the last
 			parts = append(parts, rw.slice(&out, x, 0, end, axis))
 		}
-		x = rw.add(&out, "Concat", parts, intAttr("axis", axis))
+		x = rw.add(&out, "Concat", parts, onnxpb.EncodeAttr(onnxpb.AttrInt("axis", axis)))
 	}
 	if len(out) == 0 {
 		return nil, nil
@@ -258,17 +258,17 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 	// The Conv itself: input 0 replaced, pads dropped (they default to 0).
 	var conv []byte
 	first := true
-	err = eachField(b, func(f field) error {
+	err = onnxpb.EachField(b, func(f onnxpb.Field) error {
 		switch {
-		case f.num == 1 && f.typ == protowire.BytesType && first:
-			conv = appendString(conv, 1, x)
+		case f.Num == 1 && f.Type == protowire.BytesType && first:
+			conv = onnxpb.AppendString(conv, 1, x)
 			first = false
-		case f.num == 5 && f.typ == protowire.BytesType:
-			if an, _, _ := parseAttr(f.sub); an != "pads" {
-				conv = append(conv, f.raw...)
+		case f.Num == 5 && f.Type == protowire.BytesType:
+			if an, _, _ := parseAttr(f.Bytes); an != "pads" {
+				conv = append(conv, f.Raw...)
 			}
 		default:
-			conv = append(conv, f.raw...)
+			conv = append(conv, f.Raw...)
 		}
 		return nil
 	})
@@ -281,7 +281,7 @@ func (rw *rewriter) slice(out *[][]byte, x string, start, end, axis int64) strin
 	if rw.sliceInputs {
 		return rw.add(out, "Slice", []string{x, rw.int64Const(start), rw.int64Const(end), rw.int64Const(axis)})
 	}
-	return rw.add(out, "Slice", []string{x}, intsAttr("starts", start), intsAttr("ends", end), intsAttr("axes", axis))
+	return rw.add(out, "Slice", []string{x}, onnxpb.EncodeAttr(onnxpb.AttrInts("starts", start)), onnxpb.EncodeAttr(onnxpb.AttrInts("ends", end)), onnxpb.EncodeAttr(onnxpb.AttrInts("axes", axis)))
 }
 
 // add appends a single-output node and returns its output's name.
@@ -290,11 +290,11 @@ func (rw *rewriter) add(out *[][]byte, op string, inputs []string, attrs ...[]by
 	y := rw.prefix + "/" + strconv.Itoa(rw.n)
 	var b []byte
 	for _, in := range inputs {
-		b = appendString(b, 1, in)
+		b = onnxpb.AppendString(b, 1, in)
 	}
-	b = appendString(b, 2, y)
-	b = appendString(b, 3, rw.prefix+"/"+op+"_"+strconv.Itoa(rw.n))
-	b = appendString(b, 4, op)
+	b = onnxpb.AppendString(b, 2, y)
+	b = onnxpb.AppendString(b, 3, rw.prefix+"/"+op+"_"+strconv.Itoa(rw.n))
+	b = onnxpb.AppendString(b, 4, op)
 	for _, a := range attrs {
 		b = protowire.AppendTag(b, 5, protowire.BytesType)
 		b = protowire.AppendBytes(b, a)
@@ -313,41 +313,12 @@ func (rw *rewriter) int64Const(v int64) string {
 		t = protowire.AppendVarint(t, 1)
 		t = protowire.AppendTag(t, 2, protowire.VarintType) // data_type
 		t = protowire.AppendVarint(t, uint64(onnxpb.Int64))
-		t = appendString(t, 8, name)
+		t = onnxpb.AppendString(t, 8, name)
 		t = protowire.AppendTag(t, 9, protowire.BytesType) // raw_data, little-endian
 		t = protowire.AppendBytes(t, binary.LittleEndian.AppendUint64(nil, uint64(v)))
 		rw.inits = append(rw.inits, t)
 	}
 	return name
-}
-
-// AttributeProto.AttributeType values used here.
-const (
-	attrTypeInt  = 2
-	attrTypeInts = 7
-)
-
-func intAttr(name string, v int64) []byte {
-	b := appendString(nil, 1, name)
-	b = protowire.AppendTag(b, 3, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(v))
-	b = protowire.AppendTag(b, 20, protowire.VarintType)
-	return protowire.AppendVarint(b, attrTypeInt)
-}
-
-func intsAttr(name string, vs ...int64) []byte {
-	b := appendString(nil, 1, name)
-	for _, v := range vs {
-		b = protowire.AppendTag(b, 8, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(v))
-	}
-	b = protowire.AppendTag(b, 20, protowire.VarintType)
-	return protowire.AppendVarint(b, attrTypeInts)
-}
-
-func appendString(b []byte, num protowire.Number, s string) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
 }
 
 // attr holds the AttributeProto values the rewrite reads.
@@ -360,16 +331,16 @@ type attr struct {
 func parseAttr(b []byte) (string, attr, error) {
 	var name string
 	var a attr
-	err := eachField(b, func(f field) error {
+	err := onnxpb.EachField(b, func(f onnxpb.Field) error {
 		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
-			name = string(f.sub)
-		case f.num == 4 && f.typ == protowire.BytesType:
-			a.s = string(f.sub)
-		case f.num == 8 && f.typ == protowire.VarintType:
-			a.ints = append(a.ints, int64(f.v))
-		case f.num == 8 && f.typ == protowire.BytesType:
-			for p := f.sub; len(p) > 0; {
+		case f.Num == 1 && f.Type == protowire.BytesType:
+			name = string(f.Bytes)
+		case f.Num == 4 && f.Type == protowire.BytesType:
+			a.s = string(f.Bytes)
+		case f.Num == 8 && f.Type == protowire.VarintType:
+			a.ints = append(a.ints, int64(f.Varint))
+		case f.Num == 8 && f.Type == protowire.BytesType:
+			for p := f.Bytes; len(p) > 0; {
 				v, n := protowire.ConsumeVarint(p)
 				if n < 0 {
 					return fmt.Errorf("malformed packed ints: %w", protowire.ParseError(n))
@@ -381,44 +352,4 @@ func parseAttr(b []byte) (string, attr, error) {
 		return nil
 	})
 	return name, a, err
-}
-
-// field is one protobuf field: raw is its whole encoding (tag included),
-// v the value of a varint, sub the payload of a length-delimited field.
-type field struct {
-	num protowire.Number
-	typ protowire.Type
-	v   uint64
-	sub []byte
-	raw []byte
-}
-
-// eachField calls fn for every field of the message b, in order.
-func eachField(b []byte, fn func(field) error) error {
-	for len(b) > 0 {
-		start := b
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("malformed protobuf: %w", protowire.ParseError(n))
-		}
-		b = b[n:]
-		f := field{num: num, typ: typ}
-		switch typ {
-		case protowire.VarintType:
-			f.v, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			f.sub, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return fmt.Errorf("malformed protobuf: %w", protowire.ParseError(n))
-		}
-		b = b[n:]
-		f.raw = start[:len(start)-len(b)]
-		if err := fn(f); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -96,12 +96,12 @@ func (cc *convCase) circularConv() (y []float32, oh, ow int) {
 func setOpset(t *testing.T, m []byte, v int64) []byte {
 	t.Helper()
 	var out []byte
-	err := eachField(m, func(f field) error {
-		if f.num != 8 {
-			out = append(out, f.raw...)
+	err := onnxpb.EachField(m, func(f onnxpb.Field) error {
+		if f.Num != 8 {
+			out = append(out, f.Raw...)
 			return nil
 		}
-		op := appendString(nil, 1, "")
+		op := onnxpb.AppendString(nil, 1, "")
 		op = protowire.AppendTag(op, 2, protowire.VarintType)
 		op = protowire.AppendVarint(op, uint64(v))
 		out = protowire.AppendTag(out, 8, protowire.BytesType)

@@ -100,7 +100,7 @@ func (g *Graph) marshal(opts WriteOptions, ext *extWriter) ([]byte, error) {
 		gb = protowire.AppendTag(gb, 1, protowire.BytesType)
 		gb = protowire.AppendBytes(gb, encodeNode(n))
 	}
-	gb = appendString(gb, 2, g.Name)
+	gb = AppendString(gb, 2, g.Name)
 	for _, t := range g.inits {
 		var tb []byte
 		if ext != nil && len(t.Raw) >= threshold {
@@ -116,7 +116,7 @@ func (g *Graph) marshal(opts WriteOptions, ext *extWriter) ([]byte, error) {
 		}
 	}
 	if g.Doc != "" {
-		gb = appendString(gb, 10, g.Doc)
+		gb = AppendString(gb, 10, g.Doc)
 	}
 	for _, v := range g.inputs {
 		gb = protowire.AppendTag(gb, 11, protowire.BytesType)
@@ -130,14 +130,14 @@ func (g *Graph) marshal(opts WriteOptions, ext *extWriter) ([]byte, error) {
 	var mb []byte
 	mb = protowire.AppendTag(mb, 1, protowire.VarintType)
 	mb = protowire.AppendVarint(mb, IRVersion)
-	mb = appendString(mb, 2, producer)
+	mb = AppendString(mb, 2, producer)
 	if len(gb)+len(mb)+16 > maxProtoSize {
 		return nil, ErrTooLarge
 	}
 	mb = protowire.AppendTag(mb, 7, protowire.BytesType)
 	mb = protowire.AppendBytes(mb, gb)
 	var ob []byte
-	ob = appendString(ob, 1, "")
+	ob = AppendString(ob, 1, "")
 	ob = protowire.AppendTag(ob, 2, protowire.VarintType)
 	ob = protowire.AppendVarint(ob, OpsetVersion)
 	mb = protowire.AppendTag(mb, 8, protowire.BytesType)
@@ -145,35 +145,30 @@ func (g *Graph) marshal(opts WriteOptions, ext *extWriter) ([]byte, error) {
 	return mb, nil
 }
 
-// appendString appends a string field; proto2 strings are written even when empty.
-func appendString(b []byte, num protowire.Number, s string) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
-}
-
 func encodeNode(n node) []byte {
 	var b []byte
 	for _, in := range n.inputs {
-		b = appendString(b, 1, in)
+		b = AppendString(b, 1, in)
 	}
 	for _, out := range n.outputs {
-		b = appendString(b, 2, out)
+		b = AppendString(b, 2, out)
 	}
-	b = appendString(b, 3, n.name)
-	b = appendString(b, 4, n.op)
+	b = AppendString(b, 3, n.name)
+	b = AppendString(b, 4, n.op)
 	for _, a := range n.attrs {
 		b = protowire.AppendTag(b, 5, protowire.BytesType)
-		b = protowire.AppendBytes(b, encodeAttr(a))
+		b = protowire.AppendBytes(b, EncodeAttr(a))
 	}
 	if n.domain != "" {
-		b = appendString(b, 7, n.domain)
+		b = AppendString(b, 7, n.domain)
 	}
 	return b
 }
 
-func encodeAttr(a Attr) []byte {
+// EncodeAttr is a's AttributeProto encoding.
+func EncodeAttr(a Attr) []byte {
 	var b []byte
-	b = appendString(b, 1, a.name)
+	b = AppendString(b, 1, a.name)
 	switch a.kind {
 	case attrFloat:
 		b = protowire.AppendTag(b, 2, protowire.Fixed32Type)
@@ -182,7 +177,7 @@ func encodeAttr(a Attr) []byte {
 		b = protowire.AppendTag(b, 3, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(a.i))
 	case attrString:
-		b = appendString(b, 4, a.s)
+		b = AppendString(b, 4, a.s)
 	case attrTensor:
 		b = protowire.AppendTag(b, 5, protowire.BytesType)
 		b = protowire.AppendBytes(b, encodeTensor(*a.t))
@@ -198,7 +193,7 @@ func encodeAttr(a Attr) []byte {
 		}
 	case attrStrings:
 		for _, s := range a.strings {
-			b = appendString(b, 9, s)
+			b = AppendString(b, 9, s)
 		}
 	}
 	b = protowire.AppendTag(b, 20, protowire.VarintType)
@@ -216,7 +211,7 @@ func appendTensorHeader(b []byte, t Tensor) []byte {
 	}
 	b = protowire.AppendTag(b, 2, protowire.VarintType)
 	b = protowire.AppendVarint(b, uint64(t.Elem))
-	return appendString(b, 8, t.Name)
+	return AppendString(b, 8, t.Name)
 }
 
 func encodeTensor(t Tensor) []byte {
@@ -234,8 +229,8 @@ func encodeExternalTensor(t Tensor, location string, offset int64) []byte {
 		{"length", strconv.Itoa(len(t.Raw))},
 	} {
 		var e []byte
-		e = appendString(e, 1, kv[0])
-		e = appendString(e, 2, kv[1])
+		e = AppendString(e, 1, kv[0])
+		e = AppendString(e, 2, kv[1])
 		b = protowire.AppendTag(b, 13, protowire.BytesType)
 		b = protowire.AppendBytes(b, e)
 	}
@@ -248,7 +243,7 @@ func encodeValueInfo(v ValueInfo) []byte {
 	for _, d := range v.Dims {
 		var db []byte
 		if d.Param != "" {
-			db = appendString(db, 2, d.Param)
+			db = AppendString(db, 2, d.Param)
 		} else {
 			db = protowire.AppendTag(db, 1, protowire.VarintType)
 			db = protowire.AppendVarint(db, uint64(d.Value))
@@ -268,7 +263,7 @@ func encodeValueInfo(v ValueInfo) []byte {
 	tp = protowire.AppendBytes(tp, tt)
 
 	var b []byte
-	b = appendString(b, 1, v.Name)
+	b = AppendString(b, 1, v.Name)
 	b = protowire.AppendTag(b, 2, protowire.BytesType)
 	return protowire.AppendBytes(b, tp)
 }

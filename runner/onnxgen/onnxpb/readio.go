@@ -188,34 +188,9 @@ func noEOF(err error) error {
 	return err
 }
 
-// fields calls fn for every field of a message; fn gets the value bytes of
-// BytesType fields and the varint of VarintType fields.
+// fields is EachField for callers that want the value parts only.
 func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v uint64, sub []byte) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		var v uint64
-		var sub []byte
-		switch typ {
-		case protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			sub, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if err := fn(num, typ, v, sub); err != nil {
-			return err
-		}
-	}
-	return nil
+	return EachField(b, func(f Field) error { return fn(f.Num, f.Type, f.Varint, f.Bytes) })
 }
 
 func parseValueInfo(b []byte) (ValueInfo, error) {
