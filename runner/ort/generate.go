@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"math"
 	"slices"
 	"time"
@@ -141,23 +142,11 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 		}
 		defer restore()
 	}
-	ro, err := onnxruntime.NewRunOptions()
+	ro, release, err := terminableRunOptions(ctx, r.log)
 	if err != nil {
-		return res, fmt.Errorf("ort: run options: %w", err)
+		return res, err
 	}
-	done := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(done)
-		if err := ro.Terminate(); err != nil {
-			r.log.Warn("terminate run", "err", err)
-		}
-	})
-	defer func() {
-		if !stop() {
-			<-done
-		}
-		ro.Destroy()
-	}()
+	defer release()
 
 	g := &job{r: r, req: req, ro: ro, timing: &res.Timing, b: len(req.Prompts), lh: req.Height / 8, lw: req.Width / 8}
 	imgs, err := g.run(ctx)
@@ -394,4 +383,27 @@ func (n *batchNoise) Randn(i int, dst []float32) {
 	if k > 0 && n.batches[k-1] != nil && slices.Min(n.used) > k {
 		n.batches[k-1] = nil
 	}
+}
+
+// terminableRunOptions returns run options that ctx's end terminates
+// (ONNX Runtime's run-terminate flag, so a run stops within one model
+// call), and their release.
+func terminableRunOptions(ctx context.Context, log *slog.Logger) (*onnxruntime.RunOptions, func(), error) {
+	ro, err := onnxruntime.NewRunOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ort: run options: %w", err)
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
+		if err := ro.Terminate(); err != nil {
+			log.Warn("terminate run", "err", err)
+		}
+	})
+	return ro, func() {
+		if !stop() {
+			<-done // Terminate must finish before ro is destroyed
+		}
+		ro.Destroy()
+	}, nil
 }

@@ -78,7 +78,7 @@ func OpenUpscaler(ctx context.Context, path string, cfg UpscalerConfig) (*Upscal
 	}
 	defer opts.Destroy()
 	if u.sess, err = onnxruntime.NewDynamicAdvancedSession(path, []string{u.in.Name}, []string{u.out.Name}, opts); err != nil {
-		return nil, u.errorf("load: %v", err)
+		return nil, modelErr(u.path, "load: %v", err)
 	}
 	if err := u.measureScale(ctx); err != nil {
 		u.Close()
@@ -87,18 +87,14 @@ func OpenUpscaler(ctx context.Context, path string, cfg UpscalerConfig) (*Upscal
 	return u, nil
 }
 
-func (u *Upscaler) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", runner.ErrModel, u.path, fmt.Sprintf(format, args...))
-}
-
 // read checks the declared inputs and outputs without building a session.
 func (u *Upscaler) read() error {
 	ins, outs, err := onnxpb.ReadIO(u.path)
 	if err != nil {
-		return u.errorf("unreadable: %v", err)
+		return modelErr(u.path, "unreadable: %v", err)
 	}
 	if len(ins) != 1 || len(outs) < 1 {
-		return u.errorf("want one image input and an image output, have inputs %s and outputs %s", names(ins), names(outs))
+		return modelErr(u.path, "want one image input and an image output, have inputs %s and outputs %s", names(ins), names(outs))
 	}
 	u.in, u.out = ins[0], outs[0]
 	for _, v := range []onnxpb.ValueInfo{u.in, u.out} {
@@ -106,10 +102,10 @@ func (u *Upscaler) read() error {
 			return err
 		}
 		if v.Rank() != 4 {
-			return u.errorf("%s: want [1, 3, H, W]", v)
+			return modelErr(u.path, "%s: want [1, 3, H, W]", v)
 		}
 		if c := v.Dims[1]; !c.IsSymbolic() && c.Value != 3 {
-			return u.errorf("%s: want 3 channels", v)
+			return modelErr(u.path, "%s: want 3 channels", v)
 		}
 	}
 	if h, w := u.in.Dims[2], u.in.Dims[3]; !h.IsSymbolic() && !w.IsSymbolic() {
@@ -128,7 +124,7 @@ func (u *Upscaler) measureScale(ctx context.Context) error {
 	if u.fixedH > 0 {
 		w, h = u.fixedW, u.fixedH
 	}
-	ro, release, err := u.runOptions(ctx)
+	ro, release, err := terminableRunOptions(ctx, u.log.With("upscaler", u.path))
 	if err != nil {
 		return err
 	}
@@ -138,14 +134,14 @@ func (u *Upscaler) measureScale(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return u.errorf("probe run on %dx%d: %v", w, h, err)
+		return modelErr(u.path, "probe run on %dx%d: %v", w, h, err)
 	}
 	return u.setScale(w, h, ow2, oh2)
 }
 
 func (u *Upscaler) setScale(w, h, ow, oh int) error {
 	if ow%w != 0 || oh%h != 0 || ow/w != oh/h || ow < w {
-		return u.errorf("output %dx%d for input %dx%d is not an integer upscale", ow, oh, w, h)
+		return modelErr(u.path, "output %dx%d for input %dx%d is not an integer upscale", ow, oh, w, h)
 	}
 	u.scale = ow / w
 	return nil
@@ -187,7 +183,7 @@ func (u *Upscaler) Upscale(ctx context.Context, img image.Image) (image.Image, e
 	if u.sess == nil {
 		return nil, fmt.Errorf("ort: upscaler %s is closed", u.path)
 	}
-	ro, release, err := u.runOptions(ctx)
+	ro, release, err := terminableRunOptions(ctx, u.log.With("upscaler", u.path))
 	if err != nil {
 		return nil, err
 	}
@@ -200,27 +196,6 @@ func (u *Upscaler) Upscale(ctx context.Context, img image.Image) (image.Image, e
 		return nil, fmt.Errorf("upscaler %s: %w", u.path, err)
 	}
 	return u.image(out, b.Dx()*u.scale, b.Dy()*u.scale), nil
-}
-
-// runOptions returns run options that ctx terminates, and their release.
-func (u *Upscaler) runOptions(ctx context.Context) (*onnxruntime.RunOptions, func(), error) {
-	ro, err := onnxruntime.NewRunOptions()
-	if err != nil {
-		return nil, nil, fmt.Errorf("ort: run options: %w", err)
-	}
-	done := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(done)
-		if err := ro.Terminate(); err != nil {
-			u.log.Warn("terminate upscaler run", "path", u.path, "err", err)
-		}
-	})
-	return ro, func() {
-		if !stop() {
-			<-done // Terminate must finish before ro is destroyed
-		}
-		ro.Destroy()
-	}, nil
 }
 
 // run upscales one planar 3×h×w tile and returns the planar output and
