@@ -125,11 +125,10 @@ var ErrNoReport = errors.New("no ginkgo report in file")
 
 // LoadConformance reads a conformance report written by sdapi-conform
 // --json or by `go test ./conformance/... -args -report-dir=DIR`
-// (report.json). Ginkgo's JSON report does not carry the harness's target
-// description, so it is taken from the markdown report next to it
-// (report.md, when present) and from report entries named "target",
-// "identity", "profile", "spec-source" or "spec-sha256" (when a harness
-// adds them).
+// (report.json). The target description comes from the report entries
+// the harness's BeforeSuite adds ("target", "identity", "profile",
+// "spec-source", "spec-sha256"); reports from harness versions without
+// them fall back to the identity table of the report.md next to them.
 func LoadConformance(path string) (Conformance, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -37,6 +37,15 @@ func TestRecordRealConformanceRun(t *testing.T) {
 	if !strings.HasPrefix(c.Target.Identity, "reference server") || c.Target.Profile != "reference" || len(c.Target.SpecSHA256) != 64 {
 		t.Errorf("target %+v", c.Target)
 	}
+	// The JSON report names the target on its own, without report.md.
+	data := readFile(t, filepath.Join(dir, "report.json"))
+	alone, err := ParseConformance([]byte(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alone.Target != c.Target {
+		t.Errorf("target from report.json alone %+v, with report.md %+v", alone.Target, c.Target)
+	}
 
 	g, err := LoadGates("gates.yaml") // the project's own gates
 	if err != nil {
