@@ -250,7 +250,7 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 		if end > 0 { // the first `end` rows go after the last
 			parts = append(parts, rw.slice(&out, x, 0, end, axis))
 		}
-		x = rw.add(&out, "Concat", parts, onnxpb.EncodeAttr(onnxpb.AttrInt("axis", axis)))
+		x = rw.add(&out, "Concat", parts, onnxpb.AttrInt("axis", axis))
 	}
 	if len(out) == 0 {
 		return nil, nil
@@ -281,11 +281,11 @@ func (rw *rewriter) slice(out *[][]byte, x string, start, end, axis int64) strin
 	if rw.sliceInputs {
 		return rw.add(out, "Slice", []string{x, rw.int64Const(start), rw.int64Const(end), rw.int64Const(axis)})
 	}
-	return rw.add(out, "Slice", []string{x}, onnxpb.EncodeAttr(onnxpb.AttrInts("starts", start)), onnxpb.EncodeAttr(onnxpb.AttrInts("ends", end)), onnxpb.EncodeAttr(onnxpb.AttrInts("axes", axis)))
+	return rw.add(out, "Slice", []string{x}, onnxpb.AttrInts("starts", start), onnxpb.AttrInts("ends", end), onnxpb.AttrInts("axes", axis))
 }
 
 // add appends a single-output node and returns its output's name.
-func (rw *rewriter) add(out *[][]byte, op string, inputs []string, attrs ...[]byte) string {
+func (rw *rewriter) add(out *[][]byte, op string, inputs []string, attrs ...onnxpb.Attr) string {
 	rw.n++
 	y := rw.prefix + "/" + strconv.Itoa(rw.n)
 	var b []byte
@@ -297,7 +297,7 @@ func (rw *rewriter) add(out *[][]byte, op string, inputs []string, attrs ...[]by
 	b = onnxpb.AppendString(b, 4, op)
 	for _, a := range attrs {
 		b = protowire.AppendTag(b, 5, protowire.BytesType)
-		b = protowire.AppendBytes(b, a)
+		b = protowire.AppendBytes(b, onnxpb.EncodeAttr(a))
 	}
 	*out = append(*out, b)
 	return y
