@@ -66,7 +66,7 @@ check-generated: ## Fail if gen/ differs from what `make generate` produces
 		exit 1; \
 	fi
 
-lint: $(NODE_STAMP) ## Spectral on the spec (errors fail), gofmt on hand-written Go, go vet
+lint: $(NODE_STAMP) ## Spectral on the spec (errors fail), gofmt on hand-written Go, go vet, go.mod tidy
 	$(NPX) spectral lint $(SPEC) --ruleset $(RULESET) --fail-severity=error
 	@unformatted=$$(find . -name '*.go' -not -path './gen/*' -not -path './node_modules/*' \
 		-not -path './.cache/*' -not -path './bin/*' -print0 | xargs -0 -r gofmt -l); \
@@ -74,6 +74,7 @@ lint: $(NODE_STAMP) ## Spectral on the spec (errors fail), gofmt on hand-written
 		echo "gofmt needed on:" >&2; echo "$$unformatted" >&2; exit 1; \
 	fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
 build: ## Build the binaries in cmd/ into bin/
 	$(GO) build -o $(BIN_DIR)/ ./cmd/...

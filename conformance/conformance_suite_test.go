@@ -22,6 +22,7 @@ import (
 
 	"github.com/sdapi/sdapi/conformance"
 	"github.com/sdapi/sdapi/internal/refserver"
+	"github.com/sdapi/sdapi/internal/testenv"
 	"github.com/sdapi/sdapi/runner/onnxgen"
 )
 
@@ -66,6 +67,14 @@ func testMain(m *testing.M) int {
 	cfg := conformance.Cfg
 	cfg.Target, cfg.User, cfg.Password, cfg.Profile = *flagTarget, *flagUser, *flagPassword, *flagProfile
 	if cfg.Target == "" {
+		// The reference server inherits the library's path; without it the
+		// server answers 501 to every generation, which CI must not accept.
+		if lib, err := testenv.ORTLibrary(); err == nil {
+			os.Setenv("ONNXRUNTIME_SHARED_LIBRARY_PATH", lib)
+		} else if testenv.CI() {
+			fmt.Fprintln(os.Stderr, "conformance:", err, "(CI=true: a missing dependency fails)")
+			return 1
+		}
 		stop, url, err := startReference(dir)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "conformance: start the reference server:", err)

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/sdapi/sdapi/internal/refserver"
+	"github.com/sdapi/sdapi/internal/testenv"
 	"github.com/sdapi/sdapi/runner/onnxgen"
 )
 
@@ -42,6 +43,9 @@ const (
 // binary is the sdapi-server built by TestMain.
 var binary string
 
+// ortErr says why ONNX Runtime is missing; empty when it is there.
+var ortErr string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sdapi-e2e-")
 	if err != nil {
@@ -53,6 +57,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
+	}
+	// The servers these tests start inherit the library's path.
+	if lib, err := testenv.ORTLibrary(); err != nil {
+		ortErr = err.Error()
+	} else {
+		os.Setenv("ONNXRUNTIME_SHARED_LIBRARY_PATH", lib)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -491,8 +501,8 @@ func TestCmdFlags(t *testing.T) {
 // file next to it is logged with its path and skipped.
 func TestModelUpscalers(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH") == "" {
-		t.Skip("ONNXRUNTIME_SHARED_LIBRARY_PATH is not set (make onnxruntime, or run through make)")
+	if ortErr != "" {
+		testenv.Missing(t, ortErr)
 	}
 	dir := t.TempDir()
 	esrgan := filepath.Join(dir, "models", "ESRGAN")

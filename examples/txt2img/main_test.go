@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sdapi/sdapi/internal/refserver"
+	"github.com/sdapi/sdapi/internal/testenv"
 )
 
 // TestExampleAgainstReferenceServer builds cmd/sdapi-server, starts it on a
@@ -21,11 +22,7 @@ func TestExampleAgainstReferenceServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the reference server")
 	}
-	if os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH") == "" {
-		if lib, _ := filepath.Abs("../../.cache/onnxruntime/libonnxruntime.so"); fileExists(lib) {
-			t.Setenv("ONNXRUNTIME_SHARED_LIBRARY_PATH", lib)
-		}
-	}
+	t.Setenv("ONNXRUNTIME_SHARED_LIBRARY_PATH", testenv.RequireORT(t))
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sdapi-server")
 	if err := refserver.Build(bin, ""); err != nil {
@@ -68,5 +65,3 @@ func startServer(t *testing.T, bin, data string) string {
 	t.Cleanup(func() { _ = srv.Stop() })
 	return srv.URL
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -3,10 +3,11 @@ package onnxgen
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/sdapi/sdapi/internal/testenv"
 )
 
 // ortErr says why ONNX Runtime tests skip; empty when the environment is up.
@@ -16,13 +17,10 @@ var ortErr string
 // binary, from ONNXRUNTIME_SHARED_LIBRARY_PATH or the library that the
 // Makefile installs under .cache/.
 func TestMain(m *testing.M) {
-	lib := os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH")
-	if lib == "" {
-		lib = filepath.Join("..", "..", ".cache", "onnxruntime", "libonnxruntime.so")
-	}
 	code := func() int {
-		if _, err := os.Stat(lib); err != nil {
-			ortErr = fmt.Sprintf("ONNX Runtime library not found (%v); set ONNXRUNTIME_SHARED_LIBRARY_PATH or install it into .cache/onnxruntime", err)
+		lib, err := testenv.ORTLibrary()
+		if err != nil {
+			ortErr = err.Error()
 			return m.Run()
 		}
 		ort.SetSharedLibraryPath(lib)
@@ -43,6 +41,6 @@ func TestMain(m *testing.M) {
 func requireORT(t testing.TB) {
 	t.Helper()
 	if ortErr != "" {
-		t.Skip(ortErr)
+		testenv.Missing(t, ortErr)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sdapi/sdapi/internal/testenv"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/onnxgen"
 )
@@ -22,13 +23,10 @@ var emitRoot string
 // TestMain initializes ONNX Runtime once, from ONNXRUNTIME_SHARED_LIBRARY_PATH
 // or the library `make onnxruntime` installs under .cache/.
 func TestMain(m *testing.M) {
-	lib := os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH")
-	if lib == "" {
-		lib = filepath.Join("..", "..", ".cache", "onnxruntime", "libonnxruntime.so")
-	}
 	code := func() int {
-		if _, err := os.Stat(lib); err != nil {
-			ortErr = fmt.Sprintf("ONNX Runtime library not found (%v); set ONNXRUNTIME_SHARED_LIBRARY_PATH or run make onnxruntime", err)
+		lib, err := testenv.ORTLibrary()
+		if err != nil {
+			ortErr = err.Error()
 			return m.Run()
 		}
 		if err := Init(lib); err != nil {
@@ -51,7 +49,7 @@ func TestMain(m *testing.M) {
 func requireORT(tb testing.TB) {
 	tb.Helper()
 	if ortErr != "" {
-		tb.Skip(ortErr)
+		testenv.Missing(tb, ortErr)
 	}
 }
 
