@@ -86,8 +86,13 @@ load: $(ORT_LIB) ## Load check: 200 concurrent small txt2img on the real server 
 run: build $(ORT_LIB) ## Build and run the reference server on http://127.0.0.1:7860 (PORT=, DATA_DIR=)
 	$(BIN_DIR)/sdapi-server --port $(PORT) --data-dir $(DATA_DIR)
 
+# The conformance suite runs once: ./conformance writes its report into
+# TEST_CONFORM_DIR, and the milestones real-run test (-tags realrun) records it.
+TEST_CONFORM_DIR := out/test/conform
 test: deps check-generated lint conform-prism dredd browser-test ## Everything CI checks: deps, check-generated, lint, go test
-	$(GO) test -count=1 $(GOTESTFLAGS) ./...
+	rm -rf $(TEST_CONFORM_DIR)
+	SDAPI_CONFORM_REPORT_DIR=$(abspath $(TEST_CONFORM_DIR)) $(GO) test -count=1 $(GOTESTFLAGS) ./...
+	SDAPI_CONFORM_REPORT_DIR=$(abspath $(TEST_CONFORM_DIR)) $(GO) test -count=1 -tags realrun -run '^TestRecordRealConformanceRun$$' ./milestones
 
 conform: $(ORT_LIB) ## Start the reference server with the emitted test model on a free port and run the conformance suite (report in out/conform)
 	$(GO) test -count=1 ./conformance/... -args -report-dir=$(abspath out/conform)
