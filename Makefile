@@ -88,10 +88,13 @@ run: build $(ORT_LIB) ## Build and run the reference server on http://127.0.0.1:
 
 # The conformance suite runs once: ./conformance writes its report into
 # TEST_CONFORM_DIR, and the milestones real-run test (-tags realrun) records it.
+# The server binary is built once for every package that starts it.
 TEST_CONFORM_DIR := out/test/conform
 test: deps check-generated lint conform-prism dredd browser-test ## Everything CI checks: deps, check-generated, lint, go test
 	rm -rf $(TEST_CONFORM_DIR)
-	SDAPI_CONFORM_REPORT_DIR=$(abspath $(TEST_CONFORM_DIR)) $(GO) test -count=1 $(GOTESTFLAGS) ./...
+	$(GO) build -o $(BIN_DIR)/sdapi-server ./cmd/sdapi-server
+	SDAPI_SERVER_BIN=$(abspath $(BIN_DIR)/sdapi-server) SDAPI_CONFORM_REPORT_DIR=$(abspath $(TEST_CONFORM_DIR)) \
+		$(GO) test -count=1 $(GOTESTFLAGS) ./...
 	SDAPI_CONFORM_REPORT_DIR=$(abspath $(TEST_CONFORM_DIR)) $(GO) test -count=1 -tags realrun -run '^TestRecordRealConformanceRun$$' ./milestones
 
 conform: $(ORT_LIB) ## Start the reference server with the emitted test model on a free port and run the conformance suite (report in out/conform)

@@ -52,8 +52,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "sdapi-server")
-	if err := refserver.Build(binary, "."); err != nil {
+	if binary, err = refserver.ServerBinary(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.RemoveAll(dir)
 		os.Exit(1)

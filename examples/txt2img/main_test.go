@@ -24,8 +24,8 @@ func TestExampleAgainstReferenceServer(t *testing.T) {
 	}
 	t.Setenv("ONNXRUNTIME_SHARED_LIBRARY_PATH", testenv.RequireORT(t))
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "sdapi-server")
-	if err := refserver.Build(bin, ""); err != nil {
+	bin, err := refserver.ServerBinary(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	url := startServer(t, bin, filepath.Join(dir, "data"))

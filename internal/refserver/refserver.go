@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,23 @@ func Build(out, pkg string) error {
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
 	}
 	return nil
+}
+
+// BinaryEnv names a prebuilt sdapi-server that ServerBinary returns instead
+// of building one: `make test` builds it once for every package that runs it.
+const BinaryEnv = "SDAPI_SERVER_BIN"
+
+// ServerBinary is the reference server to run: $SDAPI_SERVER_BIN when set,
+// else Package built into dir.
+func ServerBinary(dir string) (string, error) {
+	if bin := os.Getenv(BinaryEnv); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("%s: %w", BinaryEnv, err)
+		}
+		return bin, nil
+	}
+	bin := filepath.Join(dir, "sdapi-server")
+	return bin, Build(bin, "")
 }
 
 // Options says how to start the server.
