@@ -122,7 +122,6 @@ type Params struct {
 	// API-only fields.
 	ScriptName      *string
 	ScriptArgs      []any
-	SendImages      bool
 	SaveImages      bool
 	AlwaysonScripts map[string]any
 	Infotext        *string
@@ -167,7 +166,6 @@ func defaultBase() Params {
 		Width:                             512,
 		Height:                            512,
 		OverrideSettingsRestoreAfterwards: true,
-		SendImages:                        true,
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sdapi/sdapi/processing/imagemeta"
 )
 
 // txt2imgFieldOrder is StableDiffusionTxt2ImgProcessingAPI's field order in
@@ -122,4 +124,57 @@ func TestGenerationRefusesAsA1111(t *testing.T) {
 	res := env.do(t, http.MethodPost, "/sdapi/v1/img2img", []byte(`{"init_images":null,"mask":null}`))
 	assertStatus(t, res, http.StatusNotFound)
 	assertJSON(t, res.Body, httpExc(404, "Init image not found"))
+}
+
+// TestGenerationEncodesImagesAsA1111: encode_pil_to_base64 runs after the
+// job, with the options as they are then (override_settings restored):
+// the samples format, and the infotext in each image when enable_pnginfo.
+func TestGenerationEncodesImagesAsA1111(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, settings string
+		extra          map[string]any
+		status         int
+		format         string // of the returned image
+		withInfo       bool
+	}{
+		{"png by default", "", nil, 200, "png", true},
+		{"jpg from the options", `{"samples_format":"jpg"}`, nil, 200, "jpeg", true},
+		{"override restored before encoding", "", map[string]any{"override_settings": map[string]any{"samples_format": "jpg"}}, 200, "png", true},
+		{"override kept", "", map[string]any{"override_settings": map[string]any{"samples_format": "jpg"},
+			"override_settings_restore_afterwards": false}, 200, "jpeg", true},
+		{"no pnginfo", `{"enable_pnginfo":false}`, nil, 200, "png", false},
+		{"unknown format", `{"samples_format":"bmp"}`, nil, 500, "", false},
+		{"webp", `{"samples_format":"webp"}`, nil, 501, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []func(*genOptions)
+			if tc.settings != "" {
+				opts = append(opts, withSettings(tc.settings))
+			}
+			env := newGenServer(t, opts...)
+			body := simpleTxt2Img()
+			for k, v := range tc.extra {
+				body[k] = v
+			}
+			res := env.do(t, http.MethodPost, "/sdapi/v1/txt2img", mustJSON(t, body))
+			assertStatus(t, res, tc.status)
+			if tc.status != 200 {
+				e := assertA1111Error(t, res.Body)
+				if tc.status == 500 && e.Detail != "Invalid image format" {
+					t.Errorf("error %+v", e)
+				}
+				return
+			}
+			r := decode[genResponse](t, res.Body)
+			_, raw := decodeB64Image(t, r.Images[0])
+			info, err := imagemeta.Read(raw)
+			if err != nil || info.Format != tc.format {
+				t.Fatalf("image format %q (%v), want %s", info.Format, err, tc.format)
+			}
+			if want := r.info(t).Infotexts[0]; tc.withInfo && info.Parameters != want || !tc.withInfo && info.Parameters != "" {
+				t.Errorf("image parameters %q (infotext %q, enable_pnginfo %v)", info.Parameters, want, tc.withInfo)
+			}
+		})
+	}
 }

@@ -145,8 +145,10 @@ func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, conten
 		return generated{}, err
 	}
 	images := []string{}
-	if p.SendImages {
-		images = res.ImagesBase64()
+	if req.sendImages {
+		if images, err = s.encodeImagesBase64(res.Raw, res.Infotexts); err != nil {
+			return generated{}, err
+		}
 	}
 	if mode == processing.Img2Img && !p.IncludeInitImages {
 		req.params.set("init_images", nil)

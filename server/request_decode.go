@@ -52,7 +52,7 @@ func isJSON(contentType string) bool {
 // validateFields validates obj's fields against mode's model; unknown
 // keys are ignored, as pydantic does.
 func validateFields(mode processing.Mode, obj *pyDict) (*genRequest, error) {
-	r := &genRequest{p: processing.DefaultTxt2Img(), params: newPyDict()}
+	r := &genRequest{p: processing.DefaultTxt2Img(), params: newPyDict(), sendImages: true}
 	if mode == processing.Img2Img {
 		r.p = processing.DefaultImg2Img()
 	}

@@ -50,6 +50,8 @@ type genRequest struct {
 	p processing.Params
 	// params is vars(request): every field, in field order.
 	params *pyDict
+	// sendImages is send_images: the response carries the images.
+	sendImages bool
 	// The image fields, decoded by the handler in A1111's order.
 	initImages     []any // nil: None
 	mask           string
@@ -166,7 +168,7 @@ func apiFields(img2img bool) []field {
 	return append(out,
 		field{"script_name", kStr, true, nil, bindStrPtr(func(p *params) **string { return &p.ScriptName })},
 		field{"script_args", kList, false, []any{}, bindList(func(p *params) *[]any { return &p.ScriptArgs })},
-		field{"send_images", kBool, false, true, bindBool(func(p *params) *bool { return &p.SendImages })},
+		field{"send_images", kBool, false, true, func(r *genRequest, v any) { r.sendImages = v.(bool) }},
 		field{"save_images", kBool, false, false, bindBool(func(p *params) *bool { return &p.SaveImages })},
 		field{"alwayson_scripts", kDict, false, map[string]any{}, bindDict(func(p *params) *map[string]any { return &p.AlwaysonScripts })},
 		field{"infotext", kStr, true, nil, bindStrPtr(func(p *params) **string { return &p.Infotext })},
