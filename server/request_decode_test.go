@@ -330,3 +330,18 @@ func sameDefault(spec, model any) bool {
 	}
 	return reflect.DeepEqual(spec, model)
 }
+
+// TestTypedCallUsesTheDecoder: a caller holding gen's typed body goes
+// through the same decoder as an HTTP request.
+func TestTypedCallUsesTheDecoder(t *testing.T) {
+	s := New(Config{}, Deps{})
+	_, err := s.Text2imgapiSdapiV1Txt2imgPost(t.Context(), gen.Text2imgapiSdapiV1Txt2imgPostRequestObject{})
+	if ve, ok := err.(*validationError); !ok || ve.Items[0].Type != "value_error.missing" {
+		t.Errorf("no body: %v", err)
+	}
+	steps := 2
+	_, err = s.Img2imgapiSdapiV1Img2imgPost(t.Context(), gen.Img2imgapiSdapiV1Img2imgPostRequestObject{Body: &gen.StableDiffusionProcessingImg2Img{Steps: &steps}})
+	if ae, ok := err.(*apiError); !ok || ae.Detail != "Init image not found" {
+		t.Errorf("img2img without init_images: %v", err)
+	}
+}
