@@ -87,21 +87,21 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 		},
 		ErrorHandler: func(c echo.Context, he *echo.HTTPError) error { return he },
 	})
-	routeMW := []echo.MiddlewareFunc{validator}
+	var auth []echo.MiddlewareFunc
 	if len(s.cfg.APIAuth) > 0 {
-		// Auth first: FastAPI resolves the HTTPBasic dependency before it
-		// validates the body.
-		routeMW = []echo.MiddlewareFunc{basicAuth(s.cfg.APIAuth), validator}
+		auth = []echo.MiddlewareFunc{basicAuth(s.cfg.APIAuth)}
 	}
+	// Auth first: FastAPI resolves the HTTPBasic dependency before it
+	// validates the body.
+	routeMW := append(slices.Clone(auth), validator)
 	// txt2img and img2img validate their body themselves, as pydantic
 	// does (decodeGeneration): the spec documents the canonical types, and
 	// kin-openapi would refuse what pydantic coerces ("steps": "2").
-	authOnly := routeMW[:len(routeMW)-1]
 	rr := routeRouter{Echo: e, mw: routeMW, pathMW: map[string][]echo.MiddlewareFunc{
 		// A1111's --api-auth does not cover /internal/*.
 		internalProgressPath: {validator},
-		txt2imgPath:          authOnly,
-		img2imgPath:          authOnly,
+		txt2imgPath:          auth,
+		img2imgPath:          auth,
 	}}
 	if !s.cfg.ServerStop {
 		rr.absent = serverStopPaths
