@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A request body is read into a tree of Python's json.loads values, so
@@ -50,23 +51,39 @@ func (d *pyDict) get(k string) (any, bool) {
 // JSON. FastAPI answers it as a 422 at ["body", pos].
 type jsonDecodeError struct {
 	Msg string
-	Pos int64
+	Pos int64 // a byte offset into Doc
+	Doc []byte
 }
 
-func (e *jsonDecodeError) Error() string { return fmt.Sprintf("%s (char %d)", e.Msg, e.Pos) }
+func (e *jsonDecodeError) Error() string {
+	pos, line, col := e.position()
+	return fmt.Sprintf("%s: line %d column %d (char %d)", e.Msg, line, col, pos)
+}
+
+// position is Python's view of Pos: a character offset, and its line and
+// column counted from 1.
+func (e *jsonDecodeError) position() (pos, line, col int) {
+	before := string(e.Doc[:min(int(e.Pos), len(e.Doc))])
+	pos = utf8.RuneCountInString(before)
+	line = strings.Count(before, "\n") + 1
+	col = pos + 1
+	if i := strings.LastIndexByte(before, '\n'); i >= 0 {
+		col = utf8.RuneCountInString(before[i+1:]) + 1
+	}
+	return pos, line, col
+}
 
 // parsePyJSON reads one JSON document as json.loads does (see above).
 func parsePyJSON(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	v, err := readValue(dec)
-	if err != nil {
-		return nil, decodeErr(dec, body, err)
+	if err == nil {
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return v, nil
+		}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &jsonDecodeError{Msg: "Extra data", Pos: skipSpace(body, dec.InputOffset())}
-	}
-	return v, nil
+	return nil, decodeErr(body)
 }
 
 func readValue(dec *json.Decoder) (any, error) {
@@ -133,22 +150,39 @@ func pyNumber(n json.Number) any {
 	return f
 }
 
-func decodeErr(dec *json.Decoder, body []byte, err error) error {
+// decodeErr locates and words the syntax error of body as Python's json
+// module does, for the common cases. The token reader reports where a
+// token started; the scanner of json.Unmarshal finds the offending byte.
+func decodeErr(body []byte) error {
+	var v any
+	err := json.Unmarshal(body, &v)
 	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &se):
-		return &jsonDecodeError{Msg: strings.TrimPrefix(se.Error(), "invalid character "), Pos: max(se.Offset-1, 0)}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return &jsonDecodeError{Msg: "Expecting value", Pos: int64(len(body))}
+	if !errors.As(err, &se) {
+		return &jsonDecodeError{Msg: "Expecting value", Pos: int64(len(body)), Doc: body}
 	}
-	return &jsonDecodeError{Msg: err.Error(), Pos: dec.InputOffset()}
-}
-
-func skipSpace(body []byte, off int64) int64 {
-	for off < int64(len(body)) && strings.IndexByte(" \t\r\n", body[off]) >= 0 {
-		off++
+	pos := max(se.Offset-1, 0)
+	msg := "Expecting value"
+	if se.Offset >= int64(len(body)) && strings.Contains(se.Error(), "unexpected end") {
+		pos = int64(len(body))
 	}
-	return off
+	for _, m := range []struct{ goSays, pySays string }{
+		{"looking for beginning of object key string", "Expecting property name enclosed in double quotes"},
+		{"after object key:value pair", "Expecting ',' delimiter"},
+		{"after object key", "Expecting ':' delimiter"},
+		{"after array element", "Expecting ',' delimiter"},
+		{"after top-level value", "Extra data"},
+		{"in string literal", "Invalid control character at"},
+		{"in string escape code", "Invalid \\escape"},
+	} {
+		if strings.Contains(se.Error(), m.goSays) {
+			msg = m.pySays
+			break
+		}
+	}
+	if strings.Contains(se.Error(), "in string escape code") {
+		pos-- // Python points at the backslash
+	}
+	return &jsonDecodeError{Msg: msg, Pos: pos, Doc: body}
 }
 
 // plainValue converts a Python value tree into the plain JSON values
@@ -266,7 +300,10 @@ func pyFloatRepr(f float64) string {
 	return strconv.FormatFloat(f, 'e', -1, 64) // Go writes "1e+16", "1.5e-05" as Python does
 }
 
-// detail is FastAPI's item for a body json.loads refuses.
+// detail is FastAPI's item for a body json.loads refuses: msg is
+// str(JSONDecodeError), ctx its attributes (doc is the body).
 func (e *jsonDecodeError) detail() detailItem {
-	return detailItem{Loc: []any{"body", e.Pos}, Msg: e.Msg, Type: "value_error.jsondecode"}
+	pos, line, col := e.position()
+	return detailItem{Loc: []any{"body", pos}, Msg: e.Error(), Type: "value_error.jsondecode",
+		Ctx: map[string]any{"msg": e.Msg, "doc": string(e.Doc), "pos": pos, "lineno": line, "colno": col}}
 }

@@ -187,13 +187,31 @@ func TestDecodeBodyAsFastAPI(t *testing.T) {
 			t.Errorf("%q %s: %v", tc.ctype, tc.body, err)
 		}
 	}
-	_, err := decodeGeneration(processing.Txt2Img, "", []byte(`{"steps": 20,`))
-	jde, ok := err.(*jsonDecodeError)
-	if !ok || jde.detail().Type != "value_error.jsondecode" || jde.detail().Loc[0] != "body" {
-		t.Errorf("malformed JSON: %#v", err)
-	}
-	if _, err := decodeGeneration(processing.Txt2Img, "", []byte(`{} {}`)); err == nil {
-		t.Errorf("extra data accepted")
+	// json.loads's messages and positions (characters, not bytes).
+	for body, want := range map[string]string{
+		`{bad json`:     `{"loc":["body",1],"msg":"Expecting property name enclosed in double quotes: line 1 column 2 (char 1)","type":"value_error.jsondecode"}`,
+		"{\n \"é\": x}": `{"loc":["body",8],"msg":"Expecting value: line 2 column 7 (char 8)","type":"value_error.jsondecode"}`,
+		`{"a" 1}`:       `{"loc":["body",5],"msg":"Expecting ':' delimiter: line 1 column 6 (char 5)","type":"value_error.jsondecode"}`,
+		`[1 2]`:         `{"loc":["body",3],"msg":"Expecting ',' delimiter: line 1 column 4 (char 3)","type":"value_error.jsondecode"}`,
+		`{} {}`:         `{"loc":["body",3],"msg":"Extra data: line 1 column 4 (char 3)","type":"value_error.jsondecode"}`,
+		`{"a":"\q"}`:    `{"loc":["body",6],"msg":"Invalid \\escape: line 1 column 7 (char 6)","type":"value_error.jsondecode"}`,
+		` `:             `{"loc":["body",1],"msg":"Expecting value: line 1 column 2 (char 1)","type":"value_error.jsondecode"}`,
+	} {
+		_, err := decodeGeneration(processing.Txt2Img, "", []byte(body))
+		jde, ok := err.(*jsonDecodeError)
+		if !ok {
+			t.Errorf("%q: %v", body, err)
+			continue
+		}
+		d := jde.detail()
+		if d.Ctx["doc"] != body || d.Ctx["pos"] != d.Loc[1] {
+			t.Errorf("%q: ctx %v", body, d.Ctx)
+		}
+		d.Ctx = nil
+		got, _ := json.Marshal(d)
+		if string(got) != want {
+			t.Errorf("%q:\n got %s\nwant %s", body, got, want)
+		}
 	}
 }
 
