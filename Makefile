@@ -154,7 +154,7 @@ record: ## Record the last `make gate` run as a milestone run (MILESTONE=; RECOR
 # (testdata/fuzz/) every run, `make fuzz` searches for new inputs.
 FUZZTIME ?= 1m
 FUZZ_TARGETS := \
-	./server:FuzzBuildParams ./server:FuzzDecodeImage ./server:FuzzRedactPaths \
+	./server:FuzzDecodeGeneration ./server:FuzzDecodeImage ./server:FuzzRedactPaths \
 	./processing/infotext:FuzzParse ./processing/infotext:FuzzQuoteRoundTrip \
 	./processing/imagemeta:FuzzRead ./processing/imagemeta:FuzzPNGTextChunk \
 	./processing/imagemeta:FuzzEXIFUserComment ./processing/imagemeta:FuzzUserCommentRoundTrip \

@@ -1811,7 +1811,7 @@ type ScriptsList struct {
 	Txt2img *[]string `json:"txt2img,omitempty"`
 }
 
-// StableDiffusionProcessingImg2Img Every field is optional and accepts null (pydantic v1 Optional); unknown keys are ignored.
+// StableDiffusionProcessingImg2Img The request model of A1111 (pydantic v1). Every field is optional; null is accepted where the field is nullable (Optional). Values are coerced as pydantic v1 does ("2" or 2.7 for an integer, "7.5" for a number, 123 for a string, "yes" or 1 for a boolean); the types here are the canonical ones. Unknown keys are ignored.
 type StableDiffusionProcessingImg2Img struct {
 	AlwaysonScripts      *map[string]interface{} `json:"alwayson_scripts,omitempty"`
 	BatchSize            *int                    `json:"batch_size,omitempty"`
@@ -1902,7 +1902,7 @@ type StableDiffusionProcessingImg2Img_InpaintingMaskInvert struct {
 	union json.RawMessage
 }
 
-// StableDiffusionProcessingTxt2Img Every field is optional and accepts null (pydantic v1 Optional); unknown keys are ignored.
+// StableDiffusionProcessingTxt2Img The request model of A1111 (pydantic v1). Every field is optional; null is accepted where the field is nullable (Optional). Values are coerced as pydantic v1 does ("2" or 2.7 for an integer, "7.5" for a number, 123 for a string, "yes" or 1 for a boolean); the types here are the canonical ones. Unknown keys are ignored.
 type StableDiffusionProcessingTxt2Img struct {
 	AlwaysonScripts      *map[string]interface{} `json:"alwayson_scripts,omitempty"`
 	BatchSize            *int                    `json:"batch_size,omitempty"`

@@ -172,7 +172,8 @@ func pngParams(jo jobOptions, text string) string {
 	return ""
 }
 
-// processed builds Processed and encodes the images for the response.
+// processed builds Processed; the server encodes the images for the
+// response.
 func (pr *Processor) processed(st *State, j *job, out *output, indexOfFirst int) (*Processed, error) {
 	p, jo := j.p, j.jo
 	res := &Processed{
@@ -220,14 +221,6 @@ func (pr *Processor) processed(st *State, j *job, out *output, indexOfFirst int)
 	}
 	res.ExtraGenerationParams = extra
 	res.Raw = out.images
-	if !p.SendImages {
-		return res, nil
-	}
-	images, err := encodeAllForAPI(out.images, out.infotexts, jo)
-	if err != nil {
-		return nil, err
-	}
-	res.Images = images
 	return res, nil
 }
 

@@ -50,8 +50,8 @@ func TestContractOneRunnerCallPerBatch(t *testing.T) {
 					t.Errorf("batch %d Init = %v for %v", n, c.Init, p.Mode)
 				}
 			}
-			if len(out.Images) != 6 || len(out.Infotexts) != 6 {
-				t.Fatalf("images %d, infotexts %d, want 6 and 6", len(out.Images), len(out.Infotexts))
+			if len(out.Raw) != 6 || len(out.Infotexts) != 6 {
+				t.Fatalf("images %d, infotexts %d, want 6 and 6", len(out.Raw), len(out.Infotexts))
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package processing
 
 import (
-	"encoding/base64"
 	"fmt"
 	"image"
 	"math"
@@ -13,16 +12,13 @@ import (
 // Processed is A1111's Processed: the images of a job and what the info
 // string reports about them.
 type Processed struct {
-	// Images are the encoded images (samples_format), grid first when one
-	// was returned; empty when send_images is false.
-	Images [][]byte
-	// Infotexts has one infotext per generated image (and the grid's
-	// first), even when Images is empty.
+	// Infotexts has one infotext per image of Raw, in its order (A1111's
+	// image.info["parameters"] when enable_pnginfo is on).
 	Infotexts []string
 	// Saved lists the files written for save_images, relative to OutputDir.
 	Saved []string
-	// Raw are the images before encoding, in the order of Images (filled
-	// whatever send_images says); scripts read and assemble them.
+	// Raw are the images, grid first when one was returned; scripts read
+	// and assemble them, and the API encodes them (server).
 	Raw []image.Image
 
 	AllPrompts         []string
@@ -59,15 +55,6 @@ type Processed struct {
 	// IsUsingInpaintingConditioning is true for inpainting models.
 	IsUsingInpaintingConditioning bool
 	Version                       *string
-}
-
-// ImagesBase64 returns Images base64-encoded, as the API's images field.
-func (p *Processed) ImagesBase64() []string {
-	out := make([]string, len(p.Images))
-	for i, b := range p.Images {
-		out[i] = base64.StdEncoding.EncodeToString(b)
-	}
-	return out
 }
 
 // JS is A1111's Processed.js(): the info string, a JSON object with its

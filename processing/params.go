@@ -41,8 +41,8 @@ type Params struct {
 	NegativePrompts []string
 	Styles          []string
 
-	// Seed and Subseed are -1 for a random seed. The server maps null, ""
-	// and non-numeric strings to -1, as get_fixed_seed does.
+	// Seed and Subseed are -1 for a random seed (null keeps -1, as
+	// get_fixed_seed treats None).
 	Seed int64
 	// Seeds, when not nil, is A1111's list-valued seed: one seed per
 	// image, used as all_seeds as given (scripts set it).
@@ -122,7 +122,6 @@ type Params struct {
 	// API-only fields.
 	ScriptName      *string
 	ScriptArgs      []any
-	SendImages      bool
 	SaveImages      bool
 	AlwaysonScripts map[string]any
 	Infotext        *string
@@ -167,7 +166,6 @@ func defaultBase() Params {
 		Width:                             512,
 		Height:                            512,
 		OverrideSettingsRestoreAfterwards: true,
-		SendImages:                        true,
 	}
 }
 

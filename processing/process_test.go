@@ -147,60 +147,31 @@ func TestJSGolden(t *testing.T) {
 	checkGolden(t, "info_js", out.JS()+"\n")
 }
 
-func TestPNGCarriesInfotext(t *testing.T) {
-	pr, _ := newProcessor(t)
-	out, err := pr.Process(t.Context(), smallTxt2Img())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := imagemeta.Read(out.Images[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Format != "png" || info.Parameters != out.Infotexts[0] {
-		t.Fatalf("png-info = %q %q, want %q", info.Format, info.Parameters, out.Infotexts[0])
-	}
-}
-
-func TestSamplesFormat(t *testing.T) {
-	tests := []struct {
-		format  string
-		wantErr error
+// TestEncodeForSave: the infotext goes into a saved PNG or JPEG when
+// enable_pnginfo gives one; webp and unknown formats are refused.
+func TestEncodeForSave(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 8, 8))
+	for _, tc := range []struct {
+		format, params, wantFormat string
+		wantErr                    error
 	}{
-		{"jpg", nil},
-		{"webp", ErrUnsupported},
-		{"bmp", ErrInvalidImageFormat},
-	}
-	for _, tc := range tests {
-		t.Run(tc.format, func(t *testing.T) {
-			pr, _ := newProcessor(t)
-			p := smallTxt2Img()
-			p.OverrideSettings = map[string]any{"samples_format": tc.format}
-			out, err := pr.Process(t.Context(), p)
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
-				return
-			}
-			info, err := imagemeta.Read(out.Images[0])
-			if err != nil || info.Format != "jpeg" || info.Parameters != out.Infotexts[0] {
-				t.Fatalf("jpeg info = %+v, %v", info, err)
-			}
-		})
-	}
-}
-
-func TestSendImagesFalse(t *testing.T) {
-	pr, _ := newProcessor(t)
-	p := smallTxt2Img()
-	p.SendImages = false
-	out, err := pr.Process(t.Context(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Images) != 0 || len(out.Infotexts) != 1 {
-		t.Fatalf("images %d infotexts %d", len(out.Images), len(out.Infotexts))
+		{"png", "a cat\nSteps: 2", "png", nil},
+		{"PNG", "", "png", nil},
+		{"jpg", "a cat\nSteps: 2", "jpeg", nil},
+		{"webp", "x", "", ErrUnsupported},
+		{"bmp", "x", "", ErrInvalidImageFormat},
+	} {
+		b, err := encodeForSave(img, tc.format, tc.params, 90)
+		if !errors.Is(err, tc.wantErr) {
+			t.Fatalf("%s: err = %v, want %v", tc.format, err, tc.wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		info, err := imagemeta.Read(b)
+		if err != nil || info.Format != tc.wantFormat || info.Parameters != tc.params {
+			t.Errorf("%s: info %+v, %v", tc.format, info, err)
+		}
 	}
 }
 
@@ -360,8 +331,8 @@ func TestInterruptReturnsFinishedImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(spy.Calls()) != 2 || len(out.Images) != 1 || len(out.Infotexts) != 1 {
-		t.Fatalf("calls %d images %d infotexts %d", len(spy.Calls()), len(out.Images), len(out.Infotexts))
+	if len(spy.Calls()) != 2 || len(out.Raw) != 1 || len(out.Infotexts) != 1 {
+		t.Fatalf("calls %d images %d infotexts %d", len(spy.Calls()), len(out.Raw), len(out.Infotexts))
 	}
 }
 
@@ -381,8 +352,8 @@ func TestSkipSkipsOneBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(spy.Calls()) != 3 || len(out.Images) != 2 || out.Seed != 1000 {
-		t.Fatalf("calls %d images %d", len(spy.Calls()), len(out.Images))
+	if len(spy.Calls()) != 3 || len(out.Raw) != 2 || out.Seed != 1000 {
+		t.Fatalf("calls %d images %d", len(spy.Calls()), len(out.Raw))
 	}
 }
 
@@ -449,8 +420,8 @@ func TestSaveImages(t *testing.T) {
 			t.Errorf("%s: parameters %q, %v", w, info.Parameters, err)
 		}
 	}
-	if out.IndexOfFirstImage != 1 || len(out.Images) != 3 {
-		t.Errorf("grid not returned first: index %d, %d images", out.IndexOfFirstImage, len(out.Images))
+	if out.IndexOfFirstImage != 1 || len(out.Raw) != 3 {
+		t.Errorf("grid not returned first: index %d, %d images", out.IndexOfFirstImage, len(out.Raw))
 	}
 }
 

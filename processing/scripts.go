@@ -336,8 +336,8 @@ func (set alwaysOnSet) afterProcess(ctx context.Context, p *Params, res *Process
 // the request is parsed): it resolves p.ScriptName among the selectable
 // scripts of p.Mode and p.AlwaysonScripts, and then runs the selectable
 // script, which calls Process, or Process itself. Resolution errors are
-// *ScriptError values. The result's Images are encoded from Raw at the
-// end (empty when p.SendImages is false), whatever the script assembled.
+// *ScriptError values. The result's Raw are the images the script
+// assembled; the server encodes them for the response.
 func (pr *Processor) Run(ctx context.Context, p Params) (*Processed, error) {
 	var name string
 	if p.ScriptName != nil {
@@ -369,24 +369,7 @@ func (pr *Processor) Run(ctx context.Context, p Params) (*Processed, error) {
 	if res == nil {
 		return nil, fmt.Errorf("script %s returned no result", sel.Title())
 	}
-	return res, pr.encodeScriptResult(&p, res)
-}
-
-// encodeScriptResult encodes Raw into Images as the API does after a
-// script ran (encode_pil_to_base64 of processed.images), each image with
-// its infotext as PNG parameters.
-func (pr *Processor) encodeScriptResult(p *Params, res *Processed) error {
-	res.Images = nil
-	if !p.SendImages {
-		return nil
-	}
-	jo := pr.readJobOptions()
-	images, err := encodeAllForAPI(res.Raw, res.Infotexts, jo)
-	if err != nil {
-		return err
-	}
-	res.Images = images
-	return nil
+	return res, nil
 }
 
 // scriptEnv is the ScriptEnv of a Processor for one script run.
@@ -408,9 +391,6 @@ func (e scriptEnv) Process(ctx context.Context, p Params) (*Processed, error) {
 		return nil, err
 	}
 	*e.made += max(p.BatchSize, 1) * max(p.NIter, 1)
-	// Run encodes what the script assembled from Raw once at the end;
-	// encoding each job's images too would only be thrown away.
-	p.SendImages = false
 	return e.pr.Process(ctx, p)
 }
 func (e scriptEnv) FixSeed(seed int64) int64 { return FixedSeed(seed, e.pr.Rand) }

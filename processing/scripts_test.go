@@ -99,15 +99,11 @@ func TestSelectableScriptReachesRunnerOnlyThroughProcess(t *testing.T) {
 	if n := len(spy.Calls()); n != 2 {
 		t.Fatalf("runner calls = %d, want 2", n)
 	}
-	if len(out.Images) != 2 {
-		t.Errorf("images = %d, want 2 encoded from Raw", len(out.Images))
+	if len(out.Raw) != 2 || len(out.Infotexts) != 2 {
+		t.Errorf("images = %d, infotexts %d, want the 2 the script assembled", len(out.Raw), len(out.Infotexts))
 	}
 	if log[0] != "run [x 1]" || !slices.Contains(log, "after process 1") {
 		t.Errorf("log = %q", log)
-	}
-	p.SendImages = false
-	if out, err = pr.Run(t.Context(), p); err != nil || len(out.Images) != 0 {
-		t.Errorf("send_images false: %d images, err %v", len(out.Images), err)
 	}
 }
 

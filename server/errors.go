@@ -44,15 +44,20 @@ func notImplemented(what string) *apiError {
 	return &apiError{Status: http.StatusNotImplemented, Class: "NotImplementedError", Errors: msg, Detail: msg}
 }
 
-// validationError is a request the handler refused after schema validation
-// passed; it is answered as FastAPI's 422 with one detail item.
+// validationError is a request refused as pydantic refuses it (the
+// txt2img and img2img decoder); it is answered as FastAPI's 422 with its
+// detail items, in order.
 type validationError struct {
-	Loc  []any
-	Msg  string
-	Type string
+	Items []detailItem
 }
 
-func (e *validationError) Error() string { return fmt.Sprintf("%v: %s", e.Loc, e.Msg) }
+func (e *validationError) Error() string {
+	msgs := make([]string, len(e.Items))
+	for i, it := range e.Items {
+		msgs[i] = fmt.Sprintf("%v: %s", it.Loc, it.Msg)
+	}
+	return strings.Join(msgs, "; ")
+}
 
 // detailItem is one entry of FastAPI's 422 `detail` list.
 type detailItem struct {
@@ -86,7 +91,8 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 // error→HTTP table of the server:
 //
 //	*apiError                      its status, A1111 body as given
-//	*validationError               422 FastAPI detail list
+//	*validationError               422 FastAPI detail list, as given
+//	*jsonDecodeError               422 detail list, loc [body, pos], type value_error.jsondecode
 //	*http.MaxBytesError            413 HTTPException, the body limit (Limits.MaxBodyBytes)
 //	*processing.LimitError         422 detail list, loc [body, <field>], ctx {limit_value} (Limits)
 //	options.KeyError               500 KeyError
@@ -116,6 +122,7 @@ func errorResponse(err error, red redactor) (int, any) {
 		vale *options.ValueError
 		se   *processing.ScriptError
 		le   *processing.LimitError
+		jde  *jsonDecodeError
 	)
 	if limit, ok := isBodyTooLarge(err); ok {
 		return http.StatusRequestEntityTooLarge, a1111Body(bodyTooLarge(limit))
@@ -148,7 +155,9 @@ func errorResponse(err error, red redactor) (int, any) {
 		msg := "cannot load the model: " + red.sentenceOf(err, processing.ErrNoRunner, runner.ErrModel)
 		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg})
 	case errors.As(err, &ve):
-		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{Loc: ve.Loc, Msg: ve.Msg, Type: ve.Type}}}
+		return http.StatusUnprocessableEntity, map[string]any{"detail": ve.Items}
+	case errors.As(err, &jde):
+		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{jde.detail()}}
 	case errors.As(err, &ke):
 		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "KeyError", Errors: ke.Error()})
 	case errors.As(err, &vale):
@@ -184,12 +193,8 @@ func (red redactor) sentenceOf(err error, sentinels ...error) string {
 func locOf(msg string) []any {
 	field, _, _ := strings.Cut(msg, " ")
 	field = strings.TrimRight(field, ":,")
-	if all, err := schemaDefaults(); err == nil {
-		for _, props := range all {
-			if _, ok := props[field]; ok {
-				return []any{"body", field}
-			}
-		}
+	if isRequestField(field) {
+		return []any{"body", field}
 	}
 	return []any{"body"}
 }

@@ -28,16 +28,16 @@ func TestRequestValidation(t *testing.T) {
 			body: []byte(`{"steps":"abc"}`), wantLoc: []any{"body", "steps"}, wantType: "type_error.integer"},
 		{name: "malformed JSON", method: http.MethodPost, path: "/sdapi/v1/txt2img",
 			body: []byte(`{"steps": 20,`), wantLocPrefix: []any{"body"}},
-		{name: "number in string list", method: http.MethodPost, path: "/sdapi/v1/txt2img",
-			body: []byte(`{"styles":[1]}`), wantLoc: []any{"body", "styles", 0.0}},
+		{name: "list in string list", method: http.MethodPost, path: "/sdapi/v1/txt2img",
+			body: []byte(`{"styles":[[]]}`), wantLoc: []any{"body", "styles", 0.0}, wantType: "type_error.str"},
 		{name: "second list item wrong", method: http.MethodPost, path: "/sdapi/v1/txt2img",
 			body: []byte(`{"styles":["ok", {}]}`), wantLoc: []any{"body", "styles", 1.0}},
 		{name: "string for object", method: http.MethodPost, path: "/sdapi/v1/txt2img",
 			body: []byte(`{"override_settings":"x"}`), wantLoc: []any{"body", "override_settings"}},
 		{name: "object for boolean", method: http.MethodPost, path: "/sdapi/v1/img2img",
 			body: []byte(`{"include_init_images":{}}`), wantLoc: []any{"body", "include_init_images"}},
-		{name: "array body", method: http.MethodPost, path: "/sdapi/v1/txt2img",
-			body: []byte(`[]`), wantLocPrefix: []any{"body"}},
+		{name: "number body", method: http.MethodPost, path: "/sdapi/v1/txt2img",
+			body: []byte(`5`), wantLoc: []any{"body"}, wantType: "type_error.dict"},
 		{name: "missing body txt2img", method: http.MethodPost, path: "/sdapi/v1/txt2img",
 			wantLoc: []any{"body"}, wantType: "value_error.missing"},
 		{name: "missing body png-info", method: http.MethodPost, path: "/sdapi/v1/png-info",
@@ -126,8 +126,9 @@ func TestTxt2ImgNotImplemented(t *testing.T) {
 	}
 }
 
-// TestTxt2ImgAcceptsWhatPydanticAccepts: every field is Optional and
-// unknown keys are ignored in A1111, so none of these may be a 422.
+// TestTxt2ImgAcceptsWhatPydanticAccepts: unknown keys are ignored, null is
+// accepted for every nullable (Optional) field, values are coerced, and a
+// list of pairs is a dict, as in A1111, so none of these may be a 422.
 func TestTxt2ImgAcceptsWhatPydanticAccepts(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -136,14 +137,19 @@ func TestTxt2ImgAcceptsWhatPydanticAccepts(t *testing.T) {
 		t.Fatalf("StableDiffusionProcessingTxt2Img schema missing or too small")
 	}
 	var fields []string
-	for k := range schema.Value.Properties {
-		fields = append(fields, k)
+	for k, p := range schema.Value.Properties {
+		if p.Value.Nullable {
+			fields = append(fields, k)
+		}
 	}
 	sort.Strings(fields)
 	bodies := map[string]string{
 		"unknown keys":        `{"prompt":"a cat","not_a_field":1,"sd_model":"x","extra":{"deep":[1,2]}}`,
 		"empty object":        `{}`,
 		"every field at null": everyFieldNull(t, fields),
+		"coerced values":      `{"steps":"2","seed":2.7,"cfg_scale":"7.5","prompt":123,"tiling":"yes","restore_faces":0,"styles":[1,true]}`,
+		"empty list body":     `[]`,
+		"list of pairs body":  `[["steps","3"],"hr"]`,
 	}
 	for _, f := range fields {
 		bodies["null "+f] = `{` + quote(f) + `:null}`

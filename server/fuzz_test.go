@@ -27,13 +27,13 @@ func fuzzPNG(f *testing.F, w, h int) string {
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
-// FuzzBuildParams sends raw JSON bodies through the request decoding and
-// validation path of txt2img and img2img (buildParams: field conversion,
-// apply_infotext, limits, image decoding), without the schema validator in
-// front, so wrong types reach it too. It must never panic; it either
-// refuses the body with an error the one error table maps to a client
-// answer, or returns parameters within every limit.
-func FuzzBuildParams(f *testing.F) {
+// FuzzDecodeGeneration sends raw bodies through the request decoding and
+// validation path of txt2img and img2img (decodeGeneration: pydantic's
+// coercions and refusals; prepare: apply_infotext, limits, image
+// decoding), as the routes do. It must never panic; it either refuses the
+// body with an error the one error table maps to a client answer, or
+// returns parameters within every limit whose echo encodes.
+func FuzzDecodeGeneration(f *testing.F) {
 	small, big := fuzzPNG(f, 8, 8), fuzzPNG(f, 65, 64)
 	seeds := []struct {
 		body    string
@@ -57,17 +57,14 @@ func FuzzBuildParams(f *testing.F) {
 	}
 	srv := New(Config{Limits: fuzzLimits}, Deps{})
 	f.Fuzz(func(t *testing.T, body []byte, img2img bool) {
-		var raw map[string]any
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber() // as the validator hands bodies over
-		if dec.Decode(&raw) != nil || raw == nil {
-			t.Skip("not a JSON object: the validator answers 422 before buildParams")
-		}
 		mode := processing.Txt2Img
 		if img2img {
 			mode = processing.Img2Img
 		}
-		p, params, err := srv.buildParams(t.Context(), mode, raw)
+		req, err := decodeGeneration(mode, "application/json", body)
+		if err == nil {
+			err = srv.prepare(t.Context(), req)
+		}
 		if err != nil {
 			status, out := errorResponse(err, redactor{})
 			if status < 400 || status > 599 {
@@ -81,11 +78,10 @@ func FuzzBuildParams(f *testing.F) {
 			}
 			return
 		}
-		if params == nil {
-			t.Fatal("nil parameters echo without an error")
-		}
-		if _, err := json.Marshal(params); err != nil {
-			t.Fatalf("parameters echo does not encode: %v", err)
+		p := req.p
+		var echo bytes.Buffer
+		if err := writePyJSON(&echo, req.params); err != nil || !json.Valid(echo.Bytes()) {
+			t.Fatalf("parameters echo does not encode: %v %s", err, echo.Bytes())
 		}
 		if err := srv.cfg.Limits.Processing().Check(p); err != nil {
 			t.Fatalf("accepted parameters over a limit: %v", err)
@@ -96,9 +92,8 @@ func FuzzBuildParams(f *testing.F) {
 			}
 		}
 		if img2img {
-			list, _ := raw["init_images"].([]any)
-			if len(p.InitImages) != len(list) || len(list) > fuzzLimits.MaxBatchImages {
-				t.Fatalf("%d init images decoded from %d sent (limit %d)", len(p.InitImages), len(list), fuzzLimits.MaxBatchImages)
+			if len(p.InitImages) != len(req.initImages) || len(req.initImages) > fuzzLimits.MaxBatchImages {
+				t.Fatalf("%d init images decoded from %d sent (limit %d)", len(p.InitImages), len(req.initImages), fuzzLimits.MaxBatchImages)
 			}
 		}
 	})

@@ -1,74 +1,160 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
-	"maps"
+	"io"
 	"net/http"
+	"reflect"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/processing"
 )
 
-// Text2imgapiSdapiV1Txt2imgPost is A1111 1.10's text2imgapi.
-func (s *Server) Text2imgapiSdapiV1Txt2imgPost(ctx context.Context, req gen.Text2imgapiSdapiV1Txt2imgPostRequestObject) (gen.Text2imgapiSdapiV1Txt2imgPostResponseObject, error) {
-	if req.Body == nil {
-		return nil, errBodyMissing()
-	}
-	g, err := s.runGeneration(ctx, processing.Txt2Img, rawBody(ctx, req.Body))
-	if err != nil {
-		return nil, err
-	}
-	return gen.Text2imgapiSdapiV1Txt2imgPost200JSONResponse{Images: &g.images, Parameters: g.params, Info: g.info}, nil
+// txt2img and img2img read their body once, with decodeGeneration:
+// generationRoutes serves the two routes straight from the request, in
+// place of the generated strict handler, which would bind the body into
+// gen's types first (and refuse what pydantic coerces). The strict
+// methods below serve a caller holding gen's typed body, through the same
+// decoder.
+
+// generationRoutes is the generated routes' ServerInterface with txt2img
+// and img2img served from the raw body.
+type generationRoutes struct {
+	gen.ServerInterface
+	s *Server
 }
 
-// Img2imgapiSdapiV1Img2imgPost is A1111 1.10's img2imgapi.
-func (s *Server) Img2imgapiSdapiV1Img2imgPost(ctx context.Context, req gen.Img2imgapiSdapiV1Img2imgPostRequestObject) (gen.Img2imgapiSdapiV1Img2imgPostResponseObject, error) {
-	if req.Body == nil {
-		return nil, errBodyMissing()
+func (r generationRoutes) Text2imgapiSdapiV1Txt2imgPost(c echo.Context) error {
+	return r.s.serveGeneration(c, processing.Txt2Img)
+}
+
+func (r generationRoutes) Img2imgapiSdapiV1Img2imgPost(c echo.Context) error {
+	return r.s.serveGeneration(c, processing.Img2Img)
+}
+
+// serveGeneration answers one txt2img or img2img request.
+func (s *Server) serveGeneration(c echo.Context, mode processing.Mode) error {
+	req := c.Request()
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return err // the body limit's *http.MaxBytesError, or the client gone
 	}
-	g, err := s.runGeneration(ctx, processing.Img2Img, rawBody(ctx, req.Body))
+	g, err := s.runGeneration(req.Context(), mode, req.Header.Get(echo.HeaderContentType), body)
+	if err != nil {
+		return err
+	}
+	return g.write(c.Response())
+}
+
+// Text2imgapiSdapiV1Txt2imgPost is A1111 1.10's text2imgapi for a typed
+// body (see generationRoutes).
+func (s *Server) Text2imgapiSdapiV1Txt2imgPost(ctx context.Context, req gen.Text2imgapiSdapiV1Txt2imgPostRequestObject) (gen.Text2imgapiSdapiV1Txt2imgPostResponseObject, error) {
+	g, err := s.runTyped(ctx, processing.Txt2Img, req.Body)
 	if err != nil {
 		return nil, err
 	}
-	if !g.p.IncludeInitImages {
-		g.params["init_images"] = nil
-		g.params["mask"] = nil
+	return txt2imgResponse{g}, nil
+}
+
+// Img2imgapiSdapiV1Img2imgPost is A1111 1.10's img2imgapi for a typed
+// body (see generationRoutes).
+func (s *Server) Img2imgapiSdapiV1Img2imgPost(ctx context.Context, req gen.Img2imgapiSdapiV1Img2imgPostRequestObject) (gen.Img2imgapiSdapiV1Img2imgPostResponseObject, error) {
+	g, err := s.runTyped(ctx, processing.Img2Img, req.Body)
+	if err != nil {
+		return nil, err
 	}
-	return gen.Img2imgapiSdapiV1Img2imgPost200JSONResponse{Images: &g.images, Parameters: g.params, Info: g.info}, nil
+	return img2imgResponse{g}, nil
+}
+
+// runTyped encodes a typed body (nil when absent) and decodes it as a
+// request's.
+func (s *Server) runTyped(ctx context.Context, mode processing.Mode, body any) (generated, error) {
+	var raw []byte
+	if !reflect.ValueOf(body).IsNil() {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return generated{}, err
+		}
+	}
+	return s.runGeneration(ctx, mode, echo.MIMEApplicationJSON, raw)
+}
+
+type txt2imgResponse struct{ generated }
+
+func (r txt2imgResponse) VisitText2imgapiSdapiV1Txt2imgPostResponse(w http.ResponseWriter) error {
+	return r.write(w)
+}
+
+type img2imgResponse struct{ generated }
+
+func (r img2imgResponse) VisitImg2imgapiSdapiV1Img2imgPostResponse(w http.ResponseWriter) error {
+	return r.write(w)
 }
 
 // generated is a finished txt2img or img2img job in the response's terms.
 type generated struct {
-	p      processing.Params
-	params map[string]any // the response's parameters: vars(request)
-	images []string       // base64; empty when send_images is false
-	info   string         // Processed.js()
+	params *pyDict  // vars(request)
+	images []string // base64; empty when send_images is false
+	info   string   // Processed.js()
 }
 
-// runGeneration is what text2imgapi and img2imgapi share: the raw body
-// becomes Params, the job runs in the queue, and the result is encoded.
-func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, raw map[string]any) (generated, error) {
-	p, params, err := s.buildParams(ctx, mode, raw)
+// write sends g as TextToImageResponse/ImageToImageResponse: keys in the
+// model's order, parameters as pydantic holds them (see writePyJSON).
+func (g generated) write(w http.ResponseWriter) error {
+	var b bytes.Buffer
+	b.WriteString(`{"images":[`)
+	for i, im := range g.images {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, im)
+	}
+	b.WriteString(`],"parameters":`)
+	if err := writePyJSON(&b, g.params); err != nil {
+		return fmt.Errorf("encode parameters: %w", err)
+	}
+	b.WriteString(`,"info":`)
+	writeJSONString(&b, g.info)
+	b.WriteByte('}')
+	w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// runGeneration is text2imgapi and img2imgapi: the body is decoded, the
+// job runs in the queue, and the result is encoded.
+func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, contentType string, body []byte) (generated, error) {
+	req, err := decodeGeneration(mode, contentType, body)
 	if err != nil {
 		return generated{}, err
 	}
+	if err := s.prepare(ctx, req); err != nil {
+		return generated{}, err
+	}
+	p := req.p
 	res, err := s.generate(ctx, p)
 	if err != nil {
 		return generated{}, err
 	}
 	images := []string{}
-	if p.SendImages {
-		images = res.ImagesBase64()
+	if req.sendImages {
+		if images, err = s.encodeImagesBase64(res.Raw, res.Infotexts); err != nil {
+			return generated{}, err
+		}
 	}
-	return generated{p: p, params: params, images: images, info: res.JS()}, nil
-}
-
-// errBodyMissing is FastAPI's answer to a POST without a body.
-func errBodyMissing() error {
-	return &validationError{Loc: []any{"body"}, Msg: "field required", Type: "value_error.missing"}
+	if mode == processing.Img2Img && !p.IncludeInitImages {
+		req.params.set("init_images", nil)
+		req.params.set("mask", nil)
+	}
+	return generated{params: req.params, images: images, info: res.JS()}, nil
 }
 
 // generate runs one job through the queue (A1111's queue_lock), named after
@@ -127,157 +213,67 @@ func (s *Server) outcome(ctx context.Context, err error) string {
 	return outcomeOK
 }
 
-// buildParams converts a request body into processing.Params with A1111's
-// API defaults, and returns the parameters echo (vars(request)) alongside.
-func (s *Server) buildParams(ctx context.Context, mode processing.Mode, raw map[string]any) (processing.Params, map[string]any, error) {
-	r := rawReq(raw)
-	var initList []any
-	p := processing.DefaultTxt2Img()
-	schema := "StableDiffusionProcessingTxt2Img"
-	if mode == processing.Img2Img {
-		p = processing.DefaultImg2Img()
-		schema = "StableDiffusionProcessingImg2Img"
-	}
-	for k := range raw {
-		p.Set[k] = true
-	}
-
-	if mode == processing.Img2Img {
-		// A1111 checks init_images before anything else.
-		list, ok := raw["init_images"].([]any)
-		if !ok {
-			return p, nil, httpException(http.StatusNotFound, "Init image not found")
+// prepare is what the handlers do between validation and the queue, in
+// A1111's order: init_images and mask (img2img), apply_infotext, the
+// selectable script, then this server's limits and the images.
+func (s *Server) prepare(ctx context.Context, req *genRequest) error {
+	p := &req.p
+	if p.Mode == processing.Img2Img {
+		if req.initImages == nil {
+			return httpException(http.StatusNotFound, "Init image not found")
 		}
-		if m, ok := raw["mask"].(string); ok && m != "" {
+		if req.mask != "" {
 			var err error
-			if p.Mask, err = s.decodeInput(ctx, m, "mask"); err != nil {
-				return p, nil, err
+			if p.Mask, err = s.decodeInput(ctx, req.mask, "mask"); err != nil {
+				return err
 			}
 		}
-		initList = list
-	}
-
-	r.str("prompt", &p.Prompt)
-	r.str("negative_prompt", &p.NegativePrompt)
-	r.strs("styles", &p.Styles)
-	r.int64("seed", &p.Seed) // null keeps -1, as get_fixed_seed treats None
-	r.int64("subseed", &p.Subseed)
-	r.float("subseed_strength", &p.SubseedStrength)
-	r.int("seed_resize_from_h", &p.SeedResizeFromH)
-	r.int("seed_resize_from_w", &p.SeedResizeFromW)
-	r.strPtr("sampler_name", &p.SamplerName)
-	if v, ok := raw["sampler_index"]; ok {
-		p.SamplerIndex, _ = v.(string) // null: no index, sampler_name or the first sampler
-	}
-	r.strPtr("scheduler", &p.Scheduler)
-	r.int("batch_size", &p.BatchSize)
-	r.int("n_iter", &p.NIter)
-	r.int("steps", &p.Steps)
-	r.float("cfg_scale", &p.CFGScale)
-	r.int("width", &p.Width)
-	r.int("height", &p.Height)
-	r.boolPtr("restore_faces", &p.RestoreFaces)
-	r.boolPtr("tiling", &p.Tiling)
-	r.floatPtr("eta", &p.Eta)
-	if _, ok := raw["denoising_strength"]; ok {
-		p.DenoisingStrength = nil // null is None, not the img2img default
-		r.floatPtr("denoising_strength", &p.DenoisingStrength)
-	}
-	r.floatPtr("s_min_uncond", &p.SMinUncond)
-	r.floatPtr("s_churn", &p.SChurn)
-	r.floatPtr("s_tmax", &p.STmax)
-	r.floatPtr("s_tmin", &p.STmin)
-	r.floatPtr("s_noise", &p.SNoise)
-	r.object("override_settings", &p.OverrideSettings)
-	r.bool("override_settings_restore_afterwards", &p.OverrideSettingsRestoreAfterwards)
-	r.strPtr("refiner_checkpoint", &p.RefinerCheckpoint)
-	r.floatPtr("refiner_switch_at", &p.RefinerSwitchAt)
-	r.bool("disable_extra_networks", &p.DisableExtraNetworks)
-	r.object("comments", &p.Comments)
-	r.strPtr("force_task_id", &p.ForceTaskID)
-	r.strPtr("script_name", &p.ScriptName)
-	r.list("script_args", &p.ScriptArgs)
-	r.bool("send_images", &p.SendImages)
-	r.bool("save_images", &p.SaveImages)
-	r.object("alwayson_scripts", &p.AlwaysonScripts)
-	r.strPtr("infotext", &p.Infotext)
-	// The API overwrites both with not save_images.
-	p.DoNotSaveSamples, p.DoNotSaveGrid = !p.SaveImages, !p.SaveImages
-
-	switch mode {
-	case processing.Txt2Img:
-		r.bool("enable_hr", &p.EnableHR)
-		r.int("firstphase_width", &p.FirstphaseWidth)
-		r.int("firstphase_height", &p.FirstphaseHeight)
-		r.float("hr_scale", &p.HRScale)
-		r.strPtr("hr_upscaler", &p.HRUpscaler)
-		r.int("hr_second_pass_steps", &p.HRSecondPassSteps)
-		r.int("hr_resize_x", &p.HRResizeX)
-		r.int("hr_resize_y", &p.HRResizeY)
-		r.strPtr("hr_checkpoint_name", &p.HRCheckpointName)
-		r.strPtr("hr_sampler_name", &p.HRSamplerName)
-		r.strPtr("hr_scheduler", &p.HRScheduler)
-		r.str("hr_prompt", &p.HRPrompt)
-		r.str("hr_negative_prompt", &p.HRNegativePrompt)
-	case processing.Img2Img:
-		r.int("resize_mode", &p.ResizeMode)
-		r.floatPtr("image_cfg_scale", &p.ImageCFGScale)
-		r.int("mask_blur_x", &p.MaskBlurX)
-		r.int("mask_blur_y", &p.MaskBlurY)
-		r.intPtr("mask_blur", &p.MaskBlur)
-		r.bool("mask_round", &p.MaskRound)
-		r.int("inpainting_fill", &p.InpaintingFill)
-		r.bool("inpaint_full_res", &p.InpaintFullRes)
-		r.int("inpaint_full_res_padding", &p.InpaintFullResPadding)
-		r.int("inpainting_mask_invert", &p.InpaintingMaskInvert) // int or bool
-		r.floatPtr("initial_noise_multiplier", &p.InitialNoiseMultiplier)
-		r.bool("include_init_images", &p.IncludeInitImages)
-		if lm, ok := raw["latent_mask"].(string); ok && lm != "" {
+		if req.latentMask != "" {
 			// A1111 passes the string on unparsed and fails on it; refuse
 			// clearly rather than ignore it.
-			return p, nil, fmt.Errorf("%w: latent_mask", processing.ErrUnsupported)
+			return fmt.Errorf("%w: latent_mask", processing.ErrUnsupported)
 		}
-	}
-
-	params, err := echoParameters(schema, raw)
-	if err != nil {
-		return p, nil, err
 	}
 	if p.Infotext != nil && *p.Infotext != "" {
 		pasted, err := p.ApplyInfotext(*p.Infotext, s.deps.Options)
 		if err != nil {
-			return p, nil, err
+			return err
 		}
 		// apply_infotext sets the request's own fields, so vars(request)
 		// shows the pasted values.
-		maps.Copy(params, pasted)
+		for k, v := range pasted {
+			if _, ok := req.params.get(k); ok {
+				req.params.set(k, v)
+			}
+		}
 	}
-	if err := s.checkScript(p); err != nil {
-		return p, nil, err
+	if err := s.checkScript(*p); err != nil {
+		return err
 	}
 	// After apply_infotext, which may set steps, size and prompts; before
 	// any image is decoded or the job queues.
-	if err := s.cfg.Limits.Processing().Check(p); err != nil {
-		return p, nil, err
+	if err := s.cfg.Limits.Processing().Check(*p); err != nil {
+		return err
 	}
-	if err := s.cfg.Limits.checkImageCount("init_images", len(initList)); err != nil {
-		return p, nil, err
+	if err := s.cfg.Limits.checkImageCount("init_images", len(req.initImages)); err != nil {
+		return err
 	}
-	if fp, ok := raw["firstpass_image"].(string); ok && fp != "" {
-		img, err := s.decodeInput(ctx, fp, "firstpass_image")
+	if req.firstpassImage != "" {
+		img, err := s.decodeInput(ctx, req.firstpassImage, "firstpass_image")
 		if err != nil {
-			return p, nil, err
+			return err
 		}
 		p.FirstpassImage = img
 	}
-	if mode == processing.Img2Img {
+	if p.Mode == processing.Img2Img {
 		// Decoded last, as A1111 does inside the queue lock: an unknown
 		// script is reported first.
-		if p.InitImages, err = s.decodeImages(ctx, initList); err != nil {
-			return p, nil, err
+		var err error
+		if p.InitImages, err = s.decodeImages(ctx, req.initImages); err != nil {
+			return err
 		}
 	}
-	return p, params, nil
+	return nil
 }
 
 // checkScript resolves script_name before the job queues, as A1111's

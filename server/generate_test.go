@@ -400,15 +400,17 @@ func TestExtrasLanczos(t *testing.T) {
 	}
 }
 
-// TestTxt2ImgEveryFieldNull: null for any field is accepted (pydantic's
-// Optional) and means the default.
+// TestTxt2ImgEveryFieldNull: null for every nullable field is accepted
+// (pydantic's Optional) and means the default.
 func TestTxt2ImgEveryFieldNull(t *testing.T) {
 	t.Parallel()
 	env := newGenServer(t)
 	schema := env.V.Doc().Components.Schemas["StableDiffusionProcessingTxt2Img"]
 	m := map[string]any{}
-	for k := range schema.Value.Properties {
-		m[k] = nil
+	for k, p := range schema.Value.Properties {
+		if p.Value.Nullable {
+			m[k] = nil
+		}
 	}
 	m["width"], m["height"], m["steps"] = 64, 64, 2
 	res := env.do(t, http.MethodPost, "/sdapi/v1/txt2img", mustJSON(t, m))
@@ -417,7 +419,7 @@ func TestTxt2ImgEveryFieldNull(t *testing.T) {
 	if last := calls[len(calls)-1]; last.Seeds[0] < 0 || len(last.Prompts) != 1 {
 		t.Errorf("null seed/batch_size not defaulted: seeds %v, %d prompts", last.Seeds, len(last.Prompts))
 	}
-	if p := decode[genResponse](t, res.Body).Parameters; p["seed"] != nil || p["sampler_index"] != nil {
-		t.Errorf("parameters must echo the nulls sent: seed %v sampler_index %v", p["seed"], p["sampler_index"])
+	if p := decode[genResponse](t, res.Body).Parameters; p["seed"] != nil || p["prompt"] != nil || p["sampler_index"] != "Euler" {
+		t.Errorf("parameters must echo the nulls sent and defaults: seed %v prompt %v sampler_index %v", p["seed"], p["prompt"], p["sampler_index"])
 	}
 }

@@ -1,6 +1,12 @@
 // Package server implements the generated sdapi strict server interface on
 // top of processing: it converts between the wire types in gen and the
 // processing package, and maps errors to A1111's HTTP answers.
+//
+// txt2img and img2img read their body once: request_decode.go validates
+// it as pydantic v1 validates A1111's models (field table in
+// request_fields.go, coercions in coerce.go, JSON as json.loads reads it in
+// pyjson.go) into processing.Params and vars(request); generate.go runs
+// the job and encodes the images (encode.go) and the ordered response.
 package server
 
 import (

@@ -87,20 +87,26 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 		},
 		ErrorHandler: func(c echo.Context, he *echo.HTTPError) error { return he },
 	})
-	routeMW := []echo.MiddlewareFunc{validator}
+	var auth []echo.MiddlewareFunc
 	if len(s.cfg.APIAuth) > 0 {
-		// Auth first: FastAPI resolves the HTTPBasic dependency before it
-		// validates the body.
-		routeMW = []echo.MiddlewareFunc{basicAuth(s.cfg.APIAuth), validator}
+		auth = []echo.MiddlewareFunc{basicAuth(s.cfg.APIAuth)}
 	}
-	rr := routeRouter{Echo: e, mw: routeMW, noAuth: map[string][]echo.MiddlewareFunc{
+	// Auth first: FastAPI resolves the HTTPBasic dependency before it
+	// validates the body.
+	routeMW := append(slices.Clone(auth), validator)
+	// txt2img and img2img validate their body themselves, as pydantic
+	// does (decodeGeneration): the spec documents the canonical types, and
+	// kin-openapi would refuse what pydantic coerces ("steps": "2").
+	rr := routeRouter{Echo: e, mw: routeMW, pathMW: map[string][]echo.MiddlewareFunc{
 		// A1111's --api-auth does not cover /internal/*.
 		internalProgressPath: {validator},
+		txt2imgPath:          auth,
+		img2imgPath:          auth,
 	}}
 	if !s.cfg.ServerStop {
 		rr.absent = serverStopPaths
 	}
-	gen.RegisterHandlers(rr, gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{rawBodyMiddleware}))
+	gen.RegisterHandlers(rr, generationRoutes{ServerInterface: gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{rawBodyMiddleware}), s: s})
 
 	metricsHandler := echo.WrapHandler(s.metrics.handler())
 	e.GET(MetricsPath, metricsHandler)
@@ -138,15 +144,21 @@ type routeRouter struct {
 	// absent are paths A1111 would not register: every method answers 404,
 	// before auth, as for any unknown path.
 	absent []string
-	// noAuth replaces mw for the paths it names.
-	noAuth map[string][]echo.MiddlewareFunc
+	// pathMW replaces mw for the paths it names.
+	pathMW map[string][]echo.MiddlewareFunc
 }
 
 // internalProgressPath is A1111's UI progress route, outside --api-auth.
 const internalProgressPath = "/internal/progress"
 
+// The generation routes, which decode their own body.
+const (
+	txt2imgPath = "/sdapi/v1/txt2img"
+	img2imgPath = "/sdapi/v1/img2img"
+)
+
 func (r routeRouter) middleware(p string) []echo.MiddlewareFunc {
-	if mw, ok := r.noAuth[p]; ok {
+	if mw, ok := r.pathMW[p]; ok {
 		return mw
 	}
 	return r.mw

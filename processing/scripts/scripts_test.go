@@ -120,8 +120,8 @@ func TestPromptMatrix(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("prompts = %q, want %q", got, want)
 	}
-	if len(out.Images) != 5 || out.IndexOfFirstImage != 1 || len(out.Infotexts) != 5 {
-		t.Fatalf("images %d, infotexts %d, index_of_first_image %d; want 5, 5, 1", len(out.Images), len(out.Infotexts), out.IndexOfFirstImage)
+	if len(out.Raw) != 5 || out.IndexOfFirstImage != 1 || len(out.Infotexts) != 5 {
+		t.Fatalf("images %d, infotexts %d, index_of_first_image %d; want 5, 5, 1", len(out.Raw), len(out.Infotexts), out.IndexOfFirstImage)
 	}
 	if b := out.Raw[0].Bounds(); b.Dx() != 128 || b.Dy() != 128 {
 		t.Errorf("grid = %v, want 2x2 cells of 64", b)
@@ -178,8 +178,8 @@ func TestXYZStepsByCFG(t *testing.T) {
 		t.Errorf("cells = %v, want %v", got, want)
 	}
 	// Grid first, then the six cells (include_lone_images).
-	if len(out.Images) != 7 || len(out.Infotexts) != 7 {
-		t.Fatalf("images %d, infotexts %d, want 7", len(out.Images), len(out.Infotexts))
+	if len(out.Raw) != 7 || len(out.Infotexts) != 7 {
+		t.Fatalf("images %d, infotexts %d, want 7", len(out.Raw), len(out.Infotexts))
 	}
 	if b := out.Raw[0].Bounds(); b.Dx() != 128 || b.Dy() != 192 {
 		t.Errorf("grid = %v, want 2 columns by 3 rows of 64", b)
@@ -201,8 +201,8 @@ func TestXYZDefaultReturnsOnlyTheGrid(t *testing.T) {
 	if len(calls) != 2 || calls[0].Seeds[0] != 4242 || calls[1].Seeds[0] != 7 {
 		t.Fatalf("calls %d with seeds %v, want -1 fixed to 4242 then 7", len(calls), calls)
 	}
-	if len(out.Images) != 1 {
-		t.Errorf("images = %d, want the grid only", len(out.Images))
+	if len(out.Raw) != 1 {
+		t.Errorf("images = %d, want the grid only", len(out.Raw))
 	}
 }
 
@@ -303,8 +303,8 @@ func TestPromptsFromFile(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("calls =\n%v\nwant\n%v", got, want)
 	}
-	if len(out.Images) != 4 || len(out.Infotexts) != 4 || len(out.AllPrompts) != 4 {
-		t.Errorf("images %d, infotexts %d, prompts %d; want 4", len(out.Images), len(out.Infotexts), len(out.AllPrompts))
+	if len(out.Raw) != 4 || len(out.Infotexts) != 4 || len(out.AllPrompts) != 4 {
+		t.Errorf("images %d, infotexts %d, prompts %d; want 4", len(out.Raw), len(out.Infotexts), len(out.AllPrompts))
 	}
 }
 
@@ -385,8 +385,8 @@ func TestSDUpscale(t *testing.T) {
 			if tiles != tc.tiles {
 				t.Errorf("tiles = %d, want %d", tiles, tc.tiles)
 			}
-			if len(out.Images) != 1 {
-				t.Fatalf("images = %d, want 1 combined image", len(out.Images))
+			if len(out.Raw) != 1 {
+				t.Fatalf("images = %d, want 1 combined image", len(out.Raw))
 			}
 			if b := out.Raw[0].Bounds(); b.Dx() != 128 || b.Dy() != 128 {
 				t.Errorf("combined = %v, want 128x128", b)
