@@ -81,7 +81,14 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 			_ = c.NoContent(status)
 			return
 		}
-		_ = c.JSON(status, body)
+		// Starlette's JSONResponse: compact, no trailing newline, keys in
+		// the order handle_exception builds them.
+		b, err := marshalPy(body)
+		if err != nil {
+			log.Error("encode error body", "err", err)
+			b = []byte(`{"detail":"Internal Server Error"}`)
+		}
+		_ = c.JSONBlob(status, b)
 	}
 }
 
@@ -199,8 +206,9 @@ func locOf(msg string) []any {
 	return []any{"body"}
 }
 
-func a1111Body(e *apiError) map[string]string {
-	return map[string]string{"error": e.Class, "detail": e.Detail, "body": "", "errors": e.Errors}
+// a1111Body is handle_exception's dict, in its key order.
+func a1111Body(e *apiError) pyObject {
+	return pyObject{{Key: "error", Value: e.Class}, {Key: "detail", Value: e.Detail}, {Key: "body", Value: ""}, {Key: "errors", Value: e.Errors}}
 }
 
 // httpErrorResponse handles Echo's own errors: routing (404, 405), the

@@ -33,7 +33,11 @@ var flagDefs = sync.OnceValues(func() ([]flagDef, error) {
 	defs := make([]flagDef, len(keys))
 	for i, k := range keys {
 		p := ref.Value.Properties[k].Value
-		defs[i] = flagDef{key: k, def: p.Default, typeStr: p.Type.Is(openapi3.TypeString)}
+		def := p.Default
+		if n, ok := def.(float64); ok && p.Type.Is(openapi3.TypeInteger) {
+			def = int64(n) // an int default stays an int (16, not 16.0)
+		}
+		defs[i] = flagDef{key: k, def: def, typeStr: p.Type.Is(openapi3.TypeString)}
 	}
 	return defs, nil
 })

@@ -56,6 +56,9 @@ func orderedKeys(s *openapi3.Schema) []string {
 		if n, ok := s.Properties[k].Value.Extensions["x-order"].(float64); ok {
 			return n
 		}
+		if n, ok := s.Properties[k].Extensions["x-order"].(float64); ok {
+			return n // beside a $ref
+		}
 		return math.Inf(1)
 	}
 	sort.Slice(keys, func(i, j int) bool {

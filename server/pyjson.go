@@ -30,6 +30,19 @@ type pyMember struct {
 // keeps insertion order.
 type pyObject []pyMember
 
+// MarshalJSON lets encoding/json (Echo's c.JSON) write it as an object.
+func (o pyObject) MarshalJSON() ([]byte, error) { return marshalPy(o) }
+
+// Get returns the value of key, or nil.
+func (o pyObject) Get(key string) any {
+	for _, m := range o {
+		if m.Key == key {
+			return m.Value
+		}
+	}
+	return nil
+}
+
 // marshalPy encodes v as Starlette's JSONResponse would encode the
 // equivalent Python value.
 func marshalPy(v any) ([]byte, error) {
@@ -87,6 +100,9 @@ func writePy(b *bytes.Buffer, v reflect.Value) error {
 		if v.Kind() == reflect.Slice && v.IsNil() {
 			b.WriteString("null")
 			return nil
+		}
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return writeMarshaler(b, reflect.ValueOf(rawBytes(v.Bytes())))
 		}
 		b.WriteByte('[')
 		for i := range v.Len() {
@@ -263,3 +279,8 @@ func (r pyJSON) visit(w http.ResponseWriter) error {
 }
 
 func ok200(body any) pyJSON { return pyJSON{status: http.StatusOK, body: body} }
+
+// rawBytes encodes as encoding/json encodes a []byte: a base64 string.
+type rawBytes []byte
+
+func (r rawBytes) MarshalJSON() ([]byte, error) { return json.Marshal([]byte(r)) }
