@@ -1730,7 +1730,7 @@ type RealesrganItem struct {
 	Scale *int    `json:"scale"`
 }
 
-// SDModelItem defines model for SDModelItem.
+// SDModelItem A1111's CheckpointInfo. For a diffusers (ONNX) model directory, the reference server defines sha256 as the sha256 of the contents of every regular file directly in its unet/ directory, concatenated in byte order of their names (computed once, kept by size and mtime); hash is its first 10 hex digits and title "name [hash]". A directory without unet/ files has null hashes and its name as title.
 type SDModelItem struct {
 	Title     string  `json:"title"`
 	ModelName string  `json:"model_name"`
