@@ -133,7 +133,9 @@ func (s *Server) GetLorasSdapiV1LorasGet(ctx context.Context, _ gen.GetLorasSdap
 
 func (s *Server) GetScriptsListSdapiV1ScriptsGet(ctx context.Context, _ gen.GetScriptsListSdapiV1ScriptsGetRequestObject) (gen.GetScriptsListSdapiV1ScriptsGetResponseObject, error) {
 	sc := s.scripts()
-	t2i, i2i := sc.Titles(processing.Txt2Img), sc.Titles(processing.Img2Img)
+	// Lists, never null: A1111 always has its built-in scripts to list.
+	t2i := append([]string{}, sc.Titles(processing.Txt2Img)...)
+	i2i := append([]string{}, sc.Titles(processing.Img2Img)...)
 	return gen.GetScriptsListSdapiV1ScriptsGet200JSONResponse{Txt2img: t2i, Img2img: i2i}, nil
 }
 

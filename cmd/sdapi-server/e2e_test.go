@@ -438,6 +438,9 @@ func TestCmdFlags(t *testing.T) {
 			"api_server_stop": false,
 			"data_dir":        p.dataDir,
 			"api_auth":        nil,
+			"api":             true, // A1111's --api --nowebui
+			"nowebui":         true,
+			"max_batch_count": float64(16), // A1111's default for a flag this server lacks
 		}
 		for k, w := range want {
 			if g, ok := flags[k]; !ok || g != w {

@@ -172,6 +172,8 @@ func flagValues(fs *flag.FlagSet) map[string]any {
 	if out["api_auth"] != nil {
 		out["api_auth"] = "<redacted>"
 	}
+	// This server is what A1111 is with --api --nowebui: the API only.
+	out["api"], out["nowebui"] = true, true
 	return out
 }
 
