@@ -293,3 +293,26 @@ func TestMethodNotAllowedListsTheRouteMethods(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPBasicHeaders follows FastAPI 0.94's HTTPBasic: the scheme is what
+// precedes the first space; a Basic header without "user:password" is
+// "Invalid authentication credentials", another scheme "Not authenticated".
+func TestHTTPBasicHeaders(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withAuth(authPairs...))
+	for _, tc := range []struct{ header, detail string }{
+		{"Basic", "Invalid authentication credentials"},              // "Basic " once trimmed
+		{"Basic ", "Invalid authentication credentials"},             // empty credentials
+		{"basic bm9jb2xvbg==", "Invalid authentication credentials"}, // "nocolon"
+		{"Basic !!!", "Invalid authentication credentials"},          // not base64
+		{"Basic Og==", "Incorrect username or password"},             // ":" is user "" password ""
+		{"Bearer abc", "Not authenticated"},
+		{"Basicx abc", "Not authenticated"},
+	} {
+		req := ts.newRequest(t, http.MethodGet, "/sdapi/v1/options", nil)
+		req.Header.Set("Authorization", tc.header)
+		res := ts.doReq(t, req)
+		assertStatus(t, res, http.StatusUnauthorized)
+		assertJSON(t, res.Body, `{"error":"HTTPException","detail":`+quote(tc.detail)+`,"body":"","errors":""}`)
+	}
+}
