@@ -61,6 +61,7 @@ func (h *ModelHost) Runner(ctx context.Context, checkpoint, vae string) (runner.
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", ck.Title, err)
 	}
+	r = catalogModel{Runner: r, ck: ck}
 	h.current, h.key = r, key
 	if h.opts != nil {
 		if err := PublishCheckpoint(h.opts, ck); err != nil {
@@ -163,4 +164,21 @@ func (h *ModelHost) vaeDir(vae string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("VAE %q: %w", vae, errors.Join(ErrNotFound, catalog.ErrNotFound))
+}
+
+// catalogModel reports the catalog's hash of the loaded model (see
+// catalog.ShortHashLen: the sha256 over its unet/ files), so infotext
+// "Model hash", info's sd_model_hash, /sd-models and the options agree.
+type catalogModel struct {
+	runner.Runner
+	ck catalog.Checkpoint
+}
+
+func (m catalogModel) Model() runner.ModelInfo {
+	info := m.Runner.Model()
+	info.Hash, info.SHA256 = "", ""
+	if m.ck.SHA256 != nil {
+		info.SHA256, info.Hash = *m.ck.SHA256, *m.ck.Hash
+	}
+	return info
 }

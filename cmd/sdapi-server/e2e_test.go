@@ -604,8 +604,14 @@ func TestCheckpointTitleFromStart(t *testing.T) {
 		}
 	}
 	check("at startup")
-	if r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"width": 64, "height": 64, "steps": 1}); r.Status != http.StatusOK {
+	r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"width": 64, "height": 64, "steps": 1})
+	if r.Status != http.StatusOK {
 		t.Fatalf("txt2img: %d %s", r.Status, r.Body)
 	}
 	check("after a job loaded the model")
+	// The infotext names the same hash.
+	info := decode[struct{ Info string }](t, r).Info
+	if !strings.Contains(info, `"sd_model_hash": "`+*m.Hash+`"`) || !strings.Contains(info, "Model hash: "+*m.Hash) {
+		t.Errorf("info does not carry the model hash %s: %s", *m.Hash, info)
+	}
 }
