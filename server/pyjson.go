@@ -182,12 +182,23 @@ func writeStruct(b *bytes.Buffer, v reflect.Value) error {
 			name = f.Name
 		}
 		fv := v.Field(i)
-		if strings.Contains(opts, "omitempty") && fv.IsZero() {
+		if strings.Contains(opts, "omitempty") && isEmpty(fv) {
 			continue
 		}
 		obj = append(obj, pyMember{Key: name, Value: fv.Interface()})
 	}
 	return writeObject(b, obj)
+}
+
+// isEmpty is encoding/json's omitempty test.
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil()
+	}
+	return v.IsZero()
 }
 
 func writeObject(b *bytes.Buffer, obj pyObject) error {
