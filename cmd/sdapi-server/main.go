@@ -193,7 +193,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		return false, fmt.Errorf("data dir: %w", err)
 	}
 
-	cat, err := catalog.New(cfg.ckptDir, cfg.vaeDir)
+	// Model hashes survive restarts, as in A1111's cache.json.
+	cat, err := catalog.New(cfg.ckptDir, cfg.vaeDir, catalog.HashCacheFile(filepath.Join(cfg.dataDir, "cache", "model-hashes.json")))
 	if err != nil {
 		return false, err
 	}

@@ -44,8 +44,12 @@ type Catalog struct {
 
 // New scans both directories once. A directory that does not exist is an
 // empty list, as in A1111; one that cannot be read is an error.
-func New(ckptDir, vaeDir string) (*Catalog, error) {
+func New(ckptDir, vaeDir string, opts ...Option) (*Catalog, error) {
 	c := &Catalog{ckptDir: ckptDir, vaeDir: vaeDir}
+	for _, o := range opts {
+		o(c)
+	}
+	c.hashes.load()
 	if err := c.RefreshCheckpoints(); err != nil {
 		return nil, err
 	}
@@ -97,6 +101,9 @@ func (c *Catalog) RefreshCheckpoints() error {
 			return err
 		}
 		cks = append(cks, newCheckpoint(d, sum))
+	}
+	if err := c.hashes.save(); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

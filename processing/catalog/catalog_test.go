@@ -129,3 +129,56 @@ func TestCheckpointHash(t *testing.T) {
 		t.Errorf("after a change: hash %s, want %s", got, want)
 	}
 }
+
+func TestHashCacheFileSurvivesRestart(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "models", "m")
+	cache := filepath.Join(root, "cache", "model-hashes.json")
+	touch(t, filepath.Join(dir, "model_index.json"))
+	unet := filepath.Join(dir, "unet", "model.onnx")
+	if err := os.MkdirAll(filepath.Dir(unet), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(unet, []byte("AAAA"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(filepath.Dir(dir), "", HashCacheFile(cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := *c.Checkpoints()[0].SHA256
+	if _, err := os.Stat(cache); err != nil {
+		t.Fatalf("no cache file written: %v", err)
+	}
+
+	// Same size and mtime, other bytes: a new process trusts the file.
+	st, err := os.Stat(unet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(unet, []byte("BBBB"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(unet, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := New(filepath.Dir(dir), "", HashCacheFile(cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *c2.Checkpoints()[0].SHA256; got != first {
+		t.Errorf("after restart: hash %s, want the cached %s", got, first)
+	}
+
+	// An unreadable cache is ignored: everything is hashed again.
+	if err := os.WriteFile(cache, []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c3, err := New(filepath.Dir(dir), "", HashCacheFile(cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *c3.Checkpoints()[0].SHA256; got == first {
+		t.Error("a corrupt cache file was trusted")
+	}
+}

@@ -44,8 +44,11 @@ type hashEntry struct {
 // of the files it was computed from, so a refresh rehashes only what
 // changed (A1111 keeps sha256 in cache.json keyed by mtime the same way).
 type hashCache struct {
+	file string // see HashCacheFile; "" keeps the cache in memory only
+
 	mu      sync.Mutex
 	entries map[string]hashEntry
+	dirty   bool // a hash was computed since the file was last written
 }
 
 // sha256Of returns dir's hash (see hashedPart), or "" when it has none.
@@ -92,6 +95,7 @@ func (h *hashCache) sha256Of(dir string) (string, error) {
 		h.entries = map[string]hashEntry{}
 	}
 	h.entries[dir] = hashEntry{sigs: sigs, sum: hexSum}
+	h.dirty = true
 	h.mu.Unlock()
 	return hexSum, nil
 }
