@@ -54,17 +54,17 @@ type CreateResponse struct {
 
 // EmbeddingItem defines model for EmbeddingItem.
 type EmbeddingItem struct {
+	// Step The number of steps that were used to train this embedding, if available
+	Step *int `json:"step"`
+
 	// SdCheckpoint The hash of the checkpoint this embedding was trained on, if available
-	SdCheckpoint *string `json:"sd_checkpoint,omitempty"`
+	SdCheckpoint *string `json:"sd_checkpoint"`
 
 	// SdCheckpointName The name of the checkpoint this embedding was trained on, if available. Note that this is the name that was used by the trainer; for a stable identifier, use `sd_checkpoint` instead
-	SdCheckpointName *string `json:"sd_checkpoint_name,omitempty"`
+	SdCheckpointName *string `json:"sd_checkpoint_name"`
 
 	// Shape The length of each individual vector in the embedding
 	Shape int `json:"shape"`
-
-	// Step The number of steps that were used to train this embedding, if available
-	Step *int `json:"step,omitempty"`
 
 	// Vectors The number of vectors in the embedding
 	Vectors int `json:"vectors"`
@@ -84,11 +84,10 @@ type EmptyObject = map[string]interface{}
 
 // ErrorResponse A1111's api_middleware exception body.
 type ErrorResponse struct {
-	Body   string `json:"body"`
-	Detail string `json:"detail"`
-
 	// Error Exception class name, e.g. HTTPException, RuntimeError, KeyError.
-	Error string `json:"error"`
+	Error  string `json:"error"`
+	Detail string `json:"detail"`
+	Body   string `json:"body"`
 
 	// Errors str(exception); "<status>: <detail>" for HTTPException.
 	Errors string `json:"errors"`
@@ -96,26 +95,26 @@ type ErrorResponse struct {
 
 // ExtensionItem defines model for ExtensionItem.
 type ExtensionItem struct {
-	// Branch Extension Repository Branch
-	Branch string `json:"branch"`
-
-	// CommitDate Extension Repository Commit Date
-	CommitDate string `json:"commit_date"`
-
-	// CommitHash Extension Repository Commit Hash
-	CommitHash string `json:"commit_hash"`
-
-	// Enabled Flag specifying whether this extension is enabled
-	Enabled bool `json:"enabled"`
-
 	// Name Extension name
 	Name string `json:"name"`
 
 	// Remote Extension Repository URL
 	Remote string `json:"remote"`
 
+	// Branch Extension Repository Branch
+	Branch string `json:"branch"`
+
+	// CommitHash Extension Repository Commit Hash
+	CommitHash string `json:"commit_hash"`
+
 	// Version Extension Version
 	Version string `json:"version"`
+
+	// CommitDate Extension Repository Commit Date
+	CommitDate string `json:"commit_date"`
+
+	// Enabled Flag specifying whether this extension is enabled
+	Enabled bool `json:"enabled"`
 }
 
 // ExtrasBatchImagesRequest defines model for ExtrasBatchImagesRequest.
@@ -231,13 +230,13 @@ type ExtrasSingleImageResponse struct {
 	HtmlInfo string `json:"html_info"`
 
 	// Image The generated image in base64 format.
-	Image *string `json:"image,omitempty"`
+	Image *string `json:"image"`
 }
 
 // FaceRestorerItem defines model for FaceRestorerItem.
 type FaceRestorerItem struct {
-	CmdDir *string `json:"cmd_dir,omitempty"`
 	Name   string  `json:"name"`
+	CmdDir *string `json:"cmd_dir"`
 }
 
 // FileData defines model for FileData.
@@ -247,386 +246,386 @@ type FileData struct {
 	Name string `json:"name"`
 }
 
-// Flags defines model for Flags.
+// Flags vars(cmd_opts) through A1111's FlagsModel: every key of A1111 1.10's argparse (modules/cmd_args.py), in its order (x-order), with the server's value where it has the flag and A1111's default where it has not. A field whose argparse default is None is typed str, so a non-string value prints as Python's str() of it. The reference server adds its own flags (ONNX Runtime, limits) after these keys.
 type Flags struct {
-	// AddStopRoute does not do anything
-	AddStopRoute *bool `json:"add_stop_route,omitempty"`
-
-	// Administrator Administrator rights
-	Administrator *bool `json:"administrator,omitempty"`
-
-	// AllowCode allow custom script execution from webui
-	AllowCode *bool `json:"allow_code,omitempty"`
-
-	// AlwaysBatchCondUncond does not do anything
-	AlwaysBatchCondUncond *bool `json:"always_batch_cond_uncond,omitempty"`
-
-	// Api use api=True to launch the API together with the webui (use --nowebui instead for only the API)
-	Api *bool `json:"api,omitempty"`
-
-	// ApiAuth Set authentication for API like "username:password"; or comma-delimit multiple like "u1:p1,u2:p2,u3:p3"
-	ApiAuth *string `json:"api_auth,omitempty"`
-
-	// ApiLog use api-log=True to enable logging of all API requests
-	ApiLog *bool `json:"api_log,omitempty"`
-
-	// ApiServerStop enable server stop/restart/kill via api
-	ApiServerStop *bool `json:"api_server_stop,omitempty"`
-
-	// Autolaunch open the webui URL in the system's default browser upon launch
-	Autolaunch *bool `json:"autolaunch,omitempty"`
-
-	// BsrganModelsPath Path to directory with BSRGAN model file(s).
-	BsrganModelsPath *string `json:"bsrgan_models_path,omitempty"`
-
-	// Ckpt path to checkpoint of stable diffusion model; if specified, this checkpoint will be added to the list of checkpoints and loaded
-	Ckpt *string `json:"ckpt,omitempty"`
-
-	// CkptDir Path to directory with stable diffusion checkpoints
-	CkptDir *string `json:"ckpt_dir,omitempty"`
-
-	// ClipModelsPath Path to directory with CLIP model file(s).
-	ClipModelsPath *string `json:"clip_models_path,omitempty"`
-
-	// CodeformerModelsPath Path to directory with codeformer model file(s).
-	CodeformerModelsPath *string `json:"codeformer_models_path,omitempty"`
-
-	// Config path to config which constructs model
-	Config *string `json:"config,omitempty"`
-
-	// CorsAllowOrigins Allowed CORS origin(s) in the form of a comma-separated list (no spaces)
-	CorsAllowOrigins *string `json:"cors_allow_origins,omitempty"`
-
-	// CorsAllowOriginsRegex Allowed CORS origin(s) in the form of a single regular expression
-	CorsAllowOriginsRegex *string `json:"cors_allow_origins_regex,omitempty"`
-
-	// DatModelsPath Path to directory with DAT model file(s).
-	DatModelsPath *string `json:"dat_models_path,omitempty"`
-
-	// DataDir base path where all user data is stored
-	DataDir *string `json:"data_dir,omitempty"`
-
-	// Deepdanbooru does not do anything
-	Deepdanbooru *bool `json:"deepdanbooru,omitempty"`
-
-	// DeviceId Select the default CUDA device to use (export CUDA_VISIBLE_DEVICES=0,1,etc might be needed before)
-	DeviceId *string `json:"device_id,omitempty"`
-
-	// DisableAllExtensions prevent all extensions from running regardless of any other settings
-	DisableAllExtensions *bool `json:"disable_all_extensions,omitempty"`
-
-	// DisableConsoleProgressbars do not output progressbars to console
-	DisableConsoleProgressbars *bool `json:"disable_console_progressbars,omitempty"`
-
-	// DisableExtraExtensions prevent all extensions except built-in from running regardless of any other settings
-	DisableExtraExtensions *bool `json:"disable_extra_extensions,omitempty"`
-
-	// DisableModelLoadingRamOptimization disable an optimization that reduces RAM use when loading a model
-	DisableModelLoadingRamOptimization *bool `json:"disable_model_loading_ram_optimization,omitempty"`
-
-	// DisableNanCheck do not check if produced images/latent spaces have nans; useful for running without a checkpoint in CI
-	DisableNanCheck *bool `json:"disable_nan_check,omitempty"`
-
-	// DisableOptSplitAttention prefer no cross-attention layer optimization for automatic choice of optimization
-	DisableOptSplitAttention *bool `json:"disable_opt_split_attention,omitempty"`
-
-	// DisableSafeUnpickle disable checking pytorch models for malicious code
-	DisableSafeUnpickle *bool `json:"disable_safe_unpickle,omitempty"`
-
-	// DisableTlsVerify When passed, enables the use of self-signed certificates.
-	DisableTlsVerify *string `json:"disable_tls_verify,omitempty"`
-
-	// DoNotDownloadClip do not download CLIP model even if it's not included in the checkpoint
-	DoNotDownloadClip *bool `json:"do_not_download_clip,omitempty"`
-
-	// DumpSysinfo launch.py argument: dump limited sysinfo file (without information about extensions, options) to disk and quit
-	DumpSysinfo *bool `json:"dump_sysinfo,omitempty"`
-
-	// EmbeddingsDir embeddings directory for textual inversion (default: embeddings)
-	EmbeddingsDir *string `json:"embeddings_dir,omitempty"`
-
-	// EnableConsolePrompts does not do anything
-	EnableConsolePrompts *bool `json:"enable_console_prompts,omitempty"`
-
-	// EnableInsecureExtensionAccess enable extensions tab regardless of other options
-	EnableInsecureExtensionAccess *bool `json:"enable_insecure_extension_access,omitempty"`
-
-	// EsrganModelsPath Path to directory with ESRGAN model file(s).
-	EsrganModelsPath *string `json:"esrgan_models_path,omitempty"`
-
 	// F ==SUPPRESS==
-	F *bool `json:"f,omitempty"`
-
-	// FilenamesMaxLength maximal length of filenames of saved images. If you override it, it can conflict with your file system
-	FilenamesMaxLength *int `json:"filenames_max_length,omitempty"`
-
-	// ForceEnableXformers enable xformers for cross attention layers regardless of whether the checking code thinks you can run it; do not make bug reports if this fails to work
-	ForceEnableXformers *bool `json:"force_enable_xformers,omitempty"`
-
-	// FreezeSettings disable editing of all settings globally
-	FreezeSettings *bool `json:"freeze_settings,omitempty"`
-
-	// FreezeSettingsInSections disable editing settings in specific sections of the settings page by specifying a comma-delimited list such like "saving-images,upscaling". The list of setting names can be found in the modules/shared_options.py file
-	FreezeSettingsInSections *string `json:"freeze_settings_in_sections,omitempty"`
-
-	// FreezeSpecificSettings disable editing of individual settings by specifying a comma-delimited list like "samples_save,samples_format". The list of setting names can be found in the config.json file
-	FreezeSpecificSettings *string `json:"freeze_specific_settings,omitempty"`
-
-	// GfpganDir GFPGAN directory
-	GfpganDir *string `json:"gfpgan_dir,omitempty"`
-
-	// GfpganModel GFPGAN model file name
-	GfpganModel *string `json:"gfpgan_model,omitempty"`
-
-	// GfpganModelsPath Path to directory with GFPGAN model file(s).
-	GfpganModelsPath *string `json:"gfpgan_models_path,omitempty"`
-
-	// GradioAllowedPath add path to gradio's allowed_paths, make it possible to serve files from it
-	GradioAllowedPath *[]interface{} `json:"gradio_allowed_path,omitempty"`
-
-	// GradioAuth set gradio authentication like "username:password"; or comma-delimit multiple like "u1:p1,u2:p2,u3:p3"
-	GradioAuth *string `json:"gradio_auth,omitempty"`
-
-	// GradioAuthPath set gradio authentication file path ex. "/path/to/auth/file" same auth format as --gradio-auth
-	GradioAuthPath *string `json:"gradio_auth_path,omitempty"`
-
-	// GradioDebug launch gradio with --debug option
-	GradioDebug *bool `json:"gradio_debug,omitempty"`
-
-	// GradioImg2imgTool does not do anything
-	GradioImg2imgTool *string `json:"gradio_img2img_tool,omitempty"`
-
-	// GradioInpaintTool does not do anything
-	GradioInpaintTool *string `json:"gradio_inpaint_tool,omitempty"`
-
-	// GradioQueue does not do anything
-	GradioQueue *bool `json:"gradio_queue,omitempty"`
-
-	// HideUiDirConfig hide directory configuration from webui
-	HideUiDirConfig *bool `json:"hide_ui_dir_config,omitempty"`
-
-	// HypernetworkDir hypernetwork directory
-	HypernetworkDir *string `json:"hypernetwork_dir,omitempty"`
-
-	// LdsrModelsPath Path to directory with LDSR model file(s).
-	LdsrModelsPath *string `json:"ldsr_models_path,omitempty"`
-
-	// Listen launch gradio with 0.0.0.0 as server name, allowing to respond to network requests
-	Listen *bool `json:"listen,omitempty"`
-
-	// LocalizationsDir localizations directory
-	LocalizationsDir *string `json:"localizations_dir,omitempty"`
-
-	// LogStartup launch.py argument: print a detailed log of what's happening at startup
-	LogStartup *bool `json:"log_startup,omitempty"`
-
-	// Loglevel log level; one of: CRITICAL, ERROR, WARNING, INFO, DEBUG
-	Loglevel *string `json:"loglevel,omitempty"`
-
-	// LoraDir Path to directory with Lora networks.
-	LoraDir *string `json:"lora_dir,omitempty"`
-
-	// Lowram load stable diffusion checkpoint weights to VRAM instead of RAM
-	Lowram *bool `json:"lowram,omitempty"`
-
-	// Lowvram enable stable diffusion model optimizations for sacrificing a lot of speed for very low VRM usage
-	Lowvram *bool `json:"lowvram,omitempty"`
-
-	// LycoDirBackcompat Path to directory with LyCORIS networks (for backawards compatibility; can also use --lyco-dir).
-	LycoDirBackcompat *string `json:"lyco_dir_backcompat,omitempty"`
-
-	// MaxBatchCount does not do anything
-	MaxBatchCount *int `json:"max_batch_count,omitempty"`
-
-	// Medvram enable stable diffusion model optimizations for sacrificing a little speed for low VRM usage
-	Medvram *bool `json:"medvram,omitempty"`
-
-	// MedvramSdxl enable --medvram optimization just for SDXL models
-	MedvramSdxl *bool `json:"medvram_sdxl,omitempty"`
-
-	// ModelsDir base path where models are stored; overrides --data-dir
-	ModelsDir *string `json:"models_dir,omitempty"`
-
-	// Ngrok ngrok authtoken, alternative to gradio --share
-	Ngrok *string `json:"ngrok,omitempty"`
-
-	// NgrokOptions The options to pass to ngrok in JSON format, e.g.: '{"authtoken_from_env":true, "basic_auth":"user:password", "oauth_provider":"google", "oauth_allow_emails":"user@asdf.com"}'
-	NgrokOptions *map[string]interface{} `json:"ngrok_options,omitempty"`
-
-	// NgrokRegion does not do anything.
-	NgrokRegion *string `json:"ngrok_region,omitempty"`
-
-	// NoDownloadSdModel don't download SD1.5 model even if no model is found in --ckpt-dir
-	NoDownloadSdModel *bool `json:"no_download_sd_model,omitempty"`
-
-	// NoGradioQueue Disables gradio queue; causes the webpage to use http requests instead of websockets; was the default in earlier versions
-	NoGradioQueue *bool `json:"no_gradio_queue,omitempty"`
-
-	// NoHalf do not switch the model to 16-bit floats
-	NoHalf *bool `json:"no_half,omitempty"`
-
-	// NoHalfVae do not switch the VAE model to 16-bit floats
-	NoHalfVae *bool `json:"no_half_vae,omitempty"`
-
-	// NoHashing disable sha256 hashing of checkpoints to help loading performance
-	NoHashing *bool `json:"no_hashing,omitempty"`
-
-	// NoProgressbarHiding do not hide progressbar in gradio UI (we hide it because it slows down ML if you have hardware acceleration in browser)
-	NoProgressbarHiding *bool `json:"no_progressbar_hiding,omitempty"`
-
-	// NoPromptHistory disable read prompt from last generation feature; settings this argument will not create '--data_path/params.txt' file
-	NoPromptHistory *bool `json:"no_prompt_history,omitempty"`
-
-	// Nowebui use api=True to launch the API instead of the webui
-	Nowebui *bool `json:"nowebui,omitempty"`
-
-	// OptChannelslast change memory type for stable diffusion to channels last
-	OptChannelslast *bool `json:"opt_channelslast,omitempty"`
-
-	// OptSdpAttention prefer scaled dot product cross-attention layer optimization for automatic choice of optimization; requires PyTorch 2.*
-	OptSdpAttention *bool `json:"opt_sdp_attention,omitempty"`
-
-	// OptSdpNoMemAttention prefer scaled dot product cross-attention layer optimization without memory efficient attention for automatic choice of optimization, makes image generation deterministic; requires PyTorch 2.*
-	OptSdpNoMemAttention *bool `json:"opt_sdp_no_mem_attention,omitempty"`
-
-	// OptSplitAttention prefer Doggettx's cross-attention layer optimization for automatic choice of optimization
-	OptSplitAttention *bool `json:"opt_split_attention,omitempty"`
-
-	// OptSplitAttentionInvokeai prefer InvokeAI's cross-attention layer optimization for automatic choice of optimization
-	OptSplitAttentionInvokeai *bool `json:"opt_split_attention_invokeai,omitempty"`
-
-	// OptSplitAttentionV1 prefer older version of split attention optimization for automatic choice of optimization
-	OptSplitAttentionV1 *bool `json:"opt_split_attention_v1,omitempty"`
-
-	// OptSubQuadAttention prefer memory efficient sub-quadratic cross-attention layer optimization for automatic choice of optimization
-	OptSubQuadAttention *bool `json:"opt_sub_quad_attention,omitempty"`
-
-	// Port launch gradio with given server port, you need root/admin rights for ports < 1024, defaults to 7860 if available
-	Port *int `json:"port,omitempty"`
-
-	// Precision evaluate at this precision
-	Precision *string `json:"precision,omitempty"`
-
-	// RealesrganModelsPath Path to directory with RealESRGAN model file(s).
-	RealesrganModelsPath *string `json:"realesrgan_models_path,omitempty"`
-
-	// ReinstallTorch launch.py argument: install the appropriate version of torch even if you have some version already installed
-	ReinstallTorch *bool `json:"reinstall_torch,omitempty"`
-
-	// ReinstallXformers launch.py argument: install the appropriate version of xformers even if you have some version already installed
-	ReinstallXformers *bool `json:"reinstall_xformers,omitempty"`
-
-	// ScunetModelsPath Path to directory with ScuNET model file(s).
-	ScunetModelsPath *string `json:"scunet_models_path,omitempty"`
-
-	// ServerName Sets hostname of server
-	ServerName *string `json:"server_name,omitempty"`
-
-	// Share use share=True for gradio and make the UI accessible through their site
-	Share *bool `json:"share,omitempty"`
-
-	// ShowNegativePrompt does not do anything
-	ShowNegativePrompt *bool `json:"show_negative_prompt,omitempty"`
-
-	// SkipInstall launch.py argument: skip installation of packages
-	SkipInstall *bool `json:"skip_install,omitempty"`
-
-	// SkipLoadModelAtStart if load a model at web start, only take effect when --nowebui
-	SkipLoadModelAtStart *bool `json:"skip_load_model_at_start,omitempty"`
-
-	// SkipPrepareEnvironment launch.py argument: skip all environment preparation
-	SkipPrepareEnvironment *bool `json:"skip_prepare_environment,omitempty"`
-
-	// SkipPythonVersionCheck launch.py argument: do not check python version
-	SkipPythonVersionCheck *bool `json:"skip_python_version_check,omitempty"`
-
-	// SkipTorchCudaTest launch.py argument: do not check if CUDA is able to work properly
-	SkipTorchCudaTest *bool `json:"skip_torch_cuda_test,omitempty"`
-
-	// SkipVersionCheck Do not check versions of torch and xformers
-	SkipVersionCheck *bool `json:"skip_version_check,omitempty"`
-
-	// StylesFile path or wildcard path of styles files, allow multiple entries.
-	StylesFile *[]interface{} `json:"styles_file,omitempty"`
-
-	// SubQuadChunkThreshold the percentage of VRAM threshold for the sub-quadratic cross-attention layer optimization to use chunking
-	SubQuadChunkThreshold *string `json:"sub_quad_chunk_threshold,omitempty"`
-
-	// SubQuadKvChunkSize kv chunk size for the sub-quadratic cross-attention layer optimization to use
-	SubQuadKvChunkSize *string `json:"sub_quad_kv_chunk_size,omitempty"`
-
-	// SubQuadQChunkSize query chunk size for the sub-quadratic cross-attention layer optimization to use
-	SubQuadQChunkSize *int `json:"sub_quad_q_chunk_size,omitempty"`
-
-	// Subpath customize the subpath for gradio, use with reverse proxy
-	Subpath *string `json:"subpath,omitempty"`
-
-	// SwinirModelsPath Path to directory with SwinIR model file(s).
-	SwinirModelsPath *string `json:"swinir_models_path,omitempty"`
-
-	// TestServer launch.py argument: configure server for testing
-	TestServer *bool `json:"test_server,omitempty"`
-
-	// TextualInversionTemplatesDir directory with textual inversion templates
-	TextualInversionTemplatesDir *string `json:"textual_inversion_templates_dir,omitempty"`
-
-	// Theme launches the UI with light or dark theme
-	Theme *string `json:"theme,omitempty"`
-
-	// TimeoutKeepAlive set timeout_keep_alive for uvicorn
-	TimeoutKeepAlive *int `json:"timeout_keep_alive,omitempty"`
-
-	// TlsCertfile Partially enables TLS, requires --tls-keyfile to fully function
-	TlsCertfile *string `json:"tls_certfile,omitempty"`
-
-	// TlsKeyfile Partially enables TLS, requires --tls-certfile to fully function
-	TlsKeyfile *string `json:"tls_keyfile,omitempty"`
-
-	// UiConfigFile filename to use for ui configuration
-	UiConfigFile *string `json:"ui_config_file,omitempty"`
-
-	// UiDebugMode Don't load model to quickly launch UI
-	UiDebugMode *bool `json:"ui_debug_mode,omitempty"`
-
-	// UiSettingsFile filename to use for ui settings
-	UiSettingsFile *string `json:"ui_settings_file,omitempty"`
-
-	// UnixFilenamesSanitization allow any symbols except '/' in filenames. May conflict with your browser and file system
-	UnixFilenamesSanitization *bool `json:"unix_filenames_sanitization,omitempty"`
-
-	// UnloadGfpgan does not do anything.
-	UnloadGfpgan *bool `json:"unload_gfpgan,omitempty"`
-
-	// UpcastSampling upcast sampling. No effect with --no-half. Usually produces similar results to --no-half with better performance while using less memory.
-	UpcastSampling *bool `json:"upcast_sampling,omitempty"`
+	F *bool `json:"f"`
 
 	// UpdateAllExtensions launch.py argument: download updates for all extensions when starting the program
-	UpdateAllExtensions *bool `json:"update_all_extensions,omitempty"`
+	UpdateAllExtensions *bool `json:"update_all_extensions"`
+
+	// SkipPythonVersionCheck launch.py argument: do not check python version
+	SkipPythonVersionCheck *bool `json:"skip_python_version_check"`
+
+	// SkipTorchCudaTest launch.py argument: do not check if CUDA is able to work properly
+	SkipTorchCudaTest *bool `json:"skip_torch_cuda_test"`
+
+	// ReinstallXformers launch.py argument: install the appropriate version of xformers even if you have some version already installed
+	ReinstallXformers *bool `json:"reinstall_xformers"`
+
+	// ReinstallTorch launch.py argument: install the appropriate version of torch even if you have some version already installed
+	ReinstallTorch *bool `json:"reinstall_torch"`
 
 	// UpdateCheck launch.py argument: check for updates at startup
-	UpdateCheck *bool `json:"update_check,omitempty"`
+	UpdateCheck *bool `json:"update_check"`
 
-	// UseCpu use CPU as torch device for specified modules
-	UseCpu *[]interface{} `json:"use_cpu,omitempty"`
+	// TestServer launch.py argument: configure server for testing
+	TestServer *bool `json:"test_server"`
 
-	// UseIpex use Intel XPU as torch device
-	UseIpex *bool `json:"use_ipex,omitempty"`
+	// LogStartup launch.py argument: print a detailed log of what's happening at startup
+	LogStartup *bool `json:"log_startup"`
 
-	// UseTextboxSeed use textbox for seeds in UI (no up/down, but possible to input long seeds)
-	UseTextboxSeed *bool `json:"use_textbox_seed,omitempty"`
+	// SkipPrepareEnvironment launch.py argument: skip all environment preparation
+	SkipPrepareEnvironment *bool `json:"skip_prepare_environment"`
+
+	// SkipInstall launch.py argument: skip installation of packages
+	SkipInstall *bool `json:"skip_install"`
+
+	// DumpSysinfo launch.py argument: dump limited sysinfo file (without information about extensions, options) to disk and quit
+	DumpSysinfo *bool `json:"dump_sysinfo"`
+
+	// Loglevel log level; one of: CRITICAL, ERROR, WARNING, INFO, DEBUG
+	Loglevel *string `json:"loglevel"`
+
+	// DoNotDownloadClip do not download CLIP model even if it's not included in the checkpoint
+	DoNotDownloadClip *bool `json:"do_not_download_clip"`
+
+	// DataDir base path where all user data is stored
+	DataDir *string `json:"data_dir"`
+
+	// ModelsDir base path where models are stored; overrides --data-dir
+	ModelsDir *string `json:"models_dir"`
+
+	// Config path to config which constructs model
+	Config *string `json:"config"`
+
+	// Ckpt path to checkpoint of stable diffusion model; if specified, this checkpoint will be added to the list of checkpoints and loaded
+	Ckpt *string `json:"ckpt"`
+
+	// CkptDir Path to directory with stable diffusion checkpoints
+	CkptDir *string `json:"ckpt_dir"`
 
 	// VaeDir Path to directory with VAE files
-	VaeDir *string `json:"vae_dir,omitempty"`
+	VaeDir *string `json:"vae_dir"`
 
-	// VaePath Checkpoint to use as VAE; setting this argument disables all settings related to VAE
-	VaePath *string `json:"vae_path,omitempty"`
+	// GfpganDir GFPGAN directory
+	GfpganDir *string `json:"gfpgan_dir"`
+
+	// GfpganModel GFPGAN model file name
+	GfpganModel *string `json:"gfpgan_model"`
+
+	// NoHalf do not switch the model to 16-bit floats
+	NoHalf *bool `json:"no_half"`
+
+	// NoHalfVae do not switch the VAE model to 16-bit floats
+	NoHalfVae *bool `json:"no_half_vae"`
+
+	// NoProgressbarHiding do not hide progressbar in gradio UI (we hide it because it slows down ML if you have hardware acceleration in browser)
+	NoProgressbarHiding *bool `json:"no_progressbar_hiding"`
+
+	// MaxBatchCount does not do anything
+	MaxBatchCount *int `json:"max_batch_count"`
+
+	// EmbeddingsDir embeddings directory for textual inversion (default: embeddings)
+	EmbeddingsDir *string `json:"embeddings_dir"`
+
+	// TextualInversionTemplatesDir directory with textual inversion templates
+	TextualInversionTemplatesDir *string `json:"textual_inversion_templates_dir"`
+
+	// HypernetworkDir hypernetwork directory
+	HypernetworkDir *string `json:"hypernetwork_dir"`
+
+	// LocalizationsDir localizations directory
+	LocalizationsDir *string `json:"localizations_dir"`
+
+	// AllowCode allow custom script execution from webui
+	AllowCode *bool `json:"allow_code"`
+
+	// Medvram enable stable diffusion model optimizations for sacrificing a little speed for low VRM usage
+	Medvram *bool `json:"medvram"`
+
+	// MedvramSdxl enable --medvram optimization just for SDXL models
+	MedvramSdxl *bool `json:"medvram_sdxl"`
+
+	// Lowvram enable stable diffusion model optimizations for sacrificing a lot of speed for very low VRM usage
+	Lowvram *bool `json:"lowvram"`
+
+	// Lowram load stable diffusion checkpoint weights to VRAM instead of RAM
+	Lowram *bool `json:"lowram"`
+
+	// AlwaysBatchCondUncond does not do anything
+	AlwaysBatchCondUncond *bool `json:"always_batch_cond_uncond"`
+
+	// UnloadGfpgan does not do anything.
+	UnloadGfpgan *bool `json:"unload_gfpgan"`
+
+	// Precision evaluate at this precision
+	Precision *string `json:"precision"`
+
+	// UpcastSampling upcast sampling. No effect with --no-half. Usually produces similar results to --no-half with better performance while using less memory.
+	UpcastSampling *bool `json:"upcast_sampling"`
+
+	// Share use share=True for gradio and make the UI accessible through their site
+	Share *bool `json:"share"`
+
+	// Ngrok ngrok authtoken, alternative to gradio --share
+	Ngrok *string `json:"ngrok"`
+
+	// NgrokRegion does not do anything.
+	NgrokRegion *string `json:"ngrok_region"`
+
+	// NgrokOptions The options to pass to ngrok in JSON format, e.g.: '{"authtoken_from_env":true, "basic_auth":"user:password", "oauth_provider":"google", "oauth_allow_emails":"user@asdf.com"}'
+	NgrokOptions *map[string]interface{} `json:"ngrok_options"`
+
+	// EnableInsecureExtensionAccess enable extensions tab regardless of other options
+	EnableInsecureExtensionAccess *bool `json:"enable_insecure_extension_access"`
+
+	// CodeformerModelsPath Path to directory with codeformer model file(s).
+	CodeformerModelsPath *string `json:"codeformer_models_path"`
+
+	// GfpganModelsPath Path to directory with GFPGAN model file(s).
+	GfpganModelsPath *string `json:"gfpgan_models_path"`
+
+	// EsrganModelsPath Path to directory with ESRGAN model file(s).
+	EsrganModelsPath *string `json:"esrgan_models_path"`
+
+	// BsrganModelsPath Path to directory with BSRGAN model file(s).
+	BsrganModelsPath *string `json:"bsrgan_models_path"`
+
+	// RealesrganModelsPath Path to directory with RealESRGAN model file(s).
+	RealesrganModelsPath *string `json:"realesrgan_models_path"`
+
+	// DatModelsPath Path to directory with DAT model file(s).
+	DatModelsPath *string `json:"dat_models_path"`
+
+	// ClipModelsPath Path to directory with CLIP model file(s).
+	ClipModelsPath *string `json:"clip_models_path"`
 
 	// Xformers enable xformers for cross attention layers
-	Xformers *bool `json:"xformers,omitempty"`
+	Xformers *bool `json:"xformers"`
+
+	// ForceEnableXformers enable xformers for cross attention layers regardless of whether the checking code thinks you can run it; do not make bug reports if this fails to work
+	ForceEnableXformers *bool `json:"force_enable_xformers"`
 
 	// XformersFlashAttention enable xformers with Flash Attention to improve reproducibility (supported for SD2.x or variant only)
-	XformersFlashAttention *bool                  `json:"xformers_flash_attention,omitempty"`
-	AdditionalProperties   map[string]interface{} `json:"-"`
+	XformersFlashAttention *bool `json:"xformers_flash_attention"`
+
+	// Deepdanbooru does not do anything
+	Deepdanbooru *bool `json:"deepdanbooru"`
+
+	// OptSplitAttention prefer Doggettx's cross-attention layer optimization for automatic choice of optimization
+	OptSplitAttention *bool `json:"opt_split_attention"`
+
+	// OptSubQuadAttention prefer memory efficient sub-quadratic cross-attention layer optimization for automatic choice of optimization
+	OptSubQuadAttention *bool `json:"opt_sub_quad_attention"`
+
+	// SubQuadQChunkSize query chunk size for the sub-quadratic cross-attention layer optimization to use
+	SubQuadQChunkSize *int `json:"sub_quad_q_chunk_size"`
+
+	// SubQuadKvChunkSize kv chunk size for the sub-quadratic cross-attention layer optimization to use
+	SubQuadKvChunkSize *string `json:"sub_quad_kv_chunk_size"`
+
+	// SubQuadChunkThreshold the percentage of VRAM threshold for the sub-quadratic cross-attention layer optimization to use chunking
+	SubQuadChunkThreshold *string `json:"sub_quad_chunk_threshold"`
+
+	// OptSplitAttentionInvokeai prefer InvokeAI's cross-attention layer optimization for automatic choice of optimization
+	OptSplitAttentionInvokeai *bool `json:"opt_split_attention_invokeai"`
+
+	// OptSplitAttentionV1 prefer older version of split attention optimization for automatic choice of optimization
+	OptSplitAttentionV1 *bool `json:"opt_split_attention_v1"`
+
+	// OptSdpAttention prefer scaled dot product cross-attention layer optimization for automatic choice of optimization; requires PyTorch 2.*
+	OptSdpAttention *bool `json:"opt_sdp_attention"`
+
+	// OptSdpNoMemAttention prefer scaled dot product cross-attention layer optimization without memory efficient attention for automatic choice of optimization, makes image generation deterministic; requires PyTorch 2.*
+	OptSdpNoMemAttention *bool `json:"opt_sdp_no_mem_attention"`
+
+	// DisableOptSplitAttention prefer no cross-attention layer optimization for automatic choice of optimization
+	DisableOptSplitAttention *bool `json:"disable_opt_split_attention"`
+
+	// DisableNanCheck do not check if produced images/latent spaces have nans; useful for running without a checkpoint in CI
+	DisableNanCheck *bool `json:"disable_nan_check"`
+
+	// UseCpu use CPU as torch device for specified modules
+	UseCpu *[]interface{} `json:"use_cpu"`
+
+	// UseIpex use Intel XPU as torch device
+	UseIpex *bool `json:"use_ipex"`
+
+	// DisableModelLoadingRamOptimization disable an optimization that reduces RAM use when loading a model
+	DisableModelLoadingRamOptimization *bool `json:"disable_model_loading_ram_optimization"`
+
+	// Listen launch gradio with 0.0.0.0 as server name, allowing to respond to network requests
+	Listen *bool `json:"listen"`
+
+	// Port launch gradio with given server port, you need root/admin rights for ports < 1024, defaults to 7860 if available. A string: the argparse default is None, so A1111's FlagsModel types the field str and pydantic v1 turns the int port into "7860".
+	Port *string `json:"port"`
+
+	// ShowNegativePrompt does not do anything
+	ShowNegativePrompt *bool `json:"show_negative_prompt"`
+
+	// UiConfigFile filename to use for ui configuration
+	UiConfigFile *string `json:"ui_config_file"`
+
+	// HideUiDirConfig hide directory configuration from webui
+	HideUiDirConfig *bool `json:"hide_ui_dir_config"`
+
+	// FreezeSettings disable editing of all settings globally
+	FreezeSettings *bool `json:"freeze_settings"`
+
+	// FreezeSettingsInSections disable editing settings in specific sections of the settings page by specifying a comma-delimited list such like "saving-images,upscaling". The list of setting names can be found in the modules/shared_options.py file
+	FreezeSettingsInSections *string `json:"freeze_settings_in_sections"`
+
+	// FreezeSpecificSettings disable editing of individual settings by specifying a comma-delimited list like "samples_save,samples_format". The list of setting names can be found in the config.json file
+	FreezeSpecificSettings *string `json:"freeze_specific_settings"`
+
+	// UiSettingsFile filename to use for ui settings
+	UiSettingsFile *string `json:"ui_settings_file"`
+
+	// GradioDebug launch gradio with --debug option
+	GradioDebug *bool `json:"gradio_debug"`
+
+	// GradioAuth set gradio authentication like "username:password"; or comma-delimit multiple like "u1:p1,u2:p2,u3:p3"
+	GradioAuth *string `json:"gradio_auth"`
+
+	// GradioAuthPath set gradio authentication file path ex. "/path/to/auth/file" same auth format as --gradio-auth
+	GradioAuthPath *string `json:"gradio_auth_path"`
+
+	// GradioImg2imgTool does not do anything
+	GradioImg2imgTool *string `json:"gradio_img2img_tool"`
+
+	// GradioInpaintTool does not do anything
+	GradioInpaintTool *string `json:"gradio_inpaint_tool"`
+
+	// GradioAllowedPath add path to gradio's allowed_paths, make it possible to serve files from it
+	GradioAllowedPath *[]interface{} `json:"gradio_allowed_path"`
+
+	// OptChannelslast change memory type for stable diffusion to channels last
+	OptChannelslast *bool `json:"opt_channelslast"`
+
+	// StylesFile path or wildcard path of styles files, allow multiple entries.
+	StylesFile *[]interface{} `json:"styles_file"`
+
+	// Autolaunch open the webui URL in the system's default browser upon launch
+	Autolaunch *bool `json:"autolaunch"`
+
+	// Theme launches the UI with light or dark theme
+	Theme *string `json:"theme"`
+
+	// UseTextboxSeed use textbox for seeds in UI (no up/down, but possible to input long seeds)
+	UseTextboxSeed *bool `json:"use_textbox_seed"`
+
+	// DisableConsoleProgressbars do not output progressbars to console
+	DisableConsoleProgressbars *bool `json:"disable_console_progressbars"`
+
+	// EnableConsolePrompts does not do anything
+	EnableConsolePrompts *bool `json:"enable_console_prompts"`
+
+	// VaePath Checkpoint to use as VAE; setting this argument disables all settings related to VAE
+	VaePath *string `json:"vae_path"`
+
+	// DisableSafeUnpickle disable checking pytorch models for malicious code
+	DisableSafeUnpickle *bool `json:"disable_safe_unpickle"`
+
+	// Api use api=True to launch the API together with the webui (use --nowebui instead for only the API)
+	Api *bool `json:"api"`
+
+	// ApiAuth Set authentication for API like "username:password"; or comma-delimit multiple like "u1:p1,u2:p2,u3:p3"
+	ApiAuth *string `json:"api_auth"`
+
+	// ApiLog use api-log=True to enable logging of all API requests
+	ApiLog *bool `json:"api_log"`
+
+	// Nowebui use api=True to launch the API instead of the webui
+	Nowebui *bool `json:"nowebui"`
+
+	// UiDebugMode Don't load model to quickly launch UI
+	UiDebugMode *bool `json:"ui_debug_mode"`
+
+	// DeviceId Select the default CUDA device to use (export CUDA_VISIBLE_DEVICES=0,1,etc might be needed before)
+	DeviceId *string `json:"device_id"`
+
+	// Administrator Administrator rights
+	Administrator *bool `json:"administrator"`
+
+	// CorsAllowOrigins Allowed CORS origin(s) in the form of a comma-separated list (no spaces)
+	CorsAllowOrigins *string `json:"cors_allow_origins"`
+
+	// CorsAllowOriginsRegex Allowed CORS origin(s) in the form of a single regular expression
+	CorsAllowOriginsRegex *string `json:"cors_allow_origins_regex"`
+
+	// TlsKeyfile Partially enables TLS, requires --tls-certfile to fully function
+	TlsKeyfile *string `json:"tls_keyfile"`
+
+	// TlsCertfile Partially enables TLS, requires --tls-keyfile to fully function
+	TlsCertfile *string `json:"tls_certfile"`
+
+	// DisableTlsVerify When passed, enables the use of self-signed certificates.
+	DisableTlsVerify *string `json:"disable_tls_verify"`
+
+	// ServerName Sets hostname of server
+	ServerName *string `json:"server_name"`
+
+	// GradioQueue does not do anything
+	GradioQueue *bool `json:"gradio_queue"`
+
+	// NoGradioQueue Disables gradio queue; causes the webpage to use http requests instead of websockets; was the default in earlier versions
+	NoGradioQueue *bool `json:"no_gradio_queue"`
+
+	// SkipVersionCheck Do not check versions of torch and xformers
+	SkipVersionCheck *bool `json:"skip_version_check"`
+
+	// NoHashing disable sha256 hashing of checkpoints to help loading performance
+	NoHashing *bool `json:"no_hashing"`
+
+	// NoDownloadSdModel don't download SD1.5 model even if no model is found in --ckpt-dir
+	NoDownloadSdModel *bool `json:"no_download_sd_model"`
+
+	// Subpath customize the subpath for gradio, use with reverse proxy
+	Subpath *string `json:"subpath"`
+
+	// AddStopRoute does not do anything
+	AddStopRoute *bool `json:"add_stop_route"`
+
+	// ApiServerStop enable server stop/restart/kill via api
+	ApiServerStop *bool `json:"api_server_stop"`
+
+	// TimeoutKeepAlive set timeout_keep_alive for uvicorn
+	TimeoutKeepAlive *int `json:"timeout_keep_alive"`
+
+	// DisableAllExtensions prevent all extensions from running regardless of any other settings
+	DisableAllExtensions *bool `json:"disable_all_extensions"`
+
+	// DisableExtraExtensions prevent all extensions except built-in from running regardless of any other settings
+	DisableExtraExtensions *bool `json:"disable_extra_extensions"`
+
+	// SkipLoadModelAtStart if load a model at web start, only take effect when --nowebui
+	SkipLoadModelAtStart *bool `json:"skip_load_model_at_start"`
+
+	// UnixFilenamesSanitization allow any symbols except '/' in filenames. May conflict with your browser and file system
+	UnixFilenamesSanitization *bool `json:"unix_filenames_sanitization"`
+
+	// FilenamesMaxLength maximal length of filenames of saved images. If you override it, it can conflict with your file system
+	FilenamesMaxLength *int `json:"filenames_max_length"`
+
+	// NoPromptHistory disable read prompt from last generation feature; settings this argument will not create '--data_path/params.txt' file
+	NoPromptHistory *bool `json:"no_prompt_history"`
+
+	// LdsrModelsPath Path to directory with LDSR model file(s).
+	LdsrModelsPath *string `json:"ldsr_models_path"`
+
+	// LoraDir Path to directory with Lora networks.
+	LoraDir *string `json:"lora_dir"`
+
+	// LycoDirBackcompat Path to directory with LyCORIS networks (for backawards compatibility; can also use --lyco-dir).
+	LycoDirBackcompat *string `json:"lyco_dir_backcompat"`
+
+	// ScunetModelsPath Path to directory with ScuNET model file(s).
+	ScunetModelsPath *string `json:"scunet_models_path"`
+
+	// SwinirModelsPath Path to directory with SwinIR model file(s).
+	SwinirModelsPath     *string                `json:"swinir_models_path"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // GenerationUnprocessable A 422 of txt2img or img2img, in either of A1111's shapes.
@@ -647,19 +646,19 @@ type HTTPValidationError struct {
 // HypernetworkItem defines model for HypernetworkItem.
 type HypernetworkItem struct {
 	Name string  `json:"name"`
-	Path *string `json:"path,omitempty"`
+	Path *string `json:"path"`
 }
 
 // ImageToImageResponse defines model for ImageToImageResponse.
 type ImageToImageResponse struct {
 	// Images The generated images, base64 without a data: prefix.
-	Images *[]string `json:"images,omitempty"`
-
-	// Info A JSON document encoded as a string (Processed.js()).
-	Info string `json:"info"`
+	Images *[]string `json:"images"`
 
 	// Parameters The request echoed with every default filled in.
 	Parameters map[string]interface{} `json:"parameters"`
+
+	// Info A JSON document encoded as a string (Processed.js()).
+	Info string `json:"info"`
 }
 
 // InternalProgressRequest defines model for InternalProgressRequest.
@@ -677,22 +676,22 @@ type InternalProgressRequest struct {
 
 // InternalProgressResponse defines model for InternalProgressResponse.
 type InternalProgressResponse struct {
-	Active    bool     `json:"active"`
-	Completed bool     `json:"completed"`
-	Eta       *float64 `json:"eta,omitempty"`
-
-	// IdLivePreview Send this together with next request to prevent receiving same image
-	IdLivePreview *int `json:"id_live_preview,omitempty"`
-
-	// LivePreview Current live preview; a data: uri
-	LivePreview *string `json:"live_preview,omitempty"`
+	Active    bool `json:"active"`
+	Queued    bool `json:"queued"`
+	Completed bool `json:"completed"`
 
 	// Progress The progress with a range of 0 to 1
-	Progress *float64 `json:"progress,omitempty"`
-	Queued   bool     `json:"queued"`
+	Progress *float64 `json:"progress"`
+	Eta      *float64 `json:"eta"`
+
+	// LivePreview Current live preview; a data: uri
+	LivePreview *string `json:"live_preview"`
+
+	// IdLivePreview Send this together with next request to prevent receiving same image
+	IdLivePreview *int `json:"id_live_preview"`
 
 	// Textinfo Info text used by WebUI.
-	Textinfo *string `json:"textinfo,omitempty"`
+	Textinfo *string `json:"textinfo"`
 }
 
 // InterrogateRequest defines model for InterrogateRequest.
@@ -718,957 +717,954 @@ type LatentUpscalerModeItem struct {
 
 // LoraItem Built by the built-in Lora extension (create_lora_json); no pydantic model in A1111.
 type LoraItem struct {
-	Alias    *string                 `json:"alias,omitempty"`
-	Metadata *map[string]interface{} `json:"metadata,omitempty"`
 	Name     string                  `json:"name"`
+	Alias    *string                 `json:"alias"`
 	Path     string                  `json:"path"`
+	Metadata *map[string]interface{} `json:"metadata"`
 }
 
 // MemoryResponse defines model for MemoryResponse.
 type MemoryResponse struct {
-	// Cuda nVidia CUDA memory stats
-	Cuda map[string]interface{} `json:"cuda"`
-
 	// Ram System memory stats
 	Ram map[string]interface{} `json:"ram"`
 
-	// Runtime sdapi extension: figures from the Go runtime (heap, goroutines, GC). Absent on other servers.
-	Runtime *map[string]interface{} `json:"runtime,omitempty"`
+	// Cuda nVidia CUDA memory stats
+	Cuda map[string]interface{} `json:"cuda"`
 }
 
 // Null The route answers JSON null.
 type Null = map[string]interface{}
 
-// Options defines model for Options.
+// Options Every option of A1111 1.10, in its registration order (x-order), as its OptionsModel gives them: an option whose default is a non-zero int is typed float there, so every number option prints as a Python float (80.0); the options with an int default of 0 (x-sdapi-python-int) are untyped there and keep an integral value an int. sd_model_checkpoint is the loaded model's title "name [shorthash]" and sd_checkpoint_hash its sha256 from the moment a model is loaded (and from startup, naming the model that will be loaded).
 type Options struct {
-	// CLIPStopAtLastLayers Clip skip
-	CLIPStopAtLastLayers *float64 `json:"CLIP_stop_at_last_layers,omitempty"`
-
-	// DATTile Tile size for DAT upscalers.
-	DATTile *float64 `json:"DAT_tile,omitempty"`
-
-	// DATTileOverlap Tile overlap for DAT upscalers.
-	DATTileOverlap *float64 `json:"DAT_tile_overlap,omitempty"`
-
-	// ESRGANTile Tile size for ESRGAN upscalers.
-	ESRGANTile *float64 `json:"ESRGAN_tile,omitempty"`
-
-	// ESRGANTileOverlap Tile overlap for ESRGAN upscalers.
-	ESRGANTileOverlap *float64 `json:"ESRGAN_tile_overlap,omitempty"`
-
-	// AddModelHashToInfo Add model hash to infotext
-	AddModelHashToInfo *bool `json:"add_model_hash_to_info,omitempty"`
-
-	// AddModelNameToInfo Add model name to infotext
-	AddModelNameToInfo *bool `json:"add_model_name_to_info,omitempty"`
-
-	// AddUserNameToInfo Add user name to infotext when authenticated
-	AddUserNameToInfo *bool `json:"add_user_name_to_info,omitempty"`
-
-	// AddVaeHashToInfo Add VAE hash to infotext
-	AddVaeHashToInfo *bool `json:"add_vae_hash_to_info,omitempty"`
-
-	// AddVaeNameToInfo Add VAE name to infotext
-	AddVaeNameToInfo *bool `json:"add_vae_name_to_info,omitempty"`
-
-	// AddVersionToInfotext Add program version to infotext
-	AddVersionToInfotext *bool `json:"add_version_to_infotext,omitempty"`
-
-	// AlwaysDiscardNextToLastSigma Always discard next-to-last sigma
-	AlwaysDiscardNextToLastSigma *bool `json:"always_discard_next_to_last_sigma,omitempty"`
-
-	// ApiEnableRequests Allow http:// and https:// URLs for input images in API
-	ApiEnableRequests *bool `json:"api_enable_requests,omitempty"`
-
-	// ApiForbidLocalRequests Forbid URLs to local resources
-	ApiForbidLocalRequests *bool `json:"api_forbid_local_requests,omitempty"`
-
-	// ApiUseragent User agent for requests
-	ApiUseragent *string `json:"api_useragent,omitempty"`
-
-	// AutoBackcompat Automatic backward compatibility
-	AutoBackcompat *bool `json:"auto_backcompat,omitempty"`
-
-	// AutoLaunchBrowser Automatically open webui in browser on startup
-	AutoLaunchBrowser *string `json:"auto_launch_browser,omitempty"`
-
-	// AutoVaePrecision Automatically revert VAE to 32-bit floats
-	AutoVaePrecision *bool `json:"auto_vae_precision,omitempty"`
-
-	// AutoVaePrecisionBfloat16 Automatically convert VAE to bfloat16
-	AutoVaePrecisionBfloat16 *bool `json:"auto_vae_precision_bfloat16,omitempty"`
-
-	// BatchCondUncond Batch cond/uncond
-	BatchCondUncond *bool `json:"batch_cond_uncond,omitempty"`
-
-	// BetaDistAlpha Beta scheduler - alpha
-	BetaDistAlpha *float64 `json:"beta_dist_alpha,omitempty"`
-
-	// BetaDistBeta Beta scheduler - beta
-	BetaDistBeta *float64 `json:"beta_dist_beta,omitempty"`
-
-	// CacheFp16Weight Cache FP16 weight for LoRA
-	CacheFp16Weight *bool `json:"cache_fp16_weight,omitempty"`
-
-	// CanvasAutoExpand Automatically expands an image that does not fit completely in the canvas area, similar to manually pressing the S and R buttons
-	CanvasAutoExpand *bool `json:"canvas_auto_expand,omitempty"`
-
-	// CanvasBlurPrompt Take the focus off the prompt when working with a canvas
-	CanvasBlurPrompt *bool `json:"canvas_blur_prompt,omitempty"`
-
-	// CanvasDisabledFunctions Disable function that you don't use
-	CanvasDisabledFunctions *[]interface{} `json:"canvas_disabled_functions,omitempty"`
-
-	// CanvasHotkeyAdjust Adjust brush size
-	CanvasHotkeyAdjust *string `json:"canvas_hotkey_adjust,omitempty"`
-
-	// CanvasHotkeyFullscreen Fullscreen Mode, maximizes the picture so that it fits into the screen and stretches it to its full width
-	CanvasHotkeyFullscreen *string `json:"canvas_hotkey_fullscreen,omitempty"`
-
-	// CanvasHotkeyGrowBrush Enlarge the brush size
-	CanvasHotkeyGrowBrush *string `json:"canvas_hotkey_grow_brush,omitempty"`
-
-	// CanvasHotkeyMove Moving the canvas
-	CanvasHotkeyMove *string `json:"canvas_hotkey_move,omitempty"`
-
-	// CanvasHotkeyOverlap Toggle overlap
-	CanvasHotkeyOverlap *string `json:"canvas_hotkey_overlap,omitempty"`
-
-	// CanvasHotkeyReset Reset zoom and canvas position
-	CanvasHotkeyReset *string `json:"canvas_hotkey_reset,omitempty"`
-
-	// CanvasHotkeyShrinkBrush Shrink the brush size
-	CanvasHotkeyShrinkBrush *string `json:"canvas_hotkey_shrink_brush,omitempty"`
-
-	// CanvasHotkeyZoom Zoom canvas
-	CanvasHotkeyZoom *string `json:"canvas_hotkey_zoom,omitempty"`
-
-	// CanvasShowTooltip Enable tooltip on the canvas
-	CanvasShowTooltip *bool `json:"canvas_show_tooltip,omitempty"`
-
-	// CleanTempDirAtStart Cleanup non-default temporary directory when starting webui
-	CleanTempDirAtStart *bool `json:"clean_temp_dir_at_start,omitempty"`
-
-	// CodeFormerWeight CodeFormer weight
-	CodeFormerWeight *float64 `json:"code_former_weight,omitempty"`
-
-	// CommaPaddingBacktrack Prompt word wrap length limit
-	CommaPaddingBacktrack *float64 `json:"comma_padding_backtrack,omitempty"`
-
-	// CompactPromptBox Compact prompt layout
-	CompactPromptBox *bool `json:"compact_prompt_box,omitempty"`
-
-	// CrossAttentionOptimization Cross attention optimization
-	CrossAttentionOptimization *string `json:"cross_attention_optimization,omitempty"`
-
-	// DatEnabledModels Select which DAT models to show in the web UI.
-	DatEnabledModels *[]interface{} `json:"dat_enabled_models,omitempty"`
-
-	// DatasetFilenameJoinString Filename join string
-	DatasetFilenameJoinString *string `json:"dataset_filename_join_string,omitempty"`
-
-	// DatasetFilenameWordRegex Filename word regex
-	DatasetFilenameWordRegex *string `json:"dataset_filename_word_regex,omitempty"`
-
-	// DdimDiscretize img2img DDIM discretize
-	DdimDiscretize *string `json:"ddim_discretize,omitempty"`
-
-	// DeepbooruEscape deepbooru: escape (\) brackets
-	DeepbooruEscape *bool `json:"deepbooru_escape,omitempty"`
-
-	// DeepbooruFilterTags deepbooru: filter out those tags
-	DeepbooruFilterTags *string `json:"deepbooru_filter_tags,omitempty"`
-
-	// DeepbooruSortAlpha deepbooru: sort tags alphabetically
-	DeepbooruSortAlpha *bool `json:"deepbooru_sort_alpha,omitempty"`
-
-	// DeepbooruUseSpaces deepbooru: use spaces in tags
-	DeepbooruUseSpaces *bool `json:"deepbooru_use_spaces,omitempty"`
-
-	// DimensionsAndBatchTogether Show Width/Height and Batch sliders in same row
-	DimensionsAndBatchTogether *bool `json:"dimensions_and_batch_together,omitempty"`
-
-	// DirectoriesFilenamePattern Directory name pattern
-	DirectoriesFilenamePattern *string `json:"directories_filename_pattern,omitempty"`
-
-	// DirectoriesMaxPromptWords Max prompt words for [prompt_words] pattern
-	DirectoriesMaxPromptWords *float64 `json:"directories_max_prompt_words,omitempty"`
-
-	// DisableAllExtensions Disable all extensions (preserves the list of disabled extensions)
-	DisableAllExtensions *string `json:"disable_all_extensions,omitempty"`
-
-	// DisableMmapLoadSafetensors Disable memmapping for loading .safetensors files.
-	DisableMmapLoadSafetensors *bool `json:"disable_mmap_load_safetensors,omitempty"`
-
-	// DisableTokenCounters Disable prompt token counters
-	DisableTokenCounters *bool `json:"disable_token_counters,omitempty"`
-
-	// DisableWeightsAutoSwap Disregard checkpoint information from pasted infotext
-	DisableWeightsAutoSwap *bool `json:"disable_weights_auto_swap,omitempty"`
-
-	// DisabledExtensions Disable these extensions
-	DisabledExtensions *[]interface{} `json:"disabled_extensions,omitempty"`
-
-	// DoNotShowImages Do not show any images in gallery
-	DoNotShowImages *bool `json:"do_not_show_images,omitempty"`
-
-	// DumpStacksOnSignal Print stack traces before exiting the program with ctrl+c.
-	DumpStacksOnSignal *bool `json:"dump_stacks_on_signal,omitempty"`
-
-	// Emphasis Emphasis mode
-	Emphasis *string `json:"emphasis,omitempty"`
-
-	// EnableBatchSeeds Make K-diffusion samplers produce same images in a batch as when making a single image
-	EnableBatchSeeds *bool `json:"enable_batch_seeds,omitempty"`
-
-	// EnableConsolePrompts Print prompts to console when generating with txt2img and img2img.
-	EnableConsolePrompts *bool `json:"enable_console_prompts,omitempty"`
-
-	// EnablePnginfo Write infotext to metadata of the generated image
-	EnablePnginfo *bool `json:"enable_pnginfo,omitempty"`
-
-	// EnablePromptComments Enable comments
-	EnablePromptComments *bool `json:"enable_prompt_comments,omitempty"`
-
-	// EnableQuantization Enable quantization in K samplers for sharper and cleaner results. This may change existing seeds
-	EnableQuantization *bool `json:"enable_quantization,omitempty"`
-
-	// EnableReloadingUiScripts Reload UI scripts when using Reload UI option
-	EnableReloadingUiScripts *bool `json:"enable_reloading_ui_scripts,omitempty"`
-
-	// EnableUpscaleProgressbar Show a progress bar in the console for tiled upscaling.
-	EnableUpscaleProgressbar *bool `json:"enable_upscale_progressbar,omitempty"`
-
-	// EtaAncestral Eta for k-diffusion samplers
-	EtaAncestral *float64 `json:"eta_ancestral,omitempty"`
-
-	// EtaDdim Eta for DDIM
-	EtaDdim *float64 `json:"eta_ddim,omitempty"`
-
-	// EtaNoiseSeedDelta Eta noise seed delta
-	EtaNoiseSeedDelta *float64 `json:"eta_noise_seed_delta,omitempty"`
-
-	// ExportFor4chan Save copy of large images as JPG
-	ExportFor4chan *bool `json:"export_for_4chan,omitempty"`
-
-	// ExtraNetworksAddTextSeparator Extra networks separator
-	ExtraNetworksAddTextSeparator *string `json:"extra_networks_add_text_separator,omitempty"`
-
-	// ExtraNetworksCardDescriptionIsHtml Treat card description as HTML
-	ExtraNetworksCardDescriptionIsHtml *bool `json:"extra_networks_card_description_is_html,omitempty"`
-
-	// ExtraNetworksCardHeight Card height for Extra Networks
-	ExtraNetworksCardHeight *float64 `json:"extra_networks_card_height,omitempty"`
-
-	// ExtraNetworksCardOrder Default order for Extra Networks cards
-	ExtraNetworksCardOrder *string `json:"extra_networks_card_order,omitempty"`
-
-	// ExtraNetworksCardOrderField Default order field for Extra Networks cards
-	ExtraNetworksCardOrderField *string `json:"extra_networks_card_order_field,omitempty"`
-
-	// ExtraNetworksCardShowDesc Show description on card
-	ExtraNetworksCardShowDesc *bool `json:"extra_networks_card_show_desc,omitempty"`
-
-	// ExtraNetworksCardTextScale Card text scale
-	ExtraNetworksCardTextScale *float64 `json:"extra_networks_card_text_scale,omitempty"`
-
-	// ExtraNetworksCardWidth Card width for Extra Networks
-	ExtraNetworksCardWidth *float64 `json:"extra_networks_card_width,omitempty"`
-
-	// ExtraNetworksDefaultMultiplier Default multiplier for extra networks
-	ExtraNetworksDefaultMultiplier *float64 `json:"extra_networks_default_multiplier,omitempty"`
-
-	// ExtraNetworksDirButtonFunction Add a '/' to the beginning of directory buttons
-	ExtraNetworksDirButtonFunction *bool `json:"extra_networks_dir_button_function,omitempty"`
-
-	// ExtraNetworksHiddenModels Show cards for models in hidden directories
-	ExtraNetworksHiddenModels *string `json:"extra_networks_hidden_models,omitempty"`
-
-	// ExtraNetworksShowHiddenDirectories Show hidden directories
-	ExtraNetworksShowHiddenDirectories *bool `json:"extra_networks_show_hidden_directories,omitempty"`
-
-	// ExtraNetworksTreeViewDefaultEnabled Show the Extra Networks directory view by default
-	ExtraNetworksTreeViewDefaultEnabled *bool `json:"extra_networks_tree_view_default_enabled,omitempty"`
-
-	// ExtraNetworksTreeViewDefaultWidth Default width for the Extra Networks directory tree view
-	ExtraNetworksTreeViewDefaultWidth *float64 `json:"extra_networks_tree_view_default_width,omitempty"`
-
-	// ExtraNetworksTreeViewStyle Extra Networks directory view style
-	ExtraNetworksTreeViewStyle *string `json:"extra_networks_tree_view_style,omitempty"`
-
-	// ExtraOptionsAccordion Place added settings into an accordion
-	ExtraOptionsAccordion *bool `json:"extra_options_accordion,omitempty"`
-
-	// ExtraOptionsCols Number of columns for added settings
-	ExtraOptionsCols *float64 `json:"extra_options_cols,omitempty"`
-
-	// ExtraOptionsImg2img Settings for img2img
-	ExtraOptionsImg2img *[]interface{} `json:"extra_options_img2img,omitempty"`
-
-	// ExtraOptionsTxt2img Settings for txt2img
-	ExtraOptionsTxt2img *[]interface{} `json:"extra_options_txt2img,omitempty"`
-
-	// FaceRestoration Restore faces
-	FaceRestoration *bool `json:"face_restoration,omitempty"`
-
-	// FaceRestorationModel Face restoration model
-	FaceRestorationModel *string `json:"face_restoration_model,omitempty"`
-
-	// FaceRestorationUnload Move face restoration model from VRAM into RAM after processing
-	FaceRestorationUnload *bool `json:"face_restoration_unload,omitempty"`
-
-	// Font Font for image grids that have text
-	Font *string `json:"font,omitempty"`
-
-	// Fp8Storage FP8 weight
-	Fp8Storage *string `json:"fp8_storage,omitempty"`
-
-	// GalleryHeight Gallery height
-	GalleryHeight *string `json:"gallery_height,omitempty"`
-
-	// GradioTheme Gradio theme
-	GradioTheme *string `json:"gradio_theme,omitempty"`
-
-	// GradioThemesCache Cache gradio themes locally
-	GradioThemesCache *bool `json:"gradio_themes_cache,omitempty"`
-
-	// GridBackgroundColor Background color for image grids
-	GridBackgroundColor *string `json:"grid_background_color,omitempty"`
-
-	// GridExtendedFilename Add extended info (seed, prompt) to filename when saving grid
-	GridExtendedFilename *bool `json:"grid_extended_filename,omitempty"`
-
-	// GridFormat File format for grids
-	GridFormat *string `json:"grid_format,omitempty"`
-
-	// GridOnlyIfMultiple Do not save grids consisting of one picture
-	GridOnlyIfMultiple *bool `json:"grid_only_if_multiple,omitempty"`
-
-	// GridPreventEmptySpots Prevent empty spots in grid (when set to autodetect)
-	GridPreventEmptySpots *bool `json:"grid_prevent_empty_spots,omitempty"`
-
-	// GridSave Always save all generated image grids
-	GridSave *bool `json:"grid_save,omitempty"`
-
-	// GridSaveToDirs Save grids to a subdirectory
-	GridSaveToDirs *bool `json:"grid_save_to_dirs,omitempty"`
-
-	// GridTextActiveColor Text color for image grids
-	GridTextActiveColor *string `json:"grid_text_active_color,omitempty"`
-
-	// GridTextInactiveColor Inactive text color for image grids
-	GridTextInactiveColor *string `json:"grid_text_inactive_color,omitempty"`
-
-	// GridZipFilenamePattern Archive filename pattern
-	GridZipFilenamePattern *string `json:"grid_zip_filename_pattern,omitempty"`
-
-	// HiddenTabs Hidden UI tabs
-	HiddenTabs *[]interface{} `json:"hidden_tabs,omitempty"`
-
-	// HideLdmPrints Prevent Stability-AI's ldm/sgm modules from printing noise to console.
-	HideLdmPrints *bool `json:"hide_ldm_prints,omitempty"`
-
-	// HideSamplers Hide samplers in user interface
-	HideSamplers *[]interface{} `json:"hide_samplers,omitempty"`
-
-	// HiresFixRefinerPass Hires fix: which pass to enable refiner for
-	HiresFixRefinerPass *string `json:"hires_fix_refiner_pass,omitempty"`
-
-	// HiresFixShowPrompts Hires fix: show hires prompt and negative prompt
-	HiresFixShowPrompts *bool `json:"hires_fix_show_prompts,omitempty"`
-
-	// HiresFixShowSampler Hires fix: show hires checkpoint and sampler selection
-	HiresFixShowSampler *bool `json:"hires_fix_show_sampler,omitempty"`
-
-	// HiresFixUseFirstpassConds For hires fix, calculate conds of second pass using extra networks of first pass.
-	HiresFixUseFirstpassConds *bool `json:"hires_fix_use_firstpass_conds,omitempty"`
-
-	// Img2imgBackgroundColor With img2img, fill transparent parts of the input image with this color.
-	Img2imgBackgroundColor *string `json:"img2img_background_color,omitempty"`
-
-	// Img2imgBatchShowResultsLimit Show the first N batch img2img results in UI
-	Img2imgBatchShowResultsLimit *float64 `json:"img2img_batch_show_results_limit,omitempty"`
-
-	// Img2imgColorCorrection Apply color correction to img2img results to match original colors.
-	Img2imgColorCorrection *bool `json:"img2img_color_correction,omitempty"`
-
-	// Img2imgEditorHeight Height of the image editor
-	Img2imgEditorHeight *float64 `json:"img2img_editor_height,omitempty"`
-
-	// Img2imgExtraNoise Extra noise multiplier for img2img and hires fix
-	Img2imgExtraNoise *float64 `json:"img2img_extra_noise,omitempty"`
-
-	// Img2imgFixSteps With img2img, do exactly the amount of steps the slider specifies.
-	Img2imgFixSteps *bool `json:"img2img_fix_steps,omitempty"`
-
-	// Img2imgInpaintMaskBrushColor Inpaint mask brush color
-	Img2imgInpaintMaskBrushColor *string `json:"img2img_inpaint_mask_brush_color,omitempty"`
-
-	// Img2imgInpaintSketchDefaultBrushColor Inpaint sketch initial brush color
-	Img2imgInpaintSketchDefaultBrushColor *string `json:"img2img_inpaint_sketch_default_brush_color,omitempty"`
-
-	// Img2imgSettingsAccordion Settings in img2img hidden under Accordion
-	Img2imgSettingsAccordion *bool `json:"img2img_settings_accordion,omitempty"`
-
-	// Img2imgSketchDefaultBrushColor Sketch initial brush color
-	Img2imgSketchDefaultBrushColor *string `json:"img2img_sketch_default_brush_color,omitempty"`
-
-	// ImgDownscaleThreshold File size limit for the above option, MB
-	ImgDownscaleThreshold *float64 `json:"img_downscale_threshold,omitempty"`
-
-	// ImgMaxSizeMp Maximum image size
-	ImgMaxSizeMp *float64 `json:"img_max_size_mp,omitempty"`
-
-	// IncludeStylesIntoTokenCounters Count tokens of enabled styles
-	IncludeStylesIntoTokenCounters *bool   `json:"include_styles_into_token_counters,omitempty"`
-	InfotextExplanation            *string `json:"infotext_explanation,omitempty"`
-
-	// InfotextSkipPasting Disregard fields from pasted infotext
-	InfotextSkipPasting *[]interface{} `json:"infotext_skip_pasting,omitempty"`
-
-	// InfotextStyles Infer styles from prompts of pasted infotext
-	InfotextStyles *string `json:"infotext_styles,omitempty"`
-
-	// InitialNoiseMultiplier Noise multiplier for img2img
-	InitialNoiseMultiplier *float64 `json:"initial_noise_multiplier,omitempty"`
-
-	// InpaintingMaskWeight Inpainting conditioning mask strength
-	InpaintingMaskWeight *float64 `json:"inpainting_mask_weight,omitempty"`
-
-	// InterrogateClipDictLimit CLIP: maximum number of lines in text file
-	InterrogateClipDictLimit *float64 `json:"interrogate_clip_dict_limit,omitempty"`
-
-	// InterrogateClipMaxLength BLIP: maximum description length
-	InterrogateClipMaxLength *float64 `json:"interrogate_clip_max_length,omitempty"`
-
-	// InterrogateClipMinLength BLIP: minimum description length
-	InterrogateClipMinLength *float64 `json:"interrogate_clip_min_length,omitempty"`
-
-	// InterrogateClipNumBeams BLIP: num_beams
-	InterrogateClipNumBeams *float64 `json:"interrogate_clip_num_beams,omitempty"`
-
-	// InterrogateClipSkipCategories CLIP: skip inquire categories
-	InterrogateClipSkipCategories *[]interface{} `json:"interrogate_clip_skip_categories,omitempty"`
-
-	// InterrogateDeepbooruScoreThreshold deepbooru: score threshold
-	InterrogateDeepbooruScoreThreshold *float64 `json:"interrogate_deepbooru_score_threshold,omitempty"`
-
-	// InterrogateKeepModelsInMemory Keep models in VRAM
-	InterrogateKeepModelsInMemory *bool `json:"interrogate_keep_models_in_memory,omitempty"`
-
-	// InterrogateReturnRanks Include ranks of model tags matches in results.
-	InterrogateReturnRanks *bool `json:"interrogate_return_ranks,omitempty"`
-
-	// InterruptAfterCurrent Don't Interrupt in the middle
-	InterruptAfterCurrent *bool `json:"interrupt_after_current,omitempty"`
-
-	// JpegQuality Quality for saved jpeg and avif images
-	JpegQuality *float64 `json:"jpeg_quality,omitempty"`
-
-	// JsLivePreviewInModalLightbox Show Live preview in full page image viewer
-	JsLivePreviewInModalLightbox *bool `json:"js_live_preview_in_modal_lightbox,omitempty"`
-
-	// JsModalLightbox Full page image viewer: enable
-	JsModalLightbox *bool `json:"js_modal_lightbox,omitempty"`
-
-	// JsModalLightboxGamepad Full page image viewer: navigate with gamepad
-	JsModalLightboxGamepad *bool `json:"js_modal_lightbox_gamepad,omitempty"`
-
-	// JsModalLightboxGamepadRepeat Full page image viewer: gamepad repeat period
-	JsModalLightboxGamepadRepeat *float64 `json:"js_modal_lightbox_gamepad_repeat,omitempty"`
-
-	// JsModalLightboxInitiallyZoomed Full page image viewer: show images zoomed in by default
-	JsModalLightboxInitiallyZoomed *bool `json:"js_modal_lightbox_initially_zoomed,omitempty"`
-
-	// KeyeditDelimiters Word delimiters when editing the prompt with Ctrl+up/down
-	KeyeditDelimiters *string `json:"keyedit_delimiters,omitempty"`
-
-	// KeyeditDelimitersWhitespace Ctrl+up/down whitespace delimiters
-	KeyeditDelimitersWhitespace *[]interface{} `json:"keyedit_delimiters_whitespace,omitempty"`
-
-	// KeyeditMove Alt+left/right moves prompt elements
-	KeyeditMove *bool `json:"keyedit_move,omitempty"`
-
-	// KeyeditPrecisionAttention Precision for (attention:1.1) when editing the prompt with Ctrl+up/down
-	KeyeditPrecisionAttention *float64 `json:"keyedit_precision_attention,omitempty"`
-
-	// KeyeditPrecisionExtra Precision for <extra networks:0.9> when editing the prompt with Ctrl+up/down
-	KeyeditPrecisionExtra *float64 `json:"keyedit_precision_extra,omitempty"`
-
-	// ListHiddenFiles Load models/files in hidden directories
-	ListHiddenFiles *bool `json:"list_hidden_files,omitempty"`
-
-	// LivePreviewAllowLowvramFull Allow Full live preview method with lowvram/medvram
-	LivePreviewAllowLowvramFull *bool `json:"live_preview_allow_lowvram_full,omitempty"`
-
-	// LivePreviewContent Live preview subject
-	LivePreviewContent *string `json:"live_preview_content,omitempty"`
-
-	// LivePreviewFastInterrupt Return image with chosen live preview method on interrupt
-	LivePreviewFastInterrupt *bool `json:"live_preview_fast_interrupt,omitempty"`
-
-	// LivePreviewRefreshPeriod Progressbar and preview update period
-	LivePreviewRefreshPeriod *float64 `json:"live_preview_refresh_period,omitempty"`
-
-	// LivePreviewsEnable Show live previews of the created image
-	LivePreviewsEnable *bool `json:"live_previews_enable,omitempty"`
-
-	// LivePreviewsImageFormat Live preview file format
-	LivePreviewsImageFormat *string `json:"live_previews_image_format,omitempty"`
-
-	// Localization Localization
-	Localization *string `json:"localization,omitempty"`
-
-	// LoraAddHashesToInfotext Add Lora hashes to infotext
-	LoraAddHashesToInfotext *bool `json:"lora_add_hashes_to_infotext,omitempty"`
-
-	// LoraBundledTiToInfotext Add Lora name as TI hashes for bundled Textual Inversion
-	LoraBundledTiToInfotext *bool `json:"lora_bundled_ti_to_infotext,omitempty"`
-
-	// LoraFunctional Lora/Networks: use old method that takes longer when you have multiple Loras active and produces same results as kohya-ss/sd-webui-additional-networks extension
-	LoraFunctional *bool `json:"lora_functional,omitempty"`
-
-	// LoraHideUnknownForVersions Hide networks of unknown versions for model versions
-	LoraHideUnknownForVersions *[]interface{} `json:"lora_hide_unknown_for_versions,omitempty"`
-
-	// LoraInMemoryLimit Number of Lora networks to keep cached in memory
-	LoraInMemoryLimit *float64 `json:"lora_in_memory_limit,omitempty"`
-
-	// LoraNotFoundGradioWarning Lora not found warning popup in webui
-	LoraNotFoundGradioWarning *bool `json:"lora_not_found_gradio_warning,omitempty"`
-
-	// LoraNotFoundWarningConsole Lora not found warning in console
-	LoraNotFoundWarningConsole *bool `json:"lora_not_found_warning_console,omitempty"`
-
-	// LoraPreferredName When adding to prompt, refer to Lora by
-	LoraPreferredName *string `json:"lora_preferred_name,omitempty"`
-
-	// LoraShowAll Always show all networks on the Lora page
-	LoraShowAll *bool `json:"lora_show_all,omitempty"`
-
-	// MemmonPollRate VRAM usage polls per second during generation.
-	MemmonPollRate *float64 `json:"memmon_poll_rate,omitempty"`
-
-	// MultipleTqdm Add a second progress bar to the console that shows progress for an entire job.
-	MultipleTqdm *bool `json:"multiple_tqdm,omitempty"`
-
-	// NRows Grid row count; use -1 for autodetect and 0 for it to be same as batch size
-	NRows *float64 `json:"n_rows,omitempty"`
-
-	// NoDpmppSdeBatchDeterminism Do not make DPM++ SDE deterministic across different batch sizes.
-	NoDpmppSdeBatchDeterminism *bool `json:"no_dpmpp_sde_batch_determinism,omitempty"`
-
-	// NotificationAudio Play notification sound after image generation
-	NotificationAudio *bool `json:"notification_audio,omitempty"`
-
-	// NotificationVolume Notification sound volume
-	NotificationVolume *float64 `json:"notification_volume,omitempty"`
-
-	// OpenDirButtonChoice What directory the [📂] button opens
-	OpenDirButtonChoice *string `json:"open_dir_button_choice,omitempty"`
-
-	// OutdirExtrasSamples Output directory for images from extras tab
-	OutdirExtrasSamples *string `json:"outdir_extras_samples,omitempty"`
-
-	// OutdirGrids Output directory for grids; if empty, defaults to two directories below
-	OutdirGrids *string `json:"outdir_grids,omitempty"`
-
-	// OutdirImg2imgGrids Output directory for img2img grids
-	OutdirImg2imgGrids *string `json:"outdir_img2img_grids,omitempty"`
-
-	// OutdirImg2imgSamples Output directory for img2img images
-	OutdirImg2imgSamples *string `json:"outdir_img2img_samples,omitempty"`
-
-	// OutdirInitImages Directory for saving init images when using img2img
-	OutdirInitImages *string `json:"outdir_init_images,omitempty"`
-
-	// OutdirSamples Output directory for images; if empty, defaults to three directories below
-	OutdirSamples *string `json:"outdir_samples,omitempty"`
-
-	// OutdirSave Directory for saving images using the Save button
-	OutdirSave *string `json:"outdir_save,omitempty"`
-
-	// OutdirTxt2imgGrids Output directory for txt2img grids
-	OutdirTxt2imgGrids *string `json:"outdir_txt2img_grids,omitempty"`
-
-	// OutdirTxt2imgSamples Output directory for txt2img images
-	OutdirTxt2imgSamples *string `json:"outdir_txt2img_samples,omitempty"`
-
-	// OverlayInpaint Overlay original for inpaint
-	OverlayInpaint *bool `json:"overlay_inpaint,omitempty"`
-
-	// PadCondUncond Pad prompt/negative prompt
-	PadCondUncond *bool `json:"pad_cond_uncond,omitempty"`
-
-	// PadCondUncondV0 Pad prompt/negative prompt (v0)
-	PadCondUncondV0 *bool `json:"pad_cond_uncond_v0,omitempty"`
-
-	// PersistentCondCache Persistent cond cache
-	PersistentCondCache *bool `json:"persistent_cond_cache,omitempty"`
-
-	// PinMemory Turn on pin_memory for DataLoader. Makes training slightly faster but can increase memory usage.
-	PinMemory *bool `json:"pin_memory,omitempty"`
-
-	// PostprocessingDisableInExtras Disable postprocessing operations in extras tab
-	PostprocessingDisableInExtras *[]interface{} `json:"postprocessing_disable_in_extras,omitempty"`
-
-	// PostprocessingEnableInMainUi Enable postprocessing operations in txt2img and img2img tabs
-	PostprocessingEnableInMainUi *[]interface{} `json:"postprocessing_enable_in_main_ui,omitempty"`
-
-	// PostprocessingExistingCaptionAction Action for existing captions
-	PostprocessingExistingCaptionAction *string `json:"postprocessing_existing_caption_action,omitempty"`
-
-	// PostprocessingOperationOrder Postprocessing operation order
-	PostprocessingOperationOrder *[]interface{} `json:"postprocessing_operation_order,omitempty"`
-
-	// PreventScreenSleepDuringGeneration Prevent screen sleep during generation
-	PreventScreenSleepDuringGeneration *bool `json:"prevent_screen_sleep_during_generation,omitempty"`
-
-	// PrintHypernetExtra Print extra hypernetwork information to console.
-	PrintHypernetExtra *bool `json:"print_hypernet_extra,omitempty"`
-
-	// ProfilingActivities Activities
-	ProfilingActivities *[]interface{} `json:"profiling_activities,omitempty"`
-
-	// ProfilingEnable Enable profiling
-	ProfilingEnable      *bool   `json:"profiling_enable,omitempty"`
-	ProfilingExplanation *string `json:"profiling_explanation,omitempty"`
-
-	// ProfilingFilename Profile filename
-	ProfilingFilename *string `json:"profiling_filename,omitempty"`
-
-	// ProfilingProfileMemory Profile memory
-	ProfilingProfileMemory *bool `json:"profiling_profile_memory,omitempty"`
-
-	// ProfilingRecordShapes Record shapes
-	ProfilingRecordShapes *bool `json:"profiling_record_shapes,omitempty"`
-
-	// ProfilingWithStack Include python stack
-	ProfilingWithStack *bool `json:"profiling_with_stack,omitempty"`
-
-	// QuicksettingsList Quicksettings list
-	QuicksettingsList *[]interface{} `json:"quicksettings_list,omitempty"`
-
-	// RandnSource Random number generator source.
-	RandnSource *string `json:"randn_source,omitempty"`
-
-	// RealesrganEnabledModels Select which Real-ESRGAN models to show in the web UI.
-	RealesrganEnabledModels *[]interface{} `json:"realesrgan_enabled_models,omitempty"`
-
-	// RefinerSwitchBySampleSteps Switch to refiner by sampling steps instead of model timesteps. Old behavior for refiner.
-	RefinerSwitchBySampleSteps *bool `json:"refiner_switch_by_sample_steps,omitempty"`
-
-	// RestoreConfigStateFile Config state file to restore from, under 'config-states/' folder
-	RestoreConfigStateFile *string `json:"restore_config_state_file,omitempty"`
-
-	// ReturnGrid Show grid in gallery
-	ReturnGrid *bool `json:"return_grid,omitempty"`
-
-	// ReturnMask For inpainting, include the greyscale mask in results for web
-	ReturnMask *bool `json:"return_mask,omitempty"`
-
-	// ReturnMaskComposite For inpainting, include masked composite in results for web
-	ReturnMaskComposite *bool `json:"return_mask_composite,omitempty"`
-
-	// Rho rho
-	Rho *float64 `json:"rho,omitempty"`
-
-	// SChurn sigma churn
-	SChurn *float64 `json:"s_churn,omitempty"`
-
-	// SMinUncond Negative Guidance minimum sigma
-	SMinUncond *float64 `json:"s_min_uncond,omitempty"`
-
-	// SMinUncondAll Negative Guidance minimum sigma all steps
-	SMinUncondAll *bool `json:"s_min_uncond_all,omitempty"`
-
-	// SNoise sigma noise
-	SNoise *float64 `json:"s_noise,omitempty"`
-
-	// STmax sigma tmax
-	STmax *float64 `json:"s_tmax,omitempty"`
-
-	// STmin sigma tmin
-	STmin *float64 `json:"s_tmin,omitempty"`
-
-	// SamplersInDropdown Use dropdown for sampler selection instead of radio group
-	SamplersInDropdown *bool `json:"samplers_in_dropdown,omitempty"`
-
-	// SamplesFilenamePattern Images filename pattern
-	SamplesFilenamePattern *string `json:"samples_filename_pattern,omitempty"`
+	// SamplesSave Always save all generated images
+	SamplesSave bool `json:"samples_save"`
 
 	// SamplesFormat File format for images
-	SamplesFormat *string `json:"samples_format,omitempty"`
+	SamplesFormat string `json:"samples_format"`
 
-	// SamplesLogStdout Always print all generation info to standard output
-	SamplesLogStdout *bool `json:"samples_log_stdout,omitempty"`
-
-	// SamplesSave Always save all generated images
-	SamplesSave *bool `json:"samples_save,omitempty"`
+	// SamplesFilenamePattern Images filename pattern
+	SamplesFilenamePattern string `json:"samples_filename_pattern"`
 
 	// SaveImagesAddNumber Add number to filename when saving
-	SaveImagesAddNumber *bool `json:"save_images_add_number,omitempty"`
-
-	// SaveImagesBeforeColorCorrection Save a copy of image before applying color correction to img2img results
-	SaveImagesBeforeColorCorrection *bool `json:"save_images_before_color_correction,omitempty"`
-
-	// SaveImagesBeforeFaceRestoration Save a copy of image before doing face restoration.
-	SaveImagesBeforeFaceRestoration *bool `json:"save_images_before_face_restoration,omitempty"`
-
-	// SaveImagesBeforeHighresFix Save a copy of image before applying highres fix.
-	SaveImagesBeforeHighresFix *bool `json:"save_images_before_highres_fix,omitempty"`
+	SaveImagesAddNumber bool `json:"save_images_add_number"`
 
 	// SaveImagesReplaceAction Saving the image to an existing file
-	SaveImagesReplaceAction *string `json:"save_images_replace_action,omitempty"`
+	SaveImagesReplaceAction string `json:"save_images_replace_action"`
 
-	// SaveIncompleteImages Save incomplete images
-	SaveIncompleteImages *bool `json:"save_incomplete_images,omitempty"`
+	// GridSave Always save all generated image grids
+	GridSave bool `json:"grid_save"`
 
-	// SaveInitImg Save init images when using img2img
-	SaveInitImg *bool `json:"save_init_img,omitempty"`
+	// GridFormat File format for grids
+	GridFormat string `json:"grid_format"`
 
-	// SaveMask For inpainting, save a copy of the greyscale mask
-	SaveMask *bool `json:"save_mask,omitempty"`
+	// GridExtendedFilename Add extended info (seed, prompt) to filename when saving grid
+	GridExtendedFilename bool `json:"grid_extended_filename"`
 
-	// SaveMaskComposite For inpainting, save a masked composite
-	SaveMaskComposite *bool `json:"save_mask_composite,omitempty"`
+	// GridOnlyIfMultiple Do not save grids consisting of one picture
+	GridOnlyIfMultiple bool `json:"grid_only_if_multiple"`
 
-	// SaveOptimizerState Saves Optimizer state as separate *.optim file. Training of embedding or HN can be resumed with the matching optim file.
-	SaveOptimizerState *bool `json:"save_optimizer_state,omitempty"`
+	// GridPreventEmptySpots Prevent empty spots in grid (when set to autodetect)
+	GridPreventEmptySpots bool `json:"grid_prevent_empty_spots"`
 
-	// SaveSelectedOnly When using 'Save' button, only save a single selected image
-	SaveSelectedOnly *bool `json:"save_selected_only,omitempty"`
+	// GridZipFilenamePattern Archive filename pattern
+	GridZipFilenamePattern string `json:"grid_zip_filename_pattern"`
 
-	// SaveToDirs Save images to a subdirectory
-	SaveToDirs *bool `json:"save_to_dirs,omitempty"`
+	// NRows Grid row count; use -1 for autodetect and 0 for it to be same as batch size
+	NRows float64 `json:"n_rows"`
 
-	// SaveTrainingSettingsToTxt Save textual inversion and hypernet settings to a text file whenever training starts.
-	SaveTrainingSettingsToTxt *bool `json:"save_training_settings_to_txt,omitempty"`
+	// Font Font for image grids that have text
+	Font string `json:"font"`
+
+	// GridTextActiveColor Text color for image grids
+	GridTextActiveColor string `json:"grid_text_active_color"`
+
+	// GridTextInactiveColor Inactive text color for image grids
+	GridTextInactiveColor string `json:"grid_text_inactive_color"`
+
+	// GridBackgroundColor Background color for image grids
+	GridBackgroundColor string `json:"grid_background_color"`
+
+	// EnablePnginfo Write infotext to metadata of the generated image
+	EnablePnginfo bool `json:"enable_pnginfo"`
 
 	// SaveTxt Create a text file with infotext next to every generated image
-	SaveTxt *bool `json:"save_txt,omitempty"`
+	SaveTxt bool `json:"save_txt"`
 
-	// SaveWriteLogCsv Write log.csv when saving images using 'Save' button
-	SaveWriteLogCsv *bool `json:"save_write_log_csv,omitempty"`
+	// SaveImagesBeforeFaceRestoration Save a copy of image before doing face restoration.
+	SaveImagesBeforeFaceRestoration bool `json:"save_images_before_face_restoration"`
 
-	// Sd3EnableT5 Enable T5
-	Sd3EnableT5 *bool `json:"sd3_enable_t5,omitempty"`
+	// SaveImagesBeforeHighresFix Save a copy of image before applying highres fix.
+	SaveImagesBeforeHighresFix bool `json:"save_images_before_highres_fix"`
 
-	// SdCheckpointCache Checkpoints to cache in RAM
-	SdCheckpointCache *float64 `json:"sd_checkpoint_cache,omitempty"`
+	// SaveImagesBeforeColorCorrection Save a copy of image before applying color correction to img2img results
+	SaveImagesBeforeColorCorrection bool `json:"save_images_before_color_correction"`
 
-	// SdCheckpointDropdownUseShort Checkpoint dropdown: use filenames without paths
-	SdCheckpointDropdownUseShort *bool `json:"sd_checkpoint_dropdown_use_short,omitempty"`
+	// SaveMask For inpainting, save a copy of the greyscale mask
+	SaveMask bool `json:"save_mask"`
 
-	// SdCheckpointHash SHA256 hash of the current checkpoint
-	SdCheckpointHash *string `json:"sd_checkpoint_hash,omitempty"`
+	// SaveMaskComposite For inpainting, save a masked composite
+	SaveMaskComposite bool `json:"save_mask_composite"`
 
-	// SdCheckpointsKeepInCpu Only keep one model on device
-	SdCheckpointsKeepInCpu *bool `json:"sd_checkpoints_keep_in_cpu,omitempty"`
-
-	// SdCheckpointsLimit Maximum number of checkpoints loaded at the same time
-	SdCheckpointsLimit *float64 `json:"sd_checkpoints_limit,omitempty"`
-
-	// SdHypernetwork Add hypernetwork to prompt
-	SdHypernetwork *string `json:"sd_hypernetwork,omitempty"`
-
-	// SdLora Add network to prompt
-	SdLora *string `json:"sd_lora,omitempty"`
-
-	// SdModelCheckpoint Stable Diffusion checkpoint
-	SdModelCheckpoint *string `json:"sd_model_checkpoint,omitempty"`
-
-	// SdNoiseSchedule Noise schedule for sampling
-	SdNoiseSchedule *string `json:"sd_noise_schedule,omitempty"`
-
-	// SdUnet SD Unet
-	SdUnet *string `json:"sd_unet,omitempty"`
-
-	// SdVae SD VAE
-	SdVae *string `json:"sd_vae,omitempty"`
-
-	// SdVaeCheckpointCache VAE Checkpoints to cache in RAM
-	SdVaeCheckpointCache *float64 `json:"sd_vae_checkpoint_cache,omitempty"`
-
-	// SdVaeDecodeMethod VAE type for decode
-	SdVaeDecodeMethod *string `json:"sd_vae_decode_method,omitempty"`
-
-	// SdVaeEncodeMethod VAE type for encode
-	SdVaeEncodeMethod *string `json:"sd_vae_encode_method,omitempty"`
-	SdVaeExplanation  *string `json:"sd_vae_explanation,omitempty"`
-
-	// SdVaeOverridesPerModelPreferences Selected VAE overrides per-model preferences
-	SdVaeOverridesPerModelPreferences *bool `json:"sd_vae_overrides_per_model_preferences,omitempty"`
-
-	// SdWebuiModalLightboxIconOpacity Full page image viewer: control icon unfocused opacity
-	SdWebuiModalLightboxIconOpacity *float64 `json:"sd_webui_modal_lightbox_icon_opacity,omitempty"`
-
-	// SdWebuiModalLightboxToolbarOpacity Full page image viewer: tool bar opacity
-	SdWebuiModalLightboxToolbarOpacity *float64 `json:"sd_webui_modal_lightbox_toolbar_opacity,omitempty"`
-
-	// SdxlClipLSkip Clip skip SDXL
-	SdxlClipLSkip *bool `json:"sdxl_clip_l_skip,omitempty"`
-
-	// SdxlCropLeft crop left coordinate
-	SdxlCropLeft *float64 `json:"sdxl_crop_left,omitempty"`
-
-	// SdxlCropTop crop top coordinate
-	SdxlCropTop *float64 `json:"sdxl_crop_top,omitempty"`
-
-	// SdxlRefinerHighAestheticScore SDXL high aesthetic score
-	SdxlRefinerHighAestheticScore *float64 `json:"sdxl_refiner_high_aesthetic_score,omitempty"`
-
-	// SdxlRefinerLowAestheticScore SDXL low aesthetic score
-	SdxlRefinerLowAestheticScore *float64 `json:"sdxl_refiner_low_aesthetic_score,omitempty"`
-
-	// SendSeed Send seed when sending prompt or image to other interface
-	SendSeed *bool `json:"send_seed,omitempty"`
-
-	// SendSize Send size when sending prompt or image to another interface
-	SendSize *bool `json:"send_size,omitempty"`
-
-	// SetScaleByWhenChangingUpscaler Automatically set the Scale by factor based on the name of the selected Upscaler.
-	SetScaleByWhenChangingUpscaler *bool   `json:"set_scale_by_when_changing_upscaler,omitempty"`
-	SettingsInUi                   *string `json:"settings_in_ui,omitempty"`
-
-	// SgmNoiseMultiplier SGM noise multiplier
-	SgmNoiseMultiplier *bool `json:"sgm_noise_multiplier,omitempty"`
-
-	// ShowGradioDeprecationWarnings Show gradio deprecation warnings in console.
-	ShowGradioDeprecationWarnings *bool `json:"show_gradio_deprecation_warnings,omitempty"`
-
-	// ShowProgressEveryNSteps Live preview display period
-	ShowProgressEveryNSteps *float64 `json:"show_progress_every_n_steps,omitempty"`
-
-	// ShowProgressGrid Show previews of all images generated in a batch as a grid
-	ShowProgressGrid *bool `json:"show_progress_grid,omitempty"`
-
-	// ShowProgressInTitle Show generation progress in window title.
-	ShowProgressInTitle *bool `json:"show_progress_in_title,omitempty"`
-
-	// ShowProgressType Live preview method
-	ShowProgressType *string `json:"show_progress_type,omitempty"`
-
-	// ShowProgressbar Show progressbar
-	ShowProgressbar *bool `json:"show_progressbar,omitempty"`
-
-	// ShowWarnings Show warnings in console.
-	ShowWarnings *bool `json:"show_warnings,omitempty"`
-
-	// SigmaMax sigma max
-	SigmaMax *float64 `json:"sigma_max,omitempty"`
-
-	// SigmaMin sigma min
-	SigmaMin *float64 `json:"sigma_min,omitempty"`
-
-	// SkipEarlyCond Ignore negative prompt during early sampling
-	SkipEarlyCond *float64 `json:"skip_early_cond,omitempty"`
-
-	// TargetSideLength Width/height limit for the above option, in pixels
-	TargetSideLength *float64 `json:"target_side_length,omitempty"`
-
-	// TempDir Directory for temporary images; leave empty for default
-	TempDir *string `json:"temp_dir,omitempty"`
-
-	// TextualInversionAddHashesToInfotext Add Textual Inversion hashes to infotext
-	TextualInversionAddHashesToInfotext *bool `json:"textual_inversion_add_hashes_to_infotext,omitempty"`
-
-	// TextualInversionPrintAtLoad Print a list of Textual Inversion embeddings when loading model
-	TextualInversionPrintAtLoad *bool `json:"textual_inversion_print_at_load,omitempty"`
-
-	// Tiling Tiling
-	Tiling *bool `json:"tiling,omitempty"`
-
-	// TokenMergingRatio Token merging ratio
-	TokenMergingRatio *float64 `json:"token_merging_ratio,omitempty"`
-
-	// TokenMergingRatioHr Token merging ratio for high-res pass
-	TokenMergingRatioHr *float64 `json:"token_merging_ratio_hr,omitempty"`
-
-	// TokenMergingRatioImg2img Token merging ratio for img2img
-	TokenMergingRatioImg2img *float64 `json:"token_merging_ratio_img2img,omitempty"`
-
-	// TrainingEnableTensorboard Enable tensorboard logging.
-	TrainingEnableTensorboard *bool `json:"training_enable_tensorboard,omitempty"`
-
-	// TrainingImageRepeatsPerEpoch Number of repeats for a single input image per epoch; used only for displaying epoch number
-	TrainingImageRepeatsPerEpoch *float64 `json:"training_image_repeats_per_epoch,omitempty"`
-
-	// TrainingTensorboardFlushEvery How often, in seconds, to flush the pending tensorboard events and summaries to disk.
-	TrainingTensorboardFlushEvery *float64 `json:"training_tensorboard_flush_every,omitempty"`
-
-	// TrainingTensorboardSaveImages Save generated images within tensorboard.
-	TrainingTensorboardSaveImages *bool `json:"training_tensorboard_save_images,omitempty"`
-
-	// TrainingWriteCsvEvery Save an csv containing the loss to log directory every N steps, 0 to disable
-	TrainingWriteCsvEvery *float64 `json:"training_write_csv_every,omitempty"`
-
-	// TrainingXattentionOptimizations Use cross attention optimizations while training
-	TrainingXattentionOptimizations *bool `json:"training_xattention_optimizations,omitempty"`
-
-	// Txt2imgSettingsAccordion Settings in txt2img hidden under Accordion
-	Txt2imgSettingsAccordion *bool `json:"txt2img_settings_accordion,omitempty"`
-
-	// UiExtraNetworksTabReorder Extra networks tab order
-	UiExtraNetworksTabReorder *string `json:"ui_extra_networks_tab_reorder,omitempty"`
-
-	// UiReorderList UI item order for txt2img/img2img tabs
-	UiReorderList *[]interface{} `json:"ui_reorder_list,omitempty"`
-
-	// UiTabOrder UI tab order
-	UiTabOrder *[]interface{} `json:"ui_tab_order,omitempty"`
-
-	// UniPcLowerOrderFinal UniPC lower order final
-	UniPcLowerOrderFinal *bool `json:"uni_pc_lower_order_final,omitempty"`
-
-	// UniPcOrder UniPC order
-	UniPcOrder *float64 `json:"uni_pc_order,omitempty"`
-
-	// UniPcSkipType UniPC skip type
-	UniPcSkipType *string `json:"uni_pc_skip_type,omitempty"`
-
-	// UniPcVariant UniPC variant
-	UniPcVariant *string `json:"uni_pc_variant,omitempty"`
-
-	// UnloadModelsWhenTraining Move VAE and CLIP to RAM when training if possible. Saves VRAM.
-	UnloadModelsWhenTraining *bool `json:"unload_models_when_training,omitempty"`
-
-	// UpcastAttn Upcast cross attention layer to float32
-	UpcastAttn *bool `json:"upcast_attn,omitempty"`
-
-	// UpscalerForImg2img Upscaler for img2img
-	UpscalerForImg2img *string `json:"upscaler_for_img2img,omitempty"`
-
-	// UpscalingMaxImagesInCache Maximum number of images in upscaling cache
-	UpscalingMaxImagesInCache *float64 `json:"upscaling_max_images_in_cache,omitempty"`
-
-	// UseDowncastedAlphaBar Downcast model alphas_cumprod to fp16 before sampling. For reproducing old seeds.
-	UseDowncastedAlphaBar *bool `json:"use_downcasted_alpha_bar,omitempty"`
-
-	// UseOldEmphasisImplementation Use old emphasis implementation. Can be useful to reproduce old seeds.
-	UseOldEmphasisImplementation *bool `json:"use_old_emphasis_implementation,omitempty"`
-
-	// UseOldHiresFixWidthHeight For hires fix, use width/height sliders to set final resolution rather than first pass (disables Upscale by, Resize width/height to).
-	UseOldHiresFixWidthHeight *bool `json:"use_old_hires_fix_width_height,omitempty"`
-
-	// UseOldKarrasSchedulerSigmas Use old karras scheduler sigmas (0.1 to 10).
-	UseOldKarrasSchedulerSigmas *bool `json:"use_old_karras_scheduler_sigmas,omitempty"`
-
-	// UseOldScheduling Use old prompt editing timelines.
-	UseOldScheduling *bool `json:"use_old_scheduling,omitempty"`
-
-	// UseOriginalNameBatch Use original name for output filename during batch process in extras tab
-	UseOriginalNameBatch *bool `json:"use_original_name_batch,omitempty"`
-
-	// UseSaveToDirsForUi When using "Save" button, save images to a subdirectory
-	UseSaveToDirsForUi *bool `json:"use_save_to_dirs_for_ui,omitempty"`
-
-	// UseUpscalerNameAsSuffix Use upscaler name as filename suffix in the extras tab
-	UseUpscalerNameAsSuffix *bool `json:"use_upscaler_name_as_suffix,omitempty"`
+	// JpegQuality Quality for saved jpeg and avif images
+	JpegQuality float64 `json:"jpeg_quality"`
 
 	// WebpLossless Use lossless compression for webp images
-	WebpLossless         *bool                  `json:"webp_lossless,omitempty"`
-	AdditionalProperties map[string]interface{} `json:"-"`
+	WebpLossless bool `json:"webp_lossless"`
+
+	// ExportFor4chan Save copy of large images as JPG
+	ExportFor4chan bool `json:"export_for_4chan"`
+
+	// ImgDownscaleThreshold File size limit for the above option, MB
+	ImgDownscaleThreshold float64 `json:"img_downscale_threshold"`
+
+	// TargetSideLength Width/height limit for the above option, in pixels
+	TargetSideLength float64 `json:"target_side_length"`
+
+	// ImgMaxSizeMp Maximum image size
+	ImgMaxSizeMp float64 `json:"img_max_size_mp"`
+
+	// UseOriginalNameBatch Use original name for output filename during batch process in extras tab
+	UseOriginalNameBatch bool `json:"use_original_name_batch"`
+
+	// UseUpscalerNameAsSuffix Use upscaler name as filename suffix in the extras tab
+	UseUpscalerNameAsSuffix bool `json:"use_upscaler_name_as_suffix"`
+
+	// SaveSelectedOnly When using 'Save' button, only save a single selected image
+	SaveSelectedOnly bool `json:"save_selected_only"`
+
+	// SaveWriteLogCsv Write log.csv when saving images using 'Save' button
+	SaveWriteLogCsv bool `json:"save_write_log_csv"`
+
+	// SaveInitImg Save init images when using img2img
+	SaveInitImg bool `json:"save_init_img"`
+
+	// TempDir Directory for temporary images; leave empty for default
+	TempDir string `json:"temp_dir"`
+
+	// CleanTempDirAtStart Cleanup non-default temporary directory when starting webui
+	CleanTempDirAtStart bool `json:"clean_temp_dir_at_start"`
+
+	// SaveIncompleteImages Save incomplete images
+	SaveIncompleteImages bool `json:"save_incomplete_images"`
+
+	// NotificationAudio Play notification sound after image generation
+	NotificationAudio bool `json:"notification_audio"`
+
+	// NotificationVolume Notification sound volume
+	NotificationVolume float64 `json:"notification_volume"`
+
+	// OutdirSamples Output directory for images; if empty, defaults to three directories below
+	OutdirSamples string `json:"outdir_samples"`
+
+	// OutdirTxt2imgSamples Output directory for txt2img images
+	OutdirTxt2imgSamples string `json:"outdir_txt2img_samples"`
+
+	// OutdirImg2imgSamples Output directory for img2img images
+	OutdirImg2imgSamples string `json:"outdir_img2img_samples"`
+
+	// OutdirExtrasSamples Output directory for images from extras tab
+	OutdirExtrasSamples string `json:"outdir_extras_samples"`
+
+	// OutdirGrids Output directory for grids; if empty, defaults to two directories below
+	OutdirGrids string `json:"outdir_grids"`
+
+	// OutdirTxt2imgGrids Output directory for txt2img grids
+	OutdirTxt2imgGrids string `json:"outdir_txt2img_grids"`
+
+	// OutdirImg2imgGrids Output directory for img2img grids
+	OutdirImg2imgGrids string `json:"outdir_img2img_grids"`
+
+	// OutdirSave Directory for saving images using the Save button
+	OutdirSave string `json:"outdir_save"`
+
+	// OutdirInitImages Directory for saving init images when using img2img
+	OutdirInitImages string `json:"outdir_init_images"`
+
+	// SaveToDirs Save images to a subdirectory
+	SaveToDirs bool `json:"save_to_dirs"`
+
+	// GridSaveToDirs Save grids to a subdirectory
+	GridSaveToDirs bool `json:"grid_save_to_dirs"`
+
+	// UseSaveToDirsForUi When using "Save" button, save images to a subdirectory
+	UseSaveToDirsForUi bool `json:"use_save_to_dirs_for_ui"`
+
+	// DirectoriesFilenamePattern Directory name pattern
+	DirectoriesFilenamePattern string `json:"directories_filename_pattern"`
+
+	// DirectoriesMaxPromptWords Max prompt words for [prompt_words] pattern
+	DirectoriesMaxPromptWords float64 `json:"directories_max_prompt_words"`
+
+	// ESRGANTile Tile size for ESRGAN upscalers.
+	ESRGANTile float64 `json:"ESRGAN_tile"`
+
+	// ESRGANTileOverlap Tile overlap for ESRGAN upscalers.
+	ESRGANTileOverlap float64 `json:"ESRGAN_tile_overlap"`
+
+	// RealesrganEnabledModels Select which Real-ESRGAN models to show in the web UI.
+	RealesrganEnabledModels []interface{} `json:"realesrgan_enabled_models"`
+
+	// DatEnabledModels Select which DAT models to show in the web UI.
+	DatEnabledModels []interface{} `json:"dat_enabled_models"`
+
+	// DATTile Tile size for DAT upscalers.
+	DATTile float64 `json:"DAT_tile"`
+
+	// DATTileOverlap Tile overlap for DAT upscalers.
+	DATTileOverlap float64 `json:"DAT_tile_overlap"`
+
+	// UpscalerForImg2img Upscaler for img2img
+	UpscalerForImg2img *string `json:"upscaler_for_img2img"`
+
+	// SetScaleByWhenChangingUpscaler Automatically set the Scale by factor based on the name of the selected Upscaler.
+	SetScaleByWhenChangingUpscaler bool `json:"set_scale_by_when_changing_upscaler"`
+
+	// FaceRestoration Restore faces
+	FaceRestoration bool `json:"face_restoration"`
+
+	// FaceRestorationModel Face restoration model
+	FaceRestorationModel string `json:"face_restoration_model"`
+
+	// CodeFormerWeight CodeFormer weight
+	CodeFormerWeight float64 `json:"code_former_weight"`
+
+	// FaceRestorationUnload Move face restoration model from VRAM into RAM after processing
+	FaceRestorationUnload bool `json:"face_restoration_unload"`
+
+	// AutoLaunchBrowser Automatically open webui in browser on startup
+	AutoLaunchBrowser string `json:"auto_launch_browser"`
+
+	// EnableConsolePrompts Print prompts to console when generating with txt2img and img2img.
+	EnableConsolePrompts bool `json:"enable_console_prompts"`
+
+	// ShowWarnings Show warnings in console.
+	ShowWarnings bool `json:"show_warnings"`
+
+	// ShowGradioDeprecationWarnings Show gradio deprecation warnings in console.
+	ShowGradioDeprecationWarnings bool `json:"show_gradio_deprecation_warnings"`
+
+	// MemmonPollRate VRAM usage polls per second during generation.
+	MemmonPollRate float64 `json:"memmon_poll_rate"`
+
+	// SamplesLogStdout Always print all generation info to standard output
+	SamplesLogStdout bool `json:"samples_log_stdout"`
+
+	// MultipleTqdm Add a second progress bar to the console that shows progress for an entire job.
+	MultipleTqdm bool `json:"multiple_tqdm"`
+
+	// EnableUpscaleProgressbar Show a progress bar in the console for tiled upscaling.
+	EnableUpscaleProgressbar bool `json:"enable_upscale_progressbar"`
+
+	// PrintHypernetExtra Print extra hypernetwork information to console.
+	PrintHypernetExtra bool `json:"print_hypernet_extra"`
+
+	// ListHiddenFiles Load models/files in hidden directories
+	ListHiddenFiles bool `json:"list_hidden_files"`
+
+	// DisableMmapLoadSafetensors Disable memmapping for loading .safetensors files.
+	DisableMmapLoadSafetensors bool `json:"disable_mmap_load_safetensors"`
+
+	// HideLdmPrints Prevent Stability-AI's ldm/sgm modules from printing noise to console.
+	HideLdmPrints bool `json:"hide_ldm_prints"`
+
+	// DumpStacksOnSignal Print stack traces before exiting the program with ctrl+c.
+	DumpStacksOnSignal   bool   `json:"dump_stacks_on_signal"`
+	ProfilingExplanation string `json:"profiling_explanation"`
+
+	// ProfilingEnable Enable profiling
+	ProfilingEnable bool `json:"profiling_enable"`
+
+	// ProfilingActivities Activities
+	ProfilingActivities []interface{} `json:"profiling_activities"`
+
+	// ProfilingRecordShapes Record shapes
+	ProfilingRecordShapes bool `json:"profiling_record_shapes"`
+
+	// ProfilingProfileMemory Profile memory
+	ProfilingProfileMemory bool `json:"profiling_profile_memory"`
+
+	// ProfilingWithStack Include python stack
+	ProfilingWithStack bool `json:"profiling_with_stack"`
+
+	// ProfilingFilename Profile filename
+	ProfilingFilename string `json:"profiling_filename"`
+
+	// ApiEnableRequests Allow http:// and https:// URLs for input images in API
+	ApiEnableRequests bool `json:"api_enable_requests"`
+
+	// ApiForbidLocalRequests Forbid URLs to local resources
+	ApiForbidLocalRequests bool `json:"api_forbid_local_requests"`
+
+	// ApiUseragent User agent for requests
+	ApiUseragent string `json:"api_useragent"`
+
+	// UnloadModelsWhenTraining Move VAE and CLIP to RAM when training if possible. Saves VRAM.
+	UnloadModelsWhenTraining bool `json:"unload_models_when_training"`
+
+	// PinMemory Turn on pin_memory for DataLoader. Makes training slightly faster but can increase memory usage.
+	PinMemory bool `json:"pin_memory"`
+
+	// SaveOptimizerState Saves Optimizer state as separate *.optim file. Training of embedding or HN can be resumed with the matching optim file.
+	SaveOptimizerState bool `json:"save_optimizer_state"`
+
+	// SaveTrainingSettingsToTxt Save textual inversion and hypernet settings to a text file whenever training starts.
+	SaveTrainingSettingsToTxt bool `json:"save_training_settings_to_txt"`
+
+	// DatasetFilenameWordRegex Filename word regex
+	DatasetFilenameWordRegex string `json:"dataset_filename_word_regex"`
+
+	// DatasetFilenameJoinString Filename join string
+	DatasetFilenameJoinString string `json:"dataset_filename_join_string"`
+
+	// TrainingImageRepeatsPerEpoch Number of repeats for a single input image per epoch; used only for displaying epoch number
+	TrainingImageRepeatsPerEpoch float64 `json:"training_image_repeats_per_epoch"`
+
+	// TrainingWriteCsvEvery Save an csv containing the loss to log directory every N steps, 0 to disable
+	TrainingWriteCsvEvery float64 `json:"training_write_csv_every"`
+
+	// TrainingXattentionOptimizations Use cross attention optimizations while training
+	TrainingXattentionOptimizations bool `json:"training_xattention_optimizations"`
+
+	// TrainingEnableTensorboard Enable tensorboard logging.
+	TrainingEnableTensorboard bool `json:"training_enable_tensorboard"`
+
+	// TrainingTensorboardSaveImages Save generated images within tensorboard.
+	TrainingTensorboardSaveImages bool `json:"training_tensorboard_save_images"`
+
+	// TrainingTensorboardFlushEvery How often, in seconds, to flush the pending tensorboard events and summaries to disk.
+	TrainingTensorboardFlushEvery float64 `json:"training_tensorboard_flush_every"`
+
+	// SdModelCheckpoint Stable Diffusion checkpoint
+	SdModelCheckpoint *string `json:"sd_model_checkpoint"`
+
+	// SdCheckpointsLimit Maximum number of checkpoints loaded at the same time
+	SdCheckpointsLimit float64 `json:"sd_checkpoints_limit"`
+
+	// SdCheckpointsKeepInCpu Only keep one model on device
+	SdCheckpointsKeepInCpu bool `json:"sd_checkpoints_keep_in_cpu"`
+
+	// SdCheckpointCache Checkpoints to cache in RAM
+	SdCheckpointCache float64 `json:"sd_checkpoint_cache"`
+
+	// SdUnet SD Unet
+	SdUnet string `json:"sd_unet"`
+
+	// EnableQuantization Enable quantization in K samplers for sharper and cleaner results. This may change existing seeds
+	EnableQuantization bool `json:"enable_quantization"`
+
+	// Emphasis Emphasis mode
+	Emphasis string `json:"emphasis"`
+
+	// EnableBatchSeeds Make K-diffusion samplers produce same images in a batch as when making a single image
+	EnableBatchSeeds bool `json:"enable_batch_seeds"`
+
+	// CommaPaddingBacktrack Prompt word wrap length limit
+	CommaPaddingBacktrack float64 `json:"comma_padding_backtrack"`
+
+	// SdxlClipLSkip Clip skip SDXL
+	SdxlClipLSkip bool `json:"sdxl_clip_l_skip"`
+
+	// CLIPStopAtLastLayers Clip skip
+	CLIPStopAtLastLayers float64 `json:"CLIP_stop_at_last_layers"`
+
+	// UpcastAttn Upcast cross attention layer to float32
+	UpcastAttn bool `json:"upcast_attn"`
+
+	// RandnSource Random number generator source.
+	RandnSource string `json:"randn_source"`
+
+	// Tiling Tiling
+	Tiling bool `json:"tiling"`
+
+	// HiresFixRefinerPass Hires fix: which pass to enable refiner for
+	HiresFixRefinerPass string `json:"hires_fix_refiner_pass"`
+
+	// EnablePromptComments Enable comments
+	EnablePromptComments bool `json:"enable_prompt_comments"`
+
+	// SdxlCropTop crop top coordinate
+	SdxlCropTop float64 `json:"sdxl_crop_top"`
+
+	// SdxlCropLeft crop left coordinate
+	SdxlCropLeft float64 `json:"sdxl_crop_left"`
+
+	// SdxlRefinerLowAestheticScore SDXL low aesthetic score
+	SdxlRefinerLowAestheticScore float64 `json:"sdxl_refiner_low_aesthetic_score"`
+
+	// SdxlRefinerHighAestheticScore SDXL high aesthetic score
+	SdxlRefinerHighAestheticScore float64 `json:"sdxl_refiner_high_aesthetic_score"`
+
+	// Sd3EnableT5 Enable T5
+	Sd3EnableT5      bool   `json:"sd3_enable_t5"`
+	SdVaeExplanation string `json:"sd_vae_explanation"`
+
+	// SdVaeCheckpointCache VAE Checkpoints to cache in RAM
+	SdVaeCheckpointCache float64 `json:"sd_vae_checkpoint_cache"`
+
+	// SdVae SD VAE
+	SdVae string `json:"sd_vae"`
+
+	// SdVaeOverridesPerModelPreferences Selected VAE overrides per-model preferences
+	SdVaeOverridesPerModelPreferences bool `json:"sd_vae_overrides_per_model_preferences"`
+
+	// AutoVaePrecisionBfloat16 Automatically convert VAE to bfloat16
+	AutoVaePrecisionBfloat16 bool `json:"auto_vae_precision_bfloat16"`
+
+	// AutoVaePrecision Automatically revert VAE to 32-bit floats
+	AutoVaePrecision bool `json:"auto_vae_precision"`
+
+	// SdVaeEncodeMethod VAE type for encode
+	SdVaeEncodeMethod string `json:"sd_vae_encode_method"`
+
+	// SdVaeDecodeMethod VAE type for decode
+	SdVaeDecodeMethod string `json:"sd_vae_decode_method"`
+
+	// InpaintingMaskWeight Inpainting conditioning mask strength
+	InpaintingMaskWeight float64 `json:"inpainting_mask_weight"`
+
+	// InitialNoiseMultiplier Noise multiplier for img2img
+	InitialNoiseMultiplier float64 `json:"initial_noise_multiplier"`
+
+	// Img2imgExtraNoise Extra noise multiplier for img2img and hires fix
+	Img2imgExtraNoise float64 `json:"img2img_extra_noise"`
+
+	// Img2imgColorCorrection Apply color correction to img2img results to match original colors.
+	Img2imgColorCorrection bool `json:"img2img_color_correction"`
+
+	// Img2imgFixSteps With img2img, do exactly the amount of steps the slider specifies.
+	Img2imgFixSteps bool `json:"img2img_fix_steps"`
+
+	// Img2imgBackgroundColor With img2img, fill transparent parts of the input image with this color.
+	Img2imgBackgroundColor string `json:"img2img_background_color"`
+
+	// Img2imgEditorHeight Height of the image editor
+	Img2imgEditorHeight float64 `json:"img2img_editor_height"`
+
+	// Img2imgSketchDefaultBrushColor Sketch initial brush color
+	Img2imgSketchDefaultBrushColor string `json:"img2img_sketch_default_brush_color"`
+
+	// Img2imgInpaintMaskBrushColor Inpaint mask brush color
+	Img2imgInpaintMaskBrushColor string `json:"img2img_inpaint_mask_brush_color"`
+
+	// Img2imgInpaintSketchDefaultBrushColor Inpaint sketch initial brush color
+	Img2imgInpaintSketchDefaultBrushColor string `json:"img2img_inpaint_sketch_default_brush_color"`
+
+	// ReturnMask For inpainting, include the greyscale mask in results for web
+	ReturnMask bool `json:"return_mask"`
+
+	// ReturnMaskComposite For inpainting, include masked composite in results for web
+	ReturnMaskComposite bool `json:"return_mask_composite"`
+
+	// Img2imgBatchShowResultsLimit Show the first N batch img2img results in UI
+	Img2imgBatchShowResultsLimit float64 `json:"img2img_batch_show_results_limit"`
+
+	// OverlayInpaint Overlay original for inpaint
+	OverlayInpaint bool `json:"overlay_inpaint"`
+
+	// CrossAttentionOptimization Cross attention optimization
+	CrossAttentionOptimization string `json:"cross_attention_optimization"`
+
+	// SMinUncond Negative Guidance minimum sigma
+	SMinUncond float64 `json:"s_min_uncond"`
+
+	// SMinUncondAll Negative Guidance minimum sigma all steps
+	SMinUncondAll bool `json:"s_min_uncond_all"`
+
+	// TokenMergingRatio Token merging ratio
+	TokenMergingRatio float64 `json:"token_merging_ratio"`
+
+	// TokenMergingRatioImg2img Token merging ratio for img2img
+	TokenMergingRatioImg2img float64 `json:"token_merging_ratio_img2img"`
+
+	// TokenMergingRatioHr Token merging ratio for high-res pass
+	TokenMergingRatioHr float64 `json:"token_merging_ratio_hr"`
+
+	// PadCondUncond Pad prompt/negative prompt
+	PadCondUncond bool `json:"pad_cond_uncond"`
+
+	// PadCondUncondV0 Pad prompt/negative prompt (v0)
+	PadCondUncondV0 bool `json:"pad_cond_uncond_v0"`
+
+	// PersistentCondCache Persistent cond cache
+	PersistentCondCache bool `json:"persistent_cond_cache"`
+
+	// BatchCondUncond Batch cond/uncond
+	BatchCondUncond bool `json:"batch_cond_uncond"`
+
+	// Fp8Storage FP8 weight
+	Fp8Storage string `json:"fp8_storage"`
+
+	// CacheFp16Weight Cache FP16 weight for LoRA
+	CacheFp16Weight bool `json:"cache_fp16_weight"`
+
+	// AutoBackcompat Automatic backward compatibility
+	AutoBackcompat bool `json:"auto_backcompat"`
+
+	// UseOldEmphasisImplementation Use old emphasis implementation. Can be useful to reproduce old seeds.
+	UseOldEmphasisImplementation bool `json:"use_old_emphasis_implementation"`
+
+	// UseOldKarrasSchedulerSigmas Use old karras scheduler sigmas (0.1 to 10).
+	UseOldKarrasSchedulerSigmas bool `json:"use_old_karras_scheduler_sigmas"`
+
+	// NoDpmppSdeBatchDeterminism Do not make DPM++ SDE deterministic across different batch sizes.
+	NoDpmppSdeBatchDeterminism bool `json:"no_dpmpp_sde_batch_determinism"`
+
+	// UseOldHiresFixWidthHeight For hires fix, use width/height sliders to set final resolution rather than first pass (disables Upscale by, Resize width/height to).
+	UseOldHiresFixWidthHeight bool `json:"use_old_hires_fix_width_height"`
+
+	// HiresFixUseFirstpassConds For hires fix, calculate conds of second pass using extra networks of first pass.
+	HiresFixUseFirstpassConds bool `json:"hires_fix_use_firstpass_conds"`
+
+	// UseOldScheduling Use old prompt editing timelines.
+	UseOldScheduling bool `json:"use_old_scheduling"`
+
+	// UseDowncastedAlphaBar Downcast model alphas_cumprod to fp16 before sampling. For reproducing old seeds.
+	UseDowncastedAlphaBar bool `json:"use_downcasted_alpha_bar"`
+
+	// RefinerSwitchBySampleSteps Switch to refiner by sampling steps instead of model timesteps. Old behavior for refiner.
+	RefinerSwitchBySampleSteps bool `json:"refiner_switch_by_sample_steps"`
+
+	// InterrogateKeepModelsInMemory Keep models in VRAM
+	InterrogateKeepModelsInMemory bool `json:"interrogate_keep_models_in_memory"`
+
+	// InterrogateReturnRanks Include ranks of model tags matches in results.
+	InterrogateReturnRanks bool `json:"interrogate_return_ranks"`
+
+	// InterrogateClipNumBeams BLIP: num_beams
+	InterrogateClipNumBeams float64 `json:"interrogate_clip_num_beams"`
+
+	// InterrogateClipMinLength BLIP: minimum description length
+	InterrogateClipMinLength float64 `json:"interrogate_clip_min_length"`
+
+	// InterrogateClipMaxLength BLIP: maximum description length
+	InterrogateClipMaxLength float64 `json:"interrogate_clip_max_length"`
+
+	// InterrogateClipDictLimit CLIP: maximum number of lines in text file
+	InterrogateClipDictLimit float64 `json:"interrogate_clip_dict_limit"`
+
+	// InterrogateClipSkipCategories CLIP: skip inquire categories
+	InterrogateClipSkipCategories []interface{} `json:"interrogate_clip_skip_categories"`
+
+	// InterrogateDeepbooruScoreThreshold deepbooru: score threshold
+	InterrogateDeepbooruScoreThreshold float64 `json:"interrogate_deepbooru_score_threshold"`
+
+	// DeepbooruSortAlpha deepbooru: sort tags alphabetically
+	DeepbooruSortAlpha bool `json:"deepbooru_sort_alpha"`
+
+	// DeepbooruUseSpaces deepbooru: use spaces in tags
+	DeepbooruUseSpaces bool `json:"deepbooru_use_spaces"`
+
+	// DeepbooruEscape deepbooru: escape (\) brackets
+	DeepbooruEscape bool `json:"deepbooru_escape"`
+
+	// DeepbooruFilterTags deepbooru: filter out those tags
+	DeepbooruFilterTags string `json:"deepbooru_filter_tags"`
+
+	// ExtraNetworksShowHiddenDirectories Show hidden directories
+	ExtraNetworksShowHiddenDirectories bool `json:"extra_networks_show_hidden_directories"`
+
+	// ExtraNetworksDirButtonFunction Add a '/' to the beginning of directory buttons
+	ExtraNetworksDirButtonFunction bool `json:"extra_networks_dir_button_function"`
+
+	// ExtraNetworksHiddenModels Show cards for models in hidden directories
+	ExtraNetworksHiddenModels string `json:"extra_networks_hidden_models"`
+
+	// ExtraNetworksDefaultMultiplier Default multiplier for extra networks
+	ExtraNetworksDefaultMultiplier float64 `json:"extra_networks_default_multiplier"`
+
+	// ExtraNetworksCardWidth Card width for Extra Networks
+	ExtraNetworksCardWidth float64 `json:"extra_networks_card_width"`
+
+	// ExtraNetworksCardHeight Card height for Extra Networks
+	ExtraNetworksCardHeight float64 `json:"extra_networks_card_height"`
+
+	// ExtraNetworksCardTextScale Card text scale
+	ExtraNetworksCardTextScale float64 `json:"extra_networks_card_text_scale"`
+
+	// ExtraNetworksCardShowDesc Show description on card
+	ExtraNetworksCardShowDesc bool `json:"extra_networks_card_show_desc"`
+
+	// ExtraNetworksCardDescriptionIsHtml Treat card description as HTML
+	ExtraNetworksCardDescriptionIsHtml bool `json:"extra_networks_card_description_is_html"`
+
+	// ExtraNetworksCardOrderField Default order field for Extra Networks cards
+	ExtraNetworksCardOrderField string `json:"extra_networks_card_order_field"`
+
+	// ExtraNetworksCardOrder Default order for Extra Networks cards
+	ExtraNetworksCardOrder string `json:"extra_networks_card_order"`
+
+	// ExtraNetworksTreeViewStyle Extra Networks directory view style
+	ExtraNetworksTreeViewStyle string `json:"extra_networks_tree_view_style"`
+
+	// ExtraNetworksTreeViewDefaultEnabled Show the Extra Networks directory view by default
+	ExtraNetworksTreeViewDefaultEnabled bool `json:"extra_networks_tree_view_default_enabled"`
+
+	// ExtraNetworksTreeViewDefaultWidth Default width for the Extra Networks directory tree view
+	ExtraNetworksTreeViewDefaultWidth float64 `json:"extra_networks_tree_view_default_width"`
+
+	// ExtraNetworksAddTextSeparator Extra networks separator
+	ExtraNetworksAddTextSeparator string `json:"extra_networks_add_text_separator"`
+
+	// UiExtraNetworksTabReorder Extra networks tab order
+	UiExtraNetworksTabReorder string `json:"ui_extra_networks_tab_reorder"`
+
+	// TextualInversionPrintAtLoad Print a list of Textual Inversion embeddings when loading model
+	TextualInversionPrintAtLoad bool `json:"textual_inversion_print_at_load"`
+
+	// TextualInversionAddHashesToInfotext Add Textual Inversion hashes to infotext
+	TextualInversionAddHashesToInfotext bool `json:"textual_inversion_add_hashes_to_infotext"`
+
+	// SdHypernetwork Add hypernetwork to prompt
+	SdHypernetwork string `json:"sd_hypernetwork"`
+
+	// Localization Localization
+	Localization string `json:"localization"`
+
+	// GradioTheme Gradio theme
+	GradioTheme string `json:"gradio_theme"`
+
+	// GradioThemesCache Cache gradio themes locally
+	GradioThemesCache bool `json:"gradio_themes_cache"`
+
+	// GalleryHeight Gallery height
+	GalleryHeight string `json:"gallery_height"`
+
+	// ReturnGrid Show grid in gallery
+	ReturnGrid bool `json:"return_grid"`
+
+	// DoNotShowImages Do not show any images in gallery
+	DoNotShowImages bool `json:"do_not_show_images"`
+
+	// SendSeed Send seed when sending prompt or image to other interface
+	SendSeed bool `json:"send_seed"`
+
+	// SendSize Send size when sending prompt or image to another interface
+	SendSize bool `json:"send_size"`
+
+	// EnableReloadingUiScripts Reload UI scripts when using Reload UI option
+	EnableReloadingUiScripts bool `json:"enable_reloading_ui_scripts"`
+
+	// JsModalLightbox Full page image viewer: enable
+	JsModalLightbox bool `json:"js_modal_lightbox"`
+
+	// JsModalLightboxInitiallyZoomed Full page image viewer: show images zoomed in by default
+	JsModalLightboxInitiallyZoomed bool `json:"js_modal_lightbox_initially_zoomed"`
+
+	// JsModalLightboxGamepad Full page image viewer: navigate with gamepad
+	JsModalLightboxGamepad bool `json:"js_modal_lightbox_gamepad"`
+
+	// JsModalLightboxGamepadRepeat Full page image viewer: gamepad repeat period
+	JsModalLightboxGamepadRepeat float64 `json:"js_modal_lightbox_gamepad_repeat"`
+
+	// SdWebuiModalLightboxIconOpacity Full page image viewer: control icon unfocused opacity
+	SdWebuiModalLightboxIconOpacity float64 `json:"sd_webui_modal_lightbox_icon_opacity"`
+
+	// SdWebuiModalLightboxToolbarOpacity Full page image viewer: tool bar opacity
+	SdWebuiModalLightboxToolbarOpacity float64 `json:"sd_webui_modal_lightbox_toolbar_opacity"`
+
+	// ShowProgressInTitle Show generation progress in window title.
+	ShowProgressInTitle bool `json:"show_progress_in_title"`
+
+	// OpenDirButtonChoice What directory the [📂] button opens
+	OpenDirButtonChoice string `json:"open_dir_button_choice"`
+
+	// CompactPromptBox Compact prompt layout
+	CompactPromptBox bool `json:"compact_prompt_box"`
+
+	// SamplersInDropdown Use dropdown for sampler selection instead of radio group
+	SamplersInDropdown bool `json:"samplers_in_dropdown"`
+
+	// DimensionsAndBatchTogether Show Width/Height and Batch sliders in same row
+	DimensionsAndBatchTogether bool `json:"dimensions_and_batch_together"`
+
+	// SdCheckpointDropdownUseShort Checkpoint dropdown: use filenames without paths
+	SdCheckpointDropdownUseShort bool `json:"sd_checkpoint_dropdown_use_short"`
+
+	// KeyeditPrecisionAttention Precision for (attention:1.1) when editing the prompt with Ctrl+up/down
+	KeyeditPrecisionAttention float64 `json:"keyedit_precision_attention"`
+
+	// KeyeditPrecisionExtra Precision for <extra networks:0.9> when editing the prompt with Ctrl+up/down
+	KeyeditPrecisionExtra float64 `json:"keyedit_precision_extra"`
+
+	// KeyeditDelimiters Word delimiters when editing the prompt with Ctrl+up/down
+	KeyeditDelimiters string `json:"keyedit_delimiters"`
+
+	// KeyeditDelimitersWhitespace Ctrl+up/down whitespace delimiters
+	KeyeditDelimitersWhitespace []interface{} `json:"keyedit_delimiters_whitespace"`
+
+	// KeyeditMove Alt+left/right moves prompt elements
+	KeyeditMove bool `json:"keyedit_move"`
+
+	// QuicksettingsList Quicksettings list
+	QuicksettingsList []interface{} `json:"quicksettings_list"`
+
+	// UiTabOrder UI tab order
+	UiTabOrder []interface{} `json:"ui_tab_order"`
+
+	// HiddenTabs Hidden UI tabs
+	HiddenTabs []interface{} `json:"hidden_tabs"`
+
+	// UiReorderList UI item order for txt2img/img2img tabs
+	UiReorderList []interface{} `json:"ui_reorder_list"`
+
+	// HiresFixShowSampler Hires fix: show hires checkpoint and sampler selection
+	HiresFixShowSampler bool `json:"hires_fix_show_sampler"`
+
+	// HiresFixShowPrompts Hires fix: show hires prompt and negative prompt
+	HiresFixShowPrompts bool `json:"hires_fix_show_prompts"`
+
+	// Txt2imgSettingsAccordion Settings in txt2img hidden under Accordion
+	Txt2imgSettingsAccordion bool `json:"txt2img_settings_accordion"`
+
+	// Img2imgSettingsAccordion Settings in img2img hidden under Accordion
+	Img2imgSettingsAccordion bool `json:"img2img_settings_accordion"`
+
+	// InterruptAfterCurrent Don't Interrupt in the middle
+	InterruptAfterCurrent bool `json:"interrupt_after_current"`
+
+	// DisableTokenCounters Disable prompt token counters
+	DisableTokenCounters bool `json:"disable_token_counters"`
+
+	// IncludeStylesIntoTokenCounters Count tokens of enabled styles
+	IncludeStylesIntoTokenCounters bool   `json:"include_styles_into_token_counters"`
+	InfotextExplanation            string `json:"infotext_explanation"`
+
+	// AddModelHashToInfo Add model hash to infotext
+	AddModelHashToInfo bool `json:"add_model_hash_to_info"`
+
+	// AddModelNameToInfo Add model name to infotext
+	AddModelNameToInfo bool `json:"add_model_name_to_info"`
+
+	// AddVaeNameToInfo Add VAE name to infotext
+	AddVaeNameToInfo bool `json:"add_vae_name_to_info"`
+
+	// AddVaeHashToInfo Add VAE hash to infotext
+	AddVaeHashToInfo bool `json:"add_vae_hash_to_info"`
+
+	// AddUserNameToInfo Add user name to infotext when authenticated
+	AddUserNameToInfo bool `json:"add_user_name_to_info"`
+
+	// AddVersionToInfotext Add program version to infotext
+	AddVersionToInfotext bool `json:"add_version_to_infotext"`
+
+	// DisableWeightsAutoSwap Disregard checkpoint information from pasted infotext
+	DisableWeightsAutoSwap bool `json:"disable_weights_auto_swap"`
+
+	// InfotextSkipPasting Disregard fields from pasted infotext
+	InfotextSkipPasting []interface{} `json:"infotext_skip_pasting"`
+
+	// InfotextStyles Infer styles from prompts of pasted infotext
+	InfotextStyles string `json:"infotext_styles"`
+
+	// ShowProgressbar Show progressbar
+	ShowProgressbar bool `json:"show_progressbar"`
+
+	// LivePreviewsEnable Show live previews of the created image
+	LivePreviewsEnable bool `json:"live_previews_enable"`
+
+	// LivePreviewsImageFormat Live preview file format
+	LivePreviewsImageFormat string `json:"live_previews_image_format"`
+
+	// ShowProgressGrid Show previews of all images generated in a batch as a grid
+	ShowProgressGrid bool `json:"show_progress_grid"`
+
+	// ShowProgressEveryNSteps Live preview display period
+	ShowProgressEveryNSteps float64 `json:"show_progress_every_n_steps"`
+
+	// ShowProgressType Live preview method
+	ShowProgressType string `json:"show_progress_type"`
+
+	// LivePreviewAllowLowvramFull Allow Full live preview method with lowvram/medvram
+	LivePreviewAllowLowvramFull bool `json:"live_preview_allow_lowvram_full"`
+
+	// LivePreviewContent Live preview subject
+	LivePreviewContent string `json:"live_preview_content"`
+
+	// LivePreviewRefreshPeriod Progressbar and preview update period
+	LivePreviewRefreshPeriod float64 `json:"live_preview_refresh_period"`
+
+	// LivePreviewFastInterrupt Return image with chosen live preview method on interrupt
+	LivePreviewFastInterrupt bool `json:"live_preview_fast_interrupt"`
+
+	// JsLivePreviewInModalLightbox Show Live preview in full page image viewer
+	JsLivePreviewInModalLightbox bool `json:"js_live_preview_in_modal_lightbox"`
+
+	// PreventScreenSleepDuringGeneration Prevent screen sleep during generation
+	PreventScreenSleepDuringGeneration bool `json:"prevent_screen_sleep_during_generation"`
+
+	// HideSamplers Hide samplers in user interface
+	HideSamplers []interface{} `json:"hide_samplers"`
+
+	// EtaDdim Eta for DDIM
+	EtaDdim float64 `json:"eta_ddim"`
+
+	// EtaAncestral Eta for k-diffusion samplers
+	EtaAncestral float64 `json:"eta_ancestral"`
+
+	// DdimDiscretize img2img DDIM discretize
+	DdimDiscretize string `json:"ddim_discretize"`
+
+	// SChurn sigma churn
+	SChurn float64 `json:"s_churn"`
+
+	// STmin sigma tmin
+	STmin float64 `json:"s_tmin"`
+
+	// STmax sigma tmax
+	STmax float64 `json:"s_tmax"`
+
+	// SNoise sigma noise
+	SNoise float64 `json:"s_noise"`
+
+	// SigmaMin sigma min
+	SigmaMin float64 `json:"sigma_min"`
+
+	// SigmaMax sigma max
+	SigmaMax float64 `json:"sigma_max"`
+
+	// Rho rho
+	Rho float64 `json:"rho"`
+
+	// EtaNoiseSeedDelta Eta noise seed delta
+	EtaNoiseSeedDelta float64 `json:"eta_noise_seed_delta"`
+
+	// AlwaysDiscardNextToLastSigma Always discard next-to-last sigma
+	AlwaysDiscardNextToLastSigma bool `json:"always_discard_next_to_last_sigma"`
+
+	// SgmNoiseMultiplier SGM noise multiplier
+	SgmNoiseMultiplier bool `json:"sgm_noise_multiplier"`
+
+	// UniPcVariant UniPC variant
+	UniPcVariant string `json:"uni_pc_variant"`
+
+	// UniPcSkipType UniPC skip type
+	UniPcSkipType string `json:"uni_pc_skip_type"`
+
+	// UniPcOrder UniPC order
+	UniPcOrder float64 `json:"uni_pc_order"`
+
+	// UniPcLowerOrderFinal UniPC lower order final
+	UniPcLowerOrderFinal bool `json:"uni_pc_lower_order_final"`
+
+	// SdNoiseSchedule Noise schedule for sampling
+	SdNoiseSchedule string `json:"sd_noise_schedule"`
+
+	// SkipEarlyCond Ignore negative prompt during early sampling
+	SkipEarlyCond float64 `json:"skip_early_cond"`
+
+	// BetaDistAlpha Beta scheduler - alpha
+	BetaDistAlpha float64 `json:"beta_dist_alpha"`
+
+	// BetaDistBeta Beta scheduler - beta
+	BetaDistBeta float64 `json:"beta_dist_beta"`
+
+	// PostprocessingEnableInMainUi Enable postprocessing operations in txt2img and img2img tabs
+	PostprocessingEnableInMainUi []interface{} `json:"postprocessing_enable_in_main_ui"`
+
+	// PostprocessingDisableInExtras Disable postprocessing operations in extras tab
+	PostprocessingDisableInExtras []interface{} `json:"postprocessing_disable_in_extras"`
+
+	// PostprocessingOperationOrder Postprocessing operation order
+	PostprocessingOperationOrder []interface{} `json:"postprocessing_operation_order"`
+
+	// UpscalingMaxImagesInCache Maximum number of images in upscaling cache
+	UpscalingMaxImagesInCache float64 `json:"upscaling_max_images_in_cache"`
+
+	// PostprocessingExistingCaptionAction Action for existing captions
+	PostprocessingExistingCaptionAction string `json:"postprocessing_existing_caption_action"`
+
+	// DisabledExtensions Disable these extensions
+	DisabledExtensions []interface{} `json:"disabled_extensions"`
+
+	// DisableAllExtensions Disable all extensions (preserves the list of disabled extensions)
+	DisableAllExtensions string `json:"disable_all_extensions"`
+
+	// RestoreConfigStateFile Config state file to restore from, under 'config-states/' folder
+	RestoreConfigStateFile string `json:"restore_config_state_file"`
+
+	// SdCheckpointHash SHA256 hash of the current checkpoint
+	SdCheckpointHash string `json:"sd_checkpoint_hash"`
+
+	// SdLora Add network to prompt
+	SdLora string `json:"sd_lora"`
+
+	// LoraPreferredName When adding to prompt, refer to Lora by
+	LoraPreferredName string `json:"lora_preferred_name"`
+
+	// LoraAddHashesToInfotext Add Lora hashes to infotext
+	LoraAddHashesToInfotext bool `json:"lora_add_hashes_to_infotext"`
+
+	// LoraBundledTiToInfotext Add Lora name as TI hashes for bundled Textual Inversion
+	LoraBundledTiToInfotext bool `json:"lora_bundled_ti_to_infotext"`
+
+	// LoraShowAll Always show all networks on the Lora page
+	LoraShowAll bool `json:"lora_show_all"`
+
+	// LoraHideUnknownForVersions Hide networks of unknown versions for model versions
+	LoraHideUnknownForVersions []interface{} `json:"lora_hide_unknown_for_versions"`
+
+	// LoraInMemoryLimit Number of Lora networks to keep cached in memory
+	LoraInMemoryLimit float64 `json:"lora_in_memory_limit"`
+
+	// LoraNotFoundWarningConsole Lora not found warning in console
+	LoraNotFoundWarningConsole bool `json:"lora_not_found_warning_console"`
+
+	// LoraNotFoundGradioWarning Lora not found warning popup in webui
+	LoraNotFoundGradioWarning bool `json:"lora_not_found_gradio_warning"`
+
+	// LoraFunctional Lora/Networks: use old method that takes longer when you have multiple Loras active and produces same results as kohya-ss/sd-webui-additional-networks extension
+	LoraFunctional bool `json:"lora_functional"`
+
+	// CanvasHotkeyZoom Zoom canvas
+	CanvasHotkeyZoom string `json:"canvas_hotkey_zoom"`
+
+	// CanvasHotkeyAdjust Adjust brush size
+	CanvasHotkeyAdjust string `json:"canvas_hotkey_adjust"`
+
+	// CanvasHotkeyShrinkBrush Shrink the brush size
+	CanvasHotkeyShrinkBrush string `json:"canvas_hotkey_shrink_brush"`
+
+	// CanvasHotkeyGrowBrush Enlarge the brush size
+	CanvasHotkeyGrowBrush string `json:"canvas_hotkey_grow_brush"`
+
+	// CanvasHotkeyMove Moving the canvas
+	CanvasHotkeyMove string `json:"canvas_hotkey_move"`
+
+	// CanvasHotkeyFullscreen Fullscreen Mode, maximizes the picture so that it fits into the screen and stretches it to its full width
+	CanvasHotkeyFullscreen string `json:"canvas_hotkey_fullscreen"`
+
+	// CanvasHotkeyReset Reset zoom and canvas position
+	CanvasHotkeyReset string `json:"canvas_hotkey_reset"`
+
+	// CanvasHotkeyOverlap Toggle overlap
+	CanvasHotkeyOverlap string `json:"canvas_hotkey_overlap"`
+
+	// CanvasShowTooltip Enable tooltip on the canvas
+	CanvasShowTooltip bool `json:"canvas_show_tooltip"`
+
+	// CanvasAutoExpand Automatically expands an image that does not fit completely in the canvas area, similar to manually pressing the S and R buttons
+	CanvasAutoExpand bool `json:"canvas_auto_expand"`
+
+	// CanvasBlurPrompt Take the focus off the prompt when working with a canvas
+	CanvasBlurPrompt bool `json:"canvas_blur_prompt"`
+
+	// CanvasDisabledFunctions Disable function that you don't use
+	CanvasDisabledFunctions []interface{} `json:"canvas_disabled_functions"`
+	SettingsInUi            string        `json:"settings_in_ui"`
+
+	// ExtraOptionsTxt2img Settings for txt2img
+	ExtraOptionsTxt2img []interface{} `json:"extra_options_txt2img"`
+
+	// ExtraOptionsImg2img Settings for img2img
+	ExtraOptionsImg2img []interface{} `json:"extra_options_img2img"`
+
+	// ExtraOptionsCols Number of columns for added settings
+	ExtraOptionsCols float64 `json:"extra_options_cols"`
+
+	// ExtraOptionsAccordion Place added settings into an accordion
+	ExtraOptionsAccordion bool                   `json:"extra_options_accordion"`
+	AdditionalProperties  map[string]interface{} `json:"-"`
 }
 
 // PNGInfoRequest defines model for PNGInfoRequest.
@@ -1687,128 +1683,130 @@ type PNGInfoResponse struct {
 	Items map[string]interface{} `json:"items"`
 
 	// Parameters The infotext parsed as A1111 parse_generation_parameters does (A1111 1.7+).
-	Parameters *map[string]interface{} `json:"parameters,omitempty"`
+	Parameters map[string]interface{} `json:"parameters"`
 }
 
 // ProgressResponse defines model for ProgressResponse.
 type ProgressResponse struct {
-	// CurrentImage The current image in base64 format. opts.show_progress_every_n_steps is required for this to work.
-	CurrentImage *string `json:"current_image,omitempty"`
-	EtaRelative  float64 `json:"eta_relative"`
-
 	// Progress The progress with a range of 0 to 1
-	Progress float64 `json:"progress"`
+	Progress    float64 `json:"progress"`
+	EtaRelative float64 `json:"eta_relative"`
 
 	// State shared.state.dict() of A1111 (modules/shared_state.py).
 	State ProgressState `json:"state"`
 
+	// CurrentImage The current image in base64 format. opts.show_progress_every_n_steps is required for this to work.
+	CurrentImage *string `json:"current_image"`
+
 	// Textinfo Info text used by WebUI.
-	Textinfo *string `json:"textinfo,omitempty"`
+	Textinfo *string `json:"textinfo"`
 }
 
 // ProgressState shared.state.dict() of A1111 (modules/shared_state.py).
 type ProgressState struct {
+	Skipped              bool                   `json:"skipped"`
 	Interrupted          bool                   `json:"interrupted"`
+	StoppingGeneration   bool                   `json:"stopping_generation"`
 	Job                  string                 `json:"job"`
 	JobCount             int                    `json:"job_count"`
-	JobNo                int                    `json:"job_no"`
 	JobTimestamp         string                 `json:"job_timestamp"`
+	JobNo                int                    `json:"job_no"`
 	SamplingStep         int                    `json:"sampling_step"`
 	SamplingSteps        int                    `json:"sampling_steps"`
-	Skipped              bool                   `json:"skipped"`
-	StoppingGeneration   bool                   `json:"stopping_generation"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // PromptStyleItem defines model for PromptStyleItem.
 type PromptStyleItem struct {
 	Name           string  `json:"name"`
-	NegativePrompt *string `json:"negative_prompt,omitempty"`
-	Prompt         *string `json:"prompt,omitempty"`
+	Prompt         *string `json:"prompt"`
+	NegativePrompt *string `json:"negative_prompt"`
 }
 
 // RealesrganItem defines model for RealesrganItem.
 type RealesrganItem struct {
 	Name  string  `json:"name"`
-	Path  *string `json:"path,omitempty"`
-	Scale *int    `json:"scale,omitempty"`
+	Path  *string `json:"path"`
+	Scale *int    `json:"scale"`
 }
 
-// SDModelItem defines model for SDModelItem.
+// SDModelItem A1111's CheckpointInfo. For a diffusers (ONNX) model directory, the reference server defines sha256 as the sha256 of the contents of every regular file directly in its unet/ directory, concatenated in byte order of their names (computed once, kept by size and mtime); hash is its first 10 hex digits and title "name [hash]". A directory without unet/ files has null hashes and its name as title.
 type SDModelItem struct {
-	Config    *string `json:"config,omitempty"`
-	Filename  string  `json:"filename"`
-	Hash      *string `json:"hash,omitempty"`
-	ModelName string  `json:"model_name"`
-	Sha256    *string `json:"sha256,omitempty"`
 	Title     string  `json:"title"`
+	ModelName string  `json:"model_name"`
+	Hash      *string `json:"hash"`
+	Sha256    *string `json:"sha256"`
+	Filename  string  `json:"filename"`
+	Config    *string `json:"config"`
 }
 
 // SDVaeItem defines model for SDVaeItem.
 type SDVaeItem struct {
-	Filename  string `json:"filename"`
 	ModelName string `json:"model_name"`
+	Filename  string `json:"filename"`
 }
 
 // SamplerItem defines model for SamplerItem.
 type SamplerItem struct {
-	Aliases []string               `json:"aliases"`
-	Name    string                 `json:"name"`
-	Options map[string]interface{} `json:"options"`
+	Name    string   `json:"name"`
+	Aliases []string `json:"aliases"`
+
+	// Options A1111's dict[str, str]; pydantic v1 turns each value into its Python str() (True gives "True").
+	Options map[string]string `json:"options"`
 }
 
 // SchedulerItem defines model for SchedulerItem.
 type SchedulerItem struct {
-	Aliases        *[]string `json:"aliases,omitempty"`
-	DefaultRho     *float64  `json:"default_rho,omitempty"`
-	Label          string    `json:"label"`
 	Name           string    `json:"name"`
-	NeedInnerModel *bool     `json:"need_inner_model,omitempty"`
+	Label          string    `json:"label"`
+	Aliases        *[]string `json:"aliases"`
+	DefaultRho     *float64  `json:"default_rho"`
+	NeedInnerModel *bool     `json:"need_inner_model"`
 }
 
 // ScriptArg defines model for ScriptArg.
 type ScriptArg struct {
-	// Choices Possible values for the argument
-	Choices *[]string `json:"choices,omitempty"`
-
 	// Label Name of the argument in UI
-	Label *string `json:"label,omitempty"`
-
-	// Maximum Maximum allowed value for the argumentin UI
-	Maximum interface{} `json:"maximum,omitempty"`
-
-	// Minimum Minimum allowed value for the argumentin UI
-	Minimum interface{} `json:"minimum,omitempty"`
-
-	// Step Step for changing value of the argumentin UI
-	Step interface{} `json:"step,omitempty"`
+	Label *string `json:"label"`
 
 	// Value Default value of the argument
-	Value interface{} `json:"value,omitempty"`
+	Value interface{} `json:"value"`
+
+	// Minimum Minimum allowed value for the argumentin UI
+	Minimum interface{} `json:"minimum"`
+
+	// Maximum Maximum allowed value for the argumentin UI
+	Maximum interface{} `json:"maximum"`
+
+	// Step Step for changing value of the argumentin UI
+	Step interface{} `json:"step"`
+
+	// Choices Possible values for the argument
+	Choices *[]string `json:"choices"`
 }
 
 // ScriptInfo defines model for ScriptInfo.
 type ScriptInfo struct {
-	// Args List of script's arguments
-	Args []ScriptArg `json:"args"`
+	// Name Script name
+	Name *string `json:"name"`
 
 	// IsAlwayson Flag specifying whether this script is an alwayson script
-	IsAlwayson *bool `json:"is_alwayson,omitempty"`
+	IsAlwayson *bool `json:"is_alwayson"`
 
 	// IsImg2img Flag specifying whether this script is an img2img script
-	IsImg2img *bool `json:"is_img2img,omitempty"`
+	IsImg2img *bool `json:"is_img2img"`
 
-	// Name Script name
-	Name *string `json:"name,omitempty"`
+	// Args List of script's arguments
+	Args []ScriptArg `json:"args"`
 }
 
 // ScriptsList defines model for ScriptsList.
 type ScriptsList struct {
-	// Img2img Titles of scripts (img2img)
-	Img2img *[]string `json:"img2img,omitempty"`
-
 	// Txt2img Titles of scripts (txt2img)
-	Txt2img *[]string `json:"txt2img,omitempty"`
+	Txt2img []string `json:"txt2img"`
+
+	// Img2img Titles of scripts (img2img)
+	Img2img []string `json:"img2img"`
 }
 
 // StableDiffusionProcessingImg2Img The request model of A1111 (pydantic v1). Every field is optional; null is accepted where the field is nullable (Optional). Values are coerced as pydantic v1 does ("2" or 2.7 for an integer, "7.5" for a number, 123 for a string, "yes" or 1 for a boolean); the types here are the canonical ones. Unknown keys are ignored.
@@ -1979,13 +1977,13 @@ type StableDiffusionProcessingTxt2Img struct {
 // TextToImageResponse defines model for TextToImageResponse.
 type TextToImageResponse struct {
 	// Images The generated images, base64 without a data: prefix.
-	Images *[]string `json:"images,omitempty"`
-
-	// Info A JSON document encoded as a string (Processed.js()).
-	Info string `json:"info"`
+	Images *[]string `json:"images"`
 
 	// Parameters The request echoed with every default filled in.
 	Parameters map[string]interface{} `json:"parameters"`
+
+	// Info A JSON document encoded as a string (Processed.js()).
+	Info string `json:"info"`
 }
 
 // TrainResponse defines model for TrainResponse.
@@ -1996,11 +1994,11 @@ type TrainResponse struct {
 
 // UpscalerItem defines model for UpscalerItem.
 type UpscalerItem struct {
-	ModelName *string  `json:"model_name,omitempty"`
-	ModelPath *string  `json:"model_path,omitempty"`
-	ModelUrl  *string  `json:"model_url,omitempty"`
 	Name      string   `json:"name"`
-	Scale     *float64 `json:"scale,omitempty"`
+	ModelName *string  `json:"model_name"`
+	ModelPath *string  `json:"model_path"`
+	ModelUrl  *string  `json:"model_url"`
+	Scale     *float64 `json:"scale"`
 }
 
 // ValidationError defines model for ValidationError.
@@ -2652,84 +2650,140 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
-	if raw, found := object["add_stop_route"]; found {
-		err = json.Unmarshal(raw, &a.AddStopRoute)
+	if raw, found := object["f"]; found {
+		err = json.Unmarshal(raw, &a.F)
 		if err != nil {
-			return fmt.Errorf("error reading 'add_stop_route': %w", err)
+			return fmt.Errorf("error reading 'f': %w", err)
 		}
-		delete(object, "add_stop_route")
+		delete(object, "f")
 	}
 
-	if raw, found := object["administrator"]; found {
-		err = json.Unmarshal(raw, &a.Administrator)
+	if raw, found := object["update_all_extensions"]; found {
+		err = json.Unmarshal(raw, &a.UpdateAllExtensions)
 		if err != nil {
-			return fmt.Errorf("error reading 'administrator': %w", err)
+			return fmt.Errorf("error reading 'update_all_extensions': %w", err)
 		}
-		delete(object, "administrator")
+		delete(object, "update_all_extensions")
 	}
 
-	if raw, found := object["allow_code"]; found {
-		err = json.Unmarshal(raw, &a.AllowCode)
+	if raw, found := object["skip_python_version_check"]; found {
+		err = json.Unmarshal(raw, &a.SkipPythonVersionCheck)
 		if err != nil {
-			return fmt.Errorf("error reading 'allow_code': %w", err)
+			return fmt.Errorf("error reading 'skip_python_version_check': %w", err)
 		}
-		delete(object, "allow_code")
+		delete(object, "skip_python_version_check")
 	}
 
-	if raw, found := object["always_batch_cond_uncond"]; found {
-		err = json.Unmarshal(raw, &a.AlwaysBatchCondUncond)
+	if raw, found := object["skip_torch_cuda_test"]; found {
+		err = json.Unmarshal(raw, &a.SkipTorchCudaTest)
 		if err != nil {
-			return fmt.Errorf("error reading 'always_batch_cond_uncond': %w", err)
+			return fmt.Errorf("error reading 'skip_torch_cuda_test': %w", err)
 		}
-		delete(object, "always_batch_cond_uncond")
+		delete(object, "skip_torch_cuda_test")
 	}
 
-	if raw, found := object["api"]; found {
-		err = json.Unmarshal(raw, &a.Api)
+	if raw, found := object["reinstall_xformers"]; found {
+		err = json.Unmarshal(raw, &a.ReinstallXformers)
 		if err != nil {
-			return fmt.Errorf("error reading 'api': %w", err)
+			return fmt.Errorf("error reading 'reinstall_xformers': %w", err)
 		}
-		delete(object, "api")
+		delete(object, "reinstall_xformers")
 	}
 
-	if raw, found := object["api_auth"]; found {
-		err = json.Unmarshal(raw, &a.ApiAuth)
+	if raw, found := object["reinstall_torch"]; found {
+		err = json.Unmarshal(raw, &a.ReinstallTorch)
 		if err != nil {
-			return fmt.Errorf("error reading 'api_auth': %w", err)
+			return fmt.Errorf("error reading 'reinstall_torch': %w", err)
 		}
-		delete(object, "api_auth")
+		delete(object, "reinstall_torch")
 	}
 
-	if raw, found := object["api_log"]; found {
-		err = json.Unmarshal(raw, &a.ApiLog)
+	if raw, found := object["update_check"]; found {
+		err = json.Unmarshal(raw, &a.UpdateCheck)
 		if err != nil {
-			return fmt.Errorf("error reading 'api_log': %w", err)
+			return fmt.Errorf("error reading 'update_check': %w", err)
 		}
-		delete(object, "api_log")
+		delete(object, "update_check")
 	}
 
-	if raw, found := object["api_server_stop"]; found {
-		err = json.Unmarshal(raw, &a.ApiServerStop)
+	if raw, found := object["test_server"]; found {
+		err = json.Unmarshal(raw, &a.TestServer)
 		if err != nil {
-			return fmt.Errorf("error reading 'api_server_stop': %w", err)
+			return fmt.Errorf("error reading 'test_server': %w", err)
 		}
-		delete(object, "api_server_stop")
+		delete(object, "test_server")
 	}
 
-	if raw, found := object["autolaunch"]; found {
-		err = json.Unmarshal(raw, &a.Autolaunch)
+	if raw, found := object["log_startup"]; found {
+		err = json.Unmarshal(raw, &a.LogStartup)
 		if err != nil {
-			return fmt.Errorf("error reading 'autolaunch': %w", err)
+			return fmt.Errorf("error reading 'log_startup': %w", err)
 		}
-		delete(object, "autolaunch")
+		delete(object, "log_startup")
 	}
 
-	if raw, found := object["bsrgan_models_path"]; found {
-		err = json.Unmarshal(raw, &a.BsrganModelsPath)
+	if raw, found := object["skip_prepare_environment"]; found {
+		err = json.Unmarshal(raw, &a.SkipPrepareEnvironment)
 		if err != nil {
-			return fmt.Errorf("error reading 'bsrgan_models_path': %w", err)
+			return fmt.Errorf("error reading 'skip_prepare_environment': %w", err)
 		}
-		delete(object, "bsrgan_models_path")
+		delete(object, "skip_prepare_environment")
+	}
+
+	if raw, found := object["skip_install"]; found {
+		err = json.Unmarshal(raw, &a.SkipInstall)
+		if err != nil {
+			return fmt.Errorf("error reading 'skip_install': %w", err)
+		}
+		delete(object, "skip_install")
+	}
+
+	if raw, found := object["dump_sysinfo"]; found {
+		err = json.Unmarshal(raw, &a.DumpSysinfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'dump_sysinfo': %w", err)
+		}
+		delete(object, "dump_sysinfo")
+	}
+
+	if raw, found := object["loglevel"]; found {
+		err = json.Unmarshal(raw, &a.Loglevel)
+		if err != nil {
+			return fmt.Errorf("error reading 'loglevel': %w", err)
+		}
+		delete(object, "loglevel")
+	}
+
+	if raw, found := object["do_not_download_clip"]; found {
+		err = json.Unmarshal(raw, &a.DoNotDownloadClip)
+		if err != nil {
+			return fmt.Errorf("error reading 'do_not_download_clip': %w", err)
+		}
+		delete(object, "do_not_download_clip")
+	}
+
+	if raw, found := object["data_dir"]; found {
+		err = json.Unmarshal(raw, &a.DataDir)
+		if err != nil {
+			return fmt.Errorf("error reading 'data_dir': %w", err)
+		}
+		delete(object, "data_dir")
+	}
+
+	if raw, found := object["models_dir"]; found {
+		err = json.Unmarshal(raw, &a.ModelsDir)
+		if err != nil {
+			return fmt.Errorf("error reading 'models_dir': %w", err)
+		}
+		delete(object, "models_dir")
+	}
+
+	if raw, found := object["config"]; found {
+		err = json.Unmarshal(raw, &a.Config)
+		if err != nil {
+			return fmt.Errorf("error reading 'config': %w", err)
+		}
+		delete(object, "config")
 	}
 
 	if raw, found := object["ckpt"]; found {
@@ -2748,156 +2802,60 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "ckpt_dir")
 	}
 
-	if raw, found := object["clip_models_path"]; found {
-		err = json.Unmarshal(raw, &a.ClipModelsPath)
+	if raw, found := object["vae_dir"]; found {
+		err = json.Unmarshal(raw, &a.VaeDir)
 		if err != nil {
-			return fmt.Errorf("error reading 'clip_models_path': %w", err)
+			return fmt.Errorf("error reading 'vae_dir': %w", err)
 		}
-		delete(object, "clip_models_path")
+		delete(object, "vae_dir")
 	}
 
-	if raw, found := object["codeformer_models_path"]; found {
-		err = json.Unmarshal(raw, &a.CodeformerModelsPath)
+	if raw, found := object["gfpgan_dir"]; found {
+		err = json.Unmarshal(raw, &a.GfpganDir)
 		if err != nil {
-			return fmt.Errorf("error reading 'codeformer_models_path': %w", err)
+			return fmt.Errorf("error reading 'gfpgan_dir': %w", err)
 		}
-		delete(object, "codeformer_models_path")
+		delete(object, "gfpgan_dir")
 	}
 
-	if raw, found := object["config"]; found {
-		err = json.Unmarshal(raw, &a.Config)
+	if raw, found := object["gfpgan_model"]; found {
+		err = json.Unmarshal(raw, &a.GfpganModel)
 		if err != nil {
-			return fmt.Errorf("error reading 'config': %w", err)
+			return fmt.Errorf("error reading 'gfpgan_model': %w", err)
 		}
-		delete(object, "config")
+		delete(object, "gfpgan_model")
 	}
 
-	if raw, found := object["cors_allow_origins"]; found {
-		err = json.Unmarshal(raw, &a.CorsAllowOrigins)
+	if raw, found := object["no_half"]; found {
+		err = json.Unmarshal(raw, &a.NoHalf)
 		if err != nil {
-			return fmt.Errorf("error reading 'cors_allow_origins': %w", err)
+			return fmt.Errorf("error reading 'no_half': %w", err)
 		}
-		delete(object, "cors_allow_origins")
+		delete(object, "no_half")
 	}
 
-	if raw, found := object["cors_allow_origins_regex"]; found {
-		err = json.Unmarshal(raw, &a.CorsAllowOriginsRegex)
+	if raw, found := object["no_half_vae"]; found {
+		err = json.Unmarshal(raw, &a.NoHalfVae)
 		if err != nil {
-			return fmt.Errorf("error reading 'cors_allow_origins_regex': %w", err)
+			return fmt.Errorf("error reading 'no_half_vae': %w", err)
 		}
-		delete(object, "cors_allow_origins_regex")
+		delete(object, "no_half_vae")
 	}
 
-	if raw, found := object["dat_models_path"]; found {
-		err = json.Unmarshal(raw, &a.DatModelsPath)
+	if raw, found := object["no_progressbar_hiding"]; found {
+		err = json.Unmarshal(raw, &a.NoProgressbarHiding)
 		if err != nil {
-			return fmt.Errorf("error reading 'dat_models_path': %w", err)
+			return fmt.Errorf("error reading 'no_progressbar_hiding': %w", err)
 		}
-		delete(object, "dat_models_path")
+		delete(object, "no_progressbar_hiding")
 	}
 
-	if raw, found := object["data_dir"]; found {
-		err = json.Unmarshal(raw, &a.DataDir)
+	if raw, found := object["max_batch_count"]; found {
+		err = json.Unmarshal(raw, &a.MaxBatchCount)
 		if err != nil {
-			return fmt.Errorf("error reading 'data_dir': %w", err)
+			return fmt.Errorf("error reading 'max_batch_count': %w", err)
 		}
-		delete(object, "data_dir")
-	}
-
-	if raw, found := object["deepdanbooru"]; found {
-		err = json.Unmarshal(raw, &a.Deepdanbooru)
-		if err != nil {
-			return fmt.Errorf("error reading 'deepdanbooru': %w", err)
-		}
-		delete(object, "deepdanbooru")
-	}
-
-	if raw, found := object["device_id"]; found {
-		err = json.Unmarshal(raw, &a.DeviceId)
-		if err != nil {
-			return fmt.Errorf("error reading 'device_id': %w", err)
-		}
-		delete(object, "device_id")
-	}
-
-	if raw, found := object["disable_all_extensions"]; found {
-		err = json.Unmarshal(raw, &a.DisableAllExtensions)
-		if err != nil {
-			return fmt.Errorf("error reading 'disable_all_extensions': %w", err)
-		}
-		delete(object, "disable_all_extensions")
-	}
-
-	if raw, found := object["disable_console_progressbars"]; found {
-		err = json.Unmarshal(raw, &a.DisableConsoleProgressbars)
-		if err != nil {
-			return fmt.Errorf("error reading 'disable_console_progressbars': %w", err)
-		}
-		delete(object, "disable_console_progressbars")
-	}
-
-	if raw, found := object["disable_extra_extensions"]; found {
-		err = json.Unmarshal(raw, &a.DisableExtraExtensions)
-		if err != nil {
-			return fmt.Errorf("error reading 'disable_extra_extensions': %w", err)
-		}
-		delete(object, "disable_extra_extensions")
-	}
-
-	if raw, found := object["disable_model_loading_ram_optimization"]; found {
-		err = json.Unmarshal(raw, &a.DisableModelLoadingRamOptimization)
-		if err != nil {
-			return fmt.Errorf("error reading 'disable_model_loading_ram_optimization': %w", err)
-		}
-		delete(object, "disable_model_loading_ram_optimization")
-	}
-
-	if raw, found := object["disable_nan_check"]; found {
-		err = json.Unmarshal(raw, &a.DisableNanCheck)
-		if err != nil {
-			return fmt.Errorf("error reading 'disable_nan_check': %w", err)
-		}
-		delete(object, "disable_nan_check")
-	}
-
-	if raw, found := object["disable_opt_split_attention"]; found {
-		err = json.Unmarshal(raw, &a.DisableOptSplitAttention)
-		if err != nil {
-			return fmt.Errorf("error reading 'disable_opt_split_attention': %w", err)
-		}
-		delete(object, "disable_opt_split_attention")
-	}
-
-	if raw, found := object["disable_safe_unpickle"]; found {
-		err = json.Unmarshal(raw, &a.DisableSafeUnpickle)
-		if err != nil {
-			return fmt.Errorf("error reading 'disable_safe_unpickle': %w", err)
-		}
-		delete(object, "disable_safe_unpickle")
-	}
-
-	if raw, found := object["disable_tls_verify"]; found {
-		err = json.Unmarshal(raw, &a.DisableTlsVerify)
-		if err != nil {
-			return fmt.Errorf("error reading 'disable_tls_verify': %w", err)
-		}
-		delete(object, "disable_tls_verify")
-	}
-
-	if raw, found := object["do_not_download_clip"]; found {
-		err = json.Unmarshal(raw, &a.DoNotDownloadClip)
-		if err != nil {
-			return fmt.Errorf("error reading 'do_not_download_clip': %w", err)
-		}
-		delete(object, "do_not_download_clip")
-	}
-
-	if raw, found := object["dump_sysinfo"]; found {
-		err = json.Unmarshal(raw, &a.DumpSysinfo)
-		if err != nil {
-			return fmt.Errorf("error reading 'dump_sysinfo': %w", err)
-		}
-		delete(object, "dump_sysinfo")
+		delete(object, "max_batch_count")
 	}
 
 	if raw, found := object["embeddings_dir"]; found {
@@ -2908,12 +2866,132 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "embeddings_dir")
 	}
 
-	if raw, found := object["enable_console_prompts"]; found {
-		err = json.Unmarshal(raw, &a.EnableConsolePrompts)
+	if raw, found := object["textual_inversion_templates_dir"]; found {
+		err = json.Unmarshal(raw, &a.TextualInversionTemplatesDir)
 		if err != nil {
-			return fmt.Errorf("error reading 'enable_console_prompts': %w", err)
+			return fmt.Errorf("error reading 'textual_inversion_templates_dir': %w", err)
 		}
-		delete(object, "enable_console_prompts")
+		delete(object, "textual_inversion_templates_dir")
+	}
+
+	if raw, found := object["hypernetwork_dir"]; found {
+		err = json.Unmarshal(raw, &a.HypernetworkDir)
+		if err != nil {
+			return fmt.Errorf("error reading 'hypernetwork_dir': %w", err)
+		}
+		delete(object, "hypernetwork_dir")
+	}
+
+	if raw, found := object["localizations_dir"]; found {
+		err = json.Unmarshal(raw, &a.LocalizationsDir)
+		if err != nil {
+			return fmt.Errorf("error reading 'localizations_dir': %w", err)
+		}
+		delete(object, "localizations_dir")
+	}
+
+	if raw, found := object["allow_code"]; found {
+		err = json.Unmarshal(raw, &a.AllowCode)
+		if err != nil {
+			return fmt.Errorf("error reading 'allow_code': %w", err)
+		}
+		delete(object, "allow_code")
+	}
+
+	if raw, found := object["medvram"]; found {
+		err = json.Unmarshal(raw, &a.Medvram)
+		if err != nil {
+			return fmt.Errorf("error reading 'medvram': %w", err)
+		}
+		delete(object, "medvram")
+	}
+
+	if raw, found := object["medvram_sdxl"]; found {
+		err = json.Unmarshal(raw, &a.MedvramSdxl)
+		if err != nil {
+			return fmt.Errorf("error reading 'medvram_sdxl': %w", err)
+		}
+		delete(object, "medvram_sdxl")
+	}
+
+	if raw, found := object["lowvram"]; found {
+		err = json.Unmarshal(raw, &a.Lowvram)
+		if err != nil {
+			return fmt.Errorf("error reading 'lowvram': %w", err)
+		}
+		delete(object, "lowvram")
+	}
+
+	if raw, found := object["lowram"]; found {
+		err = json.Unmarshal(raw, &a.Lowram)
+		if err != nil {
+			return fmt.Errorf("error reading 'lowram': %w", err)
+		}
+		delete(object, "lowram")
+	}
+
+	if raw, found := object["always_batch_cond_uncond"]; found {
+		err = json.Unmarshal(raw, &a.AlwaysBatchCondUncond)
+		if err != nil {
+			return fmt.Errorf("error reading 'always_batch_cond_uncond': %w", err)
+		}
+		delete(object, "always_batch_cond_uncond")
+	}
+
+	if raw, found := object["unload_gfpgan"]; found {
+		err = json.Unmarshal(raw, &a.UnloadGfpgan)
+		if err != nil {
+			return fmt.Errorf("error reading 'unload_gfpgan': %w", err)
+		}
+		delete(object, "unload_gfpgan")
+	}
+
+	if raw, found := object["precision"]; found {
+		err = json.Unmarshal(raw, &a.Precision)
+		if err != nil {
+			return fmt.Errorf("error reading 'precision': %w", err)
+		}
+		delete(object, "precision")
+	}
+
+	if raw, found := object["upcast_sampling"]; found {
+		err = json.Unmarshal(raw, &a.UpcastSampling)
+		if err != nil {
+			return fmt.Errorf("error reading 'upcast_sampling': %w", err)
+		}
+		delete(object, "upcast_sampling")
+	}
+
+	if raw, found := object["share"]; found {
+		err = json.Unmarshal(raw, &a.Share)
+		if err != nil {
+			return fmt.Errorf("error reading 'share': %w", err)
+		}
+		delete(object, "share")
+	}
+
+	if raw, found := object["ngrok"]; found {
+		err = json.Unmarshal(raw, &a.Ngrok)
+		if err != nil {
+			return fmt.Errorf("error reading 'ngrok': %w", err)
+		}
+		delete(object, "ngrok")
+	}
+
+	if raw, found := object["ngrok_region"]; found {
+		err = json.Unmarshal(raw, &a.NgrokRegion)
+		if err != nil {
+			return fmt.Errorf("error reading 'ngrok_region': %w", err)
+		}
+		delete(object, "ngrok_region")
+	}
+
+	if raw, found := object["ngrok_options"]; found {
+		err = json.Unmarshal(raw, &a.NgrokOptions)
+		if err != nil {
+			return fmt.Errorf("error reading 'ngrok_options': %w", err)
+		}
+		delete(object, "ngrok_options")
 	}
 
 	if raw, found := object["enable_insecure_extension_access"]; found {
@@ -2924,6 +3002,22 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "enable_insecure_extension_access")
 	}
 
+	if raw, found := object["codeformer_models_path"]; found {
+		err = json.Unmarshal(raw, &a.CodeformerModelsPath)
+		if err != nil {
+			return fmt.Errorf("error reading 'codeformer_models_path': %w", err)
+		}
+		delete(object, "codeformer_models_path")
+	}
+
+	if raw, found := object["gfpgan_models_path"]; found {
+		err = json.Unmarshal(raw, &a.GfpganModelsPath)
+		if err != nil {
+			return fmt.Errorf("error reading 'gfpgan_models_path': %w", err)
+		}
+		delete(object, "gfpgan_models_path")
+	}
+
 	if raw, found := object["esrgan_models_path"]; found {
 		err = json.Unmarshal(raw, &a.EsrganModelsPath)
 		if err != nil {
@@ -2932,20 +3026,44 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "esrgan_models_path")
 	}
 
-	if raw, found := object["f"]; found {
-		err = json.Unmarshal(raw, &a.F)
+	if raw, found := object["bsrgan_models_path"]; found {
+		err = json.Unmarshal(raw, &a.BsrganModelsPath)
 		if err != nil {
-			return fmt.Errorf("error reading 'f': %w", err)
+			return fmt.Errorf("error reading 'bsrgan_models_path': %w", err)
 		}
-		delete(object, "f")
+		delete(object, "bsrgan_models_path")
 	}
 
-	if raw, found := object["filenames_max_length"]; found {
-		err = json.Unmarshal(raw, &a.FilenamesMaxLength)
+	if raw, found := object["realesrgan_models_path"]; found {
+		err = json.Unmarshal(raw, &a.RealesrganModelsPath)
 		if err != nil {
-			return fmt.Errorf("error reading 'filenames_max_length': %w", err)
+			return fmt.Errorf("error reading 'realesrgan_models_path': %w", err)
 		}
-		delete(object, "filenames_max_length")
+		delete(object, "realesrgan_models_path")
+	}
+
+	if raw, found := object["dat_models_path"]; found {
+		err = json.Unmarshal(raw, &a.DatModelsPath)
+		if err != nil {
+			return fmt.Errorf("error reading 'dat_models_path': %w", err)
+		}
+		delete(object, "dat_models_path")
+	}
+
+	if raw, found := object["clip_models_path"]; found {
+		err = json.Unmarshal(raw, &a.ClipModelsPath)
+		if err != nil {
+			return fmt.Errorf("error reading 'clip_models_path': %w", err)
+		}
+		delete(object, "clip_models_path")
+	}
+
+	if raw, found := object["xformers"]; found {
+		err = json.Unmarshal(raw, &a.Xformers)
+		if err != nil {
+			return fmt.Errorf("error reading 'xformers': %w", err)
+		}
+		delete(object, "xformers")
 	}
 
 	if raw, found := object["force_enable_xformers"]; found {
@@ -2954,6 +3072,174 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'force_enable_xformers': %w", err)
 		}
 		delete(object, "force_enable_xformers")
+	}
+
+	if raw, found := object["xformers_flash_attention"]; found {
+		err = json.Unmarshal(raw, &a.XformersFlashAttention)
+		if err != nil {
+			return fmt.Errorf("error reading 'xformers_flash_attention': %w", err)
+		}
+		delete(object, "xformers_flash_attention")
+	}
+
+	if raw, found := object["deepdanbooru"]; found {
+		err = json.Unmarshal(raw, &a.Deepdanbooru)
+		if err != nil {
+			return fmt.Errorf("error reading 'deepdanbooru': %w", err)
+		}
+		delete(object, "deepdanbooru")
+	}
+
+	if raw, found := object["opt_split_attention"]; found {
+		err = json.Unmarshal(raw, &a.OptSplitAttention)
+		if err != nil {
+			return fmt.Errorf("error reading 'opt_split_attention': %w", err)
+		}
+		delete(object, "opt_split_attention")
+	}
+
+	if raw, found := object["opt_sub_quad_attention"]; found {
+		err = json.Unmarshal(raw, &a.OptSubQuadAttention)
+		if err != nil {
+			return fmt.Errorf("error reading 'opt_sub_quad_attention': %w", err)
+		}
+		delete(object, "opt_sub_quad_attention")
+	}
+
+	if raw, found := object["sub_quad_q_chunk_size"]; found {
+		err = json.Unmarshal(raw, &a.SubQuadQChunkSize)
+		if err != nil {
+			return fmt.Errorf("error reading 'sub_quad_q_chunk_size': %w", err)
+		}
+		delete(object, "sub_quad_q_chunk_size")
+	}
+
+	if raw, found := object["sub_quad_kv_chunk_size"]; found {
+		err = json.Unmarshal(raw, &a.SubQuadKvChunkSize)
+		if err != nil {
+			return fmt.Errorf("error reading 'sub_quad_kv_chunk_size': %w", err)
+		}
+		delete(object, "sub_quad_kv_chunk_size")
+	}
+
+	if raw, found := object["sub_quad_chunk_threshold"]; found {
+		err = json.Unmarshal(raw, &a.SubQuadChunkThreshold)
+		if err != nil {
+			return fmt.Errorf("error reading 'sub_quad_chunk_threshold': %w", err)
+		}
+		delete(object, "sub_quad_chunk_threshold")
+	}
+
+	if raw, found := object["opt_split_attention_invokeai"]; found {
+		err = json.Unmarshal(raw, &a.OptSplitAttentionInvokeai)
+		if err != nil {
+			return fmt.Errorf("error reading 'opt_split_attention_invokeai': %w", err)
+		}
+		delete(object, "opt_split_attention_invokeai")
+	}
+
+	if raw, found := object["opt_split_attention_v1"]; found {
+		err = json.Unmarshal(raw, &a.OptSplitAttentionV1)
+		if err != nil {
+			return fmt.Errorf("error reading 'opt_split_attention_v1': %w", err)
+		}
+		delete(object, "opt_split_attention_v1")
+	}
+
+	if raw, found := object["opt_sdp_attention"]; found {
+		err = json.Unmarshal(raw, &a.OptSdpAttention)
+		if err != nil {
+			return fmt.Errorf("error reading 'opt_sdp_attention': %w", err)
+		}
+		delete(object, "opt_sdp_attention")
+	}
+
+	if raw, found := object["opt_sdp_no_mem_attention"]; found {
+		err = json.Unmarshal(raw, &a.OptSdpNoMemAttention)
+		if err != nil {
+			return fmt.Errorf("error reading 'opt_sdp_no_mem_attention': %w", err)
+		}
+		delete(object, "opt_sdp_no_mem_attention")
+	}
+
+	if raw, found := object["disable_opt_split_attention"]; found {
+		err = json.Unmarshal(raw, &a.DisableOptSplitAttention)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_opt_split_attention': %w", err)
+		}
+		delete(object, "disable_opt_split_attention")
+	}
+
+	if raw, found := object["disable_nan_check"]; found {
+		err = json.Unmarshal(raw, &a.DisableNanCheck)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_nan_check': %w", err)
+		}
+		delete(object, "disable_nan_check")
+	}
+
+	if raw, found := object["use_cpu"]; found {
+		err = json.Unmarshal(raw, &a.UseCpu)
+		if err != nil {
+			return fmt.Errorf("error reading 'use_cpu': %w", err)
+		}
+		delete(object, "use_cpu")
+	}
+
+	if raw, found := object["use_ipex"]; found {
+		err = json.Unmarshal(raw, &a.UseIpex)
+		if err != nil {
+			return fmt.Errorf("error reading 'use_ipex': %w", err)
+		}
+		delete(object, "use_ipex")
+	}
+
+	if raw, found := object["disable_model_loading_ram_optimization"]; found {
+		err = json.Unmarshal(raw, &a.DisableModelLoadingRamOptimization)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_model_loading_ram_optimization': %w", err)
+		}
+		delete(object, "disable_model_loading_ram_optimization")
+	}
+
+	if raw, found := object["listen"]; found {
+		err = json.Unmarshal(raw, &a.Listen)
+		if err != nil {
+			return fmt.Errorf("error reading 'listen': %w", err)
+		}
+		delete(object, "listen")
+	}
+
+	if raw, found := object["port"]; found {
+		err = json.Unmarshal(raw, &a.Port)
+		if err != nil {
+			return fmt.Errorf("error reading 'port': %w", err)
+		}
+		delete(object, "port")
+	}
+
+	if raw, found := object["show_negative_prompt"]; found {
+		err = json.Unmarshal(raw, &a.ShowNegativePrompt)
+		if err != nil {
+			return fmt.Errorf("error reading 'show_negative_prompt': %w", err)
+		}
+		delete(object, "show_negative_prompt")
+	}
+
+	if raw, found := object["ui_config_file"]; found {
+		err = json.Unmarshal(raw, &a.UiConfigFile)
+		if err != nil {
+			return fmt.Errorf("error reading 'ui_config_file': %w", err)
+		}
+		delete(object, "ui_config_file")
+	}
+
+	if raw, found := object["hide_ui_dir_config"]; found {
+		err = json.Unmarshal(raw, &a.HideUiDirConfig)
+		if err != nil {
+			return fmt.Errorf("error reading 'hide_ui_dir_config': %w", err)
+		}
+		delete(object, "hide_ui_dir_config")
 	}
 
 	if raw, found := object["freeze_settings"]; found {
@@ -2980,36 +3266,20 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "freeze_specific_settings")
 	}
 
-	if raw, found := object["gfpgan_dir"]; found {
-		err = json.Unmarshal(raw, &a.GfpganDir)
+	if raw, found := object["ui_settings_file"]; found {
+		err = json.Unmarshal(raw, &a.UiSettingsFile)
 		if err != nil {
-			return fmt.Errorf("error reading 'gfpgan_dir': %w", err)
+			return fmt.Errorf("error reading 'ui_settings_file': %w", err)
 		}
-		delete(object, "gfpgan_dir")
+		delete(object, "ui_settings_file")
 	}
 
-	if raw, found := object["gfpgan_model"]; found {
-		err = json.Unmarshal(raw, &a.GfpganModel)
+	if raw, found := object["gradio_debug"]; found {
+		err = json.Unmarshal(raw, &a.GradioDebug)
 		if err != nil {
-			return fmt.Errorf("error reading 'gfpgan_model': %w", err)
+			return fmt.Errorf("error reading 'gradio_debug': %w", err)
 		}
-		delete(object, "gfpgan_model")
-	}
-
-	if raw, found := object["gfpgan_models_path"]; found {
-		err = json.Unmarshal(raw, &a.GfpganModelsPath)
-		if err != nil {
-			return fmt.Errorf("error reading 'gfpgan_models_path': %w", err)
-		}
-		delete(object, "gfpgan_models_path")
-	}
-
-	if raw, found := object["gradio_allowed_path"]; found {
-		err = json.Unmarshal(raw, &a.GradioAllowedPath)
-		if err != nil {
-			return fmt.Errorf("error reading 'gradio_allowed_path': %w", err)
-		}
-		delete(object, "gradio_allowed_path")
+		delete(object, "gradio_debug")
 	}
 
 	if raw, found := object["gradio_auth"]; found {
@@ -3028,14 +3298,6 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "gradio_auth_path")
 	}
 
-	if raw, found := object["gradio_debug"]; found {
-		err = json.Unmarshal(raw, &a.GradioDebug)
-		if err != nil {
-			return fmt.Errorf("error reading 'gradio_debug': %w", err)
-		}
-		delete(object, "gradio_debug")
-	}
-
 	if raw, found := object["gradio_img2img_tool"]; found {
 		err = json.Unmarshal(raw, &a.GradioImg2imgTool)
 		if err != nil {
@@ -3052,220 +3314,12 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "gradio_inpaint_tool")
 	}
 
-	if raw, found := object["gradio_queue"]; found {
-		err = json.Unmarshal(raw, &a.GradioQueue)
+	if raw, found := object["gradio_allowed_path"]; found {
+		err = json.Unmarshal(raw, &a.GradioAllowedPath)
 		if err != nil {
-			return fmt.Errorf("error reading 'gradio_queue': %w", err)
+			return fmt.Errorf("error reading 'gradio_allowed_path': %w", err)
 		}
-		delete(object, "gradio_queue")
-	}
-
-	if raw, found := object["hide_ui_dir_config"]; found {
-		err = json.Unmarshal(raw, &a.HideUiDirConfig)
-		if err != nil {
-			return fmt.Errorf("error reading 'hide_ui_dir_config': %w", err)
-		}
-		delete(object, "hide_ui_dir_config")
-	}
-
-	if raw, found := object["hypernetwork_dir"]; found {
-		err = json.Unmarshal(raw, &a.HypernetworkDir)
-		if err != nil {
-			return fmt.Errorf("error reading 'hypernetwork_dir': %w", err)
-		}
-		delete(object, "hypernetwork_dir")
-	}
-
-	if raw, found := object["ldsr_models_path"]; found {
-		err = json.Unmarshal(raw, &a.LdsrModelsPath)
-		if err != nil {
-			return fmt.Errorf("error reading 'ldsr_models_path': %w", err)
-		}
-		delete(object, "ldsr_models_path")
-	}
-
-	if raw, found := object["listen"]; found {
-		err = json.Unmarshal(raw, &a.Listen)
-		if err != nil {
-			return fmt.Errorf("error reading 'listen': %w", err)
-		}
-		delete(object, "listen")
-	}
-
-	if raw, found := object["localizations_dir"]; found {
-		err = json.Unmarshal(raw, &a.LocalizationsDir)
-		if err != nil {
-			return fmt.Errorf("error reading 'localizations_dir': %w", err)
-		}
-		delete(object, "localizations_dir")
-	}
-
-	if raw, found := object["log_startup"]; found {
-		err = json.Unmarshal(raw, &a.LogStartup)
-		if err != nil {
-			return fmt.Errorf("error reading 'log_startup': %w", err)
-		}
-		delete(object, "log_startup")
-	}
-
-	if raw, found := object["loglevel"]; found {
-		err = json.Unmarshal(raw, &a.Loglevel)
-		if err != nil {
-			return fmt.Errorf("error reading 'loglevel': %w", err)
-		}
-		delete(object, "loglevel")
-	}
-
-	if raw, found := object["lora_dir"]; found {
-		err = json.Unmarshal(raw, &a.LoraDir)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_dir': %w", err)
-		}
-		delete(object, "lora_dir")
-	}
-
-	if raw, found := object["lowram"]; found {
-		err = json.Unmarshal(raw, &a.Lowram)
-		if err != nil {
-			return fmt.Errorf("error reading 'lowram': %w", err)
-		}
-		delete(object, "lowram")
-	}
-
-	if raw, found := object["lowvram"]; found {
-		err = json.Unmarshal(raw, &a.Lowvram)
-		if err != nil {
-			return fmt.Errorf("error reading 'lowvram': %w", err)
-		}
-		delete(object, "lowvram")
-	}
-
-	if raw, found := object["lyco_dir_backcompat"]; found {
-		err = json.Unmarshal(raw, &a.LycoDirBackcompat)
-		if err != nil {
-			return fmt.Errorf("error reading 'lyco_dir_backcompat': %w", err)
-		}
-		delete(object, "lyco_dir_backcompat")
-	}
-
-	if raw, found := object["max_batch_count"]; found {
-		err = json.Unmarshal(raw, &a.MaxBatchCount)
-		if err != nil {
-			return fmt.Errorf("error reading 'max_batch_count': %w", err)
-		}
-		delete(object, "max_batch_count")
-	}
-
-	if raw, found := object["medvram"]; found {
-		err = json.Unmarshal(raw, &a.Medvram)
-		if err != nil {
-			return fmt.Errorf("error reading 'medvram': %w", err)
-		}
-		delete(object, "medvram")
-	}
-
-	if raw, found := object["medvram_sdxl"]; found {
-		err = json.Unmarshal(raw, &a.MedvramSdxl)
-		if err != nil {
-			return fmt.Errorf("error reading 'medvram_sdxl': %w", err)
-		}
-		delete(object, "medvram_sdxl")
-	}
-
-	if raw, found := object["models_dir"]; found {
-		err = json.Unmarshal(raw, &a.ModelsDir)
-		if err != nil {
-			return fmt.Errorf("error reading 'models_dir': %w", err)
-		}
-		delete(object, "models_dir")
-	}
-
-	if raw, found := object["ngrok"]; found {
-		err = json.Unmarshal(raw, &a.Ngrok)
-		if err != nil {
-			return fmt.Errorf("error reading 'ngrok': %w", err)
-		}
-		delete(object, "ngrok")
-	}
-
-	if raw, found := object["ngrok_options"]; found {
-		err = json.Unmarshal(raw, &a.NgrokOptions)
-		if err != nil {
-			return fmt.Errorf("error reading 'ngrok_options': %w", err)
-		}
-		delete(object, "ngrok_options")
-	}
-
-	if raw, found := object["ngrok_region"]; found {
-		err = json.Unmarshal(raw, &a.NgrokRegion)
-		if err != nil {
-			return fmt.Errorf("error reading 'ngrok_region': %w", err)
-		}
-		delete(object, "ngrok_region")
-	}
-
-	if raw, found := object["no_download_sd_model"]; found {
-		err = json.Unmarshal(raw, &a.NoDownloadSdModel)
-		if err != nil {
-			return fmt.Errorf("error reading 'no_download_sd_model': %w", err)
-		}
-		delete(object, "no_download_sd_model")
-	}
-
-	if raw, found := object["no_gradio_queue"]; found {
-		err = json.Unmarshal(raw, &a.NoGradioQueue)
-		if err != nil {
-			return fmt.Errorf("error reading 'no_gradio_queue': %w", err)
-		}
-		delete(object, "no_gradio_queue")
-	}
-
-	if raw, found := object["no_half"]; found {
-		err = json.Unmarshal(raw, &a.NoHalf)
-		if err != nil {
-			return fmt.Errorf("error reading 'no_half': %w", err)
-		}
-		delete(object, "no_half")
-	}
-
-	if raw, found := object["no_half_vae"]; found {
-		err = json.Unmarshal(raw, &a.NoHalfVae)
-		if err != nil {
-			return fmt.Errorf("error reading 'no_half_vae': %w", err)
-		}
-		delete(object, "no_half_vae")
-	}
-
-	if raw, found := object["no_hashing"]; found {
-		err = json.Unmarshal(raw, &a.NoHashing)
-		if err != nil {
-			return fmt.Errorf("error reading 'no_hashing': %w", err)
-		}
-		delete(object, "no_hashing")
-	}
-
-	if raw, found := object["no_progressbar_hiding"]; found {
-		err = json.Unmarshal(raw, &a.NoProgressbarHiding)
-		if err != nil {
-			return fmt.Errorf("error reading 'no_progressbar_hiding': %w", err)
-		}
-		delete(object, "no_progressbar_hiding")
-	}
-
-	if raw, found := object["no_prompt_history"]; found {
-		err = json.Unmarshal(raw, &a.NoPromptHistory)
-		if err != nil {
-			return fmt.Errorf("error reading 'no_prompt_history': %w", err)
-		}
-		delete(object, "no_prompt_history")
-	}
-
-	if raw, found := object["nowebui"]; found {
-		err = json.Unmarshal(raw, &a.Nowebui)
-		if err != nil {
-			return fmt.Errorf("error reading 'nowebui': %w", err)
-		}
-		delete(object, "nowebui")
+		delete(object, "gradio_allowed_path")
 	}
 
 	if raw, found := object["opt_channelslast"]; found {
@@ -3276,174 +3330,6 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "opt_channelslast")
 	}
 
-	if raw, found := object["opt_sdp_attention"]; found {
-		err = json.Unmarshal(raw, &a.OptSdpAttention)
-		if err != nil {
-			return fmt.Errorf("error reading 'opt_sdp_attention': %w", err)
-		}
-		delete(object, "opt_sdp_attention")
-	}
-
-	if raw, found := object["opt_sdp_no_mem_attention"]; found {
-		err = json.Unmarshal(raw, &a.OptSdpNoMemAttention)
-		if err != nil {
-			return fmt.Errorf("error reading 'opt_sdp_no_mem_attention': %w", err)
-		}
-		delete(object, "opt_sdp_no_mem_attention")
-	}
-
-	if raw, found := object["opt_split_attention"]; found {
-		err = json.Unmarshal(raw, &a.OptSplitAttention)
-		if err != nil {
-			return fmt.Errorf("error reading 'opt_split_attention': %w", err)
-		}
-		delete(object, "opt_split_attention")
-	}
-
-	if raw, found := object["opt_split_attention_invokeai"]; found {
-		err = json.Unmarshal(raw, &a.OptSplitAttentionInvokeai)
-		if err != nil {
-			return fmt.Errorf("error reading 'opt_split_attention_invokeai': %w", err)
-		}
-		delete(object, "opt_split_attention_invokeai")
-	}
-
-	if raw, found := object["opt_split_attention_v1"]; found {
-		err = json.Unmarshal(raw, &a.OptSplitAttentionV1)
-		if err != nil {
-			return fmt.Errorf("error reading 'opt_split_attention_v1': %w", err)
-		}
-		delete(object, "opt_split_attention_v1")
-	}
-
-	if raw, found := object["opt_sub_quad_attention"]; found {
-		err = json.Unmarshal(raw, &a.OptSubQuadAttention)
-		if err != nil {
-			return fmt.Errorf("error reading 'opt_sub_quad_attention': %w", err)
-		}
-		delete(object, "opt_sub_quad_attention")
-	}
-
-	if raw, found := object["port"]; found {
-		err = json.Unmarshal(raw, &a.Port)
-		if err != nil {
-			return fmt.Errorf("error reading 'port': %w", err)
-		}
-		delete(object, "port")
-	}
-
-	if raw, found := object["precision"]; found {
-		err = json.Unmarshal(raw, &a.Precision)
-		if err != nil {
-			return fmt.Errorf("error reading 'precision': %w", err)
-		}
-		delete(object, "precision")
-	}
-
-	if raw, found := object["realesrgan_models_path"]; found {
-		err = json.Unmarshal(raw, &a.RealesrganModelsPath)
-		if err != nil {
-			return fmt.Errorf("error reading 'realesrgan_models_path': %w", err)
-		}
-		delete(object, "realesrgan_models_path")
-	}
-
-	if raw, found := object["reinstall_torch"]; found {
-		err = json.Unmarshal(raw, &a.ReinstallTorch)
-		if err != nil {
-			return fmt.Errorf("error reading 'reinstall_torch': %w", err)
-		}
-		delete(object, "reinstall_torch")
-	}
-
-	if raw, found := object["reinstall_xformers"]; found {
-		err = json.Unmarshal(raw, &a.ReinstallXformers)
-		if err != nil {
-			return fmt.Errorf("error reading 'reinstall_xformers': %w", err)
-		}
-		delete(object, "reinstall_xformers")
-	}
-
-	if raw, found := object["scunet_models_path"]; found {
-		err = json.Unmarshal(raw, &a.ScunetModelsPath)
-		if err != nil {
-			return fmt.Errorf("error reading 'scunet_models_path': %w", err)
-		}
-		delete(object, "scunet_models_path")
-	}
-
-	if raw, found := object["server_name"]; found {
-		err = json.Unmarshal(raw, &a.ServerName)
-		if err != nil {
-			return fmt.Errorf("error reading 'server_name': %w", err)
-		}
-		delete(object, "server_name")
-	}
-
-	if raw, found := object["share"]; found {
-		err = json.Unmarshal(raw, &a.Share)
-		if err != nil {
-			return fmt.Errorf("error reading 'share': %w", err)
-		}
-		delete(object, "share")
-	}
-
-	if raw, found := object["show_negative_prompt"]; found {
-		err = json.Unmarshal(raw, &a.ShowNegativePrompt)
-		if err != nil {
-			return fmt.Errorf("error reading 'show_negative_prompt': %w", err)
-		}
-		delete(object, "show_negative_prompt")
-	}
-
-	if raw, found := object["skip_install"]; found {
-		err = json.Unmarshal(raw, &a.SkipInstall)
-		if err != nil {
-			return fmt.Errorf("error reading 'skip_install': %w", err)
-		}
-		delete(object, "skip_install")
-	}
-
-	if raw, found := object["skip_load_model_at_start"]; found {
-		err = json.Unmarshal(raw, &a.SkipLoadModelAtStart)
-		if err != nil {
-			return fmt.Errorf("error reading 'skip_load_model_at_start': %w", err)
-		}
-		delete(object, "skip_load_model_at_start")
-	}
-
-	if raw, found := object["skip_prepare_environment"]; found {
-		err = json.Unmarshal(raw, &a.SkipPrepareEnvironment)
-		if err != nil {
-			return fmt.Errorf("error reading 'skip_prepare_environment': %w", err)
-		}
-		delete(object, "skip_prepare_environment")
-	}
-
-	if raw, found := object["skip_python_version_check"]; found {
-		err = json.Unmarshal(raw, &a.SkipPythonVersionCheck)
-		if err != nil {
-			return fmt.Errorf("error reading 'skip_python_version_check': %w", err)
-		}
-		delete(object, "skip_python_version_check")
-	}
-
-	if raw, found := object["skip_torch_cuda_test"]; found {
-		err = json.Unmarshal(raw, &a.SkipTorchCudaTest)
-		if err != nil {
-			return fmt.Errorf("error reading 'skip_torch_cuda_test': %w", err)
-		}
-		delete(object, "skip_torch_cuda_test")
-	}
-
-	if raw, found := object["skip_version_check"]; found {
-		err = json.Unmarshal(raw, &a.SkipVersionCheck)
-		if err != nil {
-			return fmt.Errorf("error reading 'skip_version_check': %w", err)
-		}
-		delete(object, "skip_version_check")
-	}
-
 	if raw, found := object["styles_file"]; found {
 		err = json.Unmarshal(raw, &a.StylesFile)
 		if err != nil {
@@ -3452,60 +3338,12 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "styles_file")
 	}
 
-	if raw, found := object["sub_quad_chunk_threshold"]; found {
-		err = json.Unmarshal(raw, &a.SubQuadChunkThreshold)
+	if raw, found := object["autolaunch"]; found {
+		err = json.Unmarshal(raw, &a.Autolaunch)
 		if err != nil {
-			return fmt.Errorf("error reading 'sub_quad_chunk_threshold': %w", err)
+			return fmt.Errorf("error reading 'autolaunch': %w", err)
 		}
-		delete(object, "sub_quad_chunk_threshold")
-	}
-
-	if raw, found := object["sub_quad_kv_chunk_size"]; found {
-		err = json.Unmarshal(raw, &a.SubQuadKvChunkSize)
-		if err != nil {
-			return fmt.Errorf("error reading 'sub_quad_kv_chunk_size': %w", err)
-		}
-		delete(object, "sub_quad_kv_chunk_size")
-	}
-
-	if raw, found := object["sub_quad_q_chunk_size"]; found {
-		err = json.Unmarshal(raw, &a.SubQuadQChunkSize)
-		if err != nil {
-			return fmt.Errorf("error reading 'sub_quad_q_chunk_size': %w", err)
-		}
-		delete(object, "sub_quad_q_chunk_size")
-	}
-
-	if raw, found := object["subpath"]; found {
-		err = json.Unmarshal(raw, &a.Subpath)
-		if err != nil {
-			return fmt.Errorf("error reading 'subpath': %w", err)
-		}
-		delete(object, "subpath")
-	}
-
-	if raw, found := object["swinir_models_path"]; found {
-		err = json.Unmarshal(raw, &a.SwinirModelsPath)
-		if err != nil {
-			return fmt.Errorf("error reading 'swinir_models_path': %w", err)
-		}
-		delete(object, "swinir_models_path")
-	}
-
-	if raw, found := object["test_server"]; found {
-		err = json.Unmarshal(raw, &a.TestServer)
-		if err != nil {
-			return fmt.Errorf("error reading 'test_server': %w", err)
-		}
-		delete(object, "test_server")
-	}
-
-	if raw, found := object["textual_inversion_templates_dir"]; found {
-		err = json.Unmarshal(raw, &a.TextualInversionTemplatesDir)
-		if err != nil {
-			return fmt.Errorf("error reading 'textual_inversion_templates_dir': %w", err)
-		}
-		delete(object, "textual_inversion_templates_dir")
+		delete(object, "autolaunch")
 	}
 
 	if raw, found := object["theme"]; found {
@@ -3516,110 +3354,6 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "theme")
 	}
 
-	if raw, found := object["timeout_keep_alive"]; found {
-		err = json.Unmarshal(raw, &a.TimeoutKeepAlive)
-		if err != nil {
-			return fmt.Errorf("error reading 'timeout_keep_alive': %w", err)
-		}
-		delete(object, "timeout_keep_alive")
-	}
-
-	if raw, found := object["tls_certfile"]; found {
-		err = json.Unmarshal(raw, &a.TlsCertfile)
-		if err != nil {
-			return fmt.Errorf("error reading 'tls_certfile': %w", err)
-		}
-		delete(object, "tls_certfile")
-	}
-
-	if raw, found := object["tls_keyfile"]; found {
-		err = json.Unmarshal(raw, &a.TlsKeyfile)
-		if err != nil {
-			return fmt.Errorf("error reading 'tls_keyfile': %w", err)
-		}
-		delete(object, "tls_keyfile")
-	}
-
-	if raw, found := object["ui_config_file"]; found {
-		err = json.Unmarshal(raw, &a.UiConfigFile)
-		if err != nil {
-			return fmt.Errorf("error reading 'ui_config_file': %w", err)
-		}
-		delete(object, "ui_config_file")
-	}
-
-	if raw, found := object["ui_debug_mode"]; found {
-		err = json.Unmarshal(raw, &a.UiDebugMode)
-		if err != nil {
-			return fmt.Errorf("error reading 'ui_debug_mode': %w", err)
-		}
-		delete(object, "ui_debug_mode")
-	}
-
-	if raw, found := object["ui_settings_file"]; found {
-		err = json.Unmarshal(raw, &a.UiSettingsFile)
-		if err != nil {
-			return fmt.Errorf("error reading 'ui_settings_file': %w", err)
-		}
-		delete(object, "ui_settings_file")
-	}
-
-	if raw, found := object["unix_filenames_sanitization"]; found {
-		err = json.Unmarshal(raw, &a.UnixFilenamesSanitization)
-		if err != nil {
-			return fmt.Errorf("error reading 'unix_filenames_sanitization': %w", err)
-		}
-		delete(object, "unix_filenames_sanitization")
-	}
-
-	if raw, found := object["unload_gfpgan"]; found {
-		err = json.Unmarshal(raw, &a.UnloadGfpgan)
-		if err != nil {
-			return fmt.Errorf("error reading 'unload_gfpgan': %w", err)
-		}
-		delete(object, "unload_gfpgan")
-	}
-
-	if raw, found := object["upcast_sampling"]; found {
-		err = json.Unmarshal(raw, &a.UpcastSampling)
-		if err != nil {
-			return fmt.Errorf("error reading 'upcast_sampling': %w", err)
-		}
-		delete(object, "upcast_sampling")
-	}
-
-	if raw, found := object["update_all_extensions"]; found {
-		err = json.Unmarshal(raw, &a.UpdateAllExtensions)
-		if err != nil {
-			return fmt.Errorf("error reading 'update_all_extensions': %w", err)
-		}
-		delete(object, "update_all_extensions")
-	}
-
-	if raw, found := object["update_check"]; found {
-		err = json.Unmarshal(raw, &a.UpdateCheck)
-		if err != nil {
-			return fmt.Errorf("error reading 'update_check': %w", err)
-		}
-		delete(object, "update_check")
-	}
-
-	if raw, found := object["use_cpu"]; found {
-		err = json.Unmarshal(raw, &a.UseCpu)
-		if err != nil {
-			return fmt.Errorf("error reading 'use_cpu': %w", err)
-		}
-		delete(object, "use_cpu")
-	}
-
-	if raw, found := object["use_ipex"]; found {
-		err = json.Unmarshal(raw, &a.UseIpex)
-		if err != nil {
-			return fmt.Errorf("error reading 'use_ipex': %w", err)
-		}
-		delete(object, "use_ipex")
-	}
-
 	if raw, found := object["use_textbox_seed"]; found {
 		err = json.Unmarshal(raw, &a.UseTextboxSeed)
 		if err != nil {
@@ -3628,12 +3362,20 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "use_textbox_seed")
 	}
 
-	if raw, found := object["vae_dir"]; found {
-		err = json.Unmarshal(raw, &a.VaeDir)
+	if raw, found := object["disable_console_progressbars"]; found {
+		err = json.Unmarshal(raw, &a.DisableConsoleProgressbars)
 		if err != nil {
-			return fmt.Errorf("error reading 'vae_dir': %w", err)
+			return fmt.Errorf("error reading 'disable_console_progressbars': %w", err)
 		}
-		delete(object, "vae_dir")
+		delete(object, "disable_console_progressbars")
+	}
+
+	if raw, found := object["enable_console_prompts"]; found {
+		err = json.Unmarshal(raw, &a.EnableConsolePrompts)
+		if err != nil {
+			return fmt.Errorf("error reading 'enable_console_prompts': %w", err)
+		}
+		delete(object, "enable_console_prompts")
 	}
 
 	if raw, found := object["vae_path"]; found {
@@ -3644,20 +3386,276 @@ func (a *Flags) UnmarshalJSON(b []byte) error {
 		delete(object, "vae_path")
 	}
 
-	if raw, found := object["xformers"]; found {
-		err = json.Unmarshal(raw, &a.Xformers)
+	if raw, found := object["disable_safe_unpickle"]; found {
+		err = json.Unmarshal(raw, &a.DisableSafeUnpickle)
 		if err != nil {
-			return fmt.Errorf("error reading 'xformers': %w", err)
+			return fmt.Errorf("error reading 'disable_safe_unpickle': %w", err)
 		}
-		delete(object, "xformers")
+		delete(object, "disable_safe_unpickle")
 	}
 
-	if raw, found := object["xformers_flash_attention"]; found {
-		err = json.Unmarshal(raw, &a.XformersFlashAttention)
+	if raw, found := object["api"]; found {
+		err = json.Unmarshal(raw, &a.Api)
 		if err != nil {
-			return fmt.Errorf("error reading 'xformers_flash_attention': %w", err)
+			return fmt.Errorf("error reading 'api': %w", err)
 		}
-		delete(object, "xformers_flash_attention")
+		delete(object, "api")
+	}
+
+	if raw, found := object["api_auth"]; found {
+		err = json.Unmarshal(raw, &a.ApiAuth)
+		if err != nil {
+			return fmt.Errorf("error reading 'api_auth': %w", err)
+		}
+		delete(object, "api_auth")
+	}
+
+	if raw, found := object["api_log"]; found {
+		err = json.Unmarshal(raw, &a.ApiLog)
+		if err != nil {
+			return fmt.Errorf("error reading 'api_log': %w", err)
+		}
+		delete(object, "api_log")
+	}
+
+	if raw, found := object["nowebui"]; found {
+		err = json.Unmarshal(raw, &a.Nowebui)
+		if err != nil {
+			return fmt.Errorf("error reading 'nowebui': %w", err)
+		}
+		delete(object, "nowebui")
+	}
+
+	if raw, found := object["ui_debug_mode"]; found {
+		err = json.Unmarshal(raw, &a.UiDebugMode)
+		if err != nil {
+			return fmt.Errorf("error reading 'ui_debug_mode': %w", err)
+		}
+		delete(object, "ui_debug_mode")
+	}
+
+	if raw, found := object["device_id"]; found {
+		err = json.Unmarshal(raw, &a.DeviceId)
+		if err != nil {
+			return fmt.Errorf("error reading 'device_id': %w", err)
+		}
+		delete(object, "device_id")
+	}
+
+	if raw, found := object["administrator"]; found {
+		err = json.Unmarshal(raw, &a.Administrator)
+		if err != nil {
+			return fmt.Errorf("error reading 'administrator': %w", err)
+		}
+		delete(object, "administrator")
+	}
+
+	if raw, found := object["cors_allow_origins"]; found {
+		err = json.Unmarshal(raw, &a.CorsAllowOrigins)
+		if err != nil {
+			return fmt.Errorf("error reading 'cors_allow_origins': %w", err)
+		}
+		delete(object, "cors_allow_origins")
+	}
+
+	if raw, found := object["cors_allow_origins_regex"]; found {
+		err = json.Unmarshal(raw, &a.CorsAllowOriginsRegex)
+		if err != nil {
+			return fmt.Errorf("error reading 'cors_allow_origins_regex': %w", err)
+		}
+		delete(object, "cors_allow_origins_regex")
+	}
+
+	if raw, found := object["tls_keyfile"]; found {
+		err = json.Unmarshal(raw, &a.TlsKeyfile)
+		if err != nil {
+			return fmt.Errorf("error reading 'tls_keyfile': %w", err)
+		}
+		delete(object, "tls_keyfile")
+	}
+
+	if raw, found := object["tls_certfile"]; found {
+		err = json.Unmarshal(raw, &a.TlsCertfile)
+		if err != nil {
+			return fmt.Errorf("error reading 'tls_certfile': %w", err)
+		}
+		delete(object, "tls_certfile")
+	}
+
+	if raw, found := object["disable_tls_verify"]; found {
+		err = json.Unmarshal(raw, &a.DisableTlsVerify)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_tls_verify': %w", err)
+		}
+		delete(object, "disable_tls_verify")
+	}
+
+	if raw, found := object["server_name"]; found {
+		err = json.Unmarshal(raw, &a.ServerName)
+		if err != nil {
+			return fmt.Errorf("error reading 'server_name': %w", err)
+		}
+		delete(object, "server_name")
+	}
+
+	if raw, found := object["gradio_queue"]; found {
+		err = json.Unmarshal(raw, &a.GradioQueue)
+		if err != nil {
+			return fmt.Errorf("error reading 'gradio_queue': %w", err)
+		}
+		delete(object, "gradio_queue")
+	}
+
+	if raw, found := object["no_gradio_queue"]; found {
+		err = json.Unmarshal(raw, &a.NoGradioQueue)
+		if err != nil {
+			return fmt.Errorf("error reading 'no_gradio_queue': %w", err)
+		}
+		delete(object, "no_gradio_queue")
+	}
+
+	if raw, found := object["skip_version_check"]; found {
+		err = json.Unmarshal(raw, &a.SkipVersionCheck)
+		if err != nil {
+			return fmt.Errorf("error reading 'skip_version_check': %w", err)
+		}
+		delete(object, "skip_version_check")
+	}
+
+	if raw, found := object["no_hashing"]; found {
+		err = json.Unmarshal(raw, &a.NoHashing)
+		if err != nil {
+			return fmt.Errorf("error reading 'no_hashing': %w", err)
+		}
+		delete(object, "no_hashing")
+	}
+
+	if raw, found := object["no_download_sd_model"]; found {
+		err = json.Unmarshal(raw, &a.NoDownloadSdModel)
+		if err != nil {
+			return fmt.Errorf("error reading 'no_download_sd_model': %w", err)
+		}
+		delete(object, "no_download_sd_model")
+	}
+
+	if raw, found := object["subpath"]; found {
+		err = json.Unmarshal(raw, &a.Subpath)
+		if err != nil {
+			return fmt.Errorf("error reading 'subpath': %w", err)
+		}
+		delete(object, "subpath")
+	}
+
+	if raw, found := object["add_stop_route"]; found {
+		err = json.Unmarshal(raw, &a.AddStopRoute)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_stop_route': %w", err)
+		}
+		delete(object, "add_stop_route")
+	}
+
+	if raw, found := object["api_server_stop"]; found {
+		err = json.Unmarshal(raw, &a.ApiServerStop)
+		if err != nil {
+			return fmt.Errorf("error reading 'api_server_stop': %w", err)
+		}
+		delete(object, "api_server_stop")
+	}
+
+	if raw, found := object["timeout_keep_alive"]; found {
+		err = json.Unmarshal(raw, &a.TimeoutKeepAlive)
+		if err != nil {
+			return fmt.Errorf("error reading 'timeout_keep_alive': %w", err)
+		}
+		delete(object, "timeout_keep_alive")
+	}
+
+	if raw, found := object["disable_all_extensions"]; found {
+		err = json.Unmarshal(raw, &a.DisableAllExtensions)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_all_extensions': %w", err)
+		}
+		delete(object, "disable_all_extensions")
+	}
+
+	if raw, found := object["disable_extra_extensions"]; found {
+		err = json.Unmarshal(raw, &a.DisableExtraExtensions)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_extra_extensions': %w", err)
+		}
+		delete(object, "disable_extra_extensions")
+	}
+
+	if raw, found := object["skip_load_model_at_start"]; found {
+		err = json.Unmarshal(raw, &a.SkipLoadModelAtStart)
+		if err != nil {
+			return fmt.Errorf("error reading 'skip_load_model_at_start': %w", err)
+		}
+		delete(object, "skip_load_model_at_start")
+	}
+
+	if raw, found := object["unix_filenames_sanitization"]; found {
+		err = json.Unmarshal(raw, &a.UnixFilenamesSanitization)
+		if err != nil {
+			return fmt.Errorf("error reading 'unix_filenames_sanitization': %w", err)
+		}
+		delete(object, "unix_filenames_sanitization")
+	}
+
+	if raw, found := object["filenames_max_length"]; found {
+		err = json.Unmarshal(raw, &a.FilenamesMaxLength)
+		if err != nil {
+			return fmt.Errorf("error reading 'filenames_max_length': %w", err)
+		}
+		delete(object, "filenames_max_length")
+	}
+
+	if raw, found := object["no_prompt_history"]; found {
+		err = json.Unmarshal(raw, &a.NoPromptHistory)
+		if err != nil {
+			return fmt.Errorf("error reading 'no_prompt_history': %w", err)
+		}
+		delete(object, "no_prompt_history")
+	}
+
+	if raw, found := object["ldsr_models_path"]; found {
+		err = json.Unmarshal(raw, &a.LdsrModelsPath)
+		if err != nil {
+			return fmt.Errorf("error reading 'ldsr_models_path': %w", err)
+		}
+		delete(object, "ldsr_models_path")
+	}
+
+	if raw, found := object["lora_dir"]; found {
+		err = json.Unmarshal(raw, &a.LoraDir)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_dir': %w", err)
+		}
+		delete(object, "lora_dir")
+	}
+
+	if raw, found := object["lyco_dir_backcompat"]; found {
+		err = json.Unmarshal(raw, &a.LycoDirBackcompat)
+		if err != nil {
+			return fmt.Errorf("error reading 'lyco_dir_backcompat': %w", err)
+		}
+		delete(object, "lyco_dir_backcompat")
+	}
+
+	if raw, found := object["scunet_models_path"]; found {
+		err = json.Unmarshal(raw, &a.ScunetModelsPath)
+		if err != nil {
+			return fmt.Errorf("error reading 'scunet_models_path': %w", err)
+		}
+		delete(object, "scunet_models_path")
+	}
+
+	if raw, found := object["swinir_models_path"]; found {
+		err = json.Unmarshal(raw, &a.SwinirModelsPath)
+		if err != nil {
+			return fmt.Errorf("error reading 'swinir_models_path': %w", err)
+		}
+		delete(object, "swinir_models_path")
 	}
 
 	if len(object) != 0 {
@@ -3679,473 +3677,214 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
-	if a.AddStopRoute != nil {
-		object["add_stop_route"], err = json.Marshal(a.AddStopRoute)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'add_stop_route': %w", err)
-		}
+	object["f"], err = json.Marshal(a.F)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'f': %w", err)
 	}
 
-	if a.Administrator != nil {
-		object["administrator"], err = json.Marshal(a.Administrator)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'administrator': %w", err)
-		}
+	object["update_all_extensions"], err = json.Marshal(a.UpdateAllExtensions)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'update_all_extensions': %w", err)
 	}
 
-	if a.AllowCode != nil {
-		object["allow_code"], err = json.Marshal(a.AllowCode)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'allow_code': %w", err)
-		}
+	object["skip_python_version_check"], err = json.Marshal(a.SkipPythonVersionCheck)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'skip_python_version_check': %w", err)
 	}
 
-	if a.AlwaysBatchCondUncond != nil {
-		object["always_batch_cond_uncond"], err = json.Marshal(a.AlwaysBatchCondUncond)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'always_batch_cond_uncond': %w", err)
-		}
+	object["skip_torch_cuda_test"], err = json.Marshal(a.SkipTorchCudaTest)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'skip_torch_cuda_test': %w", err)
 	}
 
-	if a.Api != nil {
-		object["api"], err = json.Marshal(a.Api)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'api': %w", err)
-		}
+	object["reinstall_xformers"], err = json.Marshal(a.ReinstallXformers)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'reinstall_xformers': %w", err)
 	}
 
-	if a.ApiAuth != nil {
-		object["api_auth"], err = json.Marshal(a.ApiAuth)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'api_auth': %w", err)
-		}
+	object["reinstall_torch"], err = json.Marshal(a.ReinstallTorch)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'reinstall_torch': %w", err)
 	}
 
-	if a.ApiLog != nil {
-		object["api_log"], err = json.Marshal(a.ApiLog)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'api_log': %w", err)
-		}
+	object["update_check"], err = json.Marshal(a.UpdateCheck)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'update_check': %w", err)
 	}
 
-	if a.ApiServerStop != nil {
-		object["api_server_stop"], err = json.Marshal(a.ApiServerStop)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'api_server_stop': %w", err)
-		}
+	object["test_server"], err = json.Marshal(a.TestServer)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'test_server': %w", err)
 	}
 
-	if a.Autolaunch != nil {
-		object["autolaunch"], err = json.Marshal(a.Autolaunch)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'autolaunch': %w", err)
-		}
+	object["log_startup"], err = json.Marshal(a.LogStartup)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'log_startup': %w", err)
 	}
 
-	if a.BsrganModelsPath != nil {
-		object["bsrgan_models_path"], err = json.Marshal(a.BsrganModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'bsrgan_models_path': %w", err)
-		}
+	object["skip_prepare_environment"], err = json.Marshal(a.SkipPrepareEnvironment)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'skip_prepare_environment': %w", err)
 	}
 
-	if a.Ckpt != nil {
-		object["ckpt"], err = json.Marshal(a.Ckpt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ckpt': %w", err)
-		}
+	object["skip_install"], err = json.Marshal(a.SkipInstall)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'skip_install': %w", err)
 	}
 
-	if a.CkptDir != nil {
-		object["ckpt_dir"], err = json.Marshal(a.CkptDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ckpt_dir': %w", err)
-		}
+	object["dump_sysinfo"], err = json.Marshal(a.DumpSysinfo)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'dump_sysinfo': %w", err)
 	}
 
-	if a.ClipModelsPath != nil {
-		object["clip_models_path"], err = json.Marshal(a.ClipModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'clip_models_path': %w", err)
-		}
+	object["loglevel"], err = json.Marshal(a.Loglevel)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'loglevel': %w", err)
 	}
 
-	if a.CodeformerModelsPath != nil {
-		object["codeformer_models_path"], err = json.Marshal(a.CodeformerModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'codeformer_models_path': %w", err)
-		}
+	object["do_not_download_clip"], err = json.Marshal(a.DoNotDownloadClip)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'do_not_download_clip': %w", err)
 	}
 
-	if a.Config != nil {
-		object["config"], err = json.Marshal(a.Config)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'config': %w", err)
-		}
+	object["data_dir"], err = json.Marshal(a.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'data_dir': %w", err)
 	}
 
-	if a.CorsAllowOrigins != nil {
-		object["cors_allow_origins"], err = json.Marshal(a.CorsAllowOrigins)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'cors_allow_origins': %w", err)
-		}
+	object["models_dir"], err = json.Marshal(a.ModelsDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'models_dir': %w", err)
 	}
 
-	if a.CorsAllowOriginsRegex != nil {
-		object["cors_allow_origins_regex"], err = json.Marshal(a.CorsAllowOriginsRegex)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'cors_allow_origins_regex': %w", err)
-		}
+	object["config"], err = json.Marshal(a.Config)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'config': %w", err)
 	}
 
-	if a.DatModelsPath != nil {
-		object["dat_models_path"], err = json.Marshal(a.DatModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'dat_models_path': %w", err)
-		}
+	object["ckpt"], err = json.Marshal(a.Ckpt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ckpt': %w", err)
 	}
 
-	if a.DataDir != nil {
-		object["data_dir"], err = json.Marshal(a.DataDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'data_dir': %w", err)
-		}
+	object["ckpt_dir"], err = json.Marshal(a.CkptDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ckpt_dir': %w", err)
 	}
 
-	if a.Deepdanbooru != nil {
-		object["deepdanbooru"], err = json.Marshal(a.Deepdanbooru)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'deepdanbooru': %w", err)
-		}
+	object["vae_dir"], err = json.Marshal(a.VaeDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'vae_dir': %w", err)
 	}
 
-	if a.DeviceId != nil {
-		object["device_id"], err = json.Marshal(a.DeviceId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'device_id': %w", err)
-		}
+	object["gfpgan_dir"], err = json.Marshal(a.GfpganDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gfpgan_dir': %w", err)
 	}
 
-	if a.DisableAllExtensions != nil {
-		object["disable_all_extensions"], err = json.Marshal(a.DisableAllExtensions)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_all_extensions': %w", err)
-		}
+	object["gfpgan_model"], err = json.Marshal(a.GfpganModel)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gfpgan_model': %w", err)
 	}
 
-	if a.DisableConsoleProgressbars != nil {
-		object["disable_console_progressbars"], err = json.Marshal(a.DisableConsoleProgressbars)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_console_progressbars': %w", err)
-		}
+	object["no_half"], err = json.Marshal(a.NoHalf)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'no_half': %w", err)
 	}
 
-	if a.DisableExtraExtensions != nil {
-		object["disable_extra_extensions"], err = json.Marshal(a.DisableExtraExtensions)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_extra_extensions': %w", err)
-		}
+	object["no_half_vae"], err = json.Marshal(a.NoHalfVae)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'no_half_vae': %w", err)
 	}
 
-	if a.DisableModelLoadingRamOptimization != nil {
-		object["disable_model_loading_ram_optimization"], err = json.Marshal(a.DisableModelLoadingRamOptimization)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_model_loading_ram_optimization': %w", err)
-		}
+	object["no_progressbar_hiding"], err = json.Marshal(a.NoProgressbarHiding)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'no_progressbar_hiding': %w", err)
 	}
 
-	if a.DisableNanCheck != nil {
-		object["disable_nan_check"], err = json.Marshal(a.DisableNanCheck)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_nan_check': %w", err)
-		}
+	object["max_batch_count"], err = json.Marshal(a.MaxBatchCount)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'max_batch_count': %w", err)
 	}
 
-	if a.DisableOptSplitAttention != nil {
-		object["disable_opt_split_attention"], err = json.Marshal(a.DisableOptSplitAttention)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_opt_split_attention': %w", err)
-		}
+	object["embeddings_dir"], err = json.Marshal(a.EmbeddingsDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'embeddings_dir': %w", err)
 	}
 
-	if a.DisableSafeUnpickle != nil {
-		object["disable_safe_unpickle"], err = json.Marshal(a.DisableSafeUnpickle)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_safe_unpickle': %w", err)
-		}
+	object["textual_inversion_templates_dir"], err = json.Marshal(a.TextualInversionTemplatesDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'textual_inversion_templates_dir': %w", err)
 	}
 
-	if a.DisableTlsVerify != nil {
-		object["disable_tls_verify"], err = json.Marshal(a.DisableTlsVerify)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_tls_verify': %w", err)
-		}
+	object["hypernetwork_dir"], err = json.Marshal(a.HypernetworkDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'hypernetwork_dir': %w", err)
 	}
 
-	if a.DoNotDownloadClip != nil {
-		object["do_not_download_clip"], err = json.Marshal(a.DoNotDownloadClip)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'do_not_download_clip': %w", err)
-		}
+	object["localizations_dir"], err = json.Marshal(a.LocalizationsDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'localizations_dir': %w", err)
 	}
 
-	if a.DumpSysinfo != nil {
-		object["dump_sysinfo"], err = json.Marshal(a.DumpSysinfo)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'dump_sysinfo': %w", err)
-		}
+	object["allow_code"], err = json.Marshal(a.AllowCode)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'allow_code': %w", err)
 	}
 
-	if a.EmbeddingsDir != nil {
-		object["embeddings_dir"], err = json.Marshal(a.EmbeddingsDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'embeddings_dir': %w", err)
-		}
+	object["medvram"], err = json.Marshal(a.Medvram)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'medvram': %w", err)
 	}
 
-	if a.EnableConsolePrompts != nil {
-		object["enable_console_prompts"], err = json.Marshal(a.EnableConsolePrompts)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_console_prompts': %w", err)
-		}
+	object["medvram_sdxl"], err = json.Marshal(a.MedvramSdxl)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'medvram_sdxl': %w", err)
 	}
 
-	if a.EnableInsecureExtensionAccess != nil {
-		object["enable_insecure_extension_access"], err = json.Marshal(a.EnableInsecureExtensionAccess)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_insecure_extension_access': %w", err)
-		}
+	object["lowvram"], err = json.Marshal(a.Lowvram)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lowvram': %w", err)
 	}
 
-	if a.EsrganModelsPath != nil {
-		object["esrgan_models_path"], err = json.Marshal(a.EsrganModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'esrgan_models_path': %w", err)
-		}
+	object["lowram"], err = json.Marshal(a.Lowram)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lowram': %w", err)
 	}
 
-	if a.F != nil {
-		object["f"], err = json.Marshal(a.F)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'f': %w", err)
-		}
+	object["always_batch_cond_uncond"], err = json.Marshal(a.AlwaysBatchCondUncond)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'always_batch_cond_uncond': %w", err)
 	}
 
-	if a.FilenamesMaxLength != nil {
-		object["filenames_max_length"], err = json.Marshal(a.FilenamesMaxLength)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'filenames_max_length': %w", err)
-		}
+	object["unload_gfpgan"], err = json.Marshal(a.UnloadGfpgan)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'unload_gfpgan': %w", err)
 	}
 
-	if a.ForceEnableXformers != nil {
-		object["force_enable_xformers"], err = json.Marshal(a.ForceEnableXformers)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'force_enable_xformers': %w", err)
-		}
+	object["precision"], err = json.Marshal(a.Precision)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'precision': %w", err)
 	}
 
-	if a.FreezeSettings != nil {
-		object["freeze_settings"], err = json.Marshal(a.FreezeSettings)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'freeze_settings': %w", err)
-		}
+	object["upcast_sampling"], err = json.Marshal(a.UpcastSampling)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'upcast_sampling': %w", err)
 	}
 
-	if a.FreezeSettingsInSections != nil {
-		object["freeze_settings_in_sections"], err = json.Marshal(a.FreezeSettingsInSections)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'freeze_settings_in_sections': %w", err)
-		}
+	object["share"], err = json.Marshal(a.Share)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'share': %w", err)
 	}
 
-	if a.FreezeSpecificSettings != nil {
-		object["freeze_specific_settings"], err = json.Marshal(a.FreezeSpecificSettings)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'freeze_specific_settings': %w", err)
-		}
+	object["ngrok"], err = json.Marshal(a.Ngrok)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ngrok': %w", err)
 	}
 
-	if a.GfpganDir != nil {
-		object["gfpgan_dir"], err = json.Marshal(a.GfpganDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gfpgan_dir': %w", err)
-		}
-	}
-
-	if a.GfpganModel != nil {
-		object["gfpgan_model"], err = json.Marshal(a.GfpganModel)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gfpgan_model': %w", err)
-		}
-	}
-
-	if a.GfpganModelsPath != nil {
-		object["gfpgan_models_path"], err = json.Marshal(a.GfpganModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gfpgan_models_path': %w", err)
-		}
-	}
-
-	if a.GradioAllowedPath != nil {
-		object["gradio_allowed_path"], err = json.Marshal(a.GradioAllowedPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_allowed_path': %w", err)
-		}
-	}
-
-	if a.GradioAuth != nil {
-		object["gradio_auth"], err = json.Marshal(a.GradioAuth)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_auth': %w", err)
-		}
-	}
-
-	if a.GradioAuthPath != nil {
-		object["gradio_auth_path"], err = json.Marshal(a.GradioAuthPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_auth_path': %w", err)
-		}
-	}
-
-	if a.GradioDebug != nil {
-		object["gradio_debug"], err = json.Marshal(a.GradioDebug)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_debug': %w", err)
-		}
-	}
-
-	if a.GradioImg2imgTool != nil {
-		object["gradio_img2img_tool"], err = json.Marshal(a.GradioImg2imgTool)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_img2img_tool': %w", err)
-		}
-	}
-
-	if a.GradioInpaintTool != nil {
-		object["gradio_inpaint_tool"], err = json.Marshal(a.GradioInpaintTool)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_inpaint_tool': %w", err)
-		}
-	}
-
-	if a.GradioQueue != nil {
-		object["gradio_queue"], err = json.Marshal(a.GradioQueue)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_queue': %w", err)
-		}
-	}
-
-	if a.HideUiDirConfig != nil {
-		object["hide_ui_dir_config"], err = json.Marshal(a.HideUiDirConfig)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hide_ui_dir_config': %w", err)
-		}
-	}
-
-	if a.HypernetworkDir != nil {
-		object["hypernetwork_dir"], err = json.Marshal(a.HypernetworkDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hypernetwork_dir': %w", err)
-		}
-	}
-
-	if a.LdsrModelsPath != nil {
-		object["ldsr_models_path"], err = json.Marshal(a.LdsrModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ldsr_models_path': %w", err)
-		}
-	}
-
-	if a.Listen != nil {
-		object["listen"], err = json.Marshal(a.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'listen': %w", err)
-		}
-	}
-
-	if a.LocalizationsDir != nil {
-		object["localizations_dir"], err = json.Marshal(a.LocalizationsDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'localizations_dir': %w", err)
-		}
-	}
-
-	if a.LogStartup != nil {
-		object["log_startup"], err = json.Marshal(a.LogStartup)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'log_startup': %w", err)
-		}
-	}
-
-	if a.Loglevel != nil {
-		object["loglevel"], err = json.Marshal(a.Loglevel)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'loglevel': %w", err)
-		}
-	}
-
-	if a.LoraDir != nil {
-		object["lora_dir"], err = json.Marshal(a.LoraDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_dir': %w", err)
-		}
-	}
-
-	if a.Lowram != nil {
-		object["lowram"], err = json.Marshal(a.Lowram)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lowram': %w", err)
-		}
-	}
-
-	if a.Lowvram != nil {
-		object["lowvram"], err = json.Marshal(a.Lowvram)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lowvram': %w", err)
-		}
-	}
-
-	if a.LycoDirBackcompat != nil {
-		object["lyco_dir_backcompat"], err = json.Marshal(a.LycoDirBackcompat)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lyco_dir_backcompat': %w", err)
-		}
-	}
-
-	if a.MaxBatchCount != nil {
-		object["max_batch_count"], err = json.Marshal(a.MaxBatchCount)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'max_batch_count': %w", err)
-		}
-	}
-
-	if a.Medvram != nil {
-		object["medvram"], err = json.Marshal(a.Medvram)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'medvram': %w", err)
-		}
-	}
-
-	if a.MedvramSdxl != nil {
-		object["medvram_sdxl"], err = json.Marshal(a.MedvramSdxl)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'medvram_sdxl': %w", err)
-		}
-	}
-
-	if a.ModelsDir != nil {
-		object["models_dir"], err = json.Marshal(a.ModelsDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'models_dir': %w", err)
-		}
-	}
-
-	if a.Ngrok != nil {
-		object["ngrok"], err = json.Marshal(a.Ngrok)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ngrok': %w", err)
-		}
+	object["ngrok_region"], err = json.Marshal(a.NgrokRegion)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ngrok_region': %w", err)
 	}
 
 	if a.NgrokOptions != nil {
@@ -4155,361 +3894,119 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.NgrokRegion != nil {
-		object["ngrok_region"], err = json.Marshal(a.NgrokRegion)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ngrok_region': %w", err)
-		}
+	object["enable_insecure_extension_access"], err = json.Marshal(a.EnableInsecureExtensionAccess)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_insecure_extension_access': %w", err)
 	}
 
-	if a.NoDownloadSdModel != nil {
-		object["no_download_sd_model"], err = json.Marshal(a.NoDownloadSdModel)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'no_download_sd_model': %w", err)
-		}
+	object["codeformer_models_path"], err = json.Marshal(a.CodeformerModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'codeformer_models_path': %w", err)
 	}
 
-	if a.NoGradioQueue != nil {
-		object["no_gradio_queue"], err = json.Marshal(a.NoGradioQueue)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'no_gradio_queue': %w", err)
-		}
+	object["gfpgan_models_path"], err = json.Marshal(a.GfpganModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gfpgan_models_path': %w", err)
 	}
 
-	if a.NoHalf != nil {
-		object["no_half"], err = json.Marshal(a.NoHalf)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'no_half': %w", err)
-		}
+	object["esrgan_models_path"], err = json.Marshal(a.EsrganModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'esrgan_models_path': %w", err)
 	}
 
-	if a.NoHalfVae != nil {
-		object["no_half_vae"], err = json.Marshal(a.NoHalfVae)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'no_half_vae': %w", err)
-		}
+	object["bsrgan_models_path"], err = json.Marshal(a.BsrganModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'bsrgan_models_path': %w", err)
 	}
 
-	if a.NoHashing != nil {
-		object["no_hashing"], err = json.Marshal(a.NoHashing)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'no_hashing': %w", err)
-		}
+	object["realesrgan_models_path"], err = json.Marshal(a.RealesrganModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'realesrgan_models_path': %w", err)
 	}
 
-	if a.NoProgressbarHiding != nil {
-		object["no_progressbar_hiding"], err = json.Marshal(a.NoProgressbarHiding)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'no_progressbar_hiding': %w", err)
-		}
+	object["dat_models_path"], err = json.Marshal(a.DatModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'dat_models_path': %w", err)
 	}
 
-	if a.NoPromptHistory != nil {
-		object["no_prompt_history"], err = json.Marshal(a.NoPromptHistory)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'no_prompt_history': %w", err)
-		}
+	object["clip_models_path"], err = json.Marshal(a.ClipModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'clip_models_path': %w", err)
 	}
 
-	if a.Nowebui != nil {
-		object["nowebui"], err = json.Marshal(a.Nowebui)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'nowebui': %w", err)
-		}
+	object["xformers"], err = json.Marshal(a.Xformers)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'xformers': %w", err)
 	}
 
-	if a.OptChannelslast != nil {
-		object["opt_channelslast"], err = json.Marshal(a.OptChannelslast)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'opt_channelslast': %w", err)
-		}
+	object["force_enable_xformers"], err = json.Marshal(a.ForceEnableXformers)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'force_enable_xformers': %w", err)
 	}
 
-	if a.OptSdpAttention != nil {
-		object["opt_sdp_attention"], err = json.Marshal(a.OptSdpAttention)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'opt_sdp_attention': %w", err)
-		}
+	object["xformers_flash_attention"], err = json.Marshal(a.XformersFlashAttention)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'xformers_flash_attention': %w", err)
 	}
 
-	if a.OptSdpNoMemAttention != nil {
-		object["opt_sdp_no_mem_attention"], err = json.Marshal(a.OptSdpNoMemAttention)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'opt_sdp_no_mem_attention': %w", err)
-		}
+	object["deepdanbooru"], err = json.Marshal(a.Deepdanbooru)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'deepdanbooru': %w", err)
 	}
 
-	if a.OptSplitAttention != nil {
-		object["opt_split_attention"], err = json.Marshal(a.OptSplitAttention)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'opt_split_attention': %w", err)
-		}
+	object["opt_split_attention"], err = json.Marshal(a.OptSplitAttention)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'opt_split_attention': %w", err)
 	}
 
-	if a.OptSplitAttentionInvokeai != nil {
-		object["opt_split_attention_invokeai"], err = json.Marshal(a.OptSplitAttentionInvokeai)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'opt_split_attention_invokeai': %w", err)
-		}
+	object["opt_sub_quad_attention"], err = json.Marshal(a.OptSubQuadAttention)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'opt_sub_quad_attention': %w", err)
 	}
 
-	if a.OptSplitAttentionV1 != nil {
-		object["opt_split_attention_v1"], err = json.Marshal(a.OptSplitAttentionV1)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'opt_split_attention_v1': %w", err)
-		}
+	object["sub_quad_q_chunk_size"], err = json.Marshal(a.SubQuadQChunkSize)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sub_quad_q_chunk_size': %w", err)
 	}
 
-	if a.OptSubQuadAttention != nil {
-		object["opt_sub_quad_attention"], err = json.Marshal(a.OptSubQuadAttention)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'opt_sub_quad_attention': %w", err)
-		}
+	object["sub_quad_kv_chunk_size"], err = json.Marshal(a.SubQuadKvChunkSize)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sub_quad_kv_chunk_size': %w", err)
 	}
 
-	if a.Port != nil {
-		object["port"], err = json.Marshal(a.Port)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'port': %w", err)
-		}
+	object["sub_quad_chunk_threshold"], err = json.Marshal(a.SubQuadChunkThreshold)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sub_quad_chunk_threshold': %w", err)
 	}
 
-	if a.Precision != nil {
-		object["precision"], err = json.Marshal(a.Precision)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'precision': %w", err)
-		}
+	object["opt_split_attention_invokeai"], err = json.Marshal(a.OptSplitAttentionInvokeai)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'opt_split_attention_invokeai': %w", err)
 	}
 
-	if a.RealesrganModelsPath != nil {
-		object["realesrgan_models_path"], err = json.Marshal(a.RealesrganModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'realesrgan_models_path': %w", err)
-		}
+	object["opt_split_attention_v1"], err = json.Marshal(a.OptSplitAttentionV1)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'opt_split_attention_v1': %w", err)
 	}
 
-	if a.ReinstallTorch != nil {
-		object["reinstall_torch"], err = json.Marshal(a.ReinstallTorch)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'reinstall_torch': %w", err)
-		}
+	object["opt_sdp_attention"], err = json.Marshal(a.OptSdpAttention)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'opt_sdp_attention': %w", err)
 	}
 
-	if a.ReinstallXformers != nil {
-		object["reinstall_xformers"], err = json.Marshal(a.ReinstallXformers)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'reinstall_xformers': %w", err)
-		}
+	object["opt_sdp_no_mem_attention"], err = json.Marshal(a.OptSdpNoMemAttention)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'opt_sdp_no_mem_attention': %w", err)
 	}
 
-	if a.ScunetModelsPath != nil {
-		object["scunet_models_path"], err = json.Marshal(a.ScunetModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'scunet_models_path': %w", err)
-		}
+	object["disable_opt_split_attention"], err = json.Marshal(a.DisableOptSplitAttention)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_opt_split_attention': %w", err)
 	}
 
-	if a.ServerName != nil {
-		object["server_name"], err = json.Marshal(a.ServerName)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'server_name': %w", err)
-		}
-	}
-
-	if a.Share != nil {
-		object["share"], err = json.Marshal(a.Share)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'share': %w", err)
-		}
-	}
-
-	if a.ShowNegativePrompt != nil {
-		object["show_negative_prompt"], err = json.Marshal(a.ShowNegativePrompt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'show_negative_prompt': %w", err)
-		}
-	}
-
-	if a.SkipInstall != nil {
-		object["skip_install"], err = json.Marshal(a.SkipInstall)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'skip_install': %w", err)
-		}
-	}
-
-	if a.SkipLoadModelAtStart != nil {
-		object["skip_load_model_at_start"], err = json.Marshal(a.SkipLoadModelAtStart)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'skip_load_model_at_start': %w", err)
-		}
-	}
-
-	if a.SkipPrepareEnvironment != nil {
-		object["skip_prepare_environment"], err = json.Marshal(a.SkipPrepareEnvironment)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'skip_prepare_environment': %w", err)
-		}
-	}
-
-	if a.SkipPythonVersionCheck != nil {
-		object["skip_python_version_check"], err = json.Marshal(a.SkipPythonVersionCheck)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'skip_python_version_check': %w", err)
-		}
-	}
-
-	if a.SkipTorchCudaTest != nil {
-		object["skip_torch_cuda_test"], err = json.Marshal(a.SkipTorchCudaTest)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'skip_torch_cuda_test': %w", err)
-		}
-	}
-
-	if a.SkipVersionCheck != nil {
-		object["skip_version_check"], err = json.Marshal(a.SkipVersionCheck)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'skip_version_check': %w", err)
-		}
-	}
-
-	if a.StylesFile != nil {
-		object["styles_file"], err = json.Marshal(a.StylesFile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'styles_file': %w", err)
-		}
-	}
-
-	if a.SubQuadChunkThreshold != nil {
-		object["sub_quad_chunk_threshold"], err = json.Marshal(a.SubQuadChunkThreshold)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sub_quad_chunk_threshold': %w", err)
-		}
-	}
-
-	if a.SubQuadKvChunkSize != nil {
-		object["sub_quad_kv_chunk_size"], err = json.Marshal(a.SubQuadKvChunkSize)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sub_quad_kv_chunk_size': %w", err)
-		}
-	}
-
-	if a.SubQuadQChunkSize != nil {
-		object["sub_quad_q_chunk_size"], err = json.Marshal(a.SubQuadQChunkSize)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sub_quad_q_chunk_size': %w", err)
-		}
-	}
-
-	if a.Subpath != nil {
-		object["subpath"], err = json.Marshal(a.Subpath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'subpath': %w", err)
-		}
-	}
-
-	if a.SwinirModelsPath != nil {
-		object["swinir_models_path"], err = json.Marshal(a.SwinirModelsPath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'swinir_models_path': %w", err)
-		}
-	}
-
-	if a.TestServer != nil {
-		object["test_server"], err = json.Marshal(a.TestServer)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'test_server': %w", err)
-		}
-	}
-
-	if a.TextualInversionTemplatesDir != nil {
-		object["textual_inversion_templates_dir"], err = json.Marshal(a.TextualInversionTemplatesDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'textual_inversion_templates_dir': %w", err)
-		}
-	}
-
-	if a.Theme != nil {
-		object["theme"], err = json.Marshal(a.Theme)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'theme': %w", err)
-		}
-	}
-
-	if a.TimeoutKeepAlive != nil {
-		object["timeout_keep_alive"], err = json.Marshal(a.TimeoutKeepAlive)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'timeout_keep_alive': %w", err)
-		}
-	}
-
-	if a.TlsCertfile != nil {
-		object["tls_certfile"], err = json.Marshal(a.TlsCertfile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'tls_certfile': %w", err)
-		}
-	}
-
-	if a.TlsKeyfile != nil {
-		object["tls_keyfile"], err = json.Marshal(a.TlsKeyfile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'tls_keyfile': %w", err)
-		}
-	}
-
-	if a.UiConfigFile != nil {
-		object["ui_config_file"], err = json.Marshal(a.UiConfigFile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ui_config_file': %w", err)
-		}
-	}
-
-	if a.UiDebugMode != nil {
-		object["ui_debug_mode"], err = json.Marshal(a.UiDebugMode)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ui_debug_mode': %w", err)
-		}
-	}
-
-	if a.UiSettingsFile != nil {
-		object["ui_settings_file"], err = json.Marshal(a.UiSettingsFile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ui_settings_file': %w", err)
-		}
-	}
-
-	if a.UnixFilenamesSanitization != nil {
-		object["unix_filenames_sanitization"], err = json.Marshal(a.UnixFilenamesSanitization)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'unix_filenames_sanitization': %w", err)
-		}
-	}
-
-	if a.UnloadGfpgan != nil {
-		object["unload_gfpgan"], err = json.Marshal(a.UnloadGfpgan)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'unload_gfpgan': %w", err)
-		}
-	}
-
-	if a.UpcastSampling != nil {
-		object["upcast_sampling"], err = json.Marshal(a.UpcastSampling)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'upcast_sampling': %w", err)
-		}
-	}
-
-	if a.UpdateAllExtensions != nil {
-		object["update_all_extensions"], err = json.Marshal(a.UpdateAllExtensions)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'update_all_extensions': %w", err)
-		}
-	}
-
-	if a.UpdateCheck != nil {
-		object["update_check"], err = json.Marshal(a.UpdateCheck)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'update_check': %w", err)
-		}
+	object["disable_nan_check"], err = json.Marshal(a.DisableNanCheck)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_nan_check': %w", err)
 	}
 
 	if a.UseCpu != nil {
@@ -4519,46 +4016,303 @@ func (a Flags) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.UseIpex != nil {
-		object["use_ipex"], err = json.Marshal(a.UseIpex)
+	object["use_ipex"], err = json.Marshal(a.UseIpex)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_ipex': %w", err)
+	}
+
+	object["disable_model_loading_ram_optimization"], err = json.Marshal(a.DisableModelLoadingRamOptimization)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_model_loading_ram_optimization': %w", err)
+	}
+
+	object["listen"], err = json.Marshal(a.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'listen': %w", err)
+	}
+
+	object["port"], err = json.Marshal(a.Port)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'port': %w", err)
+	}
+
+	object["show_negative_prompt"], err = json.Marshal(a.ShowNegativePrompt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'show_negative_prompt': %w", err)
+	}
+
+	object["ui_config_file"], err = json.Marshal(a.UiConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ui_config_file': %w", err)
+	}
+
+	object["hide_ui_dir_config"], err = json.Marshal(a.HideUiDirConfig)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'hide_ui_dir_config': %w", err)
+	}
+
+	object["freeze_settings"], err = json.Marshal(a.FreezeSettings)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'freeze_settings': %w", err)
+	}
+
+	object["freeze_settings_in_sections"], err = json.Marshal(a.FreezeSettingsInSections)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'freeze_settings_in_sections': %w", err)
+	}
+
+	object["freeze_specific_settings"], err = json.Marshal(a.FreezeSpecificSettings)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'freeze_specific_settings': %w", err)
+	}
+
+	object["ui_settings_file"], err = json.Marshal(a.UiSettingsFile)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ui_settings_file': %w", err)
+	}
+
+	object["gradio_debug"], err = json.Marshal(a.GradioDebug)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gradio_debug': %w", err)
+	}
+
+	object["gradio_auth"], err = json.Marshal(a.GradioAuth)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gradio_auth': %w", err)
+	}
+
+	object["gradio_auth_path"], err = json.Marshal(a.GradioAuthPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gradio_auth_path': %w", err)
+	}
+
+	object["gradio_img2img_tool"], err = json.Marshal(a.GradioImg2imgTool)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gradio_img2img_tool': %w", err)
+	}
+
+	object["gradio_inpaint_tool"], err = json.Marshal(a.GradioInpaintTool)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gradio_inpaint_tool': %w", err)
+	}
+
+	if a.GradioAllowedPath != nil {
+		object["gradio_allowed_path"], err = json.Marshal(a.GradioAllowedPath)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_ipex': %w", err)
+			return nil, fmt.Errorf("error marshaling 'gradio_allowed_path': %w", err)
 		}
 	}
 
-	if a.UseTextboxSeed != nil {
-		object["use_textbox_seed"], err = json.Marshal(a.UseTextboxSeed)
+	object["opt_channelslast"], err = json.Marshal(a.OptChannelslast)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'opt_channelslast': %w", err)
+	}
+
+	if a.StylesFile != nil {
+		object["styles_file"], err = json.Marshal(a.StylesFile)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_textbox_seed': %w", err)
+			return nil, fmt.Errorf("error marshaling 'styles_file': %w", err)
 		}
 	}
 
-	if a.VaeDir != nil {
-		object["vae_dir"], err = json.Marshal(a.VaeDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'vae_dir': %w", err)
-		}
+	object["autolaunch"], err = json.Marshal(a.Autolaunch)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'autolaunch': %w", err)
 	}
 
-	if a.VaePath != nil {
-		object["vae_path"], err = json.Marshal(a.VaePath)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'vae_path': %w", err)
-		}
+	object["theme"], err = json.Marshal(a.Theme)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'theme': %w", err)
 	}
 
-	if a.Xformers != nil {
-		object["xformers"], err = json.Marshal(a.Xformers)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'xformers': %w", err)
-		}
+	object["use_textbox_seed"], err = json.Marshal(a.UseTextboxSeed)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_textbox_seed': %w", err)
 	}
 
-	if a.XformersFlashAttention != nil {
-		object["xformers_flash_attention"], err = json.Marshal(a.XformersFlashAttention)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'xformers_flash_attention': %w", err)
-		}
+	object["disable_console_progressbars"], err = json.Marshal(a.DisableConsoleProgressbars)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_console_progressbars': %w", err)
+	}
+
+	object["enable_console_prompts"], err = json.Marshal(a.EnableConsolePrompts)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_console_prompts': %w", err)
+	}
+
+	object["vae_path"], err = json.Marshal(a.VaePath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'vae_path': %w", err)
+	}
+
+	object["disable_safe_unpickle"], err = json.Marshal(a.DisableSafeUnpickle)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_safe_unpickle': %w", err)
+	}
+
+	object["api"], err = json.Marshal(a.Api)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'api': %w", err)
+	}
+
+	object["api_auth"], err = json.Marshal(a.ApiAuth)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'api_auth': %w", err)
+	}
+
+	object["api_log"], err = json.Marshal(a.ApiLog)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'api_log': %w", err)
+	}
+
+	object["nowebui"], err = json.Marshal(a.Nowebui)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'nowebui': %w", err)
+	}
+
+	object["ui_debug_mode"], err = json.Marshal(a.UiDebugMode)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ui_debug_mode': %w", err)
+	}
+
+	object["device_id"], err = json.Marshal(a.DeviceId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'device_id': %w", err)
+	}
+
+	object["administrator"], err = json.Marshal(a.Administrator)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'administrator': %w", err)
+	}
+
+	object["cors_allow_origins"], err = json.Marshal(a.CorsAllowOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'cors_allow_origins': %w", err)
+	}
+
+	object["cors_allow_origins_regex"], err = json.Marshal(a.CorsAllowOriginsRegex)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'cors_allow_origins_regex': %w", err)
+	}
+
+	object["tls_keyfile"], err = json.Marshal(a.TlsKeyfile)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'tls_keyfile': %w", err)
+	}
+
+	object["tls_certfile"], err = json.Marshal(a.TlsCertfile)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'tls_certfile': %w", err)
+	}
+
+	object["disable_tls_verify"], err = json.Marshal(a.DisableTlsVerify)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_tls_verify': %w", err)
+	}
+
+	object["server_name"], err = json.Marshal(a.ServerName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'server_name': %w", err)
+	}
+
+	object["gradio_queue"], err = json.Marshal(a.GradioQueue)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gradio_queue': %w", err)
+	}
+
+	object["no_gradio_queue"], err = json.Marshal(a.NoGradioQueue)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'no_gradio_queue': %w", err)
+	}
+
+	object["skip_version_check"], err = json.Marshal(a.SkipVersionCheck)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'skip_version_check': %w", err)
+	}
+
+	object["no_hashing"], err = json.Marshal(a.NoHashing)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'no_hashing': %w", err)
+	}
+
+	object["no_download_sd_model"], err = json.Marshal(a.NoDownloadSdModel)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'no_download_sd_model': %w", err)
+	}
+
+	object["subpath"], err = json.Marshal(a.Subpath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'subpath': %w", err)
+	}
+
+	object["add_stop_route"], err = json.Marshal(a.AddStopRoute)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'add_stop_route': %w", err)
+	}
+
+	object["api_server_stop"], err = json.Marshal(a.ApiServerStop)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'api_server_stop': %w", err)
+	}
+
+	object["timeout_keep_alive"], err = json.Marshal(a.TimeoutKeepAlive)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'timeout_keep_alive': %w", err)
+	}
+
+	object["disable_all_extensions"], err = json.Marshal(a.DisableAllExtensions)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_all_extensions': %w", err)
+	}
+
+	object["disable_extra_extensions"], err = json.Marshal(a.DisableExtraExtensions)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_extra_extensions': %w", err)
+	}
+
+	object["skip_load_model_at_start"], err = json.Marshal(a.SkipLoadModelAtStart)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'skip_load_model_at_start': %w", err)
+	}
+
+	object["unix_filenames_sanitization"], err = json.Marshal(a.UnixFilenamesSanitization)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'unix_filenames_sanitization': %w", err)
+	}
+
+	object["filenames_max_length"], err = json.Marshal(a.FilenamesMaxLength)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'filenames_max_length': %w", err)
+	}
+
+	object["no_prompt_history"], err = json.Marshal(a.NoPromptHistory)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'no_prompt_history': %w", err)
+	}
+
+	object["ldsr_models_path"], err = json.Marshal(a.LdsrModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ldsr_models_path': %w", err)
+	}
+
+	object["lora_dir"], err = json.Marshal(a.LoraDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_dir': %w", err)
+	}
+
+	object["lyco_dir_backcompat"], err = json.Marshal(a.LycoDirBackcompat)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lyco_dir_backcompat': %w", err)
+	}
+
+	object["scunet_models_path"], err = json.Marshal(a.ScunetModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'scunet_models_path': %w", err)
+	}
+
+	object["swinir_models_path"], err = json.Marshal(a.SwinirModelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'swinir_models_path': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -4776,28 +4530,428 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
-	if raw, found := object["CLIP_stop_at_last_layers"]; found {
-		err = json.Unmarshal(raw, &a.CLIPStopAtLastLayers)
+	if raw, found := object["samples_save"]; found {
+		err = json.Unmarshal(raw, &a.SamplesSave)
 		if err != nil {
-			return fmt.Errorf("error reading 'CLIP_stop_at_last_layers': %w", err)
+			return fmt.Errorf("error reading 'samples_save': %w", err)
 		}
-		delete(object, "CLIP_stop_at_last_layers")
+		delete(object, "samples_save")
 	}
 
-	if raw, found := object["DAT_tile"]; found {
-		err = json.Unmarshal(raw, &a.DATTile)
+	if raw, found := object["samples_format"]; found {
+		err = json.Unmarshal(raw, &a.SamplesFormat)
 		if err != nil {
-			return fmt.Errorf("error reading 'DAT_tile': %w", err)
+			return fmt.Errorf("error reading 'samples_format': %w", err)
 		}
-		delete(object, "DAT_tile")
+		delete(object, "samples_format")
 	}
 
-	if raw, found := object["DAT_tile_overlap"]; found {
-		err = json.Unmarshal(raw, &a.DATTileOverlap)
+	if raw, found := object["samples_filename_pattern"]; found {
+		err = json.Unmarshal(raw, &a.SamplesFilenamePattern)
 		if err != nil {
-			return fmt.Errorf("error reading 'DAT_tile_overlap': %w", err)
+			return fmt.Errorf("error reading 'samples_filename_pattern': %w", err)
 		}
-		delete(object, "DAT_tile_overlap")
+		delete(object, "samples_filename_pattern")
+	}
+
+	if raw, found := object["save_images_add_number"]; found {
+		err = json.Unmarshal(raw, &a.SaveImagesAddNumber)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_images_add_number': %w", err)
+		}
+		delete(object, "save_images_add_number")
+	}
+
+	if raw, found := object["save_images_replace_action"]; found {
+		err = json.Unmarshal(raw, &a.SaveImagesReplaceAction)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_images_replace_action': %w", err)
+		}
+		delete(object, "save_images_replace_action")
+	}
+
+	if raw, found := object["grid_save"]; found {
+		err = json.Unmarshal(raw, &a.GridSave)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_save': %w", err)
+		}
+		delete(object, "grid_save")
+	}
+
+	if raw, found := object["grid_format"]; found {
+		err = json.Unmarshal(raw, &a.GridFormat)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_format': %w", err)
+		}
+		delete(object, "grid_format")
+	}
+
+	if raw, found := object["grid_extended_filename"]; found {
+		err = json.Unmarshal(raw, &a.GridExtendedFilename)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_extended_filename': %w", err)
+		}
+		delete(object, "grid_extended_filename")
+	}
+
+	if raw, found := object["grid_only_if_multiple"]; found {
+		err = json.Unmarshal(raw, &a.GridOnlyIfMultiple)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_only_if_multiple': %w", err)
+		}
+		delete(object, "grid_only_if_multiple")
+	}
+
+	if raw, found := object["grid_prevent_empty_spots"]; found {
+		err = json.Unmarshal(raw, &a.GridPreventEmptySpots)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_prevent_empty_spots': %w", err)
+		}
+		delete(object, "grid_prevent_empty_spots")
+	}
+
+	if raw, found := object["grid_zip_filename_pattern"]; found {
+		err = json.Unmarshal(raw, &a.GridZipFilenamePattern)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_zip_filename_pattern': %w", err)
+		}
+		delete(object, "grid_zip_filename_pattern")
+	}
+
+	if raw, found := object["n_rows"]; found {
+		err = json.Unmarshal(raw, &a.NRows)
+		if err != nil {
+			return fmt.Errorf("error reading 'n_rows': %w", err)
+		}
+		delete(object, "n_rows")
+	}
+
+	if raw, found := object["font"]; found {
+		err = json.Unmarshal(raw, &a.Font)
+		if err != nil {
+			return fmt.Errorf("error reading 'font': %w", err)
+		}
+		delete(object, "font")
+	}
+
+	if raw, found := object["grid_text_active_color"]; found {
+		err = json.Unmarshal(raw, &a.GridTextActiveColor)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_text_active_color': %w", err)
+		}
+		delete(object, "grid_text_active_color")
+	}
+
+	if raw, found := object["grid_text_inactive_color"]; found {
+		err = json.Unmarshal(raw, &a.GridTextInactiveColor)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_text_inactive_color': %w", err)
+		}
+		delete(object, "grid_text_inactive_color")
+	}
+
+	if raw, found := object["grid_background_color"]; found {
+		err = json.Unmarshal(raw, &a.GridBackgroundColor)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_background_color': %w", err)
+		}
+		delete(object, "grid_background_color")
+	}
+
+	if raw, found := object["enable_pnginfo"]; found {
+		err = json.Unmarshal(raw, &a.EnablePnginfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'enable_pnginfo': %w", err)
+		}
+		delete(object, "enable_pnginfo")
+	}
+
+	if raw, found := object["save_txt"]; found {
+		err = json.Unmarshal(raw, &a.SaveTxt)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_txt': %w", err)
+		}
+		delete(object, "save_txt")
+	}
+
+	if raw, found := object["save_images_before_face_restoration"]; found {
+		err = json.Unmarshal(raw, &a.SaveImagesBeforeFaceRestoration)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_images_before_face_restoration': %w", err)
+		}
+		delete(object, "save_images_before_face_restoration")
+	}
+
+	if raw, found := object["save_images_before_highres_fix"]; found {
+		err = json.Unmarshal(raw, &a.SaveImagesBeforeHighresFix)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_images_before_highres_fix': %w", err)
+		}
+		delete(object, "save_images_before_highres_fix")
+	}
+
+	if raw, found := object["save_images_before_color_correction"]; found {
+		err = json.Unmarshal(raw, &a.SaveImagesBeforeColorCorrection)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_images_before_color_correction': %w", err)
+		}
+		delete(object, "save_images_before_color_correction")
+	}
+
+	if raw, found := object["save_mask"]; found {
+		err = json.Unmarshal(raw, &a.SaveMask)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_mask': %w", err)
+		}
+		delete(object, "save_mask")
+	}
+
+	if raw, found := object["save_mask_composite"]; found {
+		err = json.Unmarshal(raw, &a.SaveMaskComposite)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_mask_composite': %w", err)
+		}
+		delete(object, "save_mask_composite")
+	}
+
+	if raw, found := object["jpeg_quality"]; found {
+		err = json.Unmarshal(raw, &a.JpegQuality)
+		if err != nil {
+			return fmt.Errorf("error reading 'jpeg_quality': %w", err)
+		}
+		delete(object, "jpeg_quality")
+	}
+
+	if raw, found := object["webp_lossless"]; found {
+		err = json.Unmarshal(raw, &a.WebpLossless)
+		if err != nil {
+			return fmt.Errorf("error reading 'webp_lossless': %w", err)
+		}
+		delete(object, "webp_lossless")
+	}
+
+	if raw, found := object["export_for_4chan"]; found {
+		err = json.Unmarshal(raw, &a.ExportFor4chan)
+		if err != nil {
+			return fmt.Errorf("error reading 'export_for_4chan': %w", err)
+		}
+		delete(object, "export_for_4chan")
+	}
+
+	if raw, found := object["img_downscale_threshold"]; found {
+		err = json.Unmarshal(raw, &a.ImgDownscaleThreshold)
+		if err != nil {
+			return fmt.Errorf("error reading 'img_downscale_threshold': %w", err)
+		}
+		delete(object, "img_downscale_threshold")
+	}
+
+	if raw, found := object["target_side_length"]; found {
+		err = json.Unmarshal(raw, &a.TargetSideLength)
+		if err != nil {
+			return fmt.Errorf("error reading 'target_side_length': %w", err)
+		}
+		delete(object, "target_side_length")
+	}
+
+	if raw, found := object["img_max_size_mp"]; found {
+		err = json.Unmarshal(raw, &a.ImgMaxSizeMp)
+		if err != nil {
+			return fmt.Errorf("error reading 'img_max_size_mp': %w", err)
+		}
+		delete(object, "img_max_size_mp")
+	}
+
+	if raw, found := object["use_original_name_batch"]; found {
+		err = json.Unmarshal(raw, &a.UseOriginalNameBatch)
+		if err != nil {
+			return fmt.Errorf("error reading 'use_original_name_batch': %w", err)
+		}
+		delete(object, "use_original_name_batch")
+	}
+
+	if raw, found := object["use_upscaler_name_as_suffix"]; found {
+		err = json.Unmarshal(raw, &a.UseUpscalerNameAsSuffix)
+		if err != nil {
+			return fmt.Errorf("error reading 'use_upscaler_name_as_suffix': %w", err)
+		}
+		delete(object, "use_upscaler_name_as_suffix")
+	}
+
+	if raw, found := object["save_selected_only"]; found {
+		err = json.Unmarshal(raw, &a.SaveSelectedOnly)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_selected_only': %w", err)
+		}
+		delete(object, "save_selected_only")
+	}
+
+	if raw, found := object["save_write_log_csv"]; found {
+		err = json.Unmarshal(raw, &a.SaveWriteLogCsv)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_write_log_csv': %w", err)
+		}
+		delete(object, "save_write_log_csv")
+	}
+
+	if raw, found := object["save_init_img"]; found {
+		err = json.Unmarshal(raw, &a.SaveInitImg)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_init_img': %w", err)
+		}
+		delete(object, "save_init_img")
+	}
+
+	if raw, found := object["temp_dir"]; found {
+		err = json.Unmarshal(raw, &a.TempDir)
+		if err != nil {
+			return fmt.Errorf("error reading 'temp_dir': %w", err)
+		}
+		delete(object, "temp_dir")
+	}
+
+	if raw, found := object["clean_temp_dir_at_start"]; found {
+		err = json.Unmarshal(raw, &a.CleanTempDirAtStart)
+		if err != nil {
+			return fmt.Errorf("error reading 'clean_temp_dir_at_start': %w", err)
+		}
+		delete(object, "clean_temp_dir_at_start")
+	}
+
+	if raw, found := object["save_incomplete_images"]; found {
+		err = json.Unmarshal(raw, &a.SaveIncompleteImages)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_incomplete_images': %w", err)
+		}
+		delete(object, "save_incomplete_images")
+	}
+
+	if raw, found := object["notification_audio"]; found {
+		err = json.Unmarshal(raw, &a.NotificationAudio)
+		if err != nil {
+			return fmt.Errorf("error reading 'notification_audio': %w", err)
+		}
+		delete(object, "notification_audio")
+	}
+
+	if raw, found := object["notification_volume"]; found {
+		err = json.Unmarshal(raw, &a.NotificationVolume)
+		if err != nil {
+			return fmt.Errorf("error reading 'notification_volume': %w", err)
+		}
+		delete(object, "notification_volume")
+	}
+
+	if raw, found := object["outdir_samples"]; found {
+		err = json.Unmarshal(raw, &a.OutdirSamples)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_samples': %w", err)
+		}
+		delete(object, "outdir_samples")
+	}
+
+	if raw, found := object["outdir_txt2img_samples"]; found {
+		err = json.Unmarshal(raw, &a.OutdirTxt2imgSamples)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_txt2img_samples': %w", err)
+		}
+		delete(object, "outdir_txt2img_samples")
+	}
+
+	if raw, found := object["outdir_img2img_samples"]; found {
+		err = json.Unmarshal(raw, &a.OutdirImg2imgSamples)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_img2img_samples': %w", err)
+		}
+		delete(object, "outdir_img2img_samples")
+	}
+
+	if raw, found := object["outdir_extras_samples"]; found {
+		err = json.Unmarshal(raw, &a.OutdirExtrasSamples)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_extras_samples': %w", err)
+		}
+		delete(object, "outdir_extras_samples")
+	}
+
+	if raw, found := object["outdir_grids"]; found {
+		err = json.Unmarshal(raw, &a.OutdirGrids)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_grids': %w", err)
+		}
+		delete(object, "outdir_grids")
+	}
+
+	if raw, found := object["outdir_txt2img_grids"]; found {
+		err = json.Unmarshal(raw, &a.OutdirTxt2imgGrids)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_txt2img_grids': %w", err)
+		}
+		delete(object, "outdir_txt2img_grids")
+	}
+
+	if raw, found := object["outdir_img2img_grids"]; found {
+		err = json.Unmarshal(raw, &a.OutdirImg2imgGrids)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_img2img_grids': %w", err)
+		}
+		delete(object, "outdir_img2img_grids")
+	}
+
+	if raw, found := object["outdir_save"]; found {
+		err = json.Unmarshal(raw, &a.OutdirSave)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_save': %w", err)
+		}
+		delete(object, "outdir_save")
+	}
+
+	if raw, found := object["outdir_init_images"]; found {
+		err = json.Unmarshal(raw, &a.OutdirInitImages)
+		if err != nil {
+			return fmt.Errorf("error reading 'outdir_init_images': %w", err)
+		}
+		delete(object, "outdir_init_images")
+	}
+
+	if raw, found := object["save_to_dirs"]; found {
+		err = json.Unmarshal(raw, &a.SaveToDirs)
+		if err != nil {
+			return fmt.Errorf("error reading 'save_to_dirs': %w", err)
+		}
+		delete(object, "save_to_dirs")
+	}
+
+	if raw, found := object["grid_save_to_dirs"]; found {
+		err = json.Unmarshal(raw, &a.GridSaveToDirs)
+		if err != nil {
+			return fmt.Errorf("error reading 'grid_save_to_dirs': %w", err)
+		}
+		delete(object, "grid_save_to_dirs")
+	}
+
+	if raw, found := object["use_save_to_dirs_for_ui"]; found {
+		err = json.Unmarshal(raw, &a.UseSaveToDirsForUi)
+		if err != nil {
+			return fmt.Errorf("error reading 'use_save_to_dirs_for_ui': %w", err)
+		}
+		delete(object, "use_save_to_dirs_for_ui")
+	}
+
+	if raw, found := object["directories_filename_pattern"]; found {
+		err = json.Unmarshal(raw, &a.DirectoriesFilenamePattern)
+		if err != nil {
+			return fmt.Errorf("error reading 'directories_filename_pattern': %w", err)
+		}
+		delete(object, "directories_filename_pattern")
+	}
+
+	if raw, found := object["directories_max_prompt_words"]; found {
+		err = json.Unmarshal(raw, &a.DirectoriesMaxPromptWords)
+		if err != nil {
+			return fmt.Errorf("error reading 'directories_max_prompt_words': %w", err)
+		}
+		delete(object, "directories_max_prompt_words")
 	}
 
 	if raw, found := object["ESRGAN_tile"]; found {
@@ -4816,60 +4970,244 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "ESRGAN_tile_overlap")
 	}
 
-	if raw, found := object["add_model_hash_to_info"]; found {
-		err = json.Unmarshal(raw, &a.AddModelHashToInfo)
+	if raw, found := object["realesrgan_enabled_models"]; found {
+		err = json.Unmarshal(raw, &a.RealesrganEnabledModels)
 		if err != nil {
-			return fmt.Errorf("error reading 'add_model_hash_to_info': %w", err)
+			return fmt.Errorf("error reading 'realesrgan_enabled_models': %w", err)
 		}
-		delete(object, "add_model_hash_to_info")
+		delete(object, "realesrgan_enabled_models")
 	}
 
-	if raw, found := object["add_model_name_to_info"]; found {
-		err = json.Unmarshal(raw, &a.AddModelNameToInfo)
+	if raw, found := object["dat_enabled_models"]; found {
+		err = json.Unmarshal(raw, &a.DatEnabledModels)
 		if err != nil {
-			return fmt.Errorf("error reading 'add_model_name_to_info': %w", err)
+			return fmt.Errorf("error reading 'dat_enabled_models': %w", err)
 		}
-		delete(object, "add_model_name_to_info")
+		delete(object, "dat_enabled_models")
 	}
 
-	if raw, found := object["add_user_name_to_info"]; found {
-		err = json.Unmarshal(raw, &a.AddUserNameToInfo)
+	if raw, found := object["DAT_tile"]; found {
+		err = json.Unmarshal(raw, &a.DATTile)
 		if err != nil {
-			return fmt.Errorf("error reading 'add_user_name_to_info': %w", err)
+			return fmt.Errorf("error reading 'DAT_tile': %w", err)
 		}
-		delete(object, "add_user_name_to_info")
+		delete(object, "DAT_tile")
 	}
 
-	if raw, found := object["add_vae_hash_to_info"]; found {
-		err = json.Unmarshal(raw, &a.AddVaeHashToInfo)
+	if raw, found := object["DAT_tile_overlap"]; found {
+		err = json.Unmarshal(raw, &a.DATTileOverlap)
 		if err != nil {
-			return fmt.Errorf("error reading 'add_vae_hash_to_info': %w", err)
+			return fmt.Errorf("error reading 'DAT_tile_overlap': %w", err)
 		}
-		delete(object, "add_vae_hash_to_info")
+		delete(object, "DAT_tile_overlap")
 	}
 
-	if raw, found := object["add_vae_name_to_info"]; found {
-		err = json.Unmarshal(raw, &a.AddVaeNameToInfo)
+	if raw, found := object["upscaler_for_img2img"]; found {
+		err = json.Unmarshal(raw, &a.UpscalerForImg2img)
 		if err != nil {
-			return fmt.Errorf("error reading 'add_vae_name_to_info': %w", err)
+			return fmt.Errorf("error reading 'upscaler_for_img2img': %w", err)
 		}
-		delete(object, "add_vae_name_to_info")
+		delete(object, "upscaler_for_img2img")
 	}
 
-	if raw, found := object["add_version_to_infotext"]; found {
-		err = json.Unmarshal(raw, &a.AddVersionToInfotext)
+	if raw, found := object["set_scale_by_when_changing_upscaler"]; found {
+		err = json.Unmarshal(raw, &a.SetScaleByWhenChangingUpscaler)
 		if err != nil {
-			return fmt.Errorf("error reading 'add_version_to_infotext': %w", err)
+			return fmt.Errorf("error reading 'set_scale_by_when_changing_upscaler': %w", err)
 		}
-		delete(object, "add_version_to_infotext")
+		delete(object, "set_scale_by_when_changing_upscaler")
 	}
 
-	if raw, found := object["always_discard_next_to_last_sigma"]; found {
-		err = json.Unmarshal(raw, &a.AlwaysDiscardNextToLastSigma)
+	if raw, found := object["face_restoration"]; found {
+		err = json.Unmarshal(raw, &a.FaceRestoration)
 		if err != nil {
-			return fmt.Errorf("error reading 'always_discard_next_to_last_sigma': %w", err)
+			return fmt.Errorf("error reading 'face_restoration': %w", err)
 		}
-		delete(object, "always_discard_next_to_last_sigma")
+		delete(object, "face_restoration")
+	}
+
+	if raw, found := object["face_restoration_model"]; found {
+		err = json.Unmarshal(raw, &a.FaceRestorationModel)
+		if err != nil {
+			return fmt.Errorf("error reading 'face_restoration_model': %w", err)
+		}
+		delete(object, "face_restoration_model")
+	}
+
+	if raw, found := object["code_former_weight"]; found {
+		err = json.Unmarshal(raw, &a.CodeFormerWeight)
+		if err != nil {
+			return fmt.Errorf("error reading 'code_former_weight': %w", err)
+		}
+		delete(object, "code_former_weight")
+	}
+
+	if raw, found := object["face_restoration_unload"]; found {
+		err = json.Unmarshal(raw, &a.FaceRestorationUnload)
+		if err != nil {
+			return fmt.Errorf("error reading 'face_restoration_unload': %w", err)
+		}
+		delete(object, "face_restoration_unload")
+	}
+
+	if raw, found := object["auto_launch_browser"]; found {
+		err = json.Unmarshal(raw, &a.AutoLaunchBrowser)
+		if err != nil {
+			return fmt.Errorf("error reading 'auto_launch_browser': %w", err)
+		}
+		delete(object, "auto_launch_browser")
+	}
+
+	if raw, found := object["enable_console_prompts"]; found {
+		err = json.Unmarshal(raw, &a.EnableConsolePrompts)
+		if err != nil {
+			return fmt.Errorf("error reading 'enable_console_prompts': %w", err)
+		}
+		delete(object, "enable_console_prompts")
+	}
+
+	if raw, found := object["show_warnings"]; found {
+		err = json.Unmarshal(raw, &a.ShowWarnings)
+		if err != nil {
+			return fmt.Errorf("error reading 'show_warnings': %w", err)
+		}
+		delete(object, "show_warnings")
+	}
+
+	if raw, found := object["show_gradio_deprecation_warnings"]; found {
+		err = json.Unmarshal(raw, &a.ShowGradioDeprecationWarnings)
+		if err != nil {
+			return fmt.Errorf("error reading 'show_gradio_deprecation_warnings': %w", err)
+		}
+		delete(object, "show_gradio_deprecation_warnings")
+	}
+
+	if raw, found := object["memmon_poll_rate"]; found {
+		err = json.Unmarshal(raw, &a.MemmonPollRate)
+		if err != nil {
+			return fmt.Errorf("error reading 'memmon_poll_rate': %w", err)
+		}
+		delete(object, "memmon_poll_rate")
+	}
+
+	if raw, found := object["samples_log_stdout"]; found {
+		err = json.Unmarshal(raw, &a.SamplesLogStdout)
+		if err != nil {
+			return fmt.Errorf("error reading 'samples_log_stdout': %w", err)
+		}
+		delete(object, "samples_log_stdout")
+	}
+
+	if raw, found := object["multiple_tqdm"]; found {
+		err = json.Unmarshal(raw, &a.MultipleTqdm)
+		if err != nil {
+			return fmt.Errorf("error reading 'multiple_tqdm': %w", err)
+		}
+		delete(object, "multiple_tqdm")
+	}
+
+	if raw, found := object["enable_upscale_progressbar"]; found {
+		err = json.Unmarshal(raw, &a.EnableUpscaleProgressbar)
+		if err != nil {
+			return fmt.Errorf("error reading 'enable_upscale_progressbar': %w", err)
+		}
+		delete(object, "enable_upscale_progressbar")
+	}
+
+	if raw, found := object["print_hypernet_extra"]; found {
+		err = json.Unmarshal(raw, &a.PrintHypernetExtra)
+		if err != nil {
+			return fmt.Errorf("error reading 'print_hypernet_extra': %w", err)
+		}
+		delete(object, "print_hypernet_extra")
+	}
+
+	if raw, found := object["list_hidden_files"]; found {
+		err = json.Unmarshal(raw, &a.ListHiddenFiles)
+		if err != nil {
+			return fmt.Errorf("error reading 'list_hidden_files': %w", err)
+		}
+		delete(object, "list_hidden_files")
+	}
+
+	if raw, found := object["disable_mmap_load_safetensors"]; found {
+		err = json.Unmarshal(raw, &a.DisableMmapLoadSafetensors)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_mmap_load_safetensors': %w", err)
+		}
+		delete(object, "disable_mmap_load_safetensors")
+	}
+
+	if raw, found := object["hide_ldm_prints"]; found {
+		err = json.Unmarshal(raw, &a.HideLdmPrints)
+		if err != nil {
+			return fmt.Errorf("error reading 'hide_ldm_prints': %w", err)
+		}
+		delete(object, "hide_ldm_prints")
+	}
+
+	if raw, found := object["dump_stacks_on_signal"]; found {
+		err = json.Unmarshal(raw, &a.DumpStacksOnSignal)
+		if err != nil {
+			return fmt.Errorf("error reading 'dump_stacks_on_signal': %w", err)
+		}
+		delete(object, "dump_stacks_on_signal")
+	}
+
+	if raw, found := object["profiling_explanation"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingExplanation)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_explanation': %w", err)
+		}
+		delete(object, "profiling_explanation")
+	}
+
+	if raw, found := object["profiling_enable"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingEnable)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_enable': %w", err)
+		}
+		delete(object, "profiling_enable")
+	}
+
+	if raw, found := object["profiling_activities"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingActivities)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_activities': %w", err)
+		}
+		delete(object, "profiling_activities")
+	}
+
+	if raw, found := object["profiling_record_shapes"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingRecordShapes)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_record_shapes': %w", err)
+		}
+		delete(object, "profiling_record_shapes")
+	}
+
+	if raw, found := object["profiling_profile_memory"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingProfileMemory)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_profile_memory': %w", err)
+		}
+		delete(object, "profiling_profile_memory")
+	}
+
+	if raw, found := object["profiling_with_stack"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingWithStack)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_with_stack': %w", err)
+		}
+		delete(object, "profiling_with_stack")
+	}
+
+	if raw, found := object["profiling_filename"]; found {
+		err = json.Unmarshal(raw, &a.ProfilingFilename)
+		if err != nil {
+			return fmt.Errorf("error reading 'profiling_filename': %w", err)
+		}
+		delete(object, "profiling_filename")
 	}
 
 	if raw, found := object["api_enable_requests"]; found {
@@ -4896,220 +5234,36 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "api_useragent")
 	}
 
-	if raw, found := object["auto_backcompat"]; found {
-		err = json.Unmarshal(raw, &a.AutoBackcompat)
+	if raw, found := object["unload_models_when_training"]; found {
+		err = json.Unmarshal(raw, &a.UnloadModelsWhenTraining)
 		if err != nil {
-			return fmt.Errorf("error reading 'auto_backcompat': %w", err)
+			return fmt.Errorf("error reading 'unload_models_when_training': %w", err)
 		}
-		delete(object, "auto_backcompat")
+		delete(object, "unload_models_when_training")
 	}
 
-	if raw, found := object["auto_launch_browser"]; found {
-		err = json.Unmarshal(raw, &a.AutoLaunchBrowser)
+	if raw, found := object["pin_memory"]; found {
+		err = json.Unmarshal(raw, &a.PinMemory)
 		if err != nil {
-			return fmt.Errorf("error reading 'auto_launch_browser': %w", err)
+			return fmt.Errorf("error reading 'pin_memory': %w", err)
 		}
-		delete(object, "auto_launch_browser")
+		delete(object, "pin_memory")
 	}
 
-	if raw, found := object["auto_vae_precision"]; found {
-		err = json.Unmarshal(raw, &a.AutoVaePrecision)
+	if raw, found := object["save_optimizer_state"]; found {
+		err = json.Unmarshal(raw, &a.SaveOptimizerState)
 		if err != nil {
-			return fmt.Errorf("error reading 'auto_vae_precision': %w", err)
+			return fmt.Errorf("error reading 'save_optimizer_state': %w", err)
 		}
-		delete(object, "auto_vae_precision")
+		delete(object, "save_optimizer_state")
 	}
 
-	if raw, found := object["auto_vae_precision_bfloat16"]; found {
-		err = json.Unmarshal(raw, &a.AutoVaePrecisionBfloat16)
+	if raw, found := object["save_training_settings_to_txt"]; found {
+		err = json.Unmarshal(raw, &a.SaveTrainingSettingsToTxt)
 		if err != nil {
-			return fmt.Errorf("error reading 'auto_vae_precision_bfloat16': %w", err)
+			return fmt.Errorf("error reading 'save_training_settings_to_txt': %w", err)
 		}
-		delete(object, "auto_vae_precision_bfloat16")
-	}
-
-	if raw, found := object["batch_cond_uncond"]; found {
-		err = json.Unmarshal(raw, &a.BatchCondUncond)
-		if err != nil {
-			return fmt.Errorf("error reading 'batch_cond_uncond': %w", err)
-		}
-		delete(object, "batch_cond_uncond")
-	}
-
-	if raw, found := object["beta_dist_alpha"]; found {
-		err = json.Unmarshal(raw, &a.BetaDistAlpha)
-		if err != nil {
-			return fmt.Errorf("error reading 'beta_dist_alpha': %w", err)
-		}
-		delete(object, "beta_dist_alpha")
-	}
-
-	if raw, found := object["beta_dist_beta"]; found {
-		err = json.Unmarshal(raw, &a.BetaDistBeta)
-		if err != nil {
-			return fmt.Errorf("error reading 'beta_dist_beta': %w", err)
-		}
-		delete(object, "beta_dist_beta")
-	}
-
-	if raw, found := object["cache_fp16_weight"]; found {
-		err = json.Unmarshal(raw, &a.CacheFp16Weight)
-		if err != nil {
-			return fmt.Errorf("error reading 'cache_fp16_weight': %w", err)
-		}
-		delete(object, "cache_fp16_weight")
-	}
-
-	if raw, found := object["canvas_auto_expand"]; found {
-		err = json.Unmarshal(raw, &a.CanvasAutoExpand)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_auto_expand': %w", err)
-		}
-		delete(object, "canvas_auto_expand")
-	}
-
-	if raw, found := object["canvas_blur_prompt"]; found {
-		err = json.Unmarshal(raw, &a.CanvasBlurPrompt)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_blur_prompt': %w", err)
-		}
-		delete(object, "canvas_blur_prompt")
-	}
-
-	if raw, found := object["canvas_disabled_functions"]; found {
-		err = json.Unmarshal(raw, &a.CanvasDisabledFunctions)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_disabled_functions': %w", err)
-		}
-		delete(object, "canvas_disabled_functions")
-	}
-
-	if raw, found := object["canvas_hotkey_adjust"]; found {
-		err = json.Unmarshal(raw, &a.CanvasHotkeyAdjust)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_hotkey_adjust': %w", err)
-		}
-		delete(object, "canvas_hotkey_adjust")
-	}
-
-	if raw, found := object["canvas_hotkey_fullscreen"]; found {
-		err = json.Unmarshal(raw, &a.CanvasHotkeyFullscreen)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_hotkey_fullscreen': %w", err)
-		}
-		delete(object, "canvas_hotkey_fullscreen")
-	}
-
-	if raw, found := object["canvas_hotkey_grow_brush"]; found {
-		err = json.Unmarshal(raw, &a.CanvasHotkeyGrowBrush)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_hotkey_grow_brush': %w", err)
-		}
-		delete(object, "canvas_hotkey_grow_brush")
-	}
-
-	if raw, found := object["canvas_hotkey_move"]; found {
-		err = json.Unmarshal(raw, &a.CanvasHotkeyMove)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_hotkey_move': %w", err)
-		}
-		delete(object, "canvas_hotkey_move")
-	}
-
-	if raw, found := object["canvas_hotkey_overlap"]; found {
-		err = json.Unmarshal(raw, &a.CanvasHotkeyOverlap)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_hotkey_overlap': %w", err)
-		}
-		delete(object, "canvas_hotkey_overlap")
-	}
-
-	if raw, found := object["canvas_hotkey_reset"]; found {
-		err = json.Unmarshal(raw, &a.CanvasHotkeyReset)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_hotkey_reset': %w", err)
-		}
-		delete(object, "canvas_hotkey_reset")
-	}
-
-	if raw, found := object["canvas_hotkey_shrink_brush"]; found {
-		err = json.Unmarshal(raw, &a.CanvasHotkeyShrinkBrush)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_hotkey_shrink_brush': %w", err)
-		}
-		delete(object, "canvas_hotkey_shrink_brush")
-	}
-
-	if raw, found := object["canvas_hotkey_zoom"]; found {
-		err = json.Unmarshal(raw, &a.CanvasHotkeyZoom)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_hotkey_zoom': %w", err)
-		}
-		delete(object, "canvas_hotkey_zoom")
-	}
-
-	if raw, found := object["canvas_show_tooltip"]; found {
-		err = json.Unmarshal(raw, &a.CanvasShowTooltip)
-		if err != nil {
-			return fmt.Errorf("error reading 'canvas_show_tooltip': %w", err)
-		}
-		delete(object, "canvas_show_tooltip")
-	}
-
-	if raw, found := object["clean_temp_dir_at_start"]; found {
-		err = json.Unmarshal(raw, &a.CleanTempDirAtStart)
-		if err != nil {
-			return fmt.Errorf("error reading 'clean_temp_dir_at_start': %w", err)
-		}
-		delete(object, "clean_temp_dir_at_start")
-	}
-
-	if raw, found := object["code_former_weight"]; found {
-		err = json.Unmarshal(raw, &a.CodeFormerWeight)
-		if err != nil {
-			return fmt.Errorf("error reading 'code_former_weight': %w", err)
-		}
-		delete(object, "code_former_weight")
-	}
-
-	if raw, found := object["comma_padding_backtrack"]; found {
-		err = json.Unmarshal(raw, &a.CommaPaddingBacktrack)
-		if err != nil {
-			return fmt.Errorf("error reading 'comma_padding_backtrack': %w", err)
-		}
-		delete(object, "comma_padding_backtrack")
-	}
-
-	if raw, found := object["compact_prompt_box"]; found {
-		err = json.Unmarshal(raw, &a.CompactPromptBox)
-		if err != nil {
-			return fmt.Errorf("error reading 'compact_prompt_box': %w", err)
-		}
-		delete(object, "compact_prompt_box")
-	}
-
-	if raw, found := object["cross_attention_optimization"]; found {
-		err = json.Unmarshal(raw, &a.CrossAttentionOptimization)
-		if err != nil {
-			return fmt.Errorf("error reading 'cross_attention_optimization': %w", err)
-		}
-		delete(object, "cross_attention_optimization")
-	}
-
-	if raw, found := object["dat_enabled_models"]; found {
-		err = json.Unmarshal(raw, &a.DatEnabledModels)
-		if err != nil {
-			return fmt.Errorf("error reading 'dat_enabled_models': %w", err)
-		}
-		delete(object, "dat_enabled_models")
-	}
-
-	if raw, found := object["dataset_filename_join_string"]; found {
-		err = json.Unmarshal(raw, &a.DatasetFilenameJoinString)
-		if err != nil {
-			return fmt.Errorf("error reading 'dataset_filename_join_string': %w", err)
-		}
-		delete(object, "dataset_filename_join_string")
+		delete(object, "save_training_settings_to_txt")
 	}
 
 	if raw, found := object["dataset_filename_word_regex"]; found {
@@ -5120,124 +5274,108 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "dataset_filename_word_regex")
 	}
 
-	if raw, found := object["ddim_discretize"]; found {
-		err = json.Unmarshal(raw, &a.DdimDiscretize)
+	if raw, found := object["dataset_filename_join_string"]; found {
+		err = json.Unmarshal(raw, &a.DatasetFilenameJoinString)
 		if err != nil {
-			return fmt.Errorf("error reading 'ddim_discretize': %w", err)
+			return fmt.Errorf("error reading 'dataset_filename_join_string': %w", err)
 		}
-		delete(object, "ddim_discretize")
+		delete(object, "dataset_filename_join_string")
 	}
 
-	if raw, found := object["deepbooru_escape"]; found {
-		err = json.Unmarshal(raw, &a.DeepbooruEscape)
+	if raw, found := object["training_image_repeats_per_epoch"]; found {
+		err = json.Unmarshal(raw, &a.TrainingImageRepeatsPerEpoch)
 		if err != nil {
-			return fmt.Errorf("error reading 'deepbooru_escape': %w", err)
+			return fmt.Errorf("error reading 'training_image_repeats_per_epoch': %w", err)
 		}
-		delete(object, "deepbooru_escape")
+		delete(object, "training_image_repeats_per_epoch")
 	}
 
-	if raw, found := object["deepbooru_filter_tags"]; found {
-		err = json.Unmarshal(raw, &a.DeepbooruFilterTags)
+	if raw, found := object["training_write_csv_every"]; found {
+		err = json.Unmarshal(raw, &a.TrainingWriteCsvEvery)
 		if err != nil {
-			return fmt.Errorf("error reading 'deepbooru_filter_tags': %w", err)
+			return fmt.Errorf("error reading 'training_write_csv_every': %w", err)
 		}
-		delete(object, "deepbooru_filter_tags")
+		delete(object, "training_write_csv_every")
 	}
 
-	if raw, found := object["deepbooru_sort_alpha"]; found {
-		err = json.Unmarshal(raw, &a.DeepbooruSortAlpha)
+	if raw, found := object["training_xattention_optimizations"]; found {
+		err = json.Unmarshal(raw, &a.TrainingXattentionOptimizations)
 		if err != nil {
-			return fmt.Errorf("error reading 'deepbooru_sort_alpha': %w", err)
+			return fmt.Errorf("error reading 'training_xattention_optimizations': %w", err)
 		}
-		delete(object, "deepbooru_sort_alpha")
+		delete(object, "training_xattention_optimizations")
 	}
 
-	if raw, found := object["deepbooru_use_spaces"]; found {
-		err = json.Unmarshal(raw, &a.DeepbooruUseSpaces)
+	if raw, found := object["training_enable_tensorboard"]; found {
+		err = json.Unmarshal(raw, &a.TrainingEnableTensorboard)
 		if err != nil {
-			return fmt.Errorf("error reading 'deepbooru_use_spaces': %w", err)
+			return fmt.Errorf("error reading 'training_enable_tensorboard': %w", err)
 		}
-		delete(object, "deepbooru_use_spaces")
+		delete(object, "training_enable_tensorboard")
 	}
 
-	if raw, found := object["dimensions_and_batch_together"]; found {
-		err = json.Unmarshal(raw, &a.DimensionsAndBatchTogether)
+	if raw, found := object["training_tensorboard_save_images"]; found {
+		err = json.Unmarshal(raw, &a.TrainingTensorboardSaveImages)
 		if err != nil {
-			return fmt.Errorf("error reading 'dimensions_and_batch_together': %w", err)
+			return fmt.Errorf("error reading 'training_tensorboard_save_images': %w", err)
 		}
-		delete(object, "dimensions_and_batch_together")
+		delete(object, "training_tensorboard_save_images")
 	}
 
-	if raw, found := object["directories_filename_pattern"]; found {
-		err = json.Unmarshal(raw, &a.DirectoriesFilenamePattern)
+	if raw, found := object["training_tensorboard_flush_every"]; found {
+		err = json.Unmarshal(raw, &a.TrainingTensorboardFlushEvery)
 		if err != nil {
-			return fmt.Errorf("error reading 'directories_filename_pattern': %w", err)
+			return fmt.Errorf("error reading 'training_tensorboard_flush_every': %w", err)
 		}
-		delete(object, "directories_filename_pattern")
+		delete(object, "training_tensorboard_flush_every")
 	}
 
-	if raw, found := object["directories_max_prompt_words"]; found {
-		err = json.Unmarshal(raw, &a.DirectoriesMaxPromptWords)
+	if raw, found := object["sd_model_checkpoint"]; found {
+		err = json.Unmarshal(raw, &a.SdModelCheckpoint)
 		if err != nil {
-			return fmt.Errorf("error reading 'directories_max_prompt_words': %w", err)
+			return fmt.Errorf("error reading 'sd_model_checkpoint': %w", err)
 		}
-		delete(object, "directories_max_prompt_words")
+		delete(object, "sd_model_checkpoint")
 	}
 
-	if raw, found := object["disable_all_extensions"]; found {
-		err = json.Unmarshal(raw, &a.DisableAllExtensions)
+	if raw, found := object["sd_checkpoints_limit"]; found {
+		err = json.Unmarshal(raw, &a.SdCheckpointsLimit)
 		if err != nil {
-			return fmt.Errorf("error reading 'disable_all_extensions': %w", err)
+			return fmt.Errorf("error reading 'sd_checkpoints_limit': %w", err)
 		}
-		delete(object, "disable_all_extensions")
+		delete(object, "sd_checkpoints_limit")
 	}
 
-	if raw, found := object["disable_mmap_load_safetensors"]; found {
-		err = json.Unmarshal(raw, &a.DisableMmapLoadSafetensors)
+	if raw, found := object["sd_checkpoints_keep_in_cpu"]; found {
+		err = json.Unmarshal(raw, &a.SdCheckpointsKeepInCpu)
 		if err != nil {
-			return fmt.Errorf("error reading 'disable_mmap_load_safetensors': %w", err)
+			return fmt.Errorf("error reading 'sd_checkpoints_keep_in_cpu': %w", err)
 		}
-		delete(object, "disable_mmap_load_safetensors")
+		delete(object, "sd_checkpoints_keep_in_cpu")
 	}
 
-	if raw, found := object["disable_token_counters"]; found {
-		err = json.Unmarshal(raw, &a.DisableTokenCounters)
+	if raw, found := object["sd_checkpoint_cache"]; found {
+		err = json.Unmarshal(raw, &a.SdCheckpointCache)
 		if err != nil {
-			return fmt.Errorf("error reading 'disable_token_counters': %w", err)
+			return fmt.Errorf("error reading 'sd_checkpoint_cache': %w", err)
 		}
-		delete(object, "disable_token_counters")
+		delete(object, "sd_checkpoint_cache")
 	}
 
-	if raw, found := object["disable_weights_auto_swap"]; found {
-		err = json.Unmarshal(raw, &a.DisableWeightsAutoSwap)
+	if raw, found := object["sd_unet"]; found {
+		err = json.Unmarshal(raw, &a.SdUnet)
 		if err != nil {
-			return fmt.Errorf("error reading 'disable_weights_auto_swap': %w", err)
+			return fmt.Errorf("error reading 'sd_unet': %w", err)
 		}
-		delete(object, "disable_weights_auto_swap")
+		delete(object, "sd_unet")
 	}
 
-	if raw, found := object["disabled_extensions"]; found {
-		err = json.Unmarshal(raw, &a.DisabledExtensions)
+	if raw, found := object["enable_quantization"]; found {
+		err = json.Unmarshal(raw, &a.EnableQuantization)
 		if err != nil {
-			return fmt.Errorf("error reading 'disabled_extensions': %w", err)
+			return fmt.Errorf("error reading 'enable_quantization': %w", err)
 		}
-		delete(object, "disabled_extensions")
-	}
-
-	if raw, found := object["do_not_show_images"]; found {
-		err = json.Unmarshal(raw, &a.DoNotShowImages)
-		if err != nil {
-			return fmt.Errorf("error reading 'do_not_show_images': %w", err)
-		}
-		delete(object, "do_not_show_images")
-	}
-
-	if raw, found := object["dump_stacks_on_signal"]; found {
-		err = json.Unmarshal(raw, &a.DumpStacksOnSignal)
-		if err != nil {
-			return fmt.Errorf("error reading 'dump_stacks_on_signal': %w", err)
-		}
-		delete(object, "dump_stacks_on_signal")
+		delete(object, "enable_quantization")
 	}
 
 	if raw, found := object["emphasis"]; found {
@@ -5256,404 +5394,52 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "enable_batch_seeds")
 	}
 
-	if raw, found := object["enable_console_prompts"]; found {
-		err = json.Unmarshal(raw, &a.EnableConsolePrompts)
+	if raw, found := object["comma_padding_backtrack"]; found {
+		err = json.Unmarshal(raw, &a.CommaPaddingBacktrack)
 		if err != nil {
-			return fmt.Errorf("error reading 'enable_console_prompts': %w", err)
+			return fmt.Errorf("error reading 'comma_padding_backtrack': %w", err)
 		}
-		delete(object, "enable_console_prompts")
+		delete(object, "comma_padding_backtrack")
 	}
 
-	if raw, found := object["enable_pnginfo"]; found {
-		err = json.Unmarshal(raw, &a.EnablePnginfo)
+	if raw, found := object["sdxl_clip_l_skip"]; found {
+		err = json.Unmarshal(raw, &a.SdxlClipLSkip)
 		if err != nil {
-			return fmt.Errorf("error reading 'enable_pnginfo': %w", err)
+			return fmt.Errorf("error reading 'sdxl_clip_l_skip': %w", err)
 		}
-		delete(object, "enable_pnginfo")
+		delete(object, "sdxl_clip_l_skip")
 	}
 
-	if raw, found := object["enable_prompt_comments"]; found {
-		err = json.Unmarshal(raw, &a.EnablePromptComments)
+	if raw, found := object["CLIP_stop_at_last_layers"]; found {
+		err = json.Unmarshal(raw, &a.CLIPStopAtLastLayers)
 		if err != nil {
-			return fmt.Errorf("error reading 'enable_prompt_comments': %w", err)
+			return fmt.Errorf("error reading 'CLIP_stop_at_last_layers': %w", err)
 		}
-		delete(object, "enable_prompt_comments")
+		delete(object, "CLIP_stop_at_last_layers")
 	}
 
-	if raw, found := object["enable_quantization"]; found {
-		err = json.Unmarshal(raw, &a.EnableQuantization)
+	if raw, found := object["upcast_attn"]; found {
+		err = json.Unmarshal(raw, &a.UpcastAttn)
 		if err != nil {
-			return fmt.Errorf("error reading 'enable_quantization': %w", err)
+			return fmt.Errorf("error reading 'upcast_attn': %w", err)
 		}
-		delete(object, "enable_quantization")
+		delete(object, "upcast_attn")
 	}
 
-	if raw, found := object["enable_reloading_ui_scripts"]; found {
-		err = json.Unmarshal(raw, &a.EnableReloadingUiScripts)
+	if raw, found := object["randn_source"]; found {
+		err = json.Unmarshal(raw, &a.RandnSource)
 		if err != nil {
-			return fmt.Errorf("error reading 'enable_reloading_ui_scripts': %w", err)
+			return fmt.Errorf("error reading 'randn_source': %w", err)
 		}
-		delete(object, "enable_reloading_ui_scripts")
+		delete(object, "randn_source")
 	}
 
-	if raw, found := object["enable_upscale_progressbar"]; found {
-		err = json.Unmarshal(raw, &a.EnableUpscaleProgressbar)
+	if raw, found := object["tiling"]; found {
+		err = json.Unmarshal(raw, &a.Tiling)
 		if err != nil {
-			return fmt.Errorf("error reading 'enable_upscale_progressbar': %w", err)
+			return fmt.Errorf("error reading 'tiling': %w", err)
 		}
-		delete(object, "enable_upscale_progressbar")
-	}
-
-	if raw, found := object["eta_ancestral"]; found {
-		err = json.Unmarshal(raw, &a.EtaAncestral)
-		if err != nil {
-			return fmt.Errorf("error reading 'eta_ancestral': %w", err)
-		}
-		delete(object, "eta_ancestral")
-	}
-
-	if raw, found := object["eta_ddim"]; found {
-		err = json.Unmarshal(raw, &a.EtaDdim)
-		if err != nil {
-			return fmt.Errorf("error reading 'eta_ddim': %w", err)
-		}
-		delete(object, "eta_ddim")
-	}
-
-	if raw, found := object["eta_noise_seed_delta"]; found {
-		err = json.Unmarshal(raw, &a.EtaNoiseSeedDelta)
-		if err != nil {
-			return fmt.Errorf("error reading 'eta_noise_seed_delta': %w", err)
-		}
-		delete(object, "eta_noise_seed_delta")
-	}
-
-	if raw, found := object["export_for_4chan"]; found {
-		err = json.Unmarshal(raw, &a.ExportFor4chan)
-		if err != nil {
-			return fmt.Errorf("error reading 'export_for_4chan': %w", err)
-		}
-		delete(object, "export_for_4chan")
-	}
-
-	if raw, found := object["extra_networks_add_text_separator"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksAddTextSeparator)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_add_text_separator': %w", err)
-		}
-		delete(object, "extra_networks_add_text_separator")
-	}
-
-	if raw, found := object["extra_networks_card_description_is_html"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksCardDescriptionIsHtml)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_card_description_is_html': %w", err)
-		}
-		delete(object, "extra_networks_card_description_is_html")
-	}
-
-	if raw, found := object["extra_networks_card_height"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksCardHeight)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_card_height': %w", err)
-		}
-		delete(object, "extra_networks_card_height")
-	}
-
-	if raw, found := object["extra_networks_card_order"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksCardOrder)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_card_order': %w", err)
-		}
-		delete(object, "extra_networks_card_order")
-	}
-
-	if raw, found := object["extra_networks_card_order_field"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksCardOrderField)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_card_order_field': %w", err)
-		}
-		delete(object, "extra_networks_card_order_field")
-	}
-
-	if raw, found := object["extra_networks_card_show_desc"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksCardShowDesc)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_card_show_desc': %w", err)
-		}
-		delete(object, "extra_networks_card_show_desc")
-	}
-
-	if raw, found := object["extra_networks_card_text_scale"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksCardTextScale)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_card_text_scale': %w", err)
-		}
-		delete(object, "extra_networks_card_text_scale")
-	}
-
-	if raw, found := object["extra_networks_card_width"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksCardWidth)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_card_width': %w", err)
-		}
-		delete(object, "extra_networks_card_width")
-	}
-
-	if raw, found := object["extra_networks_default_multiplier"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksDefaultMultiplier)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_default_multiplier': %w", err)
-		}
-		delete(object, "extra_networks_default_multiplier")
-	}
-
-	if raw, found := object["extra_networks_dir_button_function"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksDirButtonFunction)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_dir_button_function': %w", err)
-		}
-		delete(object, "extra_networks_dir_button_function")
-	}
-
-	if raw, found := object["extra_networks_hidden_models"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksHiddenModels)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_hidden_models': %w", err)
-		}
-		delete(object, "extra_networks_hidden_models")
-	}
-
-	if raw, found := object["extra_networks_show_hidden_directories"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksShowHiddenDirectories)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_show_hidden_directories': %w", err)
-		}
-		delete(object, "extra_networks_show_hidden_directories")
-	}
-
-	if raw, found := object["extra_networks_tree_view_default_enabled"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewDefaultEnabled)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_tree_view_default_enabled': %w", err)
-		}
-		delete(object, "extra_networks_tree_view_default_enabled")
-	}
-
-	if raw, found := object["extra_networks_tree_view_default_width"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewDefaultWidth)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_tree_view_default_width': %w", err)
-		}
-		delete(object, "extra_networks_tree_view_default_width")
-	}
-
-	if raw, found := object["extra_networks_tree_view_style"]; found {
-		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewStyle)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_networks_tree_view_style': %w", err)
-		}
-		delete(object, "extra_networks_tree_view_style")
-	}
-
-	if raw, found := object["extra_options_accordion"]; found {
-		err = json.Unmarshal(raw, &a.ExtraOptionsAccordion)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_options_accordion': %w", err)
-		}
-		delete(object, "extra_options_accordion")
-	}
-
-	if raw, found := object["extra_options_cols"]; found {
-		err = json.Unmarshal(raw, &a.ExtraOptionsCols)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_options_cols': %w", err)
-		}
-		delete(object, "extra_options_cols")
-	}
-
-	if raw, found := object["extra_options_img2img"]; found {
-		err = json.Unmarshal(raw, &a.ExtraOptionsImg2img)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_options_img2img': %w", err)
-		}
-		delete(object, "extra_options_img2img")
-	}
-
-	if raw, found := object["extra_options_txt2img"]; found {
-		err = json.Unmarshal(raw, &a.ExtraOptionsTxt2img)
-		if err != nil {
-			return fmt.Errorf("error reading 'extra_options_txt2img': %w", err)
-		}
-		delete(object, "extra_options_txt2img")
-	}
-
-	if raw, found := object["face_restoration"]; found {
-		err = json.Unmarshal(raw, &a.FaceRestoration)
-		if err != nil {
-			return fmt.Errorf("error reading 'face_restoration': %w", err)
-		}
-		delete(object, "face_restoration")
-	}
-
-	if raw, found := object["face_restoration_model"]; found {
-		err = json.Unmarshal(raw, &a.FaceRestorationModel)
-		if err != nil {
-			return fmt.Errorf("error reading 'face_restoration_model': %w", err)
-		}
-		delete(object, "face_restoration_model")
-	}
-
-	if raw, found := object["face_restoration_unload"]; found {
-		err = json.Unmarshal(raw, &a.FaceRestorationUnload)
-		if err != nil {
-			return fmt.Errorf("error reading 'face_restoration_unload': %w", err)
-		}
-		delete(object, "face_restoration_unload")
-	}
-
-	if raw, found := object["font"]; found {
-		err = json.Unmarshal(raw, &a.Font)
-		if err != nil {
-			return fmt.Errorf("error reading 'font': %w", err)
-		}
-		delete(object, "font")
-	}
-
-	if raw, found := object["fp8_storage"]; found {
-		err = json.Unmarshal(raw, &a.Fp8Storage)
-		if err != nil {
-			return fmt.Errorf("error reading 'fp8_storage': %w", err)
-		}
-		delete(object, "fp8_storage")
-	}
-
-	if raw, found := object["gallery_height"]; found {
-		err = json.Unmarshal(raw, &a.GalleryHeight)
-		if err != nil {
-			return fmt.Errorf("error reading 'gallery_height': %w", err)
-		}
-		delete(object, "gallery_height")
-	}
-
-	if raw, found := object["gradio_theme"]; found {
-		err = json.Unmarshal(raw, &a.GradioTheme)
-		if err != nil {
-			return fmt.Errorf("error reading 'gradio_theme': %w", err)
-		}
-		delete(object, "gradio_theme")
-	}
-
-	if raw, found := object["gradio_themes_cache"]; found {
-		err = json.Unmarshal(raw, &a.GradioThemesCache)
-		if err != nil {
-			return fmt.Errorf("error reading 'gradio_themes_cache': %w", err)
-		}
-		delete(object, "gradio_themes_cache")
-	}
-
-	if raw, found := object["grid_background_color"]; found {
-		err = json.Unmarshal(raw, &a.GridBackgroundColor)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_background_color': %w", err)
-		}
-		delete(object, "grid_background_color")
-	}
-
-	if raw, found := object["grid_extended_filename"]; found {
-		err = json.Unmarshal(raw, &a.GridExtendedFilename)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_extended_filename': %w", err)
-		}
-		delete(object, "grid_extended_filename")
-	}
-
-	if raw, found := object["grid_format"]; found {
-		err = json.Unmarshal(raw, &a.GridFormat)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_format': %w", err)
-		}
-		delete(object, "grid_format")
-	}
-
-	if raw, found := object["grid_only_if_multiple"]; found {
-		err = json.Unmarshal(raw, &a.GridOnlyIfMultiple)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_only_if_multiple': %w", err)
-		}
-		delete(object, "grid_only_if_multiple")
-	}
-
-	if raw, found := object["grid_prevent_empty_spots"]; found {
-		err = json.Unmarshal(raw, &a.GridPreventEmptySpots)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_prevent_empty_spots': %w", err)
-		}
-		delete(object, "grid_prevent_empty_spots")
-	}
-
-	if raw, found := object["grid_save"]; found {
-		err = json.Unmarshal(raw, &a.GridSave)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_save': %w", err)
-		}
-		delete(object, "grid_save")
-	}
-
-	if raw, found := object["grid_save_to_dirs"]; found {
-		err = json.Unmarshal(raw, &a.GridSaveToDirs)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_save_to_dirs': %w", err)
-		}
-		delete(object, "grid_save_to_dirs")
-	}
-
-	if raw, found := object["grid_text_active_color"]; found {
-		err = json.Unmarshal(raw, &a.GridTextActiveColor)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_text_active_color': %w", err)
-		}
-		delete(object, "grid_text_active_color")
-	}
-
-	if raw, found := object["grid_text_inactive_color"]; found {
-		err = json.Unmarshal(raw, &a.GridTextInactiveColor)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_text_inactive_color': %w", err)
-		}
-		delete(object, "grid_text_inactive_color")
-	}
-
-	if raw, found := object["grid_zip_filename_pattern"]; found {
-		err = json.Unmarshal(raw, &a.GridZipFilenamePattern)
-		if err != nil {
-			return fmt.Errorf("error reading 'grid_zip_filename_pattern': %w", err)
-		}
-		delete(object, "grid_zip_filename_pattern")
-	}
-
-	if raw, found := object["hidden_tabs"]; found {
-		err = json.Unmarshal(raw, &a.HiddenTabs)
-		if err != nil {
-			return fmt.Errorf("error reading 'hidden_tabs': %w", err)
-		}
-		delete(object, "hidden_tabs")
-	}
-
-	if raw, found := object["hide_ldm_prints"]; found {
-		err = json.Unmarshal(raw, &a.HideLdmPrints)
-		if err != nil {
-			return fmt.Errorf("error reading 'hide_ldm_prints': %w", err)
-		}
-		delete(object, "hide_ldm_prints")
-	}
-
-	if raw, found := object["hide_samplers"]; found {
-		err = json.Unmarshal(raw, &a.HideSamplers)
-		if err != nil {
-			return fmt.Errorf("error reading 'hide_samplers': %w", err)
-		}
-		delete(object, "hide_samplers")
+		delete(object, "tiling")
 	}
 
 	if raw, found := object["hires_fix_refiner_pass"]; found {
@@ -5664,60 +5450,132 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "hires_fix_refiner_pass")
 	}
 
-	if raw, found := object["hires_fix_show_prompts"]; found {
-		err = json.Unmarshal(raw, &a.HiresFixShowPrompts)
+	if raw, found := object["enable_prompt_comments"]; found {
+		err = json.Unmarshal(raw, &a.EnablePromptComments)
 		if err != nil {
-			return fmt.Errorf("error reading 'hires_fix_show_prompts': %w", err)
+			return fmt.Errorf("error reading 'enable_prompt_comments': %w", err)
 		}
-		delete(object, "hires_fix_show_prompts")
+		delete(object, "enable_prompt_comments")
 	}
 
-	if raw, found := object["hires_fix_show_sampler"]; found {
-		err = json.Unmarshal(raw, &a.HiresFixShowSampler)
+	if raw, found := object["sdxl_crop_top"]; found {
+		err = json.Unmarshal(raw, &a.SdxlCropTop)
 		if err != nil {
-			return fmt.Errorf("error reading 'hires_fix_show_sampler': %w", err)
+			return fmt.Errorf("error reading 'sdxl_crop_top': %w", err)
 		}
-		delete(object, "hires_fix_show_sampler")
+		delete(object, "sdxl_crop_top")
 	}
 
-	if raw, found := object["hires_fix_use_firstpass_conds"]; found {
-		err = json.Unmarshal(raw, &a.HiresFixUseFirstpassConds)
+	if raw, found := object["sdxl_crop_left"]; found {
+		err = json.Unmarshal(raw, &a.SdxlCropLeft)
 		if err != nil {
-			return fmt.Errorf("error reading 'hires_fix_use_firstpass_conds': %w", err)
+			return fmt.Errorf("error reading 'sdxl_crop_left': %w", err)
 		}
-		delete(object, "hires_fix_use_firstpass_conds")
+		delete(object, "sdxl_crop_left")
 	}
 
-	if raw, found := object["img2img_background_color"]; found {
-		err = json.Unmarshal(raw, &a.Img2imgBackgroundColor)
+	if raw, found := object["sdxl_refiner_low_aesthetic_score"]; found {
+		err = json.Unmarshal(raw, &a.SdxlRefinerLowAestheticScore)
 		if err != nil {
-			return fmt.Errorf("error reading 'img2img_background_color': %w", err)
+			return fmt.Errorf("error reading 'sdxl_refiner_low_aesthetic_score': %w", err)
 		}
-		delete(object, "img2img_background_color")
+		delete(object, "sdxl_refiner_low_aesthetic_score")
 	}
 
-	if raw, found := object["img2img_batch_show_results_limit"]; found {
-		err = json.Unmarshal(raw, &a.Img2imgBatchShowResultsLimit)
+	if raw, found := object["sdxl_refiner_high_aesthetic_score"]; found {
+		err = json.Unmarshal(raw, &a.SdxlRefinerHighAestheticScore)
 		if err != nil {
-			return fmt.Errorf("error reading 'img2img_batch_show_results_limit': %w", err)
+			return fmt.Errorf("error reading 'sdxl_refiner_high_aesthetic_score': %w", err)
 		}
-		delete(object, "img2img_batch_show_results_limit")
+		delete(object, "sdxl_refiner_high_aesthetic_score")
 	}
 
-	if raw, found := object["img2img_color_correction"]; found {
-		err = json.Unmarshal(raw, &a.Img2imgColorCorrection)
+	if raw, found := object["sd3_enable_t5"]; found {
+		err = json.Unmarshal(raw, &a.Sd3EnableT5)
 		if err != nil {
-			return fmt.Errorf("error reading 'img2img_color_correction': %w", err)
+			return fmt.Errorf("error reading 'sd3_enable_t5': %w", err)
 		}
-		delete(object, "img2img_color_correction")
+		delete(object, "sd3_enable_t5")
 	}
 
-	if raw, found := object["img2img_editor_height"]; found {
-		err = json.Unmarshal(raw, &a.Img2imgEditorHeight)
+	if raw, found := object["sd_vae_explanation"]; found {
+		err = json.Unmarshal(raw, &a.SdVaeExplanation)
 		if err != nil {
-			return fmt.Errorf("error reading 'img2img_editor_height': %w", err)
+			return fmt.Errorf("error reading 'sd_vae_explanation': %w", err)
 		}
-		delete(object, "img2img_editor_height")
+		delete(object, "sd_vae_explanation")
+	}
+
+	if raw, found := object["sd_vae_checkpoint_cache"]; found {
+		err = json.Unmarshal(raw, &a.SdVaeCheckpointCache)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_vae_checkpoint_cache': %w", err)
+		}
+		delete(object, "sd_vae_checkpoint_cache")
+	}
+
+	if raw, found := object["sd_vae"]; found {
+		err = json.Unmarshal(raw, &a.SdVae)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_vae': %w", err)
+		}
+		delete(object, "sd_vae")
+	}
+
+	if raw, found := object["sd_vae_overrides_per_model_preferences"]; found {
+		err = json.Unmarshal(raw, &a.SdVaeOverridesPerModelPreferences)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_vae_overrides_per_model_preferences': %w", err)
+		}
+		delete(object, "sd_vae_overrides_per_model_preferences")
+	}
+
+	if raw, found := object["auto_vae_precision_bfloat16"]; found {
+		err = json.Unmarshal(raw, &a.AutoVaePrecisionBfloat16)
+		if err != nil {
+			return fmt.Errorf("error reading 'auto_vae_precision_bfloat16': %w", err)
+		}
+		delete(object, "auto_vae_precision_bfloat16")
+	}
+
+	if raw, found := object["auto_vae_precision"]; found {
+		err = json.Unmarshal(raw, &a.AutoVaePrecision)
+		if err != nil {
+			return fmt.Errorf("error reading 'auto_vae_precision': %w", err)
+		}
+		delete(object, "auto_vae_precision")
+	}
+
+	if raw, found := object["sd_vae_encode_method"]; found {
+		err = json.Unmarshal(raw, &a.SdVaeEncodeMethod)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_vae_encode_method': %w", err)
+		}
+		delete(object, "sd_vae_encode_method")
+	}
+
+	if raw, found := object["sd_vae_decode_method"]; found {
+		err = json.Unmarshal(raw, &a.SdVaeDecodeMethod)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_vae_decode_method': %w", err)
+		}
+		delete(object, "sd_vae_decode_method")
+	}
+
+	if raw, found := object["inpainting_mask_weight"]; found {
+		err = json.Unmarshal(raw, &a.InpaintingMaskWeight)
+		if err != nil {
+			return fmt.Errorf("error reading 'inpainting_mask_weight': %w", err)
+		}
+		delete(object, "inpainting_mask_weight")
+	}
+
+	if raw, found := object["initial_noise_multiplier"]; found {
+		err = json.Unmarshal(raw, &a.InitialNoiseMultiplier)
+		if err != nil {
+			return fmt.Errorf("error reading 'initial_noise_multiplier': %w", err)
+		}
+		delete(object, "initial_noise_multiplier")
 	}
 
 	if raw, found := object["img2img_extra_noise"]; found {
@@ -5728,12 +5586,44 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "img2img_extra_noise")
 	}
 
+	if raw, found := object["img2img_color_correction"]; found {
+		err = json.Unmarshal(raw, &a.Img2imgColorCorrection)
+		if err != nil {
+			return fmt.Errorf("error reading 'img2img_color_correction': %w", err)
+		}
+		delete(object, "img2img_color_correction")
+	}
+
 	if raw, found := object["img2img_fix_steps"]; found {
 		err = json.Unmarshal(raw, &a.Img2imgFixSteps)
 		if err != nil {
 			return fmt.Errorf("error reading 'img2img_fix_steps': %w", err)
 		}
 		delete(object, "img2img_fix_steps")
+	}
+
+	if raw, found := object["img2img_background_color"]; found {
+		err = json.Unmarshal(raw, &a.Img2imgBackgroundColor)
+		if err != nil {
+			return fmt.Errorf("error reading 'img2img_background_color': %w", err)
+		}
+		delete(object, "img2img_background_color")
+	}
+
+	if raw, found := object["img2img_editor_height"]; found {
+		err = json.Unmarshal(raw, &a.Img2imgEditorHeight)
+		if err != nil {
+			return fmt.Errorf("error reading 'img2img_editor_height': %w", err)
+		}
+		delete(object, "img2img_editor_height")
+	}
+
+	if raw, found := object["img2img_sketch_default_brush_color"]; found {
+		err = json.Unmarshal(raw, &a.Img2imgSketchDefaultBrushColor)
+		if err != nil {
+			return fmt.Errorf("error reading 'img2img_sketch_default_brush_color': %w", err)
+		}
+		delete(object, "img2img_sketch_default_brush_color")
 	}
 
 	if raw, found := object["img2img_inpaint_mask_brush_color"]; found {
@@ -5752,508 +5642,28 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "img2img_inpaint_sketch_default_brush_color")
 	}
 
-	if raw, found := object["img2img_settings_accordion"]; found {
-		err = json.Unmarshal(raw, &a.Img2imgSettingsAccordion)
+	if raw, found := object["return_mask"]; found {
+		err = json.Unmarshal(raw, &a.ReturnMask)
 		if err != nil {
-			return fmt.Errorf("error reading 'img2img_settings_accordion': %w", err)
+			return fmt.Errorf("error reading 'return_mask': %w", err)
 		}
-		delete(object, "img2img_settings_accordion")
+		delete(object, "return_mask")
 	}
 
-	if raw, found := object["img2img_sketch_default_brush_color"]; found {
-		err = json.Unmarshal(raw, &a.Img2imgSketchDefaultBrushColor)
+	if raw, found := object["return_mask_composite"]; found {
+		err = json.Unmarshal(raw, &a.ReturnMaskComposite)
 		if err != nil {
-			return fmt.Errorf("error reading 'img2img_sketch_default_brush_color': %w", err)
+			return fmt.Errorf("error reading 'return_mask_composite': %w", err)
 		}
-		delete(object, "img2img_sketch_default_brush_color")
+		delete(object, "return_mask_composite")
 	}
 
-	if raw, found := object["img_downscale_threshold"]; found {
-		err = json.Unmarshal(raw, &a.ImgDownscaleThreshold)
+	if raw, found := object["img2img_batch_show_results_limit"]; found {
+		err = json.Unmarshal(raw, &a.Img2imgBatchShowResultsLimit)
 		if err != nil {
-			return fmt.Errorf("error reading 'img_downscale_threshold': %w", err)
+			return fmt.Errorf("error reading 'img2img_batch_show_results_limit': %w", err)
 		}
-		delete(object, "img_downscale_threshold")
-	}
-
-	if raw, found := object["img_max_size_mp"]; found {
-		err = json.Unmarshal(raw, &a.ImgMaxSizeMp)
-		if err != nil {
-			return fmt.Errorf("error reading 'img_max_size_mp': %w", err)
-		}
-		delete(object, "img_max_size_mp")
-	}
-
-	if raw, found := object["include_styles_into_token_counters"]; found {
-		err = json.Unmarshal(raw, &a.IncludeStylesIntoTokenCounters)
-		if err != nil {
-			return fmt.Errorf("error reading 'include_styles_into_token_counters': %w", err)
-		}
-		delete(object, "include_styles_into_token_counters")
-	}
-
-	if raw, found := object["infotext_explanation"]; found {
-		err = json.Unmarshal(raw, &a.InfotextExplanation)
-		if err != nil {
-			return fmt.Errorf("error reading 'infotext_explanation': %w", err)
-		}
-		delete(object, "infotext_explanation")
-	}
-
-	if raw, found := object["infotext_skip_pasting"]; found {
-		err = json.Unmarshal(raw, &a.InfotextSkipPasting)
-		if err != nil {
-			return fmt.Errorf("error reading 'infotext_skip_pasting': %w", err)
-		}
-		delete(object, "infotext_skip_pasting")
-	}
-
-	if raw, found := object["infotext_styles"]; found {
-		err = json.Unmarshal(raw, &a.InfotextStyles)
-		if err != nil {
-			return fmt.Errorf("error reading 'infotext_styles': %w", err)
-		}
-		delete(object, "infotext_styles")
-	}
-
-	if raw, found := object["initial_noise_multiplier"]; found {
-		err = json.Unmarshal(raw, &a.InitialNoiseMultiplier)
-		if err != nil {
-			return fmt.Errorf("error reading 'initial_noise_multiplier': %w", err)
-		}
-		delete(object, "initial_noise_multiplier")
-	}
-
-	if raw, found := object["inpainting_mask_weight"]; found {
-		err = json.Unmarshal(raw, &a.InpaintingMaskWeight)
-		if err != nil {
-			return fmt.Errorf("error reading 'inpainting_mask_weight': %w", err)
-		}
-		delete(object, "inpainting_mask_weight")
-	}
-
-	if raw, found := object["interrogate_clip_dict_limit"]; found {
-		err = json.Unmarshal(raw, &a.InterrogateClipDictLimit)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrogate_clip_dict_limit': %w", err)
-		}
-		delete(object, "interrogate_clip_dict_limit")
-	}
-
-	if raw, found := object["interrogate_clip_max_length"]; found {
-		err = json.Unmarshal(raw, &a.InterrogateClipMaxLength)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrogate_clip_max_length': %w", err)
-		}
-		delete(object, "interrogate_clip_max_length")
-	}
-
-	if raw, found := object["interrogate_clip_min_length"]; found {
-		err = json.Unmarshal(raw, &a.InterrogateClipMinLength)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrogate_clip_min_length': %w", err)
-		}
-		delete(object, "interrogate_clip_min_length")
-	}
-
-	if raw, found := object["interrogate_clip_num_beams"]; found {
-		err = json.Unmarshal(raw, &a.InterrogateClipNumBeams)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrogate_clip_num_beams': %w", err)
-		}
-		delete(object, "interrogate_clip_num_beams")
-	}
-
-	if raw, found := object["interrogate_clip_skip_categories"]; found {
-		err = json.Unmarshal(raw, &a.InterrogateClipSkipCategories)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrogate_clip_skip_categories': %w", err)
-		}
-		delete(object, "interrogate_clip_skip_categories")
-	}
-
-	if raw, found := object["interrogate_deepbooru_score_threshold"]; found {
-		err = json.Unmarshal(raw, &a.InterrogateDeepbooruScoreThreshold)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrogate_deepbooru_score_threshold': %w", err)
-		}
-		delete(object, "interrogate_deepbooru_score_threshold")
-	}
-
-	if raw, found := object["interrogate_keep_models_in_memory"]; found {
-		err = json.Unmarshal(raw, &a.InterrogateKeepModelsInMemory)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrogate_keep_models_in_memory': %w", err)
-		}
-		delete(object, "interrogate_keep_models_in_memory")
-	}
-
-	if raw, found := object["interrogate_return_ranks"]; found {
-		err = json.Unmarshal(raw, &a.InterrogateReturnRanks)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrogate_return_ranks': %w", err)
-		}
-		delete(object, "interrogate_return_ranks")
-	}
-
-	if raw, found := object["interrupt_after_current"]; found {
-		err = json.Unmarshal(raw, &a.InterruptAfterCurrent)
-		if err != nil {
-			return fmt.Errorf("error reading 'interrupt_after_current': %w", err)
-		}
-		delete(object, "interrupt_after_current")
-	}
-
-	if raw, found := object["jpeg_quality"]; found {
-		err = json.Unmarshal(raw, &a.JpegQuality)
-		if err != nil {
-			return fmt.Errorf("error reading 'jpeg_quality': %w", err)
-		}
-		delete(object, "jpeg_quality")
-	}
-
-	if raw, found := object["js_live_preview_in_modal_lightbox"]; found {
-		err = json.Unmarshal(raw, &a.JsLivePreviewInModalLightbox)
-		if err != nil {
-			return fmt.Errorf("error reading 'js_live_preview_in_modal_lightbox': %w", err)
-		}
-		delete(object, "js_live_preview_in_modal_lightbox")
-	}
-
-	if raw, found := object["js_modal_lightbox"]; found {
-		err = json.Unmarshal(raw, &a.JsModalLightbox)
-		if err != nil {
-			return fmt.Errorf("error reading 'js_modal_lightbox': %w", err)
-		}
-		delete(object, "js_modal_lightbox")
-	}
-
-	if raw, found := object["js_modal_lightbox_gamepad"]; found {
-		err = json.Unmarshal(raw, &a.JsModalLightboxGamepad)
-		if err != nil {
-			return fmt.Errorf("error reading 'js_modal_lightbox_gamepad': %w", err)
-		}
-		delete(object, "js_modal_lightbox_gamepad")
-	}
-
-	if raw, found := object["js_modal_lightbox_gamepad_repeat"]; found {
-		err = json.Unmarshal(raw, &a.JsModalLightboxGamepadRepeat)
-		if err != nil {
-			return fmt.Errorf("error reading 'js_modal_lightbox_gamepad_repeat': %w", err)
-		}
-		delete(object, "js_modal_lightbox_gamepad_repeat")
-	}
-
-	if raw, found := object["js_modal_lightbox_initially_zoomed"]; found {
-		err = json.Unmarshal(raw, &a.JsModalLightboxInitiallyZoomed)
-		if err != nil {
-			return fmt.Errorf("error reading 'js_modal_lightbox_initially_zoomed': %w", err)
-		}
-		delete(object, "js_modal_lightbox_initially_zoomed")
-	}
-
-	if raw, found := object["keyedit_delimiters"]; found {
-		err = json.Unmarshal(raw, &a.KeyeditDelimiters)
-		if err != nil {
-			return fmt.Errorf("error reading 'keyedit_delimiters': %w", err)
-		}
-		delete(object, "keyedit_delimiters")
-	}
-
-	if raw, found := object["keyedit_delimiters_whitespace"]; found {
-		err = json.Unmarshal(raw, &a.KeyeditDelimitersWhitespace)
-		if err != nil {
-			return fmt.Errorf("error reading 'keyedit_delimiters_whitespace': %w", err)
-		}
-		delete(object, "keyedit_delimiters_whitespace")
-	}
-
-	if raw, found := object["keyedit_move"]; found {
-		err = json.Unmarshal(raw, &a.KeyeditMove)
-		if err != nil {
-			return fmt.Errorf("error reading 'keyedit_move': %w", err)
-		}
-		delete(object, "keyedit_move")
-	}
-
-	if raw, found := object["keyedit_precision_attention"]; found {
-		err = json.Unmarshal(raw, &a.KeyeditPrecisionAttention)
-		if err != nil {
-			return fmt.Errorf("error reading 'keyedit_precision_attention': %w", err)
-		}
-		delete(object, "keyedit_precision_attention")
-	}
-
-	if raw, found := object["keyedit_precision_extra"]; found {
-		err = json.Unmarshal(raw, &a.KeyeditPrecisionExtra)
-		if err != nil {
-			return fmt.Errorf("error reading 'keyedit_precision_extra': %w", err)
-		}
-		delete(object, "keyedit_precision_extra")
-	}
-
-	if raw, found := object["list_hidden_files"]; found {
-		err = json.Unmarshal(raw, &a.ListHiddenFiles)
-		if err != nil {
-			return fmt.Errorf("error reading 'list_hidden_files': %w", err)
-		}
-		delete(object, "list_hidden_files")
-	}
-
-	if raw, found := object["live_preview_allow_lowvram_full"]; found {
-		err = json.Unmarshal(raw, &a.LivePreviewAllowLowvramFull)
-		if err != nil {
-			return fmt.Errorf("error reading 'live_preview_allow_lowvram_full': %w", err)
-		}
-		delete(object, "live_preview_allow_lowvram_full")
-	}
-
-	if raw, found := object["live_preview_content"]; found {
-		err = json.Unmarshal(raw, &a.LivePreviewContent)
-		if err != nil {
-			return fmt.Errorf("error reading 'live_preview_content': %w", err)
-		}
-		delete(object, "live_preview_content")
-	}
-
-	if raw, found := object["live_preview_fast_interrupt"]; found {
-		err = json.Unmarshal(raw, &a.LivePreviewFastInterrupt)
-		if err != nil {
-			return fmt.Errorf("error reading 'live_preview_fast_interrupt': %w", err)
-		}
-		delete(object, "live_preview_fast_interrupt")
-	}
-
-	if raw, found := object["live_preview_refresh_period"]; found {
-		err = json.Unmarshal(raw, &a.LivePreviewRefreshPeriod)
-		if err != nil {
-			return fmt.Errorf("error reading 'live_preview_refresh_period': %w", err)
-		}
-		delete(object, "live_preview_refresh_period")
-	}
-
-	if raw, found := object["live_previews_enable"]; found {
-		err = json.Unmarshal(raw, &a.LivePreviewsEnable)
-		if err != nil {
-			return fmt.Errorf("error reading 'live_previews_enable': %w", err)
-		}
-		delete(object, "live_previews_enable")
-	}
-
-	if raw, found := object["live_previews_image_format"]; found {
-		err = json.Unmarshal(raw, &a.LivePreviewsImageFormat)
-		if err != nil {
-			return fmt.Errorf("error reading 'live_previews_image_format': %w", err)
-		}
-		delete(object, "live_previews_image_format")
-	}
-
-	if raw, found := object["localization"]; found {
-		err = json.Unmarshal(raw, &a.Localization)
-		if err != nil {
-			return fmt.Errorf("error reading 'localization': %w", err)
-		}
-		delete(object, "localization")
-	}
-
-	if raw, found := object["lora_add_hashes_to_infotext"]; found {
-		err = json.Unmarshal(raw, &a.LoraAddHashesToInfotext)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_add_hashes_to_infotext': %w", err)
-		}
-		delete(object, "lora_add_hashes_to_infotext")
-	}
-
-	if raw, found := object["lora_bundled_ti_to_infotext"]; found {
-		err = json.Unmarshal(raw, &a.LoraBundledTiToInfotext)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_bundled_ti_to_infotext': %w", err)
-		}
-		delete(object, "lora_bundled_ti_to_infotext")
-	}
-
-	if raw, found := object["lora_functional"]; found {
-		err = json.Unmarshal(raw, &a.LoraFunctional)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_functional': %w", err)
-		}
-		delete(object, "lora_functional")
-	}
-
-	if raw, found := object["lora_hide_unknown_for_versions"]; found {
-		err = json.Unmarshal(raw, &a.LoraHideUnknownForVersions)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_hide_unknown_for_versions': %w", err)
-		}
-		delete(object, "lora_hide_unknown_for_versions")
-	}
-
-	if raw, found := object["lora_in_memory_limit"]; found {
-		err = json.Unmarshal(raw, &a.LoraInMemoryLimit)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_in_memory_limit': %w", err)
-		}
-		delete(object, "lora_in_memory_limit")
-	}
-
-	if raw, found := object["lora_not_found_gradio_warning"]; found {
-		err = json.Unmarshal(raw, &a.LoraNotFoundGradioWarning)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_not_found_gradio_warning': %w", err)
-		}
-		delete(object, "lora_not_found_gradio_warning")
-	}
-
-	if raw, found := object["lora_not_found_warning_console"]; found {
-		err = json.Unmarshal(raw, &a.LoraNotFoundWarningConsole)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_not_found_warning_console': %w", err)
-		}
-		delete(object, "lora_not_found_warning_console")
-	}
-
-	if raw, found := object["lora_preferred_name"]; found {
-		err = json.Unmarshal(raw, &a.LoraPreferredName)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_preferred_name': %w", err)
-		}
-		delete(object, "lora_preferred_name")
-	}
-
-	if raw, found := object["lora_show_all"]; found {
-		err = json.Unmarshal(raw, &a.LoraShowAll)
-		if err != nil {
-			return fmt.Errorf("error reading 'lora_show_all': %w", err)
-		}
-		delete(object, "lora_show_all")
-	}
-
-	if raw, found := object["memmon_poll_rate"]; found {
-		err = json.Unmarshal(raw, &a.MemmonPollRate)
-		if err != nil {
-			return fmt.Errorf("error reading 'memmon_poll_rate': %w", err)
-		}
-		delete(object, "memmon_poll_rate")
-	}
-
-	if raw, found := object["multiple_tqdm"]; found {
-		err = json.Unmarshal(raw, &a.MultipleTqdm)
-		if err != nil {
-			return fmt.Errorf("error reading 'multiple_tqdm': %w", err)
-		}
-		delete(object, "multiple_tqdm")
-	}
-
-	if raw, found := object["n_rows"]; found {
-		err = json.Unmarshal(raw, &a.NRows)
-		if err != nil {
-			return fmt.Errorf("error reading 'n_rows': %w", err)
-		}
-		delete(object, "n_rows")
-	}
-
-	if raw, found := object["no_dpmpp_sde_batch_determinism"]; found {
-		err = json.Unmarshal(raw, &a.NoDpmppSdeBatchDeterminism)
-		if err != nil {
-			return fmt.Errorf("error reading 'no_dpmpp_sde_batch_determinism': %w", err)
-		}
-		delete(object, "no_dpmpp_sde_batch_determinism")
-	}
-
-	if raw, found := object["notification_audio"]; found {
-		err = json.Unmarshal(raw, &a.NotificationAudio)
-		if err != nil {
-			return fmt.Errorf("error reading 'notification_audio': %w", err)
-		}
-		delete(object, "notification_audio")
-	}
-
-	if raw, found := object["notification_volume"]; found {
-		err = json.Unmarshal(raw, &a.NotificationVolume)
-		if err != nil {
-			return fmt.Errorf("error reading 'notification_volume': %w", err)
-		}
-		delete(object, "notification_volume")
-	}
-
-	if raw, found := object["open_dir_button_choice"]; found {
-		err = json.Unmarshal(raw, &a.OpenDirButtonChoice)
-		if err != nil {
-			return fmt.Errorf("error reading 'open_dir_button_choice': %w", err)
-		}
-		delete(object, "open_dir_button_choice")
-	}
-
-	if raw, found := object["outdir_extras_samples"]; found {
-		err = json.Unmarshal(raw, &a.OutdirExtrasSamples)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_extras_samples': %w", err)
-		}
-		delete(object, "outdir_extras_samples")
-	}
-
-	if raw, found := object["outdir_grids"]; found {
-		err = json.Unmarshal(raw, &a.OutdirGrids)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_grids': %w", err)
-		}
-		delete(object, "outdir_grids")
-	}
-
-	if raw, found := object["outdir_img2img_grids"]; found {
-		err = json.Unmarshal(raw, &a.OutdirImg2imgGrids)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_img2img_grids': %w", err)
-		}
-		delete(object, "outdir_img2img_grids")
-	}
-
-	if raw, found := object["outdir_img2img_samples"]; found {
-		err = json.Unmarshal(raw, &a.OutdirImg2imgSamples)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_img2img_samples': %w", err)
-		}
-		delete(object, "outdir_img2img_samples")
-	}
-
-	if raw, found := object["outdir_init_images"]; found {
-		err = json.Unmarshal(raw, &a.OutdirInitImages)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_init_images': %w", err)
-		}
-		delete(object, "outdir_init_images")
-	}
-
-	if raw, found := object["outdir_samples"]; found {
-		err = json.Unmarshal(raw, &a.OutdirSamples)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_samples': %w", err)
-		}
-		delete(object, "outdir_samples")
-	}
-
-	if raw, found := object["outdir_save"]; found {
-		err = json.Unmarshal(raw, &a.OutdirSave)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_save': %w", err)
-		}
-		delete(object, "outdir_save")
-	}
-
-	if raw, found := object["outdir_txt2img_grids"]; found {
-		err = json.Unmarshal(raw, &a.OutdirTxt2imgGrids)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_txt2img_grids': %w", err)
-		}
-		delete(object, "outdir_txt2img_grids")
-	}
-
-	if raw, found := object["outdir_txt2img_samples"]; found {
-		err = json.Unmarshal(raw, &a.OutdirTxt2imgSamples)
-		if err != nil {
-			return fmt.Errorf("error reading 'outdir_txt2img_samples': %w", err)
-		}
-		delete(object, "outdir_txt2img_samples")
+		delete(object, "img2img_batch_show_results_limit")
 	}
 
 	if raw, found := object["overlay_inpaint"]; found {
@@ -6262,6 +5672,54 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'overlay_inpaint': %w", err)
 		}
 		delete(object, "overlay_inpaint")
+	}
+
+	if raw, found := object["cross_attention_optimization"]; found {
+		err = json.Unmarshal(raw, &a.CrossAttentionOptimization)
+		if err != nil {
+			return fmt.Errorf("error reading 'cross_attention_optimization': %w", err)
+		}
+		delete(object, "cross_attention_optimization")
+	}
+
+	if raw, found := object["s_min_uncond"]; found {
+		err = json.Unmarshal(raw, &a.SMinUncond)
+		if err != nil {
+			return fmt.Errorf("error reading 's_min_uncond': %w", err)
+		}
+		delete(object, "s_min_uncond")
+	}
+
+	if raw, found := object["s_min_uncond_all"]; found {
+		err = json.Unmarshal(raw, &a.SMinUncondAll)
+		if err != nil {
+			return fmt.Errorf("error reading 's_min_uncond_all': %w", err)
+		}
+		delete(object, "s_min_uncond_all")
+	}
+
+	if raw, found := object["token_merging_ratio"]; found {
+		err = json.Unmarshal(raw, &a.TokenMergingRatio)
+		if err != nil {
+			return fmt.Errorf("error reading 'token_merging_ratio': %w", err)
+		}
+		delete(object, "token_merging_ratio")
+	}
+
+	if raw, found := object["token_merging_ratio_img2img"]; found {
+		err = json.Unmarshal(raw, &a.TokenMergingRatioImg2img)
+		if err != nil {
+			return fmt.Errorf("error reading 'token_merging_ratio_img2img': %w", err)
+		}
+		delete(object, "token_merging_ratio_img2img")
+	}
+
+	if raw, found := object["token_merging_ratio_hr"]; found {
+		err = json.Unmarshal(raw, &a.TokenMergingRatioHr)
+		if err != nil {
+			return fmt.Errorf("error reading 'token_merging_ratio_hr': %w", err)
+		}
+		delete(object, "token_merging_ratio_hr")
 	}
 
 	if raw, found := object["pad_cond_uncond"]; found {
@@ -6288,140 +5746,92 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "persistent_cond_cache")
 	}
 
-	if raw, found := object["pin_memory"]; found {
-		err = json.Unmarshal(raw, &a.PinMemory)
+	if raw, found := object["batch_cond_uncond"]; found {
+		err = json.Unmarshal(raw, &a.BatchCondUncond)
 		if err != nil {
-			return fmt.Errorf("error reading 'pin_memory': %w", err)
+			return fmt.Errorf("error reading 'batch_cond_uncond': %w", err)
 		}
-		delete(object, "pin_memory")
+		delete(object, "batch_cond_uncond")
 	}
 
-	if raw, found := object["postprocessing_disable_in_extras"]; found {
-		err = json.Unmarshal(raw, &a.PostprocessingDisableInExtras)
+	if raw, found := object["fp8_storage"]; found {
+		err = json.Unmarshal(raw, &a.Fp8Storage)
 		if err != nil {
-			return fmt.Errorf("error reading 'postprocessing_disable_in_extras': %w", err)
+			return fmt.Errorf("error reading 'fp8_storage': %w", err)
 		}
-		delete(object, "postprocessing_disable_in_extras")
+		delete(object, "fp8_storage")
 	}
 
-	if raw, found := object["postprocessing_enable_in_main_ui"]; found {
-		err = json.Unmarshal(raw, &a.PostprocessingEnableInMainUi)
+	if raw, found := object["cache_fp16_weight"]; found {
+		err = json.Unmarshal(raw, &a.CacheFp16Weight)
 		if err != nil {
-			return fmt.Errorf("error reading 'postprocessing_enable_in_main_ui': %w", err)
+			return fmt.Errorf("error reading 'cache_fp16_weight': %w", err)
 		}
-		delete(object, "postprocessing_enable_in_main_ui")
+		delete(object, "cache_fp16_weight")
 	}
 
-	if raw, found := object["postprocessing_existing_caption_action"]; found {
-		err = json.Unmarshal(raw, &a.PostprocessingExistingCaptionAction)
+	if raw, found := object["auto_backcompat"]; found {
+		err = json.Unmarshal(raw, &a.AutoBackcompat)
 		if err != nil {
-			return fmt.Errorf("error reading 'postprocessing_existing_caption_action': %w", err)
+			return fmt.Errorf("error reading 'auto_backcompat': %w", err)
 		}
-		delete(object, "postprocessing_existing_caption_action")
+		delete(object, "auto_backcompat")
 	}
 
-	if raw, found := object["postprocessing_operation_order"]; found {
-		err = json.Unmarshal(raw, &a.PostprocessingOperationOrder)
+	if raw, found := object["use_old_emphasis_implementation"]; found {
+		err = json.Unmarshal(raw, &a.UseOldEmphasisImplementation)
 		if err != nil {
-			return fmt.Errorf("error reading 'postprocessing_operation_order': %w", err)
+			return fmt.Errorf("error reading 'use_old_emphasis_implementation': %w", err)
 		}
-		delete(object, "postprocessing_operation_order")
+		delete(object, "use_old_emphasis_implementation")
 	}
 
-	if raw, found := object["prevent_screen_sleep_during_generation"]; found {
-		err = json.Unmarshal(raw, &a.PreventScreenSleepDuringGeneration)
+	if raw, found := object["use_old_karras_scheduler_sigmas"]; found {
+		err = json.Unmarshal(raw, &a.UseOldKarrasSchedulerSigmas)
 		if err != nil {
-			return fmt.Errorf("error reading 'prevent_screen_sleep_during_generation': %w", err)
+			return fmt.Errorf("error reading 'use_old_karras_scheduler_sigmas': %w", err)
 		}
-		delete(object, "prevent_screen_sleep_during_generation")
+		delete(object, "use_old_karras_scheduler_sigmas")
 	}
 
-	if raw, found := object["print_hypernet_extra"]; found {
-		err = json.Unmarshal(raw, &a.PrintHypernetExtra)
+	if raw, found := object["no_dpmpp_sde_batch_determinism"]; found {
+		err = json.Unmarshal(raw, &a.NoDpmppSdeBatchDeterminism)
 		if err != nil {
-			return fmt.Errorf("error reading 'print_hypernet_extra': %w", err)
+			return fmt.Errorf("error reading 'no_dpmpp_sde_batch_determinism': %w", err)
 		}
-		delete(object, "print_hypernet_extra")
+		delete(object, "no_dpmpp_sde_batch_determinism")
 	}
 
-	if raw, found := object["profiling_activities"]; found {
-		err = json.Unmarshal(raw, &a.ProfilingActivities)
+	if raw, found := object["use_old_hires_fix_width_height"]; found {
+		err = json.Unmarshal(raw, &a.UseOldHiresFixWidthHeight)
 		if err != nil {
-			return fmt.Errorf("error reading 'profiling_activities': %w", err)
+			return fmt.Errorf("error reading 'use_old_hires_fix_width_height': %w", err)
 		}
-		delete(object, "profiling_activities")
+		delete(object, "use_old_hires_fix_width_height")
 	}
 
-	if raw, found := object["profiling_enable"]; found {
-		err = json.Unmarshal(raw, &a.ProfilingEnable)
+	if raw, found := object["hires_fix_use_firstpass_conds"]; found {
+		err = json.Unmarshal(raw, &a.HiresFixUseFirstpassConds)
 		if err != nil {
-			return fmt.Errorf("error reading 'profiling_enable': %w", err)
+			return fmt.Errorf("error reading 'hires_fix_use_firstpass_conds': %w", err)
 		}
-		delete(object, "profiling_enable")
+		delete(object, "hires_fix_use_firstpass_conds")
 	}
 
-	if raw, found := object["profiling_explanation"]; found {
-		err = json.Unmarshal(raw, &a.ProfilingExplanation)
+	if raw, found := object["use_old_scheduling"]; found {
+		err = json.Unmarshal(raw, &a.UseOldScheduling)
 		if err != nil {
-			return fmt.Errorf("error reading 'profiling_explanation': %w", err)
+			return fmt.Errorf("error reading 'use_old_scheduling': %w", err)
 		}
-		delete(object, "profiling_explanation")
+		delete(object, "use_old_scheduling")
 	}
 
-	if raw, found := object["profiling_filename"]; found {
-		err = json.Unmarshal(raw, &a.ProfilingFilename)
+	if raw, found := object["use_downcasted_alpha_bar"]; found {
+		err = json.Unmarshal(raw, &a.UseDowncastedAlphaBar)
 		if err != nil {
-			return fmt.Errorf("error reading 'profiling_filename': %w", err)
+			return fmt.Errorf("error reading 'use_downcasted_alpha_bar': %w", err)
 		}
-		delete(object, "profiling_filename")
-	}
-
-	if raw, found := object["profiling_profile_memory"]; found {
-		err = json.Unmarshal(raw, &a.ProfilingProfileMemory)
-		if err != nil {
-			return fmt.Errorf("error reading 'profiling_profile_memory': %w", err)
-		}
-		delete(object, "profiling_profile_memory")
-	}
-
-	if raw, found := object["profiling_record_shapes"]; found {
-		err = json.Unmarshal(raw, &a.ProfilingRecordShapes)
-		if err != nil {
-			return fmt.Errorf("error reading 'profiling_record_shapes': %w", err)
-		}
-		delete(object, "profiling_record_shapes")
-	}
-
-	if raw, found := object["profiling_with_stack"]; found {
-		err = json.Unmarshal(raw, &a.ProfilingWithStack)
-		if err != nil {
-			return fmt.Errorf("error reading 'profiling_with_stack': %w", err)
-		}
-		delete(object, "profiling_with_stack")
-	}
-
-	if raw, found := object["quicksettings_list"]; found {
-		err = json.Unmarshal(raw, &a.QuicksettingsList)
-		if err != nil {
-			return fmt.Errorf("error reading 'quicksettings_list': %w", err)
-		}
-		delete(object, "quicksettings_list")
-	}
-
-	if raw, found := object["randn_source"]; found {
-		err = json.Unmarshal(raw, &a.RandnSource)
-		if err != nil {
-			return fmt.Errorf("error reading 'randn_source': %w", err)
-		}
-		delete(object, "randn_source")
-	}
-
-	if raw, found := object["realesrgan_enabled_models"]; found {
-		err = json.Unmarshal(raw, &a.RealesrganEnabledModels)
-		if err != nil {
-			return fmt.Errorf("error reading 'realesrgan_enabled_models': %w", err)
-		}
-		delete(object, "realesrgan_enabled_models")
+		delete(object, "use_downcasted_alpha_bar")
 	}
 
 	if raw, found := object["refiner_switch_by_sample_steps"]; found {
@@ -6432,300 +5842,244 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "refiner_switch_by_sample_steps")
 	}
 
-	if raw, found := object["restore_config_state_file"]; found {
-		err = json.Unmarshal(raw, &a.RestoreConfigStateFile)
+	if raw, found := object["interrogate_keep_models_in_memory"]; found {
+		err = json.Unmarshal(raw, &a.InterrogateKeepModelsInMemory)
 		if err != nil {
-			return fmt.Errorf("error reading 'restore_config_state_file': %w", err)
+			return fmt.Errorf("error reading 'interrogate_keep_models_in_memory': %w", err)
 		}
-		delete(object, "restore_config_state_file")
+		delete(object, "interrogate_keep_models_in_memory")
 	}
 
-	if raw, found := object["return_grid"]; found {
-		err = json.Unmarshal(raw, &a.ReturnGrid)
+	if raw, found := object["interrogate_return_ranks"]; found {
+		err = json.Unmarshal(raw, &a.InterrogateReturnRanks)
 		if err != nil {
-			return fmt.Errorf("error reading 'return_grid': %w", err)
+			return fmt.Errorf("error reading 'interrogate_return_ranks': %w", err)
 		}
-		delete(object, "return_grid")
+		delete(object, "interrogate_return_ranks")
 	}
 
-	if raw, found := object["return_mask"]; found {
-		err = json.Unmarshal(raw, &a.ReturnMask)
+	if raw, found := object["interrogate_clip_num_beams"]; found {
+		err = json.Unmarshal(raw, &a.InterrogateClipNumBeams)
 		if err != nil {
-			return fmt.Errorf("error reading 'return_mask': %w", err)
+			return fmt.Errorf("error reading 'interrogate_clip_num_beams': %w", err)
 		}
-		delete(object, "return_mask")
+		delete(object, "interrogate_clip_num_beams")
 	}
 
-	if raw, found := object["return_mask_composite"]; found {
-		err = json.Unmarshal(raw, &a.ReturnMaskComposite)
+	if raw, found := object["interrogate_clip_min_length"]; found {
+		err = json.Unmarshal(raw, &a.InterrogateClipMinLength)
 		if err != nil {
-			return fmt.Errorf("error reading 'return_mask_composite': %w", err)
+			return fmt.Errorf("error reading 'interrogate_clip_min_length': %w", err)
 		}
-		delete(object, "return_mask_composite")
+		delete(object, "interrogate_clip_min_length")
 	}
 
-	if raw, found := object["rho"]; found {
-		err = json.Unmarshal(raw, &a.Rho)
+	if raw, found := object["interrogate_clip_max_length"]; found {
+		err = json.Unmarshal(raw, &a.InterrogateClipMaxLength)
 		if err != nil {
-			return fmt.Errorf("error reading 'rho': %w", err)
+			return fmt.Errorf("error reading 'interrogate_clip_max_length': %w", err)
 		}
-		delete(object, "rho")
+		delete(object, "interrogate_clip_max_length")
 	}
 
-	if raw, found := object["s_churn"]; found {
-		err = json.Unmarshal(raw, &a.SChurn)
+	if raw, found := object["interrogate_clip_dict_limit"]; found {
+		err = json.Unmarshal(raw, &a.InterrogateClipDictLimit)
 		if err != nil {
-			return fmt.Errorf("error reading 's_churn': %w", err)
+			return fmt.Errorf("error reading 'interrogate_clip_dict_limit': %w", err)
 		}
-		delete(object, "s_churn")
+		delete(object, "interrogate_clip_dict_limit")
 	}
 
-	if raw, found := object["s_min_uncond"]; found {
-		err = json.Unmarshal(raw, &a.SMinUncond)
+	if raw, found := object["interrogate_clip_skip_categories"]; found {
+		err = json.Unmarshal(raw, &a.InterrogateClipSkipCategories)
 		if err != nil {
-			return fmt.Errorf("error reading 's_min_uncond': %w", err)
+			return fmt.Errorf("error reading 'interrogate_clip_skip_categories': %w", err)
 		}
-		delete(object, "s_min_uncond")
+		delete(object, "interrogate_clip_skip_categories")
 	}
 
-	if raw, found := object["s_min_uncond_all"]; found {
-		err = json.Unmarshal(raw, &a.SMinUncondAll)
+	if raw, found := object["interrogate_deepbooru_score_threshold"]; found {
+		err = json.Unmarshal(raw, &a.InterrogateDeepbooruScoreThreshold)
 		if err != nil {
-			return fmt.Errorf("error reading 's_min_uncond_all': %w", err)
+			return fmt.Errorf("error reading 'interrogate_deepbooru_score_threshold': %w", err)
 		}
-		delete(object, "s_min_uncond_all")
+		delete(object, "interrogate_deepbooru_score_threshold")
 	}
 
-	if raw, found := object["s_noise"]; found {
-		err = json.Unmarshal(raw, &a.SNoise)
+	if raw, found := object["deepbooru_sort_alpha"]; found {
+		err = json.Unmarshal(raw, &a.DeepbooruSortAlpha)
 		if err != nil {
-			return fmt.Errorf("error reading 's_noise': %w", err)
+			return fmt.Errorf("error reading 'deepbooru_sort_alpha': %w", err)
 		}
-		delete(object, "s_noise")
+		delete(object, "deepbooru_sort_alpha")
 	}
 
-	if raw, found := object["s_tmax"]; found {
-		err = json.Unmarshal(raw, &a.STmax)
+	if raw, found := object["deepbooru_use_spaces"]; found {
+		err = json.Unmarshal(raw, &a.DeepbooruUseSpaces)
 		if err != nil {
-			return fmt.Errorf("error reading 's_tmax': %w", err)
+			return fmt.Errorf("error reading 'deepbooru_use_spaces': %w", err)
 		}
-		delete(object, "s_tmax")
+		delete(object, "deepbooru_use_spaces")
 	}
 
-	if raw, found := object["s_tmin"]; found {
-		err = json.Unmarshal(raw, &a.STmin)
+	if raw, found := object["deepbooru_escape"]; found {
+		err = json.Unmarshal(raw, &a.DeepbooruEscape)
 		if err != nil {
-			return fmt.Errorf("error reading 's_tmin': %w", err)
+			return fmt.Errorf("error reading 'deepbooru_escape': %w", err)
 		}
-		delete(object, "s_tmin")
+		delete(object, "deepbooru_escape")
 	}
 
-	if raw, found := object["samplers_in_dropdown"]; found {
-		err = json.Unmarshal(raw, &a.SamplersInDropdown)
+	if raw, found := object["deepbooru_filter_tags"]; found {
+		err = json.Unmarshal(raw, &a.DeepbooruFilterTags)
 		if err != nil {
-			return fmt.Errorf("error reading 'samplers_in_dropdown': %w", err)
+			return fmt.Errorf("error reading 'deepbooru_filter_tags': %w", err)
 		}
-		delete(object, "samplers_in_dropdown")
+		delete(object, "deepbooru_filter_tags")
 	}
 
-	if raw, found := object["samples_filename_pattern"]; found {
-		err = json.Unmarshal(raw, &a.SamplesFilenamePattern)
+	if raw, found := object["extra_networks_show_hidden_directories"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksShowHiddenDirectories)
 		if err != nil {
-			return fmt.Errorf("error reading 'samples_filename_pattern': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_show_hidden_directories': %w", err)
 		}
-		delete(object, "samples_filename_pattern")
+		delete(object, "extra_networks_show_hidden_directories")
 	}
 
-	if raw, found := object["samples_format"]; found {
-		err = json.Unmarshal(raw, &a.SamplesFormat)
+	if raw, found := object["extra_networks_dir_button_function"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksDirButtonFunction)
 		if err != nil {
-			return fmt.Errorf("error reading 'samples_format': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_dir_button_function': %w", err)
 		}
-		delete(object, "samples_format")
+		delete(object, "extra_networks_dir_button_function")
 	}
 
-	if raw, found := object["samples_log_stdout"]; found {
-		err = json.Unmarshal(raw, &a.SamplesLogStdout)
+	if raw, found := object["extra_networks_hidden_models"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksHiddenModels)
 		if err != nil {
-			return fmt.Errorf("error reading 'samples_log_stdout': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_hidden_models': %w", err)
 		}
-		delete(object, "samples_log_stdout")
+		delete(object, "extra_networks_hidden_models")
 	}
 
-	if raw, found := object["samples_save"]; found {
-		err = json.Unmarshal(raw, &a.SamplesSave)
+	if raw, found := object["extra_networks_default_multiplier"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksDefaultMultiplier)
 		if err != nil {
-			return fmt.Errorf("error reading 'samples_save': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_default_multiplier': %w", err)
 		}
-		delete(object, "samples_save")
+		delete(object, "extra_networks_default_multiplier")
 	}
 
-	if raw, found := object["save_images_add_number"]; found {
-		err = json.Unmarshal(raw, &a.SaveImagesAddNumber)
+	if raw, found := object["extra_networks_card_width"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardWidth)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_images_add_number': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_card_width': %w", err)
 		}
-		delete(object, "save_images_add_number")
+		delete(object, "extra_networks_card_width")
 	}
 
-	if raw, found := object["save_images_before_color_correction"]; found {
-		err = json.Unmarshal(raw, &a.SaveImagesBeforeColorCorrection)
+	if raw, found := object["extra_networks_card_height"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardHeight)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_images_before_color_correction': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_card_height': %w", err)
 		}
-		delete(object, "save_images_before_color_correction")
+		delete(object, "extra_networks_card_height")
 	}
 
-	if raw, found := object["save_images_before_face_restoration"]; found {
-		err = json.Unmarshal(raw, &a.SaveImagesBeforeFaceRestoration)
+	if raw, found := object["extra_networks_card_text_scale"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardTextScale)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_images_before_face_restoration': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_card_text_scale': %w", err)
 		}
-		delete(object, "save_images_before_face_restoration")
+		delete(object, "extra_networks_card_text_scale")
 	}
 
-	if raw, found := object["save_images_before_highres_fix"]; found {
-		err = json.Unmarshal(raw, &a.SaveImagesBeforeHighresFix)
+	if raw, found := object["extra_networks_card_show_desc"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardShowDesc)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_images_before_highres_fix': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_card_show_desc': %w", err)
 		}
-		delete(object, "save_images_before_highres_fix")
+		delete(object, "extra_networks_card_show_desc")
 	}
 
-	if raw, found := object["save_images_replace_action"]; found {
-		err = json.Unmarshal(raw, &a.SaveImagesReplaceAction)
+	if raw, found := object["extra_networks_card_description_is_html"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardDescriptionIsHtml)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_images_replace_action': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_card_description_is_html': %w", err)
 		}
-		delete(object, "save_images_replace_action")
+		delete(object, "extra_networks_card_description_is_html")
 	}
 
-	if raw, found := object["save_incomplete_images"]; found {
-		err = json.Unmarshal(raw, &a.SaveIncompleteImages)
+	if raw, found := object["extra_networks_card_order_field"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardOrderField)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_incomplete_images': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_card_order_field': %w", err)
 		}
-		delete(object, "save_incomplete_images")
+		delete(object, "extra_networks_card_order_field")
 	}
 
-	if raw, found := object["save_init_img"]; found {
-		err = json.Unmarshal(raw, &a.SaveInitImg)
+	if raw, found := object["extra_networks_card_order"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksCardOrder)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_init_img': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_card_order': %w", err)
 		}
-		delete(object, "save_init_img")
+		delete(object, "extra_networks_card_order")
 	}
 
-	if raw, found := object["save_mask"]; found {
-		err = json.Unmarshal(raw, &a.SaveMask)
+	if raw, found := object["extra_networks_tree_view_style"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewStyle)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_mask': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_tree_view_style': %w", err)
 		}
-		delete(object, "save_mask")
+		delete(object, "extra_networks_tree_view_style")
 	}
 
-	if raw, found := object["save_mask_composite"]; found {
-		err = json.Unmarshal(raw, &a.SaveMaskComposite)
+	if raw, found := object["extra_networks_tree_view_default_enabled"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewDefaultEnabled)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_mask_composite': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_tree_view_default_enabled': %w", err)
 		}
-		delete(object, "save_mask_composite")
+		delete(object, "extra_networks_tree_view_default_enabled")
 	}
 
-	if raw, found := object["save_optimizer_state"]; found {
-		err = json.Unmarshal(raw, &a.SaveOptimizerState)
+	if raw, found := object["extra_networks_tree_view_default_width"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksTreeViewDefaultWidth)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_optimizer_state': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_tree_view_default_width': %w", err)
 		}
-		delete(object, "save_optimizer_state")
+		delete(object, "extra_networks_tree_view_default_width")
 	}
 
-	if raw, found := object["save_selected_only"]; found {
-		err = json.Unmarshal(raw, &a.SaveSelectedOnly)
+	if raw, found := object["extra_networks_add_text_separator"]; found {
+		err = json.Unmarshal(raw, &a.ExtraNetworksAddTextSeparator)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_selected_only': %w", err)
+			return fmt.Errorf("error reading 'extra_networks_add_text_separator': %w", err)
 		}
-		delete(object, "save_selected_only")
+		delete(object, "extra_networks_add_text_separator")
 	}
 
-	if raw, found := object["save_to_dirs"]; found {
-		err = json.Unmarshal(raw, &a.SaveToDirs)
+	if raw, found := object["ui_extra_networks_tab_reorder"]; found {
+		err = json.Unmarshal(raw, &a.UiExtraNetworksTabReorder)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_to_dirs': %w", err)
+			return fmt.Errorf("error reading 'ui_extra_networks_tab_reorder': %w", err)
 		}
-		delete(object, "save_to_dirs")
+		delete(object, "ui_extra_networks_tab_reorder")
 	}
 
-	if raw, found := object["save_training_settings_to_txt"]; found {
-		err = json.Unmarshal(raw, &a.SaveTrainingSettingsToTxt)
+	if raw, found := object["textual_inversion_print_at_load"]; found {
+		err = json.Unmarshal(raw, &a.TextualInversionPrintAtLoad)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_training_settings_to_txt': %w", err)
+			return fmt.Errorf("error reading 'textual_inversion_print_at_load': %w", err)
 		}
-		delete(object, "save_training_settings_to_txt")
+		delete(object, "textual_inversion_print_at_load")
 	}
 
-	if raw, found := object["save_txt"]; found {
-		err = json.Unmarshal(raw, &a.SaveTxt)
+	if raw, found := object["textual_inversion_add_hashes_to_infotext"]; found {
+		err = json.Unmarshal(raw, &a.TextualInversionAddHashesToInfotext)
 		if err != nil {
-			return fmt.Errorf("error reading 'save_txt': %w", err)
+			return fmt.Errorf("error reading 'textual_inversion_add_hashes_to_infotext': %w", err)
 		}
-		delete(object, "save_txt")
-	}
-
-	if raw, found := object["save_write_log_csv"]; found {
-		err = json.Unmarshal(raw, &a.SaveWriteLogCsv)
-		if err != nil {
-			return fmt.Errorf("error reading 'save_write_log_csv': %w", err)
-		}
-		delete(object, "save_write_log_csv")
-	}
-
-	if raw, found := object["sd3_enable_t5"]; found {
-		err = json.Unmarshal(raw, &a.Sd3EnableT5)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd3_enable_t5': %w", err)
-		}
-		delete(object, "sd3_enable_t5")
-	}
-
-	if raw, found := object["sd_checkpoint_cache"]; found {
-		err = json.Unmarshal(raw, &a.SdCheckpointCache)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_checkpoint_cache': %w", err)
-		}
-		delete(object, "sd_checkpoint_cache")
-	}
-
-	if raw, found := object["sd_checkpoint_dropdown_use_short"]; found {
-		err = json.Unmarshal(raw, &a.SdCheckpointDropdownUseShort)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_checkpoint_dropdown_use_short': %w", err)
-		}
-		delete(object, "sd_checkpoint_dropdown_use_short")
-	}
-
-	if raw, found := object["sd_checkpoint_hash"]; found {
-		err = json.Unmarshal(raw, &a.SdCheckpointHash)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_checkpoint_hash': %w", err)
-		}
-		delete(object, "sd_checkpoint_hash")
-	}
-
-	if raw, found := object["sd_checkpoints_keep_in_cpu"]; found {
-		err = json.Unmarshal(raw, &a.SdCheckpointsKeepInCpu)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_checkpoints_keep_in_cpu': %w", err)
-		}
-		delete(object, "sd_checkpoints_keep_in_cpu")
-	}
-
-	if raw, found := object["sd_checkpoints_limit"]; found {
-		err = json.Unmarshal(raw, &a.SdCheckpointsLimit)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_checkpoints_limit': %w", err)
-		}
-		delete(object, "sd_checkpoints_limit")
+		delete(object, "textual_inversion_add_hashes_to_infotext")
 	}
 
 	if raw, found := object["sd_hypernetwork"]; found {
@@ -6736,140 +6090,52 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "sd_hypernetwork")
 	}
 
-	if raw, found := object["sd_lora"]; found {
-		err = json.Unmarshal(raw, &a.SdLora)
+	if raw, found := object["localization"]; found {
+		err = json.Unmarshal(raw, &a.Localization)
 		if err != nil {
-			return fmt.Errorf("error reading 'sd_lora': %w", err)
+			return fmt.Errorf("error reading 'localization': %w", err)
 		}
-		delete(object, "sd_lora")
+		delete(object, "localization")
 	}
 
-	if raw, found := object["sd_model_checkpoint"]; found {
-		err = json.Unmarshal(raw, &a.SdModelCheckpoint)
+	if raw, found := object["gradio_theme"]; found {
+		err = json.Unmarshal(raw, &a.GradioTheme)
 		if err != nil {
-			return fmt.Errorf("error reading 'sd_model_checkpoint': %w", err)
+			return fmt.Errorf("error reading 'gradio_theme': %w", err)
 		}
-		delete(object, "sd_model_checkpoint")
+		delete(object, "gradio_theme")
 	}
 
-	if raw, found := object["sd_noise_schedule"]; found {
-		err = json.Unmarshal(raw, &a.SdNoiseSchedule)
+	if raw, found := object["gradio_themes_cache"]; found {
+		err = json.Unmarshal(raw, &a.GradioThemesCache)
 		if err != nil {
-			return fmt.Errorf("error reading 'sd_noise_schedule': %w", err)
+			return fmt.Errorf("error reading 'gradio_themes_cache': %w", err)
 		}
-		delete(object, "sd_noise_schedule")
+		delete(object, "gradio_themes_cache")
 	}
 
-	if raw, found := object["sd_unet"]; found {
-		err = json.Unmarshal(raw, &a.SdUnet)
+	if raw, found := object["gallery_height"]; found {
+		err = json.Unmarshal(raw, &a.GalleryHeight)
 		if err != nil {
-			return fmt.Errorf("error reading 'sd_unet': %w", err)
+			return fmt.Errorf("error reading 'gallery_height': %w", err)
 		}
-		delete(object, "sd_unet")
+		delete(object, "gallery_height")
 	}
 
-	if raw, found := object["sd_vae"]; found {
-		err = json.Unmarshal(raw, &a.SdVae)
+	if raw, found := object["return_grid"]; found {
+		err = json.Unmarshal(raw, &a.ReturnGrid)
 		if err != nil {
-			return fmt.Errorf("error reading 'sd_vae': %w", err)
+			return fmt.Errorf("error reading 'return_grid': %w", err)
 		}
-		delete(object, "sd_vae")
+		delete(object, "return_grid")
 	}
 
-	if raw, found := object["sd_vae_checkpoint_cache"]; found {
-		err = json.Unmarshal(raw, &a.SdVaeCheckpointCache)
+	if raw, found := object["do_not_show_images"]; found {
+		err = json.Unmarshal(raw, &a.DoNotShowImages)
 		if err != nil {
-			return fmt.Errorf("error reading 'sd_vae_checkpoint_cache': %w", err)
+			return fmt.Errorf("error reading 'do_not_show_images': %w", err)
 		}
-		delete(object, "sd_vae_checkpoint_cache")
-	}
-
-	if raw, found := object["sd_vae_decode_method"]; found {
-		err = json.Unmarshal(raw, &a.SdVaeDecodeMethod)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_vae_decode_method': %w", err)
-		}
-		delete(object, "sd_vae_decode_method")
-	}
-
-	if raw, found := object["sd_vae_encode_method"]; found {
-		err = json.Unmarshal(raw, &a.SdVaeEncodeMethod)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_vae_encode_method': %w", err)
-		}
-		delete(object, "sd_vae_encode_method")
-	}
-
-	if raw, found := object["sd_vae_explanation"]; found {
-		err = json.Unmarshal(raw, &a.SdVaeExplanation)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_vae_explanation': %w", err)
-		}
-		delete(object, "sd_vae_explanation")
-	}
-
-	if raw, found := object["sd_vae_overrides_per_model_preferences"]; found {
-		err = json.Unmarshal(raw, &a.SdVaeOverridesPerModelPreferences)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_vae_overrides_per_model_preferences': %w", err)
-		}
-		delete(object, "sd_vae_overrides_per_model_preferences")
-	}
-
-	if raw, found := object["sd_webui_modal_lightbox_icon_opacity"]; found {
-		err = json.Unmarshal(raw, &a.SdWebuiModalLightboxIconOpacity)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_webui_modal_lightbox_icon_opacity': %w", err)
-		}
-		delete(object, "sd_webui_modal_lightbox_icon_opacity")
-	}
-
-	if raw, found := object["sd_webui_modal_lightbox_toolbar_opacity"]; found {
-		err = json.Unmarshal(raw, &a.SdWebuiModalLightboxToolbarOpacity)
-		if err != nil {
-			return fmt.Errorf("error reading 'sd_webui_modal_lightbox_toolbar_opacity': %w", err)
-		}
-		delete(object, "sd_webui_modal_lightbox_toolbar_opacity")
-	}
-
-	if raw, found := object["sdxl_clip_l_skip"]; found {
-		err = json.Unmarshal(raw, &a.SdxlClipLSkip)
-		if err != nil {
-			return fmt.Errorf("error reading 'sdxl_clip_l_skip': %w", err)
-		}
-		delete(object, "sdxl_clip_l_skip")
-	}
-
-	if raw, found := object["sdxl_crop_left"]; found {
-		err = json.Unmarshal(raw, &a.SdxlCropLeft)
-		if err != nil {
-			return fmt.Errorf("error reading 'sdxl_crop_left': %w", err)
-		}
-		delete(object, "sdxl_crop_left")
-	}
-
-	if raw, found := object["sdxl_crop_top"]; found {
-		err = json.Unmarshal(raw, &a.SdxlCropTop)
-		if err != nil {
-			return fmt.Errorf("error reading 'sdxl_crop_top': %w", err)
-		}
-		delete(object, "sdxl_crop_top")
-	}
-
-	if raw, found := object["sdxl_refiner_high_aesthetic_score"]; found {
-		err = json.Unmarshal(raw, &a.SdxlRefinerHighAestheticScore)
-		if err != nil {
-			return fmt.Errorf("error reading 'sdxl_refiner_high_aesthetic_score': %w", err)
-		}
-		delete(object, "sdxl_refiner_high_aesthetic_score")
-	}
-
-	if raw, found := object["sdxl_refiner_low_aesthetic_score"]; found {
-		err = json.Unmarshal(raw, &a.SdxlRefinerLowAestheticScore)
-		if err != nil {
-			return fmt.Errorf("error reading 'sdxl_refiner_low_aesthetic_score': %w", err)
-		}
-		delete(object, "sdxl_refiner_low_aesthetic_score")
+		delete(object, "do_not_show_images")
 	}
 
 	if raw, found := object["send_seed"]; found {
@@ -6888,52 +6154,60 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "send_size")
 	}
 
-	if raw, found := object["set_scale_by_when_changing_upscaler"]; found {
-		err = json.Unmarshal(raw, &a.SetScaleByWhenChangingUpscaler)
+	if raw, found := object["enable_reloading_ui_scripts"]; found {
+		err = json.Unmarshal(raw, &a.EnableReloadingUiScripts)
 		if err != nil {
-			return fmt.Errorf("error reading 'set_scale_by_when_changing_upscaler': %w", err)
+			return fmt.Errorf("error reading 'enable_reloading_ui_scripts': %w", err)
 		}
-		delete(object, "set_scale_by_when_changing_upscaler")
+		delete(object, "enable_reloading_ui_scripts")
 	}
 
-	if raw, found := object["settings_in_ui"]; found {
-		err = json.Unmarshal(raw, &a.SettingsInUi)
+	if raw, found := object["js_modal_lightbox"]; found {
+		err = json.Unmarshal(raw, &a.JsModalLightbox)
 		if err != nil {
-			return fmt.Errorf("error reading 'settings_in_ui': %w", err)
+			return fmt.Errorf("error reading 'js_modal_lightbox': %w", err)
 		}
-		delete(object, "settings_in_ui")
+		delete(object, "js_modal_lightbox")
 	}
 
-	if raw, found := object["sgm_noise_multiplier"]; found {
-		err = json.Unmarshal(raw, &a.SgmNoiseMultiplier)
+	if raw, found := object["js_modal_lightbox_initially_zoomed"]; found {
+		err = json.Unmarshal(raw, &a.JsModalLightboxInitiallyZoomed)
 		if err != nil {
-			return fmt.Errorf("error reading 'sgm_noise_multiplier': %w", err)
+			return fmt.Errorf("error reading 'js_modal_lightbox_initially_zoomed': %w", err)
 		}
-		delete(object, "sgm_noise_multiplier")
+		delete(object, "js_modal_lightbox_initially_zoomed")
 	}
 
-	if raw, found := object["show_gradio_deprecation_warnings"]; found {
-		err = json.Unmarshal(raw, &a.ShowGradioDeprecationWarnings)
+	if raw, found := object["js_modal_lightbox_gamepad"]; found {
+		err = json.Unmarshal(raw, &a.JsModalLightboxGamepad)
 		if err != nil {
-			return fmt.Errorf("error reading 'show_gradio_deprecation_warnings': %w", err)
+			return fmt.Errorf("error reading 'js_modal_lightbox_gamepad': %w", err)
 		}
-		delete(object, "show_gradio_deprecation_warnings")
+		delete(object, "js_modal_lightbox_gamepad")
 	}
 
-	if raw, found := object["show_progress_every_n_steps"]; found {
-		err = json.Unmarshal(raw, &a.ShowProgressEveryNSteps)
+	if raw, found := object["js_modal_lightbox_gamepad_repeat"]; found {
+		err = json.Unmarshal(raw, &a.JsModalLightboxGamepadRepeat)
 		if err != nil {
-			return fmt.Errorf("error reading 'show_progress_every_n_steps': %w", err)
+			return fmt.Errorf("error reading 'js_modal_lightbox_gamepad_repeat': %w", err)
 		}
-		delete(object, "show_progress_every_n_steps")
+		delete(object, "js_modal_lightbox_gamepad_repeat")
 	}
 
-	if raw, found := object["show_progress_grid"]; found {
-		err = json.Unmarshal(raw, &a.ShowProgressGrid)
+	if raw, found := object["sd_webui_modal_lightbox_icon_opacity"]; found {
+		err = json.Unmarshal(raw, &a.SdWebuiModalLightboxIconOpacity)
 		if err != nil {
-			return fmt.Errorf("error reading 'show_progress_grid': %w", err)
+			return fmt.Errorf("error reading 'sd_webui_modal_lightbox_icon_opacity': %w", err)
 		}
-		delete(object, "show_progress_grid")
+		delete(object, "sd_webui_modal_lightbox_icon_opacity")
+	}
+
+	if raw, found := object["sd_webui_modal_lightbox_toolbar_opacity"]; found {
+		err = json.Unmarshal(raw, &a.SdWebuiModalLightboxToolbarOpacity)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_webui_modal_lightbox_toolbar_opacity': %w", err)
+		}
+		delete(object, "sd_webui_modal_lightbox_toolbar_opacity")
 	}
 
 	if raw, found := object["show_progress_in_title"]; found {
@@ -6944,188 +6218,92 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "show_progress_in_title")
 	}
 
-	if raw, found := object["show_progress_type"]; found {
-		err = json.Unmarshal(raw, &a.ShowProgressType)
+	if raw, found := object["open_dir_button_choice"]; found {
+		err = json.Unmarshal(raw, &a.OpenDirButtonChoice)
 		if err != nil {
-			return fmt.Errorf("error reading 'show_progress_type': %w", err)
+			return fmt.Errorf("error reading 'open_dir_button_choice': %w", err)
 		}
-		delete(object, "show_progress_type")
+		delete(object, "open_dir_button_choice")
 	}
 
-	if raw, found := object["show_progressbar"]; found {
-		err = json.Unmarshal(raw, &a.ShowProgressbar)
+	if raw, found := object["compact_prompt_box"]; found {
+		err = json.Unmarshal(raw, &a.CompactPromptBox)
 		if err != nil {
-			return fmt.Errorf("error reading 'show_progressbar': %w", err)
+			return fmt.Errorf("error reading 'compact_prompt_box': %w", err)
 		}
-		delete(object, "show_progressbar")
+		delete(object, "compact_prompt_box")
 	}
 
-	if raw, found := object["show_warnings"]; found {
-		err = json.Unmarshal(raw, &a.ShowWarnings)
+	if raw, found := object["samplers_in_dropdown"]; found {
+		err = json.Unmarshal(raw, &a.SamplersInDropdown)
 		if err != nil {
-			return fmt.Errorf("error reading 'show_warnings': %w", err)
+			return fmt.Errorf("error reading 'samplers_in_dropdown': %w", err)
 		}
-		delete(object, "show_warnings")
+		delete(object, "samplers_in_dropdown")
 	}
 
-	if raw, found := object["sigma_max"]; found {
-		err = json.Unmarshal(raw, &a.SigmaMax)
+	if raw, found := object["dimensions_and_batch_together"]; found {
+		err = json.Unmarshal(raw, &a.DimensionsAndBatchTogether)
 		if err != nil {
-			return fmt.Errorf("error reading 'sigma_max': %w", err)
+			return fmt.Errorf("error reading 'dimensions_and_batch_together': %w", err)
 		}
-		delete(object, "sigma_max")
+		delete(object, "dimensions_and_batch_together")
 	}
 
-	if raw, found := object["sigma_min"]; found {
-		err = json.Unmarshal(raw, &a.SigmaMin)
+	if raw, found := object["sd_checkpoint_dropdown_use_short"]; found {
+		err = json.Unmarshal(raw, &a.SdCheckpointDropdownUseShort)
 		if err != nil {
-			return fmt.Errorf("error reading 'sigma_min': %w", err)
+			return fmt.Errorf("error reading 'sd_checkpoint_dropdown_use_short': %w", err)
 		}
-		delete(object, "sigma_min")
+		delete(object, "sd_checkpoint_dropdown_use_short")
 	}
 
-	if raw, found := object["skip_early_cond"]; found {
-		err = json.Unmarshal(raw, &a.SkipEarlyCond)
+	if raw, found := object["keyedit_precision_attention"]; found {
+		err = json.Unmarshal(raw, &a.KeyeditPrecisionAttention)
 		if err != nil {
-			return fmt.Errorf("error reading 'skip_early_cond': %w", err)
+			return fmt.Errorf("error reading 'keyedit_precision_attention': %w", err)
 		}
-		delete(object, "skip_early_cond")
+		delete(object, "keyedit_precision_attention")
 	}
 
-	if raw, found := object["target_side_length"]; found {
-		err = json.Unmarshal(raw, &a.TargetSideLength)
+	if raw, found := object["keyedit_precision_extra"]; found {
+		err = json.Unmarshal(raw, &a.KeyeditPrecisionExtra)
 		if err != nil {
-			return fmt.Errorf("error reading 'target_side_length': %w", err)
+			return fmt.Errorf("error reading 'keyedit_precision_extra': %w", err)
 		}
-		delete(object, "target_side_length")
+		delete(object, "keyedit_precision_extra")
 	}
 
-	if raw, found := object["temp_dir"]; found {
-		err = json.Unmarshal(raw, &a.TempDir)
+	if raw, found := object["keyedit_delimiters"]; found {
+		err = json.Unmarshal(raw, &a.KeyeditDelimiters)
 		if err != nil {
-			return fmt.Errorf("error reading 'temp_dir': %w", err)
+			return fmt.Errorf("error reading 'keyedit_delimiters': %w", err)
 		}
-		delete(object, "temp_dir")
+		delete(object, "keyedit_delimiters")
 	}
 
-	if raw, found := object["textual_inversion_add_hashes_to_infotext"]; found {
-		err = json.Unmarshal(raw, &a.TextualInversionAddHashesToInfotext)
+	if raw, found := object["keyedit_delimiters_whitespace"]; found {
+		err = json.Unmarshal(raw, &a.KeyeditDelimitersWhitespace)
 		if err != nil {
-			return fmt.Errorf("error reading 'textual_inversion_add_hashes_to_infotext': %w", err)
+			return fmt.Errorf("error reading 'keyedit_delimiters_whitespace': %w", err)
 		}
-		delete(object, "textual_inversion_add_hashes_to_infotext")
+		delete(object, "keyedit_delimiters_whitespace")
 	}
 
-	if raw, found := object["textual_inversion_print_at_load"]; found {
-		err = json.Unmarshal(raw, &a.TextualInversionPrintAtLoad)
+	if raw, found := object["keyedit_move"]; found {
+		err = json.Unmarshal(raw, &a.KeyeditMove)
 		if err != nil {
-			return fmt.Errorf("error reading 'textual_inversion_print_at_load': %w", err)
+			return fmt.Errorf("error reading 'keyedit_move': %w", err)
 		}
-		delete(object, "textual_inversion_print_at_load")
+		delete(object, "keyedit_move")
 	}
 
-	if raw, found := object["tiling"]; found {
-		err = json.Unmarshal(raw, &a.Tiling)
+	if raw, found := object["quicksettings_list"]; found {
+		err = json.Unmarshal(raw, &a.QuicksettingsList)
 		if err != nil {
-			return fmt.Errorf("error reading 'tiling': %w", err)
+			return fmt.Errorf("error reading 'quicksettings_list': %w", err)
 		}
-		delete(object, "tiling")
-	}
-
-	if raw, found := object["token_merging_ratio"]; found {
-		err = json.Unmarshal(raw, &a.TokenMergingRatio)
-		if err != nil {
-			return fmt.Errorf("error reading 'token_merging_ratio': %w", err)
-		}
-		delete(object, "token_merging_ratio")
-	}
-
-	if raw, found := object["token_merging_ratio_hr"]; found {
-		err = json.Unmarshal(raw, &a.TokenMergingRatioHr)
-		if err != nil {
-			return fmt.Errorf("error reading 'token_merging_ratio_hr': %w", err)
-		}
-		delete(object, "token_merging_ratio_hr")
-	}
-
-	if raw, found := object["token_merging_ratio_img2img"]; found {
-		err = json.Unmarshal(raw, &a.TokenMergingRatioImg2img)
-		if err != nil {
-			return fmt.Errorf("error reading 'token_merging_ratio_img2img': %w", err)
-		}
-		delete(object, "token_merging_ratio_img2img")
-	}
-
-	if raw, found := object["training_enable_tensorboard"]; found {
-		err = json.Unmarshal(raw, &a.TrainingEnableTensorboard)
-		if err != nil {
-			return fmt.Errorf("error reading 'training_enable_tensorboard': %w", err)
-		}
-		delete(object, "training_enable_tensorboard")
-	}
-
-	if raw, found := object["training_image_repeats_per_epoch"]; found {
-		err = json.Unmarshal(raw, &a.TrainingImageRepeatsPerEpoch)
-		if err != nil {
-			return fmt.Errorf("error reading 'training_image_repeats_per_epoch': %w", err)
-		}
-		delete(object, "training_image_repeats_per_epoch")
-	}
-
-	if raw, found := object["training_tensorboard_flush_every"]; found {
-		err = json.Unmarshal(raw, &a.TrainingTensorboardFlushEvery)
-		if err != nil {
-			return fmt.Errorf("error reading 'training_tensorboard_flush_every': %w", err)
-		}
-		delete(object, "training_tensorboard_flush_every")
-	}
-
-	if raw, found := object["training_tensorboard_save_images"]; found {
-		err = json.Unmarshal(raw, &a.TrainingTensorboardSaveImages)
-		if err != nil {
-			return fmt.Errorf("error reading 'training_tensorboard_save_images': %w", err)
-		}
-		delete(object, "training_tensorboard_save_images")
-	}
-
-	if raw, found := object["training_write_csv_every"]; found {
-		err = json.Unmarshal(raw, &a.TrainingWriteCsvEvery)
-		if err != nil {
-			return fmt.Errorf("error reading 'training_write_csv_every': %w", err)
-		}
-		delete(object, "training_write_csv_every")
-	}
-
-	if raw, found := object["training_xattention_optimizations"]; found {
-		err = json.Unmarshal(raw, &a.TrainingXattentionOptimizations)
-		if err != nil {
-			return fmt.Errorf("error reading 'training_xattention_optimizations': %w", err)
-		}
-		delete(object, "training_xattention_optimizations")
-	}
-
-	if raw, found := object["txt2img_settings_accordion"]; found {
-		err = json.Unmarshal(raw, &a.Txt2imgSettingsAccordion)
-		if err != nil {
-			return fmt.Errorf("error reading 'txt2img_settings_accordion': %w", err)
-		}
-		delete(object, "txt2img_settings_accordion")
-	}
-
-	if raw, found := object["ui_extra_networks_tab_reorder"]; found {
-		err = json.Unmarshal(raw, &a.UiExtraNetworksTabReorder)
-		if err != nil {
-			return fmt.Errorf("error reading 'ui_extra_networks_tab_reorder': %w", err)
-		}
-		delete(object, "ui_extra_networks_tab_reorder")
-	}
-
-	if raw, found := object["ui_reorder_list"]; found {
-		err = json.Unmarshal(raw, &a.UiReorderList)
-		if err != nil {
-			return fmt.Errorf("error reading 'ui_reorder_list': %w", err)
-		}
-		delete(object, "ui_reorder_list")
+		delete(object, "quicksettings_list")
 	}
 
 	if raw, found := object["ui_tab_order"]; found {
@@ -7136,28 +6314,364 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "ui_tab_order")
 	}
 
-	if raw, found := object["uni_pc_lower_order_final"]; found {
-		err = json.Unmarshal(raw, &a.UniPcLowerOrderFinal)
+	if raw, found := object["hidden_tabs"]; found {
+		err = json.Unmarshal(raw, &a.HiddenTabs)
 		if err != nil {
-			return fmt.Errorf("error reading 'uni_pc_lower_order_final': %w", err)
+			return fmt.Errorf("error reading 'hidden_tabs': %w", err)
 		}
-		delete(object, "uni_pc_lower_order_final")
+		delete(object, "hidden_tabs")
 	}
 
-	if raw, found := object["uni_pc_order"]; found {
-		err = json.Unmarshal(raw, &a.UniPcOrder)
+	if raw, found := object["ui_reorder_list"]; found {
+		err = json.Unmarshal(raw, &a.UiReorderList)
 		if err != nil {
-			return fmt.Errorf("error reading 'uni_pc_order': %w", err)
+			return fmt.Errorf("error reading 'ui_reorder_list': %w", err)
 		}
-		delete(object, "uni_pc_order")
+		delete(object, "ui_reorder_list")
 	}
 
-	if raw, found := object["uni_pc_skip_type"]; found {
-		err = json.Unmarshal(raw, &a.UniPcSkipType)
+	if raw, found := object["hires_fix_show_sampler"]; found {
+		err = json.Unmarshal(raw, &a.HiresFixShowSampler)
 		if err != nil {
-			return fmt.Errorf("error reading 'uni_pc_skip_type': %w", err)
+			return fmt.Errorf("error reading 'hires_fix_show_sampler': %w", err)
 		}
-		delete(object, "uni_pc_skip_type")
+		delete(object, "hires_fix_show_sampler")
+	}
+
+	if raw, found := object["hires_fix_show_prompts"]; found {
+		err = json.Unmarshal(raw, &a.HiresFixShowPrompts)
+		if err != nil {
+			return fmt.Errorf("error reading 'hires_fix_show_prompts': %w", err)
+		}
+		delete(object, "hires_fix_show_prompts")
+	}
+
+	if raw, found := object["txt2img_settings_accordion"]; found {
+		err = json.Unmarshal(raw, &a.Txt2imgSettingsAccordion)
+		if err != nil {
+			return fmt.Errorf("error reading 'txt2img_settings_accordion': %w", err)
+		}
+		delete(object, "txt2img_settings_accordion")
+	}
+
+	if raw, found := object["img2img_settings_accordion"]; found {
+		err = json.Unmarshal(raw, &a.Img2imgSettingsAccordion)
+		if err != nil {
+			return fmt.Errorf("error reading 'img2img_settings_accordion': %w", err)
+		}
+		delete(object, "img2img_settings_accordion")
+	}
+
+	if raw, found := object["interrupt_after_current"]; found {
+		err = json.Unmarshal(raw, &a.InterruptAfterCurrent)
+		if err != nil {
+			return fmt.Errorf("error reading 'interrupt_after_current': %w", err)
+		}
+		delete(object, "interrupt_after_current")
+	}
+
+	if raw, found := object["disable_token_counters"]; found {
+		err = json.Unmarshal(raw, &a.DisableTokenCounters)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_token_counters': %w", err)
+		}
+		delete(object, "disable_token_counters")
+	}
+
+	if raw, found := object["include_styles_into_token_counters"]; found {
+		err = json.Unmarshal(raw, &a.IncludeStylesIntoTokenCounters)
+		if err != nil {
+			return fmt.Errorf("error reading 'include_styles_into_token_counters': %w", err)
+		}
+		delete(object, "include_styles_into_token_counters")
+	}
+
+	if raw, found := object["infotext_explanation"]; found {
+		err = json.Unmarshal(raw, &a.InfotextExplanation)
+		if err != nil {
+			return fmt.Errorf("error reading 'infotext_explanation': %w", err)
+		}
+		delete(object, "infotext_explanation")
+	}
+
+	if raw, found := object["add_model_hash_to_info"]; found {
+		err = json.Unmarshal(raw, &a.AddModelHashToInfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_model_hash_to_info': %w", err)
+		}
+		delete(object, "add_model_hash_to_info")
+	}
+
+	if raw, found := object["add_model_name_to_info"]; found {
+		err = json.Unmarshal(raw, &a.AddModelNameToInfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_model_name_to_info': %w", err)
+		}
+		delete(object, "add_model_name_to_info")
+	}
+
+	if raw, found := object["add_vae_name_to_info"]; found {
+		err = json.Unmarshal(raw, &a.AddVaeNameToInfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_vae_name_to_info': %w", err)
+		}
+		delete(object, "add_vae_name_to_info")
+	}
+
+	if raw, found := object["add_vae_hash_to_info"]; found {
+		err = json.Unmarshal(raw, &a.AddVaeHashToInfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_vae_hash_to_info': %w", err)
+		}
+		delete(object, "add_vae_hash_to_info")
+	}
+
+	if raw, found := object["add_user_name_to_info"]; found {
+		err = json.Unmarshal(raw, &a.AddUserNameToInfo)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_user_name_to_info': %w", err)
+		}
+		delete(object, "add_user_name_to_info")
+	}
+
+	if raw, found := object["add_version_to_infotext"]; found {
+		err = json.Unmarshal(raw, &a.AddVersionToInfotext)
+		if err != nil {
+			return fmt.Errorf("error reading 'add_version_to_infotext': %w", err)
+		}
+		delete(object, "add_version_to_infotext")
+	}
+
+	if raw, found := object["disable_weights_auto_swap"]; found {
+		err = json.Unmarshal(raw, &a.DisableWeightsAutoSwap)
+		if err != nil {
+			return fmt.Errorf("error reading 'disable_weights_auto_swap': %w", err)
+		}
+		delete(object, "disable_weights_auto_swap")
+	}
+
+	if raw, found := object["infotext_skip_pasting"]; found {
+		err = json.Unmarshal(raw, &a.InfotextSkipPasting)
+		if err != nil {
+			return fmt.Errorf("error reading 'infotext_skip_pasting': %w", err)
+		}
+		delete(object, "infotext_skip_pasting")
+	}
+
+	if raw, found := object["infotext_styles"]; found {
+		err = json.Unmarshal(raw, &a.InfotextStyles)
+		if err != nil {
+			return fmt.Errorf("error reading 'infotext_styles': %w", err)
+		}
+		delete(object, "infotext_styles")
+	}
+
+	if raw, found := object["show_progressbar"]; found {
+		err = json.Unmarshal(raw, &a.ShowProgressbar)
+		if err != nil {
+			return fmt.Errorf("error reading 'show_progressbar': %w", err)
+		}
+		delete(object, "show_progressbar")
+	}
+
+	if raw, found := object["live_previews_enable"]; found {
+		err = json.Unmarshal(raw, &a.LivePreviewsEnable)
+		if err != nil {
+			return fmt.Errorf("error reading 'live_previews_enable': %w", err)
+		}
+		delete(object, "live_previews_enable")
+	}
+
+	if raw, found := object["live_previews_image_format"]; found {
+		err = json.Unmarshal(raw, &a.LivePreviewsImageFormat)
+		if err != nil {
+			return fmt.Errorf("error reading 'live_previews_image_format': %w", err)
+		}
+		delete(object, "live_previews_image_format")
+	}
+
+	if raw, found := object["show_progress_grid"]; found {
+		err = json.Unmarshal(raw, &a.ShowProgressGrid)
+		if err != nil {
+			return fmt.Errorf("error reading 'show_progress_grid': %w", err)
+		}
+		delete(object, "show_progress_grid")
+	}
+
+	if raw, found := object["show_progress_every_n_steps"]; found {
+		err = json.Unmarshal(raw, &a.ShowProgressEveryNSteps)
+		if err != nil {
+			return fmt.Errorf("error reading 'show_progress_every_n_steps': %w", err)
+		}
+		delete(object, "show_progress_every_n_steps")
+	}
+
+	if raw, found := object["show_progress_type"]; found {
+		err = json.Unmarshal(raw, &a.ShowProgressType)
+		if err != nil {
+			return fmt.Errorf("error reading 'show_progress_type': %w", err)
+		}
+		delete(object, "show_progress_type")
+	}
+
+	if raw, found := object["live_preview_allow_lowvram_full"]; found {
+		err = json.Unmarshal(raw, &a.LivePreviewAllowLowvramFull)
+		if err != nil {
+			return fmt.Errorf("error reading 'live_preview_allow_lowvram_full': %w", err)
+		}
+		delete(object, "live_preview_allow_lowvram_full")
+	}
+
+	if raw, found := object["live_preview_content"]; found {
+		err = json.Unmarshal(raw, &a.LivePreviewContent)
+		if err != nil {
+			return fmt.Errorf("error reading 'live_preview_content': %w", err)
+		}
+		delete(object, "live_preview_content")
+	}
+
+	if raw, found := object["live_preview_refresh_period"]; found {
+		err = json.Unmarshal(raw, &a.LivePreviewRefreshPeriod)
+		if err != nil {
+			return fmt.Errorf("error reading 'live_preview_refresh_period': %w", err)
+		}
+		delete(object, "live_preview_refresh_period")
+	}
+
+	if raw, found := object["live_preview_fast_interrupt"]; found {
+		err = json.Unmarshal(raw, &a.LivePreviewFastInterrupt)
+		if err != nil {
+			return fmt.Errorf("error reading 'live_preview_fast_interrupt': %w", err)
+		}
+		delete(object, "live_preview_fast_interrupt")
+	}
+
+	if raw, found := object["js_live_preview_in_modal_lightbox"]; found {
+		err = json.Unmarshal(raw, &a.JsLivePreviewInModalLightbox)
+		if err != nil {
+			return fmt.Errorf("error reading 'js_live_preview_in_modal_lightbox': %w", err)
+		}
+		delete(object, "js_live_preview_in_modal_lightbox")
+	}
+
+	if raw, found := object["prevent_screen_sleep_during_generation"]; found {
+		err = json.Unmarshal(raw, &a.PreventScreenSleepDuringGeneration)
+		if err != nil {
+			return fmt.Errorf("error reading 'prevent_screen_sleep_during_generation': %w", err)
+		}
+		delete(object, "prevent_screen_sleep_during_generation")
+	}
+
+	if raw, found := object["hide_samplers"]; found {
+		err = json.Unmarshal(raw, &a.HideSamplers)
+		if err != nil {
+			return fmt.Errorf("error reading 'hide_samplers': %w", err)
+		}
+		delete(object, "hide_samplers")
+	}
+
+	if raw, found := object["eta_ddim"]; found {
+		err = json.Unmarshal(raw, &a.EtaDdim)
+		if err != nil {
+			return fmt.Errorf("error reading 'eta_ddim': %w", err)
+		}
+		delete(object, "eta_ddim")
+	}
+
+	if raw, found := object["eta_ancestral"]; found {
+		err = json.Unmarshal(raw, &a.EtaAncestral)
+		if err != nil {
+			return fmt.Errorf("error reading 'eta_ancestral': %w", err)
+		}
+		delete(object, "eta_ancestral")
+	}
+
+	if raw, found := object["ddim_discretize"]; found {
+		err = json.Unmarshal(raw, &a.DdimDiscretize)
+		if err != nil {
+			return fmt.Errorf("error reading 'ddim_discretize': %w", err)
+		}
+		delete(object, "ddim_discretize")
+	}
+
+	if raw, found := object["s_churn"]; found {
+		err = json.Unmarshal(raw, &a.SChurn)
+		if err != nil {
+			return fmt.Errorf("error reading 's_churn': %w", err)
+		}
+		delete(object, "s_churn")
+	}
+
+	if raw, found := object["s_tmin"]; found {
+		err = json.Unmarshal(raw, &a.STmin)
+		if err != nil {
+			return fmt.Errorf("error reading 's_tmin': %w", err)
+		}
+		delete(object, "s_tmin")
+	}
+
+	if raw, found := object["s_tmax"]; found {
+		err = json.Unmarshal(raw, &a.STmax)
+		if err != nil {
+			return fmt.Errorf("error reading 's_tmax': %w", err)
+		}
+		delete(object, "s_tmax")
+	}
+
+	if raw, found := object["s_noise"]; found {
+		err = json.Unmarshal(raw, &a.SNoise)
+		if err != nil {
+			return fmt.Errorf("error reading 's_noise': %w", err)
+		}
+		delete(object, "s_noise")
+	}
+
+	if raw, found := object["sigma_min"]; found {
+		err = json.Unmarshal(raw, &a.SigmaMin)
+		if err != nil {
+			return fmt.Errorf("error reading 'sigma_min': %w", err)
+		}
+		delete(object, "sigma_min")
+	}
+
+	if raw, found := object["sigma_max"]; found {
+		err = json.Unmarshal(raw, &a.SigmaMax)
+		if err != nil {
+			return fmt.Errorf("error reading 'sigma_max': %w", err)
+		}
+		delete(object, "sigma_max")
+	}
+
+	if raw, found := object["rho"]; found {
+		err = json.Unmarshal(raw, &a.Rho)
+		if err != nil {
+			return fmt.Errorf("error reading 'rho': %w", err)
+		}
+		delete(object, "rho")
+	}
+
+	if raw, found := object["eta_noise_seed_delta"]; found {
+		err = json.Unmarshal(raw, &a.EtaNoiseSeedDelta)
+		if err != nil {
+			return fmt.Errorf("error reading 'eta_noise_seed_delta': %w", err)
+		}
+		delete(object, "eta_noise_seed_delta")
+	}
+
+	if raw, found := object["always_discard_next_to_last_sigma"]; found {
+		err = json.Unmarshal(raw, &a.AlwaysDiscardNextToLastSigma)
+		if err != nil {
+			return fmt.Errorf("error reading 'always_discard_next_to_last_sigma': %w", err)
+		}
+		delete(object, "always_discard_next_to_last_sigma")
+	}
+
+	if raw, found := object["sgm_noise_multiplier"]; found {
+		err = json.Unmarshal(raw, &a.SgmNoiseMultiplier)
+		if err != nil {
+			return fmt.Errorf("error reading 'sgm_noise_multiplier': %w", err)
+		}
+		delete(object, "sgm_noise_multiplier")
 	}
 
 	if raw, found := object["uni_pc_variant"]; found {
@@ -7168,28 +6682,84 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "uni_pc_variant")
 	}
 
-	if raw, found := object["unload_models_when_training"]; found {
-		err = json.Unmarshal(raw, &a.UnloadModelsWhenTraining)
+	if raw, found := object["uni_pc_skip_type"]; found {
+		err = json.Unmarshal(raw, &a.UniPcSkipType)
 		if err != nil {
-			return fmt.Errorf("error reading 'unload_models_when_training': %w", err)
+			return fmt.Errorf("error reading 'uni_pc_skip_type': %w", err)
 		}
-		delete(object, "unload_models_when_training")
+		delete(object, "uni_pc_skip_type")
 	}
 
-	if raw, found := object["upcast_attn"]; found {
-		err = json.Unmarshal(raw, &a.UpcastAttn)
+	if raw, found := object["uni_pc_order"]; found {
+		err = json.Unmarshal(raw, &a.UniPcOrder)
 		if err != nil {
-			return fmt.Errorf("error reading 'upcast_attn': %w", err)
+			return fmt.Errorf("error reading 'uni_pc_order': %w", err)
 		}
-		delete(object, "upcast_attn")
+		delete(object, "uni_pc_order")
 	}
 
-	if raw, found := object["upscaler_for_img2img"]; found {
-		err = json.Unmarshal(raw, &a.UpscalerForImg2img)
+	if raw, found := object["uni_pc_lower_order_final"]; found {
+		err = json.Unmarshal(raw, &a.UniPcLowerOrderFinal)
 		if err != nil {
-			return fmt.Errorf("error reading 'upscaler_for_img2img': %w", err)
+			return fmt.Errorf("error reading 'uni_pc_lower_order_final': %w", err)
 		}
-		delete(object, "upscaler_for_img2img")
+		delete(object, "uni_pc_lower_order_final")
+	}
+
+	if raw, found := object["sd_noise_schedule"]; found {
+		err = json.Unmarshal(raw, &a.SdNoiseSchedule)
+		if err != nil {
+			return fmt.Errorf("error reading 'sd_noise_schedule': %w", err)
+		}
+		delete(object, "sd_noise_schedule")
+	}
+
+	if raw, found := object["skip_early_cond"]; found {
+		err = json.Unmarshal(raw, &a.SkipEarlyCond)
+		if err != nil {
+			return fmt.Errorf("error reading 'skip_early_cond': %w", err)
+		}
+		delete(object, "skip_early_cond")
+	}
+
+	if raw, found := object["beta_dist_alpha"]; found {
+		err = json.Unmarshal(raw, &a.BetaDistAlpha)
+		if err != nil {
+			return fmt.Errorf("error reading 'beta_dist_alpha': %w", err)
+		}
+		delete(object, "beta_dist_alpha")
+	}
+
+	if raw, found := object["beta_dist_beta"]; found {
+		err = json.Unmarshal(raw, &a.BetaDistBeta)
+		if err != nil {
+			return fmt.Errorf("error reading 'beta_dist_beta': %w", err)
+		}
+		delete(object, "beta_dist_beta")
+	}
+
+	if raw, found := object["postprocessing_enable_in_main_ui"]; found {
+		err = json.Unmarshal(raw, &a.PostprocessingEnableInMainUi)
+		if err != nil {
+			return fmt.Errorf("error reading 'postprocessing_enable_in_main_ui': %w", err)
+		}
+		delete(object, "postprocessing_enable_in_main_ui")
+	}
+
+	if raw, found := object["postprocessing_disable_in_extras"]; found {
+		err = json.Unmarshal(raw, &a.PostprocessingDisableInExtras)
+		if err != nil {
+			return fmt.Errorf("error reading 'postprocessing_disable_in_extras': %w", err)
+		}
+		delete(object, "postprocessing_disable_in_extras")
+	}
+
+	if raw, found := object["postprocessing_operation_order"]; found {
+		err = json.Unmarshal(raw, &a.PostprocessingOperationOrder)
+		if err != nil {
+			return fmt.Errorf("error reading 'postprocessing_operation_order': %w", err)
+		}
+		delete(object, "postprocessing_operation_order")
 	}
 
 	if raw, found := object["upscaling_max_images_in_cache"]; found {
@@ -7200,76 +6770,260 @@ func (a *Options) UnmarshalJSON(b []byte) error {
 		delete(object, "upscaling_max_images_in_cache")
 	}
 
-	if raw, found := object["use_downcasted_alpha_bar"]; found {
-		err = json.Unmarshal(raw, &a.UseDowncastedAlphaBar)
+	if raw, found := object["postprocessing_existing_caption_action"]; found {
+		err = json.Unmarshal(raw, &a.PostprocessingExistingCaptionAction)
 		if err != nil {
-			return fmt.Errorf("error reading 'use_downcasted_alpha_bar': %w", err)
+			return fmt.Errorf("error reading 'postprocessing_existing_caption_action': %w", err)
 		}
-		delete(object, "use_downcasted_alpha_bar")
+		delete(object, "postprocessing_existing_caption_action")
 	}
 
-	if raw, found := object["use_old_emphasis_implementation"]; found {
-		err = json.Unmarshal(raw, &a.UseOldEmphasisImplementation)
+	if raw, found := object["disabled_extensions"]; found {
+		err = json.Unmarshal(raw, &a.DisabledExtensions)
 		if err != nil {
-			return fmt.Errorf("error reading 'use_old_emphasis_implementation': %w", err)
+			return fmt.Errorf("error reading 'disabled_extensions': %w", err)
 		}
-		delete(object, "use_old_emphasis_implementation")
+		delete(object, "disabled_extensions")
 	}
 
-	if raw, found := object["use_old_hires_fix_width_height"]; found {
-		err = json.Unmarshal(raw, &a.UseOldHiresFixWidthHeight)
+	if raw, found := object["disable_all_extensions"]; found {
+		err = json.Unmarshal(raw, &a.DisableAllExtensions)
 		if err != nil {
-			return fmt.Errorf("error reading 'use_old_hires_fix_width_height': %w", err)
+			return fmt.Errorf("error reading 'disable_all_extensions': %w", err)
 		}
-		delete(object, "use_old_hires_fix_width_height")
+		delete(object, "disable_all_extensions")
 	}
 
-	if raw, found := object["use_old_karras_scheduler_sigmas"]; found {
-		err = json.Unmarshal(raw, &a.UseOldKarrasSchedulerSigmas)
+	if raw, found := object["restore_config_state_file"]; found {
+		err = json.Unmarshal(raw, &a.RestoreConfigStateFile)
 		if err != nil {
-			return fmt.Errorf("error reading 'use_old_karras_scheduler_sigmas': %w", err)
+			return fmt.Errorf("error reading 'restore_config_state_file': %w", err)
 		}
-		delete(object, "use_old_karras_scheduler_sigmas")
+		delete(object, "restore_config_state_file")
 	}
 
-	if raw, found := object["use_old_scheduling"]; found {
-		err = json.Unmarshal(raw, &a.UseOldScheduling)
+	if raw, found := object["sd_checkpoint_hash"]; found {
+		err = json.Unmarshal(raw, &a.SdCheckpointHash)
 		if err != nil {
-			return fmt.Errorf("error reading 'use_old_scheduling': %w", err)
+			return fmt.Errorf("error reading 'sd_checkpoint_hash': %w", err)
 		}
-		delete(object, "use_old_scheduling")
+		delete(object, "sd_checkpoint_hash")
 	}
 
-	if raw, found := object["use_original_name_batch"]; found {
-		err = json.Unmarshal(raw, &a.UseOriginalNameBatch)
+	if raw, found := object["sd_lora"]; found {
+		err = json.Unmarshal(raw, &a.SdLora)
 		if err != nil {
-			return fmt.Errorf("error reading 'use_original_name_batch': %w", err)
+			return fmt.Errorf("error reading 'sd_lora': %w", err)
 		}
-		delete(object, "use_original_name_batch")
+		delete(object, "sd_lora")
 	}
 
-	if raw, found := object["use_save_to_dirs_for_ui"]; found {
-		err = json.Unmarshal(raw, &a.UseSaveToDirsForUi)
+	if raw, found := object["lora_preferred_name"]; found {
+		err = json.Unmarshal(raw, &a.LoraPreferredName)
 		if err != nil {
-			return fmt.Errorf("error reading 'use_save_to_dirs_for_ui': %w", err)
+			return fmt.Errorf("error reading 'lora_preferred_name': %w", err)
 		}
-		delete(object, "use_save_to_dirs_for_ui")
+		delete(object, "lora_preferred_name")
 	}
 
-	if raw, found := object["use_upscaler_name_as_suffix"]; found {
-		err = json.Unmarshal(raw, &a.UseUpscalerNameAsSuffix)
+	if raw, found := object["lora_add_hashes_to_infotext"]; found {
+		err = json.Unmarshal(raw, &a.LoraAddHashesToInfotext)
 		if err != nil {
-			return fmt.Errorf("error reading 'use_upscaler_name_as_suffix': %w", err)
+			return fmt.Errorf("error reading 'lora_add_hashes_to_infotext': %w", err)
 		}
-		delete(object, "use_upscaler_name_as_suffix")
+		delete(object, "lora_add_hashes_to_infotext")
 	}
 
-	if raw, found := object["webp_lossless"]; found {
-		err = json.Unmarshal(raw, &a.WebpLossless)
+	if raw, found := object["lora_bundled_ti_to_infotext"]; found {
+		err = json.Unmarshal(raw, &a.LoraBundledTiToInfotext)
 		if err != nil {
-			return fmt.Errorf("error reading 'webp_lossless': %w", err)
+			return fmt.Errorf("error reading 'lora_bundled_ti_to_infotext': %w", err)
 		}
-		delete(object, "webp_lossless")
+		delete(object, "lora_bundled_ti_to_infotext")
+	}
+
+	if raw, found := object["lora_show_all"]; found {
+		err = json.Unmarshal(raw, &a.LoraShowAll)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_show_all': %w", err)
+		}
+		delete(object, "lora_show_all")
+	}
+
+	if raw, found := object["lora_hide_unknown_for_versions"]; found {
+		err = json.Unmarshal(raw, &a.LoraHideUnknownForVersions)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_hide_unknown_for_versions': %w", err)
+		}
+		delete(object, "lora_hide_unknown_for_versions")
+	}
+
+	if raw, found := object["lora_in_memory_limit"]; found {
+		err = json.Unmarshal(raw, &a.LoraInMemoryLimit)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_in_memory_limit': %w", err)
+		}
+		delete(object, "lora_in_memory_limit")
+	}
+
+	if raw, found := object["lora_not_found_warning_console"]; found {
+		err = json.Unmarshal(raw, &a.LoraNotFoundWarningConsole)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_not_found_warning_console': %w", err)
+		}
+		delete(object, "lora_not_found_warning_console")
+	}
+
+	if raw, found := object["lora_not_found_gradio_warning"]; found {
+		err = json.Unmarshal(raw, &a.LoraNotFoundGradioWarning)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_not_found_gradio_warning': %w", err)
+		}
+		delete(object, "lora_not_found_gradio_warning")
+	}
+
+	if raw, found := object["lora_functional"]; found {
+		err = json.Unmarshal(raw, &a.LoraFunctional)
+		if err != nil {
+			return fmt.Errorf("error reading 'lora_functional': %w", err)
+		}
+		delete(object, "lora_functional")
+	}
+
+	if raw, found := object["canvas_hotkey_zoom"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyZoom)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_zoom': %w", err)
+		}
+		delete(object, "canvas_hotkey_zoom")
+	}
+
+	if raw, found := object["canvas_hotkey_adjust"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyAdjust)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_adjust': %w", err)
+		}
+		delete(object, "canvas_hotkey_adjust")
+	}
+
+	if raw, found := object["canvas_hotkey_shrink_brush"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyShrinkBrush)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_shrink_brush': %w", err)
+		}
+		delete(object, "canvas_hotkey_shrink_brush")
+	}
+
+	if raw, found := object["canvas_hotkey_grow_brush"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyGrowBrush)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_grow_brush': %w", err)
+		}
+		delete(object, "canvas_hotkey_grow_brush")
+	}
+
+	if raw, found := object["canvas_hotkey_move"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyMove)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_move': %w", err)
+		}
+		delete(object, "canvas_hotkey_move")
+	}
+
+	if raw, found := object["canvas_hotkey_fullscreen"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyFullscreen)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_fullscreen': %w", err)
+		}
+		delete(object, "canvas_hotkey_fullscreen")
+	}
+
+	if raw, found := object["canvas_hotkey_reset"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyReset)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_reset': %w", err)
+		}
+		delete(object, "canvas_hotkey_reset")
+	}
+
+	if raw, found := object["canvas_hotkey_overlap"]; found {
+		err = json.Unmarshal(raw, &a.CanvasHotkeyOverlap)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_hotkey_overlap': %w", err)
+		}
+		delete(object, "canvas_hotkey_overlap")
+	}
+
+	if raw, found := object["canvas_show_tooltip"]; found {
+		err = json.Unmarshal(raw, &a.CanvasShowTooltip)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_show_tooltip': %w", err)
+		}
+		delete(object, "canvas_show_tooltip")
+	}
+
+	if raw, found := object["canvas_auto_expand"]; found {
+		err = json.Unmarshal(raw, &a.CanvasAutoExpand)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_auto_expand': %w", err)
+		}
+		delete(object, "canvas_auto_expand")
+	}
+
+	if raw, found := object["canvas_blur_prompt"]; found {
+		err = json.Unmarshal(raw, &a.CanvasBlurPrompt)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_blur_prompt': %w", err)
+		}
+		delete(object, "canvas_blur_prompt")
+	}
+
+	if raw, found := object["canvas_disabled_functions"]; found {
+		err = json.Unmarshal(raw, &a.CanvasDisabledFunctions)
+		if err != nil {
+			return fmt.Errorf("error reading 'canvas_disabled_functions': %w", err)
+		}
+		delete(object, "canvas_disabled_functions")
+	}
+
+	if raw, found := object["settings_in_ui"]; found {
+		err = json.Unmarshal(raw, &a.SettingsInUi)
+		if err != nil {
+			return fmt.Errorf("error reading 'settings_in_ui': %w", err)
+		}
+		delete(object, "settings_in_ui")
+	}
+
+	if raw, found := object["extra_options_txt2img"]; found {
+		err = json.Unmarshal(raw, &a.ExtraOptionsTxt2img)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_options_txt2img': %w", err)
+		}
+		delete(object, "extra_options_txt2img")
+	}
+
+	if raw, found := object["extra_options_img2img"]; found {
+		err = json.Unmarshal(raw, &a.ExtraOptionsImg2img)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_options_img2img': %w", err)
+		}
+		delete(object, "extra_options_img2img")
+	}
+
+	if raw, found := object["extra_options_cols"]; found {
+		err = json.Unmarshal(raw, &a.ExtraOptionsCols)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_options_cols': %w", err)
+		}
+		delete(object, "extra_options_cols")
+	}
+
+	if raw, found := object["extra_options_accordion"]; found {
+		err = json.Unmarshal(raw, &a.ExtraOptionsAccordion)
+		if err != nil {
+			return fmt.Errorf("error reading 'extra_options_accordion': %w", err)
+		}
+		delete(object, "extra_options_accordion")
 	}
 
 	if len(object) != 0 {
@@ -7291,283 +7045,285 @@ func (a Options) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
-	if a.CLIPStopAtLastLayers != nil {
-		object["CLIP_stop_at_last_layers"], err = json.Marshal(a.CLIPStopAtLastLayers)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'CLIP_stop_at_last_layers': %w", err)
-		}
+	object["samples_save"], err = json.Marshal(a.SamplesSave)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'samples_save': %w", err)
 	}
 
-	if a.DATTile != nil {
-		object["DAT_tile"], err = json.Marshal(a.DATTile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'DAT_tile': %w", err)
-		}
+	object["samples_format"], err = json.Marshal(a.SamplesFormat)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'samples_format': %w", err)
 	}
 
-	if a.DATTileOverlap != nil {
-		object["DAT_tile_overlap"], err = json.Marshal(a.DATTileOverlap)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'DAT_tile_overlap': %w", err)
-		}
+	object["samples_filename_pattern"], err = json.Marshal(a.SamplesFilenamePattern)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'samples_filename_pattern': %w", err)
 	}
 
-	if a.ESRGANTile != nil {
-		object["ESRGAN_tile"], err = json.Marshal(a.ESRGANTile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ESRGAN_tile': %w", err)
-		}
+	object["save_images_add_number"], err = json.Marshal(a.SaveImagesAddNumber)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_images_add_number': %w", err)
 	}
 
-	if a.ESRGANTileOverlap != nil {
-		object["ESRGAN_tile_overlap"], err = json.Marshal(a.ESRGANTileOverlap)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ESRGAN_tile_overlap': %w", err)
-		}
+	object["save_images_replace_action"], err = json.Marshal(a.SaveImagesReplaceAction)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_images_replace_action': %w", err)
 	}
 
-	if a.AddModelHashToInfo != nil {
-		object["add_model_hash_to_info"], err = json.Marshal(a.AddModelHashToInfo)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'add_model_hash_to_info': %w", err)
-		}
+	object["grid_save"], err = json.Marshal(a.GridSave)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_save': %w", err)
 	}
 
-	if a.AddModelNameToInfo != nil {
-		object["add_model_name_to_info"], err = json.Marshal(a.AddModelNameToInfo)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'add_model_name_to_info': %w", err)
-		}
+	object["grid_format"], err = json.Marshal(a.GridFormat)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_format': %w", err)
 	}
 
-	if a.AddUserNameToInfo != nil {
-		object["add_user_name_to_info"], err = json.Marshal(a.AddUserNameToInfo)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'add_user_name_to_info': %w", err)
-		}
+	object["grid_extended_filename"], err = json.Marshal(a.GridExtendedFilename)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_extended_filename': %w", err)
 	}
 
-	if a.AddVaeHashToInfo != nil {
-		object["add_vae_hash_to_info"], err = json.Marshal(a.AddVaeHashToInfo)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'add_vae_hash_to_info': %w", err)
-		}
+	object["grid_only_if_multiple"], err = json.Marshal(a.GridOnlyIfMultiple)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_only_if_multiple': %w", err)
 	}
 
-	if a.AddVaeNameToInfo != nil {
-		object["add_vae_name_to_info"], err = json.Marshal(a.AddVaeNameToInfo)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'add_vae_name_to_info': %w", err)
-		}
+	object["grid_prevent_empty_spots"], err = json.Marshal(a.GridPreventEmptySpots)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_prevent_empty_spots': %w", err)
 	}
 
-	if a.AddVersionToInfotext != nil {
-		object["add_version_to_infotext"], err = json.Marshal(a.AddVersionToInfotext)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'add_version_to_infotext': %w", err)
-		}
+	object["grid_zip_filename_pattern"], err = json.Marshal(a.GridZipFilenamePattern)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_zip_filename_pattern': %w", err)
 	}
 
-	if a.AlwaysDiscardNextToLastSigma != nil {
-		object["always_discard_next_to_last_sigma"], err = json.Marshal(a.AlwaysDiscardNextToLastSigma)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'always_discard_next_to_last_sigma': %w", err)
-		}
+	object["n_rows"], err = json.Marshal(a.NRows)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'n_rows': %w", err)
 	}
 
-	if a.ApiEnableRequests != nil {
-		object["api_enable_requests"], err = json.Marshal(a.ApiEnableRequests)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'api_enable_requests': %w", err)
-		}
+	object["font"], err = json.Marshal(a.Font)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'font': %w", err)
 	}
 
-	if a.ApiForbidLocalRequests != nil {
-		object["api_forbid_local_requests"], err = json.Marshal(a.ApiForbidLocalRequests)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'api_forbid_local_requests': %w", err)
-		}
+	object["grid_text_active_color"], err = json.Marshal(a.GridTextActiveColor)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_text_active_color': %w", err)
 	}
 
-	if a.ApiUseragent != nil {
-		object["api_useragent"], err = json.Marshal(a.ApiUseragent)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'api_useragent': %w", err)
-		}
+	object["grid_text_inactive_color"], err = json.Marshal(a.GridTextInactiveColor)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_text_inactive_color': %w", err)
 	}
 
-	if a.AutoBackcompat != nil {
-		object["auto_backcompat"], err = json.Marshal(a.AutoBackcompat)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'auto_backcompat': %w", err)
-		}
+	object["grid_background_color"], err = json.Marshal(a.GridBackgroundColor)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_background_color': %w", err)
 	}
 
-	if a.AutoLaunchBrowser != nil {
-		object["auto_launch_browser"], err = json.Marshal(a.AutoLaunchBrowser)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'auto_launch_browser': %w", err)
-		}
+	object["enable_pnginfo"], err = json.Marshal(a.EnablePnginfo)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_pnginfo': %w", err)
 	}
 
-	if a.AutoVaePrecision != nil {
-		object["auto_vae_precision"], err = json.Marshal(a.AutoVaePrecision)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'auto_vae_precision': %w", err)
-		}
+	object["save_txt"], err = json.Marshal(a.SaveTxt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_txt': %w", err)
 	}
 
-	if a.AutoVaePrecisionBfloat16 != nil {
-		object["auto_vae_precision_bfloat16"], err = json.Marshal(a.AutoVaePrecisionBfloat16)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'auto_vae_precision_bfloat16': %w", err)
-		}
+	object["save_images_before_face_restoration"], err = json.Marshal(a.SaveImagesBeforeFaceRestoration)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_images_before_face_restoration': %w", err)
 	}
 
-	if a.BatchCondUncond != nil {
-		object["batch_cond_uncond"], err = json.Marshal(a.BatchCondUncond)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'batch_cond_uncond': %w", err)
-		}
+	object["save_images_before_highres_fix"], err = json.Marshal(a.SaveImagesBeforeHighresFix)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_images_before_highres_fix': %w", err)
 	}
 
-	if a.BetaDistAlpha != nil {
-		object["beta_dist_alpha"], err = json.Marshal(a.BetaDistAlpha)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'beta_dist_alpha': %w", err)
-		}
+	object["save_images_before_color_correction"], err = json.Marshal(a.SaveImagesBeforeColorCorrection)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_images_before_color_correction': %w", err)
 	}
 
-	if a.BetaDistBeta != nil {
-		object["beta_dist_beta"], err = json.Marshal(a.BetaDistBeta)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'beta_dist_beta': %w", err)
-		}
+	object["save_mask"], err = json.Marshal(a.SaveMask)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_mask': %w", err)
 	}
 
-	if a.CacheFp16Weight != nil {
-		object["cache_fp16_weight"], err = json.Marshal(a.CacheFp16Weight)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'cache_fp16_weight': %w", err)
-		}
+	object["save_mask_composite"], err = json.Marshal(a.SaveMaskComposite)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_mask_composite': %w", err)
 	}
 
-	if a.CanvasAutoExpand != nil {
-		object["canvas_auto_expand"], err = json.Marshal(a.CanvasAutoExpand)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_auto_expand': %w", err)
-		}
+	object["jpeg_quality"], err = json.Marshal(a.JpegQuality)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'jpeg_quality': %w", err)
 	}
 
-	if a.CanvasBlurPrompt != nil {
-		object["canvas_blur_prompt"], err = json.Marshal(a.CanvasBlurPrompt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_blur_prompt': %w", err)
-		}
+	object["webp_lossless"], err = json.Marshal(a.WebpLossless)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'webp_lossless': %w", err)
 	}
 
-	if a.CanvasDisabledFunctions != nil {
-		object["canvas_disabled_functions"], err = json.Marshal(a.CanvasDisabledFunctions)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_disabled_functions': %w", err)
-		}
+	object["export_for_4chan"], err = json.Marshal(a.ExportFor4chan)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'export_for_4chan': %w", err)
 	}
 
-	if a.CanvasHotkeyAdjust != nil {
-		object["canvas_hotkey_adjust"], err = json.Marshal(a.CanvasHotkeyAdjust)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_adjust': %w", err)
-		}
+	object["img_downscale_threshold"], err = json.Marshal(a.ImgDownscaleThreshold)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img_downscale_threshold': %w", err)
 	}
 
-	if a.CanvasHotkeyFullscreen != nil {
-		object["canvas_hotkey_fullscreen"], err = json.Marshal(a.CanvasHotkeyFullscreen)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_fullscreen': %w", err)
-		}
+	object["target_side_length"], err = json.Marshal(a.TargetSideLength)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'target_side_length': %w", err)
 	}
 
-	if a.CanvasHotkeyGrowBrush != nil {
-		object["canvas_hotkey_grow_brush"], err = json.Marshal(a.CanvasHotkeyGrowBrush)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_grow_brush': %w", err)
-		}
+	object["img_max_size_mp"], err = json.Marshal(a.ImgMaxSizeMp)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img_max_size_mp': %w", err)
 	}
 
-	if a.CanvasHotkeyMove != nil {
-		object["canvas_hotkey_move"], err = json.Marshal(a.CanvasHotkeyMove)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_move': %w", err)
-		}
+	object["use_original_name_batch"], err = json.Marshal(a.UseOriginalNameBatch)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_original_name_batch': %w", err)
 	}
 
-	if a.CanvasHotkeyOverlap != nil {
-		object["canvas_hotkey_overlap"], err = json.Marshal(a.CanvasHotkeyOverlap)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_overlap': %w", err)
-		}
+	object["use_upscaler_name_as_suffix"], err = json.Marshal(a.UseUpscalerNameAsSuffix)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_upscaler_name_as_suffix': %w", err)
 	}
 
-	if a.CanvasHotkeyReset != nil {
-		object["canvas_hotkey_reset"], err = json.Marshal(a.CanvasHotkeyReset)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_reset': %w", err)
-		}
+	object["save_selected_only"], err = json.Marshal(a.SaveSelectedOnly)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_selected_only': %w", err)
 	}
 
-	if a.CanvasHotkeyShrinkBrush != nil {
-		object["canvas_hotkey_shrink_brush"], err = json.Marshal(a.CanvasHotkeyShrinkBrush)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_shrink_brush': %w", err)
-		}
+	object["save_write_log_csv"], err = json.Marshal(a.SaveWriteLogCsv)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_write_log_csv': %w", err)
 	}
 
-	if a.CanvasHotkeyZoom != nil {
-		object["canvas_hotkey_zoom"], err = json.Marshal(a.CanvasHotkeyZoom)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_hotkey_zoom': %w", err)
-		}
+	object["save_init_img"], err = json.Marshal(a.SaveInitImg)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_init_img': %w", err)
 	}
 
-	if a.CanvasShowTooltip != nil {
-		object["canvas_show_tooltip"], err = json.Marshal(a.CanvasShowTooltip)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'canvas_show_tooltip': %w", err)
-		}
+	object["temp_dir"], err = json.Marshal(a.TempDir)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'temp_dir': %w", err)
 	}
 
-	if a.CleanTempDirAtStart != nil {
-		object["clean_temp_dir_at_start"], err = json.Marshal(a.CleanTempDirAtStart)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'clean_temp_dir_at_start': %w", err)
-		}
+	object["clean_temp_dir_at_start"], err = json.Marshal(a.CleanTempDirAtStart)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'clean_temp_dir_at_start': %w", err)
 	}
 
-	if a.CodeFormerWeight != nil {
-		object["code_former_weight"], err = json.Marshal(a.CodeFormerWeight)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'code_former_weight': %w", err)
-		}
+	object["save_incomplete_images"], err = json.Marshal(a.SaveIncompleteImages)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_incomplete_images': %w", err)
 	}
 
-	if a.CommaPaddingBacktrack != nil {
-		object["comma_padding_backtrack"], err = json.Marshal(a.CommaPaddingBacktrack)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'comma_padding_backtrack': %w", err)
-		}
+	object["notification_audio"], err = json.Marshal(a.NotificationAudio)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'notification_audio': %w", err)
 	}
 
-	if a.CompactPromptBox != nil {
-		object["compact_prompt_box"], err = json.Marshal(a.CompactPromptBox)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'compact_prompt_box': %w", err)
-		}
+	object["notification_volume"], err = json.Marshal(a.NotificationVolume)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'notification_volume': %w", err)
 	}
 
-	if a.CrossAttentionOptimization != nil {
-		object["cross_attention_optimization"], err = json.Marshal(a.CrossAttentionOptimization)
+	object["outdir_samples"], err = json.Marshal(a.OutdirSamples)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_samples': %w", err)
+	}
+
+	object["outdir_txt2img_samples"], err = json.Marshal(a.OutdirTxt2imgSamples)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_txt2img_samples': %w", err)
+	}
+
+	object["outdir_img2img_samples"], err = json.Marshal(a.OutdirImg2imgSamples)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_img2img_samples': %w", err)
+	}
+
+	object["outdir_extras_samples"], err = json.Marshal(a.OutdirExtrasSamples)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_extras_samples': %w", err)
+	}
+
+	object["outdir_grids"], err = json.Marshal(a.OutdirGrids)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_grids': %w", err)
+	}
+
+	object["outdir_txt2img_grids"], err = json.Marshal(a.OutdirTxt2imgGrids)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_txt2img_grids': %w", err)
+	}
+
+	object["outdir_img2img_grids"], err = json.Marshal(a.OutdirImg2imgGrids)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_img2img_grids': %w", err)
+	}
+
+	object["outdir_save"], err = json.Marshal(a.OutdirSave)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_save': %w", err)
+	}
+
+	object["outdir_init_images"], err = json.Marshal(a.OutdirInitImages)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outdir_init_images': %w", err)
+	}
+
+	object["save_to_dirs"], err = json.Marshal(a.SaveToDirs)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_to_dirs': %w", err)
+	}
+
+	object["grid_save_to_dirs"], err = json.Marshal(a.GridSaveToDirs)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'grid_save_to_dirs': %w", err)
+	}
+
+	object["use_save_to_dirs_for_ui"], err = json.Marshal(a.UseSaveToDirsForUi)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_save_to_dirs_for_ui': %w", err)
+	}
+
+	object["directories_filename_pattern"], err = json.Marshal(a.DirectoriesFilenamePattern)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'directories_filename_pattern': %w", err)
+	}
+
+	object["directories_max_prompt_words"], err = json.Marshal(a.DirectoriesMaxPromptWords)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'directories_max_prompt_words': %w", err)
+	}
+
+	object["ESRGAN_tile"], err = json.Marshal(a.ESRGANTile)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ESRGAN_tile': %w", err)
+	}
+
+	object["ESRGAN_tile_overlap"], err = json.Marshal(a.ESRGANTileOverlap)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ESRGAN_tile_overlap': %w", err)
+	}
+
+	if a.RealesrganEnabledModels != nil {
+		object["realesrgan_enabled_models"], err = json.Marshal(a.RealesrganEnabledModels)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'cross_attention_optimization': %w", err)
+			return nil, fmt.Errorf("error marshaling 'realesrgan_enabled_models': %w", err)
 		}
 	}
 
@@ -7578,1089 +7334,119 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.DatasetFilenameJoinString != nil {
-		object["dataset_filename_join_string"], err = json.Marshal(a.DatasetFilenameJoinString)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'dataset_filename_join_string': %w", err)
-		}
+	object["DAT_tile"], err = json.Marshal(a.DATTile)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'DAT_tile': %w", err)
 	}
 
-	if a.DatasetFilenameWordRegex != nil {
-		object["dataset_filename_word_regex"], err = json.Marshal(a.DatasetFilenameWordRegex)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'dataset_filename_word_regex': %w", err)
-		}
+	object["DAT_tile_overlap"], err = json.Marshal(a.DATTileOverlap)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'DAT_tile_overlap': %w", err)
 	}
 
-	if a.DdimDiscretize != nil {
-		object["ddim_discretize"], err = json.Marshal(a.DdimDiscretize)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ddim_discretize': %w", err)
-		}
+	object["upscaler_for_img2img"], err = json.Marshal(a.UpscalerForImg2img)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'upscaler_for_img2img': %w", err)
 	}
 
-	if a.DeepbooruEscape != nil {
-		object["deepbooru_escape"], err = json.Marshal(a.DeepbooruEscape)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'deepbooru_escape': %w", err)
-		}
+	object["set_scale_by_when_changing_upscaler"], err = json.Marshal(a.SetScaleByWhenChangingUpscaler)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'set_scale_by_when_changing_upscaler': %w", err)
 	}
 
-	if a.DeepbooruFilterTags != nil {
-		object["deepbooru_filter_tags"], err = json.Marshal(a.DeepbooruFilterTags)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'deepbooru_filter_tags': %w", err)
-		}
+	object["face_restoration"], err = json.Marshal(a.FaceRestoration)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'face_restoration': %w", err)
 	}
 
-	if a.DeepbooruSortAlpha != nil {
-		object["deepbooru_sort_alpha"], err = json.Marshal(a.DeepbooruSortAlpha)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'deepbooru_sort_alpha': %w", err)
-		}
+	object["face_restoration_model"], err = json.Marshal(a.FaceRestorationModel)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'face_restoration_model': %w", err)
 	}
 
-	if a.DeepbooruUseSpaces != nil {
-		object["deepbooru_use_spaces"], err = json.Marshal(a.DeepbooruUseSpaces)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'deepbooru_use_spaces': %w", err)
-		}
+	object["code_former_weight"], err = json.Marshal(a.CodeFormerWeight)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'code_former_weight': %w", err)
 	}
 
-	if a.DimensionsAndBatchTogether != nil {
-		object["dimensions_and_batch_together"], err = json.Marshal(a.DimensionsAndBatchTogether)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'dimensions_and_batch_together': %w", err)
-		}
+	object["face_restoration_unload"], err = json.Marshal(a.FaceRestorationUnload)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'face_restoration_unload': %w", err)
 	}
 
-	if a.DirectoriesFilenamePattern != nil {
-		object["directories_filename_pattern"], err = json.Marshal(a.DirectoriesFilenamePattern)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'directories_filename_pattern': %w", err)
-		}
+	object["auto_launch_browser"], err = json.Marshal(a.AutoLaunchBrowser)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'auto_launch_browser': %w", err)
 	}
 
-	if a.DirectoriesMaxPromptWords != nil {
-		object["directories_max_prompt_words"], err = json.Marshal(a.DirectoriesMaxPromptWords)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'directories_max_prompt_words': %w", err)
-		}
+	object["enable_console_prompts"], err = json.Marshal(a.EnableConsolePrompts)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_console_prompts': %w", err)
 	}
 
-	if a.DisableAllExtensions != nil {
-		object["disable_all_extensions"], err = json.Marshal(a.DisableAllExtensions)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_all_extensions': %w", err)
-		}
+	object["show_warnings"], err = json.Marshal(a.ShowWarnings)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'show_warnings': %w", err)
 	}
 
-	if a.DisableMmapLoadSafetensors != nil {
-		object["disable_mmap_load_safetensors"], err = json.Marshal(a.DisableMmapLoadSafetensors)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_mmap_load_safetensors': %w", err)
-		}
+	object["show_gradio_deprecation_warnings"], err = json.Marshal(a.ShowGradioDeprecationWarnings)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'show_gradio_deprecation_warnings': %w", err)
 	}
 
-	if a.DisableTokenCounters != nil {
-		object["disable_token_counters"], err = json.Marshal(a.DisableTokenCounters)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_token_counters': %w", err)
-		}
+	object["memmon_poll_rate"], err = json.Marshal(a.MemmonPollRate)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'memmon_poll_rate': %w", err)
 	}
 
-	if a.DisableWeightsAutoSwap != nil {
-		object["disable_weights_auto_swap"], err = json.Marshal(a.DisableWeightsAutoSwap)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disable_weights_auto_swap': %w", err)
-		}
+	object["samples_log_stdout"], err = json.Marshal(a.SamplesLogStdout)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'samples_log_stdout': %w", err)
 	}
 
-	if a.DisabledExtensions != nil {
-		object["disabled_extensions"], err = json.Marshal(a.DisabledExtensions)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'disabled_extensions': %w", err)
-		}
+	object["multiple_tqdm"], err = json.Marshal(a.MultipleTqdm)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'multiple_tqdm': %w", err)
 	}
 
-	if a.DoNotShowImages != nil {
-		object["do_not_show_images"], err = json.Marshal(a.DoNotShowImages)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'do_not_show_images': %w", err)
-		}
+	object["enable_upscale_progressbar"], err = json.Marshal(a.EnableUpscaleProgressbar)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_upscale_progressbar': %w", err)
 	}
 
-	if a.DumpStacksOnSignal != nil {
-		object["dump_stacks_on_signal"], err = json.Marshal(a.DumpStacksOnSignal)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'dump_stacks_on_signal': %w", err)
-		}
+	object["print_hypernet_extra"], err = json.Marshal(a.PrintHypernetExtra)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'print_hypernet_extra': %w", err)
 	}
 
-	if a.Emphasis != nil {
-		object["emphasis"], err = json.Marshal(a.Emphasis)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'emphasis': %w", err)
-		}
+	object["list_hidden_files"], err = json.Marshal(a.ListHiddenFiles)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'list_hidden_files': %w", err)
 	}
 
-	if a.EnableBatchSeeds != nil {
-		object["enable_batch_seeds"], err = json.Marshal(a.EnableBatchSeeds)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_batch_seeds': %w", err)
-		}
+	object["disable_mmap_load_safetensors"], err = json.Marshal(a.DisableMmapLoadSafetensors)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_mmap_load_safetensors': %w", err)
 	}
 
-	if a.EnableConsolePrompts != nil {
-		object["enable_console_prompts"], err = json.Marshal(a.EnableConsolePrompts)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_console_prompts': %w", err)
-		}
+	object["hide_ldm_prints"], err = json.Marshal(a.HideLdmPrints)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'hide_ldm_prints': %w", err)
 	}
 
-	if a.EnablePnginfo != nil {
-		object["enable_pnginfo"], err = json.Marshal(a.EnablePnginfo)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_pnginfo': %w", err)
-		}
+	object["dump_stacks_on_signal"], err = json.Marshal(a.DumpStacksOnSignal)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'dump_stacks_on_signal': %w", err)
 	}
 
-	if a.EnablePromptComments != nil {
-		object["enable_prompt_comments"], err = json.Marshal(a.EnablePromptComments)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_prompt_comments': %w", err)
-		}
+	object["profiling_explanation"], err = json.Marshal(a.ProfilingExplanation)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'profiling_explanation': %w", err)
 	}
 
-	if a.EnableQuantization != nil {
-		object["enable_quantization"], err = json.Marshal(a.EnableQuantization)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_quantization': %w", err)
-		}
-	}
-
-	if a.EnableReloadingUiScripts != nil {
-		object["enable_reloading_ui_scripts"], err = json.Marshal(a.EnableReloadingUiScripts)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_reloading_ui_scripts': %w", err)
-		}
-	}
-
-	if a.EnableUpscaleProgressbar != nil {
-		object["enable_upscale_progressbar"], err = json.Marshal(a.EnableUpscaleProgressbar)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'enable_upscale_progressbar': %w", err)
-		}
-	}
-
-	if a.EtaAncestral != nil {
-		object["eta_ancestral"], err = json.Marshal(a.EtaAncestral)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'eta_ancestral': %w", err)
-		}
-	}
-
-	if a.EtaDdim != nil {
-		object["eta_ddim"], err = json.Marshal(a.EtaDdim)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'eta_ddim': %w", err)
-		}
-	}
-
-	if a.EtaNoiseSeedDelta != nil {
-		object["eta_noise_seed_delta"], err = json.Marshal(a.EtaNoiseSeedDelta)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'eta_noise_seed_delta': %w", err)
-		}
-	}
-
-	if a.ExportFor4chan != nil {
-		object["export_for_4chan"], err = json.Marshal(a.ExportFor4chan)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'export_for_4chan': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksAddTextSeparator != nil {
-		object["extra_networks_add_text_separator"], err = json.Marshal(a.ExtraNetworksAddTextSeparator)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_add_text_separator': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksCardDescriptionIsHtml != nil {
-		object["extra_networks_card_description_is_html"], err = json.Marshal(a.ExtraNetworksCardDescriptionIsHtml)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_card_description_is_html': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksCardHeight != nil {
-		object["extra_networks_card_height"], err = json.Marshal(a.ExtraNetworksCardHeight)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_card_height': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksCardOrder != nil {
-		object["extra_networks_card_order"], err = json.Marshal(a.ExtraNetworksCardOrder)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_card_order': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksCardOrderField != nil {
-		object["extra_networks_card_order_field"], err = json.Marshal(a.ExtraNetworksCardOrderField)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_card_order_field': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksCardShowDesc != nil {
-		object["extra_networks_card_show_desc"], err = json.Marshal(a.ExtraNetworksCardShowDesc)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_card_show_desc': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksCardTextScale != nil {
-		object["extra_networks_card_text_scale"], err = json.Marshal(a.ExtraNetworksCardTextScale)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_card_text_scale': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksCardWidth != nil {
-		object["extra_networks_card_width"], err = json.Marshal(a.ExtraNetworksCardWidth)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_card_width': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksDefaultMultiplier != nil {
-		object["extra_networks_default_multiplier"], err = json.Marshal(a.ExtraNetworksDefaultMultiplier)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_default_multiplier': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksDirButtonFunction != nil {
-		object["extra_networks_dir_button_function"], err = json.Marshal(a.ExtraNetworksDirButtonFunction)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_dir_button_function': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksHiddenModels != nil {
-		object["extra_networks_hidden_models"], err = json.Marshal(a.ExtraNetworksHiddenModels)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_hidden_models': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksShowHiddenDirectories != nil {
-		object["extra_networks_show_hidden_directories"], err = json.Marshal(a.ExtraNetworksShowHiddenDirectories)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_show_hidden_directories': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksTreeViewDefaultEnabled != nil {
-		object["extra_networks_tree_view_default_enabled"], err = json.Marshal(a.ExtraNetworksTreeViewDefaultEnabled)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_default_enabled': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksTreeViewDefaultWidth != nil {
-		object["extra_networks_tree_view_default_width"], err = json.Marshal(a.ExtraNetworksTreeViewDefaultWidth)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_default_width': %w", err)
-		}
-	}
-
-	if a.ExtraNetworksTreeViewStyle != nil {
-		object["extra_networks_tree_view_style"], err = json.Marshal(a.ExtraNetworksTreeViewStyle)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_style': %w", err)
-		}
-	}
-
-	if a.ExtraOptionsAccordion != nil {
-		object["extra_options_accordion"], err = json.Marshal(a.ExtraOptionsAccordion)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_options_accordion': %w", err)
-		}
-	}
-
-	if a.ExtraOptionsCols != nil {
-		object["extra_options_cols"], err = json.Marshal(a.ExtraOptionsCols)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_options_cols': %w", err)
-		}
-	}
-
-	if a.ExtraOptionsImg2img != nil {
-		object["extra_options_img2img"], err = json.Marshal(a.ExtraOptionsImg2img)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_options_img2img': %w", err)
-		}
-	}
-
-	if a.ExtraOptionsTxt2img != nil {
-		object["extra_options_txt2img"], err = json.Marshal(a.ExtraOptionsTxt2img)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'extra_options_txt2img': %w", err)
-		}
-	}
-
-	if a.FaceRestoration != nil {
-		object["face_restoration"], err = json.Marshal(a.FaceRestoration)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'face_restoration': %w", err)
-		}
-	}
-
-	if a.FaceRestorationModel != nil {
-		object["face_restoration_model"], err = json.Marshal(a.FaceRestorationModel)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'face_restoration_model': %w", err)
-		}
-	}
-
-	if a.FaceRestorationUnload != nil {
-		object["face_restoration_unload"], err = json.Marshal(a.FaceRestorationUnload)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'face_restoration_unload': %w", err)
-		}
-	}
-
-	if a.Font != nil {
-		object["font"], err = json.Marshal(a.Font)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'font': %w", err)
-		}
-	}
-
-	if a.Fp8Storage != nil {
-		object["fp8_storage"], err = json.Marshal(a.Fp8Storage)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'fp8_storage': %w", err)
-		}
-	}
-
-	if a.GalleryHeight != nil {
-		object["gallery_height"], err = json.Marshal(a.GalleryHeight)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gallery_height': %w", err)
-		}
-	}
-
-	if a.GradioTheme != nil {
-		object["gradio_theme"], err = json.Marshal(a.GradioTheme)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_theme': %w", err)
-		}
-	}
-
-	if a.GradioThemesCache != nil {
-		object["gradio_themes_cache"], err = json.Marshal(a.GradioThemesCache)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'gradio_themes_cache': %w", err)
-		}
-	}
-
-	if a.GridBackgroundColor != nil {
-		object["grid_background_color"], err = json.Marshal(a.GridBackgroundColor)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_background_color': %w", err)
-		}
-	}
-
-	if a.GridExtendedFilename != nil {
-		object["grid_extended_filename"], err = json.Marshal(a.GridExtendedFilename)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_extended_filename': %w", err)
-		}
-	}
-
-	if a.GridFormat != nil {
-		object["grid_format"], err = json.Marshal(a.GridFormat)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_format': %w", err)
-		}
-	}
-
-	if a.GridOnlyIfMultiple != nil {
-		object["grid_only_if_multiple"], err = json.Marshal(a.GridOnlyIfMultiple)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_only_if_multiple': %w", err)
-		}
-	}
-
-	if a.GridPreventEmptySpots != nil {
-		object["grid_prevent_empty_spots"], err = json.Marshal(a.GridPreventEmptySpots)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_prevent_empty_spots': %w", err)
-		}
-	}
-
-	if a.GridSave != nil {
-		object["grid_save"], err = json.Marshal(a.GridSave)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_save': %w", err)
-		}
-	}
-
-	if a.GridSaveToDirs != nil {
-		object["grid_save_to_dirs"], err = json.Marshal(a.GridSaveToDirs)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_save_to_dirs': %w", err)
-		}
-	}
-
-	if a.GridTextActiveColor != nil {
-		object["grid_text_active_color"], err = json.Marshal(a.GridTextActiveColor)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_text_active_color': %w", err)
-		}
-	}
-
-	if a.GridTextInactiveColor != nil {
-		object["grid_text_inactive_color"], err = json.Marshal(a.GridTextInactiveColor)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_text_inactive_color': %w", err)
-		}
-	}
-
-	if a.GridZipFilenamePattern != nil {
-		object["grid_zip_filename_pattern"], err = json.Marshal(a.GridZipFilenamePattern)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'grid_zip_filename_pattern': %w", err)
-		}
-	}
-
-	if a.HiddenTabs != nil {
-		object["hidden_tabs"], err = json.Marshal(a.HiddenTabs)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hidden_tabs': %w", err)
-		}
-	}
-
-	if a.HideLdmPrints != nil {
-		object["hide_ldm_prints"], err = json.Marshal(a.HideLdmPrints)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hide_ldm_prints': %w", err)
-		}
-	}
-
-	if a.HideSamplers != nil {
-		object["hide_samplers"], err = json.Marshal(a.HideSamplers)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hide_samplers': %w", err)
-		}
-	}
-
-	if a.HiresFixRefinerPass != nil {
-		object["hires_fix_refiner_pass"], err = json.Marshal(a.HiresFixRefinerPass)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hires_fix_refiner_pass': %w", err)
-		}
-	}
-
-	if a.HiresFixShowPrompts != nil {
-		object["hires_fix_show_prompts"], err = json.Marshal(a.HiresFixShowPrompts)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hires_fix_show_prompts': %w", err)
-		}
-	}
-
-	if a.HiresFixShowSampler != nil {
-		object["hires_fix_show_sampler"], err = json.Marshal(a.HiresFixShowSampler)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hires_fix_show_sampler': %w", err)
-		}
-	}
-
-	if a.HiresFixUseFirstpassConds != nil {
-		object["hires_fix_use_firstpass_conds"], err = json.Marshal(a.HiresFixUseFirstpassConds)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'hires_fix_use_firstpass_conds': %w", err)
-		}
-	}
-
-	if a.Img2imgBackgroundColor != nil {
-		object["img2img_background_color"], err = json.Marshal(a.Img2imgBackgroundColor)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_background_color': %w", err)
-		}
-	}
-
-	if a.Img2imgBatchShowResultsLimit != nil {
-		object["img2img_batch_show_results_limit"], err = json.Marshal(a.Img2imgBatchShowResultsLimit)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_batch_show_results_limit': %w", err)
-		}
-	}
-
-	if a.Img2imgColorCorrection != nil {
-		object["img2img_color_correction"], err = json.Marshal(a.Img2imgColorCorrection)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_color_correction': %w", err)
-		}
-	}
-
-	if a.Img2imgEditorHeight != nil {
-		object["img2img_editor_height"], err = json.Marshal(a.Img2imgEditorHeight)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_editor_height': %w", err)
-		}
-	}
-
-	if a.Img2imgExtraNoise != nil {
-		object["img2img_extra_noise"], err = json.Marshal(a.Img2imgExtraNoise)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_extra_noise': %w", err)
-		}
-	}
-
-	if a.Img2imgFixSteps != nil {
-		object["img2img_fix_steps"], err = json.Marshal(a.Img2imgFixSteps)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_fix_steps': %w", err)
-		}
-	}
-
-	if a.Img2imgInpaintMaskBrushColor != nil {
-		object["img2img_inpaint_mask_brush_color"], err = json.Marshal(a.Img2imgInpaintMaskBrushColor)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_inpaint_mask_brush_color': %w", err)
-		}
-	}
-
-	if a.Img2imgInpaintSketchDefaultBrushColor != nil {
-		object["img2img_inpaint_sketch_default_brush_color"], err = json.Marshal(a.Img2imgInpaintSketchDefaultBrushColor)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_inpaint_sketch_default_brush_color': %w", err)
-		}
-	}
-
-	if a.Img2imgSettingsAccordion != nil {
-		object["img2img_settings_accordion"], err = json.Marshal(a.Img2imgSettingsAccordion)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_settings_accordion': %w", err)
-		}
-	}
-
-	if a.Img2imgSketchDefaultBrushColor != nil {
-		object["img2img_sketch_default_brush_color"], err = json.Marshal(a.Img2imgSketchDefaultBrushColor)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img2img_sketch_default_brush_color': %w", err)
-		}
-	}
-
-	if a.ImgDownscaleThreshold != nil {
-		object["img_downscale_threshold"], err = json.Marshal(a.ImgDownscaleThreshold)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img_downscale_threshold': %w", err)
-		}
-	}
-
-	if a.ImgMaxSizeMp != nil {
-		object["img_max_size_mp"], err = json.Marshal(a.ImgMaxSizeMp)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'img_max_size_mp': %w", err)
-		}
-	}
-
-	if a.IncludeStylesIntoTokenCounters != nil {
-		object["include_styles_into_token_counters"], err = json.Marshal(a.IncludeStylesIntoTokenCounters)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'include_styles_into_token_counters': %w", err)
-		}
-	}
-
-	if a.InfotextExplanation != nil {
-		object["infotext_explanation"], err = json.Marshal(a.InfotextExplanation)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'infotext_explanation': %w", err)
-		}
-	}
-
-	if a.InfotextSkipPasting != nil {
-		object["infotext_skip_pasting"], err = json.Marshal(a.InfotextSkipPasting)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'infotext_skip_pasting': %w", err)
-		}
-	}
-
-	if a.InfotextStyles != nil {
-		object["infotext_styles"], err = json.Marshal(a.InfotextStyles)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'infotext_styles': %w", err)
-		}
-	}
-
-	if a.InitialNoiseMultiplier != nil {
-		object["initial_noise_multiplier"], err = json.Marshal(a.InitialNoiseMultiplier)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'initial_noise_multiplier': %w", err)
-		}
-	}
-
-	if a.InpaintingMaskWeight != nil {
-		object["inpainting_mask_weight"], err = json.Marshal(a.InpaintingMaskWeight)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'inpainting_mask_weight': %w", err)
-		}
-	}
-
-	if a.InterrogateClipDictLimit != nil {
-		object["interrogate_clip_dict_limit"], err = json.Marshal(a.InterrogateClipDictLimit)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrogate_clip_dict_limit': %w", err)
-		}
-	}
-
-	if a.InterrogateClipMaxLength != nil {
-		object["interrogate_clip_max_length"], err = json.Marshal(a.InterrogateClipMaxLength)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrogate_clip_max_length': %w", err)
-		}
-	}
-
-	if a.InterrogateClipMinLength != nil {
-		object["interrogate_clip_min_length"], err = json.Marshal(a.InterrogateClipMinLength)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrogate_clip_min_length': %w", err)
-		}
-	}
-
-	if a.InterrogateClipNumBeams != nil {
-		object["interrogate_clip_num_beams"], err = json.Marshal(a.InterrogateClipNumBeams)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrogate_clip_num_beams': %w", err)
-		}
-	}
-
-	if a.InterrogateClipSkipCategories != nil {
-		object["interrogate_clip_skip_categories"], err = json.Marshal(a.InterrogateClipSkipCategories)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrogate_clip_skip_categories': %w", err)
-		}
-	}
-
-	if a.InterrogateDeepbooruScoreThreshold != nil {
-		object["interrogate_deepbooru_score_threshold"], err = json.Marshal(a.InterrogateDeepbooruScoreThreshold)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrogate_deepbooru_score_threshold': %w", err)
-		}
-	}
-
-	if a.InterrogateKeepModelsInMemory != nil {
-		object["interrogate_keep_models_in_memory"], err = json.Marshal(a.InterrogateKeepModelsInMemory)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrogate_keep_models_in_memory': %w", err)
-		}
-	}
-
-	if a.InterrogateReturnRanks != nil {
-		object["interrogate_return_ranks"], err = json.Marshal(a.InterrogateReturnRanks)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrogate_return_ranks': %w", err)
-		}
-	}
-
-	if a.InterruptAfterCurrent != nil {
-		object["interrupt_after_current"], err = json.Marshal(a.InterruptAfterCurrent)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'interrupt_after_current': %w", err)
-		}
-	}
-
-	if a.JpegQuality != nil {
-		object["jpeg_quality"], err = json.Marshal(a.JpegQuality)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'jpeg_quality': %w", err)
-		}
-	}
-
-	if a.JsLivePreviewInModalLightbox != nil {
-		object["js_live_preview_in_modal_lightbox"], err = json.Marshal(a.JsLivePreviewInModalLightbox)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'js_live_preview_in_modal_lightbox': %w", err)
-		}
-	}
-
-	if a.JsModalLightbox != nil {
-		object["js_modal_lightbox"], err = json.Marshal(a.JsModalLightbox)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'js_modal_lightbox': %w", err)
-		}
-	}
-
-	if a.JsModalLightboxGamepad != nil {
-		object["js_modal_lightbox_gamepad"], err = json.Marshal(a.JsModalLightboxGamepad)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'js_modal_lightbox_gamepad': %w", err)
-		}
-	}
-
-	if a.JsModalLightboxGamepadRepeat != nil {
-		object["js_modal_lightbox_gamepad_repeat"], err = json.Marshal(a.JsModalLightboxGamepadRepeat)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'js_modal_lightbox_gamepad_repeat': %w", err)
-		}
-	}
-
-	if a.JsModalLightboxInitiallyZoomed != nil {
-		object["js_modal_lightbox_initially_zoomed"], err = json.Marshal(a.JsModalLightboxInitiallyZoomed)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'js_modal_lightbox_initially_zoomed': %w", err)
-		}
-	}
-
-	if a.KeyeditDelimiters != nil {
-		object["keyedit_delimiters"], err = json.Marshal(a.KeyeditDelimiters)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'keyedit_delimiters': %w", err)
-		}
-	}
-
-	if a.KeyeditDelimitersWhitespace != nil {
-		object["keyedit_delimiters_whitespace"], err = json.Marshal(a.KeyeditDelimitersWhitespace)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'keyedit_delimiters_whitespace': %w", err)
-		}
-	}
-
-	if a.KeyeditMove != nil {
-		object["keyedit_move"], err = json.Marshal(a.KeyeditMove)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'keyedit_move': %w", err)
-		}
-	}
-
-	if a.KeyeditPrecisionAttention != nil {
-		object["keyedit_precision_attention"], err = json.Marshal(a.KeyeditPrecisionAttention)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'keyedit_precision_attention': %w", err)
-		}
-	}
-
-	if a.KeyeditPrecisionExtra != nil {
-		object["keyedit_precision_extra"], err = json.Marshal(a.KeyeditPrecisionExtra)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'keyedit_precision_extra': %w", err)
-		}
-	}
-
-	if a.ListHiddenFiles != nil {
-		object["list_hidden_files"], err = json.Marshal(a.ListHiddenFiles)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'list_hidden_files': %w", err)
-		}
-	}
-
-	if a.LivePreviewAllowLowvramFull != nil {
-		object["live_preview_allow_lowvram_full"], err = json.Marshal(a.LivePreviewAllowLowvramFull)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'live_preview_allow_lowvram_full': %w", err)
-		}
-	}
-
-	if a.LivePreviewContent != nil {
-		object["live_preview_content"], err = json.Marshal(a.LivePreviewContent)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'live_preview_content': %w", err)
-		}
-	}
-
-	if a.LivePreviewFastInterrupt != nil {
-		object["live_preview_fast_interrupt"], err = json.Marshal(a.LivePreviewFastInterrupt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'live_preview_fast_interrupt': %w", err)
-		}
-	}
-
-	if a.LivePreviewRefreshPeriod != nil {
-		object["live_preview_refresh_period"], err = json.Marshal(a.LivePreviewRefreshPeriod)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'live_preview_refresh_period': %w", err)
-		}
-	}
-
-	if a.LivePreviewsEnable != nil {
-		object["live_previews_enable"], err = json.Marshal(a.LivePreviewsEnable)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'live_previews_enable': %w", err)
-		}
-	}
-
-	if a.LivePreviewsImageFormat != nil {
-		object["live_previews_image_format"], err = json.Marshal(a.LivePreviewsImageFormat)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'live_previews_image_format': %w", err)
-		}
-	}
-
-	if a.Localization != nil {
-		object["localization"], err = json.Marshal(a.Localization)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'localization': %w", err)
-		}
-	}
-
-	if a.LoraAddHashesToInfotext != nil {
-		object["lora_add_hashes_to_infotext"], err = json.Marshal(a.LoraAddHashesToInfotext)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_add_hashes_to_infotext': %w", err)
-		}
-	}
-
-	if a.LoraBundledTiToInfotext != nil {
-		object["lora_bundled_ti_to_infotext"], err = json.Marshal(a.LoraBundledTiToInfotext)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_bundled_ti_to_infotext': %w", err)
-		}
-	}
-
-	if a.LoraFunctional != nil {
-		object["lora_functional"], err = json.Marshal(a.LoraFunctional)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_functional': %w", err)
-		}
-	}
-
-	if a.LoraHideUnknownForVersions != nil {
-		object["lora_hide_unknown_for_versions"], err = json.Marshal(a.LoraHideUnknownForVersions)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_hide_unknown_for_versions': %w", err)
-		}
-	}
-
-	if a.LoraInMemoryLimit != nil {
-		object["lora_in_memory_limit"], err = json.Marshal(a.LoraInMemoryLimit)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_in_memory_limit': %w", err)
-		}
-	}
-
-	if a.LoraNotFoundGradioWarning != nil {
-		object["lora_not_found_gradio_warning"], err = json.Marshal(a.LoraNotFoundGradioWarning)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_not_found_gradio_warning': %w", err)
-		}
-	}
-
-	if a.LoraNotFoundWarningConsole != nil {
-		object["lora_not_found_warning_console"], err = json.Marshal(a.LoraNotFoundWarningConsole)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_not_found_warning_console': %w", err)
-		}
-	}
-
-	if a.LoraPreferredName != nil {
-		object["lora_preferred_name"], err = json.Marshal(a.LoraPreferredName)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_preferred_name': %w", err)
-		}
-	}
-
-	if a.LoraShowAll != nil {
-		object["lora_show_all"], err = json.Marshal(a.LoraShowAll)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lora_show_all': %w", err)
-		}
-	}
-
-	if a.MemmonPollRate != nil {
-		object["memmon_poll_rate"], err = json.Marshal(a.MemmonPollRate)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'memmon_poll_rate': %w", err)
-		}
-	}
-
-	if a.MultipleTqdm != nil {
-		object["multiple_tqdm"], err = json.Marshal(a.MultipleTqdm)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'multiple_tqdm': %w", err)
-		}
-	}
-
-	if a.NRows != nil {
-		object["n_rows"], err = json.Marshal(a.NRows)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'n_rows': %w", err)
-		}
-	}
-
-	if a.NoDpmppSdeBatchDeterminism != nil {
-		object["no_dpmpp_sde_batch_determinism"], err = json.Marshal(a.NoDpmppSdeBatchDeterminism)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'no_dpmpp_sde_batch_determinism': %w", err)
-		}
-	}
-
-	if a.NotificationAudio != nil {
-		object["notification_audio"], err = json.Marshal(a.NotificationAudio)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'notification_audio': %w", err)
-		}
-	}
-
-	if a.NotificationVolume != nil {
-		object["notification_volume"], err = json.Marshal(a.NotificationVolume)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'notification_volume': %w", err)
-		}
-	}
-
-	if a.OpenDirButtonChoice != nil {
-		object["open_dir_button_choice"], err = json.Marshal(a.OpenDirButtonChoice)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'open_dir_button_choice': %w", err)
-		}
-	}
-
-	if a.OutdirExtrasSamples != nil {
-		object["outdir_extras_samples"], err = json.Marshal(a.OutdirExtrasSamples)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_extras_samples': %w", err)
-		}
-	}
-
-	if a.OutdirGrids != nil {
-		object["outdir_grids"], err = json.Marshal(a.OutdirGrids)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_grids': %w", err)
-		}
-	}
-
-	if a.OutdirImg2imgGrids != nil {
-		object["outdir_img2img_grids"], err = json.Marshal(a.OutdirImg2imgGrids)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_img2img_grids': %w", err)
-		}
-	}
-
-	if a.OutdirImg2imgSamples != nil {
-		object["outdir_img2img_samples"], err = json.Marshal(a.OutdirImg2imgSamples)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_img2img_samples': %w", err)
-		}
-	}
-
-	if a.OutdirInitImages != nil {
-		object["outdir_init_images"], err = json.Marshal(a.OutdirInitImages)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_init_images': %w", err)
-		}
-	}
-
-	if a.OutdirSamples != nil {
-		object["outdir_samples"], err = json.Marshal(a.OutdirSamples)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_samples': %w", err)
-		}
-	}
-
-	if a.OutdirSave != nil {
-		object["outdir_save"], err = json.Marshal(a.OutdirSave)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_save': %w", err)
-		}
-	}
-
-	if a.OutdirTxt2imgGrids != nil {
-		object["outdir_txt2img_grids"], err = json.Marshal(a.OutdirTxt2imgGrids)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_txt2img_grids': %w", err)
-		}
-	}
-
-	if a.OutdirTxt2imgSamples != nil {
-		object["outdir_txt2img_samples"], err = json.Marshal(a.OutdirTxt2imgSamples)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'outdir_txt2img_samples': %w", err)
-		}
-	}
-
-	if a.OverlayInpaint != nil {
-		object["overlay_inpaint"], err = json.Marshal(a.OverlayInpaint)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'overlay_inpaint': %w", err)
-		}
-	}
-
-	if a.PadCondUncond != nil {
-		object["pad_cond_uncond"], err = json.Marshal(a.PadCondUncond)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'pad_cond_uncond': %w", err)
-		}
-	}
-
-	if a.PadCondUncondV0 != nil {
-		object["pad_cond_uncond_v0"], err = json.Marshal(a.PadCondUncondV0)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'pad_cond_uncond_v0': %w", err)
-		}
-	}
-
-	if a.PersistentCondCache != nil {
-		object["persistent_cond_cache"], err = json.Marshal(a.PersistentCondCache)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'persistent_cond_cache': %w", err)
-		}
-	}
-
-	if a.PinMemory != nil {
-		object["pin_memory"], err = json.Marshal(a.PinMemory)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'pin_memory': %w", err)
-		}
-	}
-
-	if a.PostprocessingDisableInExtras != nil {
-		object["postprocessing_disable_in_extras"], err = json.Marshal(a.PostprocessingDisableInExtras)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'postprocessing_disable_in_extras': %w", err)
-		}
-	}
-
-	if a.PostprocessingEnableInMainUi != nil {
-		object["postprocessing_enable_in_main_ui"], err = json.Marshal(a.PostprocessingEnableInMainUi)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'postprocessing_enable_in_main_ui': %w", err)
-		}
-	}
-
-	if a.PostprocessingExistingCaptionAction != nil {
-		object["postprocessing_existing_caption_action"], err = json.Marshal(a.PostprocessingExistingCaptionAction)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'postprocessing_existing_caption_action': %w", err)
-		}
-	}
-
-	if a.PostprocessingOperationOrder != nil {
-		object["postprocessing_operation_order"], err = json.Marshal(a.PostprocessingOperationOrder)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'postprocessing_operation_order': %w", err)
-		}
-	}
-
-	if a.PreventScreenSleepDuringGeneration != nil {
-		object["prevent_screen_sleep_during_generation"], err = json.Marshal(a.PreventScreenSleepDuringGeneration)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'prevent_screen_sleep_during_generation': %w", err)
-		}
-	}
-
-	if a.PrintHypernetExtra != nil {
-		object["print_hypernet_extra"], err = json.Marshal(a.PrintHypernetExtra)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'print_hypernet_extra': %w", err)
-		}
+	object["profiling_enable"], err = json.Marshal(a.ProfilingEnable)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'profiling_enable': %w", err)
 	}
 
 	if a.ProfilingActivities != nil {
@@ -8670,682 +7456,714 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.ProfilingEnable != nil {
-		object["profiling_enable"], err = json.Marshal(a.ProfilingEnable)
+	object["profiling_record_shapes"], err = json.Marshal(a.ProfilingRecordShapes)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'profiling_record_shapes': %w", err)
+	}
+
+	object["profiling_profile_memory"], err = json.Marshal(a.ProfilingProfileMemory)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'profiling_profile_memory': %w", err)
+	}
+
+	object["profiling_with_stack"], err = json.Marshal(a.ProfilingWithStack)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'profiling_with_stack': %w", err)
+	}
+
+	object["profiling_filename"], err = json.Marshal(a.ProfilingFilename)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'profiling_filename': %w", err)
+	}
+
+	object["api_enable_requests"], err = json.Marshal(a.ApiEnableRequests)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'api_enable_requests': %w", err)
+	}
+
+	object["api_forbid_local_requests"], err = json.Marshal(a.ApiForbidLocalRequests)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'api_forbid_local_requests': %w", err)
+	}
+
+	object["api_useragent"], err = json.Marshal(a.ApiUseragent)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'api_useragent': %w", err)
+	}
+
+	object["unload_models_when_training"], err = json.Marshal(a.UnloadModelsWhenTraining)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'unload_models_when_training': %w", err)
+	}
+
+	object["pin_memory"], err = json.Marshal(a.PinMemory)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'pin_memory': %w", err)
+	}
+
+	object["save_optimizer_state"], err = json.Marshal(a.SaveOptimizerState)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_optimizer_state': %w", err)
+	}
+
+	object["save_training_settings_to_txt"], err = json.Marshal(a.SaveTrainingSettingsToTxt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'save_training_settings_to_txt': %w", err)
+	}
+
+	object["dataset_filename_word_regex"], err = json.Marshal(a.DatasetFilenameWordRegex)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'dataset_filename_word_regex': %w", err)
+	}
+
+	object["dataset_filename_join_string"], err = json.Marshal(a.DatasetFilenameJoinString)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'dataset_filename_join_string': %w", err)
+	}
+
+	object["training_image_repeats_per_epoch"], err = json.Marshal(a.TrainingImageRepeatsPerEpoch)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'training_image_repeats_per_epoch': %w", err)
+	}
+
+	object["training_write_csv_every"], err = json.Marshal(a.TrainingWriteCsvEvery)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'training_write_csv_every': %w", err)
+	}
+
+	object["training_xattention_optimizations"], err = json.Marshal(a.TrainingXattentionOptimizations)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'training_xattention_optimizations': %w", err)
+	}
+
+	object["training_enable_tensorboard"], err = json.Marshal(a.TrainingEnableTensorboard)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'training_enable_tensorboard': %w", err)
+	}
+
+	object["training_tensorboard_save_images"], err = json.Marshal(a.TrainingTensorboardSaveImages)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'training_tensorboard_save_images': %w", err)
+	}
+
+	object["training_tensorboard_flush_every"], err = json.Marshal(a.TrainingTensorboardFlushEvery)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'training_tensorboard_flush_every': %w", err)
+	}
+
+	object["sd_model_checkpoint"], err = json.Marshal(a.SdModelCheckpoint)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_model_checkpoint': %w", err)
+	}
+
+	object["sd_checkpoints_limit"], err = json.Marshal(a.SdCheckpointsLimit)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_checkpoints_limit': %w", err)
+	}
+
+	object["sd_checkpoints_keep_in_cpu"], err = json.Marshal(a.SdCheckpointsKeepInCpu)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_checkpoints_keep_in_cpu': %w", err)
+	}
+
+	object["sd_checkpoint_cache"], err = json.Marshal(a.SdCheckpointCache)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_checkpoint_cache': %w", err)
+	}
+
+	object["sd_unet"], err = json.Marshal(a.SdUnet)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_unet': %w", err)
+	}
+
+	object["enable_quantization"], err = json.Marshal(a.EnableQuantization)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_quantization': %w", err)
+	}
+
+	object["emphasis"], err = json.Marshal(a.Emphasis)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'emphasis': %w", err)
+	}
+
+	object["enable_batch_seeds"], err = json.Marshal(a.EnableBatchSeeds)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_batch_seeds': %w", err)
+	}
+
+	object["comma_padding_backtrack"], err = json.Marshal(a.CommaPaddingBacktrack)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'comma_padding_backtrack': %w", err)
+	}
+
+	object["sdxl_clip_l_skip"], err = json.Marshal(a.SdxlClipLSkip)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sdxl_clip_l_skip': %w", err)
+	}
+
+	object["CLIP_stop_at_last_layers"], err = json.Marshal(a.CLIPStopAtLastLayers)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'CLIP_stop_at_last_layers': %w", err)
+	}
+
+	object["upcast_attn"], err = json.Marshal(a.UpcastAttn)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'upcast_attn': %w", err)
+	}
+
+	object["randn_source"], err = json.Marshal(a.RandnSource)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'randn_source': %w", err)
+	}
+
+	object["tiling"], err = json.Marshal(a.Tiling)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'tiling': %w", err)
+	}
+
+	object["hires_fix_refiner_pass"], err = json.Marshal(a.HiresFixRefinerPass)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'hires_fix_refiner_pass': %w", err)
+	}
+
+	object["enable_prompt_comments"], err = json.Marshal(a.EnablePromptComments)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_prompt_comments': %w", err)
+	}
+
+	object["sdxl_crop_top"], err = json.Marshal(a.SdxlCropTop)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sdxl_crop_top': %w", err)
+	}
+
+	object["sdxl_crop_left"], err = json.Marshal(a.SdxlCropLeft)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sdxl_crop_left': %w", err)
+	}
+
+	object["sdxl_refiner_low_aesthetic_score"], err = json.Marshal(a.SdxlRefinerLowAestheticScore)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sdxl_refiner_low_aesthetic_score': %w", err)
+	}
+
+	object["sdxl_refiner_high_aesthetic_score"], err = json.Marshal(a.SdxlRefinerHighAestheticScore)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sdxl_refiner_high_aesthetic_score': %w", err)
+	}
+
+	object["sd3_enable_t5"], err = json.Marshal(a.Sd3EnableT5)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd3_enable_t5': %w", err)
+	}
+
+	object["sd_vae_explanation"], err = json.Marshal(a.SdVaeExplanation)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_vae_explanation': %w", err)
+	}
+
+	object["sd_vae_checkpoint_cache"], err = json.Marshal(a.SdVaeCheckpointCache)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_vae_checkpoint_cache': %w", err)
+	}
+
+	object["sd_vae"], err = json.Marshal(a.SdVae)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_vae': %w", err)
+	}
+
+	object["sd_vae_overrides_per_model_preferences"], err = json.Marshal(a.SdVaeOverridesPerModelPreferences)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_vae_overrides_per_model_preferences': %w", err)
+	}
+
+	object["auto_vae_precision_bfloat16"], err = json.Marshal(a.AutoVaePrecisionBfloat16)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'auto_vae_precision_bfloat16': %w", err)
+	}
+
+	object["auto_vae_precision"], err = json.Marshal(a.AutoVaePrecision)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'auto_vae_precision': %w", err)
+	}
+
+	object["sd_vae_encode_method"], err = json.Marshal(a.SdVaeEncodeMethod)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_vae_encode_method': %w", err)
+	}
+
+	object["sd_vae_decode_method"], err = json.Marshal(a.SdVaeDecodeMethod)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_vae_decode_method': %w", err)
+	}
+
+	object["inpainting_mask_weight"], err = json.Marshal(a.InpaintingMaskWeight)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'inpainting_mask_weight': %w", err)
+	}
+
+	object["initial_noise_multiplier"], err = json.Marshal(a.InitialNoiseMultiplier)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'initial_noise_multiplier': %w", err)
+	}
+
+	object["img2img_extra_noise"], err = json.Marshal(a.Img2imgExtraNoise)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_extra_noise': %w", err)
+	}
+
+	object["img2img_color_correction"], err = json.Marshal(a.Img2imgColorCorrection)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_color_correction': %w", err)
+	}
+
+	object["img2img_fix_steps"], err = json.Marshal(a.Img2imgFixSteps)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_fix_steps': %w", err)
+	}
+
+	object["img2img_background_color"], err = json.Marshal(a.Img2imgBackgroundColor)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_background_color': %w", err)
+	}
+
+	object["img2img_editor_height"], err = json.Marshal(a.Img2imgEditorHeight)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_editor_height': %w", err)
+	}
+
+	object["img2img_sketch_default_brush_color"], err = json.Marshal(a.Img2imgSketchDefaultBrushColor)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_sketch_default_brush_color': %w", err)
+	}
+
+	object["img2img_inpaint_mask_brush_color"], err = json.Marshal(a.Img2imgInpaintMaskBrushColor)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_inpaint_mask_brush_color': %w", err)
+	}
+
+	object["img2img_inpaint_sketch_default_brush_color"], err = json.Marshal(a.Img2imgInpaintSketchDefaultBrushColor)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_inpaint_sketch_default_brush_color': %w", err)
+	}
+
+	object["return_mask"], err = json.Marshal(a.ReturnMask)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'return_mask': %w", err)
+	}
+
+	object["return_mask_composite"], err = json.Marshal(a.ReturnMaskComposite)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'return_mask_composite': %w", err)
+	}
+
+	object["img2img_batch_show_results_limit"], err = json.Marshal(a.Img2imgBatchShowResultsLimit)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_batch_show_results_limit': %w", err)
+	}
+
+	object["overlay_inpaint"], err = json.Marshal(a.OverlayInpaint)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'overlay_inpaint': %w", err)
+	}
+
+	object["cross_attention_optimization"], err = json.Marshal(a.CrossAttentionOptimization)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'cross_attention_optimization': %w", err)
+	}
+
+	object["s_min_uncond"], err = json.Marshal(a.SMinUncond)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 's_min_uncond': %w", err)
+	}
+
+	object["s_min_uncond_all"], err = json.Marshal(a.SMinUncondAll)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 's_min_uncond_all': %w", err)
+	}
+
+	object["token_merging_ratio"], err = json.Marshal(a.TokenMergingRatio)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'token_merging_ratio': %w", err)
+	}
+
+	object["token_merging_ratio_img2img"], err = json.Marshal(a.TokenMergingRatioImg2img)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'token_merging_ratio_img2img': %w", err)
+	}
+
+	object["token_merging_ratio_hr"], err = json.Marshal(a.TokenMergingRatioHr)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'token_merging_ratio_hr': %w", err)
+	}
+
+	object["pad_cond_uncond"], err = json.Marshal(a.PadCondUncond)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'pad_cond_uncond': %w", err)
+	}
+
+	object["pad_cond_uncond_v0"], err = json.Marshal(a.PadCondUncondV0)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'pad_cond_uncond_v0': %w", err)
+	}
+
+	object["persistent_cond_cache"], err = json.Marshal(a.PersistentCondCache)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'persistent_cond_cache': %w", err)
+	}
+
+	object["batch_cond_uncond"], err = json.Marshal(a.BatchCondUncond)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'batch_cond_uncond': %w", err)
+	}
+
+	object["fp8_storage"], err = json.Marshal(a.Fp8Storage)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'fp8_storage': %w", err)
+	}
+
+	object["cache_fp16_weight"], err = json.Marshal(a.CacheFp16Weight)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'cache_fp16_weight': %w", err)
+	}
+
+	object["auto_backcompat"], err = json.Marshal(a.AutoBackcompat)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'auto_backcompat': %w", err)
+	}
+
+	object["use_old_emphasis_implementation"], err = json.Marshal(a.UseOldEmphasisImplementation)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_old_emphasis_implementation': %w", err)
+	}
+
+	object["use_old_karras_scheduler_sigmas"], err = json.Marshal(a.UseOldKarrasSchedulerSigmas)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_old_karras_scheduler_sigmas': %w", err)
+	}
+
+	object["no_dpmpp_sde_batch_determinism"], err = json.Marshal(a.NoDpmppSdeBatchDeterminism)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'no_dpmpp_sde_batch_determinism': %w", err)
+	}
+
+	object["use_old_hires_fix_width_height"], err = json.Marshal(a.UseOldHiresFixWidthHeight)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_old_hires_fix_width_height': %w", err)
+	}
+
+	object["hires_fix_use_firstpass_conds"], err = json.Marshal(a.HiresFixUseFirstpassConds)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'hires_fix_use_firstpass_conds': %w", err)
+	}
+
+	object["use_old_scheduling"], err = json.Marshal(a.UseOldScheduling)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_old_scheduling': %w", err)
+	}
+
+	object["use_downcasted_alpha_bar"], err = json.Marshal(a.UseDowncastedAlphaBar)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'use_downcasted_alpha_bar': %w", err)
+	}
+
+	object["refiner_switch_by_sample_steps"], err = json.Marshal(a.RefinerSwitchBySampleSteps)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'refiner_switch_by_sample_steps': %w", err)
+	}
+
+	object["interrogate_keep_models_in_memory"], err = json.Marshal(a.InterrogateKeepModelsInMemory)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'interrogate_keep_models_in_memory': %w", err)
+	}
+
+	object["interrogate_return_ranks"], err = json.Marshal(a.InterrogateReturnRanks)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'interrogate_return_ranks': %w", err)
+	}
+
+	object["interrogate_clip_num_beams"], err = json.Marshal(a.InterrogateClipNumBeams)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'interrogate_clip_num_beams': %w", err)
+	}
+
+	object["interrogate_clip_min_length"], err = json.Marshal(a.InterrogateClipMinLength)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'interrogate_clip_min_length': %w", err)
+	}
+
+	object["interrogate_clip_max_length"], err = json.Marshal(a.InterrogateClipMaxLength)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'interrogate_clip_max_length': %w", err)
+	}
+
+	object["interrogate_clip_dict_limit"], err = json.Marshal(a.InterrogateClipDictLimit)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'interrogate_clip_dict_limit': %w", err)
+	}
+
+	if a.InterrogateClipSkipCategories != nil {
+		object["interrogate_clip_skip_categories"], err = json.Marshal(a.InterrogateClipSkipCategories)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'profiling_enable': %w", err)
+			return nil, fmt.Errorf("error marshaling 'interrogate_clip_skip_categories': %w", err)
 		}
 	}
 
-	if a.ProfilingExplanation != nil {
-		object["profiling_explanation"], err = json.Marshal(a.ProfilingExplanation)
+	object["interrogate_deepbooru_score_threshold"], err = json.Marshal(a.InterrogateDeepbooruScoreThreshold)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'interrogate_deepbooru_score_threshold': %w", err)
+	}
+
+	object["deepbooru_sort_alpha"], err = json.Marshal(a.DeepbooruSortAlpha)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'deepbooru_sort_alpha': %w", err)
+	}
+
+	object["deepbooru_use_spaces"], err = json.Marshal(a.DeepbooruUseSpaces)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'deepbooru_use_spaces': %w", err)
+	}
+
+	object["deepbooru_escape"], err = json.Marshal(a.DeepbooruEscape)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'deepbooru_escape': %w", err)
+	}
+
+	object["deepbooru_filter_tags"], err = json.Marshal(a.DeepbooruFilterTags)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'deepbooru_filter_tags': %w", err)
+	}
+
+	object["extra_networks_show_hidden_directories"], err = json.Marshal(a.ExtraNetworksShowHiddenDirectories)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_show_hidden_directories': %w", err)
+	}
+
+	object["extra_networks_dir_button_function"], err = json.Marshal(a.ExtraNetworksDirButtonFunction)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_dir_button_function': %w", err)
+	}
+
+	object["extra_networks_hidden_models"], err = json.Marshal(a.ExtraNetworksHiddenModels)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_hidden_models': %w", err)
+	}
+
+	object["extra_networks_default_multiplier"], err = json.Marshal(a.ExtraNetworksDefaultMultiplier)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_default_multiplier': %w", err)
+	}
+
+	object["extra_networks_card_width"], err = json.Marshal(a.ExtraNetworksCardWidth)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_card_width': %w", err)
+	}
+
+	object["extra_networks_card_height"], err = json.Marshal(a.ExtraNetworksCardHeight)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_card_height': %w", err)
+	}
+
+	object["extra_networks_card_text_scale"], err = json.Marshal(a.ExtraNetworksCardTextScale)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_card_text_scale': %w", err)
+	}
+
+	object["extra_networks_card_show_desc"], err = json.Marshal(a.ExtraNetworksCardShowDesc)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_card_show_desc': %w", err)
+	}
+
+	object["extra_networks_card_description_is_html"], err = json.Marshal(a.ExtraNetworksCardDescriptionIsHtml)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_card_description_is_html': %w", err)
+	}
+
+	object["extra_networks_card_order_field"], err = json.Marshal(a.ExtraNetworksCardOrderField)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_card_order_field': %w", err)
+	}
+
+	object["extra_networks_card_order"], err = json.Marshal(a.ExtraNetworksCardOrder)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_card_order': %w", err)
+	}
+
+	object["extra_networks_tree_view_style"], err = json.Marshal(a.ExtraNetworksTreeViewStyle)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_style': %w", err)
+	}
+
+	object["extra_networks_tree_view_default_enabled"], err = json.Marshal(a.ExtraNetworksTreeViewDefaultEnabled)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_default_enabled': %w", err)
+	}
+
+	object["extra_networks_tree_view_default_width"], err = json.Marshal(a.ExtraNetworksTreeViewDefaultWidth)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_tree_view_default_width': %w", err)
+	}
+
+	object["extra_networks_add_text_separator"], err = json.Marshal(a.ExtraNetworksAddTextSeparator)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_networks_add_text_separator': %w", err)
+	}
+
+	object["ui_extra_networks_tab_reorder"], err = json.Marshal(a.UiExtraNetworksTabReorder)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ui_extra_networks_tab_reorder': %w", err)
+	}
+
+	object["textual_inversion_print_at_load"], err = json.Marshal(a.TextualInversionPrintAtLoad)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'textual_inversion_print_at_load': %w", err)
+	}
+
+	object["textual_inversion_add_hashes_to_infotext"], err = json.Marshal(a.TextualInversionAddHashesToInfotext)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'textual_inversion_add_hashes_to_infotext': %w", err)
+	}
+
+	object["sd_hypernetwork"], err = json.Marshal(a.SdHypernetwork)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_hypernetwork': %w", err)
+	}
+
+	object["localization"], err = json.Marshal(a.Localization)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'localization': %w", err)
+	}
+
+	object["gradio_theme"], err = json.Marshal(a.GradioTheme)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gradio_theme': %w", err)
+	}
+
+	object["gradio_themes_cache"], err = json.Marshal(a.GradioThemesCache)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gradio_themes_cache': %w", err)
+	}
+
+	object["gallery_height"], err = json.Marshal(a.GalleryHeight)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'gallery_height': %w", err)
+	}
+
+	object["return_grid"], err = json.Marshal(a.ReturnGrid)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'return_grid': %w", err)
+	}
+
+	object["do_not_show_images"], err = json.Marshal(a.DoNotShowImages)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'do_not_show_images': %w", err)
+	}
+
+	object["send_seed"], err = json.Marshal(a.SendSeed)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'send_seed': %w", err)
+	}
+
+	object["send_size"], err = json.Marshal(a.SendSize)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'send_size': %w", err)
+	}
+
+	object["enable_reloading_ui_scripts"], err = json.Marshal(a.EnableReloadingUiScripts)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'enable_reloading_ui_scripts': %w", err)
+	}
+
+	object["js_modal_lightbox"], err = json.Marshal(a.JsModalLightbox)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'js_modal_lightbox': %w", err)
+	}
+
+	object["js_modal_lightbox_initially_zoomed"], err = json.Marshal(a.JsModalLightboxInitiallyZoomed)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'js_modal_lightbox_initially_zoomed': %w", err)
+	}
+
+	object["js_modal_lightbox_gamepad"], err = json.Marshal(a.JsModalLightboxGamepad)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'js_modal_lightbox_gamepad': %w", err)
+	}
+
+	object["js_modal_lightbox_gamepad_repeat"], err = json.Marshal(a.JsModalLightboxGamepadRepeat)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'js_modal_lightbox_gamepad_repeat': %w", err)
+	}
+
+	object["sd_webui_modal_lightbox_icon_opacity"], err = json.Marshal(a.SdWebuiModalLightboxIconOpacity)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_webui_modal_lightbox_icon_opacity': %w", err)
+	}
+
+	object["sd_webui_modal_lightbox_toolbar_opacity"], err = json.Marshal(a.SdWebuiModalLightboxToolbarOpacity)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_webui_modal_lightbox_toolbar_opacity': %w", err)
+	}
+
+	object["show_progress_in_title"], err = json.Marshal(a.ShowProgressInTitle)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'show_progress_in_title': %w", err)
+	}
+
+	object["open_dir_button_choice"], err = json.Marshal(a.OpenDirButtonChoice)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'open_dir_button_choice': %w", err)
+	}
+
+	object["compact_prompt_box"], err = json.Marshal(a.CompactPromptBox)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'compact_prompt_box': %w", err)
+	}
+
+	object["samplers_in_dropdown"], err = json.Marshal(a.SamplersInDropdown)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'samplers_in_dropdown': %w", err)
+	}
+
+	object["dimensions_and_batch_together"], err = json.Marshal(a.DimensionsAndBatchTogether)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'dimensions_and_batch_together': %w", err)
+	}
+
+	object["sd_checkpoint_dropdown_use_short"], err = json.Marshal(a.SdCheckpointDropdownUseShort)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_checkpoint_dropdown_use_short': %w", err)
+	}
+
+	object["keyedit_precision_attention"], err = json.Marshal(a.KeyeditPrecisionAttention)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'keyedit_precision_attention': %w", err)
+	}
+
+	object["keyedit_precision_extra"], err = json.Marshal(a.KeyeditPrecisionExtra)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'keyedit_precision_extra': %w", err)
+	}
+
+	object["keyedit_delimiters"], err = json.Marshal(a.KeyeditDelimiters)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'keyedit_delimiters': %w", err)
+	}
+
+	if a.KeyeditDelimitersWhitespace != nil {
+		object["keyedit_delimiters_whitespace"], err = json.Marshal(a.KeyeditDelimitersWhitespace)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'profiling_explanation': %w", err)
+			return nil, fmt.Errorf("error marshaling 'keyedit_delimiters_whitespace': %w", err)
 		}
 	}
 
-	if a.ProfilingFilename != nil {
-		object["profiling_filename"], err = json.Marshal(a.ProfilingFilename)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'profiling_filename': %w", err)
-		}
-	}
-
-	if a.ProfilingProfileMemory != nil {
-		object["profiling_profile_memory"], err = json.Marshal(a.ProfilingProfileMemory)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'profiling_profile_memory': %w", err)
-		}
-	}
-
-	if a.ProfilingRecordShapes != nil {
-		object["profiling_record_shapes"], err = json.Marshal(a.ProfilingRecordShapes)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'profiling_record_shapes': %w", err)
-		}
-	}
-
-	if a.ProfilingWithStack != nil {
-		object["profiling_with_stack"], err = json.Marshal(a.ProfilingWithStack)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'profiling_with_stack': %w", err)
-		}
+	object["keyedit_move"], err = json.Marshal(a.KeyeditMove)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'keyedit_move': %w", err)
 	}
 
 	if a.QuicksettingsList != nil {
 		object["quicksettings_list"], err = json.Marshal(a.QuicksettingsList)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'quicksettings_list': %w", err)
-		}
-	}
-
-	if a.RandnSource != nil {
-		object["randn_source"], err = json.Marshal(a.RandnSource)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'randn_source': %w", err)
-		}
-	}
-
-	if a.RealesrganEnabledModels != nil {
-		object["realesrgan_enabled_models"], err = json.Marshal(a.RealesrganEnabledModels)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'realesrgan_enabled_models': %w", err)
-		}
-	}
-
-	if a.RefinerSwitchBySampleSteps != nil {
-		object["refiner_switch_by_sample_steps"], err = json.Marshal(a.RefinerSwitchBySampleSteps)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'refiner_switch_by_sample_steps': %w", err)
-		}
-	}
-
-	if a.RestoreConfigStateFile != nil {
-		object["restore_config_state_file"], err = json.Marshal(a.RestoreConfigStateFile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'restore_config_state_file': %w", err)
-		}
-	}
-
-	if a.ReturnGrid != nil {
-		object["return_grid"], err = json.Marshal(a.ReturnGrid)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'return_grid': %w", err)
-		}
-	}
-
-	if a.ReturnMask != nil {
-		object["return_mask"], err = json.Marshal(a.ReturnMask)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'return_mask': %w", err)
-		}
-	}
-
-	if a.ReturnMaskComposite != nil {
-		object["return_mask_composite"], err = json.Marshal(a.ReturnMaskComposite)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'return_mask_composite': %w", err)
-		}
-	}
-
-	if a.Rho != nil {
-		object["rho"], err = json.Marshal(a.Rho)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'rho': %w", err)
-		}
-	}
-
-	if a.SChurn != nil {
-		object["s_churn"], err = json.Marshal(a.SChurn)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 's_churn': %w", err)
-		}
-	}
-
-	if a.SMinUncond != nil {
-		object["s_min_uncond"], err = json.Marshal(a.SMinUncond)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 's_min_uncond': %w", err)
-		}
-	}
-
-	if a.SMinUncondAll != nil {
-		object["s_min_uncond_all"], err = json.Marshal(a.SMinUncondAll)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 's_min_uncond_all': %w", err)
-		}
-	}
-
-	if a.SNoise != nil {
-		object["s_noise"], err = json.Marshal(a.SNoise)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 's_noise': %w", err)
-		}
-	}
-
-	if a.STmax != nil {
-		object["s_tmax"], err = json.Marshal(a.STmax)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 's_tmax': %w", err)
-		}
-	}
-
-	if a.STmin != nil {
-		object["s_tmin"], err = json.Marshal(a.STmin)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 's_tmin': %w", err)
-		}
-	}
-
-	if a.SamplersInDropdown != nil {
-		object["samplers_in_dropdown"], err = json.Marshal(a.SamplersInDropdown)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'samplers_in_dropdown': %w", err)
-		}
-	}
-
-	if a.SamplesFilenamePattern != nil {
-		object["samples_filename_pattern"], err = json.Marshal(a.SamplesFilenamePattern)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'samples_filename_pattern': %w", err)
-		}
-	}
-
-	if a.SamplesFormat != nil {
-		object["samples_format"], err = json.Marshal(a.SamplesFormat)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'samples_format': %w", err)
-		}
-	}
-
-	if a.SamplesLogStdout != nil {
-		object["samples_log_stdout"], err = json.Marshal(a.SamplesLogStdout)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'samples_log_stdout': %w", err)
-		}
-	}
-
-	if a.SamplesSave != nil {
-		object["samples_save"], err = json.Marshal(a.SamplesSave)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'samples_save': %w", err)
-		}
-	}
-
-	if a.SaveImagesAddNumber != nil {
-		object["save_images_add_number"], err = json.Marshal(a.SaveImagesAddNumber)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_images_add_number': %w", err)
-		}
-	}
-
-	if a.SaveImagesBeforeColorCorrection != nil {
-		object["save_images_before_color_correction"], err = json.Marshal(a.SaveImagesBeforeColorCorrection)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_images_before_color_correction': %w", err)
-		}
-	}
-
-	if a.SaveImagesBeforeFaceRestoration != nil {
-		object["save_images_before_face_restoration"], err = json.Marshal(a.SaveImagesBeforeFaceRestoration)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_images_before_face_restoration': %w", err)
-		}
-	}
-
-	if a.SaveImagesBeforeHighresFix != nil {
-		object["save_images_before_highres_fix"], err = json.Marshal(a.SaveImagesBeforeHighresFix)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_images_before_highres_fix': %w", err)
-		}
-	}
-
-	if a.SaveImagesReplaceAction != nil {
-		object["save_images_replace_action"], err = json.Marshal(a.SaveImagesReplaceAction)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_images_replace_action': %w", err)
-		}
-	}
-
-	if a.SaveIncompleteImages != nil {
-		object["save_incomplete_images"], err = json.Marshal(a.SaveIncompleteImages)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_incomplete_images': %w", err)
-		}
-	}
-
-	if a.SaveInitImg != nil {
-		object["save_init_img"], err = json.Marshal(a.SaveInitImg)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_init_img': %w", err)
-		}
-	}
-
-	if a.SaveMask != nil {
-		object["save_mask"], err = json.Marshal(a.SaveMask)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_mask': %w", err)
-		}
-	}
-
-	if a.SaveMaskComposite != nil {
-		object["save_mask_composite"], err = json.Marshal(a.SaveMaskComposite)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_mask_composite': %w", err)
-		}
-	}
-
-	if a.SaveOptimizerState != nil {
-		object["save_optimizer_state"], err = json.Marshal(a.SaveOptimizerState)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_optimizer_state': %w", err)
-		}
-	}
-
-	if a.SaveSelectedOnly != nil {
-		object["save_selected_only"], err = json.Marshal(a.SaveSelectedOnly)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_selected_only': %w", err)
-		}
-	}
-
-	if a.SaveToDirs != nil {
-		object["save_to_dirs"], err = json.Marshal(a.SaveToDirs)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_to_dirs': %w", err)
-		}
-	}
-
-	if a.SaveTrainingSettingsToTxt != nil {
-		object["save_training_settings_to_txt"], err = json.Marshal(a.SaveTrainingSettingsToTxt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_training_settings_to_txt': %w", err)
-		}
-	}
-
-	if a.SaveTxt != nil {
-		object["save_txt"], err = json.Marshal(a.SaveTxt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_txt': %w", err)
-		}
-	}
-
-	if a.SaveWriteLogCsv != nil {
-		object["save_write_log_csv"], err = json.Marshal(a.SaveWriteLogCsv)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'save_write_log_csv': %w", err)
-		}
-	}
-
-	if a.Sd3EnableT5 != nil {
-		object["sd3_enable_t5"], err = json.Marshal(a.Sd3EnableT5)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd3_enable_t5': %w", err)
-		}
-	}
-
-	if a.SdCheckpointCache != nil {
-		object["sd_checkpoint_cache"], err = json.Marshal(a.SdCheckpointCache)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_checkpoint_cache': %w", err)
-		}
-	}
-
-	if a.SdCheckpointDropdownUseShort != nil {
-		object["sd_checkpoint_dropdown_use_short"], err = json.Marshal(a.SdCheckpointDropdownUseShort)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_checkpoint_dropdown_use_short': %w", err)
-		}
-	}
-
-	if a.SdCheckpointHash != nil {
-		object["sd_checkpoint_hash"], err = json.Marshal(a.SdCheckpointHash)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_checkpoint_hash': %w", err)
-		}
-	}
-
-	if a.SdCheckpointsKeepInCpu != nil {
-		object["sd_checkpoints_keep_in_cpu"], err = json.Marshal(a.SdCheckpointsKeepInCpu)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_checkpoints_keep_in_cpu': %w", err)
-		}
-	}
-
-	if a.SdCheckpointsLimit != nil {
-		object["sd_checkpoints_limit"], err = json.Marshal(a.SdCheckpointsLimit)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_checkpoints_limit': %w", err)
-		}
-	}
-
-	if a.SdHypernetwork != nil {
-		object["sd_hypernetwork"], err = json.Marshal(a.SdHypernetwork)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_hypernetwork': %w", err)
-		}
-	}
-
-	if a.SdLora != nil {
-		object["sd_lora"], err = json.Marshal(a.SdLora)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_lora': %w", err)
-		}
-	}
-
-	if a.SdModelCheckpoint != nil {
-		object["sd_model_checkpoint"], err = json.Marshal(a.SdModelCheckpoint)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_model_checkpoint': %w", err)
-		}
-	}
-
-	if a.SdNoiseSchedule != nil {
-		object["sd_noise_schedule"], err = json.Marshal(a.SdNoiseSchedule)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_noise_schedule': %w", err)
-		}
-	}
-
-	if a.SdUnet != nil {
-		object["sd_unet"], err = json.Marshal(a.SdUnet)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_unet': %w", err)
-		}
-	}
-
-	if a.SdVae != nil {
-		object["sd_vae"], err = json.Marshal(a.SdVae)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_vae': %w", err)
-		}
-	}
-
-	if a.SdVaeCheckpointCache != nil {
-		object["sd_vae_checkpoint_cache"], err = json.Marshal(a.SdVaeCheckpointCache)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_vae_checkpoint_cache': %w", err)
-		}
-	}
-
-	if a.SdVaeDecodeMethod != nil {
-		object["sd_vae_decode_method"], err = json.Marshal(a.SdVaeDecodeMethod)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_vae_decode_method': %w", err)
-		}
-	}
-
-	if a.SdVaeEncodeMethod != nil {
-		object["sd_vae_encode_method"], err = json.Marshal(a.SdVaeEncodeMethod)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_vae_encode_method': %w", err)
-		}
-	}
-
-	if a.SdVaeExplanation != nil {
-		object["sd_vae_explanation"], err = json.Marshal(a.SdVaeExplanation)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_vae_explanation': %w", err)
-		}
-	}
-
-	if a.SdVaeOverridesPerModelPreferences != nil {
-		object["sd_vae_overrides_per_model_preferences"], err = json.Marshal(a.SdVaeOverridesPerModelPreferences)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_vae_overrides_per_model_preferences': %w", err)
-		}
-	}
-
-	if a.SdWebuiModalLightboxIconOpacity != nil {
-		object["sd_webui_modal_lightbox_icon_opacity"], err = json.Marshal(a.SdWebuiModalLightboxIconOpacity)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_webui_modal_lightbox_icon_opacity': %w", err)
-		}
-	}
-
-	if a.SdWebuiModalLightboxToolbarOpacity != nil {
-		object["sd_webui_modal_lightbox_toolbar_opacity"], err = json.Marshal(a.SdWebuiModalLightboxToolbarOpacity)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sd_webui_modal_lightbox_toolbar_opacity': %w", err)
-		}
-	}
-
-	if a.SdxlClipLSkip != nil {
-		object["sdxl_clip_l_skip"], err = json.Marshal(a.SdxlClipLSkip)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sdxl_clip_l_skip': %w", err)
-		}
-	}
-
-	if a.SdxlCropLeft != nil {
-		object["sdxl_crop_left"], err = json.Marshal(a.SdxlCropLeft)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sdxl_crop_left': %w", err)
-		}
-	}
-
-	if a.SdxlCropTop != nil {
-		object["sdxl_crop_top"], err = json.Marshal(a.SdxlCropTop)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sdxl_crop_top': %w", err)
-		}
-	}
-
-	if a.SdxlRefinerHighAestheticScore != nil {
-		object["sdxl_refiner_high_aesthetic_score"], err = json.Marshal(a.SdxlRefinerHighAestheticScore)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sdxl_refiner_high_aesthetic_score': %w", err)
-		}
-	}
-
-	if a.SdxlRefinerLowAestheticScore != nil {
-		object["sdxl_refiner_low_aesthetic_score"], err = json.Marshal(a.SdxlRefinerLowAestheticScore)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sdxl_refiner_low_aesthetic_score': %w", err)
-		}
-	}
-
-	if a.SendSeed != nil {
-		object["send_seed"], err = json.Marshal(a.SendSeed)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'send_seed': %w", err)
-		}
-	}
-
-	if a.SendSize != nil {
-		object["send_size"], err = json.Marshal(a.SendSize)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'send_size': %w", err)
-		}
-	}
-
-	if a.SetScaleByWhenChangingUpscaler != nil {
-		object["set_scale_by_when_changing_upscaler"], err = json.Marshal(a.SetScaleByWhenChangingUpscaler)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'set_scale_by_when_changing_upscaler': %w", err)
-		}
-	}
-
-	if a.SettingsInUi != nil {
-		object["settings_in_ui"], err = json.Marshal(a.SettingsInUi)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'settings_in_ui': %w", err)
-		}
-	}
-
-	if a.SgmNoiseMultiplier != nil {
-		object["sgm_noise_multiplier"], err = json.Marshal(a.SgmNoiseMultiplier)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sgm_noise_multiplier': %w", err)
-		}
-	}
-
-	if a.ShowGradioDeprecationWarnings != nil {
-		object["show_gradio_deprecation_warnings"], err = json.Marshal(a.ShowGradioDeprecationWarnings)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'show_gradio_deprecation_warnings': %w", err)
-		}
-	}
-
-	if a.ShowProgressEveryNSteps != nil {
-		object["show_progress_every_n_steps"], err = json.Marshal(a.ShowProgressEveryNSteps)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'show_progress_every_n_steps': %w", err)
-		}
-	}
-
-	if a.ShowProgressGrid != nil {
-		object["show_progress_grid"], err = json.Marshal(a.ShowProgressGrid)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'show_progress_grid': %w", err)
-		}
-	}
-
-	if a.ShowProgressInTitle != nil {
-		object["show_progress_in_title"], err = json.Marshal(a.ShowProgressInTitle)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'show_progress_in_title': %w", err)
-		}
-	}
-
-	if a.ShowProgressType != nil {
-		object["show_progress_type"], err = json.Marshal(a.ShowProgressType)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'show_progress_type': %w", err)
-		}
-	}
-
-	if a.ShowProgressbar != nil {
-		object["show_progressbar"], err = json.Marshal(a.ShowProgressbar)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'show_progressbar': %w", err)
-		}
-	}
-
-	if a.ShowWarnings != nil {
-		object["show_warnings"], err = json.Marshal(a.ShowWarnings)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'show_warnings': %w", err)
-		}
-	}
-
-	if a.SigmaMax != nil {
-		object["sigma_max"], err = json.Marshal(a.SigmaMax)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sigma_max': %w", err)
-		}
-	}
-
-	if a.SigmaMin != nil {
-		object["sigma_min"], err = json.Marshal(a.SigmaMin)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sigma_min': %w", err)
-		}
-	}
-
-	if a.SkipEarlyCond != nil {
-		object["skip_early_cond"], err = json.Marshal(a.SkipEarlyCond)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'skip_early_cond': %w", err)
-		}
-	}
-
-	if a.TargetSideLength != nil {
-		object["target_side_length"], err = json.Marshal(a.TargetSideLength)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'target_side_length': %w", err)
-		}
-	}
-
-	if a.TempDir != nil {
-		object["temp_dir"], err = json.Marshal(a.TempDir)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'temp_dir': %w", err)
-		}
-	}
-
-	if a.TextualInversionAddHashesToInfotext != nil {
-		object["textual_inversion_add_hashes_to_infotext"], err = json.Marshal(a.TextualInversionAddHashesToInfotext)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'textual_inversion_add_hashes_to_infotext': %w", err)
-		}
-	}
-
-	if a.TextualInversionPrintAtLoad != nil {
-		object["textual_inversion_print_at_load"], err = json.Marshal(a.TextualInversionPrintAtLoad)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'textual_inversion_print_at_load': %w", err)
-		}
-	}
-
-	if a.Tiling != nil {
-		object["tiling"], err = json.Marshal(a.Tiling)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'tiling': %w", err)
-		}
-	}
-
-	if a.TokenMergingRatio != nil {
-		object["token_merging_ratio"], err = json.Marshal(a.TokenMergingRatio)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'token_merging_ratio': %w", err)
-		}
-	}
-
-	if a.TokenMergingRatioHr != nil {
-		object["token_merging_ratio_hr"], err = json.Marshal(a.TokenMergingRatioHr)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'token_merging_ratio_hr': %w", err)
-		}
-	}
-
-	if a.TokenMergingRatioImg2img != nil {
-		object["token_merging_ratio_img2img"], err = json.Marshal(a.TokenMergingRatioImg2img)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'token_merging_ratio_img2img': %w", err)
-		}
-	}
-
-	if a.TrainingEnableTensorboard != nil {
-		object["training_enable_tensorboard"], err = json.Marshal(a.TrainingEnableTensorboard)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'training_enable_tensorboard': %w", err)
-		}
-	}
-
-	if a.TrainingImageRepeatsPerEpoch != nil {
-		object["training_image_repeats_per_epoch"], err = json.Marshal(a.TrainingImageRepeatsPerEpoch)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'training_image_repeats_per_epoch': %w", err)
-		}
-	}
-
-	if a.TrainingTensorboardFlushEvery != nil {
-		object["training_tensorboard_flush_every"], err = json.Marshal(a.TrainingTensorboardFlushEvery)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'training_tensorboard_flush_every': %w", err)
-		}
-	}
-
-	if a.TrainingTensorboardSaveImages != nil {
-		object["training_tensorboard_save_images"], err = json.Marshal(a.TrainingTensorboardSaveImages)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'training_tensorboard_save_images': %w", err)
-		}
-	}
-
-	if a.TrainingWriteCsvEvery != nil {
-		object["training_write_csv_every"], err = json.Marshal(a.TrainingWriteCsvEvery)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'training_write_csv_every': %w", err)
-		}
-	}
-
-	if a.TrainingXattentionOptimizations != nil {
-		object["training_xattention_optimizations"], err = json.Marshal(a.TrainingXattentionOptimizations)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'training_xattention_optimizations': %w", err)
-		}
-	}
-
-	if a.Txt2imgSettingsAccordion != nil {
-		object["txt2img_settings_accordion"], err = json.Marshal(a.Txt2imgSettingsAccordion)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'txt2img_settings_accordion': %w", err)
-		}
-	}
-
-	if a.UiExtraNetworksTabReorder != nil {
-		object["ui_extra_networks_tab_reorder"], err = json.Marshal(a.UiExtraNetworksTabReorder)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ui_extra_networks_tab_reorder': %w", err)
-		}
-	}
-
-	if a.UiReorderList != nil {
-		object["ui_reorder_list"], err = json.Marshal(a.UiReorderList)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'ui_reorder_list': %w", err)
 		}
 	}
 
@@ -9356,123 +8174,473 @@ func (a Options) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.UniPcLowerOrderFinal != nil {
-		object["uni_pc_lower_order_final"], err = json.Marshal(a.UniPcLowerOrderFinal)
+	if a.HiddenTabs != nil {
+		object["hidden_tabs"], err = json.Marshal(a.HiddenTabs)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'uni_pc_lower_order_final': %w", err)
+			return nil, fmt.Errorf("error marshaling 'hidden_tabs': %w", err)
 		}
 	}
 
-	if a.UniPcOrder != nil {
-		object["uni_pc_order"], err = json.Marshal(a.UniPcOrder)
+	if a.UiReorderList != nil {
+		object["ui_reorder_list"], err = json.Marshal(a.UiReorderList)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'uni_pc_order': %w", err)
+			return nil, fmt.Errorf("error marshaling 'ui_reorder_list': %w", err)
 		}
 	}
 
-	if a.UniPcSkipType != nil {
-		object["uni_pc_skip_type"], err = json.Marshal(a.UniPcSkipType)
+	object["hires_fix_show_sampler"], err = json.Marshal(a.HiresFixShowSampler)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'hires_fix_show_sampler': %w", err)
+	}
+
+	object["hires_fix_show_prompts"], err = json.Marshal(a.HiresFixShowPrompts)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'hires_fix_show_prompts': %w", err)
+	}
+
+	object["txt2img_settings_accordion"], err = json.Marshal(a.Txt2imgSettingsAccordion)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'txt2img_settings_accordion': %w", err)
+	}
+
+	object["img2img_settings_accordion"], err = json.Marshal(a.Img2imgSettingsAccordion)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'img2img_settings_accordion': %w", err)
+	}
+
+	object["interrupt_after_current"], err = json.Marshal(a.InterruptAfterCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'interrupt_after_current': %w", err)
+	}
+
+	object["disable_token_counters"], err = json.Marshal(a.DisableTokenCounters)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_token_counters': %w", err)
+	}
+
+	object["include_styles_into_token_counters"], err = json.Marshal(a.IncludeStylesIntoTokenCounters)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'include_styles_into_token_counters': %w", err)
+	}
+
+	object["infotext_explanation"], err = json.Marshal(a.InfotextExplanation)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'infotext_explanation': %w", err)
+	}
+
+	object["add_model_hash_to_info"], err = json.Marshal(a.AddModelHashToInfo)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'add_model_hash_to_info': %w", err)
+	}
+
+	object["add_model_name_to_info"], err = json.Marshal(a.AddModelNameToInfo)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'add_model_name_to_info': %w", err)
+	}
+
+	object["add_vae_name_to_info"], err = json.Marshal(a.AddVaeNameToInfo)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'add_vae_name_to_info': %w", err)
+	}
+
+	object["add_vae_hash_to_info"], err = json.Marshal(a.AddVaeHashToInfo)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'add_vae_hash_to_info': %w", err)
+	}
+
+	object["add_user_name_to_info"], err = json.Marshal(a.AddUserNameToInfo)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'add_user_name_to_info': %w", err)
+	}
+
+	object["add_version_to_infotext"], err = json.Marshal(a.AddVersionToInfotext)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'add_version_to_infotext': %w", err)
+	}
+
+	object["disable_weights_auto_swap"], err = json.Marshal(a.DisableWeightsAutoSwap)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_weights_auto_swap': %w", err)
+	}
+
+	if a.InfotextSkipPasting != nil {
+		object["infotext_skip_pasting"], err = json.Marshal(a.InfotextSkipPasting)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'uni_pc_skip_type': %w", err)
+			return nil, fmt.Errorf("error marshaling 'infotext_skip_pasting': %w", err)
 		}
 	}
 
-	if a.UniPcVariant != nil {
-		object["uni_pc_variant"], err = json.Marshal(a.UniPcVariant)
+	object["infotext_styles"], err = json.Marshal(a.InfotextStyles)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'infotext_styles': %w", err)
+	}
+
+	object["show_progressbar"], err = json.Marshal(a.ShowProgressbar)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'show_progressbar': %w", err)
+	}
+
+	object["live_previews_enable"], err = json.Marshal(a.LivePreviewsEnable)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'live_previews_enable': %w", err)
+	}
+
+	object["live_previews_image_format"], err = json.Marshal(a.LivePreviewsImageFormat)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'live_previews_image_format': %w", err)
+	}
+
+	object["show_progress_grid"], err = json.Marshal(a.ShowProgressGrid)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'show_progress_grid': %w", err)
+	}
+
+	object["show_progress_every_n_steps"], err = json.Marshal(a.ShowProgressEveryNSteps)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'show_progress_every_n_steps': %w", err)
+	}
+
+	object["show_progress_type"], err = json.Marshal(a.ShowProgressType)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'show_progress_type': %w", err)
+	}
+
+	object["live_preview_allow_lowvram_full"], err = json.Marshal(a.LivePreviewAllowLowvramFull)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'live_preview_allow_lowvram_full': %w", err)
+	}
+
+	object["live_preview_content"], err = json.Marshal(a.LivePreviewContent)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'live_preview_content': %w", err)
+	}
+
+	object["live_preview_refresh_period"], err = json.Marshal(a.LivePreviewRefreshPeriod)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'live_preview_refresh_period': %w", err)
+	}
+
+	object["live_preview_fast_interrupt"], err = json.Marshal(a.LivePreviewFastInterrupt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'live_preview_fast_interrupt': %w", err)
+	}
+
+	object["js_live_preview_in_modal_lightbox"], err = json.Marshal(a.JsLivePreviewInModalLightbox)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'js_live_preview_in_modal_lightbox': %w", err)
+	}
+
+	object["prevent_screen_sleep_during_generation"], err = json.Marshal(a.PreventScreenSleepDuringGeneration)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'prevent_screen_sleep_during_generation': %w", err)
+	}
+
+	if a.HideSamplers != nil {
+		object["hide_samplers"], err = json.Marshal(a.HideSamplers)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'uni_pc_variant': %w", err)
+			return nil, fmt.Errorf("error marshaling 'hide_samplers': %w", err)
 		}
 	}
 
-	if a.UnloadModelsWhenTraining != nil {
-		object["unload_models_when_training"], err = json.Marshal(a.UnloadModelsWhenTraining)
+	object["eta_ddim"], err = json.Marshal(a.EtaDdim)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'eta_ddim': %w", err)
+	}
+
+	object["eta_ancestral"], err = json.Marshal(a.EtaAncestral)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'eta_ancestral': %w", err)
+	}
+
+	object["ddim_discretize"], err = json.Marshal(a.DdimDiscretize)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'ddim_discretize': %w", err)
+	}
+
+	object["s_churn"], err = json.Marshal(a.SChurn)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 's_churn': %w", err)
+	}
+
+	object["s_tmin"], err = json.Marshal(a.STmin)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 's_tmin': %w", err)
+	}
+
+	object["s_tmax"], err = json.Marshal(a.STmax)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 's_tmax': %w", err)
+	}
+
+	object["s_noise"], err = json.Marshal(a.SNoise)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 's_noise': %w", err)
+	}
+
+	object["sigma_min"], err = json.Marshal(a.SigmaMin)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sigma_min': %w", err)
+	}
+
+	object["sigma_max"], err = json.Marshal(a.SigmaMax)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sigma_max': %w", err)
+	}
+
+	object["rho"], err = json.Marshal(a.Rho)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'rho': %w", err)
+	}
+
+	object["eta_noise_seed_delta"], err = json.Marshal(a.EtaNoiseSeedDelta)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'eta_noise_seed_delta': %w", err)
+	}
+
+	object["always_discard_next_to_last_sigma"], err = json.Marshal(a.AlwaysDiscardNextToLastSigma)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'always_discard_next_to_last_sigma': %w", err)
+	}
+
+	object["sgm_noise_multiplier"], err = json.Marshal(a.SgmNoiseMultiplier)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sgm_noise_multiplier': %w", err)
+	}
+
+	object["uni_pc_variant"], err = json.Marshal(a.UniPcVariant)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'uni_pc_variant': %w", err)
+	}
+
+	object["uni_pc_skip_type"], err = json.Marshal(a.UniPcSkipType)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'uni_pc_skip_type': %w", err)
+	}
+
+	object["uni_pc_order"], err = json.Marshal(a.UniPcOrder)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'uni_pc_order': %w", err)
+	}
+
+	object["uni_pc_lower_order_final"], err = json.Marshal(a.UniPcLowerOrderFinal)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'uni_pc_lower_order_final': %w", err)
+	}
+
+	object["sd_noise_schedule"], err = json.Marshal(a.SdNoiseSchedule)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_noise_schedule': %w", err)
+	}
+
+	object["skip_early_cond"], err = json.Marshal(a.SkipEarlyCond)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'skip_early_cond': %w", err)
+	}
+
+	object["beta_dist_alpha"], err = json.Marshal(a.BetaDistAlpha)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'beta_dist_alpha': %w", err)
+	}
+
+	object["beta_dist_beta"], err = json.Marshal(a.BetaDistBeta)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'beta_dist_beta': %w", err)
+	}
+
+	if a.PostprocessingEnableInMainUi != nil {
+		object["postprocessing_enable_in_main_ui"], err = json.Marshal(a.PostprocessingEnableInMainUi)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'unload_models_when_training': %w", err)
+			return nil, fmt.Errorf("error marshaling 'postprocessing_enable_in_main_ui': %w", err)
 		}
 	}
 
-	if a.UpcastAttn != nil {
-		object["upcast_attn"], err = json.Marshal(a.UpcastAttn)
+	if a.PostprocessingDisableInExtras != nil {
+		object["postprocessing_disable_in_extras"], err = json.Marshal(a.PostprocessingDisableInExtras)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'upcast_attn': %w", err)
+			return nil, fmt.Errorf("error marshaling 'postprocessing_disable_in_extras': %w", err)
 		}
 	}
 
-	if a.UpscalerForImg2img != nil {
-		object["upscaler_for_img2img"], err = json.Marshal(a.UpscalerForImg2img)
+	if a.PostprocessingOperationOrder != nil {
+		object["postprocessing_operation_order"], err = json.Marshal(a.PostprocessingOperationOrder)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'upscaler_for_img2img': %w", err)
+			return nil, fmt.Errorf("error marshaling 'postprocessing_operation_order': %w", err)
 		}
 	}
 
-	if a.UpscalingMaxImagesInCache != nil {
-		object["upscaling_max_images_in_cache"], err = json.Marshal(a.UpscalingMaxImagesInCache)
+	object["upscaling_max_images_in_cache"], err = json.Marshal(a.UpscalingMaxImagesInCache)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'upscaling_max_images_in_cache': %w", err)
+	}
+
+	object["postprocessing_existing_caption_action"], err = json.Marshal(a.PostprocessingExistingCaptionAction)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'postprocessing_existing_caption_action': %w", err)
+	}
+
+	if a.DisabledExtensions != nil {
+		object["disabled_extensions"], err = json.Marshal(a.DisabledExtensions)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'upscaling_max_images_in_cache': %w", err)
+			return nil, fmt.Errorf("error marshaling 'disabled_extensions': %w", err)
 		}
 	}
 
-	if a.UseDowncastedAlphaBar != nil {
-		object["use_downcasted_alpha_bar"], err = json.Marshal(a.UseDowncastedAlphaBar)
+	object["disable_all_extensions"], err = json.Marshal(a.DisableAllExtensions)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'disable_all_extensions': %w", err)
+	}
+
+	object["restore_config_state_file"], err = json.Marshal(a.RestoreConfigStateFile)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'restore_config_state_file': %w", err)
+	}
+
+	object["sd_checkpoint_hash"], err = json.Marshal(a.SdCheckpointHash)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_checkpoint_hash': %w", err)
+	}
+
+	object["sd_lora"], err = json.Marshal(a.SdLora)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sd_lora': %w", err)
+	}
+
+	object["lora_preferred_name"], err = json.Marshal(a.LoraPreferredName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_preferred_name': %w", err)
+	}
+
+	object["lora_add_hashes_to_infotext"], err = json.Marshal(a.LoraAddHashesToInfotext)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_add_hashes_to_infotext': %w", err)
+	}
+
+	object["lora_bundled_ti_to_infotext"], err = json.Marshal(a.LoraBundledTiToInfotext)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_bundled_ti_to_infotext': %w", err)
+	}
+
+	object["lora_show_all"], err = json.Marshal(a.LoraShowAll)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_show_all': %w", err)
+	}
+
+	if a.LoraHideUnknownForVersions != nil {
+		object["lora_hide_unknown_for_versions"], err = json.Marshal(a.LoraHideUnknownForVersions)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_downcasted_alpha_bar': %w", err)
+			return nil, fmt.Errorf("error marshaling 'lora_hide_unknown_for_versions': %w", err)
 		}
 	}
 
-	if a.UseOldEmphasisImplementation != nil {
-		object["use_old_emphasis_implementation"], err = json.Marshal(a.UseOldEmphasisImplementation)
+	object["lora_in_memory_limit"], err = json.Marshal(a.LoraInMemoryLimit)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_in_memory_limit': %w", err)
+	}
+
+	object["lora_not_found_warning_console"], err = json.Marshal(a.LoraNotFoundWarningConsole)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_not_found_warning_console': %w", err)
+	}
+
+	object["lora_not_found_gradio_warning"], err = json.Marshal(a.LoraNotFoundGradioWarning)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_not_found_gradio_warning': %w", err)
+	}
+
+	object["lora_functional"], err = json.Marshal(a.LoraFunctional)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'lora_functional': %w", err)
+	}
+
+	object["canvas_hotkey_zoom"], err = json.Marshal(a.CanvasHotkeyZoom)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_hotkey_zoom': %w", err)
+	}
+
+	object["canvas_hotkey_adjust"], err = json.Marshal(a.CanvasHotkeyAdjust)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_hotkey_adjust': %w", err)
+	}
+
+	object["canvas_hotkey_shrink_brush"], err = json.Marshal(a.CanvasHotkeyShrinkBrush)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_hotkey_shrink_brush': %w", err)
+	}
+
+	object["canvas_hotkey_grow_brush"], err = json.Marshal(a.CanvasHotkeyGrowBrush)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_hotkey_grow_brush': %w", err)
+	}
+
+	object["canvas_hotkey_move"], err = json.Marshal(a.CanvasHotkeyMove)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_hotkey_move': %w", err)
+	}
+
+	object["canvas_hotkey_fullscreen"], err = json.Marshal(a.CanvasHotkeyFullscreen)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_hotkey_fullscreen': %w", err)
+	}
+
+	object["canvas_hotkey_reset"], err = json.Marshal(a.CanvasHotkeyReset)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_hotkey_reset': %w", err)
+	}
+
+	object["canvas_hotkey_overlap"], err = json.Marshal(a.CanvasHotkeyOverlap)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_hotkey_overlap': %w", err)
+	}
+
+	object["canvas_show_tooltip"], err = json.Marshal(a.CanvasShowTooltip)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_show_tooltip': %w", err)
+	}
+
+	object["canvas_auto_expand"], err = json.Marshal(a.CanvasAutoExpand)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_auto_expand': %w", err)
+	}
+
+	object["canvas_blur_prompt"], err = json.Marshal(a.CanvasBlurPrompt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'canvas_blur_prompt': %w", err)
+	}
+
+	if a.CanvasDisabledFunctions != nil {
+		object["canvas_disabled_functions"], err = json.Marshal(a.CanvasDisabledFunctions)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_old_emphasis_implementation': %w", err)
+			return nil, fmt.Errorf("error marshaling 'canvas_disabled_functions': %w", err)
 		}
 	}
 
-	if a.UseOldHiresFixWidthHeight != nil {
-		object["use_old_hires_fix_width_height"], err = json.Marshal(a.UseOldHiresFixWidthHeight)
+	object["settings_in_ui"], err = json.Marshal(a.SettingsInUi)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'settings_in_ui': %w", err)
+	}
+
+	if a.ExtraOptionsTxt2img != nil {
+		object["extra_options_txt2img"], err = json.Marshal(a.ExtraOptionsTxt2img)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_old_hires_fix_width_height': %w", err)
+			return nil, fmt.Errorf("error marshaling 'extra_options_txt2img': %w", err)
 		}
 	}
 
-	if a.UseOldKarrasSchedulerSigmas != nil {
-		object["use_old_karras_scheduler_sigmas"], err = json.Marshal(a.UseOldKarrasSchedulerSigmas)
+	if a.ExtraOptionsImg2img != nil {
+		object["extra_options_img2img"], err = json.Marshal(a.ExtraOptionsImg2img)
 		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_old_karras_scheduler_sigmas': %w", err)
+			return nil, fmt.Errorf("error marshaling 'extra_options_img2img': %w", err)
 		}
 	}
 
-	if a.UseOldScheduling != nil {
-		object["use_old_scheduling"], err = json.Marshal(a.UseOldScheduling)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_old_scheduling': %w", err)
-		}
+	object["extra_options_cols"], err = json.Marshal(a.ExtraOptionsCols)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_options_cols': %w", err)
 	}
 
-	if a.UseOriginalNameBatch != nil {
-		object["use_original_name_batch"], err = json.Marshal(a.UseOriginalNameBatch)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_original_name_batch': %w", err)
-		}
-	}
-
-	if a.UseSaveToDirsForUi != nil {
-		object["use_save_to_dirs_for_ui"], err = json.Marshal(a.UseSaveToDirsForUi)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_save_to_dirs_for_ui': %w", err)
-		}
-	}
-
-	if a.UseUpscalerNameAsSuffix != nil {
-		object["use_upscaler_name_as_suffix"], err = json.Marshal(a.UseUpscalerNameAsSuffix)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'use_upscaler_name_as_suffix': %w", err)
-		}
-	}
-
-	if a.WebpLossless != nil {
-		object["webp_lossless"], err = json.Marshal(a.WebpLossless)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'webp_lossless': %w", err)
-		}
+	object["extra_options_accordion"], err = json.Marshal(a.ExtraOptionsAccordion)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'extra_options_accordion': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -9575,12 +8743,28 @@ func (a *ProgressState) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
+	if raw, found := object["skipped"]; found {
+		err = json.Unmarshal(raw, &a.Skipped)
+		if err != nil {
+			return fmt.Errorf("error reading 'skipped': %w", err)
+		}
+		delete(object, "skipped")
+	}
+
 	if raw, found := object["interrupted"]; found {
 		err = json.Unmarshal(raw, &a.Interrupted)
 		if err != nil {
 			return fmt.Errorf("error reading 'interrupted': %w", err)
 		}
 		delete(object, "interrupted")
+	}
+
+	if raw, found := object["stopping_generation"]; found {
+		err = json.Unmarshal(raw, &a.StoppingGeneration)
+		if err != nil {
+			return fmt.Errorf("error reading 'stopping_generation': %w", err)
+		}
+		delete(object, "stopping_generation")
 	}
 
 	if raw, found := object["job"]; found {
@@ -9599,20 +8783,20 @@ func (a *ProgressState) UnmarshalJSON(b []byte) error {
 		delete(object, "job_count")
 	}
 
-	if raw, found := object["job_no"]; found {
-		err = json.Unmarshal(raw, &a.JobNo)
-		if err != nil {
-			return fmt.Errorf("error reading 'job_no': %w", err)
-		}
-		delete(object, "job_no")
-	}
-
 	if raw, found := object["job_timestamp"]; found {
 		err = json.Unmarshal(raw, &a.JobTimestamp)
 		if err != nil {
 			return fmt.Errorf("error reading 'job_timestamp': %w", err)
 		}
 		delete(object, "job_timestamp")
+	}
+
+	if raw, found := object["job_no"]; found {
+		err = json.Unmarshal(raw, &a.JobNo)
+		if err != nil {
+			return fmt.Errorf("error reading 'job_no': %w", err)
+		}
+		delete(object, "job_no")
 	}
 
 	if raw, found := object["sampling_step"]; found {
@@ -9629,22 +8813,6 @@ func (a *ProgressState) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'sampling_steps': %w", err)
 		}
 		delete(object, "sampling_steps")
-	}
-
-	if raw, found := object["skipped"]; found {
-		err = json.Unmarshal(raw, &a.Skipped)
-		if err != nil {
-			return fmt.Errorf("error reading 'skipped': %w", err)
-		}
-		delete(object, "skipped")
-	}
-
-	if raw, found := object["stopping_generation"]; found {
-		err = json.Unmarshal(raw, &a.StoppingGeneration)
-		if err != nil {
-			return fmt.Errorf("error reading 'stopping_generation': %w", err)
-		}
-		delete(object, "stopping_generation")
 	}
 
 	if len(object) != 0 {
@@ -9666,9 +8834,19 @@ func (a ProgressState) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
+	object["skipped"], err = json.Marshal(a.Skipped)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'skipped': %w", err)
+	}
+
 	object["interrupted"], err = json.Marshal(a.Interrupted)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'interrupted': %w", err)
+	}
+
+	object["stopping_generation"], err = json.Marshal(a.StoppingGeneration)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'stopping_generation': %w", err)
 	}
 
 	object["job"], err = json.Marshal(a.Job)
@@ -9681,14 +8859,14 @@ func (a ProgressState) MarshalJSON() ([]byte, error) {
 		return nil, fmt.Errorf("error marshaling 'job_count': %w", err)
 	}
 
-	object["job_no"], err = json.Marshal(a.JobNo)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'job_no': %w", err)
-	}
-
 	object["job_timestamp"], err = json.Marshal(a.JobTimestamp)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'job_timestamp': %w", err)
+	}
+
+	object["job_no"], err = json.Marshal(a.JobNo)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'job_no': %w", err)
 	}
 
 	object["sampling_step"], err = json.Marshal(a.SamplingStep)
@@ -9699,16 +8877,6 @@ func (a ProgressState) MarshalJSON() ([]byte, error) {
 	object["sampling_steps"], err = json.Marshal(a.SamplingSteps)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'sampling_steps': %w", err)
-	}
-
-	object["skipped"], err = json.Marshal(a.Skipped)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'skipped': %w", err)
-	}
-
-	object["stopping_generation"], err = json.Marshal(a.StoppingGeneration)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'stopping_generation': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {

@@ -3,10 +3,11 @@ package processing
 import (
 	"fmt"
 	"image"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sdapi/sdapi/internal/pyfmt"
 )
 
 // Processed is A1111's Processed: the images of a job and what the info
@@ -173,12 +174,12 @@ func writePyJSON(b *strings.Builder, v any) {
 	case int64:
 		b.WriteString(strconv.FormatInt(x, 10))
 	case float64:
-		b.WriteString(pyFloat(x))
+		b.WriteString(pyfmt.Float(x))
 	case *float64:
 		if x == nil {
 			b.WriteString("null")
 		} else {
-			b.WriteString(pyFloat(*x))
+			b.WriteString(pyfmt.Float(*x))
 		}
 	case []string:
 		b.WriteByte('[')
@@ -221,30 +222,6 @@ func writePyJSON(b *strings.Builder, v any) {
 	default:
 		b.WriteString("null")
 	}
-}
-
-// pyFloat is Python's repr(float) as json.dumps writes it.
-func pyFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	abs := math.Abs(f)
-	if f == 0 || (abs >= 1e-4 && abs < 1e16) {
-		s := strconv.FormatFloat(f, 'f', -1, 64)
-		if !strings.Contains(s, ".") {
-			s += ".0"
-		}
-		return s
-	}
-	s := strconv.FormatFloat(f, 'e', -1, 64)
-	// Go writes 1e-05 as "1e-05" already; Python keeps at least two
-	// exponent digits too, so only the mantissa needs no change.
-	return s
 }
 
 // writePyJSONString writes s as json.dumps does with ensure_ascii=True.

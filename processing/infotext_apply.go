@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/pyfmt"
 	"github.com/sdapi/sdapi/processing/infotext"
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/runner/sampling"
@@ -128,7 +129,7 @@ func pyValueString(v any) string {
 		}
 		return "False"
 	case float64:
-		return pyFloat(x)
+		return pyfmt.Float(x)
 	}
 	return fmt.Sprint(v)
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/sdapi/sdapi/processing/catalog"
+	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/runner"
 )
 
@@ -23,7 +24,8 @@ type ModelHost struct {
 
 	mu      sync.Mutex // guards the loaded model; held while loading
 	current runner.Runner
-	key     [2]string // checkpoint dir and VAE dir of current
+	key     [2]string      // checkpoint dir and VAE dir of current
+	opts    *options.Store // where a load is published; nil: nowhere
 }
 
 var _ ModelProvider = (*ModelHost)(nil)
@@ -59,8 +61,49 @@ func (h *ModelHost) Runner(ctx context.Context, checkpoint, vae string) (runner.
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", ck.Title, err)
 	}
+	r = catalogModel{Runner: r, ck: ck}
 	h.current, h.key = r, key
+	if h.opts != nil {
+		if err := PublishCheckpoint(h.opts, ck); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// PublishTo makes every load write the loaded checkpoint into opts, as
+// A1111's load_model_weights writes opts.data (see PublishCheckpoint).
+func (h *ModelHost) PublishTo(opts *options.Store) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.opts = opts
+}
+
+// PublishCheckpoint sets sd_model_checkpoint to ck's title ("name
+// [shorthash]") and sd_checkpoint_hash to its sha256, in memory only, as
+// A1111's load_model_weights sets shared.opts.data; the next save of the
+// settings writes them.
+func PublishCheckpoint(opts *options.Store, ck catalog.Checkpoint) error {
+	hash := ""
+	if ck.SHA256 != nil {
+		hash = *ck.SHA256
+	}
+	return opts.Publish(map[string]any{"sd_model_checkpoint": ck.Title, "sd_checkpoint_hash": hash})
+}
+
+// SelectCheckpoint is A1111's select_checkpoint: the checkpoint name
+// names (any of its aliases), else the first installed one.
+func SelectCheckpoint(c *catalog.Catalog, name string) (catalog.Checkpoint, error) {
+	if name != "" {
+		if ck, err := c.LookupCheckpoint(name); err == nil {
+			return ck, nil
+		}
+	}
+	cks := c.Checkpoints()
+	if len(cks) == 0 {
+		return catalog.Checkpoint{}, fmt.Errorf("no checkpoint is installed: %w", ErrNoRunner)
+	}
+	return cks[0], nil
 }
 
 // HasCheckpoint reports whether name is an installed checkpoint.
@@ -105,16 +148,7 @@ func (h *ModelHost) Loaded() (runner.ModelInfo, bool) {
 }
 
 func (h *ModelHost) checkpoint(name string) (catalog.Checkpoint, error) {
-	if name != "" {
-		if ck, err := h.catalog.LookupCheckpoint(name); err == nil {
-			return ck, nil
-		}
-	}
-	cks := h.catalog.Checkpoints()
-	if len(cks) == 0 {
-		return catalog.Checkpoint{}, fmt.Errorf("no checkpoint is installed: %w", ErrNoRunner)
-	}
-	return cks[0], nil
+	return SelectCheckpoint(h.catalog, name)
 }
 
 // vaeDir resolves A1111's sd_vae values: "Automatic" and "None" use the
@@ -130,4 +164,21 @@ func (h *ModelHost) vaeDir(vae string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("VAE %q: %w", vae, errors.Join(ErrNotFound, catalog.ErrNotFound))
+}
+
+// catalogModel reports the catalog's hash of the loaded model (see
+// catalog.ShortHashLen: the sha256 over its unet/ files), so infotext
+// "Model hash", info's sd_model_hash, /sd-models and the options agree.
+type catalogModel struct {
+	runner.Runner
+	ck catalog.Checkpoint
+}
+
+func (m catalogModel) Model() runner.ModelInfo {
+	info := m.Runner.Model()
+	info.Hash, info.SHA256 = "", ""
+	if m.ck.SHA256 != nil {
+		info.SHA256, info.Hash = *m.ck.SHA256, *m.ck.Hash
+	}
+	return info
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdapi/sdapi/internal/pyfmt"
 	"github.com/sdapi/sdapi/processing/options"
 )
 
@@ -242,7 +243,7 @@ func (g filenameGen) replace(pattern string) (string, bool) {
 	case "steps":
 		return strconv.Itoa(p.Steps), true
 	case "cfg":
-		return pyFloat(p.CFGScale), true
+		return pyfmt.Float(p.CFGScale), true
 	case "width":
 		return strconv.Itoa(p.Width), true
 	case "height":

@@ -16,8 +16,8 @@ var authPairs = []server.Credential{
 }
 
 const (
-	notAuthenticated  = `{"error":"HTTPException","detail":"Not authenticated","body":"","errors":"401: Not authenticated"}`
-	incorrectPassword = `{"error":"HTTPException","detail":"Incorrect username or password","body":"","errors":"401: Incorrect username or password"}`
+	notAuthenticated  = `{"error":"HTTPException","detail":"Not authenticated","body":"","errors":""}`
+	incorrectPassword = `{"error":"HTTPException","detail":"Incorrect username or password","body":"","errors":""}`
 )
 
 func TestAuth(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/sdapi/sdapi/internal/pyfmt"
 )
 
 // pydantic v1's validators (pydantic/validators.py) for the field types of
@@ -71,22 +73,9 @@ func strValue(v any) (string, *fieldError) {
 	case pyInt:
 		return x.String(), nil
 	case float64:
-		return pyStr(x), nil
+		return pyfmt.Float(x), nil
 	}
 	return "", errStr
-}
-
-// pyStr is str(float), inf and nan included.
-func pyStr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	return pyFloatRepr(f)
 }
 
 // maxStrInt is pydantic's max_str_int: longer strings are not parsed.

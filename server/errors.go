@@ -34,8 +34,11 @@ type apiError struct {
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Class, e.Errors) }
 
 // httpException is FastAPI's HTTPException as A1111's handler renders it.
+// errors is str(e), which is "" with the Starlette A1111 1.10 pins (0.26.1,
+// through FastAPI 0.94): its HTTPException has no __str__ (added in 0.29)
+// and never passes its keyword arguments to Exception, so args is empty.
 func httpException(status int, detail string) *apiError {
-	return &apiError{Status: status, Class: "HTTPException", Detail: detail, Errors: fmt.Sprintf("%d: %s", status, detail)}
+	return &apiError{Status: status, Class: "HTTPException", Detail: detail, Errors: ""}
 }
 
 // notImplemented is the honest answer of a route this server cannot serve yet.
@@ -83,7 +86,14 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 			_ = c.NoContent(status)
 			return
 		}
-		_ = c.JSON(status, body)
+		// Starlette's JSONResponse: compact, no trailing newline, keys in
+		// the order handle_exception builds them.
+		b, err := marshalPy(body)
+		if err != nil {
+			log.Error("encode error body", "err", err)
+			b = []byte(`{"detail":"Internal Server Error"}`)
+		}
+		_ = c.JSONBlob(status, b)
 	}
 }
 
@@ -112,7 +122,7 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 //	                               500 RuntimeError, detail = the model problem ("no checkpoint is installed", the missing part)
 //	imagemeta.ErrInvalidImage      500 HTTPException "Invalid encoded image"
 //	*echo.HTTPError                routing 404/405 {"detail"}, 400/422 validation list, 401
-//	anything else                  500 InternalServerError "internal server error" (logged, never sent)
+//	anything else                  500 Exception "internal server error" (logged, never sent)
 func errorResponse(err error, red redactor) (int, any) {
 	var (
 		ae   *apiError
@@ -170,7 +180,9 @@ func errorResponse(err error, red redactor) (int, any) {
 	case errors.As(err, &he):
 		return httpErrorResponse(he)
 	}
-	return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "InternalServerError", Errors: "internal server error"})
+	// A1111 names the exception's class; an error this server did not
+	// classify is reported as Python's plain Exception, its text kept out.
+	return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "Exception", Errors: "internal server error"})
 }
 
 // sentenceOf is err's message without the sentinels' own text, which
@@ -199,8 +211,9 @@ func locOf(msg string) []any {
 	return []any{"body"}
 }
 
-func a1111Body(e *apiError) map[string]string {
-	return map[string]string{"error": e.Class, "detail": e.Detail, "body": "", "errors": e.Errors}
+// a1111Body is handle_exception's dict, in its key order.
+func a1111Body(e *apiError) pyObject {
+	return pyObject{{Key: "error", Value: e.Class}, {Key: "detail", Value: e.Detail}, {Key: "body", Value: ""}, {Key: "errors", Value: e.Errors}}
 }
 
 // httpErrorResponse handles Echo's own errors: routing (404, 405), the

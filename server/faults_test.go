@@ -50,7 +50,7 @@ func TestRunnerErrorMidBatch(t *testing.T) {
 	body["override_settings"] = map[string]any{"samples_format": "jpg", "CLIP_stop_at_last_layers": 2}
 	res := env.do(t, http.MethodPost, "/sdapi/v1/txt2img", mustJSON(t, body))
 	assertStatus(t, res, http.StatusInternalServerError)
-	assertJSON(t, res.Body, `{"error":"InternalServerError","detail":"","body":"","errors":"internal server error"}`)
+	assertJSON(t, res.Body, `{"error":"Exception","detail":"","body":"","errors":"internal server error"}`)
 	assertNoLeak(t, res.Body)
 	if n := calls.Load(); n != 2 {
 		t.Errorf("runner called %d times, want 2 (the batch after the failure must not run)", n)
@@ -94,8 +94,8 @@ func TestNoInternalDetailsInErrors(t *testing.T) {
 		want  []string // substrings the body must have
 		class string
 	}{
-		{"plain error", fmt.Errorf("open %s/tiny-sd/unet/model.onnx: permission denied", secretDir), nil, "InternalServerError"},
-		{"wrapped os error", fmt.Errorf("decode: %w", &fsPathError{path: secretDir + "/tiny-sd/vae_decoder/model.onnx"}), nil, "InternalServerError"},
+		{"plain error", fmt.Errorf("open %s/tiny-sd/unet/model.onnx: permission denied", secretDir), nil, "Exception"},
+		{"wrapped os error", fmt.Errorf("decode: %w", &fsPathError{path: secretDir + "/tiny-sd/vae_decoder/model.onnx"}), nil, "Exception"},
 		{"model error with path", fmt.Errorf("%w: unet/model.onnx: open %s/tiny-sd/unet/model.onnx: no such file or directory", runner.ErrModel, secretDir),
 			[]string{"unet/model.onnx", "cannot load the model"}, "RuntimeError"},
 		{"invalid request with path", fmt.Errorf("%w: tiling: not supported by %s/tiny-sd", runner.ErrInvalidRequest, secretDir), []string{"tiling"}, ""},

@@ -242,8 +242,9 @@ func TestImg2ImgParametersAndErrors(t *testing.T) {
 	assertJSON(t, res.Body, httpExc(422, "Script 'img2img alternative test' not found"))
 }
 
-func httpExc(status int, detail string) string {
-	return fmt.Sprintf(`{"error":"HTTPException","detail":%s,"body":"","errors":%s}`, quote(detail), quote(fmt.Sprintf("%d: %s", status, detail)))
+func httpExc(_ int, detail string) string {
+	// errors is str(e): "" on A1111's Starlette 0.26.1 (see httpException).
+	return fmt.Sprintf(`{"error":"HTTPException","detail":%s,"body":"","errors":""}`, quote(detail))
 }
 
 func TestTxt2ImgInfotextFillsUnsetFields(t *testing.T) {
@@ -306,7 +307,9 @@ func TestGenerationListings(t *testing.T) {
 		t.Errorf("schedulers: got %d, want %d", n, len(sampling.Schedulers()))
 	}
 	assertJSON(t, env.do(t, http.MethodGet, "/sdapi/v1/upscalers", nil).Body,
-		`[{"name":"None","scale":4},{"name":"Lanczos","scale":4},{"name":"Nearest","scale":4}]`)
+		`[{"name":"None","model_name":null,"model_path":null,"model_url":null,"scale":4.0},`+
+			`{"name":"Lanczos","model_name":null,"model_path":null,"model_url":null,"scale":4.0},`+
+			`{"name":"Nearest","model_name":null,"model_path":null,"model_url":null,"scale":4.0}]`)
 	if n := len(decode[[]any](t, env.do(t, http.MethodGet, "/sdapi/v1/latent-upscale-modes", nil).Body)); n != 6 {
 		t.Errorf("latent-upscale-modes: got %d, want 6", n)
 	}

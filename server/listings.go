@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
-	"maps"
+	"fmt"
+	"net/http"
 
 	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/internal/pyfmt"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner/sampling"
@@ -21,7 +23,13 @@ func (s *Server) GetSamplersSdapiV1SamplersGet(ctx context.Context, _ gen.GetSam
 	out := gen.GetSamplersSdapiV1SamplersGet200JSONResponse{}
 	for _, sm := range sampling.Samplers() {
 		aliases := append([]string{}, sm.Aliases...)
-		out = append(out, gen.SamplerItem{Name: sm.Name, Aliases: aliases, Options: maps.Clone(sm.Options)})
+		opts := make(map[string]string, len(sm.Options))
+		for k, v := range sm.Options {
+			// SamplerItem.options is dict[str, str]: pydantic v1 str()s
+			// each value, so True is "True".
+			opts[k] = pyStr(v)
+		}
+		out = append(out, gen.SamplerItem{Name: sm.Name, Aliases: aliases, Options: opts})
 	}
 	return out, nil
 }
@@ -36,7 +44,7 @@ func (s *Server) GetSchedulersSdapiV1SchedulersGet(ctx context.Context, _ gen.Ge
 		}
 		out = append(out, item)
 	}
-	return out, nil
+	return ok200(out), nil
 }
 
 func (s *Server) GetUpscalersSdapiV1UpscalersGet(ctx context.Context, _ gen.GetUpscalersSdapiV1UpscalersGetRequestObject) (gen.GetUpscalersSdapiV1UpscalersGetResponseObject, error) {
@@ -51,7 +59,7 @@ func (s *Server) GetUpscalersSdapiV1UpscalersGet(ctx context.Context, _ gen.GetU
 		scale := u.Scale
 		out = append(out, gen.UpscalerItem{Name: u.Name, ModelName: u.ModelName, ModelPath: u.ModelPath, ModelUrl: u.ModelURL, Scale: &scale})
 	}
-	return out, nil
+	return ok200(out), nil
 }
 
 func (s *Server) GetLatentUpscaleModesSdapiV1LatentUpscaleModesGet(ctx context.Context, _ gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGetRequestObject) (gen.GetLatentUpscaleModesSdapiV1LatentUpscaleModesGetResponseObject, error) {
@@ -126,8 +134,10 @@ func (s *Server) GetLorasSdapiV1LorasGet(ctx context.Context, _ gen.GetLorasSdap
 
 func (s *Server) GetScriptsListSdapiV1ScriptsGet(ctx context.Context, _ gen.GetScriptsListSdapiV1ScriptsGetRequestObject) (gen.GetScriptsListSdapiV1ScriptsGetResponseObject, error) {
 	sc := s.scripts()
-	t2i, i2i := sc.Titles(processing.Txt2Img), sc.Titles(processing.Img2Img)
-	return gen.GetScriptsListSdapiV1ScriptsGet200JSONResponse{Txt2img: &t2i, Img2img: &i2i}, nil
+	// Lists, never null: A1111 always has its built-in scripts to list.
+	t2i := append([]string{}, sc.Titles(processing.Txt2Img)...)
+	i2i := append([]string{}, sc.Titles(processing.Img2Img)...)
+	return gen.GetScriptsListSdapiV1ScriptsGet200JSONResponse{Txt2img: t2i, Img2img: i2i}, nil
 }
 
 func (s *Server) GetScriptInfoSdapiV1ScriptInfoGet(ctx context.Context, _ gen.GetScriptInfoSdapiV1ScriptInfoGetRequestObject) (gen.GetScriptInfoSdapiV1ScriptInfoGetResponseObject, error) {
@@ -183,4 +193,33 @@ func (s *Server) RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost(ctx context.Conte
 
 func (s *Server) RefreshLorasSdapiV1RefreshLorasPost(ctx context.Context, _ gen.RefreshLorasSdapiV1RefreshLorasPostRequestObject) (gen.RefreshLorasSdapiV1RefreshLorasPostResponseObject, error) {
 	return gen.RefreshLorasSdapiV1RefreshLorasPost200JSONResponse(nil), nil
+}
+
+// pyStr is Python's str() of a JSON-like value, as pydantic v1 coerces a
+// value into a str field.
+func pyStr(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case string:
+		return x
+	case float64:
+		return pyfmt.Float(x)
+	case float32:
+		return pyfmt.Float(float64(x))
+	}
+	return fmt.Sprint(v)
+}
+
+func (r pyJSON) VisitGetSchedulersSdapiV1SchedulersGetResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
+
+func (r pyJSON) VisitGetUpscalersSdapiV1UpscalersGetResponse(w http.ResponseWriter) error {
+	return r.visit(w)
 }

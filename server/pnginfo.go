@@ -29,5 +29,5 @@ func (s *Server) PnginfoapiSdapiV1PngInfoPost(ctx context.Context, req gen.Pngin
 	}
 	parsed := infotext.Parse(info.Parameters)
 	params := parsed.Map()
-	return gen.PnginfoapiSdapiV1PngInfoPost200JSONResponse{Info: info.Parameters, Items: items, Parameters: &params}, nil
+	return gen.PnginfoapiSdapiV1PngInfoPost200JSONResponse{Info: info.Parameters, Items: items, Parameters: params}, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/processing/queue"
@@ -39,7 +40,7 @@ func (s *Server) ProgressapiSdapiV1ProgressGet(ctx context.Context, req gen.Prog
 			out.CurrentImage = &b64
 		}
 	}
-	return out, nil
+	return ok200(out), nil
 }
 
 // ProgressapiInternalProgressPost is A1111 1.7+'s modules/progress.py
@@ -75,7 +76,7 @@ func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.Pr
 		}
 		noPreview := -1
 		out.Textinfo, out.IdLivePreview = &text, &noPreview
-		return out, nil
+		return ok200(out), nil
 	}
 
 	st := s.deps.State.Snapshot()
@@ -102,7 +103,7 @@ func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.Pr
 			out.IdLivePreview = &id
 		}
 	}
-	return out, nil
+	return ok200(out), nil
 }
 
 func (s *Server) InterruptapiSdapiV1InterruptPost(ctx context.Context, _ gen.InterruptapiSdapiV1InterruptPostRequestObject) (gen.InterruptapiSdapiV1InterruptPostResponseObject, error) {
@@ -113,4 +114,12 @@ func (s *Server) InterruptapiSdapiV1InterruptPost(ctx context.Context, _ gen.Int
 func (s *Server) SkipSdapiV1SkipPost(ctx context.Context, _ gen.SkipSdapiV1SkipPostRequestObject) (gen.SkipSdapiV1SkipPostResponseObject, error) {
 	s.deps.State.Skip()
 	return gen.SkipSdapiV1SkipPost200JSONResponse(nil), nil
+}
+
+func (r pyJSON) VisitProgressapiSdapiV1ProgressGetResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
+
+func (r pyJSON) VisitProgressapiInternalProgressPostResponse(w http.ResponseWriter) error {
+	return r.visit(w)
 }

@@ -185,13 +185,13 @@ func TestProgressWhileRunning(t *testing.T) {
 		t.Errorf("same preview sent twice for the same id_live_preview")
 	}
 	ip = env.do(t, http.MethodPost, "/internal/progress", []byte(`{"id_task":"task(b)"}`))
-	assertJSON(t, ip.Body, `{"active":false,"queued":true,"completed":false,"id_live_preview":-1,"textinfo":"In queue: 1/1"}`)
+	assertJSON(t, ip.Body, `{"active":false,"queued":true,"completed":false,"progress":null,"eta":null,"live_preview":null,"id_live_preview":-1,"textinfo":"In queue: 1/1"}`)
 
 	close(release)
 	waitFor(t, done)
 	waitFor(t, done)
 	ip = env.do(t, http.MethodPost, "/internal/progress", []byte(`{"id_task":"task(a)"}`))
-	assertJSON(t, ip.Body, `{"active":false,"queued":false,"completed":true,"id_live_preview":-1,"textinfo":"Waiting..."}`)
+	assertJSON(t, ip.Body, `{"active":false,"queued":false,"completed":true,"progress":null,"eta":null,"live_preview":null,"id_live_preview":-1,"textinfo":"Waiting..."}`)
 }
 
 // TestInterruptReturnsImagesSoFar: the first batch finishes, the second

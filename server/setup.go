@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,10 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 	if s.cfg.APILog {
 		e.Use(apiLog(s.log))
 	}
+	// A1111's 405 names the methods of the one route Starlette matched
+	// partially (the first registered for the path), not every method.
+	allow := map[string]string{}
+	e.Use(routeAllow(allow))
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:     s.cfg.CORSOrigins,
@@ -97,7 +102,7 @@ func NewEcho(s *Server) (*echo.Echo, error) {
 	// txt2img and img2img validate their body themselves, as pydantic
 	// does (decodeGeneration): the spec documents the canonical types, and
 	// kin-openapi would refuse what pydantic coerces ("steps": "2").
-	rr := routeRouter{Echo: e, mw: routeMW, pathMW: map[string][]echo.MiddlewareFunc{
+	rr := routeRouter{Echo: e, mw: routeMW, allow: allow, pathMW: map[string][]echo.MiddlewareFunc{
 		// A1111's --api-auth does not cover /internal/*.
 		internalProgressPath: {validator},
 		txt2imgPath:          auth,
@@ -146,6 +151,33 @@ type routeRouter struct {
 	absent []string
 	// pathMW replaces mw for the paths it names.
 	pathMW map[string][]echo.MiddlewareFunc
+	// allow records, per path, the method of the route registered first:
+	// FastAPI's APIRoute for it is the one a wrong method meets.
+	allow map[string]string
+}
+
+func (r routeRouter) record(method, p string) {
+	if _, ok := r.allow[p]; !ok && r.allow != nil {
+		r.allow[p] = method
+	}
+}
+
+// routeAllow sets the Allow header of a 405 to what Starlette's Route
+// sends: the methods of the first route of the path (FastAPI adds no HEAD
+// to an APIRoute), instead of Echo's list of every method.
+func routeAllow(allow map[string]string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			var he *echo.HTTPError
+			if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed {
+				if m, ok := allow[c.Request().URL.Path]; ok {
+					c.Response().Header().Set(echo.HeaderAllow, m)
+				}
+			}
+			return err
+		}
+	}
 }
 
 // internalProgressPath is A1111's UI progress route, outside --api-auth.
@@ -168,6 +200,7 @@ func (r routeRouter) GET(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc)
 	if slices.Contains(r.absent, p) {
 		return r.notFound(http.MethodGet, p)
 	}
+	r.record(http.MethodGet, p)
 	return r.Echo.GET(p, h, append(slices.Clone(r.middleware(p)), m...)...)
 }
 
@@ -175,6 +208,7 @@ func (r routeRouter) POST(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc
 	if slices.Contains(r.absent, p) {
 		return r.notFound(http.MethodPost, p)
 	}
+	r.record(http.MethodPost, p)
 	return r.Echo.POST(p, h, append(slices.Clone(r.middleware(p)), m...)...)
 }
 
@@ -227,12 +261,16 @@ func basicAuth(creds []Credential) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			user, pass, ok := c.Request().BasicAuth()
 			if !ok {
+				// FastAPI's HTTPBasic: the scheme is what precedes the
+				// first space (get_authorization_scheme_param); any Basic
+				// header that yields no "user:password", empty included
+				// ("Basic" once the server trims the space), is "Invalid
+				// authentication credentials".
 				h := c.Request().Header.Get(echo.HeaderAuthorization)
-				if h == "" || !strings.HasPrefix(strings.ToLower(h), "basic ") {
+				scheme, _, _ := strings.Cut(h, " ")
+				if h == "" || !strings.EqualFold(scheme, "basic") {
 					return httpException(http.StatusUnauthorized, "Not authenticated")
 				}
-				// A Basic header that does not decode: FastAPI's
-				// HTTPBasic says "Invalid authentication credentials".
 				return httpException(http.StatusUnauthorized, "Invalid authentication credentials")
 			}
 			match := 0

@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -16,35 +14,39 @@ import (
 )
 
 func (s *Server) GetCmdFlagsSdapiV1CmdFlagsGet(ctx context.Context, _ gen.GetCmdFlagsSdapiV1CmdFlagsGetRequestObject) (gen.GetCmdFlagsSdapiV1CmdFlagsGetResponseObject, error) {
-	return rawJSON{body: s.cfg.Flags}, nil
+	body, err := flagsBody(s.cfg.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return ok200(body), nil
 }
 
+// GetMemorySdapiV1MemoryGet is A1111's get_memory: ram and cuda only.
+// There is no CUDA device in torch's sense, so cuda is A1111's
+// {"error": "unavailable"}.
 func (s *Server) GetMemorySdapiV1MemoryGet(ctx context.Context, _ gen.GetMemorySdapiV1MemoryGetRequestObject) (gen.GetMemorySdapiV1MemoryGetResponseObject, error) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	goRuntime := map[string]any{
-		"heap_alloc": ms.HeapAlloc, "heap_sys": ms.HeapSys, "sys": ms.Sys,
-		"num_gc": ms.NumGC, "goroutines": runtime.NumGoroutine(),
-	}
-	return gen.GetMemorySdapiV1MemoryGet200JSONResponse{
-		Ram:     ramStats(),
-		Cuda:    map[string]any{"error": "unavailable"},
-		Runtime: &goRuntime,
-	}, nil
+	return ok200(pyObject{
+		{Key: "ram", Value: ramStats()},
+		{Key: "cuda", Value: pyObject{{Key: "error", Value: "unavailable"}}},
+	}), nil
 }
 
-// ramStats mirrors A1111's get_memory: used is this process's resident set,
-// total the machine's memory, free their difference (not the OS's free).
-func ramStats() map[string]any {
+// ramStats mirrors A1111's get_memory: used is this process's resident set
+// (an int), total the machine's memory and free their difference, both
+// floats as A1111 computes them (100 * rss / memory_percent).
+func ramStats() pyObject {
 	total, err := procField("/proc/meminfo", "MemTotal:")
-	if err != nil {
-		return map[string]any{"error": "memory figures unavailable"}
+	if err == nil {
+		var rss int64
+		if rss, err = procField("/proc/self/status", "VmRSS:"); err == nil {
+			return pyObject{
+				{Key: "free", Value: float64(total - rss)},
+				{Key: "used", Value: rss},
+				{Key: "total", Value: float64(total)},
+			}
+		}
 	}
-	rss, err := procField("/proc/self/status", "VmRSS:")
-	if err != nil {
-		return map[string]any{"error": "memory figures unavailable"}
-	}
-	return map[string]any{"free": total - rss, "used": rss, "total": total}
+	return pyObject{{Key: "error", Value: err.Error()}}
 }
 
 // procField reads a "Name:   1234 kB" line of a /proc file, in bytes.
@@ -155,25 +157,10 @@ func (r afterReply) VisitRestartWebuiSdapiV1ServerRestartPostResponse(w http.Res
 	return r.visit(w)
 }
 
-// rawJSON answers 200 with a body that has no useful generated type (the
-// option and flag maps), already in its final shape.
-type rawJSON struct{ body any }
-
-func (r rawJSON) visit(w http.ResponseWriter) error {
-	b, err := json.Marshal(r.body)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b)
-	return err
-}
-
-func (r rawJSON) VisitGetCmdFlagsSdapiV1CmdFlagsGetResponse(w http.ResponseWriter) error {
+func (r pyJSON) VisitGetCmdFlagsSdapiV1CmdFlagsGetResponse(w http.ResponseWriter) error {
 	return r.visit(w)
 }
 
-func (r rawJSON) VisitGetConfigSdapiV1OptionsGetResponse(w http.ResponseWriter) error {
+func (r pyJSON) VisitGetMemorySdapiV1MemoryGetResponse(w http.ResponseWriter) error {
 	return r.visit(w)
 }

@@ -441,11 +441,15 @@ func TestCmdFlags(t *testing.T) {
 		r := do(t, validator(t, p), http.MethodGet, p.url, "/sdapi/v1/cmd-flags", nil)
 		flags := decode[map[string]any](t, r)
 		want := map[string]any{
-			"port":            float64(p.port),
+			// FlagsModel types port str (argparse default None).
+			"port":            strconv.Itoa(p.port),
 			"listen":          false,
 			"api_server_stop": false,
 			"data_dir":        p.dataDir,
 			"api_auth":        nil,
+			"api":             true, // A1111's --api --nowebui
+			"nowebui":         true,
+			"max_batch_count": float64(16), // A1111's default for a flag this server lacks
 		}
 		for k, w := range want {
 			if g, ok := flags[k]; !ok || g != w {
@@ -474,7 +478,7 @@ func TestCmdFlags(t *testing.T) {
 			t.Errorf("cmd-flags leaks the --api-auth password: %s", r.Body)
 		}
 		flags := decode[map[string]any](t, r)
-		if flags["port"] != float64(p.port) || flags["api_server_stop"] != true || flags["listen"] != true || flags["data_dir"] != p.dataDir {
+		if flags["port"] != strconv.Itoa(p.port) || flags["api_server_stop"] != true || flags["listen"] != true || flags["data_dir"] != p.dataDir {
 			t.Errorf("cmd-flags port=%v api_server_stop=%v listen=%v data_dir=%v; want %d true true %s",
 				flags["port"], flags["api_server_stop"], flags["listen"], flags["data_dir"], p.port, p.dataDir)
 		}
@@ -579,5 +583,44 @@ func TestModelUpscalers(t *testing.T) {
 				t.Errorf("image %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCheckpointTitleFromStart: A1111 loads its model at startup and the
+// load writes sd_model_checkpoint (the title "name [shorthash]") and
+// sd_checkpoint_hash (its sha256); a job's load writes them again.
+func TestCheckpointTitleFromStart(t *testing.T) {
+	t.Parallel()
+	p := startServer(t, "")
+	v := validator(t, p)
+	models := decode[[]struct {
+		Title  string  `json:"title"`
+		Hash   *string `json:"hash"`
+		SHA256 *string `json:"sha256"`
+	}](t, do(t, v, http.MethodGet, p.url, "/sdapi/v1/sd-models", nil))
+	if len(models) == 0 || models[0].Hash == nil || models[0].SHA256 == nil {
+		t.Fatalf("sd-models: %+v, want a model with its hash", models)
+	}
+	m := models[0]
+	if len(*m.Hash) != 10 || !strings.HasPrefix(*m.SHA256, *m.Hash) || len(*m.SHA256) != 64 || !strings.HasSuffix(m.Title, " ["+*m.Hash+"]") {
+		t.Errorf("sd-models entry %q hash %q sha256 %q: want title \"name [hash]\", a 10-digit prefix of a 64-digit sha256", m.Title, *m.Hash, *m.SHA256)
+	}
+	check := func(when string) {
+		t.Helper()
+		opts := decode[map[string]any](t, do(t, v, http.MethodGet, p.url, "/sdapi/v1/options", nil))
+		if opts["sd_model_checkpoint"] != m.Title || opts["sd_checkpoint_hash"] != *m.SHA256 {
+			t.Errorf("%s: sd_model_checkpoint %v sd_checkpoint_hash %v, want %q %q", when, opts["sd_model_checkpoint"], opts["sd_checkpoint_hash"], m.Title, *m.SHA256)
+		}
+	}
+	check("at startup")
+	r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"width": 64, "height": 64, "steps": 1})
+	if r.Status != http.StatusOK {
+		t.Fatalf("txt2img: %d %s", r.Status, r.Body)
+	}
+	check("after a job loaded the model")
+	// The infotext names the same hash.
+	info := decode[struct{ Info string }](t, r).Info
+	if !strings.Contains(info, `"sd_model_hash": "`+*m.Hash+`"`) || !strings.Contains(info, "Model hash: "+*m.Hash) {
+		t.Errorf("info does not carry the model hash %s: %s", *m.Hash, info)
 	}
 }

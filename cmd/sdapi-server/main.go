@@ -172,6 +172,8 @@ func flagValues(fs *flag.FlagSet) map[string]any {
 	if out["api_auth"] != nil {
 		out["api_auth"] = "<redacted>"
 	}
+	// This server is what A1111 is with --api --nowebui: the API only.
+	out["api"], out["nowebui"] = true, true
 	return out
 }
 
@@ -191,7 +193,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		return false, fmt.Errorf("data dir: %w", err)
 	}
 
-	cat, err := catalog.New(cfg.ckptDir, cfg.vaeDir)
+	// Model hashes survive restarts, as in A1111's cache.json.
+	cat, err := catalog.New(cfg.ckptDir, cfg.vaeDir, catalog.HashCacheFile(filepath.Join(cfg.dataDir, "cache", "model-hashes.json")))
 	if err != nil {
 		return false, err
 	}
@@ -210,6 +213,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	}
 	for _, w := range opts.Warnings() {
 		log.Warn("settings file", "file", cfg.settingsFile, "warning", w)
+	}
+	// A1111 loads the model at startup and its load writes the title and
+	// sha256 into the settings; this server loads it with the first job,
+	// but the settings name it from the start.
+	if ck, err := processing.SelectCheckpoint(cat, opts.String("sd_model_checkpoint")); err == nil {
+		if err := processing.PublishCheckpoint(opts, ck); err != nil {
+			return false, err
+		}
 	}
 	stylesFile := styles.Open(cfg.stylesFile)
 	jobs := queue.New(cfg.queueSize)
@@ -230,6 +241,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	}, ort.UpscalerConfig{Device: cfg.device, Threads: cfg.threads, Logger: log})
 	if open != nil {
 		models = processing.NewModelHost(cat, open)
+		models.PublishTo(opts)
 		proc = &processing.Processor{
 			Options:   opts,
 			State:     state,

@@ -18,11 +18,11 @@ var ErrNotFound = errors.New("not found")
 
 // Checkpoint is one Stable Diffusion model directory.
 type Checkpoint struct {
-	Title     string // A1111 shows "name [shorthash]" once the hash is known
+	Title     string // "name [shorthash]", or the name when it has no hash
 	ModelName string
-	Filename  string // absolute path of the model directory
-	Hash      *string
-	SHA256    *string
+	Filename  string  // absolute path of the model directory
+	Hash      *string // short hash: SHA256's first ShortHashLen hex digits
+	SHA256    *string // see hashedPart for what is hashed
 }
 
 // VAE is one VAE directory (an ONNX vae_decoder, optionally a vae_encoder).
@@ -35,6 +35,8 @@ type VAE struct {
 type Catalog struct {
 	ckptDir, vaeDir string
 
+	hashes hashCache
+
 	mu          sync.RWMutex // guards the two slices
 	checkpoints []Checkpoint
 	vaes        []VAE
@@ -42,8 +44,12 @@ type Catalog struct {
 
 // New scans both directories once. A directory that does not exist is an
 // empty list, as in A1111; one that cannot be read is an error.
-func New(ckptDir, vaeDir string) (*Catalog, error) {
+func New(ckptDir, vaeDir string, opts ...Option) (*Catalog, error) {
 	c := &Catalog{ckptDir: ckptDir, vaeDir: vaeDir}
+	for _, o := range opts {
+		o(c)
+	}
+	c.hashes.load()
 	if err := c.RefreshCheckpoints(); err != nil {
 		return nil, err
 	}
@@ -68,12 +74,12 @@ func (c *Catalog) VAEs() []VAE {
 }
 
 // LookupCheckpoint finds a checkpoint by any of the names A1111 accepts
-// (checkpoint_aliases): title, model name, or short hash.
+// (checkpoint_aliases): title, model name, short hash or sha256.
 func (c *Catalog) LookupCheckpoint(name string) (Checkpoint, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, ck := range c.checkpoints {
-		if name == ck.Title || name == ck.ModelName || (ck.Hash != nil && name == *ck.Hash) || (ck.SHA256 != nil && name == *ck.SHA256) {
+		if ck.matches(name) {
 			return ck, nil
 		}
 	}
@@ -81,7 +87,8 @@ func (c *Catalog) LookupCheckpoint(name string) (Checkpoint, error) {
 }
 
 // RefreshCheckpoints rescans the checkpoint directory: every subdirectory
-// holding a model_index.json is a model.
+// holding a model_index.json is a model. Each model's hash is computed
+// the first time it is seen and again only when its files change.
 func (c *Catalog) RefreshCheckpoints() error {
 	dirs, err := modelDirs(c.ckptDir, "model_index.json")
 	if err != nil {
@@ -89,8 +96,14 @@ func (c *Catalog) RefreshCheckpoints() error {
 	}
 	cks := make([]Checkpoint, 0, len(dirs))
 	for _, d := range dirs {
-		name := filepath.Base(d)
-		cks = append(cks, Checkpoint{Title: name, ModelName: name, Filename: d})
+		sum, err := c.hashes.sha256Of(d)
+		if err != nil {
+			return err
+		}
+		cks = append(cks, newCheckpoint(d, sum))
+	}
+	if err := c.hashes.save(); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -76,18 +76,6 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-func TestPyFloatRepr(t *testing.T) {
-	tests := map[float64]string{
-		7: "7.0", 0.1: "0.1", 1e-4: "0.0001", 1.5e-5: "1.5e-05", 123456789012345680: "1.2345678901234568e+17",
-		1e15: "1000000000000000.0", -2.5: "-2.5", 0: "0.0",
-	}
-	for in, want := range tests {
-		if got := pyFloatRepr(in); got != want {
-			t.Errorf("pyFloatRepr(%v) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestFormatParseRoundTrip checks that Parse recovers what Format wrote,
 // including values that need quoting.
 func TestFormatParseRoundTrip(t *testing.T) {

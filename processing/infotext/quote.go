@@ -3,10 +3,11 @@ package infotext
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sdapi/sdapi/internal/pyfmt"
 )
 
 // Quote is A1111's quote(): the value is returned unchanged unless it
@@ -91,54 +92,12 @@ func pyStr(v any) string {
 	case uint32:
 		return strconv.FormatUint(uint64(x), 10)
 	case float64:
-		return pyFloatRepr(x)
+		return pyfmt.Float(x)
 	case float32:
-		return pyFloatRepr(float64(x))
+		return pyfmt.Float(float64(x))
 	case fmt.Stringer:
 		return x.String()
 	default:
 		return fmt.Sprint(v)
-	}
-}
-
-// pyFloatRepr mirrors Python's repr(float): shortest round-trip digits,
-// positional notation for 1e-4 <= |x| < 1e16 (with ".0" when integral),
-// scientific otherwise ("1e-05", "1.5e+16").
-func pyFloatRepr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64) // e.g. "-1.2345e+06"
-	sign := ""
-	if e[0] == '-' {
-		sign, e = "-", e[1:]
-	}
-	mant, expStr, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(expStr)
-	digits := strings.Replace(mant, ".", "", 1)
-	decpt := exp + 1 // position of the decimal point relative to digits
-	if decpt > 16 || decpt < -3 {
-		m := digits[:1]
-		if len(digits) > 1 {
-			m += "." + digits[1:]
-		}
-		es := "+"
-		if exp < 0 {
-			es, exp = "-", -exp
-		}
-		return fmt.Sprintf("%s%se%s%02d", sign, m, es, exp)
-	}
-	switch {
-	case decpt <= 0:
-		return sign + "0." + strings.Repeat("0", -decpt) + digits
-	case decpt >= len(digits):
-		return sign + digits + strings.Repeat("0", decpt-len(digits)) + ".0"
-	default:
-		return sign + digits[:decpt] + "." + digits[decpt:]
 	}
 }

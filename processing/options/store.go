@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -239,4 +240,23 @@ func (s *Store) Defined() map[string]any {
 		out[k] = clone(v)
 	}
 	return out
+}
+
+// Publish sets values the server determines itself, as A1111 writes
+// shared.opts.data directly when a model loads (sd_model_checkpoint,
+// sd_checkpoint_hash): no validators, no type rules beyond JSON, nothing
+// saved now; the next save writes them, as A1111's next opts.save does.
+func (s *Store) Publish(values map[string]any) error {
+	norm := make(map[string]any, len(values))
+	for k, v := range values {
+		n, err := normalize(v)
+		if err != nil {
+			return &ValueError{Key: k, Want: "a JSON value", Got: err.Error()}
+		}
+		norm[k] = n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	maps.Copy(s.data, norm)
+	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sdapi/sdapi/internal/pyfmt"
 )
 
 // A request body is read into a tree of Python's json.loads values, so
@@ -233,7 +235,7 @@ func writePyJSON(b *bytes.Buffer, v any) error {
 			// Starlette renders with allow_nan=False.
 			return errors.New("out of range float values are not JSON compliant")
 		}
-		b.WriteString(pyFloatRepr(x))
+		b.WriteString(pyfmt.Float(x))
 	case []any:
 		b.WriteByte('[')
 		for i, e := range x {
@@ -283,21 +285,6 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
 	b.Truncate(b.Len() - 1)
-}
-
-// pyFloatRepr is Python's repr(float) for a finite f: the shortest digits
-// that round-trip, positional for 1e-4 <= |f| < 1e16 with ".0" when
-// integral, else scientific with a signed two-digit exponent ("1e+16").
-func pyFloatRepr(f float64) string {
-	abs := math.Abs(f)
-	if f == 0 || (abs >= 1e-4 && abs < 1e16) {
-		s := strconv.FormatFloat(f, 'f', -1, 64)
-		if !strings.Contains(s, ".") {
-			s += ".0"
-		}
-		return s
-	}
-	return strconv.FormatFloat(f, 'e', -1, 64) // Go writes "1e+16", "1.5e-05" as Python does
 }
 
 // detail is FastAPI's item for a body json.loads refuses: msg is
