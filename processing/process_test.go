@@ -454,6 +454,25 @@ func TestSaveImages(t *testing.T) {
 	}
 }
 
+// A fresh data directory has no outputs folder: save_images makes it, as
+// A1111's save_image makes its folders, instead of failing.
+func TestSaveImagesFreshOutputDir(t *testing.T) {
+	pr, _ := newProcessor(t)
+	pr.OutputDir = filepath.Join(t.TempDir(), "fresh-data", "outputs")
+	p := smallTxt2Img()
+	p.SaveImages = true
+	out, err := pr.Process(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Saved) != 1 {
+		t.Fatalf("saved %q, want one file", out.Saved)
+	}
+	if _, err := os.Stat(filepath.Join(pr.OutputDir, out.Saved[0])); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSaveImagesRefusesEscape(t *testing.T) {
 	tests := []struct {
 		name string
