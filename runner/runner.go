@@ -13,6 +13,15 @@ var (
 	// ErrInterrupted is returned when a run stopped because its context was
 	// cancelled or the job was interrupted.
 	ErrInterrupted = errors.New("interrupted")
+	// ErrStopRequested is the cause a caller cancels a Generate's context
+	// with to stop sampling early and keep what it made, as A1111's
+	// interrupt and skip do: the sampler stops before its next model call
+	// and the runner decodes the latent it stopped at (the last model
+	// call's denoised prediction for the prompt, or the starting latent
+	// when no call ran). Generate then returns those images in
+	// Result.Images with an error wrapping ErrInterrupted. Any other cause
+	// abandons the run at once and returns no images.
+	ErrStopRequested = errors.New("stop requested")
 	// ErrInvalidRequest wraps a request the runner cannot serve (sizes that
 	// are not multiples of 8, an unknown sampler, mismatched slices).
 	ErrInvalidRequest = errors.New("invalid runner request")

@@ -37,6 +37,7 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 		return sampling.Latent{}, err
 	}
 	out := sampling.NewLatent(x.Shape...)
+	last := g.lastBuffer(len(x.Data))
 	s := g.req.CFGScale
 	if g.r.vpred {
 		cskip, cout := 1/(sigma*sigma+1), -sigma*cin
@@ -44,11 +45,13 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 			xs := float64(v) * cskip
 			dc, du := xs+float64(oc[j])*cout, xs+float64(ou[j])*cout
 			out.Data[j] = float32(du + s*(dc-du))
+			last[j] = float32(dc)
 		}
 	} else {
 		for j, v := range x.Data {
 			dc, du := float64(v)-sigma*float64(oc[j]), float64(v)-sigma*float64(ou[j])
 			out.Data[j] = float32(du + s*(dc-du))
+			last[j] = float32(dc)
 		}
 	}
 	g.blend(out.Data, g.initLatent)
@@ -78,6 +81,7 @@ func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sam
 		return sampling.Latent{}, err
 	}
 	out := sampling.NewLatent(x.Shape...)
+	last := g.lastBuffer(len(x.Data))
 	s := g.req.CFGScale
 	for j := range out.Data {
 		ec, eu := float64(oc[j]), float64(ou[j])
@@ -86,8 +90,20 @@ func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sam
 			ec, eu = sa*ec+s1*xv, sa*eu+s1*xv
 		}
 		out.Data[j] = float32(eu + s*(ec-eu))
+		// CFGDenoiserTimesteps.get_pred_x0 of the prompt's output.
+		last[j] = float32((float64(xin[j]) - s1*ec) / sa)
 	}
 	return out, nil
+}
+
+// lastBuffer returns g.last sized to n values, for the model call about to
+// overwrite it with its denoised prediction for the prompt (A1111's
+// CFGDenoiser sets sampler.last_latent from the cond output, before CFG).
+func (g *job) lastBuffer(n int) []float32 {
+	if len(g.last) != n {
+		g.last = make([]float32, n)
+	}
+	return g.last
 }
 
 // blend sets dst = src·mask + dst·(1−mask) per latent pixel, for every

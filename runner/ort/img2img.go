@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
@@ -89,6 +90,7 @@ func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise samplin
 		nz.Data[j] *= float32(mult)
 	}
 	g.noise0 = nz.Data
+	g.last = slices.Clone(g.initLatent) // A1111's sample_img2img: last_latent = x
 	steps, tEnc := img2imgSteps(g.req.Steps, in.DenoisingStrength, in.ExactSteps)
 	x := sampling.NewLatent(g.b, 4, g.lh, g.lw)
 	if steps == 0 { // exact steps at strength 0: A1111's schedule is [0], nothing is sampled
