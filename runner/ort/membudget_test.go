@@ -99,4 +99,3 @@ func repeatWords(w string, n int) string {
 	}
 	return s
 }
-
