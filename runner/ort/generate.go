@@ -77,8 +77,10 @@ func validate(req *runner.Request) error {
 		return invalid("%d seeds for %d prompts", len(req.Seeds), b)
 	case req.SubseedStrength != 0 && len(req.Subseeds) != 0 && len(req.Subseeds) != b:
 		return invalid("%d subseeds for %d prompts", len(req.Subseeds), b)
-	case req.Width < 64 || req.Height < 64 || req.Width%8 != 0 || req.Height%8 != 0:
-		return invalid("size %dx%d: width and height must be multiples of 8 and at least 64", req.Width, req.Height)
+	case req.Width < 8 || req.Height < 8:
+		// A1111's latent is height//8 × width//8: under 8 it is empty and
+		// torch fails; any other size runs, decoded at 8× the latent.
+		return invalid("size %dx%d: width and height must be at least 8 (the latent is width/8 × height/8)", req.Width, req.Height)
 	case req.Steps < 1:
 		return invalid("steps %d: need at least 1", req.Steps)
 	}
@@ -154,6 +156,13 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	}
 	if req.Tiling {
 		restore, err := r.useTiling(ctx)
+		if err != nil {
+			return res, err
+		}
+		defer restore()
+	}
+	if needsAnySize(req.Height/8, req.Width/8) {
+		restore, err := r.useAnySize(ctx, req.Tiling)
 		if err != nil {
 			return res, err
 		}

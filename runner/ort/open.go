@@ -66,6 +66,9 @@ type Runner struct {
 	tiled tiledSessions
 	// tiledErr is why building them failed, kept until Close.
 	tiledErr error
+	// anySize holds the UNet sessions whose skip connections join at any
+	// latent size (anysize.go), built on first need; guarded by mu.
+	anySize anySizeSessions
 
 	mu sync.Mutex // serialises Generate and Close
 
@@ -301,5 +304,6 @@ func (r *Runner) Close() error {
 		p.close()
 	}
 	r.closeTiled()
+	r.closeAnySize()
 	return nil
 }

@@ -141,20 +141,30 @@ func (p *part) openCircular(cfg Config, r *Runner) (*onnxruntime.DynamicAdvanced
 		r.log.Warn("tiling: no padded Conv nodes; the part runs unchanged", "part", p.name)
 		return nil, nil
 	}
+	s, err := p.sessionFrom(model, cfg, r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: tiling: %w", runner.ErrModel, rel, err)
+	}
+	r.log.Debug("tiling: circular padding", "part", p.name, "convs", st.convs, "fused_zero_pads_kept", st.asymmetricKept)
+	return s, nil
+}
+
+// sessionFrom builds a session of the part from a rewritten model held in
+// memory, reading its external data from the part's directory.
+func (p *part) sessionFrom(model []byte, cfg Config, r *Runner) (*onnxruntime.DynamicAdvancedSession, error) {
 	opts, _, err := sessionOptions(cfg, r.log)
 	if err != nil {
-		return fail("session options", err)
+		return nil, fmt.Errorf("session options: %w", err)
 	}
 	defer opts.Destroy()
 	if err := opts.AddSessionConfigEntry(externalFolderKey, filepath.Dir(p.path)); err != nil {
-		return fail("session options", err)
+		return nil, fmt.Errorf("session options: %w", err)
 	}
 	in, out := p.ioNames()
 	s, err := onnxruntime.NewDynamicAdvancedSessionWithONNXData(model, in, out, opts)
 	if err != nil {
-		return fail("load", err)
+		return nil, fmt.Errorf("load: %w", err)
 	}
-	r.log.Debug("tiling: circular padding", "part", p.name, "convs", st.convs, "fused_zero_pads_kept", st.asymmetricKept)
 	return s, nil
 }
 
