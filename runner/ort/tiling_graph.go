@@ -23,7 +23,7 @@ import (
 type rewriteStats struct {
 	// concats counts two-input channel Concats whose first input is now
 	// resized to the second's spatial size (matchSizes).
-	concats int
+	concats        int
 	convs          int // Conv nodes now padding circularly
 	sameSkipped    int // Conv nodes with auto_pad SAME_*, left as they are
 	asymmetricKept int // Conv nodes with a fused zero Pad, left as they are
