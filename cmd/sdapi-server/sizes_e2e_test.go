@@ -1,0 +1,60 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"image/png"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Sizes that are not multiples of 8, or below 64, run as A1111 1.10 runs
+// them: the latent is height//8 × width//8, the image 8× that, and info
+// and the infotext give the requested width and height. Under 8 the latent
+// is empty (A1111 fails inside torch with a 500): a 422 that says so.
+func TestSizesAsA1111(t *testing.T) {
+	t.Parallel()
+	p := startServer(t, "")
+	v := validator(t, p)
+	tests := []struct {
+		w, h         int
+		wantW, wantH int
+		size         string
+	}{
+		{100, 72, 96, 72, "Size: 100x72"},
+		{40, 8, 40, 8, "Size: 40x8"},
+		{63, 65, 56, 64, "Size: 63x65"},
+	}
+	for _, tc := range tests {
+		r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"prompt": "a cat", "steps": 2, "width": tc.w, "height": tc.h})
+		if r.Status != http.StatusOK {
+			t.Errorf("%dx%d: status %d %s", tc.w, tc.h, r.Status, r.Body)
+			continue
+		}
+		g := decode[genAnswer](t, r)
+		var info struct {
+			Width, Height int
+			Infotexts     []string
+		}
+		if err := json.Unmarshal([]byte(g.Info), &info); err != nil {
+			t.Fatal(err)
+		}
+		if info.Width != tc.w || info.Height != tc.h || len(info.Infotexts) != 1 || !strings.Contains(info.Infotexts[0], tc.size) {
+			t.Errorf("%dx%d: info width %d height %d infotexts %q", tc.w, tc.h, info.Width, info.Height, info.Infotexts)
+		}
+		raw, err := base64.StdEncoding.DecodeString(g.Images[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(bytes.NewReader(raw))
+		if err != nil || cfg.Width != tc.wantW || cfg.Height != tc.wantH {
+			t.Errorf("%dx%d: image %dx%d (%v), want %dx%d", tc.w, tc.h, cfg.Width, cfg.Height, err, tc.wantW, tc.wantH)
+		}
+	}
+	r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"steps": 2, "width": 4, "height": 64})
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "at least 8") {
+		t.Errorf("4x64: status %d %s, want 422 saying at least 8", r.Status, r.Body)
+	}
+}
