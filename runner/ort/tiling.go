@@ -57,7 +57,7 @@ func (r *Runner) useTiling(ctx context.Context) (restore func(), err error) {
 	}
 	if r.tiled == nil {
 		if err := r.buildTiled(ctx); err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil && !stopRequested(ctx) {
 				return nil, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
 			}
 			// A graph that cannot be read or rewritten fails the same way
@@ -96,7 +96,8 @@ func (r *Runner) buildTiled(ctx context.Context) error {
 	cfg.Device = r.provider
 	built := tiledSessions{}
 	for _, p := range r.tilingParts() {
-		if err := ctx.Err(); err != nil {
+		// A stop request still runs the job to its first model call.
+		if err := ctx.Err(); err != nil && !stopRequested(ctx) {
 			built.destroy()
 			return err
 		}
