@@ -22,8 +22,9 @@ var (
 	// Result.Images with an error wrapping ErrInterrupted. Any other cause
 	// abandons the run at once and returns no images.
 	ErrStopRequested = errors.New("stop requested")
-	// ErrInvalidRequest wraps a request the runner cannot serve (sizes that
-	// are not multiples of 8, an unknown sampler, mismatched slices).
+	// ErrInvalidRequest wraps a request the runner cannot serve (a size
+	// under 8, whose latent is empty; an unknown sampler; mismatched
+	// slices).
 	ErrInvalidRequest = errors.New("invalid runner request")
 	// ErrModel wraps a model directory that is missing, incomplete or
 	// broken; the message names the part.
@@ -50,9 +51,11 @@ type Request struct {
 	Scheduler string // A1111 name or label; "" or "Automatic" for the sampler's default
 	Steps     int
 	CFGScale  float64
-	Width     int
-	Height    int
-	Sampling  SamplingOptions
+	// Width and Height are the requested size, at least 8: as in A1111 the
+	// latent is Height/8 × Width/8 and the images 8× that.
+	Width    int
+	Height   int
+	Sampling SamplingOptions
 
 	// ClipSkip is A1111's CLIP_stop_at_last_layers (1 = last layer).
 	ClipSkip int
