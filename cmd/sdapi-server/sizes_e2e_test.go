@@ -20,15 +20,24 @@ func TestSizesAsA1111(t *testing.T) {
 	v := validator(t, p)
 	tests := []struct {
 		w, h         int
+		hires        map[string]any
 		wantW, wantH int
 		size         string
 	}{
-		{100, 72, 96, 72, "Size: 100x72"},
-		{40, 8, 40, 8, "Size: 40x8"},
-		{63, 65, 56, 64, "Size: 63x65"},
+		{100, 72, nil, 96, 72, "Size: 100x72"},
+		{40, 8, nil, 40, 8, "Size: 40x8"},
+		{63, 65, nil, 56, 64, "Size: 63x65"},
+		// The hires target is int(100·1.5)×int(72·1.5) = 150×108: its
+		// latent 18×13 decodes to 144×104.
+		{100, 72, map[string]any{"enable_hr": true, "hr_scale": 1.5, "denoising_strength": 0.5, "hr_upscaler": "Latent"}, 144, 104, "Size: 100x72"},
+		{100, 72, map[string]any{"enable_hr": true, "hr_scale": 1.5, "denoising_strength": 0.5, "hr_upscaler": "Lanczos"}, 144, 104, "Size: 100x72"},
 	}
 	for _, tc := range tests {
-		r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"prompt": "a cat", "steps": 2, "width": tc.w, "height": tc.h})
+		body := map[string]any{"prompt": "a cat", "steps": 2, "width": tc.w, "height": tc.h}
+		for k, val := range tc.hires {
+			body[k] = val
+		}
+		r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", body)
 		if r.Status != http.StatusOK {
 			t.Errorf("%dx%d: status %d %s", tc.w, tc.h, r.Status, r.Body)
 			continue
