@@ -248,7 +248,7 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 		x, err = g.sampleK(ctx, sampling.InitialLatent(noise0, sigmas[0]), sigmas, noise, opts)
 	}
 	stopped := false
-	if err != nil && stopRequested(ctx) && g.last != nil {
+	if errors.Is(err, context.Canceled) && stopRequested(ctx) && g.last != nil {
 		// A1111's launch_sampling catches InterruptedException and returns
 		// last_latent, which process_images_inner decodes like any result.
 		x, err, stopped = sampling.Latent{Shape: []int{g.b, 4, g.lh, g.lw}, Data: g.last}, nil, true
