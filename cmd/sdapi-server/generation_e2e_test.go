@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"image/png"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -65,5 +67,27 @@ func TestSizesAsA1111(t *testing.T) {
 	r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"steps": 2, "width": 4, "height": 64})
 	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "at least 8") {
 		t.Errorf("4x64: status %d %s, want 422 saying at least 8", r.Status, r.Body)
+	}
+}
+
+// save_images on a fresh data directory makes the outputs folders, as
+// A1111's save_image makes its folders, and writes the image there.
+func TestSaveImagesFreshDataDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := startServer(t, dir)
+	r := call(t, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"prompt": "a cat", "steps": 1, "width": 64, "height": 64, "save_images": true})
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d %s, want 200", r.Status, r.Body)
+	}
+	var pngs []string
+	err := filepath.WalkDir(filepath.Join(dir, "outputs"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".png") {
+			pngs = append(pngs, path)
+		}
+		return err
+	})
+	if err != nil || len(pngs) != 1 {
+		t.Errorf("saved %q (%v), want one PNG under DATA-DIR/outputs", pngs, err)
 	}
 }
