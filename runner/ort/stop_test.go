@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"image"
+	"math"
 	"slices"
 	"testing"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
 
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/onnxgen"
@@ -110,4 +113,65 @@ func TestGenerateStopBeforeStart(t *testing.T) {
 			t.Fatalf("err = %v, %d images; want ErrInterrupted and 2 images", err, len(res.Images))
 		}
 	})
+}
+
+// The latent a stop decodes is A1111's last_latent: the last model call's
+// denoised prediction for the prompt alone (get_pred_x0 of the cond
+// output), not the CFG result, which is what the same call returns with CFG
+// scale 1.
+func TestLastLatentIsCondPrediction(t *testing.T) {
+	r := openShared(t, onnxgen.Config{})
+	ro, err := onnxruntime.NewRunOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Destroy()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	req := baseRequest("Euler", 1, 2)
+	g := &job{r: r, req: req, ro: ro, timing: &runner.Timing{}, b: 2, lh: 8, lw: 8}
+	if g.cond, g.uncond, err = g.conditioning(); err != nil {
+		t.Fatal(err)
+	}
+	x := sampling.NewLatent(2, 4, 8, 8)
+	for i := range x.Data {
+		x.Data[i] = float32(i%17)/8 - 1
+	}
+	near := func(what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("%s: value %d = %g, want %g", what, i, got[i], want[i])
+			}
+		}
+	}
+	sigma, step := 3.0, 501.0
+	g.req.CFGScale = 7
+	if _, err := g.Denoise(t.Context(), x, sigma); err != nil {
+		t.Fatal(err)
+	}
+	last := slices.Clone(g.last)
+	g.req.CFGScale = 1
+	cond, err := g.Denoise(t.Context(), x, sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near("k-diffusion", last, cond.Data)
+
+	g.req.CFGScale = 7
+	if _, err := g.PredictEps(t.Context(), x, step); err != nil {
+		t.Fatal(err)
+	}
+	last = slices.Clone(g.last)
+	g.req.CFGScale = 1
+	eps, err := g.PredictEps(t.Context(), x, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := r.sched.AlphaCumprodAt(step)
+	want := make([]float32, len(x.Data))
+	for i, v := range x.Data {
+		want[i] = float32((float64(v) - math.Sqrt(1-at)*float64(eps.Data[i])) / math.Sqrt(at))
+	}
+	near("timesteps", last, want)
 }
