@@ -110,11 +110,12 @@ func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRu
 	} else {
 		req.ReturnLatents = j.hr.enabled && j.hr.latent
 		res, err := generate(ctx, st, r, req)
-		if errors.Is(err, errStopped) {
-			return res.Images, true, nil
-		}
-		if err != nil {
+		stopped := errors.Is(err, errStopped)
+		if err != nil && !stopped {
 			return nil, false, fmt.Errorf("generate batch %d: %w", n, err)
+		}
+		if stopped && (!j.hr.enabled || res.Images == nil) {
+			return res.Images, true, nil
 		}
 		first = res.Images
 		if len(res.Latents) == len(first) {
@@ -124,9 +125,12 @@ func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRu
 	if !j.hr.enabled {
 		return first, false, nil
 	}
-	if st.Interrupted() {
+	if st.Interrupted() || ctx.Err() != nil {
 		return first, true, nil // sample_hr_pass returns the first pass when interrupted
 	}
+	// A skip leaves state.skipped set through the hires pass: A1111's
+	// sample_hr_pass still upscales, and its sampler stops at its first
+	// model call and returns the upscaled init latent, which is decoded.
 	st.NextBatch(2*n+1, j.hr.steps)
 	res, err := pr.hiresPass(ctx, hrRunnerOr(hrRunner, r), j, first, latents, req, n, st)
 	if errors.Is(err, errStopped) {

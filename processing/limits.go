@@ -11,11 +11,14 @@ import (
 // exhausting memory halfway through sampling. A1111 has no such limits;
 // they are the server's own. A zero field means no limit.
 type Limits struct {
-	// MaxPixels bounds width×height×batch_size of every sampling pass:
-	// the first pass and the hires fix's target. The runner holds a
-	// batch's latents, attention maps and decoded images at once, so this
-	// is what memory grows with.
+	// MaxPixels bounds width×height of the images of every sampling pass:
+	// the first pass and the hires fix's target. Memory grows with the
+	// square of an image's size (its UNet attention maps); a batch runs in
+	// sub-batches that fit, so batch_size does not count.
 	MaxPixels int64
+	// MaxPixelsFlag names the setting that raises MaxPixels, for the
+	// messages ("--max-pixels"); "" names none.
+	MaxPixelsFlag string
 	// MaxSteps bounds steps and hr_second_pass_steps.
 	MaxSteps int
 	// MaxPromptChars bounds each prompt (prompt, negative_prompt,
@@ -50,7 +53,7 @@ const (
 type LimitError struct {
 	// Loc is the request field at fault as the API names it ({"steps"},
 	// {"init_images", 2}); nil when several fields together exceed it
-	// (width×height×batch_size).
+	// (width×height).
 	Loc   []any
 	Kind  LimitKind
 	Limit int64
@@ -98,8 +101,7 @@ func (l Limits) Check(p Params) error {
 	if l.MaxPixels <= 0 {
 		return nil
 	}
-	batch := float64(p.BatchSize)
-	if err := l.checkPass("width×height×batch_size", nil, float64(p.Width), float64(p.Height), batch); err != nil {
+	if err := l.checkPass("width×height", nil, float64(p.Width), float64(p.Height)); err != nil {
 		return err
 	}
 	if p.Mode != Txt2Img {
@@ -108,14 +110,14 @@ func (l Limits) Check(p Params) error {
 	if p.FirstphaseWidth != 0 || p.FirstphaseHeight != 0 {
 		// Legacy firstphase_width/height replace the first pass's size
 		// (StableDiffusionProcessingTxt2Img.__post_init__).
-		if err := l.checkPass("firstphase_width×firstphase_height×batch_size", nil, float64(p.FirstphaseWidth), float64(p.FirstphaseHeight), batch); err != nil {
+		if err := l.checkPass("firstphase_width×firstphase_height", nil, float64(p.FirstphaseWidth), float64(p.FirstphaseHeight)); err != nil {
 			return err
 		}
 	}
 	if p.EnableHR {
 		x, y, loc := hiresTarget(p)
-		what := fmt.Sprintf("the hires fix target (%s) width×height×batch_size", loc[0])
-		if err := l.checkPass(what, loc, x, y, batch); err != nil {
+		what := fmt.Sprintf("the hires fix target (%s) width×height", loc[0])
+		if err := l.checkPass(what, loc, x, y); err != nil {
 			return err
 		}
 	}
@@ -172,7 +174,8 @@ func (l Limits) CheckUpscale(loc []any, by string, w, h int, scale float64) erro
 		return nil
 	}
 	return &LimitError{Loc: loc, Kind: LimitValue, Limit: int64(limit),
-		Msg: fmt.Sprintf("%s upscales a %d×%d image by %g to %.0f pixels, over this server's limit of %d pixels", by, w, h, scale, px, int64(limit))}
+		Msg: fmt.Sprintf("%s upscales a %d×%d image by %g to %.0f pixels, over this server's limit of %d pixels (%d× the per-image limit)%s",
+			by, w, h, scale, px, int64(limit), MaxUpscaleFactor*MaxUpscaleFactor, l.RaisePixels())}
 }
 
 // CheckImages refuses n images made outside a job's own batch_size×n_iter
@@ -247,14 +250,23 @@ func (l Limits) checkPrompts(p Params) error {
 // may be huge, negative or not finite, and a NaN must fail the test, not
 // pass it. Nonsense sizes that fit (0, negative) are left to the runner's
 // own checks.
-func (l Limits) checkPass(what string, loc []any, x, y, batch float64) error {
-	px := math.Abs(x) * math.Abs(y) * math.Max(math.Abs(batch), 1)
+func (l Limits) checkPass(what string, loc []any, x, y float64) error {
+	px := math.Abs(x) * math.Abs(y)
 	if px <= float64(l.MaxPixels) {
 		return nil
 	}
 	return &LimitError{Loc: loc, Kind: LimitValue, Limit: l.MaxPixels,
-		Msg: fmt.Sprintf("%s is %s×%s×%s = %s pixels, over this server's limit of %d pixels per batch",
-			what, num(x), num(y), num(math.Max(batch, 1)), num(px), l.MaxPixels)}
+		Msg: fmt.Sprintf("%s is %s×%s = %s pixels, over this server's limit of %d pixels per image%s",
+			what, num(x), num(y), num(px), l.MaxPixels, l.RaisePixels())}
+}
+
+// RaisePixels is the end of a pixel limit's message that says how to
+// raise it: "; raise it with --max-pixels".
+func (l Limits) RaisePixels() string {
+	if l.MaxPixelsFlag == "" {
+		return ""
+	}
+	return "; raise it with " + l.MaxPixelsFlag
 }
 
 // hiresTarget is the hires fix's target size as planHires computes it

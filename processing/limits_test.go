@@ -9,7 +9,7 @@ import (
 )
 
 func TestLimitsCheck(t *testing.T) {
-	lim := Limits{MaxPixels: 512 * 512 * 2, MaxSteps: 150, MaxPromptChars: 10, MaxImages: 8}
+	lim := Limits{MaxPixels: 512 * 512 * 2, MaxPixelsFlag: "--max-pixels", MaxSteps: 150, MaxPromptChars: 10, MaxImages: 8}
 	hires := func(p *Params) {
 		p.EnableHR = true
 		ds := 0.5
@@ -35,7 +35,9 @@ func TestLimitsCheck(t *testing.T) {
 		{name: "steps", edit: func(p *Params) { p.Steps = 151 }, wantErr: true, wantLoc: []any{"steps"}},
 		{name: "hr steps unused without hires", edit: func(p *Params) { p.HRSecondPassSteps = 1000 }},
 		{name: "hr steps", edit: func(p *Params) { hires(p); p.HRScale = 1; p.HRSecondPassSteps = 151 }, wantErr: true, wantLoc: []any{"hr_second_pass_steps"}},
-		{name: "pixels per batch", edit: func(p *Params) { p.BatchSize = 3 }, wantErr: true},
+		// Batches run in sub-batches that fit: batch_size does not count.
+		{name: "batch_size does not count", edit: func(p *Params) { p.Width, p.Height, p.BatchSize = 512, 1024, 8 }},
+		{name: "pixels per image", edit: func(p *Params) { p.Width, p.Height = 512, 1032 }, wantErr: true},
 		{name: "one huge image", edit: func(p *Params) { p.Width, p.Height = 100000, 100000 }, wantErr: true},
 		{name: "negative sizes count", edit: func(p *Params) { p.Width, p.Height = -1024, -1024 }, wantErr: true},
 		{name: "firstphase", edit: func(p *Params) { p.FirstphaseWidth, p.FirstphaseHeight = 2048, 2048 }, wantErr: true},
@@ -69,6 +71,9 @@ func TestLimitsCheck(t *testing.T) {
 			}
 			if !reflect.DeepEqual(le.Loc, tc.wantLoc) || le.Kind != tc.kind || le.Limit <= 0 || le.Msg == "" {
 				t.Errorf("got %+v, want loc %v kind %v", le, tc.wantLoc, tc.kind)
+			}
+			if le.Limit == lim.MaxPixels && !strings.HasSuffix(le.Msg, "; raise it with --max-pixels") {
+				t.Errorf("pixel limit message %q does not say which flag raises it", le.Msg)
 			}
 		})
 	}

@@ -364,12 +364,14 @@ func orOpt(v *float64, def float64) *float64 {
 var errStopped = errors.New("batch stopped")
 
 // generate runs one runner call that Interrupt, Skip and ctx can stop. A
-// stopped call returns errStopped with whatever images the runner
-// finished (A1111 decodes the latent the sampler stopped at).
+// call stopped by Interrupt or Skip returns errStopped with the images the
+// runner decoded from the latent its sampler stopped at, one per image of
+// the batch, as A1111's sampler returns last_latent on InterruptedException
+// and process_images_inner decodes it; one stopped by ctx returns none.
 func generate(ctx context.Context, st *State, r runner.Runner, req runner.Request) (runner.Result, error) {
-	bctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	unwatch := st.watchBatch(cancel)
+	bctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	unwatch := st.watchBatch(func() { cancel(runner.ErrStopRequested) })
 	defer unwatch()
 	req.OnStep = func(pg runner.Progress) {
 		st.Step(pg.Step)

@@ -315,48 +315,6 @@ func TestStylesAndPerImagePrompts(t *testing.T) {
 	}
 }
 
-func TestInterruptReturnsFinishedImages(t *testing.T) {
-	pr, spy := newProcessor(t)
-	spy.GenerateFn = func(ctx context.Context, call int, req runner.Request) (runner.Result, error) {
-		if call == 1 {
-			pr.State.Interrupt()
-			<-ctx.Done() // Interrupt cancels the batch at once
-			return runner.Result{}, runner.ErrInterrupted
-		}
-		return solidResult(req), nil
-	}
-	p := smallTxt2Img()
-	p.NIter = 4
-	out, err := pr.Process(t.Context(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(spy.Calls()) != 2 || len(out.Raw) != 1 || len(out.Infotexts) != 1 {
-		t.Fatalf("calls %d images %d infotexts %d", len(spy.Calls()), len(out.Raw), len(out.Infotexts))
-	}
-}
-
-func TestSkipSkipsOneBatch(t *testing.T) {
-	pr, spy := newProcessor(t)
-	spy.GenerateFn = func(ctx context.Context, call int, req runner.Request) (runner.Result, error) {
-		if call == 0 {
-			pr.State.Skip()
-			<-ctx.Done()
-			return runner.Result{}, ctx.Err()
-		}
-		return solidResult(req), nil
-	}
-	p := smallTxt2Img()
-	p.NIter = 3
-	out, err := pr.Process(t.Context(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(spy.Calls()) != 3 || len(out.Raw) != 2 || out.Seed != 1000 {
-		t.Fatalf("calls %d images %d", len(spy.Calls()), len(out.Raw))
-	}
-}
-
 func TestProgressState(t *testing.T) {
 	pr, spy := newProcessor(t)
 	preview := image.NewRGBA(image.Rect(0, 0, 8, 8))
@@ -422,6 +380,25 @@ func TestSaveImages(t *testing.T) {
 	}
 	if out.IndexOfFirstImage != 1 || len(out.Raw) != 3 {
 		t.Errorf("grid not returned first: index %d, %d images", out.IndexOfFirstImage, len(out.Raw))
+	}
+}
+
+// A fresh data directory has no outputs folder: save_images makes it, as
+// A1111's save_image makes its folders, instead of failing.
+func TestSaveImagesFreshOutputDir(t *testing.T) {
+	pr, _ := newProcessor(t)
+	pr.OutputDir = filepath.Join(t.TempDir(), "fresh-data", "outputs")
+	p := smallTxt2Img()
+	p.SaveImages = true
+	out, err := pr.Process(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Saved) != 1 {
+		t.Fatalf("saved %q, want one file", out.Saved)
+	}
+	if _, err := os.Stat(filepath.Join(pr.OutputDir, out.Saved[0])); err != nil {
+		t.Fatal(err)
 	}
 }
 

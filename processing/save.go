@@ -108,6 +108,12 @@ func (pr *Processor) saveImage(j *job, img image.Image, t saveTarget) (string, e
 		return "", err
 	}
 
+	// A1111's save_image makes the folders it writes to
+	// (os.makedirs(path, exist_ok=True)), the outputs root included: a
+	// fresh data directory has none yet.
+	if err := os.MkdirAll(pr.OutputDir, 0o755); err != nil {
+		return "", fmt.Errorf("save_images: %w", err)
+	}
 	root, err := os.OpenRoot(pr.OutputDir)
 	if err != nil {
 		return "", fmt.Errorf("save_images: %w", err)

@@ -13,8 +13,18 @@ var (
 	// ErrInterrupted is returned when a run stopped because its context was
 	// cancelled or the job was interrupted.
 	ErrInterrupted = errors.New("interrupted")
-	// ErrInvalidRequest wraps a request the runner cannot serve (sizes that
-	// are not multiples of 8, an unknown sampler, mismatched slices).
+	// ErrStopRequested is the cause a caller cancels a Generate's context
+	// with to stop sampling early and keep what it made, as A1111's
+	// interrupt and skip do: the sampler stops before its next model call
+	// and the runner decodes the latent it stopped at (the last model
+	// call's denoised prediction for the prompt, or the starting latent
+	// when no call ran). Generate then returns those images in
+	// Result.Images with an error wrapping ErrInterrupted. Any other cause
+	// abandons the run at once and returns no images.
+	ErrStopRequested = errors.New("stop requested")
+	// ErrInvalidRequest wraps a request the runner cannot serve (a size
+	// under 8, whose latent is empty; an unknown sampler; mismatched
+	// slices).
 	ErrInvalidRequest = errors.New("invalid runner request")
 	// ErrModel wraps a model directory that is missing, incomplete or
 	// broken; the message names the part.
@@ -41,9 +51,11 @@ type Request struct {
 	Scheduler string // A1111 name or label; "" or "Automatic" for the sampler's default
 	Steps     int
 	CFGScale  float64
-	Width     int
-	Height    int
-	Sampling  SamplingOptions
+	// Width and Height are the requested size, at least 8: as in A1111 the
+	// latent is Height/8 × Width/8 and the images 8× that.
+	Width    int
+	Height   int
+	Sampling SamplingOptions
 
 	// ClipSkip is A1111's CLIP_stop_at_last_layers (1 = last layer).
 	ClipSkip int

@@ -21,10 +21,11 @@ import (
 type Limits struct {
 	// MaxBodyBytes bounds a request body; more is 413.
 	MaxBodyBytes int64
-	// MaxPixels bounds width×height×batch_size of each sampling pass (the
-	// first pass and the hires fix's target), and width×height of each
-	// image a request sends (init images, mask, extras images), checked
-	// from the image header before it is decoded.
+	// MaxPixels bounds width×height of the images of each sampling pass
+	// (the first pass and the hires fix's target; a batch runs in
+	// sub-batches sized to memory, so batch_size does not count), and of
+	// each image a request sends (init images, mask, extras images),
+	// checked from the image header before it is decoded.
 	MaxPixels int64
 	// MaxSteps bounds steps and hr_second_pass_steps.
 	MaxSteps int
@@ -38,17 +39,19 @@ type Limits struct {
 	MaxImages int
 }
 
+// MaxPixelsFlag is the command-line flag that sets MaxPixels; limit
+// messages name it.
+const MaxPixelsFlag = "--max-pixels"
+
 // DefaultLimits are sized for the project's reference machine: 2 CPU cores
 // and 24 GiB of memory running SD 1.5 in fp32 on ONNX Runtime.
 //
-//   - MaxPixels 768×768 (589,824). The UNet's largest self-attention map is
-//     2 (CFG) × 8 heads × T² floats per image, T = width·height/64 latent
-//     positions, and ONNX Runtime keeps the scores and their softmax alive
-//     together: about batch·(width·height)²/32 bytes, so 10 GiB at
-//     768×768×1 and 8 GiB at 512×512×2, plus 4 GiB of weights. It grows
-//     with the square of the image size, which is why a per-batch pixel
-//     count this low is needed: 1024×1024 (A1111's 2× hires fix of 512²)
-//     would need 32 GiB of attention maps alone.
+//   - MaxPixels 768×768 (589,824) per image, the fallback when the
+//     machine's memory is unknown: cmd/sdapi-server derives the limit from
+//     the memory at start (runner/ort's UNetSampleBytes has the memory
+//     model: (width·height)²/64 bytes of attention maps per UNet sample,
+//     5 GiB at 768², 16 GiB at 1024²), and batches run in sub-batches that
+//     fit the same budget.
 //   - MaxSteps 150, A1111's UI slider maximum; steps cost time, not memory.
 //   - MaxPromptChars 10,000: at worst a token per character, 134 CLIP
 //     chunks, whose cross-attention maps stay smaller than the
@@ -98,7 +101,7 @@ func (l Limits) WithDefaults() Limits {
 // Processing is the part of l that processing.Processor checks on every
 // job, scripts' jobs included; cmd/sdapi-server sets it on the Processor.
 func (l Limits) Processing() processing.Limits {
-	return processing.Limits{MaxPixels: l.MaxPixels, MaxSteps: l.MaxSteps, MaxPromptChars: l.MaxPromptChars, MaxImages: l.MaxImages}
+	return processing.Limits{MaxPixels: l.MaxPixels, MaxPixelsFlag: MaxPixelsFlag, MaxSteps: l.MaxSteps, MaxPromptChars: l.MaxPromptChars, MaxImages: l.MaxImages}
 }
 
 // bodyLimit refuses a body over max: at once when Content-Length says so,
@@ -151,7 +154,7 @@ func (l Limits) checkImageSize(raw []byte, loc []any) error {
 		return nil
 	}
 	return &processing.LimitError{Loc: loc, Kind: processing.LimitValue, Limit: l.MaxPixels,
-		Msg: fmt.Sprintf("%s is a %d×%d image = %d pixels, over this server's limit of %d pixels", processing.LocName(loc), cfg.Width, cfg.Height, px, l.MaxPixels)}
+		Msg: fmt.Sprintf("%s is a %d×%d image = %d pixels, over this server's limit of %d pixels per image%s", processing.LocName(loc), cfg.Width, cfg.Height, px, l.MaxPixels, l.Processing().RaisePixels())}
 }
 
 // checkUpscale refuses an extras upscale of img whose result would pass

@@ -76,6 +76,9 @@ type config struct {
 	threads        int
 	queueSize      int
 	limits         server.Limits
+	// memoryBudget is the UNet activations' share of the machine's memory
+	// (memory.go); 0 when it could not be read.
+	memoryBudget int64
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -102,10 +105,12 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.device, "device", "cpu", `execution provider: "cpu", "cuda" (fail if it cannot load) or "auto" (CUDA, else CPU)`)
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads per model part")
 	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs; more get 503")
-	// Defaults sized for 2 cores and 24 GiB with SD 1.5 (see server.DefaultLimits).
+	// Defaults sized for 2 cores and 24 GiB with SD 1.5 (see
+	// server.DefaultLimits); --max-pixels 0 is derived from the machine's
+	// memory at start (resolveMemory).
 	lim := server.DefaultLimits()
 	fs.Int64Var(&c.limits.MaxBodyBytes, "max-body-bytes", lim.MaxBodyBytes, "largest request body in bytes; more gets 413")
-	fs.Int64Var(&c.limits.MaxPixels, "max-pixels", lim.MaxPixels, "largest width×height×batch_size of a sampling pass (hires target included) and width×height of a sent image; more gets 422")
+	fs.Int64Var(&c.limits.MaxPixels, server.MaxPixelsFlag[2:], 0, "largest width×height of the images of a sampling pass (hires target included) and of a sent image; more gets 422. 0: what fits the machine's memory, computed and logged at start (a batch runs in sub-batches that fit)")
 	fs.IntVar(&c.limits.MaxSteps, "max-steps", lim.MaxSteps, "largest steps and hr_second_pass_steps; more gets 422")
 	fs.IntVar(&c.limits.MaxPromptChars, "max-prompt-chars", lim.MaxPromptChars, "longest prompt (each of prompt, negative_prompt, hr_prompt, hr_negative_prompt) in characters; more gets 422")
 	fs.IntVar(&c.limits.MaxBatchImages, "max-batch-images", lim.MaxBatchImages, "most images in one extra-batch-images or img2img init_images list; more gets 422")
@@ -116,9 +121,12 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	if fs.NArg() > 0 {
 		return c, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if l := c.limits; l.MaxBodyBytes <= 0 || l.MaxPixels <= 0 || l.MaxSteps <= 0 || l.MaxPromptChars <= 0 || l.MaxBatchImages <= 0 || l.MaxImages <= 0 {
+	if l := c.limits; l.MaxBodyBytes <= 0 || l.MaxSteps <= 0 || l.MaxPromptChars <= 0 || l.MaxBatchImages <= 0 || l.MaxImages <= 0 {
 		// A zero would silently mean the default in server.Config.
-		return c, nil, errors.New("--max-body-bytes, --max-pixels, --max-steps, --max-prompt-chars, --max-batch-images and --max-images must be positive")
+		return c, nil, errors.New("--max-body-bytes, --max-steps, --max-prompt-chars, --max-batch-images and --max-images must be positive")
+	}
+	if c.limits.MaxPixels < 0 {
+		return c, nil, errors.New("--max-pixels must be positive, or 0 for what the machine's memory fits")
 	}
 	orDefault := func(v *string, rel string) {
 		if *v == "" {
@@ -189,6 +197,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		return false, err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	resolveMemory(log, &cfg)
 	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 		return false, fmt.Errorf("data dir: %w", err)
 	}

@@ -48,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.password, "password", os.Getenv("SDAPI_PASSWORD"), "HTTP basic auth password, or $SDAPI_PASSWORD")
 	fs.StringVar(&o.prompt, "prompt", "a lighthouse at dusk, oil painting", "prompt")
 	fs.StringVar(&o.negative, "negative-prompt", "", "negative prompt")
-	fs.IntVar(&o.width, "width", 256, "image width (multiple of 8, at least 64)")
+	fs.IntVar(&o.width, "width", 256, "image width (at least 8; the image is width//8·8 wide, as in A1111)")
 	fs.IntVar(&o.height, "height", 256, "image height")
 	fs.IntVar(&o.steps, "steps", 20, "sampling steps")
 	fs.IntVar(&o.seed, "seed", 1234, "seed (-1: random)")

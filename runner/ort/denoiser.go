@@ -37,6 +37,7 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 		return sampling.Latent{}, err
 	}
 	out := sampling.NewLatent(x.Shape...)
+	last := g.lastBuffer(len(x.Data))
 	s := g.req.CFGScale
 	if g.r.vpred {
 		cskip, cout := 1/(sigma*sigma+1), -sigma*cin
@@ -44,11 +45,13 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 			xs := float64(v) * cskip
 			dc, du := xs+float64(oc[j])*cout, xs+float64(ou[j])*cout
 			out.Data[j] = float32(du + s*(dc-du))
+			last[j] = float32(dc)
 		}
 	} else {
 		for j, v := range x.Data {
 			dc, du := float64(v)-sigma*float64(oc[j]), float64(v)-sigma*float64(ou[j])
 			out.Data[j] = float32(du + s*(dc-du))
+			last[j] = float32(dc)
 		}
 	}
 	g.blend(out.Data, g.initLatent)
@@ -78,6 +81,7 @@ func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sam
 		return sampling.Latent{}, err
 	}
 	out := sampling.NewLatent(x.Shape...)
+	last := g.lastBuffer(len(x.Data))
 	s := g.req.CFGScale
 	for j := range out.Data {
 		ec, eu := float64(oc[j]), float64(ou[j])
@@ -86,8 +90,20 @@ func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sam
 			ec, eu = sa*ec+s1*xv, sa*eu+s1*xv
 		}
 		out.Data[j] = float32(eu + s*(ec-eu))
+		// CFGDenoiserTimesteps.get_pred_x0 of the prompt's output.
+		last[j] = float32((float64(xin[j]) - s1*ec) / sa)
 	}
 	return out, nil
+}
+
+// lastBuffer returns g.last sized to n values, for the model call about to
+// overwrite it with its denoised prediction for the prompt (A1111's
+// CFGDenoiser sets sampler.last_latent from the cond output, before CFG).
+func (g *job) lastBuffer(n int) []float32 {
+	if len(g.last) != n {
+		g.last = make([]float32, n)
+	}
+	return g.last
 }
 
 // blend sets dst = src·mask + dst·(1−mask) per latent pixel, for every
@@ -104,29 +120,45 @@ func (g *job) blend(dst, src []float32) {
 }
 
 // unetCFG runs the UNet on xin (B images, already scaled) for the cond and
-// the uncond texts: as one batch of 2·B when their lengths match, otherwise
-// as two calls (A1111 without pad_cond_uncond). It returns the raw model
-// outputs for cond and uncond.
+// the uncond texts and returns the raw model outputs for each. Its 2·B
+// samples (cond, then uncond) go in calls of samples sharing a text length,
+// as A1111 batches them (one call of 2·B when the lengths match, otherwise
+// one per text, as without pad_cond_uncond), split further to at most
+// samplesPerCall samples a call so that the attention maps fit the memory
+// budget. Each sample's output depends only on its own inputs, so the
+// split changes no result.
 func (g *job) unetCFG(xin []float32, t float64) (oc, ou []float32, err error) {
 	b := g.b
-	if g.cond.seq == g.uncond.seq {
-		sample := make([]float32, 0, 2*len(xin))
-		sample = append(append(sample, xin...), xin...)
-		ehs := make([]float32, 0, len(g.cond.data)+len(g.uncond.data))
-		ehs = append(append(ehs, g.cond.data...), g.uncond.data...)
-		out, err := g.runUNet(sample, 2*b, ehs, g.cond.seq, t)
+	per := len(xin) / b
+	out := make([]float32, 2*len(xin))
+	limit := g.samplesPerCall()
+	text := func(s int) textCond {
+		if s < b {
+			return g.cond
+		}
+		return g.uncond
+	}
+	for s0 := 0; s0 < 2*b; {
+		seq := text(s0).seq
+		s1 := s0 + 1
+		for s1 < 2*b && text(s1).seq == seq && (limit == 0 || s1-s0 < limit) {
+			s1++
+		}
+		n := s1 - s0
+		sample := make([]float32, 0, n*per)
+		ehs := make([]float32, 0, n*seq*g.r.textDim)
+		for s := s0; s < s1; s++ {
+			sample = append(sample, xin[(s%b)*per:(s%b+1)*per]...)
+			ehs = append(ehs, text(s).image(s%b)...)
+		}
+		res, err := g.runUNet(sample, n, ehs, seq, t)
 		if err != nil {
 			return nil, nil, err
 		}
-		return out[:len(xin)], out[len(xin):], nil
+		copy(out[s0*per:], res)
+		s0 = s1
 	}
-	if oc, err = g.runUNet(xin, b, g.cond.data, g.cond.seq, t); err != nil {
-		return nil, nil, err
-	}
-	if ou, err = g.runUNet(xin, b, g.uncond.data, g.uncond.seq, t); err != nil {
-		return nil, nil, err
-	}
-	return oc, ou, nil
+	return out[:len(xin)], out[len(xin):], nil
 }
 
 // runUNet runs one UNet call on n images and returns a copy of out_sample.

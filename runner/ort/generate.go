@@ -42,7 +42,21 @@ type job struct {
 	overlayAlpha []float32 // per pixel, 1 = original
 
 	latents [][]float32 // the sampled latents, when the request asks for them
+	// last is A1111's sampler.last_latent: the starting latent, then after
+	// every model call its denoised prediction for the prompt (cond only).
+	// A stop request decodes it.
+	last []float32
 }
+
+// stopRequested reports whether ctx ended with runner.ErrStopRequested:
+// the caller wants the partial images.
+func stopRequested(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), runner.ErrStopRequested)
+}
+
+// errStoppedEarly marks a run that a stop request ended during sampling;
+// its images are the decoded last latent.
+var errStoppedEarly = errors.New("stopped early")
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", runner.ErrInvalidRequest, fmt.Sprintf(format, args...))
@@ -63,8 +77,10 @@ func validate(req *runner.Request) error {
 		return invalid("%d seeds for %d prompts", len(req.Seeds), b)
 	case req.SubseedStrength != 0 && len(req.Subseeds) != 0 && len(req.Subseeds) != b:
 		return invalid("%d subseeds for %d prompts", len(req.Subseeds), b)
-	case req.Width < 64 || req.Height < 64 || req.Width%8 != 0 || req.Height%8 != 0:
-		return invalid("size %dx%d: width and height must be multiples of 8 and at least 64", req.Width, req.Height)
+	case req.Width < 8 || req.Height < 8:
+		// A1111's latent is height//8 × width//8: under 8 it is empty and
+		// torch fails; any other size runs, decoded at 8× the latent.
+		return invalid("size %dx%d: width and height must be at least 8 (the latent is width/8 × height/8)", req.Width, req.Height)
 	case req.Steps < 1:
 		return invalid("steps %d: need at least 1", req.Steps)
 	}
@@ -132,7 +148,10 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	if r.unet.sess == nil {
 		return res, errors.New("ort: runner is closed")
 	}
-	if ctx.Err() != nil {
+	// A stop requested before the run began still runs it up to the first
+	// model call and decodes the starting latent, as A1111's sampler
+	// returns last_latent when interrupted before its first step.
+	if ctx.Err() != nil && !stopRequested(ctx) {
 		return res, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
 	}
 	if req.Tiling {
@@ -142,7 +161,14 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 		}
 		defer restore()
 	}
-	ro, release, err := terminableRunOptions(ctx, r.log)
+	if needsAnySize(req.Height/8, req.Width/8) {
+		restore, err := r.useAnySize(ctx, req.Tiling)
+		if err != nil {
+			return res, err
+		}
+		defer restore()
+	}
+	ro, release, err := terminableRunOptions(ctx, r.log, true)
 	if err != nil {
 		return res, err
 	}
@@ -151,6 +177,10 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	g := &job{r: r, req: req, ro: ro, timing: &res.Timing, b: len(req.Prompts), lh: req.Height / 8, lw: req.Width / 8}
 	imgs, err := g.run(ctx)
 	res.Timing.Total = time.Since(start).Nanoseconds()
+	if errors.Is(err, errStoppedEarly) {
+		res.Images, res.Latents = imgs, g.latents
+		return res, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
@@ -217,6 +247,12 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 		g.steps = len(sigmas) - 1
 		x, err = g.sampleK(ctx, sampling.InitialLatent(noise0, sigmas[0]), sigmas, noise, opts)
 	}
+	stopped := false
+	if errors.Is(err, context.Canceled) && stopRequested(ctx) && g.last != nil {
+		// A1111's launch_sampling catches InterruptedException and returns
+		// last_latent, which process_images_inner decodes like any result.
+		x, err, stopped = sampling.Latent{Shape: []int{g.b, 4, g.lh, g.lw}, Data: g.last}, nil, true
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +271,9 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 	for i, im := range imgs {
 		out[i] = im
 	}
+	if stopped {
+		return out, errStoppedEarly
+	}
 	return out, nil
 }
 
@@ -244,12 +283,23 @@ func (g *job) sampleT(ctx context.Context, x sampling.Latent, ts []int, noise sa
 	if len(ts) < 2 {
 		return x, nil
 	}
+	g.startLatent(x)
 	return g.timed(func() (sampling.Latent, error) { return g.smp.SampleT(ctx, g, x, ts, g.r.sched, noise, opts) })
 }
 
 // sampleK runs a k-diffusion sampler.
 func (g *job) sampleK(ctx context.Context, x sampling.Latent, sigmas []float64, noise sampling.Noise, opts sampling.Options) (sampling.Latent, error) {
+	g.startLatent(x)
 	return g.timed(func() (sampling.Latent, error) { return g.smp.SampleK(ctx, g, x, sigmas, noise, opts) })
+}
+
+// startLatent sets last to the sampler's starting latent x unless the run
+// set it already (img2img: A1111's sample_img2img sets last_latent to the
+// init latent, not the noised one).
+func (g *job) startLatent(x sampling.Latent) {
+	if g.last == nil {
+		g.last = slices.Clone(x.Data)
+	}
 }
 
 // timed runs a sampler and adds its wall time outside the model wrapper and
@@ -387,8 +437,10 @@ func (n *batchNoise) Randn(i int, dst []float32) {
 
 // terminableRunOptions returns run options that ctx's end terminates
 // (ONNX Runtime's run-terminate flag, so a run stops within one model
-// call), and their release.
-func terminableRunOptions(ctx context.Context, log *slog.Logger) (*onnxruntime.RunOptions, func(), error) {
+// call), and their release. With finishOnStop, an end caused by
+// runner.ErrStopRequested does not terminate: the run finishes its model
+// call and decodes.
+func terminableRunOptions(ctx context.Context, log *slog.Logger, finishOnStop bool) (*onnxruntime.RunOptions, func(), error) {
 	ro, err := onnxruntime.NewRunOptions()
 	if err != nil {
 		return nil, nil, fmt.Errorf("ort: run options: %w", err)
@@ -396,6 +448,11 @@ func terminableRunOptions(ctx context.Context, log *slog.Logger) (*onnxruntime.R
 	done := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(done)
+		if finishOnStop && stopRequested(ctx) {
+			// The model call in flight finishes, as A1111's sampler checks
+			// the flag only between calls, and the decode still runs.
+			return
+		}
 		if err := ro.Terminate(); err != nil {
 			log.Warn("terminate run", "err", err)
 		}

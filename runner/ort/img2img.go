@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
@@ -89,6 +90,7 @@ func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise samplin
 		nz.Data[j] *= float32(mult)
 	}
 	g.noise0 = nz.Data
+	g.last = slices.Clone(g.initLatent) // A1111's sample_img2img: last_latent = x
 	steps, tEnc := img2imgSteps(g.req.Steps, in.DenoisingStrength, in.ExactSteps)
 	x := sampling.NewLatent(g.b, 4, g.lh, g.lw)
 	if steps == 0 { // exact steps at strength 0: A1111's schedule is [0], nothing is sampled
@@ -161,19 +163,28 @@ func (g *job) encode(im *image.NRGBA) ([]float32, int, int, error) {
 
 // applyOverlay pastes the original image over the result outside the mask
 // (A1111's apply_overlay): out = orig·α + gen·(1−α), α = 1 − mask_for_overlay.
+// The overlay is width×height and the result 8× the latent, smaller when a
+// side is not a multiple of 8; PIL's alpha_composite then composites where
+// they overlap, from the top left.
 func (g *job) applyOverlay(imgs []*image.NRGBA) {
 	if g.overlayAlpha == nil {
 		return
 	}
+	ow := g.req.Width
 	for i, im := range imgs {
 		orig := g.overlay[min(i, len(g.overlay)-1)]
-		for k, a := range g.overlayAlpha {
-			if a == 0 {
-				continue
-			}
-			for c := range 3 {
-				v := float32(orig.Pix[4*k+c])*a + float32(im.Pix[4*k+c])*(1-a)
-				im.Pix[4*k+c] = uint8(min(max(math.Round(float64(v)), 0), 255))
+		w, h := min(im.Rect.Dx(), ow), min(im.Rect.Dy(), len(g.overlayAlpha)/ow)
+		for y := range h {
+			for x := range w {
+				a := g.overlayAlpha[y*ow+x]
+				if a == 0 {
+					continue
+				}
+				k, o := y*im.Stride+4*x, y*orig.Stride+4*x
+				for c := range 3 {
+					v := float32(orig.Pix[o+c])*a + float32(im.Pix[k+c])*(1-a)
+					im.Pix[k+c] = uint8(min(max(math.Round(float64(v)), 0), 255))
+				}
 			}
 		}
 	}

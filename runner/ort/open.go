@@ -35,6 +35,12 @@ type Config struct {
 	VAEDir string
 	// Logger receives warnings (CUDA fallback, ignored options); nil discards.
 	Logger *slog.Logger
+	// MemoryBudget is the memory in bytes a UNet call's activations may
+	// take (UNetSampleBytes each sample); a batch whose samples need more
+	// runs in sub-batches of as many samples as fit, at least one. Every
+	// sample's result is the same either way. 0 runs each batch in one
+	// call (two when the prompt and negative prompt lengths differ).
+	MemoryBudget int64
 }
 
 // Runner runs one loaded pipeline. Generate calls are serialised.
@@ -60,6 +66,9 @@ type Runner struct {
 	tiled tiledSessions
 	// tiledErr is why building them failed, kept until Close.
 	tiledErr error
+	// anySize holds the UNet sessions whose skip connections join at any
+	// latent size (anysize.go), built on first need; guarded by mu.
+	anySize anySizeSessions
 
 	mu sync.Mutex // serialises Generate and Close
 
@@ -295,5 +304,6 @@ func (r *Runner) Close() error {
 		p.close()
 	}
 	r.closeTiled()
+	r.closeAnySize()
 	return nil
 }

@@ -57,7 +57,7 @@ func (r *Runner) useTiling(ctx context.Context) (restore func(), err error) {
 	}
 	if r.tiled == nil {
 		if err := r.buildTiled(ctx); err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil && !stopRequested(ctx) {
 				return nil, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
 			}
 			// A graph that cannot be read or rewritten fails the same way
@@ -96,7 +96,8 @@ func (r *Runner) buildTiled(ctx context.Context) error {
 	cfg.Device = r.provider
 	built := tiledSessions{}
 	for _, p := range r.tilingParts() {
-		if err := ctx.Err(); err != nil {
+		// A stop request still runs the job to its first model call.
+		if err := ctx.Err(); err != nil && !stopRequested(ctx) {
 			built.destroy()
 			return err
 		}
@@ -141,20 +142,30 @@ func (p *part) openCircular(cfg Config, r *Runner) (*onnxruntime.DynamicAdvanced
 		r.log.Warn("tiling: no padded Conv nodes; the part runs unchanged", "part", p.name)
 		return nil, nil
 	}
+	s, err := p.sessionFrom(model, cfg, r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: tiling: %w", runner.ErrModel, rel, err)
+	}
+	r.log.Debug("tiling: circular padding", "part", p.name, "convs", st.convs, "fused_zero_pads_kept", st.asymmetricKept)
+	return s, nil
+}
+
+// sessionFrom builds a session of the part from a rewritten model held in
+// memory, reading its external data from the part's directory.
+func (p *part) sessionFrom(model []byte, cfg Config, r *Runner) (*onnxruntime.DynamicAdvancedSession, error) {
 	opts, _, err := sessionOptions(cfg, r.log)
 	if err != nil {
-		return fail("session options", err)
+		return nil, fmt.Errorf("session options: %w", err)
 	}
 	defer opts.Destroy()
 	if err := opts.AddSessionConfigEntry(externalFolderKey, filepath.Dir(p.path)); err != nil {
-		return fail("session options", err)
+		return nil, fmt.Errorf("session options: %w", err)
 	}
 	in, out := p.ioNames()
 	s, err := onnxruntime.NewDynamicAdvancedSessionWithONNXData(model, in, out, opts)
 	if err != nil {
-		return fail("load", err)
+		return nil, fmt.Errorf("load: %w", err)
 	}
-	r.log.Debug("tiling: circular padding", "part", p.name, "convs", st.convs, "fused_zero_pads_kept", st.asymmetricKept)
 	return s, nil
 }
 

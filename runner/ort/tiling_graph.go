@@ -1,7 +1,8 @@
 package ort
 
-// The graph rewrite behind tiling (tiling.go), done on the protobuf wire
-// format so that everything it does not touch is copied byte for byte.
+// The graph rewrites behind tiling (tiling.go) and sizes that are not
+// multiples of 64 (anysize.go), done on the protobuf wire format so that
+// everything they do not touch is copied byte for byte.
 
 import (
 	"bytes"
@@ -18,8 +19,11 @@ import (
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
 
-// rewriteStats counts what circularModel did.
+// rewriteStats counts what rewriteModel did.
 type rewriteStats struct {
+	// concats counts two-input channel Concats whose first input is now
+	// resized to the second's spatial size (matchSizes).
+	concats        int
 	convs          int // Conv nodes now padding circularly
 	sameSkipped    int // Conv nodes with auto_pad SAME_*, left as they are
 	asymmetricKept int // Conv nodes with a fused zero Pad, left as they are
@@ -36,6 +40,24 @@ type rewriteStats struct {
 // it is, so external data references, metadata and unknown fields survive.
 // The model is returned unchanged when no Conv needs it.
 func circularModel(model []byte) ([]byte, rewriteStats, error) {
+	return rewriteModel(model, rewriteOptions{circular: true})
+}
+
+// rewriteOptions say which rewrites rewriteModel applies.
+type rewriteOptions struct {
+	// circular pads the Convs circularly (circularModel).
+	circular bool
+	// matchSizes resizes the first input of every two-input Concat on
+	// axis 1 to the second's spatial size (nearest, as torch's
+	// F.interpolate), which is A1111's TorchHijackForUnet.cat: the UNet's
+	// skip connections then join when the latent is not a multiple of the
+	// UNet's downsampling factor. Where the sizes match it copies.
+	matchSizes bool
+}
+
+// rewriteModel applies opts to a serialized ModelProto and returns it
+// unchanged when nothing needed rewriting.
+func rewriteModel(model []byte, opts rewriteOptions) ([]byte, rewriteStats, error) {
 	var (
 		graph  []byte
 		graphs int
@@ -80,9 +102,12 @@ func circularModel(model []byte) ([]byte, rewriteStats, error) {
 		// Before IR 4 every initializer also had to be a graph input.
 		return nil, rewriteStats{}, fmt.Errorf("IR version %d is too old (want 4 or later)", ir)
 	}
-	rw := &rewriter{prefix: uniquePrefix(model), sliceInputs: opset >= 10, consts: map[int64]bool{}}
+	if opts.matchSizes && opset < 11 {
+		return nil, rewriteStats{}, fmt.Errorf("opset %d: matching sizes needs Resize with sizes (opset 11)", opset)
+	}
+	rw := &rewriter{opts: opts, prefix: uniquePrefix(model), sliceInputs: opset >= 10, consts: map[int64]bool{}}
 	chunks, err := rw.graph(graph)
-	if err != nil || rw.stats.convs == 0 {
+	if err != nil || rw.stats.convs+rw.stats.concats == 0 {
 		return model, rw.stats, err
 	}
 	size := 0
@@ -122,6 +147,7 @@ func uniquePrefix(model []byte) string {
 }
 
 type rewriter struct {
+	opts        rewriteOptions
 	prefix      string
 	sliceInputs bool           // opset ≥ 10: Slice takes starts/ends/axes as inputs
 	consts      map[int64]bool // int64 initializers added, by value
@@ -163,9 +189,11 @@ func (rw *rewriter) graph(g []byte) ([][]byte, error) {
 func (rw *rewriter) node(b []byte) ([][]byte, error) {
 	var (
 		op, domain, name, autoPad string
-		input0                    string
+		input0, input1            string
 		inputs                    int
 		pads                      []int64
+		axis                      int64
+		hasAxis                   bool
 	)
 	err := onnxpb.EachField(b, func(f onnxpb.Field) error {
 		if f.Type != protowire.BytesType {
@@ -173,8 +201,11 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 		}
 		switch f.Num {
 		case 1:
-			if inputs == 0 {
+			switch inputs {
+			case 0:
 				input0 = string(f.Bytes)
+			case 1:
+				input1 = string(f.Bytes)
 			}
 			inputs++
 		case 3:
@@ -192,12 +223,21 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 				pads = a.ints
 			case an == "auto_pad":
 				autoPad = a.s
+			case an == "axis":
+				axis, hasAxis = a.i, a.hasI
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	defaultDomain := domain == "" || domain == "ai.onnx"
+	if op == "Concat" && defaultDomain && rw.opts.matchSizes && inputs == 2 && hasAxis && axis == 1 {
+		return rw.matchSizes(b, input0, input1)
+	}
+	if !rw.opts.circular {
+		return nil, nil
 	}
 	if domain == "com.microsoft" && strings.Contains(op, "Conv") {
 		// Only a padded one loses the wrap-around (1×1 ones are common).
@@ -206,7 +246,7 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 		}
 		return nil, nil
 	}
-	if op != "Conv" || (domain != "" && domain != "ai.onnx") {
+	if op != "Conv" || !defaultDomain {
 		return nil, nil
 	}
 	switch autoPad {
@@ -256,24 +296,49 @@ func (rw *rewriter) node(b []byte) ([][]byte, error) {
 		return nil, nil
 	}
 	// The Conv itself: input 0 replaced, pads dropped (they default to 0).
-	var conv []byte
+	conv, err := replaceInput0(b, x, "pads")
+	rw.stats.convs++
+	return append(out, conv), err
+}
+
+// matchSizes returns the nodes that resize the Concat b's first input a to
+// the spatial size of its second input c (rank-generic: the sizes are a's
+// first two dimensions and c's others, so a Concat of 2-D tensors resizes
+// nothing), followed by the Concat reading the resized a.
+func (rw *rewriter) matchSizes(b []byte, a, c string) ([][]byte, error) {
+	var out [][]byte
+	head := rw.slice(&out, rw.add(&out, "Shape", []string{a}), 0, 2, 0)
+	tail := rw.slice(&out, rw.add(&out, "Shape", []string{c}), 2, math.MaxInt64, 0)
+	sizes := rw.add(&out, "Concat", []string{head, tail}, onnxpb.AttrInt("axis", 0))
+	resized := rw.add(&out, "Resize", []string{a, "", "", sizes},
+		onnxpb.AttrString("mode", "nearest"),
+		onnxpb.AttrString("coordinate_transformation_mode", "asymmetric"),
+		onnxpb.AttrString("nearest_mode", "floor"))
+	concat, err := replaceInput0(b, resized, "")
+	rw.stats.concats++
+	return append(out, concat), err
+}
+
+// replaceInput0 re-encodes the NodeProto b with its first input replaced
+// by x and the attribute named drop ("" none) removed.
+func replaceInput0(b []byte, x, drop string) ([]byte, error) {
+	var node []byte
 	first := true
-	err = onnxpb.EachField(b, func(f onnxpb.Field) error {
+	err := onnxpb.EachField(b, func(f onnxpb.Field) error {
 		switch {
 		case f.Num == 1 && f.Type == protowire.BytesType && first:
-			conv = onnxpb.AppendString(conv, 1, x)
+			node = onnxpb.AppendString(node, 1, x)
 			first = false
-		case f.Num == 5 && f.Type == protowire.BytesType:
-			if an, _, _ := parseAttr(f.Bytes); an != "pads" {
-				conv = append(conv, f.Raw...)
+		case f.Num == 5 && f.Type == protowire.BytesType && drop != "":
+			if an, _, _ := parseAttr(f.Bytes); an != drop {
+				node = append(node, f.Raw...)
 			}
 		default:
-			conv = append(conv, f.Raw...)
+			node = append(node, f.Raw...)
 		}
 		return nil
 	})
-	rw.stats.convs++
-	return append(out, conv), err
+	return node, err
 }
 
 // slice adds x[start:end] along axis and returns its name.
@@ -325,6 +390,8 @@ func (rw *rewriter) int64Const(v int64) string {
 type attr struct {
 	s    string
 	ints []int64
+	i    int64
+	hasI bool
 }
 
 // parseAttr reads an AttributeProto's name, string and ints (packed or not).
@@ -337,6 +404,8 @@ func parseAttr(b []byte) (string, attr, error) {
 			name = string(f.Bytes)
 		case f.Num == 4 && f.Type == protowire.BytesType:
 			a.s = string(f.Bytes)
+		case f.Num == 3 && f.Type == protowire.VarintType:
+			a.i, a.hasI = int64(f.Varint), true
 		case f.Num == 8 && f.Type == protowire.VarintType:
 			a.ints = append(a.ints, int64(f.Varint))
 		case f.Num == 8 && f.Type == protowire.BytesType:

@@ -124,7 +124,7 @@ func (u *Upscaler) measureScale(ctx context.Context) error {
 	if u.fixedH > 0 {
 		w, h = u.fixedW, u.fixedH
 	}
-	ro, release, err := terminableRunOptions(ctx, u.log.With("upscaler", u.path))
+	ro, release, err := terminableRunOptions(ctx, u.log.With("upscaler", u.path), false)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (u *Upscaler) Upscale(ctx context.Context, img image.Image) (image.Image, e
 	if u.sess == nil {
 		return nil, fmt.Errorf("ort: upscaler %s is closed", u.path)
 	}
-	ro, release, err := terminableRunOptions(ctx, u.log.With("upscaler", u.path))
+	ro, release, err := terminableRunOptions(ctx, u.log.With("upscaler", u.path), false)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,101 @@
+package ort
+
+import (
+	"context"
+	"testing"
+
+	"github.com/sdapi/sdapi/runner/onnxgen"
+)
+
+// A batch run in sub-batches of one UNet sample (a budget too small for
+// two) gives the same pixels and latents as the same batch in one call:
+// each image's noise comes from its own seed and each sample's UNet output
+// from its own inputs. Prompts of different lengths keep their batch's
+// padding, and cond and uncond of different lengths still work.
+func TestSubBatchesGiveIdenticalImages(t *testing.T) {
+	dir := emit(t, onnxgen.Config{})
+	open := func(budget int64) *Runner {
+		r, err := Open(context.Background(), dir, Config{Threads: 2, MemoryBudget: budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	whole, split := open(0), open(1)
+	long := "a photo of a cat, " + repeatWords("detailed", 90) // two chunks
+	tests := []struct {
+		name     string
+		sampler  string
+		prompts  []string
+		negative string
+	}{
+		{"Euler a", "Euler a", []string{"a cat", "a dog", "a bird"}, "blurry"},
+		{"DPM++ 2M", "DPM++ 2M", []string{"a cat", "a dog", "a bird"}, "blurry"},
+		{"DDIM", "DDIM", []string{"a cat", "a dog", "a bird"}, "blurry"},
+		{"mixed lengths", "Euler a", []string{"a cat", long, "a bird"}, "blurry"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := baseRequest(tc.sampler, 11, 12, 13)
+			req.Prompts = tc.prompts
+			for i := range req.NegativePrompts {
+				req.NegativePrompts[i] = tc.negative
+			}
+			req.ReturnLatents = true
+			a, err := whole.Generate(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := split.Generate(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Timing.UNetRuns <= a.Timing.UNetRuns {
+				t.Errorf("UNet calls: %d split vs %d whole, want the budget to split them", b.Timing.UNetRuns, a.Timing.UNetRuns)
+			}
+			for i := range req.Seeds {
+				if d, _ := maxDiff(t, a.Images[i], b.Images[i]); d != 0 {
+					t.Errorf("image %d: max diff %d, want identical pixels", i, d)
+				}
+				for j := range a.Latents[i] {
+					if a.Latents[i][j] != b.Latents[i][j] {
+						t.Errorf("image %d: latent %d differs: %g vs %g", i, j, a.Latents[i][j], b.Latents[i][j])
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSamplesPerCall(t *testing.T) {
+	tests := []struct {
+		budget int64
+		w, h   int
+		want   int
+	}{
+		{0, 512, 512, 0},
+		{1, 512, 512, 1},
+		{UNetSampleBytes(512, 512) * 4, 512, 512, 4},
+		{UNetSampleBytes(512, 512)*4 - 1, 512, 512, 3},
+		{UNetSampleBytes(512, 512) * 4, 1024, 1024, 1},
+	}
+	for _, tc := range tests {
+		g := &job{r: &Runner{cfg: Config{MemoryBudget: tc.budget}}, lw: tc.w / 8, lh: tc.h / 8}
+		if got := g.samplesPerCall(); got != tc.want {
+			t.Errorf("budget %d at %dx%d: %d samples per call, want %d", tc.budget, tc.w, tc.h, got, tc.want)
+		}
+	}
+	if px := MaxPixelsFor(UNetSampleBytes(1024, 1024)); px != 1024*1024 {
+		t.Errorf("MaxPixelsFor(UNetSampleBytes(1024²)) = %d, want %d", px, 1024*1024)
+	}
+}
+
+func repeatWords(w string, n int) string {
+	s := w
+	for range n - 1 {
+		s += " " + w
+	}
+	return s
+}
