@@ -15,6 +15,9 @@ type Schedule struct {
 	logSigmas     []float64
 	// SDXL selects SDXL's table in the Align Your Steps scheduler.
 	SDXL bool
+	// skip is set on an LCM schedule (LCM): index i stands for UNet
+	// timestep i·skip + skip − 1.
+	skip int
 }
 
 // NewSchedule builds a Schedule from alphas_cumprod (values in (0, 1), decreasing).
@@ -90,7 +93,11 @@ func (s *Schedule) SigmaMax() float64 { return s.Sigmas[len(s.Sigmas)-1] }
 // SigmaToT maps σ to a fractional timestep by linear interpolation in log σ
 // (DiscreteSchedule.sigma_to_t with quantize=False). Values outside the
 // training range clamp to 0 or len−1.
+// An LCM schedule snaps to the nearest of its timesteps instead.
 func (s *Schedule) SigmaToT(sigma float64) float64 {
+	if s.skip > 0 {
+		return s.lcmSigmaToT(sigma)
+	}
 	ls := math.Log(sigma)
 	n := len(s.logSigmas)
 	// low = last index with logSigmas[low] <= ls, clamped to [0, n-2].
@@ -113,9 +120,13 @@ func (s *Schedule) SigmaToT(sigma float64) float64 {
 }
 
 // TToSigma maps a fractional timestep to σ by interpolating log σ
-// (DiscreteSchedule.t_to_sigma).
+// (DiscreteSchedule.t_to_sigma); an LCM schedule first maps the timestep to
+// its index space, (t − (skip−1))/skip.
 func (s *Schedule) TToSigma(t float64) float64 {
 	n := len(s.logSigmas)
+	if s.skip > 0 {
+		t = (t - float64(s.skip-1)) / float64(s.skip)
+	}
 	t = math.Max(0, math.Min(float64(n-1), t))
 	low := math.Floor(t)
 	high := math.Ceil(t)
@@ -147,11 +158,15 @@ func (s *Schedule) logAlphaAtIndex(t float64) float64 {
 }
 
 // UniformSigmas is k-diffusion's DiscreteSchedule.get_sigmas(n): n sigmas at
-// t = linspace(len−1, 0, n), then 0.
+// t = linspace(len−1, 0, n), then 0. For an LCM schedule it is
+// LCMCompVisDenoiser.get_sigmas: t = linspace(t(σmax), t(σmin), n).
 func (s *Schedule) UniformSigmas(n int) []float64 {
 	out := make([]float64, 0, n+1)
-	tmax := float64(len(s.Sigmas) - 1)
-	for _, t := range linspace(tmax, 0, n) {
+	tmax, tmin := float64(len(s.Sigmas)-1), 0.0
+	if s.skip > 0 {
+		tmax, tmin = s.SigmaToT(s.SigmaMax()), s.SigmaToT(s.SigmaMin())
+	}
+	for _, t := range linspace(tmax, tmin, n) {
 		out = append(out, s.TToSigma(t))
 	}
 	return append(out, 0)
