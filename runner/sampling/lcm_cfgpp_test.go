@@ -21,15 +21,16 @@ func TestLCMSchedule(t *testing.T) {
 			t.Errorf("LCM SigmaToT(%v) = %v, want %v", tc.sigma, got, tc.t)
 		}
 	}
-	// get_sigmas(4): t = linspace(999, 19, 4) mapped to index space (t−19)/20.
+	// get_sigmas(4): t = linspace(999, 19, 4) mapped to index space (t−19)/20
+	// (float32, so the ends are σmax and σmin up to exp(log σ) rounding).
 	got := l.UniformSigmas(4)
 	want := []float64{l.Sigmas[49], l.TToSigma(999 - 980.0/3), l.TToSigma(19 + 980.0/3), l.Sigmas[0], 0}
 	for i := range want {
-		if !near(got[i], want[i], 1e-12) {
+		if !near(got[i], want[i], 1e-6*want[i]) {
 			t.Fatalf("LCM UniformSigmas(4) = %v, want %v", got, want)
 		}
 	}
-	if !near(l.TToSigma(999-980.0/3), math.Exp((1.0/3)*math.Log(l.Sigmas[32])+(2.0/3)*math.Log(l.Sigmas[33])), 1e-9) {
+	if !near(l.TToSigma(999-980.0/3), math.Exp((1.0/3)*math.Log(l.Sigmas[32])+(2.0/3)*math.Log(l.Sigmas[33])), 1e-6) {
 		t.Error("LCM TToSigma does not interpolate in index space")
 	}
 	lcm, _ := FindSampler("LCM")
@@ -38,7 +39,7 @@ func TestLCMSchedule(t *testing.T) {
 		t.Errorf("LCM sampler sigmas %v, want its schedule's %v", sig, got)
 	}
 	k, _ := lcm.Sigmas(4, "Karras", s, SigmaParams{})
-	if !near(k[0], l.SigmaMax(), 1e-9) || !near(k[3], l.SigmaMin(), 1e-9) {
+	if !near(k[0], l.SigmaMax(), 1e-5) || !near(k[3], l.SigmaMin(), 1e-6) { // float32 pow round trip
 		t.Errorf("LCM Karras runs %v → %v, want the LCM σmax → σmin", k[0], k[3])
 	}
 }

@@ -80,7 +80,7 @@ func TestSchedulerDetails(t *testing.T) {
 		sig := get("exponential").Sigmas(5, s)
 		r := sig[1] / sig[0]
 		for i := 2; i < 5; i++ {
-			if !near(sig[i]/sig[i-1], r, 1e-12) {
+			if !near(sig[i]/sig[i-1], r, 1e-6) { // float32, as torch
 				t.Fatalf("ratios differ: %v", sig)
 			}
 		}
@@ -88,7 +88,7 @@ func TestSchedulerDetails(t *testing.T) {
 	t.Run("polyexponential rho 1 = exponential", func(t *testing.T) {
 		a, b := get("polyexponential").Sigmas(7, s), get("exponential").Sigmas(7, s)
 		for i := range a {
-			if !near(a[i], b[i], 1e-12) {
+			if !near(a[i], b[i], 1e-6*b[i]) { // equal up to float32 rounding
 				t.Fatalf("%v != %v", a, b)
 			}
 		}
@@ -140,11 +140,11 @@ func TestSchedulerDetails(t *testing.T) {
 	})
 	t.Run("sgm uniform and normal", func(t *testing.T) {
 		sgm := get("sgm_uniform").Sigmas(4, s)
-		if !near(sgm[0], s.SigmaMax(), 1e-9) || !near(sgm[1], s.TToSigma(999-999.0/4), 1e-9) {
+		if !near(sgm[0], s.SigmaMax(), 1e-5) || !near(sgm[1], s.TToSigma(999-999.0/4), 1e-6) {
 			t.Fatalf("sgm_uniform(4) = %v", sgm)
 		}
 		nrm := get("normal").Sigmas(4, s)
-		if !near(nrm[3], s.SigmaMin(), 1e-9) {
+		if !near(nrm[3], s.SigmaMin(), 1e-8) {
 			t.Fatalf("normal(4) = %v", nrm)
 		}
 	})
