@@ -61,7 +61,13 @@ func (sc *Scheduler) SigmasWith(n int, s *Schedule, p SigmaParams) []float64 {
 	if p.BetaBeta != 0 {
 		a.betaB = p.BetaBeta
 	}
-	return sc.fn(n, s, a)
+	// A1111's schedulers all hand back float32 tensors (torch.FloatTensor for
+	// those computed in numpy or Python floats).
+	out := sc.fn(n, s, a)
+	for i, v := range out {
+		out[i] = float64(float32(v))
+	}
+	return out
 }
 
 var schedulers = []*Scheduler{

@@ -95,9 +95,10 @@ func TestSchedulerDetails(t *testing.T) {
 	})
 	t.Run("align your steps 10 and 11", func(t *testing.T) {
 		sig := get("align_your_steps").Sigmas(11, s)
-		checkPrefix(t, sig, []float64{14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029, 0}, 1e-12)
+		// float32, as A1111's torch.FloatTensor of the table
+		checkPrefix(t, sig, []float64{14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029, 0}, 1e-6)
 		sig = get("align_your_steps").Sigmas(10, s)
-		if !near(sig[0], 14.615, 1e-9) || !near(sig[9], 0.029, 1e-9) {
+		if !near(sig[0], 14.615, 1e-6) || !near(sig[9], 0.029, 1e-8) {
 			t.Fatalf("AYS(10) = %v", sig)
 		}
 	})
@@ -118,7 +119,7 @@ func TestSchedulerDetails(t *testing.T) {
 	t.Run("beta symmetric", func(t *testing.T) {
 		// Beta(0.6, 0.6) is symmetric: the middle of 3 steps is the midpoint.
 		sig := get("beta").Sigmas(3, s)
-		if !near(sig[1], (s.SigmaMin()+s.SigmaMax())/2, 1e-9) {
+		if !near(sig[1], (s.SigmaMin()+s.SigmaMax())/2, 1e-6) { // float32
 			t.Fatalf("beta(3) = %v", sig)
 		}
 		if x := betaPPF(0.25, 0.6, 0.6); !near(regIncBeta(x, 0.6, 0.6), 0.25, 1e-12) {
