@@ -134,3 +134,15 @@ func TestTorchLinspace32(t *testing.T) {
 		t.Errorf("linspace n=1: %v", got)
 	}
 }
+
+// DiscreteSchedule.sigma_to_t (k-diffusion ab527a9, quantize=False) on
+// float32 sigmas, as torch 1.13 evaluates it: the UNet timesteps A1111 feeds.
+func TestSigmaToTMatchesTorchBits(t *testing.T) {
+	s := SD1()
+	sigmas := bits32(t, "4169d593 41200000 40e9999a 404aca58 3f800000 3f000000 3e4ccccd 3d4ccccd 3ceef0c0 3ca3d70a 41a00000")
+	var got []float64
+	for _, b := range sigmas {
+		got = append(got, s.SigmaToT(float64(math.Float32frombits(b))))
+	}
+	checkBits(t, "sigma_to_t", got, bits32(t, "4479c000 4469606f 445a8494 442bc9c3 43b0f1f9 43295094 42216218 3ff78840 00000000 00000000 4479c000"))
+}
