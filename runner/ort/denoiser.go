@@ -17,14 +17,22 @@ import (
 // timestep samplers, and A1111's CFGDenoiser around both.
 
 var (
-	_ sampling.Denoiser     = (*job)(nil)
-	_ sampling.EpsPredictor = (*job)(nil)
+	_ sampling.Denoiser       = (*job)(nil)
+	_ sampling.LCMDenoiser    = (*job)(nil)
+	_ sampling.EpsPredictor   = (*job)(nil)
+	_ sampling.CFGPPPredictor = (*job)(nil)
 )
 
 // Denoise returns the CFG-combined denoised estimate D(x, σ). With a mask,
 // the result is blended with the init latent as A1111's CFGDenoiser does
 // after denoising: denoised = init·mask + nmask·denoised.
 func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sampling.Latent, error) {
+	return g.DenoiseAt(ctx, x, sigma, g.r.sched.SigmaToT(sigma), 0, 1)
+}
+
+// DenoiseAt is Denoise with the UNet run at timestep t and the estimate
+// scaled to cSkip·x + cOut·D before the mask blend (LCM's denoiser).
+func (g *job) DenoiseAt(ctx context.Context, x sampling.Latent, sigma, t, cSkip, cOut float64) (sampling.Latent, error) {
 	t0 := time.Now()
 	defer func() { g.modelWall += time.Since(t0).Nanoseconds() }()
 	cin := 1 / math.Sqrt(sigma*sigma+1)
@@ -32,7 +40,7 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 	for j, v := range x.Data {
 		xin[j] = float32(float64(v) * cin)
 	}
-	oc, ou, err := g.unetCFG(xin, g.r.sched.SigmaToT(sigma))
+	oc, ou, err := g.unetCFG(xin, t)
 	if err != nil {
 		return sampling.Latent{}, err
 	}
@@ -44,14 +52,14 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 		for j, v := range x.Data {
 			xs := float64(v) * cskip
 			dc, du := xs+float64(oc[j])*cout, xs+float64(ou[j])*cout
-			out.Data[j] = float32(du + s*(dc-du))
-			last[j] = float32(dc)
+			out.Data[j] = float32(cSkip*float64(v) + cOut*(du+s*(dc-du)))
+			last[j] = float32(cSkip*float64(v) + cOut*dc)
 		}
 	} else {
 		for j, v := range x.Data {
 			dc, du := float64(v)-sigma*float64(oc[j]), float64(v)-sigma*float64(ou[j])
-			out.Data[j] = float32(du + s*(dc-du))
-			last[j] = float32(dc)
+			out.Data[j] = float32(cSkip*float64(v) + cOut*(du+s*(dc-du)))
+			last[j] = float32(cSkip*float64(v) + cOut*dc)
 		}
 	}
 	g.blend(out.Data, g.initLatent)
@@ -63,6 +71,17 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 // denoising for timestep samplers); the kept area gets the init latent
 // noised to t with the run's initial noise.
 func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sampling.Latent, error) {
+	eps, _, err := g.predictEps(x, t, 1)
+	return eps, err
+}
+
+// PredictEpsCFGPP returns the noise prediction at CFG scale·scaleMul and the
+// unconditional prediction (DDIM CFG++'s last_noise_uncond).
+func (g *job) PredictEpsCFGPP(ctx context.Context, x sampling.Latent, t, scaleMul float64) (sampling.Latent, sampling.Latent, error) {
+	return g.predictEps(x, t, scaleMul)
+}
+
+func (g *job) predictEps(x sampling.Latent, t, scaleMul float64) (sampling.Latent, sampling.Latent, error) {
 	t0 := time.Now()
 	defer func() { g.modelWall += time.Since(t0).Nanoseconds() }()
 	at := g.r.sched.AlphaCumprodAt(t)
@@ -78,11 +97,12 @@ func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sam
 	}
 	oc, ou, err := g.unetCFG(xin, t)
 	if err != nil {
-		return sampling.Latent{}, err
+		return sampling.Latent{}, sampling.Latent{}, err
 	}
 	out := sampling.NewLatent(x.Shape...)
 	last := g.lastBuffer(len(x.Data))
-	s := g.req.CFGScale
+	unc := sampling.NewLatent(x.Shape...)
+	s := g.req.CFGScale * scaleMul
 	for j := range out.Data {
 		ec, eu := float64(oc[j]), float64(ou[j])
 		if g.r.vpred { // eps = √ᾱ·v + √(1−ᾱ)·x
@@ -92,8 +112,9 @@ func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sam
 		out.Data[j] = float32(eu + s*(ec-eu))
 		// CFGDenoiserTimesteps.get_pred_x0 of the prompt's output.
 		last[j] = float32((float64(xin[j]) - s1*ec) / sa)
+		unc.Data[j] = float32(eu)
 	}
-	return out, nil
+	return out, unc, nil
 }
 
 // lastBuffer returns g.last sized to n values, for the model call about to

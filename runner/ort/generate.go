@@ -244,8 +244,16 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 		if sigmas, err = smp.Sigmas(req.Steps, scheduler, g.r.sched, g.sigmaParams()); err != nil {
 			return nil, invalid("%v", err)
 		}
-		g.steps = len(sigmas) - 1
-		x, err = g.sampleK(ctx, sampling.InitialLatent(noise0, sigmas[0]), sigmas, noise, opts)
+		x0 := sampling.InitialLatent(noise0, sigmas[0])
+		if smp.UsesSigmaRange() { // A1111: the model's σmin/σmax and p.steps
+			g.steps = req.Steps
+			x, err = g.timed(func() (sampling.Latent, error) {
+				return smp.SampleRange(ctx, g, x0, g.r.sched.SigmaMin(), g.r.sched.SigmaMax(), req.Steps, noise, opts)
+			})
+		} else {
+			g.steps = len(sigmas) - 1
+			x, err = g.sampleK(ctx, x0, sigmas, noise, opts)
+		}
 	}
 	stopped := false
 	if errors.Is(err, context.Canceled) && stopRequested(ctx) && g.last != nil {
@@ -332,6 +340,7 @@ func (g *job) samplerOptions() sampling.Options {
 		o.STmax = math.Inf(1)
 	}
 	o.Callback = g.onStep
+	o.Schedule = g.r.sched
 	return o
 }
 

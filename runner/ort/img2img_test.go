@@ -62,7 +62,9 @@ func TestImg2ImgEverySampler(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d, _ := maxDiff(t, res.Images[1], single.Images[0]); d > 1 {
+			// DPM adaptive's steps follow the whole batch's error (see
+			// TestGenerateEverySampler).
+			if d, _ := maxDiff(t, res.Images[1], single.Images[0]); d > 1 && smp.Name != "DPM adaptive" {
 				t.Errorf("batch image 1 differs from the single run by %d", d)
 			}
 		})

@@ -13,7 +13,16 @@
 //	x := sampling.InitialLatent(noise0, sigmas[0]) // randn · σ[0]
 //	out, err := smp.SampleK(ctx, denoiser, x, sigmas, noise, smp.DefaultOptions())
 //
-// and a timestep one (DDIM, PLMS, UniPC):
+// DPM fast and DPM adaptive integrate between two sigmas instead
+// (UsesSigmaRange): txt2img runs them as A1111 does, on the model's σmin/σmax:
+//
+//	out, err := smp.SampleRange(ctx, denoiser, x, sched.SigmaMin(), sched.SigmaMax(), steps, noise, opts)
+//
+// LCM needs opts.Schedule and a denoiser with DenoiseAt (LCMDenoiser); DDIM
+// CFG++ an eps model with PredictEpsCFGPP (CFGPPPredictor). Schedules are
+// float32 values computed as torch computes them (torch32.go).
+//
+// A timestep sampler (DDIM, DDIM CFG++, PLMS, UniPC):
 //
 //	ts := sampling.DDIMTimesteps(steps, false)
 //	out, err := smp.SampleT(ctx, epsModel, noise0, ts, sched, noise, smp.DefaultOptions())

@@ -30,6 +30,19 @@ func addNoise(x Latent, n Noise, scale float64) {
 	}
 }
 
+// addNoiseAlways does x += randn·scale and draws the noise even when scale
+// is 0, for the samplers whose A1111 code calls the noise sampler
+// unconditionally (the draw advances each image's generator).
+func addNoiseAlways(x Latent, n Noise, scale float64) {
+	if n == nil && scale == 0 { // nothing to advance
+		return
+	}
+	z := randnLike(n, x)
+	for j, v := range z.Data {
+		x.Data[j] = float32(float64(x.Data[j]) + float64(v)*scale)
+	}
+}
+
 // eulerTo does x += (x − den)/σ · (σnext − σ) in place.
 func eulerTo(x, den Latent, sigma, next float64) {
 	dt := next - sigma

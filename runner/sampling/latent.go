@@ -156,6 +156,9 @@ type Options struct {
 	UniPCLowerOrderFinal bool
 	// Callback, when set, is called after every step.
 	Callback func(StepInfo)
+	// Schedule is the model's training schedule. LCM needs it to map σ to
+	// its timesteps; the other samplers ignore it.
+	Schedule *Schedule
 }
 
 func (o Options) report(step int, sigma float64, x, den Latent) {

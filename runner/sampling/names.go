@@ -7,9 +7,9 @@ import (
 
 var inf = math.Inf(1)
 
-// samplers is A1111 1.10's all_samplers order (k-diffusion, then timesteps),
-// restricted to the samplers implemented here. Not implemented: DPM fast,
-// DPM adaptive, Restart (k-diffusion), DDIM CFG++ (timesteps), LCM.
+// samplers is A1111 1.10's all_samplers, in its order: samplers_k_diffusion
+// (modules/sd_samplers_kdiffusion.py), samplers_timesteps
+// (sd_samplers_timesteps.py), samplers_lcm (sd_samplers_lcm.py).
 var samplers = []*Sampler{
 	{Name: "DPM++ 2M", Aliases: []string{"k_dpmpp_2m"}, Options: map[string]any{"scheduler": "karras"}, kfn: sampleDPMPP2M},
 	{Name: "DPM++ SDE", Aliases: []string{"k_dpmpp_sde"}, Options: map[string]any{"scheduler": "karras", "second_order": true, "brownian_noise": true}, kfn: sampleDPMPPSDE},
@@ -23,9 +23,14 @@ var samplers = []*Sampler{
 	{Name: "Heun", Aliases: []string{"k_heun"}, Options: map[string]any{"second_order": true}, kfn: sampleHeun},
 	{Name: "DPM2", Aliases: []string{"k_dpm_2"}, Options: map[string]any{"scheduler": "karras", "discard_next_to_last_sigma": true, "second_order": true}, kfn: sampleDPM2},
 	{Name: "DPM2 a", Aliases: []string{"k_dpm_2_a"}, Options: map[string]any{"scheduler": "karras", "discard_next_to_last_sigma": true, "uses_ensd": true, "second_order": true}, kfn: sampleDPM2Ancestral},
+	{Name: "DPM fast", Aliases: []string{"k_dpm_fast"}, Options: map[string]any{"uses_ensd": true}, rfn: sampleDPMFast},
+	{Name: "DPM adaptive", Aliases: []string{"k_dpm_ad"}, Options: map[string]any{"uses_ensd": true}, rfn: sampleDPMAdaptive},
+	{Name: "Restart", Aliases: []string{"restart"}, Options: map[string]any{"scheduler": "karras", "second_order": true}, kfn: sampleRestart},
 	{Name: "DDIM", Aliases: []string{"ddim"}, Options: map[string]any{}, tfn: sampleDDIM},
+	{Name: "DDIM CFG++", Aliases: []string{"ddim_cfgpp"}, Options: map[string]any{}, tfn: sampleDDIMCFGPP},
 	{Name: "PLMS", Aliases: []string{"plms"}, Options: map[string]any{}, tfn: samplePLMS},
 	{Name: "UniPC", Aliases: []string{"unipc"}, Options: map[string]any{}, tfn: sampleUniPC},
+	{Name: "LCM", Aliases: []string{"k_lcm"}, Options: map[string]any{}, kfn: sampleLCM, lcm: true},
 }
 
 // Samplers returns the implemented samplers in A1111 1.10's order (as

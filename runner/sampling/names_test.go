@@ -24,6 +24,12 @@ func TestResolveSamplerScheduler(t *testing.T) {
 		{"DPM++ 2M SDE Heun Karras", "", "DPM++ 2M SDE Heun", "Karras"},
 		{"LMS Karras", "", "LMS", "Karras"},
 		{"DPM2 a Karras", "", "DPM2 a", "Automatic"},
+		{"DPM fast", "", "DPM fast", "Automatic"},
+		{"DPM adaptive Karras", "", "DPM adaptive", "Karras"},
+		{"Restart", "Karras", "Restart", "Automatic"}, // its default: converted
+		{"DDIM CFG++", "", "DDIM CFG++", "Automatic"},
+		{"LCM", "", "LCM", "Automatic"},
+		{"LCM Karras", "", "LCM", "Karras"},
 		{"Euler a SGMUniform", "", "Euler a", "SGM Uniform"}, // alias only in the suffix match
 		{"Euler sgm_uniform", "", "Euler", "SGM Uniform"},
 		{"Euler", "SGMUniform", "Euler", "Automatic"}, // aliases are not schedulers_map keys
@@ -53,7 +59,8 @@ func TestSamplerLists(t *testing.T) {
 		names = append(names, sm.Name)
 	}
 	want := []string{"DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE",
-		"Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DDIM", "PLMS", "UniPC"}
+		"Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM fast", "DPM adaptive", "Restart",
+		"DDIM", "DDIM CFG++", "PLMS", "UniPC", "LCM"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Samplers() = %q", names)
 	}
@@ -82,7 +89,12 @@ func TestSamplerLists(t *testing.T) {
 		{"euler a", "Euler a", true},
 		{"k_dpmpp_2m", "DPM++ 2M", true},
 		{"ddim", "DDIM", true},
-		{"DPM fast", "", false},
+		{"k_dpm_fast", "DPM fast", true},
+		{"k_dpm_ad", "DPM adaptive", true},
+		{"restart", "Restart", true},
+		{"ddim_cfgpp", "DDIM CFG++", true},
+		{"k_lcm", "LCM", true},
+		{"DPM faster", "", false},
 	}
 	for _, tc := range tests {
 		sm, ok := LookupSampler(tc.lookup)
@@ -91,7 +103,8 @@ func TestSamplerLists(t *testing.T) {
 		}
 	}
 	defaults := map[string]string{"DPM++ 2M": "karras", "Euler a": "uniform", "Euler": "uniform", "LMS": "uniform",
-		"DPM++ 2M SDE": "exponential", "DPM2": "karras", "DDIM": "uniform"}
+		"DPM++ 2M SDE": "exponential", "DPM2": "karras", "DDIM": "uniform",
+		"DPM fast": "uniform", "DPM adaptive": "uniform", "Restart": "karras", "DDIM CFG++": "uniform", "LCM": "uniform"}
 	for name, want := range defaults {
 		sm, _ := FindSampler(name)
 		if got := sm.DefaultScheduler(); got != want {

@@ -9,8 +9,16 @@ import (
 // ErrNoSteps is returned when a schedule or timestep list has nothing to do.
 var ErrNoSteps = errors.New("sampling: need at least one step")
 
+// errSigmaRange is k-diffusion's refusal of a zero σmin or σmax (DPM fast,
+// DPM adaptive).
+var errSigmaRange = errors.New("sampling: sigma_min and sigma_max must not be 0")
+
 type kFunc func(ctx context.Context, d Denoiser, x Latent, sigmas []float64, n Noise, o Options) (Latent, error)
 type tFunc func(ctx context.Context, m EpsPredictor, x Latent, ts []int, s *Schedule, n Noise, o Options) (Latent, error)
+
+// rFunc is a sampler that takes only the ends of the schedule and a count
+// (k-diffusion's sample_dpm_fast and sample_dpm_adaptive).
+type rFunc func(ctx context.Context, d Denoiser, x Latent, sigmaMin, sigmaMax float64, n int, noise Noise, o Options) (Latent, error)
 
 // Sampler is one entry of A1111's sd_samplers.all_samplers, with the fields
 // /sdapi/v1/samplers reports (name, aliases, options) and the math to run it.
@@ -23,6 +31,10 @@ type Sampler struct {
 	Options map[string]any
 	kfn     kFunc
 	tfn     tFunc
+	rfn     rFunc
+	// lcm marks A1111's LCM sampler: its own 50-timestep schedule
+	// (LCMSchedule) and denoiser scaling.
+	lcm bool
 }
 
 // UsesTimesteps reports whether the sampler is a timestep sampler (DDIM,
@@ -30,6 +42,21 @@ type Sampler struct {
 // EpsPredictor. The others are k-diffusion samplers: Sigmas, InitialLatent,
 // SampleK, Denoiser.
 func (sm *Sampler) UsesTimesteps() bool { return sm.tfn != nil }
+
+// UsesSigmaRange reports whether the sampler integrates between two sigmas
+// instead of walking a schedule (DPM fast, DPM adaptive). For txt2img run it
+// with SampleRange on the model's σmin, σmax and the requested steps, as
+// A1111's KDiffusionSampler.sample does; SampleK runs it the img2img way.
+func (sm *Sampler) UsesSigmaRange() bool { return sm.rfn != nil }
+
+// ModelSchedule is the schedule the sampler's denoiser sees: LCM's
+// 50-timestep LCMSchedule for LCM, s itself for the others. Sigmas uses it.
+func (sm *Sampler) ModelSchedule(s *Schedule) *Schedule {
+	if sm.lcm {
+		return s.LCM()
+	}
+	return s
+}
 
 // DefaultScheduler is the name of the scheduler "Automatic" means for this
 // sampler: its "scheduler" option, or "uniform" (the model's own schedule).
@@ -74,6 +101,7 @@ func (sm *Sampler) Sigmas(steps int, scheduler string, s *Schedule, p SigmaParam
 	if scheduler == "" || scheduler == "Automatic" {
 		scheduler = sm.DefaultScheduler()
 	}
+	s = sm.ModelSchedule(s)
 	var sigmas []float64
 	if sc, ok := FindScheduler(scheduler); ok {
 		sigmas = sc.SigmasWith(steps, s, p)
@@ -88,8 +116,11 @@ func (sm *Sampler) Sigmas(steps int, scheduler string, s *Schedule, p SigmaParam
 
 // SampleK runs a k-diffusion sampler from x (already scaled by sigmas[0])
 // down the sigmas, drawing ancestral/SDE noise from n. x is not modified.
+// A sigma-range sampler (DPM fast, DPM adaptive) runs as A1111's
+// sample_img2img runs it: from sigmas[0] to the last non-final sigma with
+// len(sigmas)−1 steps.
 func (sm *Sampler) SampleK(ctx context.Context, d Denoiser, x Latent, sigmas []float64, n Noise, o Options) (Latent, error) {
-	if sm.kfn == nil {
+	if sm.kfn == nil && sm.rfn == nil {
 		return Latent{}, fmt.Errorf("sampling: %s is a timestep sampler; use SampleT", sm.Name)
 	}
 	if err := x.Validate(); err != nil {
@@ -98,7 +129,27 @@ func (sm *Sampler) SampleK(ctx context.Context, d Denoiser, x Latent, sigmas []f
 	if len(sigmas) < 2 {
 		return Latent{}, ErrNoSteps
 	}
+	if sm.rfn != nil {
+		return sm.rfn(ctx, d, x, sigmas[len(sigmas)-2], sigmas[0], len(sigmas)-1, n, o)
+	}
 	return sm.kfn(ctx, d, x, sigmas, n, o)
+}
+
+// SampleRange runs a sigma-range sampler (UsesSigmaRange) from x (already
+// scaled by the schedule's first sigma) between sigmaMax and sigmaMin with
+// steps as its step count (DPM fast: model evaluations; DPM adaptive:
+// ignored). x is not modified.
+func (sm *Sampler) SampleRange(ctx context.Context, d Denoiser, x Latent, sigmaMin, sigmaMax float64, steps int, n Noise, o Options) (Latent, error) {
+	if sm.rfn == nil {
+		return Latent{}, fmt.Errorf("sampling: %s walks a schedule; use SampleK or SampleT", sm.Name)
+	}
+	if err := x.Validate(); err != nil {
+		return Latent{}, err
+	}
+	if steps < 1 {
+		return Latent{}, ErrNoSteps
+	}
+	return sm.rfn(ctx, d, x, sigmaMin, sigmaMax, steps, n, o)
 }
 
 // SampleT runs a timestep sampler from x (plain randn) over ts (ascending, as

@@ -33,10 +33,12 @@ func TestSD1Schedule(t *testing.T) {
 		got, want float64
 		tol       float64
 	}{
-		{"alphas_cumprod[0]", s.AlphasCumprod[0], 0.99915000, 1e-8},
-		{"alphas_cumprod[999]", s.AlphasCumprod[999], 0.00466010, 1e-8},
-		{"sigma_min", s.SigmaMin(), 0.029167, 1e-6},
-		{"sigma_max", s.SigmaMax(), 14.614641, 1e-6},
+		// float32, as A1111 holds them (torch: 0x3f7fc84b, 0x3b98b3bd,
+		// 0x3ceef0c0, 0x4169d593; see TestSD1ScheduleMatchesTorchBits).
+		{"alphas_cumprod[0]", s.AlphasCumprod[0], 0.9991499781608582, 0},
+		{"alphas_cumprod[999]", s.AlphasCumprod[999], 0.004660098347812891, 0},
+		{"sigma_min", s.SigmaMin(), 0.029167532920837402, 0},
+		{"sigma_max", s.SigmaMax(), 14.614642143249512, 0},
 	}
 	for _, tc := range tests {
 		if !near(tc.got, tc.want, tc.tol) {
@@ -57,21 +59,23 @@ func TestSD1Schedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !near(lin.AlphasCumprod[0], 0.9999, 1e-12) {
+	if lin.AlphasCumprod[0] != float64(float32(0.9999)) {
 		t.Errorf("linear ac[0] = %v", lin.AlphasCumprod[0])
 	}
 }
 
 func TestSigmaToTRoundTrip(t *testing.T) {
 	s := SD1()
+	// Both directions run in float32, as in torch: a round trip keeps about
+	// 1e-5 of a timestep.
 	for _, tt := range []float64{0, 0.25, 1, 17.5, 500, 998.9, 999} {
 		sig := s.TToSigma(tt)
-		if got := s.SigmaToT(sig); !near(got, tt, 1e-9) {
+		if got := s.SigmaToT(sig); !near(got, tt, 1e-4) {
 			t.Errorf("SigmaToT(TToSigma(%v)) = %v", tt, got)
 		}
 	}
 	for i := 0; i < 1000; i += 37 {
-		if got := s.SigmaToT(s.Sigmas[i]); !near(got, float64(i), 1e-9) {
+		if got := s.SigmaToT(s.Sigmas[i]); got != float64(i) {
 			t.Errorf("SigmaToT(sigmas[%d]) = %v", i, got)
 		}
 	}

@@ -61,7 +61,13 @@ func (sc *Scheduler) SigmasWith(n int, s *Schedule, p SigmaParams) []float64 {
 	if p.BetaBeta != 0 {
 		a.betaB = p.BetaBeta
 	}
-	return sc.fn(n, s, a)
+	// A1111's schedulers all hand back float32 tensors (torch.FloatTensor for
+	// those computed in numpy or Python floats).
+	out := sc.fn(n, s, a)
+	for i, v := range out {
+		out[i] = float64(float32(v))
+	}
+	return out
 }
 
 var schedulers = []*Scheduler{
@@ -96,42 +102,51 @@ func FindScheduler(nameOrLabel string) (*Scheduler, bool) {
 
 func uniformSigmas(n int, s *Schedule, _ sigmaArgs) []float64 { return s.UniformSigmas(n) }
 
-// karrasSigmas is k-diffusion get_sigmas_karras.
+// karrasSigmas is k-diffusion get_sigmas_karras as torch evaluates it: a
+// float32 ramp = linspace(0, 1, n); σmin^(1/ρ) and σmax^(1/ρ) in float64
+// (Python floats), rounded to float32 where they meet the tensor; then
+// (max + ramp·(min − max))^ρ in float32.
 func karrasSigmas(n int, _ *Schedule, a sigmaArgs) []float64 {
 	minInv := math.Pow(a.sigmaMin, 1/a.rho)
 	maxInv := math.Pow(a.sigmaMax, 1/a.rho)
+	d, m := float32(minInv-maxInv), float32(maxInv)
 	out := make([]float64, 0, n+1)
-	for _, r := range linspace(0, 1, n) {
-		out = append(out, math.Pow(maxInv+r*(minInv-maxInv), a.rho))
+	for _, r := range torchLinspace32(0, 1, n) {
+		out = append(out, float64(pow32(m+float32(r*d), a.rho)))
 	}
 	return append(out, 0)
 }
 
-// exponentialSigmas is k-diffusion get_sigmas_exponential.
+// exponentialSigmas is k-diffusion get_sigmas_exponential: exp of a float32
+// linspace(log σmax, log σmin, n), the logs taken in float64.
 func exponentialSigmas(n int, _ *Schedule, a sigmaArgs) []float64 {
 	out := make([]float64, 0, n+1)
-	for _, l := range linspace(math.Log(a.sigmaMax), math.Log(a.sigmaMin), n) {
-		out = append(out, math.Exp(l))
+	for _, l := range torchLinspace32(float32(math.Log(a.sigmaMax)), float32(math.Log(a.sigmaMin)), n) {
+		out = append(out, float64(exp32(l)))
 	}
 	return append(out, 0)
 }
 
-// polyexponentialSigmas is k-diffusion get_sigmas_polyexponential.
+// polyexponentialSigmas is k-diffusion get_sigmas_polyexponential:
+// exp(linspace(1, 0, n)^ρ·(log σmax − log σmin) + log σmin) in float32.
 func polyexponentialSigmas(n int, _ *Schedule, a sigmaArgs) []float64 {
 	lmin, lmax := math.Log(a.sigmaMin), math.Log(a.sigmaMax)
+	span, lo := float32(lmax-lmin), float32(lmin)
 	out := make([]float64, 0, n+1)
-	for _, r := range linspace(1, 0, n) {
-		out = append(out, math.Exp(math.Pow(r, a.rho)*(lmax-lmin)+lmin))
+	for _, r := range torchLinspace32(1, 0, n) {
+		p := float32(pow32(r, a.rho) * span)
+		out = append(out, float64(exp32(p+lo)))
 	}
 	return append(out, 0)
 }
 
-// sgmUniformSigmas is A1111 sgm_uniform: n timesteps from linspace(t(σmax), t(σmin), n+1)[:-1].
+// sgmUniformSigmas is A1111 sgm_uniform: n timesteps from the float32
+// linspace(t(σmax), t(σmin), n+1)[:-1].
 func sgmUniformSigmas(n int, s *Schedule, a sigmaArgs) []float64 {
-	ts := linspace(s.SigmaToT(a.sigmaMax), s.SigmaToT(a.sigmaMin), n+1)[:n]
+	ts := torchLinspace32(float32(s.SigmaToT(a.sigmaMax)), float32(s.SigmaToT(a.sigmaMin)), n+1)[:n]
 	out := make([]float64, 0, n+1)
 	for _, t := range ts {
-		out = append(out, s.TToSigma(t))
+		out = append(out, float64(s.tToSigma32(t)))
 	}
 	return append(out, 0)
 }
@@ -204,12 +219,12 @@ func simpleSigmas(n int, s *Schedule, _ sigmaArgs) []float64 {
 	return append(out, 0)
 }
 
-// normalSigmas is A1111 normal_scheduler (sgm=False): n timesteps from
-// linspace(t(σmax), t(σmin), n).
+// normalSigmas is A1111 normal_scheduler (sgm=False): n timesteps from the
+// float32 linspace(t(σmax), t(σmin), n).
 func normalSigmas(n int, s *Schedule, a sigmaArgs) []float64 {
 	out := make([]float64, 0, n+1)
-	for _, t := range linspace(s.SigmaToT(a.sigmaMax), s.SigmaToT(a.sigmaMin), n) {
-		out = append(out, s.TToSigma(t))
+	for _, t := range torchLinspace32(float32(s.SigmaToT(a.sigmaMax)), float32(s.SigmaToT(a.sigmaMin)), n) {
+		out = append(out, float64(s.tToSigma32(t)))
 	}
 	return append(out, 0)
 }

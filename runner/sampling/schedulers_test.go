@@ -80,7 +80,7 @@ func TestSchedulerDetails(t *testing.T) {
 		sig := get("exponential").Sigmas(5, s)
 		r := sig[1] / sig[0]
 		for i := 2; i < 5; i++ {
-			if !near(sig[i]/sig[i-1], r, 1e-12) {
+			if !near(sig[i]/sig[i-1], r, 1e-6) { // float32, as torch
 				t.Fatalf("ratios differ: %v", sig)
 			}
 		}
@@ -88,16 +88,17 @@ func TestSchedulerDetails(t *testing.T) {
 	t.Run("polyexponential rho 1 = exponential", func(t *testing.T) {
 		a, b := get("polyexponential").Sigmas(7, s), get("exponential").Sigmas(7, s)
 		for i := range a {
-			if !near(a[i], b[i], 1e-12) {
+			if !near(a[i], b[i], 1e-6*b[i]) { // equal up to float32 rounding
 				t.Fatalf("%v != %v", a, b)
 			}
 		}
 	})
 	t.Run("align your steps 10 and 11", func(t *testing.T) {
 		sig := get("align_your_steps").Sigmas(11, s)
-		checkPrefix(t, sig, []float64{14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029, 0}, 1e-12)
+		// float32, as A1111's torch.FloatTensor of the table
+		checkPrefix(t, sig, []float64{14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029, 0}, 1e-6)
 		sig = get("align_your_steps").Sigmas(10, s)
-		if !near(sig[0], 14.615, 1e-9) || !near(sig[9], 0.029, 1e-9) {
+		if !near(sig[0], 14.615, 1e-6) || !near(sig[9], 0.029, 1e-8) {
 			t.Fatalf("AYS(10) = %v", sig)
 		}
 	})
@@ -118,7 +119,7 @@ func TestSchedulerDetails(t *testing.T) {
 	t.Run("beta symmetric", func(t *testing.T) {
 		// Beta(0.6, 0.6) is symmetric: the middle of 3 steps is the midpoint.
 		sig := get("beta").Sigmas(3, s)
-		if !near(sig[1], (s.SigmaMin()+s.SigmaMax())/2, 1e-9) {
+		if !near(sig[1], (s.SigmaMin()+s.SigmaMax())/2, 1e-6) { // float32
 			t.Fatalf("beta(3) = %v", sig)
 		}
 		if x := betaPPF(0.25, 0.6, 0.6); !near(regIncBeta(x, 0.6, 0.6), 0.25, 1e-12) {
@@ -140,11 +141,11 @@ func TestSchedulerDetails(t *testing.T) {
 	})
 	t.Run("sgm uniform and normal", func(t *testing.T) {
 		sgm := get("sgm_uniform").Sigmas(4, s)
-		if !near(sgm[0], s.SigmaMax(), 1e-9) || !near(sgm[1], s.TToSigma(999-999.0/4), 1e-9) {
+		if !near(sgm[0], s.SigmaMax(), 1e-5) || !near(sgm[1], s.TToSigma(999-999.0/4), 1e-6) {
 			t.Fatalf("sgm_uniform(4) = %v", sgm)
 		}
 		nrm := get("normal").Sigmas(4, s)
-		if !near(nrm[3], s.SigmaMin(), 1e-9) {
+		if !near(nrm[3], s.SigmaMin(), 1e-8) {
 			t.Fatalf("normal(4) = %v", nrm)
 		}
 	})
