@@ -60,6 +60,13 @@ type Runner struct {
 	tiled tiledSessions
 	// tiledErr is why building them failed, kept until Close.
 	tiledErr error
+	// hidden is the text encoder outputting its hidden states, built on
+	// the first clip-skip request (clipskip.go); hiddenErr is why its graph
+	// could not be rewritten, kept until Close; hiddenBuilds counts builds.
+	// Guarded by mu.
+	hidden       *hiddenEncoder
+	hiddenErr    error
+	hiddenBuilds int
 
 	mu sync.Mutex // serialises Generate and Close
 
@@ -295,5 +302,6 @@ func (r *Runner) Close() error {
 		p.close()
 	}
 	r.closeTiled()
+	r.closeHidden()
 	return nil
 }
