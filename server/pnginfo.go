@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/imagemeta"
 	"github.com/sdapi/sdapi/processing/infotext"
 )
@@ -27,7 +28,12 @@ func (s *Server) PnginfoapiSdapiV1PngInfoPost(ctx context.Context, req gen.Pngin
 	if items == nil {
 		items = map[string]any{}
 	}
-	parsed := infotext.Parse(info.Parameters)
+	// The styles extraction and infotext_skip_pasting follow the options.
+	po, err := processing.InfotextParseOptions(s.deps.Options, s.deps.Styles)
+	if err != nil {
+		s.log.Warn("png-info: styles not read; parsing without them", "err", err)
+	}
+	parsed := infotext.ParseWith(info.Parameters, po)
 	params := parsed.Map()
 	return gen.PnginfoapiSdapiV1PngInfoPost200JSONResponse{Info: info.Parameters, Items: items, Parameters: params}, nil
 }

@@ -96,7 +96,8 @@ func TestFormatParseRoundTrip(t *testing.T) {
 			t.Errorf("%q = %#v, want %#v", k, got, v)
 		}
 	}
-	wantOrder := []string{"Prompt", "Negative prompt", "Steps", "Sampler", "CFG scale", "Seed", "Size-1", "Size-2", "Model", "Lora hashes", "Emoji", "Clip skip"}
+	// 1.10 stores the prompts after the parameters.
+	wantOrder := []string{"Steps", "Sampler", "CFG scale", "Seed", "Size-1", "Size-2", "Model", "Lora hashes", "Emoji", "Prompt", "Negative prompt", "Clip skip"}
 	if got := p.Keys()[:len(wantOrder)]; !reflect.DeepEqual(got, wantOrder) {
 		t.Errorf("key order = %q, want %q", got, wantOrder)
 	}

@@ -7,7 +7,8 @@ import (
 )
 
 // FuzzParse checks that Parse never panics, always yields the two prompt
-// keys first, and that its output marshals.
+// keys as strings (after the parameters, as 1.10 stores them) and the
+// defaults, and that its output marshals.
 func FuzzParse(f *testing.F) {
 	for _, tc := range goldenCases {
 		f.Add(tc.text)
@@ -16,8 +17,15 @@ func FuzzParse(f *testing.F) {
 	f.Add("p\nSteps: 1, Seed: 2, Version: v1.2.3rc1.post4.dev5+local")
 	f.Fuzz(func(t *testing.T, text string) {
 		p := Parse(text)
-		if k := p.Keys(); len(k) < 2 || k[0] != "Prompt" || k[1] != "Negative prompt" {
-			t.Fatalf("keys start %q", k)
+		for _, k := range []string{"Prompt", "Negative prompt"} {
+			if v, ok := p.Get(k); !ok {
+				t.Fatalf("no %q in %q", k, p.Keys())
+			} else if _, isStr := v.(string); !isStr {
+				t.Fatalf("%q = %#v, want a string", k, v)
+			}
+		}
+		if v, _ := p.Get("Hires schedule type"); v == nil {
+			t.Fatalf("no Hires schedule type in %q", p.Keys())
 		}
 		if _, err := p.MarshalJSON(); err != nil {
 			t.Fatal(err)

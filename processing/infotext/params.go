@@ -52,6 +52,20 @@ func (p *Params) setDefault(key string, v any) {
 	}
 }
 
+// Delete removes key, as Python's dict.pop(key, None).
+func (p *Params) Delete(key string) {
+	if _, ok := p.values[key]; !ok {
+		return
+	}
+	delete(p.values, key)
+	for i, k := range p.keys {
+		if k == key {
+			p.keys = append(p.keys[:i:i], p.keys[i+1:]...)
+			break
+		}
+	}
+}
+
 // Keys returns the keys in insertion order.
 func (p *Params) Keys() []string {
 	return append([]string(nil), p.keys...)

@@ -4,11 +4,10 @@
 // quote, unquote (modules/infotext_utils.py) and create_infotext
 // (modules/processing.py) of AUTOMATIC1111 stable-diffusion-webui v1.10.
 //
-// Left out on purpose: style extraction (opts.infotext_styles; with no
-// styles defined A1111 changes nothing), opts.infotext_skip_pasting (empty
-// by default; the caller may delete keys), the NovelAI conversion (done by
-// images.read_info_from_image, not here) and use_old_hires_fix_width_height
-// (off by default).
+// The options parse_generation_parameters reads (infotext_styles with the
+// prompt styles, infotext_skip_pasting) come in ParseOptions. Left out on
+// purpose: the NovelAI conversion (done by images.read_info_from_image,
+// not here) and use_old_hires_fix_width_height (off by default).
 package infotext
 
 import (
@@ -16,6 +15,9 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/sdapi/sdapi/processing/styles"
+	"github.com/sdapi/sdapi/runner/clip"
 )
 
 // Python's re treats \s and \w as Unicode classes for str patterns; RE2's
@@ -39,9 +41,26 @@ var (
 	reImageSize = regexp.MustCompile(`^(\p{Nd}+)x(\p{Nd}+)\n?$`)
 )
 
-// Parse implements A1111's parse_generation_parameters with default options.
-// It never fails: text that has no parameters line is all prompt.
-func Parse(text string) Params {
+// ParseOptions are the A1111 options and state parse_generation_parameters
+// depends on. The zero value is A1111's defaults with no styles defined.
+type ParseOptions struct {
+	// InfotextStyles is opts.infotext_styles: "Ignore", "Apply", "Discard"
+	// or "Apply if any" (the default, also used for "").
+	InfotextStyles string
+	// Styles are shared.prompt_styles, in styles.csv order.
+	Styles []styles.Style
+	// SkipFields is opts.infotext_skip_pasting: keys removed at the end.
+	SkipFields []string
+}
+
+// Parse implements A1111's parse_generation_parameters with default options
+// and no prompt styles. It never fails: text that has no parameters line is
+// all prompt.
+func Parse(text string) Params { return ParseWith(text, ParseOptions{}) }
+
+// ParseWith implements A1111 1.10's parse_generation_parameters with the
+// given options.
+func ParseWith(text string, o ParseOptions) Params {
 	var res Params
 
 	lines := strings.Split(pyStrip(text), "\n")
@@ -66,9 +85,6 @@ func Parse(text string) Params {
 			prompt = joinLine(prompt, line)
 		}
 	}
-	res.Set("Prompt", prompt)
-	res.Set("Negative prompt", negative)
-
 	for _, m := range reParam.FindAllStringSubmatch(last, -1) {
 		k, v := m[1], m[2]
 		if v == "" {
@@ -86,9 +102,41 @@ func Parse(text string) Params {
 		}
 	}
 
+	// As in 1.10, the prompts are stored after the parameters (so a
+	// "Prompt" key on the last line keeps its place but not its value),
+	// once styles are taken out of them.
+	prompt, negative = extractInfotextStyles(&res, prompt, negative, o)
+	res.Set("Prompt", prompt)
+	res.Set("Negative prompt", negative)
+
 	fillDefaults(&res)
+	if !res.Has("Emphasis") && usesEmphasis(prompt, negative) {
+		res.Set("Emphasis", "Original")
+	}
+	res.setDefault("Refiner switch by sampling steps", false)
 	backcompat(&res)
+	for _, k := range o.SkipFields {
+		res.Delete(k)
+	}
 	return res
+}
+
+// usesEmphasis is A1111's prompt_uses_emphasis: some run of either prompt,
+// other than BREAK, has a weight other than 1. A prompt A1111's parser
+// fails on (an unparsable weight) counts as none here; A1111 raises.
+func usesEmphasis(prompts ...string) bool {
+	for _, p := range prompts {
+		runs, err := clip.ParseAttention(p)
+		if err != nil {
+			continue
+		}
+		for _, r := range runs {
+			if r.Weight != 1 && r.Text != "BREAK" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // joinLine appends line to acc with "\n", as A1111 does for multi-line prompts.
@@ -118,6 +166,7 @@ func fillDefaults(res *Params) {
 		res.Set("Hires resize-2", 0)
 	}
 	res.setDefault("Hires sampler", "Use same sampler")
+	res.setDefault("Hires schedule type", "Use same scheduler")
 	res.setDefault("Hires checkpoint", "Use same checkpoint")
 	res.setDefault("Hires prompt", "")
 	res.setDefault("Hires negative prompt", "")

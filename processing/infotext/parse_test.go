@@ -8,10 +8,10 @@ import (
 
 // defaultKeys are the keys A1111 adds to every parse, in A1111's order.
 var defaultKeys = []string{
-	"Clip skip", "Hires resize-1", "Hires resize-2", "Hires sampler", "Hires checkpoint",
+	"Clip skip", "Hires resize-1", "Hires resize-2", "Hires sampler", "Hires schedule type", "Hires checkpoint",
 	"Hires prompt", "Hires negative prompt", "Mask mode", "Masked content", "Inpaint area",
 	"Masked area padding", "RNG", "Schedule type", "Schedule max sigma", "Schedule min sigma",
-	"Schedule rho", "VAE Encoder", "VAE Decoder", "FP8 weight",
+	"Schedule rho", "VAE Encoder", "VAE Decoder", "FP8 weight", "Refiner switch by sampling steps",
 }
 
 func TestParseEmptyHasOnlyDefaults(t *testing.T) {
@@ -25,11 +25,11 @@ func TestParseEmptyHasOnlyDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	const wantJSON = `{"Prompt":"","Negative prompt":"","Clip skip":"1","Hires resize-1":0,"Hires resize-2":0,` +
-		`"Hires sampler":"Use same sampler","Hires checkpoint":"Use same checkpoint","Hires prompt":"",` +
+		`"Hires sampler":"Use same sampler","Hires schedule type":"Use same scheduler","Hires checkpoint":"Use same checkpoint","Hires prompt":"",` +
 		`"Hires negative prompt":"","Mask mode":"Inpaint masked","Masked content":"original",` +
 		`"Inpaint area":"Whole picture","Masked area padding":32,"RNG":"GPU","Schedule type":"Automatic",` +
 		`"Schedule max sigma":0,"Schedule min sigma":0,"Schedule rho":0,"VAE Encoder":"Full",` +
-		`"VAE Decoder":"Full","FP8 weight":"Disable"}`
+		`"VAE Decoder":"Full","FP8 weight":"Disable","Refiner switch by sampling steps":false}`
 	if string(raw) != wantJSON {
 		t.Errorf("json =\n%s\nwant\n%s", raw, wantJSON)
 	}
@@ -111,9 +111,11 @@ func TestParseValues(t *testing.T) {
 			want: map[string]any{"ADetailer model/2nd-pass": "face_yolov8n.pt"},
 		},
 		{
-			name: "a Prompt key on the last line overwrites the prompt in place",
+			// 1.10 stores the prompt after the parameters: the key keeps
+			// its place, the prompt its text.
+			name: "a Prompt key on the last line is overwritten by the prompt",
 			text: "real prompt\nPrompt: other, Steps: 1, Seed: 2",
-			want: map[string]any{"Prompt": "other"},
+			want: map[string]any{"Prompt": "real prompt"},
 		},
 		{
 			name: "new version gets no backcompat flags",

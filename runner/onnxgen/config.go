@@ -64,6 +64,19 @@ const (
 	LatentSample
 )
 
+// LayerNorm is how layer norms appear in the graphs.
+type LayerNorm int
+
+const (
+	// LayerNormOp is one LayerNormalization node, as torch exports at
+	// opset 17 and later.
+	LayerNormOp LayerNorm = iota
+	// LayerNormDecomposed is torch's export below opset 17 (the diffusers
+	// script's and optimum's default opset 14): ReduceMean, Sub, Pow,
+	// ReduceMean, Add(eps), Sqrt, Div, Mul(weight), Add(bias).
+	LayerNormDecomposed
+)
+
 // Config selects the preset and exporter variant to emit. The zero value
 // is the tiny pipeline with int32 input_ids, int64[B] timesteps and
 // latent_parameters, all weights inline, seed 0.
@@ -78,7 +91,14 @@ type Config struct {
 	// FP16 stores weights as float16 and makes every float graph input
 	// and output float16, as fp16 exports do; computation stays float32.
 	FP16 bool
-	Seed uint64
+	// LayerNorm selects the layer-norm export form.
+	LayerNorm LayerNorm
+	// TextLayersDropped leaves out the last n layers of the text encoder;
+	// every other weight is the same as with 0. The result is what CLIP
+	// skip n+1 computes on the full encoder (hidden_states[-(n+1)] through
+	// the final layer norm), so tests use it as a reference.
+	TextLayersDropped int
+	Seed              uint64
 }
 
 // arch holds the architecture hyper-parameters of a preset.
@@ -102,6 +122,18 @@ type arch struct {
 }
 
 func (c Config) arch() (arch, error) {
+	a, err := c.preset()
+	if err != nil {
+		return a, err
+	}
+	if c.TextLayersDropped < 0 || c.TextLayersDropped > a.textLayers {
+		return a, fmt.Errorf("onnxgen: TextLayersDropped %d outside 0..%d", c.TextLayersDropped, a.textLayers)
+	}
+	a.textLayers -= c.TextLayersDropped
+	return a, nil
+}
+
+func (c Config) preset() (arch, error) {
 	switch c.Size {
 	case Tiny:
 		return arch{

@@ -11,10 +11,11 @@ import (
 // builder wraps a graph with a seeded random source and the layer helpers
 // shared by the three models. Node outputs get unique generated names.
 type builder struct {
-	g    *onnxpb.Graph
-	rng  *rand.Rand
-	fp16 bool
-	n    int
+	g          *onnxpb.Graph
+	rng        *rand.Rand
+	fp16       bool
+	decomposed bool // layer norms as torch exports them below opset 17
+	n          int
 }
 
 // Stream identifiers keep each model's weights independent of the others.
@@ -29,9 +30,10 @@ func newBuilder(name string, cfg Config, stream uint64) *builder {
 	g := onnxpb.NewGraph(name)
 	g.Doc = Description
 	return &builder{
-		g:    g,
-		rng:  rand.New(rand.NewPCG(cfg.Seed, stream)),
-		fp16: cfg.FP16,
+		g:          g,
+		rng:        rand.New(rand.NewPCG(cfg.Seed, stream)),
+		fp16:       cfg.FP16,
+		decomposed: cfg.LayerNorm == LayerNormDecomposed,
 	}
 }
 
@@ -183,9 +185,22 @@ func (b *builder) groupNorm(x, name string, c, groups int, eps float32) string {
 	return b.add(y, b.fill(name+".bias", 0, int64(c), 1, 1))
 }
 
+// layerNorm normalises over the last axis with unit weight and zero bias.
 func (b *builder) layerNorm(x, name string, d int, eps float32) string {
-	return b.op("LayerNormalization", []string{x, b.fill(name+".weight", 1, int64(d)), b.fill(name+".bias", 0, int64(d))},
-		onnxpb.AttrInt("axis", -1), onnxpb.AttrFloat("epsilon", eps))
+	return b.layerNormWith(x, b.fill(name+".weight", 1, int64(d)), b.fill(name+".bias", 0, int64(d)), eps)
+}
+
+// layerNormWith normalises x over its last axis with the given weight and
+// bias, as one node or in torch's decomposed form.
+func (b *builder) layerNormWith(x, w, bias string, eps float32) string {
+	if !b.decomposed {
+		return b.op("LayerNormalization", []string{x, w, bias}, onnxpb.AttrInt("axis", -1), onnxpb.AttrFloat("epsilon", eps))
+	}
+	mean := b.op("ReduceMean", []string{x}, onnxpb.AttrInts("axes", -1), onnxpb.AttrInt("keepdims", 1))
+	d := b.op("Sub", []string{x, mean})
+	v := b.op("ReduceMean", []string{b.op("Pow", []string{d, b.scalar(2)})}, onnxpb.AttrInts("axes", -1), onnxpb.AttrInt("keepdims", 1))
+	y := b.op("Div", []string{d, b.op("Sqrt", []string{b.add(v, b.scalar(eps))})})
+	return b.add(b.mul(y, w), bias)
 }
 
 // attnSpec describes a multi-head attention block.

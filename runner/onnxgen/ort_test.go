@@ -288,3 +288,37 @@ func TestExternalDataMatchesInline(t *testing.T) {
 	}
 	runPart(t, dirs[true], "unet", unetFeeds(64), []fetch{{"out_sample", ort.Shape{1, 4, 64, 64}}})
 }
+
+// Ensure torch's decomposed layer norm (opset < 17 exports) computes what
+// the LayerNormalization node does, in the text encoder and the UNet.
+func TestDecomposedLayerNormMatches(t *testing.T) {
+	requireORT(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	unetFeeds := []feed{
+		{name: "sample", shape: ort.Shape{1, 4, 8, 8}, f32: randFloats(r, 4*8*8)},
+		{name: "timestep", shape: ort.Shape{1}, i64: []int64{10}},
+		{name: "encoder_hidden_states", shape: ort.Shape{1, 77, 32}, f32: randFloats(r, 77*32)},
+	}
+	out := map[LayerNorm][2][]float32{}
+	for _, ln := range []LayerNorm{LayerNormOp, LayerNormDecomposed} {
+		dir := t.TempDir()
+		if err := Emit(dir, Config{Seed: 6, LayerNorm: ln}); err != nil {
+			t.Fatal(err)
+		}
+		te := runPart(t, dir, "text_encoder",
+			[]feed{{name: "input_ids", shape: ort.Shape{1, 77}, i64: promptIDs(1, 1)}},
+			[]fetch{{"last_hidden_state", ort.Shape{1, 77, 32}}})[0]
+		un := runPart(t, dir, "unet", unetFeeds, []fetch{{"out_sample", ort.Shape{1, 4, 8, 8}}})[0]
+		out[ln] = [2][]float32{te, un}
+	}
+	for i, part := range []string{"text_encoder", "unet"} {
+		a, b := out[LayerNormOp][i], out[LayerNormDecomposed][i]
+		worst := 0.0
+		for j := range a {
+			worst = max(worst, math.Abs(float64(a[j])-float64(b[j])))
+		}
+		if worst > 1e-4 || slices.Equal(a, make([]float32, len(a))) {
+			t.Errorf("%s: max |diff| between the layer-norm forms = %g", part, worst)
+		}
+	}
+}

@@ -25,6 +25,18 @@ func textEncoder(cfg Config, a arch) *onnxpb.Graph {
 	seq := b.op("Shape", []string{ids}, onnxpb.AttrInt("start", 1), onnxpb.AttrInt("end", 2))
 	posSeq := b.op("Slice", []string{pos, b.ints(0), seq, b.ints(0)})
 	x := b.add(b.op("Gather", []string{tok, ids}, onnxpb.AttrInt("axis", 0)), posSeq)
+	// The final layer norm's weights are drawn before the layers' so that
+	// an encoder with layers dropped keeps them (Config.TextLayersDropped),
+	// and they are not the identity, so a reader that gets them wrong
+	// shows (trained CLIP's are not the identity either).
+	lnW := make([]float32, a.textDim)
+	lnB := make([]float32, a.textDim)
+	for i := range lnW {
+		lnW[i] = float32(1 + 0.2*b.rng.NormFloat64())
+		lnB[i] = float32(0.1 * b.rng.NormFloat64())
+	}
+	finalW := b.param(p+".final_layer_norm.weight", []int64{d}, lnW)
+	finalB := b.param(p+".final_layer_norm.bias", []int64{d}, lnB)
 
 	// Causal mask [maxPos,maxPos] sliced to [seq,seq]; broadcasts over B and heads.
 	m := make([]float32, a.maxPos*a.maxPos)
@@ -48,7 +60,7 @@ func textEncoder(cfg Config, a arch) *onnxpb.Graph {
 		h = b.linear(h, l+".mlp.fc2", a.textFF, a.textDim, true)
 		x = b.add(x, h)
 	}
-	last := b.layerNorm(x, p+".final_layer_norm", a.textDim, 1e-5)
+	last := b.layerNormWith(x, finalW, finalB, 1e-5)
 
 	// pooler_output = last[b, argmax(ids[b])]: CLIP pools at the EOS token,
 	// which has the largest id.

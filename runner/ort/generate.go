@@ -199,9 +199,6 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 	if g.cond, g.uncond, err = g.conditioning(); err != nil {
 		return nil, err
 	}
-	if req.ClipSkip > 1 {
-		g.r.log.Warn("CLIP skip is not supported by ONNX text encoders; using the last layer", "clip_skip", req.ClipSkip)
-	}
 	name, scheduler := sampling.ResolveSamplerScheduler(req.Sampler, req.Scheduler)
 	smp, ok := sampling.FindSampler(name)
 	if !ok {

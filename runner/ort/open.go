@@ -69,6 +69,13 @@ type Runner struct {
 	// anySize holds the UNet sessions whose skip connections join at any
 	// latent size (anysize.go), built on first need; guarded by mu.
 	anySize anySizeSessions
+	// hidden is the text encoder outputting its hidden states, built on
+	// the first clip-skip request (clipskip.go); hiddenErr is why its graph
+	// could not be rewritten, kept until Close; hiddenBuilds counts builds.
+	// Guarded by mu.
+	hidden       *hiddenEncoder
+	hiddenErr    error
+	hiddenBuilds int
 
 	mu sync.Mutex // serialises Generate and Close
 
@@ -305,5 +312,6 @@ func (r *Runner) Close() error {
 	}
 	r.closeTiled()
 	r.closeAnySize()
+	r.closeHidden()
 	return nil
 }

@@ -99,7 +99,9 @@ func (g *job) negatives() []string {
 }
 
 // encodeChunks runs the text encoder on chunks ([n, 77] ids) and applies
-// emphasis to each chunk's rows. It returns [n, 77, dim] values.
+// emphasis to each chunk's rows. It returns [n, 77, dim] values: the last
+// hidden state, or with clip skip the earlier one through the final layer
+// norm (clipskip.go).
 func (g *job) encodeChunks(chunks []clip.Chunk, mode clip.Emphasis) ([]float32, error) {
 	r := g.r
 	n := len(chunks)
@@ -107,6 +109,28 @@ func (g *job) encodeChunks(chunks []clip.Chunk, mode clip.Emphasis) ([]float32, 
 	for _, c := range chunks {
 		ids = append(ids, c.IDs[:]...)
 	}
+	var out []float32
+	var err error
+	if skip := r.clipSkip(g.req.ClipSkip); skip > 1 {
+		out, err = g.encodeHidden(ids, n, skip)
+	} else {
+		out, err = g.encodeLast(ids, n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	row := clip.SeqLen * r.textDim
+	for i, c := range chunks {
+		if err := clip.ApplyEmphasis(mode, out[i*row:(i+1)*row], [2]int{clip.SeqLen, r.textDim}, c.Multipliers[:]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// encodeLast returns the text encoder's last_hidden_state for ids.
+func (g *job) encodeLast(ids []int64, n int) ([]float32, error) {
+	r := g.r
 	var vs values
 	defer vs.destroy()
 	if err := vs.add(intValue(r.idsElem, onnxruntime.NewShape(int64(n), clip.SeqLen), ids)); err != nil {
@@ -122,13 +146,5 @@ func (g *job) encodeChunks(chunks []clip.Chunk, mode clip.Emphasis) ([]float32, 
 	if err != nil {
 		return nil, err
 	}
-	out := make([]float32, len(z))
-	copy(out, z)
-	row := clip.SeqLen * r.textDim
-	for i, c := range chunks {
-		if err := clip.ApplyEmphasis(mode, out[i*row:(i+1)*row], [2]int{clip.SeqLen, r.textDim}, c.Multipliers[:]); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return append([]float32(nil), z...), nil
 }

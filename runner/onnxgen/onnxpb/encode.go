@@ -238,6 +238,10 @@ func encodeExternalTensor(t Tensor, location string, offset int64) []byte {
 	return protowire.AppendVarint(b, 1) // DataLocation EXTERNAL
 }
 
+// EncodeValueInfo encodes a ValueInfoProto, for graph rewrites that add
+// inputs or outputs.
+func EncodeValueInfo(v ValueInfo) []byte { return encodeValueInfo(v) }
+
 func encodeValueInfo(v ValueInfo) []byte {
 	var shape []byte
 	for _, d := range v.Dims {
