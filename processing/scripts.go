@@ -129,6 +129,9 @@ type ScriptEnv interface {
 	// still report an earlier job), since each Process call starts with
 	// the flag cleared.
 	Interrupted() bool
+	// HasCheckpoint reports whether name names a known checkpoint (title,
+	// model name or short hash).
+	HasCheckpoint(name string) bool
 	// Bool and Number read an option, def when unset or of another type.
 	Bool(key string, def bool) bool
 	Number(key string, def float64) float64
@@ -422,6 +425,9 @@ func (e scriptEnv) CheckUpscale(loc []any, by string, w, h int, scale float64) e
 }
 func (e scriptEnv) Interrupted() bool {
 	return e.pr.State != nil && e.pr.State.Interrupted()
+}
+func (e scriptEnv) HasCheckpoint(name string) bool {
+	return e.pr.Models != nil && e.pr.Models.HasCheckpoint(name)
 }
 func (e scriptEnv) Bool(key string, def bool) bool {
 	return optReader{e.pr}.boolean(key, def)

@@ -68,6 +68,9 @@ func newProcessor(t *testing.T) (*processing.Processor, *spyRunner) {
 		{Key: "sd_vae", Default: "Automatic", Type: options.KindString},
 		{Key: "samples_format", Default: "png", Type: options.KindString},
 		{Key: "return_grid", Default: true, Type: options.KindBool},
+		{Key: "rho", Default: 0.0, Type: options.KindNumber},
+		{Key: "beta_dist_alpha", Default: 0.6, Type: options.KindNumber},
+		{Key: "enable_prompt_comments", Default: true, Type: options.KindBool},
 	}, "")
 	if err != nil {
 		t.Fatal(err)

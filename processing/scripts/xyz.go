@@ -133,6 +133,9 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 		if err != nil {
 			return nil, err
 		}
+		if err := opt.Confirm(env, vals); err != nil {
+			return nil, err
+		}
 		if !noFixedSeeds && (opt.Label == "Seed" || opt.Label == "Var. seed") {
 			for j, v := range vals {
 				if v == -1 {
