@@ -73,6 +73,16 @@ type Script interface {
 	Args(mode Mode) []ArgInfo
 }
 
+// UILessScript is a script whose A1111 ui() returns None (Comments,
+// Hypertile): it has no api_info, so /sdapi/v1/script-info leaves it out,
+// and /sdapi/v1/scripts lists it only under its class-level name
+// attribute, as written (not lower-cased), or not at all when that is "".
+// Requests still name it by its title.
+type UILessScript interface {
+	Script
+	ClassName() string
+}
+
 // SelectableScript is a script chosen with script_name: it replaces the
 // job and calls env.Process as often as it needs.
 type SelectableScript interface {
@@ -88,6 +98,23 @@ type SelectableScript interface {
 // change the parameters.
 type BeforeProcessHook interface {
 	BeforeProcess(ctx context.Context, p *Params, args []any) error
+}
+
+// JobPrompts are a job's per-image prompts as A1111's Script.process sees
+// them (p.all_prompts, p.all_negative_prompts and, with hires fix,
+// p.all_hr_prompts, p.all_hr_negative_prompts): styles applied, one entry
+// per image. A ProcessHook may rewrite them; what it leaves is what is
+// sampled and what the infotexts and info report.
+type JobPrompts struct {
+	Prompts, NegativePrompts     []string
+	HRPrompts, HRNegativePrompts []string
+}
+
+// ProcessHook is A1111's Script.process: called once per Process call
+// after the prompts and seeds are set up (and override_settings applied),
+// before the first batch.
+type ProcessHook interface {
+	ProcessJob(ctx context.Context, env ScriptEnv, p *Params, jp *JobPrompts, args []any) error
 }
 
 // BatchInfo describes the batch BeforeBatchHook is called for.
@@ -164,9 +191,16 @@ func (s *Scripts) Titles(mode Mode) []string {
 		return out
 	}
 	for _, sc := range s.list {
-		if sc.Show(mode) {
-			out = append(out, strings.ToLower(sc.Title()))
+		if !sc.Show(mode) {
+			continue
 		}
+		if u, ok := sc.(UILessScript); ok {
+			if name := u.ClassName(); name != "" {
+				out = append(out, name)
+			}
+			continue
+		}
+		out = append(out, strings.ToLower(sc.Title()))
 	}
 	return out
 }
@@ -180,7 +214,7 @@ func (s *Scripts) Infos() []ScriptInfo {
 	}
 	for _, mode := range []Mode{Txt2Img, Img2Img} {
 		for _, sc := range s.list {
-			if !sc.Show(mode) {
+			if _, uiless := sc.(UILessScript); uiless || !sc.Show(mode) {
 				continue
 			}
 			out = append(out, ScriptInfo{
@@ -295,6 +329,20 @@ func (set alwaysOnSet) beforeProcess(ctx context.Context, p *Params) error {
 			}
 		}
 	}
+	return nil
+}
+
+// process runs the ProcessHooks on the job's prompts.
+func (set alwaysOnSet) process(ctx context.Context, env ScriptEnv, p *Params, j *job) error {
+	jp := JobPrompts{Prompts: j.allPrompts, NegativePrompts: j.allNegative, HRPrompts: j.allHRPrompts, HRNegativePrompts: j.allHRNegative}
+	for _, b := range set {
+		if h, ok := b.s.(ProcessHook); ok {
+			if err := h.ProcessJob(ctx, env, p, &jp, b.args); err != nil {
+				return fmt.Errorf("script %s: process: %w", b.s.Title(), err)
+			}
+		}
+	}
+	j.allPrompts, j.allNegative, j.allHRPrompts, j.allHRNegative = jp.Prompts, jp.NegativePrompts, jp.HRPrompts, jp.HRNegativePrompts
 	return nil
 }
 
