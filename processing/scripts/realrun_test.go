@@ -22,7 +22,7 @@ import (
 // random-weight model the project emits (skipped without the library).
 
 var (
-	ortSkip string         // why real runs skip; "" when they can run
+	ortSkip string        // why real runs skip; "" when they can run
 	real    runner.Runner // the emitted tiny model, opened once
 )
 
