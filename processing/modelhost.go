@@ -104,6 +104,16 @@ func (h *ModelHost) Loaded() (runner.ModelInfo, bool) {
 	return h.current.Model(), true
 }
 
+// VAENames lists the installed VAEs' names (the keys of A1111's
+// sd_vae.vae_dict).
+func (h *ModelHost) VAENames() []string {
+	var out []string
+	for _, v := range h.catalog.VAEs() {
+		out = append(out, v.ModelName)
+	}
+	return out
+}
+
 func (h *ModelHost) checkpoint(name string) (catalog.Checkpoint, error) {
 	if name != "" {
 		if ck, err := h.catalog.LookupCheckpoint(name); err == nil {

@@ -159,6 +159,9 @@ type ScriptEnv interface {
 	// HasCheckpoint reports whether name names a known checkpoint (title,
 	// model name or short hash).
 	HasCheckpoint(name string) bool
+	// VAENames lists the installed VAEs (sd_vae.vae_dict's keys); none
+	// when the model provider cannot list them.
+	VAENames() []string
 	// Bool and Number read an option, def when unset or of another type.
 	Bool(key string, def bool) bool
 	Number(key string, def float64) float64
@@ -476,6 +479,12 @@ func (e scriptEnv) Interrupted() bool {
 }
 func (e scriptEnv) HasCheckpoint(name string) bool {
 	return e.pr.Models != nil && e.pr.Models.HasCheckpoint(name)
+}
+func (e scriptEnv) VAENames() []string {
+	if l, ok := e.pr.Models.(interface{ VAENames() []string }); ok {
+		return l.VAENames()
+	}
+	return nil
 }
 func (e scriptEnv) Bool(key string, def bool) bool {
 	return optReader{e.pr}.boolean(key, def)

@@ -177,7 +177,7 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 		pc := p
 		pc.Styles = append([]string(nil), p.Styles...)
 		for i, v := range []any{xs[ix], ys[iy], zs[iz]} {
-			if err := ax[i].opt.apply(&pc, v, ax[i].vals); err != nil {
+			if err := ax[i].opt.applyTo(env, &pc, v, ax[i].vals); err != nil {
 				return err
 			}
 		}

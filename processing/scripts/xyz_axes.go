@@ -38,6 +38,8 @@ type Axis struct {
 	mode  axisMode
 	// apply sets the value on p; xs are all the axis's values.
 	apply func(p *processing.Params, x any, xs []any) error
+	// applyEnv, when set, is apply for axes that look something up.
+	applyEnv func(env processing.ScriptEnv, p *processing.Params, x any) error
 	// confirm checks every value before any image is made (A1111's
 	// confirm, and this server's refusal of values it cannot apply).
 	confirm func(env processing.ScriptEnv, xs []any) error
@@ -179,7 +181,7 @@ var axisOptions = []Axis{
 	{Label: "Hires upscaler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRUpscaler = ptr(x.(string)) }), hasChoices: true},
 	// inpainting_mask_weight conditions inpainting models only, at 1.0 here.
 	{Label: "Cond. Image Mask Weight", typ: axisFloat, mode: img2imgOnly, apply: applyField(func(*processing.Params, any) {}), confirm: onlyNoop("Cond. Image Mask Weight", "inpainting_mask_weight", floatIs(1))},
-	{Label: "VAE", typ: axisStr, apply: applyVAE, hasChoices: true, cost: 0.7},
+	{Label: "VAE", typ: axisStr, applyEnv: applyVAE, hasChoices: true, cost: 0.7},
 	{Label: "Styles", typ: axisStr, apply: applyField(func(p *processing.Params, x any) { p.Styles = append(p.Styles, strings.Split(x.(string), ",")...) }), hasChoices: true},
 	{Label: "UniPC Order", typ: axisInt, apply: func(p *processing.Params, x any, _ []any) error {
 		p.OverrideSettings = withOverride(p.OverrideSettings, "uni_pc_order", min(x.(int), p.Steps-1))
@@ -267,16 +269,34 @@ func applyOrder(p *processing.Params, x any, _ []any) error {
 	return nil
 }
 
-func applyVAE(p *processing.Params, x any, _ []any) error {
-	name := strings.TrimSpace(x.(string))
-	switch strings.ToLower(name) {
+// applyVAE is apply_vae with find_vae: "auto"/"automatic" and "none"
+// (any case), else the installed VAE of that name ignoring case, else
+// "Automatic" (A1111 prints "No VAE found").
+func applyVAE(env processing.ScriptEnv, p *processing.Params, x any) error {
+	name := strings.ToLower(strings.TrimSpace(x.(string)))
+	vae := "Automatic"
+	switch name {
 	case "auto", "automatic":
-		name = "Automatic"
 	case "none":
-		name = "None"
+		vae = "None"
+	default:
+		for _, k := range env.VAENames() {
+			if strings.ToLower(k) == name {
+				vae = k
+				break
+			}
+		}
 	}
-	p.OverrideSettings = withOverride(p.OverrideSettings, "sd_vae", name)
+	p.OverrideSettings = withOverride(p.OverrideSettings, "sd_vae", vae)
 	return nil
+}
+
+// applyTo applies value x of the axis to p.
+func (a Axis) applyTo(env processing.ScriptEnv, p *processing.Params, x any, xs []any) error {
+	if a.applyEnv != nil {
+		return a.applyEnv(env, p, x)
+	}
+	return a.apply(p, x, xs)
 }
 
 func applySize(p *processing.Params, x any, _ []any) error {
