@@ -156,9 +156,10 @@ type ScriptEnv interface {
 	// still report an earlier job), since each Process call starts with
 	// the flag cleared.
 	Interrupted() bool
-	// HasCheckpoint reports whether name names a known checkpoint (title,
-	// model name or short hash).
-	HasCheckpoint(name string) bool
+	// ClosestCheckpoint is get_closet_checkpoint_match: the model name of
+	// the checkpoint name means (an alias, or the shortest title holding
+	// it), false when none.
+	ClosestCheckpoint(name string) (string, bool)
 	// VAENames lists the installed VAEs (sd_vae.vae_dict's keys); none
 	// when the model provider cannot list them.
 	VAENames() []string
@@ -477,8 +478,16 @@ func (e scriptEnv) CheckUpscale(loc []any, by string, w, h int, scale float64) e
 func (e scriptEnv) Interrupted() bool {
 	return e.pr.State != nil && e.pr.State.Interrupted()
 }
-func (e scriptEnv) HasCheckpoint(name string) bool {
-	return e.pr.Models != nil && e.pr.Models.HasCheckpoint(name)
+func (e scriptEnv) ClosestCheckpoint(name string) (string, bool) {
+	if c, ok := e.pr.Models.(interface {
+		ClosestCheckpoint(string) (string, bool)
+	}); ok {
+		return c.ClosestCheckpoint(name)
+	}
+	if e.pr.Models != nil && e.pr.Models.HasCheckpoint(name) {
+		return name, true
+	}
+	return "", false
 }
 func (e scriptEnv) VAENames() []string {
 	if l, ok := e.pr.Models.(interface{ VAENames() []string }); ok {

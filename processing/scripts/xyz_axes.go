@@ -96,10 +96,21 @@ func floatIs(v float64) func(any) bool { return func(x any) bool { return x.(flo
 // checkpoint.
 func confirmCheckpoints(env processing.ScriptEnv, xs []any) error {
 	for _, x := range xs {
-		if !env.HasCheckpoint(x.(string)) {
+		if _, ok := env.ClosestCheckpoint(x.(string)); !ok {
 			return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
 		}
 	}
+	return nil
+}
+
+// applyCheckpoint is apply_checkpoint: the closest checkpoint's model
+// name into override_settings.
+func applyCheckpoint(env processing.ScriptEnv, p *processing.Params, x any) error {
+	name, ok := env.ClosestCheckpoint(x.(string))
+	if !ok {
+		return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
+	}
+	p.OverrideSettings = withOverride(p.OverrideSettings, "sd_model_checkpoint", name)
 	return nil
 }
 
@@ -116,7 +127,7 @@ func noneCheckpoint(x any) bool {
 // which the runner cannot do.
 func confirmRefiners(env processing.ScriptEnv, xs []any) error {
 	for _, x := range xs {
-		if !noneCheckpoint(x) && !env.HasCheckpoint(x.(string)) {
+		if _, ok := env.ClosestCheckpoint(x.(string)); !noneCheckpoint(x) && !ok {
 			return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
 		}
 	}
@@ -160,7 +171,7 @@ var axisOptions = []Axis{
 	{Label: "Sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
 	{Label: "Hires sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRSamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
 	{Label: "Sampler", typ: axisStr, mode: img2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
-	{Label: "Checkpoint name", typ: axisStr, apply: applyOverride("sd_model_checkpoint"), confirm: confirmCheckpoints, hasChoices: true, cost: 1.0},
+	{Label: "Checkpoint name", typ: axisStr, applyEnv: applyCheckpoint, confirm: confirmCheckpoints, hasChoices: true, cost: 1.0},
 	{Label: "Negative Guidance minimum sigma", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SMinUncond = ptr(x.(float64)) })},
 	{Label: "Sigma Churn", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SChurn = ptr(x.(float64)) })},
 	{Label: "Sigma min", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.STmin = ptr(x.(float64)) })},
