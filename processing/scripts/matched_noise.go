@@ -40,16 +40,14 @@ func matchedNoise(src, mask rgbArray, noiseQ, colorVariation float64) (rgbArray,
 	// windowed_image = src·(1−mask_grey); /= max; += mean(src)·mask.
 	windowed := rgbArray{rows, cols, make([]float64, 3*n)}
 	maxW := math.Inf(-1)
-	sum := 0.0
 	for i := range n {
 		for c := range 3 {
 			v := src.v[3*i+c] * (1 - grey[i])
 			windowed.v[3*i+c] = v
 			maxW = math.Max(maxW, v)
-			sum += src.v[3*i+c]
 		}
 	}
-	mean := sum / float64(3*n)
+	mean := pairwiseSum(src.v) / float64(3*n) // np.average
 	for i := range windowed.v {
 		windowed.v[i] = windowed.v[i]/maxW + mean*mask.v[i]
 	}
@@ -153,6 +151,38 @@ func matchedNoise(src, mask rgbArray, noiseQ, colorVariation float64) (rgbArray,
 		out.v[i] = math.Min(math.Max(v, 0), 1)
 	}
 	return out, nil
+}
+
+// pairwiseSum is numpy's pairwise_sum for a contiguous float64 array (the
+// order np.sum and np.mean add in): blocks of up to 128 summed in eight
+// interleaved partial sums, larger ranges halved at a multiple of 8.
+func pairwiseSum(a []float64) float64 {
+	n := len(a)
+	switch {
+	case n < 8:
+		res := 0.0
+		for _, v := range a {
+			res += v
+		}
+		return res
+	case n <= 128:
+		var r [8]float64
+		copy(r[:], a[:8])
+		i := 8
+		for ; i < n-n%8; i += 8 {
+			for j := range 8 {
+				r[j] += a[i+j]
+			}
+		}
+		res := ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+		for ; i < n; i++ {
+			res += a[i]
+		}
+		return res
+	}
+	n2 := n / 2
+	n2 -= n2 % 8
+	return pairwiseSum(a[:n2]) + pairwiseSum(a[n2:])
 }
 
 // npPow is ndarray ** scalar: numpy's fast paths for the exponents 1, 2,

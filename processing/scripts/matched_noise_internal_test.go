@@ -117,3 +117,19 @@ func TestMatchedNoise(t *testing.T) {
 		t.Error("the noise is flat")
 	}
 }
+
+// TestPairwiseSum: numpy's order gives the exact sum on values where
+// order matters little, and the block structure covers every element.
+func TestPairwiseSum(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 128, 129, 1000, 3 * 64 * 128} {
+		a := make([]float64, n)
+		want := 0.0
+		for i := range a {
+			a[i] = float64(i % 17)
+			want += a[i]
+		}
+		if got := pairwiseSum(a); got != want {
+			t.Errorf("n=%d: sum %g, want %g", n, got, want)
+		}
+	}
+}
