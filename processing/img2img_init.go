@@ -43,7 +43,7 @@ func (j *job) initFor(ctx context.Context) (*runner.Init, error) {
 		if err != nil {
 			return nil, err
 		}
-		in.Mask = &runner.Mask{Image: m, Round: p.MaskRound, Fill: p.InpaintingFill}
+		in.Mask = &runner.Mask{Image: m, Latent: p.LatentMask, Round: p.MaskRound, Fill: p.InpaintingFill}
 	}
 	for i, img := range p.InitImages {
 		if img == nil || img.Bounds().Empty() {

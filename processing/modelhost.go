@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/sdapi/sdapi/processing/catalog"
@@ -145,6 +147,44 @@ func (h *ModelHost) Loaded() (runner.ModelInfo, bool) {
 		return runner.ModelInfo{}, false
 	}
 	return h.current.Model(), true
+}
+
+// ClosestCheckpoint is sd_models.get_closet_checkpoint_match: an alias
+// (title, model name, hash), else the shortest title containing name,
+// else the shortest containing name without a trailing " [hash]". It
+// returns the checkpoint's model name.
+func (h *ModelHost) ClosestCheckpoint(name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	if ck, err := h.catalog.LookupCheckpoint(name); err == nil {
+		return ck.ModelName, true
+	}
+	cks := h.catalog.Checkpoints()
+	for _, s := range []string{name, reChecksum.ReplaceAllString(name, "")} {
+		best := -1
+		for i, ck := range cks {
+			if strings.Contains(ck.Title, s) && (best < 0 || len(ck.Title) < len(cks[best].Title)) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			return cks[best].ModelName, true
+		}
+	}
+	return "", false
+}
+
+var reChecksum = regexp.MustCompile(`\s\[[^]]*]$`)
+
+// VAENames lists the installed VAEs' names (the keys of A1111's
+// sd_vae.vae_dict).
+func (h *ModelHost) VAENames() []string {
+	var out []string
+	for _, v := range h.catalog.VAEs() {
+		out = append(out, v.ModelName)
+	}
+	return out
 }
 
 func (h *ModelHost) checkpoint(name string) (catalog.Checkpoint, error) {

@@ -118,6 +118,11 @@ type Params struct {
 	InpaintingMaskInvert   int
 	InitialNoiseMultiplier *float64
 	IncludeInitImages      bool
+	// LatentMask is A1111's p.latent_mask, set by scripts (outpainting),
+	// never by a request: when not nil it replaces the prepared Mask for
+	// the masked-content fill and the latent mask, while Mask still gives
+	// the overlay. It is used as is (no blur, no resize): width×height.
+	LatentMask image.Image
 
 	// API-only fields.
 	ScriptName      *string

@@ -76,6 +76,9 @@ func (pr *Processor) Process(ctx context.Context, p Params) (*Processed, error) 
 		return nil, err
 	}
 	j.alwaysOn = alwaysOn
+	if err := alwaysOn.process(ctx, scriptEnv{pr: pr, made: new(int)}, &p, j); err != nil {
+		return nil, err
+	}
 	r, err := pr.Models.Runner(ctx, j.jo.checkpoint, j.jo.vae)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)

@@ -73,6 +73,16 @@ type Script interface {
 	Args(mode Mode) []ArgInfo
 }
 
+// UILessScript is a script whose A1111 ui() returns None (Comments,
+// Hypertile): it has no api_info, so /sdapi/v1/script-info leaves it out,
+// and /sdapi/v1/scripts lists it only under its class-level name
+// attribute, as written (not lower-cased), or not at all when that is "".
+// Requests still name it by its title.
+type UILessScript interface {
+	Script
+	ClassName() string
+}
+
 // SelectableScript is a script chosen with script_name: it replaces the
 // job and calls env.Process as often as it needs.
 type SelectableScript interface {
@@ -88,6 +98,23 @@ type SelectableScript interface {
 // change the parameters.
 type BeforeProcessHook interface {
 	BeforeProcess(ctx context.Context, p *Params, args []any) error
+}
+
+// JobPrompts are a job's per-image prompts as A1111's Script.process sees
+// them (p.all_prompts, p.all_negative_prompts and, with hires fix,
+// p.all_hr_prompts, p.all_hr_negative_prompts): styles applied, one entry
+// per image. A ProcessHook may rewrite them; what it leaves is what is
+// sampled and what the infotexts and info report.
+type JobPrompts struct {
+	Prompts, NegativePrompts     []string
+	HRPrompts, HRNegativePrompts []string
+}
+
+// ProcessHook is A1111's Script.process: called once per Process call
+// after the prompts and seeds are set up (and override_settings applied),
+// before the first batch.
+type ProcessHook interface {
+	ProcessJob(ctx context.Context, env ScriptEnv, p *Params, jp *JobPrompts, args []any) error
 }
 
 // BatchInfo describes the batch BeforeBatchHook is called for.
@@ -129,6 +156,13 @@ type ScriptEnv interface {
 	// still report an earlier job), since each Process call starts with
 	// the flag cleared.
 	Interrupted() bool
+	// ClosestCheckpoint is get_closet_checkpoint_match: the model name of
+	// the checkpoint name means (an alias, or the shortest title holding
+	// it), false when none.
+	ClosestCheckpoint(name string) (string, bool)
+	// VAENames lists the installed VAEs (sd_vae.vae_dict's keys); none
+	// when the model provider cannot list them.
+	VAENames() []string
 	// Bool and Number read an option, def when unset or of another type.
 	Bool(key string, def bool) bool
 	Number(key string, def float64) float64
@@ -161,9 +195,16 @@ func (s *Scripts) Titles(mode Mode) []string {
 		return out
 	}
 	for _, sc := range s.list {
-		if sc.Show(mode) {
-			out = append(out, strings.ToLower(sc.Title()))
+		if !sc.Show(mode) {
+			continue
 		}
+		if u, ok := sc.(UILessScript); ok {
+			if name := u.ClassName(); name != "" {
+				out = append(out, name)
+			}
+			continue
+		}
+		out = append(out, strings.ToLower(sc.Title()))
 	}
 	return out
 }
@@ -177,7 +218,7 @@ func (s *Scripts) Infos() []ScriptInfo {
 	}
 	for _, mode := range []Mode{Txt2Img, Img2Img} {
 		for _, sc := range s.list {
-			if !sc.Show(mode) {
+			if _, uiless := sc.(UILessScript); uiless || !sc.Show(mode) {
 				continue
 			}
 			out = append(out, ScriptInfo{
@@ -295,6 +336,20 @@ func (set alwaysOnSet) beforeProcess(ctx context.Context, p *Params) error {
 	return nil
 }
 
+// process runs the ProcessHooks on the job's prompts.
+func (set alwaysOnSet) process(ctx context.Context, env ScriptEnv, p *Params, j *job) error {
+	jp := JobPrompts{Prompts: j.allPrompts, NegativePrompts: j.allNegative, HRPrompts: j.allHRPrompts, HRNegativePrompts: j.allHRNegative}
+	for _, b := range set {
+		if h, ok := b.s.(ProcessHook); ok {
+			if err := h.ProcessJob(ctx, env, p, &jp, b.args); err != nil {
+				return fmt.Errorf("script %s: process: %w", b.s.Title(), err)
+			}
+		}
+	}
+	j.allPrompts, j.allNegative, j.allHRPrompts, j.allHRNegative = jp.Prompts, jp.NegativePrompts, jp.HRPrompts, jp.HRNegativePrompts
+	return nil
+}
+
 func (set alwaysOnSet) beforeBatch(ctx context.Context, p *Params, bi BatchInfo) error {
 	for _, b := range set {
 		if h, ok := b.s.(BeforeBatchHook); ok {
@@ -402,6 +457,23 @@ func (e scriptEnv) CheckUpscale(loc []any, by string, w, h int, scale float64) e
 }
 func (e scriptEnv) Interrupted() bool {
 	return e.pr.State != nil && e.pr.State.Interrupted()
+}
+func (e scriptEnv) ClosestCheckpoint(name string) (string, bool) {
+	if c, ok := e.pr.Models.(interface {
+		ClosestCheckpoint(string) (string, bool)
+	}); ok {
+		return c.ClosestCheckpoint(name)
+	}
+	if e.pr.Models != nil && e.pr.Models.HasCheckpoint(name) {
+		return name, true
+	}
+	return "", false
+}
+func (e scriptEnv) VAENames() []string {
+	if l, ok := e.pr.Models.(interface{ VAENames() []string }); ok {
+		return l.VAENames()
+	}
+	return nil
 }
 func (e scriptEnv) Bool(key string, def bool) bool {
 	return optReader{e.pr}.boolean(key, def)

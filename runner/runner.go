@@ -131,6 +131,11 @@ type Mask struct {
 	// inverted if asked, blurred and resized to Width×Height. White is
 	// repainted; its first channel is read.
 	Image image.Image
+	// Latent, when not nil, is A1111's latent_mask (scripts set it):
+	// Width×Height, its first channel read as is, it replaces Image for the
+	// masked-content fill and the latent mask; Image still gives the
+	// overlay.
+	Latent image.Image
 	// Round is mask_round: the latent mask is rounded to 0 or 1.
 	Round bool
 	// Fill is inpainting_fill: 0 fill, 1 original, 2 latent noise, 3 latent nothing.

@@ -167,7 +167,7 @@ func newGenServer(t testing.TB, opts ...func(*genOptions)) *genEnv {
 		// from override_settings, a script's jobs) are its to refuse.
 		env.Processor.Limits = configLimits(o.config).Processing()
 		if !o.noScript {
-			env.Processor.Scripts = processing.NewScripts(scripts.Builtin(ups)...)
+			env.Processor.Scripts = processing.NewScripts(scripts.Builtin(ups, nil)...)
 		}
 		d.Processor, d.Queue, d.Models, d.Upscalers = env.Processor, env.Queue, env.Models, ups
 	}, o.config...)

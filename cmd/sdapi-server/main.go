@@ -259,7 +259,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 			OutputDir: filepath.Join(cfg.dataDir, "outputs"),
 			Version:   version,
 			Upscalers: ups,
-			Scripts:   processing.NewScripts(scripts.Builtin(ups)...),
+			Scripts:   processing.NewScripts(scripts.Builtin(ups, checkpointTitles(cat))...),
 			// The same limits again, for the jobs scripts derive.
 			Limits: cfg.limits.Processing(),
 		}
@@ -369,4 +369,16 @@ func (c config) privateDirs() []string {
 		}
 	}
 	return dirs
+}
+
+// checkpointTitles lists the checkpoint titles (sd_models.checkpoint_tiles)
+// for the Refiner script's dropdown.
+func checkpointTitles(cat *catalog.Catalog) func() []string {
+	return func() []string {
+		var out []string
+		for _, ck := range cat.Checkpoints() {
+			out = append(out, ck.Title)
+		}
+		return out
+	}
 }

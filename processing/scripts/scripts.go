@@ -25,15 +25,32 @@ import (
 	"github.com/sdapi/sdapi/processing/upscale"
 )
 
-// Builtin returns the built-in scripts in A1111's listing order (the order
-// of their files in scripts/). ups is the upscaler registry SD upscale
-// looks its upscaler up in.
-func Builtin(ups *upscale.Registry) []processing.Script {
+// Builtin returns the built-in scripts in A1111 1.10.1's order
+// (ScriptRunner.scripts): scripts/ by file name, then the scripts of the
+// default extensions-builtin by extension directory, then
+// modules/processing_scripts by file name. ups is the upscaler registry SD
+// upscale looks its upscaler up in; checkpoints lists the checkpoint
+// titles for the Refiner's dropdown (nil: none).
+//
+// scripts/img2imgalt.py ("img2img alternative test") is not among them:
+// it inverts the sampler through the model's own UNet (find_noise_for_image),
+// which the runner does not expose.
+func Builtin(ups *upscale.Registry, checkpoints func() []string) []processing.Script {
 	return []processing.Script{
+		Loopback{},
+		OutpaintingMk2{},
+		PoorMansOutpainting{},
 		PromptMatrix{},
 		PromptsFromFile{},
 		SDUpscale{Upscalers: ups},
 		XYZPlot{},
+		ExtraOptions{},
+		Hypertile{},
+		SoftInpainting{},
+		Comments{},
+		Refiner{Checkpoints: checkpoints},
+		Sampler{},
+		Seed{},
 	}
 }
 
@@ -48,6 +65,12 @@ func radio(label string, value string, choices ...string) processing.ArgInfo {
 }
 
 func slider(label string, value, minimum, maximum, step float64) processing.ArgInfo {
+	return processing.ArgInfo{Label: label, Value: value, Minimum: minimum, Maximum: maximum, Step: step}
+}
+
+// sliderOf is slider with the values' own types: gradio keeps an int a
+// Python int.
+func sliderOf(label string, value, minimum, maximum, step any) processing.ArgInfo {
 	return processing.ArgInfo{Label: label, Value: value, Minimum: minimum, Maximum: maximum, Step: step}
 }
 

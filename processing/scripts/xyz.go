@@ -133,6 +133,9 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 		if err != nil {
 			return nil, err
 		}
+		if err := opt.Confirm(env, vals); err != nil {
+			return nil, err
+		}
 		if !noFixedSeeds && (opt.Label == "Seed" || opt.Label == "Var. seed") {
 			for j, v := range vals {
 				if v == -1 {
@@ -174,7 +177,7 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 		pc := p
 		pc.Styles = append([]string(nil), p.Styles...)
 		for i, v := range []any{xs[ix], ys[iy], zs[iz]} {
-			if err := ax[i].opt.apply(&pc, v, ax[i].vals); err != nil {
+			if err := ax[i].opt.applyTo(env, &pc, v, ax[i].vals); err != nil {
 				return err
 			}
 		}

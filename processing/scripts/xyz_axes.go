@@ -38,8 +38,11 @@ type Axis struct {
 	mode  axisMode
 	// apply sets the value on p; xs are all the axis's values.
 	apply func(p *processing.Params, x any, xs []any) error
-	// confirm checks every value before any image is made.
-	confirm func(xs []any) error
+	// applyEnv, when set, is apply for axes that look something up.
+	applyEnv func(env processing.ScriptEnv, p *processing.Params, x any) error
+	// confirm checks every value before any image is made (A1111's
+	// confirm, and this server's refusal of values it cannot apply).
+	confirm func(env processing.ScriptEnv, xs []any) error
 	// hasChoices is true for axes with a dropdown (choices is not None).
 	hasChoices bool
 	cost       float64
@@ -72,15 +75,77 @@ func withOverride(m map[string]any, key string, v any) map[string]any {
 	return out
 }
 
-func unsupported(label string) func(*processing.Params, any, []any) error {
-	return func(*processing.Params, any, []any) error {
-		return fmt.Errorf("%w: X/Y/Z plot axis %s", processing.ErrUnsupported, label)
+// onlyNoop is the confirm of an axis whose setting this server does not
+// apply: it refuses every value but the one with which A1111 would not
+// change the image either (noop reports it), so that no grid claims values
+// it ignored.
+func onlyNoop(label, what string, noop func(x any) bool) func(processing.ScriptEnv, []any) error {
+	return func(_ processing.ScriptEnv, xs []any) error {
+		for _, x := range xs {
+			if !noop(x) {
+				return fmt.Errorf("%w: X/Y/Z plot axis %s: value %v: this server does not apply %s", processing.ErrUnsupported, label, x, what)
+			}
+		}
+		return nil
 	}
+}
+
+func floatIs(v float64) func(any) bool { return func(x any) bool { return x.(float64) == v } }
+
+// confirmCheckpoints is confirm_checkpoints: every value names a known
+// checkpoint.
+func confirmCheckpoints(env processing.ScriptEnv, xs []any) error {
+	for _, x := range xs {
+		if _, ok := env.ClosestCheckpoint(x.(string)); !ok {
+			return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
+		}
+	}
+	return nil
+}
+
+// applyCheckpoint is apply_checkpoint: the closest checkpoint's model
+// name into override_settings.
+func applyCheckpoint(env processing.ScriptEnv, p *processing.Params, x any) error {
+	name, ok := env.ClosestCheckpoint(x.(string))
+	if !ok {
+		return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
+	}
+	p.OverrideSettings = withOverride(p.OverrideSettings, "sd_model_checkpoint", name)
+	return nil
+}
+
+func noneCheckpoint(x any) bool {
+	switch x.(string) {
+	case "", "None", "none":
+		return true
+	}
+	return false
+}
+
+// confirmRefiners is confirm_checkpoints_or_none, then this server's
+// refusal: refiner switching needs a second model loaded mid-sampling,
+// which the runner cannot do.
+func confirmRefiners(env processing.ScriptEnv, xs []any) error {
+	for _, x := range xs {
+		if _, ok := env.ClosestCheckpoint(x.(string)); !noneCheckpoint(x) && !ok {
+			return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
+		}
+	}
+	return onlyNoop("Refiner checkpoint", "a refiner", noneCheckpoint)(env, xs)
+}
+
+// faceRestoreOn is apply_face_restore's is_active.
+func faceRestoreOn(x string) bool {
+	switch strings.ToLower(x) {
+	case "codeformer", "gfpgan", "true", "yes", "y", "1":
+		return true
+	}
+	return false
 }
 
 func ptr[T any](v T) *T { return &v }
 
-func confirmSamplers(xs []any) error {
+func confirmSamplers(_ processing.ScriptEnv, xs []any) error {
 	for _, x := range xs {
 		if _, ok := sampling.LookupSampler(x.(string)); !ok {
 			return fmt.Errorf("%w: unknown sampler: %s", processing.ErrInvalid, x)
@@ -106,45 +171,54 @@ var axisOptions = []Axis{
 	{Label: "Sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
 	{Label: "Hires sampler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRSamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
 	{Label: "Sampler", typ: axisStr, mode: img2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.SamplerName = ptr(x.(string)) }), confirm: confirmSamplers, hasChoices: true},
-	{Label: "Checkpoint name", typ: axisStr, apply: applyOverride("sd_model_checkpoint"), hasChoices: true, cost: 1.0},
+	{Label: "Checkpoint name", typ: axisStr, applyEnv: applyCheckpoint, confirm: confirmCheckpoints, hasChoices: true, cost: 1.0},
 	{Label: "Negative Guidance minimum sigma", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SMinUncond = ptr(x.(float64)) })},
 	{Label: "Sigma Churn", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SChurn = ptr(x.(float64)) })},
 	{Label: "Sigma min", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.STmin = ptr(x.(float64)) })},
 	{Label: "Sigma max", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.STmax = ptr(x.(float64)) })},
 	{Label: "Sigma noise", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.SNoise = ptr(x.(float64)) })},
 	{Label: "Schedule type", typ: axisStr, apply: applyField(func(p *processing.Params, x any) { p.Scheduler = ptr(x.(string)) }), hasChoices: true},
-	{Label: "Schedule min sigma", typ: axisFloat, apply: applyOverride("sigma_min")},
-	{Label: "Schedule max sigma", typ: axisFloat, apply: applyOverride("sigma_max")},
-	{Label: "Schedule rho", typ: axisFloat, apply: applyOverride("rho")},
-	{Label: "Skip Early CFG", typ: axisFloat, apply: applyOverride("skip_early_cond")},
-	{Label: "Beta schedule alpha", typ: axisFloat, apply: applyOverride("beta_dist_alpha")},
-	{Label: "Beta schedule beta", typ: axisFloat, apply: applyOverride("beta_dist_beta")},
+	// 0 is "the model's own" for sigma_min, sigma_max and rho.
+	{Label: "Schedule min sigma", typ: axisFloat, apply: applyOverride("sigma_min"), confirm: onlyNoop("Schedule min sigma", "the sigma_min option", floatIs(0))},
+	{Label: "Schedule max sigma", typ: axisFloat, apply: applyOverride("sigma_max"), confirm: onlyNoop("Schedule max sigma", "the sigma_max option", floatIs(0))},
+	{Label: "Schedule rho", typ: axisFloat, apply: applyOverride("rho"), confirm: onlyNoop("Schedule rho", "the rho option", floatIs(0))},
+	{Label: "Beta schedule alpha", typ: axisFloat, apply: applyOverride("beta_dist_alpha"), confirm: onlyNoop("Beta schedule alpha", "the beta_dist_alpha option", floatIs(0.6))},
+	{Label: "Beta schedule beta", typ: axisFloat, apply: applyOverride("beta_dist_beta"), confirm: onlyNoop("Beta schedule beta", "the beta_dist_beta option", floatIs(0.6))},
 	{Label: "Eta", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.Eta = ptr(x.(float64)) })},
 	{Label: "Clip skip", typ: axisInt, apply: applyOverride("CLIP_stop_at_last_layers")},
 	{Label: "Denoising", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.DenoisingStrength = ptr(x.(float64)) })},
 	{Label: "Initial noise multiplier", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.InitialNoiseMultiplier = ptr(x.(float64)) })},
-	{Label: "Extra noise", typ: axisFloat, apply: applyOverride("img2img_extra_noise")},
+	{Label: "Extra noise", typ: axisFloat, apply: applyOverride("img2img_extra_noise"), confirm: onlyNoop("Extra noise", "the img2img_extra_noise option", floatIs(0))},
 	{Label: "Hires upscaler", typ: axisStr, mode: txt2imgOnly, apply: applyField(func(p *processing.Params, x any) { p.HRUpscaler = ptr(x.(string)) }), hasChoices: true},
-	{Label: "Cond. Image Mask Weight", typ: axisFloat, mode: img2imgOnly, apply: unsupported("Cond. Image Mask Weight")},
-	{Label: "VAE", typ: axisStr, apply: applyVAE, hasChoices: true, cost: 0.7},
+	// inpainting_mask_weight conditions inpainting models only, at 1.0 here.
+	{Label: "Cond. Image Mask Weight", typ: axisFloat, mode: img2imgOnly, apply: applyField(func(*processing.Params, any) {}), confirm: onlyNoop("Cond. Image Mask Weight", "inpainting_mask_weight", floatIs(1))},
+	{Label: "VAE", typ: axisStr, applyEnv: applyVAE, hasChoices: true, cost: 0.7},
 	{Label: "Styles", typ: axisStr, apply: applyField(func(p *processing.Params, x any) { p.Styles = append(p.Styles, strings.Split(x.(string), ",")...) }), hasChoices: true},
 	{Label: "UniPC Order", typ: axisInt, apply: func(p *processing.Params, x any, _ []any) error {
 		p.OverrideSettings = withOverride(p.OverrideSettings, "uni_pc_order", min(x.(int), p.Steps-1))
 		return nil
-	}, cost: 0.5},
+	}, confirm: onlyNoop("UniPC Order", "the uni_pc_order option (UniPC runs at order 3)", func(x any) bool { return x.(int) == 3 }), cost: 0.5},
 	{Label: "Face restore", typ: axisStr, apply: applyField(func(p *processing.Params, x any) {
-		o := strings.ToLower(x.(string))
-		p.RestoreFaces = ptr(o == "codeformer" || o == "gfpgan" || o == "true" || o == "yes" || o == "y" || o == "1")
-	})},
-	{Label: "Token merging ratio", typ: axisFloat, apply: applyOverride("token_merging_ratio")},
-	{Label: "Token merging ratio high-res", typ: axisFloat, apply: applyOverride("token_merging_ratio_hr")},
+		p.RestoreFaces = ptr(faceRestoreOn(x.(string)))
+	}), confirm: onlyNoop("Face restore", "face restoration (no face-restoration model is installed)", func(x any) bool { return !faceRestoreOn(x.(string)) })},
+	{Label: "Token merging ratio", typ: axisFloat, apply: applyOverride("token_merging_ratio"), confirm: onlyNoop("Token merging ratio", "token merging", floatIs(0))},
+	{Label: "Token merging ratio high-res", typ: axisFloat, apply: applyOverride("token_merging_ratio_hr"), confirm: onlyNoop("Token merging ratio high-res", "token merging", floatIs(0))},
 	{Label: "Always discard next-to-last sigma", typ: axisStr, apply: applyOverrideBool("always_discard_next_to_last_sigma"), hasChoices: true},
-	{Label: "SGM noise multiplier", typ: axisStr, apply: applyOverrideBool("sgm_noise_multiplier"), hasChoices: true},
-	{Label: "Refiner checkpoint", typ: axisStr, apply: applyField(func(p *processing.Params, x any) { p.RefinerCheckpoint = ptr(x.(string)) }), hasChoices: true, cost: 1.0},
+	{Label: "SGM noise multiplier", typ: axisStr, apply: applyOverrideBool("sgm_noise_multiplier"), confirm: onlyNoop("SGM noise multiplier", "the sgm_noise_multiplier option", func(x any) bool { return strings.ToLower(x.(string)) != "true" }), hasChoices: true},
+	{Label: "Refiner checkpoint", typ: axisStr, apply: applyField(func(p *processing.Params, x any) { p.RefinerCheckpoint = ptr(x.(string)) }), confirm: confirmRefiners, hasChoices: true, cost: 1.0},
 	{Label: "Refiner switch at", typ: axisFloat, apply: applyField(func(p *processing.Params, x any) { p.RefinerSwitchAt = ptr(x.(float64)) })},
 	{Label: "RNG source", typ: axisStr, apply: applyOverride("randn_source"), hasChoices: true},
-	{Label: "FP8 mode", typ: axisStr, apply: applyOverride("fp8_storage"), hasChoices: true, cost: 0.9},
+	{Label: "FP8 mode", typ: axisStr, apply: applyOverride("fp8_storage"), confirm: onlyNoop("FP8 mode", "FP8 weight storage", func(x any) bool { return x.(string) == "Disable" }), hasChoices: true, cost: 0.9},
 	{Label: "Size", typ: axisStr, apply: applySize},
+}
+
+// Confirm is the end of process_axis: the axis's confirm over all its
+// values, before any image is made.
+func (a Axis) Confirm(env processing.ScriptEnv, xs []any) error {
+	if a.confirm == nil {
+		return nil
+	}
+	return a.confirm(env, xs)
 }
 
 // axesFor is current_axis_options: the axes shown in mode.
@@ -206,16 +280,34 @@ func applyOrder(p *processing.Params, x any, _ []any) error {
 	return nil
 }
 
-func applyVAE(p *processing.Params, x any, _ []any) error {
-	name := strings.TrimSpace(x.(string))
-	switch strings.ToLower(name) {
+// applyVAE is apply_vae with find_vae: "auto"/"automatic" and "none"
+// (any case), else the installed VAE of that name ignoring case, else
+// "Automatic" (A1111 prints "No VAE found").
+func applyVAE(env processing.ScriptEnv, p *processing.Params, x any) error {
+	name := strings.ToLower(strings.TrimSpace(x.(string)))
+	vae := "Automatic"
+	switch name {
 	case "auto", "automatic":
-		name = "Automatic"
 	case "none":
-		name = "None"
+		vae = "None"
+	default:
+		for _, k := range env.VAENames() {
+			if strings.ToLower(k) == name {
+				vae = k
+				break
+			}
+		}
 	}
-	p.OverrideSettings = withOverride(p.OverrideSettings, "sd_vae", name)
+	p.OverrideSettings = withOverride(p.OverrideSettings, "sd_vae", vae)
 	return nil
+}
+
+// applyTo applies value x of the axis to p.
+func (a Axis) applyTo(env processing.ScriptEnv, p *processing.Params, x any, xs []any) error {
+	if a.applyEnv != nil {
+		return a.applyEnv(env, p, x)
+	}
+	return a.apply(p, x, xs)
 }
 
 func applySize(p *processing.Params, x any, _ []any) error {
@@ -330,10 +422,11 @@ func csvList(s string) ([]string, error) {
 	return out, nil
 }
 
-// AxisValues is process_axis: the values of an axis from its text (or,
-// for axes with choices when csvMode is false, from the dropdown list),
-// with int and float ranges expanded and every value converted to the
-// axis type (int, float64, string, or []string for Prompt order).
+// AxisValues is process_axis without its confirm (see Confirm): the values
+// of an axis from its text (or, for axes with choices when csvMode is
+// false, from the dropdown list), with int and float ranges expanded and
+// every value converted to the axis type (int, float64, string, or
+// []string for Prompt order).
 func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, error) {
 	if a.Label == "Nothing" {
 		return []any{0}, nil
@@ -425,11 +518,6 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 	default:
 		for _, v := range list {
 			out = append(out, v)
-		}
-	}
-	if a.confirm != nil {
-		if err := a.confirm(out); err != nil {
-			return nil, err
 		}
 	}
 	return out, nil

@@ -126,6 +126,11 @@ func validate(req *runner.Request) error {
 			if b := in.Mask.Image.Bounds(); b.Dx() != req.Width || b.Dy() != req.Height {
 				return invalid("mask is %dx%d, want %dx%d", b.Dx(), b.Dy(), req.Width, req.Height)
 			}
+			if l := in.Mask.Latent; l != nil {
+				if b := l.Bounds(); b.Dx() != req.Width || b.Dy() != req.Height {
+					return invalid("latent mask is %dx%d, want %dx%d", b.Dx(), b.Dy(), req.Width, req.Height)
+				}
+			}
 		}
 	}
 	return nil

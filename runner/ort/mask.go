@@ -24,6 +24,12 @@ func prepareMask(m *runner.Mask) inpaintMask {
 		out.image.Pix[i] = v
 		out.overlay.Pix[i] = uint8(min(2*int(v), 255))
 	}
+	if m.Latent != nil { // a script's latent_mask (validated: same size)
+		lat := toNRGBA(m.Latent)
+		for i := range out.image.Pix {
+			out.image.Pix[i] = lat.Pix[4*i]
+		}
+	}
 	return out
 }
 
