@@ -68,7 +68,7 @@ func ProfileListing() string {
 	b.WriteString(CompatibilityTable())
 	for _, name := range ProfileNames() {
 		p := Profiles[name]
-		fmt.Fprintf(&b, "\n#### `%s`\n\n", name)
+		fmt.Fprintf(&b, "\n### `%s`\n\n", name)
 		type row struct{ key, kind, why, symptom string }
 		var rows []row
 		for key, c := range p.NotApplicable {
