@@ -14,7 +14,7 @@ func TestExpectFollowsTheProfile(t *testing.T) {
 		{"a1111", "SEED-001", ExpectPass},
 		{"a1111", "REF-001", ExpectReferenceOnly},
 		{"reference", "REF-001", ExpectPass},
-		{"koboldcpp", "PROG-001", ExpectPass},           // a missing route is a route claim, not an n/a
+		{"koboldcpp", "PROG-001", ExpectPass},          // a missing route is a route claim, not an n/a
 		{"koboldcpp", "INFO-001", ExpectNotApplicable}, // by label
 		{"koboldcpp", "TXT2IMG-005", ExpectNotApplicable},
 		{"sdcpp", "SEED-004", ExpectDivergence},

@@ -166,9 +166,12 @@ func printClaims(w io.Writer, profile string, claims []conformance.ClaimResult, 
 			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
 		}
 	}
+	if len(parts) == 0 {
+		parts = append(parts, "no check judged against a claim")
+	}
 	fmt.Fprintf(w, "\nProfile %s claims: %s\n", profile, strings.Join(parts, ", "))
 	for _, c := range notable {
-		fmt.Fprintf(w, "  ! %s: %s %s %s (%s)\n", c.Outcome, c.Kind, c.Key, truncate(c.Spec, 120), truncate(c.Why, 200))
+		fmt.Fprintf(w, "  ! %s: %s %s (%s), check %q\n", c.Outcome, c.Kind, c.Key, truncate(c.Why, 200), truncate(c.Spec, 120))
 	}
 	for _, r := range present {
 		fmt.Fprintf(w, "  ! route present after all: %s is claimed missing but answered\n", r)
