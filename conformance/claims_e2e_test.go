@@ -4,15 +4,19 @@ package conformance_test
 // server behind the fault-injecting proxy with a profile file whose claims
 // are (a) confirmed, (b) stale, (c) wrong about the symptom, (d) a
 // not-applicable claim that applies after all, (e) a missing route,
-// confirmed and stale. Each must be reported as what it is.
+// confirmed and stale, and (f) the sdcpp profile against a proxy that
+// behaves as sd.cpp does. Each must be reported as what it is.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -34,9 +38,32 @@ var progressGone = &fault{name: "GET /progress missing", response: func(r *http.
 	return body
 }}
 
+// likeSDCpp makes the reference server behave as sd.cpp 97d2990 does in
+// a few ways its profile documents: n_iter is never read, and an unknown
+// path or method answers httplib's bare 404.
+var likeSDCpp = &fault{name: "sd.cpp-like",
+	request: func(r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/txt2img") || r.Body == nil || r.Method != http.MethodPost {
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		body = editJSON(body, func(m map[string]any) { delete(m, "n_iter") })
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	},
+	response: func(r *http.Response, body []byte) []byte {
+		if r.StatusCode == http.StatusNotFound || r.StatusCode == http.StatusMethodNotAllowed {
+			r.StatusCode, r.Status = http.StatusNotFound, "404 Not Found"
+			return nil
+		}
+		return body
+	},
+}
+
 func TestProfileClaimsAreCheckedNotBelieved(t *testing.T) {
 	for _, tc := range []struct {
 		name, profile, filter string
+		builtin               string // a built-in profile instead of profile
 		fault                 *fault
 		wantCode              int
 		want                  []string // in the CLI's output
@@ -80,6 +107,12 @@ func TestProfileClaimsAreCheckedNotBelieved(t *testing.T) {
 			wantJSON: []string{"route missing (confirmed): missing route GET /sdapi/v1/progress"},
 		},
 		{
+			name:    "the sdcpp profile's claims confirmed on a server that behaves as documented",
+			builtin: "sdcpp", filter: "ERR-001 || ERR-002 || TXT2IMG-007 || SEED-004", fault: likeSDCpp, wantCode: 0,
+			want:     []string{"Profile sdcpp claims: 4 divergence confirmed", "0 passed, 0 failed, "},
+			wantJSON: []string{"divergence confirmed: divergence TXT2IMG-007", "divergence confirmed: divergence SEED-004", "divergence confirmed: divergence ERR-002"},
+		},
+		{
 			name:    "a route claimed missing that answers is present after all",
 			profile: `"missing_routes":{"GET /sdapi/v1/progress":"no progress","POST /sdapi/v1/options":"read-only"}`,
 			filter:  "PROG-001", wantCode: 0,
@@ -94,8 +127,12 @@ func TestProfileClaimsAreCheckedNotBelieved(t *testing.T) {
 				t.Fatal(err)
 			}
 			report := filepath.Join(dir, "report.json")
-			cmd := exec.Command(conformBin, "--target", faultProxy(t, targetURL, tc.fault), "--profile-file", pf,
-				"--label-filter", tc.filter, "--json", report, "--report", filepath.Join(dir, "report.md"))
+			profileArgs := []string{"--profile-file", pf}
+			if tc.builtin != "" {
+				profileArgs = []string{"--profile", tc.builtin}
+			}
+			cmd := exec.Command(conformBin, append(profileArgs, "--target", faultProxy(t, targetURL, tc.fault),
+				"--label-filter", tc.filter, "--json", report, "--report", filepath.Join(dir, "report.md"))...)
 			cmd.Env = append(cmd.Environ(), "SDAPI_USER="+authUser(), "SDAPI_PASSWORD="+authPassword())
 			out, err := cmd.CombinedOutput()
 			code := 0
