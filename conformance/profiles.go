@@ -250,7 +250,7 @@ var Profiles = map[string]Profile{
 			"SEED-005":     claim("sd-server never reads n_iter, so batch_size 2 × n_iter 2 gives two images", sdcppNIter),
 			"INFO-001":     claim("the infotext prints CFG scale with std::to_string (\"6.500000\")", sdcppCFG),
 			"IMG2IMG-003":  claim("an img2img request without usable init images answers 200 with a generated image", Symptom{Status: 200}),
-			"UPSTREAM-001": claim("sd-server ignores tiling, n_iter and restore_faces (and reads sampler_name, not sampler_index)", Symptom{Message: `(?i)tiling|n_iter|face`}),
+			"UPSTREAM-001": claim("sd-server ignores tiling, n_iter and restore_faces; it reads sampler_name, not sampler_index, and without one its infotext says \"Sampler: NONE\"", Symptom{Message: `(?i)tiling|n_iter|face`}),
 			"UPSTREAM-002": claim("sd-server has no scripts: script_name \"sd upscale\" is ignored", Symptom{Message: `sd upscale`}),
 		},
 	},

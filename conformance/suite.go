@@ -190,8 +190,11 @@ func probe(ctx context.Context, need string) capability {
 		return capability{}
 	case ex.Status == http.StatusNotImplemented:
 		return capability{skip: fmt.Sprintf("skipped: the target answered 501 Not Implemented for %s", need)}
-	case ex.Status == http.StatusNotFound && need != "img2img", ex.Status == http.StatusMethodNotAllowed:
-		return capability{skip: fmt.Sprintf("skipped: the target does not serve %s (%d)", path, ex.Status)}
+	case missingStatus(ex.Status):
+		// Only a profile's claim makes a missing route a skip.
+		if why, ok := suite.profile.routeMissing(http.MethodPost, APIPrefix+path); ok {
+			return capability{skip: fmt.Sprintf("%s on profile %s: POST %s answered %d (%s)", RouteMissingConfirmed, suite.profile.Name, APIPrefix+path, ex.Status, why)}
+		}
 	}
 	return capability{fail: fmt.Sprintf("a small valid %s request failed:\n%s\n\nReproduce with:\n  %s", need, ex.Describe(), ex.Curl())}
 }
