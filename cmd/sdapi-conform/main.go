@@ -2,11 +2,16 @@
 // speaking A1111's /sdapi/v1 API and reports, check by check, where it keeps
 // the contract and where it breaks it.
 //
-//	sdapi-conform --target http://127.0.0.1:7860 [--profile a1111] [--user U --password P]
+//	sdapi-conform --target http://127.0.0.1:7860 [--profile a1111 | --profile-file mine.json] [--user U --password P]
 //	              [--label-filter 'listings || errors'] [--spec openapi.yaml]
 //	              [--report out/report.md --junit out/junit.xml --json out/report.json --evidence-dir out/evidence]
 //
-// It exits 1 when any check failed and 2 on a usage error.
+//	sdapi-conform --profiles    # every profile's claims and the symptom each must show
+//
+// A profile's claims are checked, not believed: after the failures it lists
+// how they fared (confirmed, not observed, different failure, applies after
+// all, routes present after all). It exits 1 when any check failed and 2 on
+// a usage error.
 package main
 
 import (
