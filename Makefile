@@ -33,7 +33,7 @@ SWAGGER_UI_SRC   := node_modules/swagger-ui-dist
 SWAGGER_UI_DIR   := server/docs/swagger-ui
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: help deps onnxruntime bench load fuzz conform conform-prism dredd browser-test gate record generate check-generated lint build run test test-fresh vendor-swagger-ui
+.PHONY: help deps onnxruntime bench load fuzz conform conform-prism dredd browser-test gate record generate check-generated lint build run test test-fresh vendor-swagger-ui readme-profiles
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>"
@@ -75,6 +75,11 @@ lint: $(NODE_STAMP) ## Spectral on the spec (errors fail), gofmt on hand-written
 	fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
+
+readme-profiles: ## Regenerate the README's profile listing from `sdapi-conform --profiles` (a test checks they agree)
+	go run ./cmd/sdapi-conform --profiles > README.profiles.tmp
+	awk '/<!-- profiles:begin -->/ {print; while ((getline l < "README.profiles.tmp") > 0) print l; skip=1; next} /<!-- profiles:end -->/ {skip=0} !skip' README.md > README.md.tmp
+	mv README.md.tmp README.md && rm -f README.profiles.tmp
 
 build: ## Build the binaries in cmd/ into bin/
 	$(GO) build -o $(BIN_DIR)/ ./cmd/...

@@ -232,6 +232,7 @@ func (c *Client) Do(ctx context.Context, r Request) *Exchange {
 	}
 	if ex.Substituted == "" {
 		theLedger.record(ex)
+		noteExchange(ex)
 	}
 	return ex
 }
@@ -335,12 +336,11 @@ func truncate(s string, n int) string {
 
 // ledger collects what every exchange showed, for the report.
 type ledger struct {
-	mu          sync.Mutex
-	ops         map[string]*opRecord
-	offSpec     int
-	divergences []divergence
-	figures     []figure
-	coverage    map[string]string // operation ID → why it was not exercised (skips)
+	mu       sync.Mutex
+	ops      map[string]*opRecord
+	offSpec  int
+	figures  []figure
+	coverage map[string]string // operation ID → why it was not exercised (skips)
 }
 
 type opRecord struct {
@@ -350,8 +350,6 @@ type opRecord struct {
 	Violations []string
 	Total      time.Duration
 }
-
-type divergence struct{ ID, Documented, Observed string }
 
 type figure struct {
 	ID, Name string
@@ -385,12 +383,6 @@ func (l *ledger) record(ex *Exchange) {
 	if ex.Violation != "" && len(r.Violations) < 5 {
 		r.Violations = append(r.Violations, fmt.Sprintf("%d: %s", ex.Status, firstLines(ex.Violation, 3)))
 	}
-}
-
-func recordDivergence(id, documented, observed string) {
-	theLedger.mu.Lock()
-	defer theLedger.mu.Unlock()
-	theLedger.divergences = append(theLedger.divergences, divergence{id, documented, firstLines(observed, 3)})
 }
 
 // recordFigure keeps a measured value for the report and the spec's JSON.

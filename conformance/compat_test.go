@@ -12,10 +12,13 @@ func TestExpectFollowsTheProfile(t *testing.T) {
 		want        Expectation
 	}{
 		{"a1111", "SEED-001", ExpectPass},
-		{"a1111", "REF-001", ExpectNotApplicable},
+		{"a1111", "REF-001", ExpectReferenceOnly},
 		{"reference", "REF-001", ExpectPass},
-		{"koboldcpp", "PROG-001", ExpectNotApplicable}, // by label
+		{"koboldcpp", "PROG-001", ExpectPass},          // a missing route is a route claim, not an n/a
+		{"koboldcpp", "INFO-001", ExpectNotApplicable}, // by label
 		{"koboldcpp", "TXT2IMG-005", ExpectNotApplicable},
+		{"sdcpp", "SEED-004", ExpectDivergence},
+		{"sdcpp", "INFO-002", ExpectPass}, // sd.cpp writes a parameters chunk
 		{"forge", "ERR-008", ExpectDivergence},
 		{"a1111-1.9", "TXT2IMG-006", ExpectDivergence},
 	} {
@@ -29,13 +32,13 @@ func TestExpectFollowsTheProfile(t *testing.T) {
 	}
 }
 
-// The README's compatibility table is the one the harness computes.
-func TestREADMECompatibilityTableIsCurrent(t *testing.T) {
+// The README's profile listing is the one `sdapi-conform --profiles` prints.
+func TestREADMEProfileListingIsCurrent(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if table := CompatibilityTable(); !strings.Contains(string(readme), table) {
-		t.Errorf("README.md lacks the current compatibility table; replace it with `go run ./cmd/sdapi-conform --profiles`:\n%s", table)
+	if listing := ProfileListing(); !strings.Contains(string(readme), listing) {
+		t.Errorf("README.md lacks the current profile listing; regenerate it with `make readme-profiles` (go run ./cmd/sdapi-conform --profiles):\n%s", listing)
 	}
 }

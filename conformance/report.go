@@ -124,6 +124,7 @@ func Markdown(r types.Report, evidence []string) string {
 	if suite != nil {
 		writeCoverage(&b, suite.spec)
 	}
+	writeClaims(&b)
 	writeLabels(&b, r)
 	if len(theLedger.figures) > 0 {
 		b.WriteString("## Determinism and timing figures\n\n| requirement | measurement | value |\n|---|---|---|\n")
@@ -210,12 +211,7 @@ func writeCoverage(b *strings.Builder, spec *Spec) {
 	fmt.Fprintf(b, "- Routes present: %d. Missing (404): %d%s. Not implemented (501): %d%s.\n",
 		len(present), len(missing), listOrNone(missing), len(notImpl), listOrNone(notImpl))
 	fmt.Fprintf(b, "- Divergent (responses that break the spec): %d%s.\n", len(divergent), listOrNone(divergent))
-	if len(theLedger.divergences) > 0 {
-		fmt.Fprintf(b, "- Documented divergences observed:\n")
-		for _, d := range theLedger.divergences {
-			fmt.Fprintf(b, "  - %s: %s (observed: %s)\n", d.ID, d.Documented, strings.ReplaceAll(firstLines(d.Observed, 1), "\n", " "))
-		}
-	}
+	writeClaimSummary(b)
 	fmt.Fprintf(b, "- Off-spec probes (unknown paths, wrong methods, /internal/*): %d.\n\n", theLedger.offSpec)
 	b.WriteString("## Operations\n\n| operation | statuses (mean time) | exercised / why not |\n|---|---|---|\n")
 	for _, l := range rows {
@@ -294,4 +290,80 @@ func writeSpecs(b *strings.Builder, r types.Report) {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", q.ID, strings.ReplaceAll(must, "|", `\|`), strings.ReplaceAll(q.A1111, "|", `\|`))
 	}
 	b.WriteString("\n")
+}
+
+// writeClaimSummary counts the profile's claims by outcome for the
+// compatibility summary.
+func writeClaimSummary(b *strings.Builder) {
+	counts := map[Outcome]int{}
+	for _, c := range Claims() {
+		counts[c.Outcome]++
+	}
+	var parts []string
+	for _, o := range []Outcome{DivergenceConfirmed, NotApplicableConfirmed, RouteMissingConfirmed, DivergenceNotObserved, AppliesAfterAll, DifferentFailure} {
+		if counts[o] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
+		}
+	}
+	present := 0
+	for _, r := range RouteObservations() {
+		if r.Present() {
+			present++
+		}
+	}
+	if present > 0 {
+		parts = append(parts, fmt.Sprintf("%d route(s) claimed missing but present", present))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "none judged")
+	}
+	fmt.Fprintf(b, "- Profile claims (checked, not believed): %s.\n", strings.Join(parts, ", "))
+}
+
+// writeClaims lists every judged claim of the profile and what the run saw
+// of the routes it claims missing. Only the confirmed outcomes are skips.
+func writeClaims(b *strings.Builder) {
+	claims := Claims()
+	routes := RouteObservations()
+	if len(claims) == 0 && len(routes) == 0 {
+		return
+	}
+	b.WriteString("## Profile claims\n\n")
+	if len(claims) > 0 {
+		b.WriteString("| requirement | spec | claim | outcome | why | expected symptom | observed |\n|---|---|---|---|---|---|---|\n")
+		for _, c := range claims {
+			observed := strings.Join(strings.Fields(c.Observed), " ")
+			if observed == "" {
+				observed = "the check passed"
+			}
+			fmt.Fprintf(b, "| %s | %s | %s %s | **%s** | %s | %s | %s |\n", c.Requirement, mdCell(c.Spec), c.Kind, mdCell(c.Key),
+				c.Outcome, mdCell(c.Why), mdCell(c.Expected), mdCell(truncate(observed, 300)))
+		}
+		b.WriteString("\n")
+	}
+	if len(routes) > 0 {
+		b.WriteString("| route claimed missing | observed |\n|---|---|\n")
+		for _, r := range routes {
+			seen := "not called"
+			if len(r.Statuses) > 0 {
+				codes := make([]int, 0, len(r.Statuses))
+				for code := range r.Statuses {
+					codes = append(codes, code)
+				}
+				sort.Ints(codes)
+				var parts []string
+				for _, code := range codes {
+					parts = append(parts, fmt.Sprintf("%d×%d", code, r.Statuses[code]))
+				}
+				seen = "answered " + strings.Join(parts, " ")
+				if r.Present() {
+					seen = "**present after all**: " + seen
+				} else {
+					seen = "missing (confirmed): " + seen
+				}
+			}
+			fmt.Fprintf(b, "| `%s` | %s |\n", r.Route, seen)
+		}
+		b.WriteString("\n")
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/gomega"
 )
 
 // Requirement is one numbered check of the catalogue: what a server MUST
@@ -175,33 +174,13 @@ func hasSpecTimeout(args []any) bool {
 	return slices.ContainsFunc(args, func(a any) bool { _, ok := a.(SpecTimeout); return ok })
 }
 
-// runRequirement runs body for r under the current profile: not applicable
-// → skipped with the reason; a documented divergence → run, and a failure
-// becomes a skip that names the divergence (a pass is reported too).
+// runRequirement runs body for r under the current profile; the profile's
+// claims are checked, not believed (claims.go runUnderProfile).
 func runRequirement(ctx SpecContext, r Requirement, body func(SpecContext)) {
 	current = &specState{req: r}
 	defer func() { current = nil }()
 	AddReportEntry("requirement", r.ID+": "+r.Must, ReportEntryVisibilityFailureOrVerbose)
-	p := activeProfile()
-	if r.ReferenceOnly && p.Name != "reference" {
-		Skip(fmt.Sprintf("%s applies to the reference profile only (profile %s)", r.ID, p.Name))
-	}
-	if reason := p.notApplicable(r); reason != "" {
-		Skip(fmt.Sprintf("%s does not apply to profile %s: %s", r.ID, p.Name, reason))
-	}
-	if r.Needs != "" {
-		requireCapability(ctx, r.Needs)
-	}
-	if div := p.Divergences[r.ID]; div != "" {
-		err := gomega.InterceptGomegaFailure(func() { body(ctx) })
-		if err != nil {
-			recordDivergence(r.ID, div, err.Error())
-			Skip(fmt.Sprintf("documented divergence of profile %s: %s\nobserved: %s", p.Name, div, firstLines(err.Error(), 4)))
-		}
-		AddReportEntry("divergence not observed", div)
-		return
-	}
-	body(ctx)
+	runUnderProfile(ctx, r, body)
 }
 
 // FailHandler is the Gomega fail handler both entry points register: it
@@ -213,6 +192,7 @@ func FailHandler(message string, callerSkip ...int) {
 		skip += callerSkip[0]
 	}
 	if s := current; s != nil {
+		message = judgeFailure(message, skip) // a profile claim observed: skips here
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s violated: %s\n(A1111: %s)\n\n%s", s.req.ID, s.req.Must, s.req.A1111, message)
 		if last := s.last.Load(); last != nil && !strings.Contains(message, "Reproduce with:") {

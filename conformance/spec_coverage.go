@@ -51,9 +51,9 @@ var _ = Describe("Operation coverage", func() {
 			ex := suite.client.Do(ctx, r)
 			Expect(ex.Err).NotTo(HaveOccurred())
 			skipIfSubstituted(ex)
-			if why, ok := activeProfile().MissingRoutes[short]; ok && (ex.Status == http.StatusNotFound || ex.Status == http.StatusMethodNotAllowed) {
+			if why, ok := activeProfile().routeMissing(op.Method, op.Path); ok && missingStatus(ex.Status) {
 				recordNotExercised(op.ID, fmt.Sprintf("missing (documented for profile %s: %s)", activeProfile().Name, why))
-				Skip(fmt.Sprintf("%s %s is documented missing on profile %s: %s", op.Method, op.Path, activeProfile().Name, why))
+				Skip(fmt.Sprintf("%s on profile %s: %s %s answered %d (%s)", RouteMissingConfirmed, activeProfile().Name, op.Method, op.Path, ex.Status, why))
 			}
 			if ex.Status == http.StatusNotImplemented {
 				recordNotExercised(op.ID, "present but answers 501 Not Implemented")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -63,6 +64,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	suite = s
 	theLedger = newLedger()
+	resetClaims()
 
 	ex := s.client.Do(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/cmd-flags"})
 	Expect(ex.Err).NotTo(HaveOccurred(), "the target %s does not answer: %v", Cfg.Target, ex.Err)
@@ -72,8 +74,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	s.sampler = pickSampler(ctx)
 }, NodeTimeout(2*time.Minute))
 
-// pickSampler prefers "Euler" (present in every documented server) and
-// otherwise takes the first listed sampler.
+// pickSampler prefers Euler (present in every documented server, as
+// "Euler" in A1111 and "euler" in sd.cpp: names are matched without case,
+// and the server's own spelling is sent) and otherwise takes the first
+// listed sampler.
 func pickSampler(ctx context.Context) string {
 	ex := suite.client.Do(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/samplers"})
 	var list []struct {
@@ -86,8 +90,13 @@ func pickSampler(ctx context.Context) string {
 	for i, s := range list {
 		names[i] = s.Name
 	}
-	if slices.Contains(names, "Euler") {
-		return "Euler"
+	return chooseSampler(names)
+}
+
+// chooseSampler picks Euler from names, whatever its case, else the first.
+func chooseSampler(names []string) string {
+	if i := slices.IndexFunc(names, func(n string) bool { return strings.EqualFold(n, "Euler") }); i >= 0 {
+		return names[i]
 	}
 	return names[0]
 }
@@ -181,8 +190,11 @@ func probe(ctx context.Context, need string) capability {
 		return capability{}
 	case ex.Status == http.StatusNotImplemented:
 		return capability{skip: fmt.Sprintf("skipped: the target answered 501 Not Implemented for %s", need)}
-	case ex.Status == http.StatusNotFound && need != "img2img", ex.Status == http.StatusMethodNotAllowed:
-		return capability{skip: fmt.Sprintf("skipped: the target does not serve %s (%d)", path, ex.Status)}
+	case missingStatus(ex.Status):
+		// Only a profile's claim makes a missing route a skip.
+		if why, ok := suite.profile.routeMissing(http.MethodPost, APIPrefix+path); ok {
+			return capability{skip: fmt.Sprintf("%s on profile %s: POST %s answered %d (%s)", RouteMissingConfirmed, suite.profile.Name, APIPrefix+path, ex.Status, why)}
+		}
 	}
 	return capability{fail: fmt.Sprintf("a small valid %s request failed:\n%s\n\nReproduce with:\n  %s", need, ex.Describe(), ex.Curl())}
 }

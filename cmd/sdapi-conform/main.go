@@ -2,11 +2,16 @@
 // speaking A1111's /sdapi/v1 API and reports, check by check, where it keeps
 // the contract and where it breaks it.
 //
-//	sdapi-conform --target http://127.0.0.1:7860 [--profile a1111] [--user U --password P]
+//	sdapi-conform --target http://127.0.0.1:7860 [--profile a1111 | --profile-file mine.json] [--user U --password P]
 //	              [--label-filter 'listings || errors'] [--spec openapi.yaml]
 //	              [--report out/report.md --junit out/junit.xml --json out/report.json --evidence-dir out/evidence]
 //
-// It exits 1 when any check failed and 2 on a usage error.
+//	sdapi-conform --profiles    # every profile's claims and the symptom each must show
+//
+// A profile's claims are checked, not believed: after the failures it lists
+// how they fared (confirmed, not observed, different failure, applies after
+// all, routes present after all). It exits 1 when any check failed and 2 on
+// a usage error.
 package main
 
 import (
@@ -32,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.User, "user", os.Getenv("SDAPI_USER"), "HTTP basic auth user (or $SDAPI_USER); enables the auth checks")
 	fs.StringVar(&cfg.Password, "password", os.Getenv("SDAPI_PASSWORD"), "HTTP basic auth password (or $SDAPI_PASSWORD)")
 	fs.StringVar(&cfg.Profile, "profile", "a1111", "server profile: "+strings.Join(conformance.ProfileNames(), ", "))
+	profileFile := fs.String("profile-file", "", "read the profile from a JSON FILE (your own server's claims; see --profiles) instead of --profile")
 	labelFilter := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'listings || errors' or '!slow'")
 	fs.StringVar(&cfg.SpecPath, "spec", "", "OpenAPI document to validate against (default: the embedded sdapi.yaml)")
 	fs.StringVar(&cfg.JUnitReport, "junit", "", "write a JUnit XML report to FILE")
@@ -42,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "request-timeout", 2*time.Minute, "limit for one HTTP exchange")
 	fs.BoolVar(&cfg.Destructive, "destructive", false, "also call server-stop/kill/restart, unload/reload-checkpoint, create/* and train/*")
 	list := fs.Bool("list", false, "list the checks without running them")
-	profiles := fs.Bool("profiles", false, "print what each profile expects, as a markdown table, and exit")
+	profiles := fs.Bool("profiles", false, "print each profile's claims with the symptom each must show to be believed (markdown), and exit")
 	verbose := fs.Bool("v", false, "print every check as it runs")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -52,8 +58,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *profiles {
-		fmt.Fprint(stdout, conformance.CompatibilityTable())
+		fmt.Fprint(stdout, conformance.ProfileListing())
 		return 0
+	}
+	if *profileFile != "" {
+		p, err := conformance.LoadProfileFile(*profileFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "sdapi-conform:", err)
+			return 2
+		}
+		cfg.Profile = p.Name
 	}
 	if _, err := conformance.LookupProfile(cfg.Profile); err != nil {
 		fmt.Fprintln(stderr, "sdapi-conform:", err)
@@ -89,6 +103,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if r := res.Report; r != nil {
 		printFailures(stdout, *r)
 	}
+	if !*list {
+		printClaims(stdout, cfg.Profile, conformance.Claims(), conformance.RouteObservations())
+	}
 	if cfg.MarkdownReport != "" && !*list {
 		fmt.Fprintf(stdout, "report: %s\n", cfg.MarkdownReport)
 	}
@@ -123,6 +140,46 @@ func printFailures(w io.Writer, r types.Report) {
 			line, _, _ := strings.Cut(rest, "\n")
 			fmt.Fprintf(w, "    reproduce: %s\n", truncate(line, 2000))
 		}
+	}
+}
+
+// printClaims summarises how the profile's claims fared and names every
+// claim that was not observed as documented: those are what the profile's
+// author must fix (stale claims) or look at (different failures).
+func printClaims(w io.Writer, profile string, claims []conformance.ClaimResult, routes []conformance.RouteObservation) {
+	counts := map[conformance.Outcome]int{}
+	var notable []conformance.ClaimResult
+	for _, c := range claims {
+		counts[c.Outcome]++
+		if !c.Outcome.Skips() {
+			notable = append(notable, c)
+		}
+	}
+	var present []string
+	for _, r := range routes {
+		if r.Present() {
+			present = append(present, r.Route)
+		}
+	}
+	if len(claims) == 0 && len(present) == 0 {
+		return
+	}
+	var parts []string
+	for _, o := range []conformance.Outcome{conformance.DivergenceConfirmed, conformance.NotApplicableConfirmed,
+		conformance.RouteMissingConfirmed, conformance.DivergenceNotObserved, conformance.AppliesAfterAll, conformance.DifferentFailure} {
+		if counts[o] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no check judged against a claim")
+	}
+	fmt.Fprintf(w, "\nProfile %s claims: %s\n", profile, strings.Join(parts, ", "))
+	for _, c := range notable {
+		fmt.Fprintf(w, "  ! %s: %s %s (%s), check %q\n", c.Outcome, c.Kind, c.Key, truncate(c.Why, 200), truncate(c.Spec, 120))
+	}
+	for _, r := range present {
+		fmt.Fprintf(w, "  ! route present after all: %s is claimed missing but answered\n", r)
 	}
 }
 
