@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+	"net/http"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -87,6 +89,51 @@ var _ = Describe("Seeds and determinism", func() {
 			recordFigure("SEED-006", fmt.Sprintf("subseed_strength %.1f vs 0", s), d.String())
 			Expect(d.MeanDiff).To(BeNumerically(">", prev), "the difference from strength 0 MUST grow with subseed_strength (%.1f: %s)", s, d)
 			prev = d.MeanDiff
+		}
+	})
+
+	// Requirement: SEED-007. seed -1 in two concurrent requests MUST resolve
+	// to different seeds (processing.get_fixed_seed: random.randrange per
+	// request).
+	conformIt("SEED-007", "resolves seed -1 to different seeds in concurrent requests", func(ctx SpecContext) {
+		req := smallTxt2Img(map[string]any{"seed": -1, "steps": 1})
+		body := mustJSON(req)
+		var exs [2]*Exchange
+		var wg sync.WaitGroup
+		for i := range exs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				exs[i] = suite.client.Do(ctx, Request{Method: http.MethodPost, Path: APIPrefix + "/txt2img", Body: body})
+			}()
+		}
+		wg.Wait()
+		var seeds [2]int64
+		for i, ex := range exs {
+			Expect(ex.Err).NotTo(HaveOccurred(), "expected an answer to concurrent request %d", i)
+			skipIfSubstituted(ex)
+			seeds[i] = decodeGen(ex, "/txt2img", req).infoInt("seed")
+		}
+		recordFigure("SEED-007", "seed -1 resolved concurrently", fmt.Sprint(seeds))
+		if seeds[0] == seeds[1] {
+			failf("expected two concurrent seed -1 requests to resolve to different seeds, got %d twice", seeds[0])
+		}
+	})
+
+	// Requirement: SEED-008. The same seed at steps N and N+1 MUST give
+	// different images, for N = 3 and N = 80 (get_sigmas(p, steps); no upper
+	// bound on steps in models.py).
+	conformIt("SEED-008", "gives different images at steps N and N+1", func(ctx SpecContext) {
+		for _, n := range []int{3, 80} {
+			a := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 8080, "steps": n}))
+			b := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 8080, "steps": n + 1}))
+			expectCount(len(a.images), 1, "image")
+			expectCount(len(b.images), 1, "image")
+			d := diffImages(a.images[0], b.images[0])
+			recordFigure("SEED-008", fmt.Sprintf("steps %d vs %d", n, n+1), d.String())
+			if d.Exact {
+				failf("expected seed 8080 at steps %d and %d to give different images (is steps clamped?), got identical pixels", n, n+1)
+			}
 		}
 	})
 })
