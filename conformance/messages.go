@@ -208,6 +208,15 @@ func evidenceText(id, name, text string) string {
 	return evidenceFile(id, name+".txt", []byte(text))
 }
 
+// evidenceImageIf is evidenceImage when cond holds (a message argument is
+// evaluated whether or not the check fails) and "" otherwise.
+func evidenceImageIf(cond bool, name string, img image.Image) string {
+	if !cond {
+		return ""
+	}
+	return evidenceImage(name, img)
+}
+
 // evidenceImage writes img as a PNG evidence file and returns its path.
 func evidenceImage(name string, img image.Image) string {
 	id := ""

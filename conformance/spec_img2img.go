@@ -16,10 +16,9 @@ var _ = Describe("POST /sdapi/v1/img2img", func() {
 		g := generate(ctx, "/img2img", smallImg2Img(map[string]any{
 			"mask": pngBase64(maskImage(smallSize, smallSize)), "mask_blur": 2, "inpainting_fill": 1, "batch_size": 2, "steps": 2,
 		}))
-		Expect(g.images).To(HaveLen(2))
+		expectCount(len(g.images), 2, "images (batch_size 2)")
 		for i, img := range g.images {
-			Expect(img.Bounds().Dx()).To(Equal(smallSize), "image %d width", i)
-			Expect(img.Bounds().Dy()).To(Equal(smallSize), "image %d height", i)
+			expectImageSize(img, smallSize, smallSize, fmt.Sprintf("image %d", i))
 		}
 	})
 
@@ -29,7 +28,7 @@ var _ = Describe("POST /sdapi/v1/img2img", func() {
 		g := generate(ctx, "/img2img", smallImg2Img(map[string]any{
 			"init_images": []string{"data:image/png;base64," + pngBase64(testImage(smallSize, smallSize, 9))},
 		}))
-		Expect(g.images).To(HaveLen(1))
+		expectCount(len(g.images), 1, "image")
 	})
 
 	// Requirement: IMG2IMG-003. Without init_images img2img MUST answer 404

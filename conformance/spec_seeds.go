@@ -20,9 +20,10 @@ func expectSame(id, what string, a, b *genResult, ia, ib int) {
 	AddReportEntry(what, d.String())
 	keepImage(id+"-pair-a", a.images[ia])
 	keepImage(id+"-pair-b", b.images[ib])
-	ExpectWithOffset(1, d.SameSize).To(BeTrue(), "%s: sizes differ", what)
+	ExpectWithOffset(1, d.SameSize).To(BeTrue(), "%s: expected two images of the same size, got %v and %v", what, a.images[ia].Bounds().Size(), b.images[ib].Bounds().Size())
 	ExpectWithOffset(1, d.MaxDiff).To(BeNumerically("<=", tol),
-		"%s: the images MUST match within tolerance %d (profile %s): %s", what, tol, activeProfile().Name, d)
+		"%s: expected the images to match within %d per channel (profile %s), got %s (images: %s, %s)", what, tol, activeProfile().Name, d,
+		evidenceImageIf(d.MaxDiff > tol, id+"-a", a.images[ia]), evidenceImageIf(d.MaxDiff > tol, id+"-b", b.images[ib]))
 }
 
 var _ = Describe("Seeds and determinism", func() {
@@ -41,7 +42,7 @@ var _ = Describe("Seeds and determinism", func() {
 		b := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 1002}))
 		d := diffImages(a.images[0], b.images[0])
 		recordFigure("SEED-002", "seeds 1001 vs 1002", d.String())
-		Expect(d.Exact).To(BeFalse(), "seeds 1001 and 1002 gave identical images")
+		Expect(d.Exact).To(BeFalse(), "expected seeds 1001 and 1002 to give different images, got identical pixels")
 	})
 
 	// Requirement: SEED-003. seed -1 MUST come back resolved in info.seed
@@ -68,7 +69,7 @@ var _ = Describe("Seeds and determinism", func() {
 	// seed+i (iteration n uses all_seeds[n*batch_size:(n+1)*batch_size]).
 	conformIt("SEED-005", "makes image i of a batch equal to a single run with seed+i", func(ctx SpecContext) {
 		batch := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 700, "batch_size": 2, "n_iter": 2, "steps": 2}))
-		Expect(batch.images).To(HaveLen(4))
+		expectCount(len(batch.images), 4, "images (batch_size 2 × n_iter 2)")
 		for _, i := range []int{1, 2} {
 			single := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 700 + i, "steps": 2}))
 			expectSame("SEED-005", fmt.Sprintf("batch image %d vs single seed %d", i, 700+i), batch, single, i, 0)
@@ -87,7 +88,7 @@ var _ = Describe("Seeds and determinism", func() {
 			Expect(g.infoInts("all_subseeds")).To(HaveExactElements(int64(77), int64(78)))
 			d := diffImages(base.images[0], g.images[0])
 			recordFigure("SEED-006", fmt.Sprintf("subseed_strength %.1f vs 0", s), d.String())
-			Expect(d.MeanDiff).To(BeNumerically(">", prev), "the difference from strength 0 MUST grow with subseed_strength (%.1f: %s)", s, d)
+			Expect(d.MeanDiff).To(BeNumerically(">", prev), "expected the difference from subseed_strength 0 to grow with subseed_strength, got mean %.3f at %.1f after %.3f", d.MeanDiff, s, prev)
 			prev = d.MeanDiff
 		}
 	})
