@@ -132,12 +132,25 @@ func waitDone(ctx SpecContext, done <-chan *Exchange) *Exchange {
 	return nil
 }
 
+// expectIdleEventually waits (5 s at most) for /progress to show no job
+// after a generation answered, failing with what it last saw.
 func expectIdleEventually(ctx SpecContext) {
-	Eventually(func(g Gomega) {
-		ex := call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/progress"})
-		s := decode[progressSample](ex)
-		g.Expect(s.State.JobCount).To(Equal(0), "after the job /progress MUST be idle")
-	}).WithContext(ctx).WithTimeout(5 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := decode[progressSample](call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/progress"}))
+		if s.State.JobCount == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			failf("expected /progress to go idle (job_count 0) within 5 s of the job's answer, got job_count %d at sampling_step %d/%d",
+				s.State.JobCount, s.State.SamplingStep, s.State.SamplingSteps)
+		}
+		select {
+		case <-ctx.Done():
+			failf("expected /progress to go idle after the job, got job_count %d when the check timed out", s.State.JobCount)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 var _ = Describe("Progress, interrupt and skip", Serial, func() {
@@ -217,7 +230,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 			expectStatus(ex, 200)
 			return decode[internal](ex)
 		}
-		sawRunning := false
+		sawRunning, answers := false, 0
 		var ex *Exchange
 	loop:
 		for {
@@ -226,14 +239,23 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 				break loop
 			default:
 			}
+			answers++
 			if s := ask(); s.Active || s.Queued {
 				sawRunning = true
 			}
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case ex = <-done:
+				break loop
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 		expectStatus(ex, 200)
-		Expect(sawRunning).To(BeTrue(), "/internal/progress MUST report the forced task as active or queued while it runs")
-		Expect(ask().Completed).To(BeTrue(), "/internal/progress MUST report the forced task completed afterwards")
+		if !sawRunning {
+			failf("expected POST /internal/progress to report task %s active or queued while it ran, got neither in %d answers", id, answers)
+		}
+		if !ask().Completed {
+			failf("expected POST /internal/progress to report task %s completed after the generation answered, got completed false", id)
+		}
 	})
 
 	// Requirement: INT-002. /interrupt during a generation MUST answer at
