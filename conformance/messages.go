@@ -76,7 +76,12 @@ func summarize(id, message string) (head, detail string) {
 		head = firstLine(message)
 	}
 	head = shorten(strings.TrimSpace(head), headlineMax)
-	detail = message
+	// failf's boolean carries no information; a detail that only repeats
+	// the headline is dropped.
+	detail = strings.TrimSpace(strings.Replace(message, "Expected\n    <bool>: false\nto be true", "", 1))
+	if detail == head {
+		detail = ""
+	}
 	if len(detail) > detailMax || reLongToken.MatchString(detail) {
 		short := reLongToken.ReplaceAllStringFunc(detail, func(s string) string {
 			return fmt.Sprintf("%s…(%d characters elided)", s[:16], len(s))

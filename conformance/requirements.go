@@ -245,7 +245,7 @@ func FailHandler(message string, callerSkip ...int) {
 	if s != nil {
 		fmt.Fprintf(&b, "\n%s violated: %s\n(A1111: %s)", s.req.ID, s.req.Must, s.req.A1111)
 	}
-	if detail != head {
+	if detail != "" {
 		fmt.Fprintf(&b, "\n\n%s", detail)
 	}
 	if s != nil {
