@@ -51,3 +51,25 @@ func TestSummarizeLeadsWithExpectedAndSeen(t *testing.T) {
 		t.Errorf("no evidence file written: %v", err)
 	}
 }
+
+func TestSizeVerdict(t *testing.T) {
+	cases := []struct {
+		name                       string
+		w, h, iw, ih, infoW, infoH int
+		ok                         bool
+	}{
+		{"multiple of 8, exact", 72, 96, 72, 96, 72, 96, true},
+		{"multiple of 8 rounded to 64", 72, 96, 64, 64, 64, 64, false},
+		{"multiple of 8, info lies", 72, 96, 64, 96, 72, 96, false},
+		{"below 64, exact", 56, 40, 56, 40, 56, 40, true},
+		{"odd size as A1111 (floor 8, info the request)", 100, 68, 96, 64, 100, 68, true},
+		{"odd size, truthful info", 100, 68, 104, 72, 104, 72, true},
+		{"odd size rounded to 64 with info the request", 100, 68, 64, 64, 100, 68, false},
+	}
+	for _, c := range cases {
+		why := sizeVerdict(c.w, c.h, c.iw, c.ih, c.infoW, c.infoH)
+		if (why == "") != c.ok {
+			t.Errorf("%s: verdict %q, want ok=%v", c.name, why, c.ok)
+		}
+	}
+}

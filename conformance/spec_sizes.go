@@ -28,14 +28,8 @@ var _ = Describe("Sizes and counts", func() {
 			if infoW != txtW || infoH != txtH {
 				failf("expected info and the infotext to report the same size, got info %d×%d and Size: %s×%s", infoW, infoH, p["Size-1"], p["Size-2"])
 			}
-			truthful := iw == infoW && ih == infoH
-			a1111 := iw == w/8*8 && ih == h/8*8 && infoW == w && infoH == h
-			switch {
-			case w%8 == 0 && h%8 == 0 && !(truthful && iw == w && ih == h):
-				failf("expected a %d×%d image reported as %d×%d, got a %d×%d image reported as %d×%d", w, h, w, h, iw, ih, infoW, infoH)
-			case !truthful && !a1111:
-				failf("expected the %d×%d request to give an image of the size info reports, or A1111's %d×%d with info %d×%d, got a %d×%d image reported as %d×%d",
-					w, h, w/8*8, h/8*8, w, h, iw, ih, infoW, infoH)
+			if why := sizeVerdict(w, h, iw, ih, infoW, infoH); why != "" {
+				failf("%s", why)
 			}
 		}
 	})
@@ -51,3 +45,21 @@ var _ = Describe("Sizes and counts", func() {
 		}
 	})
 })
+
+// sizeVerdict judges a w×h request that gave an iw×ih image reported as
+// infoW×infoH: "" when A1111 would agree, else the failure sentence. For
+// multiples of 8 everything must equal the request; otherwise the image
+// must be what info reports, or A1111's own answer (each side rounded down
+// to a multiple of 8, info reporting the request).
+func sizeVerdict(w, h, iw, ih, infoW, infoH int) string {
+	truthful := iw == infoW && ih == infoH
+	a1111 := iw == w/8*8 && ih == h/8*8 && infoW == w && infoH == h
+	switch {
+	case w%8 == 0 && h%8 == 0 && !(truthful && iw == w && ih == h):
+		return fmt.Sprintf("expected a %d×%d image reported as %d×%d, got a %d×%d image reported as %d×%d", w, h, w, h, iw, ih, infoW, infoH)
+	case !truthful && !a1111:
+		return fmt.Sprintf("expected the %d×%d request to give an image of the size info reports, or A1111's %d×%d with info %d×%d, got a %d×%d image reported as %d×%d",
+			w, h, w/8*8, h/8*8, w, h, iw, ih, infoW, infoH)
+	}
+	return ""
+}
