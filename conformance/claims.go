@@ -231,13 +231,13 @@ func noteExchange(ex *Exchange) {
 
 // judgeFailure judges the running check's failure against the profile's
 // claims. An observed claim skips the check (Skip does not return); a
-// claim that was not observed returns the message with the claim in front
-// of it; without a claim the message comes back unchanged. skip is the
-// caller's offset for the skip's code location.
+// claim that was not observed returns the lines that go in front of the
+// check's own headline (ending in "observed instead …: "); without a claim
+// it returns "". skip is the caller's offset for the skip's code location.
 func judgeFailure(message string, skip int) string {
 	run := running.Load()
 	if run == nil || !run.judged.CompareAndSwap(false, true) {
-		return message
+		return ""
 	}
 	p := activeProfile()
 	o := Observation{Failed: true, Message: message}
@@ -251,7 +251,7 @@ func judgeFailure(message string, skip int) string {
 		}
 	}
 	if run.kind == "" {
-		return message
+		return ""
 	}
 	out := Classify(run.kind, run.claim, o)
 	settle(run, run.kind, run.key, run.claim.Why, run.claim.Expected(), out, message)
@@ -263,8 +263,8 @@ func judgeFailure(message string, skip int) string {
 	if o.Status != 0 {
 		observed = fmt.Sprintf("observed instead (the last exchange answered %d)", o.Status)
 	}
-	return fmt.Sprintf("%s: profile %s claims %s %s: %s\nexpected symptom: %s\n%s:\n%s",
-		out, p.Name, run.key, run.kind, run.claim.Why, run.claim.Expected(), observed, message)
+	return fmt.Sprintf("%s: profile %s claims %s %s: %s\nexpected symptom: %s; %s: ",
+		out, p.Name, run.key, run.kind, run.claim.Why, run.claim.Expected(), observed)
 }
 
 // settle records a judged claim in the ledger and in the spec's report.

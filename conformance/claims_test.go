@@ -113,8 +113,13 @@ func TestChooseSamplerIgnoresCase(t *testing.T) {
 		{[]string{"DPM++ 2M", "Euler a", "Euler"}, "Euler"},
 		{[]string{"default", "euler", "euler_a"}, "euler"}, // sd.cpp: never "default" because of case
 		{[]string{"LCM", "Heun"}, "LCM"},
+		{[]string{"default", "Heun"}, "Heun"}, // a "default" placeholder is never the choice
 	} {
-		if got := chooseSampler(tc.names); got != tc.want {
+		list := make([]listedSampler, len(tc.names))
+		for i, n := range tc.names {
+			list[i].Name = n
+		}
+		if got := chooseSampler(list); got != tc.want {
 			t.Errorf("%v: got %q, want %q", tc.names, got, tc.want)
 		}
 	}

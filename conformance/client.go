@@ -126,7 +126,11 @@ type Request struct {
 	Body   []byte
 	// ContentType defaults to application/json when Body is set.
 	ContentType string
-	Auth        authMode
+	// NoContentType sends Body without a Content-Type header.
+	NoContentType bool
+	// Header holds extra request headers (Origin, for instance).
+	Header http.Header
+	Auth   authMode
 	// Negative marks a deliberately invalid request: it does not count as
 	// exercising its operation.
 	Negative bool
@@ -193,8 +197,13 @@ func (c *Client) Do(ctx context.Context, r Request) *Exchange {
 		ex.Err = err
 		return ex
 	}
-	if r.Body != nil {
+	if r.Body != nil && !r.NoContentType {
 		req.Header.Set("Content-Type", cmp.Or(r.ContentType, "application/json"))
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	switch {
 	case r.Auth == authConfigured && c.user != "":
@@ -251,8 +260,17 @@ func (ex *Exchange) Curl() string {
 	case authWrong:
 		b.WriteString(` -u "$SDAPI_USER:wrong-password"`)
 	}
+	for k, vs := range ex.Req.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&b, " -H %s", shellQuote(k+": "+v))
+		}
+	}
 	if ex.Req.Body != nil {
-		fmt.Fprintf(&b, " -H %s", shellQuote("Content-Type: "+cmp.Or(ex.Req.ContentType, "application/json")))
+		ct := "Content-Type: " + cmp.Or(ex.Req.ContentType, "application/json")
+		if ex.Req.NoContentType {
+			ct = "Content-Type:" // curl then sends no Content-Type at all
+		}
+		fmt.Fprintf(&b, " -H %s", shellQuote(ct))
 		switch {
 		case len(ex.Req.Body) <= 4096:
 			fmt.Fprintf(&b, " --data-binary %s", shellQuote(string(ex.Req.Body)))
@@ -318,13 +336,27 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// Describe summarises the exchange for failure messages.
+// Describe summarises the exchange for failure messages; a long body goes
+// to an evidence file whose path it names.
 func (ex *Exchange) Describe() string {
 	if ex.Err != nil {
 		return fmt.Sprintf("%s %s: %v", ex.Req.Method, ex.Req.Path, ex.Err)
 	}
-	return fmt.Sprintf("%s %s → %d (%s)\nbody: %s", ex.Req.Method, ex.Req.Path, ex.Status,
-		ex.Elapsed.Round(time.Millisecond), truncate(string(ex.Body), 600))
+	return fmt.Sprintf("%s %s → %d (%s)\n%s", ex.Req.Method, ex.Req.Path, ex.Status,
+		ex.Elapsed.Round(time.Millisecond), bodyForMessage(ex))
+}
+
+// Seen is a short account of the answer for a headline: the status and
+// the start of the body ("422: {"detail":[…"), without base64.
+func (ex *Exchange) Seen() string {
+	if ex.Err != nil {
+		return ex.Err.Error()
+	}
+	body := strings.TrimSpace(string(ex.Body))
+	if reLongToken.MatchString(body) {
+		body = reLongToken.ReplaceAllString(body, "…")
+	}
+	return fmt.Sprintf("%d %s", ex.Status, shorten(reSpaces.ReplaceAllString(body, " "), 120))
 }
 
 func truncate(s string, n int) string {

@@ -64,14 +64,18 @@ type genResult struct {
 // generate POSTs req to path (/txt2img or /img2img), expects 200 and
 // decodes every image. The images are kept for the contact sheet.
 func generate(ctx context.Context, path string, req map[string]any) *genResult {
-	ex := post(ctx, path, req)
-	ExpectWithOffset(1, ex.Status).To(Equal(200), "generation failed\n%s", ex.Describe())
+	return decodeGen(post(ctx, path, req), path, req)
+}
+
+// decodeGen is generate for an exchange already made.
+func decodeGen(ex *Exchange, path string, req map[string]any) *genResult {
+	ExpectWithOffset(1, ex.Status).To(Equal(200), "expected 200 from POST %s, got %s\n%s", path, ex.Seen(), ex.Describe())
 	var body struct {
 		Images     []string       `json:"images"`
 		Parameters map[string]any `json:"parameters"`
 		Info       string         `json:"info"`
 	}
-	ExpectWithOffset(1, json.Unmarshal(ex.Body, &body)).To(Succeed(), "%s", ex.Describe())
+	ExpectWithOffset(1, json.Unmarshal(ex.Body, &body)).To(Succeed(), "expected {images, parameters, info} from POST %s, got %s\n%s", path, ex.Seen(), ex.Describe())
 	g := &genResult{ex: ex, req: req, infoRaw: body.Info, params: body.Parameters}
 	dec := json.NewDecoder(strings.NewReader(body.Info))
 	dec.UseNumber()
@@ -79,11 +83,11 @@ func generate(ctx context.Context, path string, req map[string]any) *genResult {
 		g.info = nil
 	}
 	for i, s := range body.Images {
-		ExpectWithOffset(1, s).NotTo(HavePrefix("data:"), "images[%d] MUST be plain base64, without a data: prefix", i)
+		ExpectWithOffset(1, s).NotTo(HavePrefix("data:"), "expected images[%d] as plain base64, got a data: URI", i)
 		raw, err := base64.StdEncoding.DecodeString(s)
-		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "images[%d] is not base64", i)
+		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "expected images[%d] to be base64, got undecodable text", i)
 		img, _, err := image.Decode(bytes.NewReader(raw))
-		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "images[%d] is not a decodable image", i)
+		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "expected images[%d] to decode as an image, got undecodable bytes", i)
 		g.pngs = append(g.pngs, raw)
 		g.images = append(g.images, img)
 		name := "generated"
@@ -106,20 +110,20 @@ func txt2img(ctx context.Context, req map[string]any) *genResult {
 // infoInt reads an integer key of info.
 func (g *genResult) infoInt(key string) int64 {
 	n, ok := g.info[key].(json.Number)
-	ExpectWithOffset(1, ok).To(BeTrue(), "info.%s is %v, not a number\ninfo: %s", key, g.info[key], truncate(g.infoRaw, 800))
+	ExpectWithOffset(1, ok).To(BeTrue(), "expected info.%s to be a number, got %s\ninfo: %s", key, shorten(fmt.Sprint(g.info[key]), 60), truncate(g.infoRaw, 800))
 	v, err := n.Int64()
-	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "info.%s = %s is not an integer", key, n)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "expected info.%s to be an integer, got %s", key, n)
 	return v
 }
 
 // infoInts reads an integer array key of info.
 func (g *genResult) infoInts(key string) []int64 {
 	arr, ok := g.info[key].([]any)
-	ExpectWithOffset(1, ok).To(BeTrue(), "info.%s is %v, not an array\ninfo: %s", key, g.info[key], truncate(g.infoRaw, 800))
+	ExpectWithOffset(1, ok).To(BeTrue(), "expected info.%s to be an array, got %s\ninfo: %s", key, shorten(fmt.Sprint(g.info[key]), 60), truncate(g.infoRaw, 800))
 	out := make([]int64, len(arr))
 	for i, x := range arr {
 		n, ok := x.(json.Number)
-		ExpectWithOffset(1, ok).To(BeTrue(), "info.%s[%d] = %v is not a number", key, i, x)
+		ExpectWithOffset(1, ok).To(BeTrue(), "expected info.%s[%d] to be a number, got %v", key, i, x)
 		v, err := n.Int64()
 		ExpectWithOffset(1, err).NotTo(HaveOccurred())
 		out[i] = v
@@ -130,11 +134,11 @@ func (g *genResult) infoInts(key string) []int64 {
 // infotexts reads info.infotexts.
 func (g *genResult) infotexts() []string {
 	arr, ok := g.info["infotexts"].([]any)
-	ExpectWithOffset(1, ok).To(BeTrue(), "info.infotexts is %v, not an array\ninfo: %s", g.info["infotexts"], truncate(g.infoRaw, 800))
+	ExpectWithOffset(1, ok).To(BeTrue(), "expected info.infotexts to be an array, got %s\ninfo: %s", shorten(fmt.Sprint(g.info["infotexts"]), 60), truncate(g.infoRaw, 800))
 	out := make([]string, len(arr))
 	for i, x := range arr {
 		s, ok := x.(string)
-		ExpectWithOffset(1, ok).To(BeTrue(), "info.infotexts[%d] is not a string", i)
+		ExpectWithOffset(1, ok).To(BeTrue(), "expected info.infotexts[%d] to be a string, got %T", i, x)
 		out[i] = s
 	}
 	return out

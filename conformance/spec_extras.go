@@ -28,7 +28,7 @@ var _ = Describe("Extras", func() {
 			Image string `json:"image"`
 		}](ex)
 		img := decodeB64Image(body.Image)
-		Expect(img.Bounds().Size()).To(Equal(image.Pt(64, 48)))
+		expectImageSize(img, 64, 48, "the upscaled image")
 	})
 
 	// Requirement: EXTRAS-002. resize_mode 1 MUST give exactly
@@ -40,7 +40,7 @@ var _ = Describe("Extras", func() {
 		body := decode[struct {
 			Image string `json:"image"`
 		}](ex)
-		Expect(decodeB64Image(body.Image).Bounds().Size()).To(Equal(image.Pt(80, 48)))
+		expectImageSize(decodeB64Image(body.Image), 80, 48, "the resized image")
 	})
 
 	// Requirement: EXTRAS-003. extra-batch-images MUST return one resized
@@ -53,8 +53,8 @@ var _ = Describe("Extras", func() {
 		body := decode[struct {
 			Images []string `json:"images"`
 		}](ex)
-		Expect(body.Images).To(HaveLen(2))
-		Expect(decodeB64Image(body.Images[0]).Bounds().Size()).To(Equal(image.Pt(32, 32)))
-		Expect(decodeB64Image(body.Images[1]).Bounds().Size()).To(Equal(image.Pt(48, 32)))
+		expectCount(len(body.Images), 2, "images (one per imageList entry)")
+		expectImageSize(decodeB64Image(body.Images[0]), 32, 32, "image 0")
+		expectImageSize(decodeB64Image(body.Images[1]), 48, 32, "image 1")
 	})
 })

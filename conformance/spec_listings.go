@@ -2,6 +2,9 @@ package conformance
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -88,5 +91,27 @@ var _ = Describe("Listings", func() {
 			seen[s.Name] = true
 		}
 		AddReportEntry("samplers", len(list))
+	})
+
+	// Requirement: LIST-005. /samplers options values MUST be strings
+	// (models.py SamplerItem options: dict[str, str]).
+	conformIt("LIST-005", "GET /samplers gives option values as strings", func(ctx SpecContext) {
+		list := decode[[]struct {
+			Name    string                     `json:"name"`
+			Options map[string]json.RawMessage `json:"options"`
+		}](get(ctx, "/samplers"))
+		var wrong []string
+		for _, s := range list {
+			for k, v := range s.Options {
+				var str string
+				if json.Unmarshal(v, &str) != nil {
+					wrong = append(wrong, fmt.Sprintf("%s.%s = %s", s.Name, k, v))
+				}
+			}
+		}
+		slices.Sort(wrong)
+		if len(wrong) > 0 {
+			failf("expected every sampler option value to be a string (A1111: dict[str, str], so True is \"True\"), got %d that are not: %s", len(wrong), strings.Join(wrong, ", "))
+		}
 	})
 })

@@ -2,7 +2,9 @@ package conformance
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -77,6 +79,24 @@ var _ = Describe("Options", func() {
 			"the override MUST apply to the request (infotext: %q)", texts[0])
 		after := getOptions(ctx)
 		Expect(after["CLIP_stop_at_last_layers"]).To(Equal(before["CLIP_stop_at_last_layers"]), "the override MUST be gone after the request")
+	})
+
+	// Requirement: OPT-005. GET /options sd_model_checkpoint MUST name the
+	// loaded model by a title GET /sd-models lists (sd_models.load_model sets
+	// opts.data["sd_model_checkpoint"] = checkpoint_info.title).
+	conformIt("OPT-005", "sd_model_checkpoint names a model /sd-models lists", func(ctx SpecContext) {
+		models := decode[[]struct {
+			Title string `json:"title"`
+		}](get(ctx, "/sd-models"))
+		var titles []string
+		for _, m := range models {
+			titles = append(titles, m.Title)
+		}
+		ckpt := getOptions(ctx)["sd_model_checkpoint"]
+		name, _ := ckpt.(string)
+		if !slices.Contains(titles, name) {
+			failf("expected GET /options sd_model_checkpoint to be one of the titles /sd-models lists %q, got %s", titles, shorten(fmt.Sprintf("%#v", ckpt), 100))
+		}
 	})
 
 	// Requirement: FLAGS-001. GET /cmd-flags MUST answer a JSON object of

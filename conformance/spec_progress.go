@@ -105,6 +105,23 @@ func pollProgress(ctx SpecContext, done <-chan *Exchange, stop func(progressSamp
 	}
 }
 
+// sampling is a pollProgress stop condition: a job is running and has
+// reached sampling step 1 (A1111 keeps the last job's steps while idle, so
+// job_count must say a job runs).
+func sampling(s progressSample) bool { return s.State.JobCount != 0 && s.State.SamplingStep >= 1 }
+
+// waitSampling starts req and returns once /progress shows it sampling; a
+// job that ends before any step was seen fails the check with the reason.
+func waitSampling(ctx SpecContext, req map[string]any, what string) <-chan *Exchange {
+	done := startGeneration(ctx, req)
+	samples, ex := pollProgress(ctx, done, sampling)
+	if ex != nil {
+		failf("expected /progress to show the %d-step job sampling so that %s, got the job ending (%s) after %d /progress answers without a sampling step",
+			req["steps"], what, ex.Seen(), len(samples))
+	}
+	return done
+}
+
 func waitDone(ctx SpecContext, done <-chan *Exchange) *Exchange {
 	select {
 	case ex := <-done:
@@ -115,12 +132,25 @@ func waitDone(ctx SpecContext, done <-chan *Exchange) *Exchange {
 	return nil
 }
 
+// expectIdleEventually waits (5 s at most) for /progress to show no job
+// after a generation answered, failing with what it last saw.
 func expectIdleEventually(ctx SpecContext) {
-	Eventually(func(g Gomega) {
-		ex := call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/progress"})
-		s := decode[progressSample](ex)
-		g.Expect(s.State.JobCount).To(Equal(0), "after the job /progress MUST be idle")
-	}).WithContext(ctx).WithTimeout(5 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := decode[progressSample](call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/progress"}))
+		if s.State.JobCount == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			failf("expected /progress to go idle (job_count 0) within 5 s of the job's answer, got job_count %d at sampling_step %d/%d",
+				s.State.JobCount, s.State.SamplingStep, s.State.SamplingSteps)
+		}
+		select {
+		case <-ctx.Done():
+			failf("expected /progress to go idle after the job, got job_count %d when the check timed out", s.State.JobCount)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 var _ = Describe("Progress, interrupt and skip", Serial, func() {
@@ -166,12 +196,13 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 			}
 		}
 		recordFigure("PROG-002", "progress samples", fmt.Sprintf("%d samples, steps seen %v, slowest /progress %s", len(samples), seen, maxLatency.Round(time.Millisecond)))
-		Expect(len(seen)).To(BeNumerically(">=", 2), "/progress MUST show sampling_step advancing during a %s job (saw %v in %d samples)", job.duration.Round(time.Millisecond), seen, len(samples))
+		Expect(len(seen)).To(BeNumerically(">=", 2), "expected /progress to show sampling_step advancing during a %d-step job, got steps %v in %d answers", steps, seen, len(samples))
 		for i := 1; i < len(seen); i++ {
 			Expect(seen[i]).To(BeNumerically(">", seen[i-1]), "sampling_step MUST advance: %v", seen)
 		}
 		Expect(seen[len(seen)-1]).To(BeNumerically(">=", steps/2), "sampling_step MUST advance towards sampling_steps %d: %v", steps, seen)
-		Expect(maxLatency).To(BeNumerically("<", time.Second), "/progress MUST NOT wait for the job")
+		// /progress answering without waiting for the job is shown by the
+		// advancing steps above; the latency is a figure, not a verdict.
 		expectIdleEventually(ctx)
 	})
 
@@ -199,7 +230,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 			expectStatus(ex, 200)
 			return decode[internal](ex)
 		}
-		sawRunning := false
+		sawRunning, answers := false, 0
 		var ex *Exchange
 	loop:
 		for {
@@ -208,50 +239,108 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 				break loop
 			default:
 			}
+			answers++
 			if s := ask(); s.Active || s.Queued {
 				sawRunning = true
 			}
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case ex = <-done:
+				break loop
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 		expectStatus(ex, 200)
-		Expect(sawRunning).To(BeTrue(), "/internal/progress MUST report the forced task as active or queued while it runs")
-		Expect(ask().Completed).To(BeTrue(), "/internal/progress MUST report the forced task completed afterwards")
+		if !sawRunning {
+			failf("expected POST /internal/progress to report task %s active or queued while it ran, got neither in %d answers", id, answers)
+		}
+		if !ask().Completed {
+			failf("expected POST /internal/progress to report task %s completed after the generation answered, got completed false", id)
+		}
 	})
 
 	// Requirement: INT-002. /interrupt during a generation MUST answer at
-	// once and end the job early (shared.state.interrupt()).
+	// once and end the job early: sampling stops within two steps of the
+	// interrupt (shared.state.interrupt(); the sampler callback checks
+	// state.interrupted after every step).
 	conformIt("INT-002", "ends a running job early on /interrupt", func(ctx SpecContext) {
 		job := measuredLongJob(ctx)
-		start := time.Now()
-		done := startGeneration(ctx, job.req)
-		_, ex := pollProgress(ctx, done, func(s progressSample) bool { return s.State.SamplingStep >= 1 })
-		if ex != nil {
-			Fail(fmt.Sprintf("the job finished before /progress showed a step (%s): the baseline job is too short to interrupt", time.Since(start)))
-		}
+		steps := job.req["steps"].(int)
+		done := waitSampling(ctx, job.req, "/interrupt could be sent during sampling")
 		in := post(ctx, "/interrupt", nil)
 		expectStatus(in, 200)
-		Expect(in.Elapsed).To(BeNumerically("<", time.Second), "/interrupt MUST NOT wait for the job")
-		ex = waitDone(ctx, done)
-		took := time.Since(start)
-		recordFigure("INT-002", "interrupted job", fmt.Sprintf("%s of a %s job", took.Round(time.Millisecond), job.duration.Round(time.Millisecond)))
+		Expect(in.Elapsed).To(BeNumerically("<", time.Second), "expected /interrupt to answer at once, not wait for the job")
+		after, ex := pollProgress(ctx, done, nil)
+		first, last := -1, -1
+		for _, s := range after {
+			if s.State.JobCount != 0 && s.State.SamplingSteps > 0 {
+				if first < 0 {
+					first = s.State.SamplingStep
+				}
+				last = max(last, s.State.SamplingStep)
+			}
+		}
+		recordFigure("INT-002", "steps after /interrupt", fmt.Sprintf("first %d, last %d of %d (%d answers)", first, last, steps, len(after)))
 		Expect(ex.Err).NotTo(HaveOccurred())
 		expectStatus(ex, 200)
-		Expect(took).To(BeNumerically("<", job.duration*3/4), "the interrupted job MUST end well before its full duration %s", job.duration)
+		if first >= 0 && last > first+2 {
+			failf("expected sampling to stop within 2 steps of /interrupt, got steps advancing from %d to %d of %d", first, last, steps)
+		}
+		if last >= steps {
+			failf("expected the interrupted job to end before its last step %d, got step %d", steps, last)
+		}
 		expectIdleEventually(ctx)
+	})
+
+	// Requirement: INT-004. /interrupt during sampling MUST make the
+	// generation return the partly denoised images of the current batch
+	// (sd_samplers_common launch_sampling returns self.last_latent on
+	// InterruptedException; process_images_inner decodes it).
+	conformIt("INT-004", "returns the partly denoised images of an interrupted batch", func(ctx SpecContext) {
+		job := measuredLongJob(ctx)
+		req := map[string]any{}
+		for k, v := range job.req {
+			req[k] = v
+		}
+		req["batch_size"] = 2
+		done := waitSampling(ctx, req, "/interrupt could be sent during sampling")
+		expectStatus(post(ctx, "/interrupt", nil), 200)
+		ex := waitDone(ctx, done)
+		Expect(ex.Err).NotTo(HaveOccurred())
+		g := decodeGen(ex, "/txt2img", req)
+		expectCount(len(g.images), 2, "partly denoised images (batch_size 2, interrupted during sampling)")
+		w, h := req["width"].(int), req["height"].(int)
+		for i, img := range g.images {
+			expectImageSize(img, w, h, fmt.Sprintf("interrupted image %d", i))
+		}
+		expectCount(len(g.infotexts()), 2, "infotexts for the interrupted images")
+		expectIdleEventually(ctx)
+	})
+
+	// Requirement: PROG-004. /progress MUST send current_image and textinfo
+	// as null when empty, never leave them out (models.ProgressResponse).
+	conformIt("PROG-004", "sends current_image and textinfo as null, not absent", func(ctx SpecContext) {
+		for _, q := range []string{"/progress", "/progress?skip_current_image=true"} {
+			body := decode[map[string]json.RawMessage](get(ctx, q))
+			for _, k := range []string{"current_image", "textinfo"} {
+				if _, ok := body[k]; !ok {
+					failf("expected GET %s to carry %q (null when empty, as pydantic serialises ProgressResponse), got no such key", q, k)
+				}
+			}
+			if s := decode[progressSample](get(ctx, q)); s.State.JobCount == 0 && string(body["current_image"]) != "null" {
+				failf("expected GET %s when idle to send current_image null, got %s", q, shorten(string(body["current_image"]), 60))
+			}
+		}
 	})
 
 	// Requirement: INT-003. /skip during a generation MUST answer at once
 	// and the job MUST still complete with 200 (skip takes no queue_lock).
 	conformIt("INT-003", "answers /skip during a job, which still completes", func(ctx SpecContext) {
 		job := measuredLongJob(ctx)
-		done := startGeneration(ctx, job.req)
-		_, ex := pollProgress(ctx, done, func(s progressSample) bool { return s.State.SamplingStep >= 1 })
-		if ex == nil {
-			sk := post(ctx, "/skip", nil)
-			expectStatus(sk, 200)
-			Expect(sk.Elapsed).To(BeNumerically("<", time.Second), "/skip MUST NOT wait for the job")
-			ex = waitDone(ctx, done)
-		}
+		done := waitSampling(ctx, job.req, "/skip could be sent during sampling")
+		sk := post(ctx, "/skip", nil)
+		expectStatus(sk, 200)
+		Expect(sk.Elapsed).To(BeNumerically("<", time.Second), "expected /skip to answer at once, not wait for the job")
+		ex := waitDone(ctx, done)
 		Expect(ex.Err).NotTo(HaveOccurred())
 		expectStatus(ex, 200)
 		expectIdleEventually(ctx)

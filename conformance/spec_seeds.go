@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+	"net/http"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -18,9 +20,10 @@ func expectSame(id, what string, a, b *genResult, ia, ib int) {
 	AddReportEntry(what, d.String())
 	keepImage(id+"-pair-a", a.images[ia])
 	keepImage(id+"-pair-b", b.images[ib])
-	ExpectWithOffset(1, d.SameSize).To(BeTrue(), "%s: sizes differ", what)
+	ExpectWithOffset(1, d.SameSize).To(BeTrue(), "%s: expected two images of the same size, got %v and %v", what, a.images[ia].Bounds().Size(), b.images[ib].Bounds().Size())
 	ExpectWithOffset(1, d.MaxDiff).To(BeNumerically("<=", tol),
-		"%s: the images MUST match within tolerance %d (profile %s): %s", what, tol, activeProfile().Name, d)
+		"%s: expected the images to match within %d per channel (profile %s), got %s (images: %s, %s)", what, tol, activeProfile().Name, d,
+		evidenceImageIf(d.MaxDiff > tol, id+"-a", a.images[ia]), evidenceImageIf(d.MaxDiff > tol, id+"-b", b.images[ib]))
 }
 
 var _ = Describe("Seeds and determinism", func() {
@@ -39,7 +42,7 @@ var _ = Describe("Seeds and determinism", func() {
 		b := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 1002}))
 		d := diffImages(a.images[0], b.images[0])
 		recordFigure("SEED-002", "seeds 1001 vs 1002", d.String())
-		Expect(d.Exact).To(BeFalse(), "seeds 1001 and 1002 gave identical images")
+		Expect(d.Exact).To(BeFalse(), "expected seeds 1001 and 1002 to give different images, got identical pixels")
 	})
 
 	// Requirement: SEED-003. seed -1 MUST come back resolved in info.seed
@@ -66,7 +69,7 @@ var _ = Describe("Seeds and determinism", func() {
 	// seed+i (iteration n uses all_seeds[n*batch_size:(n+1)*batch_size]).
 	conformIt("SEED-005", "makes image i of a batch equal to a single run with seed+i", func(ctx SpecContext) {
 		batch := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 700, "batch_size": 2, "n_iter": 2, "steps": 2}))
-		Expect(batch.images).To(HaveLen(4))
+		expectCount(len(batch.images), 4, "images (batch_size 2 × n_iter 2)")
 		for _, i := range []int{1, 2} {
 			single := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 700 + i, "steps": 2}))
 			expectSame("SEED-005", fmt.Sprintf("batch image %d vs single seed %d", i, 700+i), batch, single, i, 0)
@@ -85,8 +88,53 @@ var _ = Describe("Seeds and determinism", func() {
 			Expect(g.infoInts("all_subseeds")).To(HaveExactElements(int64(77), int64(78)))
 			d := diffImages(base.images[0], g.images[0])
 			recordFigure("SEED-006", fmt.Sprintf("subseed_strength %.1f vs 0", s), d.String())
-			Expect(d.MeanDiff).To(BeNumerically(">", prev), "the difference from strength 0 MUST grow with subseed_strength (%.1f: %s)", s, d)
+			Expect(d.MeanDiff).To(BeNumerically(">", prev), "expected the difference from subseed_strength 0 to grow with subseed_strength, got mean %.3f at %.1f after %.3f", d.MeanDiff, s, prev)
 			prev = d.MeanDiff
+		}
+	})
+
+	// Requirement: SEED-007. seed -1 in two concurrent requests MUST resolve
+	// to different seeds (processing.get_fixed_seed: random.randrange per
+	// request).
+	conformIt("SEED-007", "resolves seed -1 to different seeds in concurrent requests", func(ctx SpecContext) {
+		req := smallTxt2Img(map[string]any{"seed": -1, "steps": 1})
+		body := mustJSON(req)
+		var exs [2]*Exchange
+		var wg sync.WaitGroup
+		for i := range exs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				exs[i] = suite.client.Do(ctx, Request{Method: http.MethodPost, Path: APIPrefix + "/txt2img", Body: body})
+			}()
+		}
+		wg.Wait()
+		var seeds [2]int64
+		for i, ex := range exs {
+			Expect(ex.Err).NotTo(HaveOccurred(), "expected an answer to concurrent request %d", i)
+			skipIfSubstituted(ex)
+			seeds[i] = decodeGen(ex, "/txt2img", req).infoInt("seed")
+		}
+		recordFigure("SEED-007", "seed -1 resolved concurrently", fmt.Sprint(seeds))
+		if seeds[0] == seeds[1] {
+			failf("expected two concurrent seed -1 requests to resolve to different seeds, got %d twice", seeds[0])
+		}
+	})
+
+	// Requirement: SEED-008. The same seed at steps N and N+1 MUST give
+	// different images, for N = 3 and N = 80 (get_sigmas(p, steps); no upper
+	// bound on steps in models.py).
+	conformIt("SEED-008", "gives different images at steps N and N+1", func(ctx SpecContext) {
+		for _, n := range []int{3, 80} {
+			a := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 8080, "steps": n}))
+			b := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 8080, "steps": n + 1}))
+			expectCount(len(a.images), 1, "image")
+			expectCount(len(b.images), 1, "image")
+			d := diffImages(a.images[0], b.images[0])
+			recordFigure("SEED-008", fmt.Sprintf("steps %d vs %d", n, n+1), d.String())
+			if d.Exact {
+				failf("expected seed 8080 at steps %d and %d to give different images (is steps clamped?), got identical pixels", n, n+1)
+			}
 		}
 	})
 })

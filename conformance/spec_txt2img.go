@@ -13,8 +13,8 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 	// api.py text2imgapi, encode_pil_to_base64, Processed.js()).
 	conformIt("TXT2IMG-001", "answers plain base64 PNG images, parameters and a JSON info string", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(nil))
-		Expect(g.pngs).To(HaveLen(1))
-		Expect(string(g.pngs[0][:8])).To(Equal("\x89PNG\r\n\x1a\n"), "samples_format png MUST give PNG images")
+		expectCount(len(g.pngs), 1, "image")
+		Expect(string(g.pngs[0][:8])).To(Equal("\x89PNG\r\n\x1a\n"), "expected a PNG image (samples_format png), got another format")
 		Expect(g.params).NotTo(BeNil(), "parameters MUST be an object")
 		Expect(g.info).NotTo(BeNil(), "info MUST be a JSON object encoded as a string, got %q", truncate(g.infoRaw, 200))
 	})
@@ -23,9 +23,8 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 	// (A1111 StableDiffusionProcessingTxt2Img).
 	conformIt("TXT2IMG-002", "returns images of exactly width×height", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(map[string]any{"width": 2 * smallSize, "height": smallSize}))
-		Expect(g.images).To(HaveLen(1))
-		Expect(g.images[0].Bounds().Dx()).To(Equal(2*smallSize), "width")
-		Expect(g.images[0].Bounds().Dy()).To(Equal(smallSize), "height")
+		expectCount(len(g.images), 1, "image")
+		expectImageSize(g.images[0], 2*smallSize, smallSize, "the image")
 	})
 
 	// Requirement: TXT2IMG-003. steps, cfg_scale and the sampler MUST appear
@@ -34,7 +33,7 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 		req := smallTxt2Img(map[string]any{"steps": 4, "cfg_scale": 5.5})
 		g := txt2img(ctx, req)
 		texts := g.infotexts()
-		Expect(texts).To(HaveLen(1))
+		expectCount(len(texts), 1, "infotext")
 		p := parseInfotext(texts[0])
 		Expect(p).To(HaveKeyWithValue("Steps", "4"), "infotext: %q", texts[0])
 		Expect(p).To(HaveKeyWithValue("CFG scale", "5.5"), "infotext: %q", texts[0])
@@ -49,7 +48,7 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 		for _, k := range []string{"prompt", "negative_prompt", "steps", "width", "height", "seed", "cfg_scale"} {
 			want, _ := json.Marshal(req[k])
 			got, _ := json.Marshal(g.params[k])
-			Expect(string(got)).To(MatchJSON(string(want)), "parameters.%s", k)
+			Expect(string(got)).To(MatchJSON(string(want)), "expected parameters.%s to echo %s, got %s", k, want, shorten(string(got), 80))
 		}
 	})
 
@@ -82,15 +81,15 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 	// without a grid by default (process_images_inner; save_images false).
 	conformIt("TXT2IMG-007", "returns batch_size×n_iter images", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(map[string]any{"batch_size": 2, "n_iter": 2, "steps": 2}))
-		Expect(g.images).To(HaveLen(4))
-		Expect(g.infoInts("all_seeds")).To(HaveLen(4))
+		expectCount(len(g.images), 4, "images (batch_size 2 × n_iter 2)")
+		expectCount(len(g.infoInts("all_seeds")), 4, "info.all_seeds entries (batch_size 2 × n_iter 2)")
 	})
 
 	// Requirement: TXT2IMG-008. send_images false MUST return no images
 	// while info still describes the generation (api.py text2imgapi).
 	conformIt("TXT2IMG-008", "returns no images with send_images false", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(map[string]any{"send_images": false}))
-		Expect(g.images).To(BeEmpty())
+		expectCount(len(g.images), 0, "images with send_images false")
 		Expect(g.info).To(HaveKey("seed"))
 	})
 })

@@ -69,9 +69,9 @@ var _ = Describe("A1111's own HTTP tests", func() {
 		for _, c := range cases {
 			By(c.name)
 			g := txt2img(ctx, c.body)
-			Expect(g.images).To(HaveLen(c.images), "%s: images", c.name)
+			expectCount(len(g.images), c.images, c.name+": images")
 			for i, img := range g.images {
-				Expect(img.Bounds().Dy()).To(Equal(c.height), "%s: image %d height", c.name, i)
+				Expect(img.Bounds().Dy()).To(Equal(c.height), "%s: expected image %d to be %d pixels high, got %d", c.name, i, c.height, img.Bounds().Dy())
 			}
 			if c.body["tiling"] == true {
 				Expect(g.infotexts()).To(HaveEach(ContainSubstring("Tiling: True")), "%s: tiling MUST be applied and recorded, not ignored", c.name)
@@ -112,8 +112,8 @@ var _ = Describe("A1111's own HTTP tests", func() {
 		for _, c := range cases {
 			By(c.name)
 			g := generate(ctx, "/img2img", c.body)
-			Expect(g.images).To(HaveLen(1), "%s: images", c.name)
-			Expect(g.images[0].Bounds().Dx()).To(Equal(c.size), "%s: width", c.name)
+			expectCount(len(g.images), 1, c.name+": image")
+			Expect(g.images[0].Bounds().Dx()).To(Equal(c.size), "%s: expected an image %d pixels wide, got %d", c.name, c.size, g.images[0].Bounds().Dx())
 		}
 	})
 })

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -74,31 +73,32 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	s.sampler = pickSampler(ctx)
 }, NodeTimeout(2*time.Minute))
 
-// pickSampler prefers Euler (present in every documented server, as
-// "Euler" in A1111 and "euler" in sd.cpp: names are matched without case,
-// and the server's own spelling is sent) and otherwise takes the first
-// listed sampler.
+// pickSampler prefers Euler, matched without regard to case against the
+// listed names and aliases and sent as the server spells it (sd.cpp lists
+// "euler"); otherwise the first listed sampler that is not a "default"
+// placeholder.
 func pickSampler(ctx context.Context) string {
 	ex := suite.client.Do(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/samplers"})
-	var list []struct {
-		Name string `json:"name"`
-	}
+	var list []listedSampler
 	if ex.Status != http.StatusOK || json.Unmarshal(ex.Body, &list) != nil || len(list) == 0 {
 		return "Euler"
 	}
-	names := make([]string, len(list))
-	for i, s := range list {
-		names[i] = s.Name
-	}
-	return chooseSampler(names)
+	return chooseSampler(list)
 }
 
-// chooseSampler picks Euler from names, whatever its case, else the first.
-func chooseSampler(names []string) string {
-	if i := slices.IndexFunc(names, func(n string) bool { return strings.EqualFold(n, "Euler") }); i >= 0 {
-		return names[i]
+// chooseSampler is pickSampler's choice from a non-empty list.
+func chooseSampler(list []listedSampler) string {
+	for _, s := range list {
+		if s.names("Euler") {
+			return s.Name
+		}
 	}
-	return names[0]
+	for _, s := range list {
+		if !strings.EqualFold(s.Name, "default") {
+			return s.Name
+		}
+	}
+	return list[0].Name
 }
 
 // call sends r and fails the spec on a transport error or a response
@@ -107,7 +107,7 @@ func call(ctx context.Context, r Request) *Exchange {
 	ex := suite.client.Do(ctx, r)
 	ExpectWithOffset(1, ex.Err).NotTo(HaveOccurred(), "%s %s", r.Method, r.Path)
 	skipIfSubstituted(ex)
-	ExpectWithOffset(1, ex.Violation).To(BeEmpty(), "the response breaks the contract (openapi/sdapi.yaml):\n%s", ex.Describe())
+	ExpectWithOffset(1, ex.Violation).To(BeEmpty(), "expected a response matching the contract (openapi/sdapi.yaml), got one that breaks it: %s\n%s", firstLine(ex.Violation), ex.Describe())
 	return ex
 }
 
@@ -137,13 +137,13 @@ func post(ctx context.Context, path string, body any) *Exchange {
 
 // expectStatus fails unless ex answered code.
 func expectStatus(ex *Exchange, code int) {
-	ExpectWithOffset(1, ex.Status).To(Equal(code), "expected %d %s\n%s", code, http.StatusText(code), ex.Describe())
+	ExpectWithOffset(1, ex.Status).To(Equal(code), "expected %d %s from %s %s, got %s\n%s", code, http.StatusText(code), ex.Req.Method, ex.Req.Path, ex.Seen(), ex.Describe())
 }
 
 // decode unmarshals ex's body into a T, failing the spec otherwise.
 func decode[T any](ex *Exchange) T {
 	var v T
-	ExpectWithOffset(1, json.Unmarshal(ex.Body, &v)).To(Succeed(), "body is not the expected JSON\n%s", ex.Describe())
+	ExpectWithOffset(1, json.Unmarshal(ex.Body, &v)).To(Succeed(), "expected a JSON body of type %T from %s %s, got %s\n%s", v, ex.Req.Method, ex.Req.Path, ex.Seen(), ex.Describe())
 	return v
 }
 
