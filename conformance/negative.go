@@ -65,7 +65,7 @@ func negativeCases(op *openapi3.Operation, base map[string]any, category string)
 		out = append(out, negCase{Name: "truncated object", Body: []byte(`{"prompt": "a cat", `)},
 			negCase{Name: "bare word", Body: []byte(`{bad json`)})
 	case negShape:
-		out = append(out, negCase{Name: "empty body", Body: []byte{}}, negCase{Name: "a JSON array", Body: []byte(`[]`)},
+		out = append(out, negCase{Name: "empty body", Body: []byte{}}, negCase{Name: "a JSON array that is no list of pairs", Body: []byte(`[1]`)},
 			negCase{Name: "a JSON string", Body: []byte(`"text"`)})
 	case negWrongType:
 		for _, name := range sortedProps(schema) {
