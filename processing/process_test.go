@@ -161,7 +161,7 @@ func TestEncodeForSave(t *testing.T) {
 		{"webp", "x", "", ErrUnsupported},
 		{"bmp", "x", "", ErrInvalidImageFormat},
 	} {
-		b, err := encodeForSave(img, tc.format, tc.params, 90)
+		b, err := EncodeImage(img, tc.format, tc.params, 90, false)
 		if !errors.Is(err, tc.wantErr) {
 			t.Fatalf("%s: err = %v, want %v", tc.format, err, tc.wantErr)
 		}

@@ -103,7 +103,7 @@ func (pr *Processor) saveImage(j *job, img image.Image, t saveTarget) (string, e
 	if t.grid {
 		format = o.str("grid_format", "png")
 	}
-	data, err := encodeForSave(img, format, t.params, int(o.num("jpeg_quality", 80)))
+	data, err := EncodeImage(img, format, t.params, int(o.num("jpeg_quality", 80)), false)
 	if err != nil {
 		return "", err
 	}

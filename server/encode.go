@@ -1,18 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"image"
-	"image/jpeg"
-	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 
-	"github.com/sdapi/sdapi/processing/imagemeta"
+	"github.com/sdapi/sdapi/processing"
 )
 
 // apiImageOptions are the options encode_pil_to_base64 reads. A1111 reads
@@ -69,7 +64,7 @@ func (s *Server) encodeImagesBase64(imgs []image.Image, infotexts []string) ([]s
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			b, err := encodeForAPI(img, o.format, params, o.quality)
+			b, err := processing.EncodeImage(img, o.format, params, o.quality, true)
 			out[i], errs[i] = base64.StdEncoding.EncodeToString(b), err
 		})
 	}
@@ -78,35 +73,4 @@ func (s *Server) encodeImagesBase64(imgs []image.Image, infotexts []string) ([]s
 		return nil, err
 	}
 	return out, nil
-}
-
-// encodeForAPI is encode_pil_to_base64 before the base64 step, for an
-// image whose info["parameters"] is params ("" for none):
-//   - png: a "parameters" text chunk when params is not empty;
-//   - jpg/jpeg: EXIF UserComment holding params (empty when there is
-//     none), at quality;
-//   - webp: an honest 501, this server has no WebP encoder;
-//   - anything else: A1111's HTTPException 500 "Invalid image format".
-func encodeForAPI(img image.Image, format, params string, quality int) ([]byte, error) {
-	switch strings.ToLower(format) {
-	case "png":
-		var text []imagemeta.Text
-		if params != "" {
-			text = []imagemeta.Text{{Key: "parameters", Value: params}}
-		}
-		return imagemeta.EncodePNG(img, text)
-	case "jpg", "jpeg":
-		if quality <= 0 || quality > 100 {
-			quality = 80
-		}
-		var buf bytes.Buffer
-		// RGBA is flattened to RGB by the encoder, as Pillow's convert("RGB").
-		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
-			return nil, fmt.Errorf("encode jpeg: %w", err)
-		}
-		return imagemeta.WithJPEGUserComment(buf.Bytes(), params)
-	case "webp":
-		return nil, notImplemented(fmt.Sprintf("webp encoding (samples_format %q)", format))
-	}
-	return nil, httpException(http.StatusInternalServerError, "Invalid image format")
 }

@@ -79,9 +79,8 @@ func FuzzDecodeGeneration(f *testing.F) {
 			return
 		}
 		p := req.p
-		var echo bytes.Buffer
-		if err := writePyJSON(&echo, req.params); err != nil || !json.Valid(echo.Bytes()) {
-			t.Fatalf("parameters echo does not encode: %v %s", err, echo.Bytes())
+		if echo, err := marshalPy(req.params); err != nil || !json.Valid(echo) {
+			t.Fatalf("parameters echo does not encode: %v %s", err, echo)
 		}
 		if err := srv.cfg.Limits.Processing().Check(p); err != nil {
 			t.Fatalf("accepted parameters over a limit: %v", err)

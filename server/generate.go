@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -106,27 +105,9 @@ type generated struct {
 }
 
 // write sends g as TextToImageResponse/ImageToImageResponse: keys in the
-// model's order, parameters as pydantic holds them (see writePyJSON).
+// model's order, parameters as pydantic holds them (pyDict).
 func (g generated) write(w http.ResponseWriter) error {
-	var b bytes.Buffer
-	b.WriteString(`{"images":[`)
-	for i, im := range g.images {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeJSONString(&b, im)
-	}
-	b.WriteString(`],"parameters":`)
-	if err := writePyJSON(&b, g.params); err != nil {
-		return fmt.Errorf("encode parameters: %w", err)
-	}
-	b.WriteString(`,"info":`)
-	writeJSONString(&b, g.info)
-	b.WriteByte('}')
-	w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(b.Bytes())
-	return err
+	return ok200(pyObject{{Key: "images", Value: g.images}, {Key: "parameters", Value: g.params}, {Key: "info", Value: g.info}}).visit(w)
 }
 
 // runGeneration is text2imgapi and img2imgapi: the body is decoded, the

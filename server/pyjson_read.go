@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/sdapi/sdapi/internal/pyfmt"
 )
 
 // A request body is read into a tree of Python's json.loads values, so
@@ -42,6 +40,16 @@ func (d *pyDict) set(k string, v any) {
 		d.keys = append(d.keys, k)
 	}
 	d.vals[k] = v
+}
+
+// MarshalJSON writes the dict in its key order, through marshalPy as
+// every response body: ints as ints, floats as Python's repr (7.0).
+func (d *pyDict) MarshalJSON() ([]byte, error) {
+	obj := make(pyObject, len(d.keys))
+	for i, k := range d.keys {
+		obj[i] = pyMember{Key: k, Value: d.vals[k]}
+	}
+	return marshalPy(obj)
 }
 
 func (d *pyDict) get(k string) (any, bool) {
@@ -209,82 +217,6 @@ func plainValue(v any) any {
 		return out
 	}
 	return v
-}
-
-// writePyJSON writes v as Starlette's JSONResponse renders the value
-// pydantic holds (compact separators, UTF-8): ints as ints, floats as
-// Python's repr (7.0), dicts in their key order. Plain Go values (from
-// apply_infotext) are written by their Go type: int kinds as ints,
-// float64 as a Python float.
-func writePyJSON(b *bytes.Buffer, v any) error {
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(x))
-	case string:
-		writeJSONString(b, x)
-	case pyInt:
-		b.WriteString(x.String())
-	case int:
-		b.WriteString(strconv.Itoa(x))
-	case int64:
-		b.WriteString(strconv.FormatInt(x, 10))
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			// Starlette renders with allow_nan=False.
-			return errors.New("out of range float values are not JSON compliant")
-		}
-		b.WriteString(pyfmt.Float(x))
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if err := writePyJSON(b, e); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
-	case []string:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeJSONString(b, e)
-		}
-		b.WriteByte(']')
-	case *pyDict:
-		b.WriteByte('{')
-		for i, k := range x.keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeJSONString(b, k)
-			b.WriteByte(':')
-			if err := writePyJSON(b, x.vals[k]); err != nil {
-				return err
-			}
-		}
-		b.WriteByte('}')
-	default:
-		// Other plain values (maps from apply_infotext): encoding/json.
-		enc, err := json.Marshal(x)
-		if err != nil {
-			return err
-		}
-		b.Write(enc)
-	}
-	return nil
-}
-
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	b.Truncate(b.Len() - 1)
 }
 
 // detail is FastAPI's item for a body json.loads refuses: msg is

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -25,11 +24,11 @@ func decodeOK(t *testing.T, mode processing.Mode, body string) *genRequest {
 
 func echoJSON(t *testing.T, v any) string {
 	t.Helper()
-	var b bytes.Buffer
-	if err := writePyJSON(&b, v); err != nil {
+	b, err := marshalPy(v)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return b.String()
+	return string(b)
 }
 
 // TestDecodeCoercesAsPydantic: what pydantic v1's validators make of each
