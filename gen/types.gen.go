@@ -1689,11 +1689,9 @@ type PNGInfoResponse struct {
 // ProgressResponse defines model for ProgressResponse.
 type ProgressResponse struct {
 	// Progress The progress with a range of 0 to 1
-	Progress    float64 `json:"progress"`
-	EtaRelative float64 `json:"eta_relative"`
-
-	// State shared.state.dict() of A1111 (modules/shared_state.py).
-	State ProgressState `json:"state"`
+	Progress    float64       `json:"progress"`
+	EtaRelative float64       `json:"eta_relative"`
+	State       ProgressState `json:"state"`
 
 	// CurrentImage The current image in base64 format. opts.show_progress_every_n_steps is required for this to work.
 	CurrentImage *string `json:"current_image"`
