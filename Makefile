@@ -110,7 +110,9 @@ conform: $(ORT_LIB) ## Start the reference server with the emitted test model on
 # conformance/prism_test.go. A response violation in Prism's sl-violations
 # header fails; request violations of the negative checks are expected and
 # listed in out/conform-prism/prism-violations.md. ERR-003 is left out: Prism
-# answers malformed JSON itself (400 invalid_json) and never forwards it. Prism
+# answers malformed JSON itself (400 invalid_json) and never forwards it;
+# ERR-011 too: a body without Content-Type reaches the server altered. Prism
+# runs with --cors=false so that CORS-001 judges the server's headers. Prism
 # answers a server 501 with a mock ("re-mocking"): those checks are skipped
 # with that reason and the calls listed, never judged on the mock.
 conform-prism: $(NODE_STAMP) $(ORT_LIB) ## Conformance suite through a Prism validation proxy; fails on response violations (report in out/conform-prism)
