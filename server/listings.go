@@ -156,7 +156,7 @@ func (s *Server) GetScriptInfoSdapiV1ScriptInfoGet(ctx context.Context, _ gen.Ge
 		name, alwaysOn, img2img := info.Name, info.IsAlwaysOn, info.IsImg2Img
 		out = append(out, gen.ScriptInfo{Name: &name, IsAlwayson: &alwaysOn, IsImg2img: &img2img, Args: args})
 	}
-	return out, nil
+	return ok200(out), nil // arg values and bounds print as Python holds them (0.8, 1.0)
 }
 
 // scripts is the Processor's script registry; nil (no scripts) without one.
@@ -221,5 +221,9 @@ func (r pyJSON) VisitGetSchedulersSdapiV1SchedulersGetResponse(w http.ResponseWr
 }
 
 func (r pyJSON) VisitGetUpscalersSdapiV1UpscalersGetResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
+
+func (r pyJSON) VisitGetScriptInfoSdapiV1ScriptInfoGetResponse(w http.ResponseWriter) error {
 	return r.visit(w)
 }
