@@ -105,12 +105,44 @@ type xyzAxis struct {
 	vals []any
 }
 
+// xyzArgs are x/y/z plot's script_args by name, in the order of A1111's
+// Script.run: per axis (X, Y, Z) its type, values and dropdown values, then
+// draw_legend (9), include_lone_images, include_sub_grids, no_fixed_seeds,
+// vary_seeds_x/y/z, margin_size (16) and csv_mode. The legend and margin
+// are not drawn here, so they are not read.
+type xyzArgs struct {
+	axes                         [3]xyzAxisArgs
+	includeLone, includeSubGrids bool
+	noFixedSeeds                 bool
+	varySeeds                    [3]bool
+	csvMode                      bool
+}
+
+type xyzAxisArgs struct {
+	typ      any // an index into the mode's axes, or a label
+	values   string
+	dropdown []string
+}
+
+func parseXYZArgs(args []any) xyzArgs {
+	a := xyzArgs{
+		includeLone:     argBool(args, 10),
+		includeSubGrids: argBool(args, 11),
+		noFixedSeeds:    argBool(args, 12),
+		varySeeds:       [3]bool{argBool(args, 13), argBool(args, 14), argBool(args, 15)},
+		csvMode:         argBool(args, 17),
+	}
+	for i := range a.axes {
+		a.axes[i] = xyzAxisArgs{typ: at(args, 3*i), values: argString(args, 3*i+1), dropdown: argStrings(args, 3*i+2)}
+	}
+	return a
+}
+
 // Run implements processing.SelectableScript.
-func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, args []any) (*processing.Processed, error) {
-	includeLone, includeSubGrids := argBool(args, 10), argBool(args, 11)
-	noFixedSeeds := argBool(args, 12)
-	vary := [3]bool{argBool(args, 13), argBool(args, 14), argBool(args, 15)}
-	csvMode := argBool(args, 17)
+func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
+	args := parseXYZArgs(rawArgs)
+	includeLone, includeSubGrids := args.includeLone, args.includeSubGrids
+	noFixedSeeds, vary, csvMode := args.noFixedSeeds, args.varySeeds, args.csvMode
 	if !noFixedSeeds {
 		p.Seed = env.FixSeed(p.Seed)
 		p.Subseed = env.FixSeed(p.Subseed)
@@ -121,11 +153,11 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 	axes := axesFor(p.Mode)
 	var ax [3]xyzAxis
 	for i := range ax {
-		opt, err := axisArg(axes, at(args, 3*i))
+		opt, err := axisArg(axes, args.axes[i].typ)
 		if err != nil {
 			return nil, err
 		}
-		text, dropdown := argString(args, 3*i+1), argStrings(args, 3*i+2)
+		text, dropdown := args.axes[i].values, args.axes[i].dropdown
 		if opt.hasChoices && !csvMode {
 			text = csvJoin(dropdown)
 		}
