@@ -132,7 +132,7 @@ func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRu
 	// sample_hr_pass still upscales, and its sampler stops at its first
 	// model call and returns the upscaled init latent, which is decoded.
 	st.NextBatch(2*n+1, j.hr.steps)
-	res, err := pr.hiresPass(ctx, hrRunnerOr(hrRunner, r), j, first, latents, req, n, st)
+	res, err := pr.hiresPass(ctx, hrRunnerOr(hrRunner, r), j, firstPass{images: first, latents: latents, req: req}, n, st)
 	if errors.Is(err, errStopped) {
 		if res.Images == nil {
 			return first, true, nil

@@ -215,11 +215,18 @@ func crop(img image.Image, r image.Rectangle) *image.NRGBA {
 	return dst
 }
 
-// hiresPass runs the second pass of one batch on r. first and latents are
-// the first pass's images and latents (latents nil when the runner gave
-// none or the batch came from firstpass_image); base is the first pass's
-// request.
-func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, first []image.Image, latents [][]float32, base runner.Request, n int, st *State) (runner.Result, error) {
+// firstPass is what the hires pass starts from: the first pass's images,
+// its latents (nil when the runner gave none or the batch came from
+// firstpass_image) and its request.
+type firstPass struct {
+	images  []image.Image
+	latents [][]float32
+	req     runner.Request
+}
+
+// hiresPass runs the second pass of batch n on r, from the first pass fp.
+func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, fp firstPass, n int, st *State) (runner.Result, error) {
+	first, latents, base := fp.images, fp.latents, fp.req
 	hr := &j.hr
 	// sample_hr_pass passes its steps to sample_img2img, so exactly
 	// hr.steps run (setup_img2img_steps), whatever the strength.
