@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/draw"
 	"math"
 
+	"github.com/sdapi/sdapi/internal/imgconv"
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
 )
@@ -101,7 +101,7 @@ func prepareMask(ctx context.Context, p *Params, w, h int) (*image.Gray, error) 
 	if err != nil {
 		return nil, fmt.Errorf("mask: %w", err)
 	}
-	src := toNRGBA(resized)
+	src := imgconv.ToNRGBA(resized)
 	out := image.NewGray(image.Rect(0, 0, w, h))
 	for i := range out.Pix {
 		out.Pix[i] = src.Pix[4*i]
@@ -112,7 +112,7 @@ func prepareMask(ctx context.Context, p *Params, w, h int) (*image.Gray, error) 
 // flatten composites im over white, as A1111's images.flatten with the
 // default img2img_background_color, and returns an opaque image.
 func flatten(im image.Image) *image.NRGBA {
-	src := toNRGBA(im)
+	src := imgconv.ToNRGBA(im)
 	out := image.NewNRGBA(src.Rect)
 	for i := 0; i < len(src.Pix); i += 4 {
 		a := float64(src.Pix[i+3]) / 255
@@ -128,7 +128,7 @@ func flatten(im image.Image) *image.NRGBA {
 // image has transparency, else its luminance (PIL's convert('L'),
 // ITU-R 601-2); with round, values above 128 become 255 and the rest 0.
 func binaryMask(im image.Image, round bool) *image.Gray {
-	src := toNRGBA(im)
+	src := imgconv.ToNRGBA(im)
 	useAlpha := false
 	for i := 3; i < len(src.Pix); i += 4 {
 		if src.Pix[i] != 255 {
@@ -212,16 +212,4 @@ func reflect101(i, n int) int {
 		}
 	}
 	return i
-}
-
-// toNRGBA returns im as a non-premultiplied RGBA image with its origin at
-// (0, 0) (a copy unless it already is one; callers never write to it).
-func toNRGBA(im image.Image) *image.NRGBA {
-	if n, ok := im.(*image.NRGBA); ok && n.Rect.Min == (image.Point{}) {
-		return n
-	}
-	b := im.Bounds()
-	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(out, out.Rect, im, b.Min, draw.Src)
-	return out
 }

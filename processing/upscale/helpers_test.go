@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sdapi/sdapi/internal/imgconv"
 )
 
 // golden is testdata/golden.json, written by testdata/gen_golden.py.
@@ -79,7 +81,7 @@ func loadPNG(t testing.TB, name string) image.Image {
 // channel values differ at all.
 func compareImages(t *testing.T, got, want image.Image, tol int) {
 	t.Helper()
-	g, w := toNRGBA(got), toNRGBA(want)
+	g, w := imgconv.ToNRGBA(got), imgconv.ToNRGBA(want)
 	if g.Rect.Size() != w.Rect.Size() {
 		t.Fatalf("size = %v, want %v", g.Rect.Size(), w.Rect.Size())
 	}

@@ -14,6 +14,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/sdapi/sdapi/internal/imgconv"
 )
 
 // Filter is a Pillow resampling filter.
@@ -330,7 +332,7 @@ func coord(v float64) int {
 // Pillow does for RGBA (not for NEAREST). The result always has its own
 // pixels. A non-positive w or h gives an empty image; Pillow raises.
 func Resize(img image.Image, w, h int, filter Filter) *image.NRGBA {
-	src := toNRGBA(img)
+	src := imgconv.ToNRGBA(img)
 	return resizeBox(src, w, h, filter, [4]float32{0, 0, float32(src.Rect.Dx()), float32(src.Rect.Dy())})
 }
 

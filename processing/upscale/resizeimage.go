@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"image"
+
+	"github.com/sdapi/sdapi/internal/imgconv"
 )
 
 // The resize modes of A1111's images.resize_image (img2img's resize_mode).
@@ -32,7 +34,7 @@ func ResizeImageContext(ctx context.Context, mode int, img image.Image, w, h int
 		return nil, fmt.Errorf("%w: target size %dx%d", ErrInvalid, w, h)
 	}
 	gray := isGray(img)
-	im := toNRGBA(img)
+	im := imgconv.ToNRGBA(img)
 	resize := func(w, h int) (*image.NRGBA, error) {
 		if w <= 0 || h <= 0 {
 			return nil, fmt.Errorf("%w: intermediate size %dx%d", ErrInvalid, w, h)

@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/sdapi/sdapi/internal/imgconv"
 )
 
 // ModelUpscaler is an upscaling model (ESRGAN-like, run through ONNX
@@ -91,7 +93,7 @@ func (u Upscaler) doUpscale(ctx context.Context, img *image.NRGBA, scale float64
 		if err != nil {
 			return nil, fmt.Errorf("upscaler %s: %w", u.Name, err)
 		}
-		return toNRGBA(out), nil
+		return imgconv.ToNRGBA(out), nil
 	}
 	return img, nil
 }
@@ -102,7 +104,7 @@ func (u Upscaler) doUpscale(ctx context.Context, img *image.NRGBA, scale float64
 // size. It returns ErrInvalid if the target is empty and ctx.Err() if ctx
 // ends between steps (A1111 stops on interrupt).
 func (u Upscaler) Upscale(ctx context.Context, img image.Image, scale float64) (*image.NRGBA, error) {
-	cur := toNRGBA(img)
+	cur := imgconv.ToNRGBA(img)
 	w, h := cur.Rect.Dx(), cur.Rect.Dy()
 	destW := int(math.Floor(float64(w)*scale/8) * 8)
 	destH := int(math.Floor(float64(h)*scale/8) * 8)

@@ -9,6 +9,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/imgconv"
 	"github.com/sdapi/sdapi/runner/rng"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
@@ -34,7 +35,7 @@ func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise samplin
 		g.overlay = make([]*image.NRGBA, len(in.Images))
 	}
 	for i, src := range in.Images {
-		im := toNRGBA(src) // flattened and resized by the caller (runner.Init)
+		im := imgconv.ToNRGBA(src) // flattened and resized by the caller (runner.Init)
 		if in.Mask != nil {
 			g.overlay[i] = im
 			if in.Mask.Fill == 0 {

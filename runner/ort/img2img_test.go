@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"testing"
 
+	"github.com/sdapi/sdapi/internal/imgconv"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/onnxgen"
 	"github.com/sdapi/sdapi/runner/sampling"
@@ -172,7 +173,7 @@ func TestInpaintingKeepsUnmaskedPixels(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s fill %d: %v", smp, fill, err)
 				}
-				got := toNRGBA(res.Images[0])
+				got := imgconv.ToNRGBA(res.Images[0])
 				kept, painted := image.Rect(48, 0, 64, 64), image.Rect(0, 0, 16, 64)
 				if invert {
 					kept, painted = painted, kept

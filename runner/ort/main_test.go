@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sdapi/sdapi/internal/imgconv"
 	"github.com/sdapi/sdapi/internal/testenv"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/onnxgen"
@@ -120,7 +121,7 @@ func maxDiff(tb testing.TB, a, b image.Image) (int, float64) {
 	if a.Bounds() != b.Bounds() {
 		tb.Fatalf("bounds %v vs %v", a.Bounds(), b.Bounds())
 	}
-	pa, pb := toNRGBA(a).Pix, toNRGBA(b).Pix
+	pa, pb := imgconv.ToNRGBA(a).Pix, imgconv.ToNRGBA(b).Pix
 	worst, sum := 0, 0
 	for i := range pa {
 		d := int(pa[i]) - int(pb[i])

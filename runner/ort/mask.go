@@ -4,6 +4,7 @@ import (
 	"image"
 	"math"
 
+	"github.com/sdapi/sdapi/internal/imgconv"
 	"github.com/sdapi/sdapi/runner"
 )
 
@@ -17,7 +18,7 @@ type inpaintMask struct {
 // prepareMask takes the caller's prepared mask (runner.Mask) as
 // latent_mask and derives mask_for_overlay = clip(2·mask, 0, 255).
 func prepareMask(m *runner.Mask) inpaintMask {
-	src := toNRGBA(m.Image)
+	src := imgconv.ToNRGBA(m.Image)
 	out := inpaintMask{image: image.NewGray(src.Rect), overlay: image.NewGray(src.Rect)}
 	for i := range out.image.Pix {
 		v := src.Pix[4*i]
@@ -25,7 +26,7 @@ func prepareMask(m *runner.Mask) inpaintMask {
 		out.overlay.Pix[i] = uint8(min(2*int(v), 255))
 	}
 	if m.Latent != nil { // a script's latent_mask (validated: same size)
-		lat := toNRGBA(m.Latent)
+		lat := imgconv.ToNRGBA(m.Latent)
 		for i := range out.image.Pix {
 			out.image.Pix[i] = lat.Pix[4*i]
 		}

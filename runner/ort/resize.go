@@ -1,26 +1,12 @@
 package ort
 
 import (
-	"image"
-	"image/draw"
 	"math"
 )
 
 // Image resizing happens in processing (A1111's images.resize_image, see
 // runner.Init). The runner resizes only latents (bilinear, in img2img.go)
 // and the inpainting mask down to the latent grid (bicubicPlane).
-
-// toNRGBA returns im as a non-premultiplied RGBA image with its origin at
-// (0, 0) (a copy unless it already is one).
-func toNRGBA(im image.Image) *image.NRGBA {
-	if n, ok := im.(*image.NRGBA); ok && n.Rect.Min == (image.Point{}) {
-		return n
-	}
-	b := im.Bounds()
-	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(out, out.Rect, im, b.Min, draw.Src)
-	return out
-}
 
 // bicubicPlane resizes one w×h float plane to nw×nh with PIL's BICUBIC
 // filter (a = −0.5; support widened when shrinking, as precompute_coeffs

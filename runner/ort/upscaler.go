@@ -10,6 +10,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/imgconv"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
@@ -226,7 +227,7 @@ func (u *Upscaler) run(ro *onnxruntime.RunOptions, px []float32, w, h int) ([]fl
 // planes converts img to planar RGB (or BGR) floats in 0..1, composited
 // over black as Pillow's convert("RGB") drops alpha.
 func (u *Upscaler) planes(img image.Image) []float32 {
-	src := toNRGBA(img)
+	src := imgconv.ToNRGBA(img)
 	w, h := src.Rect.Dx(), src.Rect.Dy()
 	n := w * h
 	px := make([]float32, 3*n)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/sdapi/sdapi/internal/imgconv"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/onnxgen"
 )
@@ -47,7 +48,7 @@ func upscale(t *testing.T, u *Upscaler, img image.Image) *image.NRGBA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return toNRGBA(out)
+	return imgconv.ToNRGBA(out)
 }
 
 // Ensure models of each shape load with the right scale and enlarge by it,
@@ -100,7 +101,7 @@ func TestUpscalerDeterministic(t *testing.T) {
 	}
 	// The nearest-neighbour path of the test model dominates: the output
 	// is an enlargement of the input.
-	small := toNRGBA(img)
+	small := imgconv.ToNRGBA(img)
 	if d := int(a.Pix[a.PixOffset(41, 37)]) - int(small.Pix[small.PixOffset(10, 9)]); d < -40 || d > 40 {
 		t.Errorf("output pixel far from its source (%d)", d)
 	}
