@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/draw"
-	"math"
 
 	"github.com/sdapi/sdapi/runner"
 )
@@ -78,7 +76,7 @@ func (pr *Processor) run(ctx context.Context, st *State, j *job, r, hrRunner run
 	indexOfFirst := 0
 	generated := len(out.images)
 	if (jo.returnGrid || jo.gridSave) && !(p.DoNotSaveGrid || !p.SaveImages) && !(generated < 2 && jo.gridOnlyIfMultiple) && generated > 0 {
-		grid := imageGrid(out.images, p.BatchSize)
+		grid := ImageGrid(out.images, jo.grid.Rows(len(out.images), p.BatchSize))
 		text := j.createInfotext(0, true)
 		if jo.returnGrid {
 			out.infotexts = append([]string{text}, out.infotexts...)
@@ -233,24 +231,4 @@ func strOrNil(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// imageGrid is images.image_grid with the default n_rows (-1): rows =
-// round(sqrt(n)), at most n; every cell the size of the first image.
-func imageGrid(imgs []image.Image, batchSize int) image.Image {
-	if len(imgs) == 1 {
-		return imgs[0]
-	}
-	_ = batchSize // used by A1111 only when n_rows is 0
-	rows := int(math.RoundToEven(math.Sqrt(float64(len(imgs)))))
-	rows = max(min(rows, len(imgs)), 1)
-	cols := (len(imgs) + rows - 1) / rows
-	b := imgs[0].Bounds()
-	w, h := b.Dx(), b.Dy()
-	grid := image.NewRGBA(image.Rect(0, 0, cols*w, rows*h))
-	for i, img := range imgs {
-		x, y := (i%cols)*w, (i/cols)*h
-		draw.Draw(grid, image.Rect(x, y, x+w, y+h), img, img.Bounds().Min, draw.Src)
-	}
-	return grid
 }

@@ -87,6 +87,7 @@ type jobOptions struct {
 	returnGrid             bool
 	gridSave               bool
 	gridOnlyIfMultiple     bool
+	grid                   GridLayout
 	betaAlpha, betaBeta    float64
 	initialNoiseMultiplier float64
 	// img2imgFixSteps is img2img_fix_steps: img2img samples exactly steps
@@ -130,6 +131,7 @@ func (pr *Processor) readJobOptions() jobOptions {
 		returnGrid:             o.boolean("return_grid", true),
 		gridSave:               o.boolean("grid_save", true),
 		gridOnlyIfMultiple:     o.boolean("grid_only_if_multiple", true),
+		grid:                   GridLayout{NRows: int(o.num("n_rows", -1)), PreventEmptySpots: o.boolean("grid_prevent_empty_spots", false)},
 		betaAlpha:              o.num("beta_dist_alpha", 0.6),
 		betaBeta:               o.num("beta_dist_beta", 0.6),
 		initialNoiseMultiplier: o.num("initial_noise_multiplier", 1.0),

@@ -379,7 +379,7 @@ func generate(ctx context.Context, st *State, r runner.Runner, req runner.Reques
 	req.OnStep = func(pg runner.Progress) {
 		st.Step(pg.Step)
 		if len(pg.Preview) > 0 {
-			st.SetCurrentImage(imageGrid(pg.Preview, len(pg.Preview)), pg.Step)
+			st.SetCurrentImage(ImageGrid(pg.Preview, GridLayout{NRows: -1}.Rows(len(pg.Preview), 1)), pg.Step)
 		}
 	}
 	res, err := r.Generate(bctx, req)

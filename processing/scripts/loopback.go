@@ -147,7 +147,7 @@ func (Loopback) Run(ctx context.Context, env processing.ScriptEnv, p processing.
 		return nil, errors.New("loopback: no job ran")
 	}
 	if len(history) > 1 && env.Bool("return_grid", true) {
-		all = append([]image.Image{imageGrid(history, 1)}, all...)
+		all = append([]image.Image{processing.ImageGrid(history, 1)}, all...)
 	}
 
 	// Processed(p, all_images, initial_seed, initial_info): the first

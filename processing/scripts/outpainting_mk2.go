@@ -287,7 +287,7 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 	images := all
 	unwanted := len(all) < 2 && env.Bool("grid_only_if_multiple", true)
 	if env.Bool("return_grid", true) && !unwanted {
-		images = append([]image.Image{imageGrid(all, defaultGridRows(env, len(all), 1))}, all...)
+		images = append([]image.Image{processing.ImageGrid(all, defaultGridRows(env, len(all), 1))}, all...)
 	}
 	return processedOf(first, images), nil
 }
@@ -307,23 +307,8 @@ func processedOf(first *processing.Processed, images []image.Image) *processing.
 	return &out
 }
 
-// defaultGridRows is image_grid's rows when none is given: n_rows when
-// positive, batch_size when 0, else round(√n) (or, with
-// grid_prevent_empty_spots, the largest divisor of n up to √n).
+// defaultGridRows is image_grid's rows when none is given, from the options.
 func defaultGridRows(env processing.ScriptEnv, n, batchSize int) int {
-	var rows int
-	switch nr := int(env.Number("n_rows", -1)); {
-	case nr > 0:
-		rows = nr
-	case nr == 0:
-		rows = batchSize
-	case env.Bool("grid_prevent_empty_spots", false):
-		rows = int(math.Floor(math.Sqrt(float64(n))))
-		for rows > 1 && n%rows != 0 {
-			rows--
-		}
-	default:
-		rows = int(math.RoundToEven(math.Sqrt(float64(n))))
-	}
-	return max(min(rows, n), 1)
+	g := processing.GridLayout{NRows: int(env.Number("n_rows", -1)), PreventEmptySpots: env.Bool("grid_prevent_empty_spots", false)}
+	return g.Rows(n, batchSize)
 }

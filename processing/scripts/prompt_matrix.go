@@ -113,7 +113,7 @@ func (PromptMatrix) Run(ctx context.Context, env processing.ScriptEnv, p process
 	if len(res.Raw) == 0 {
 		return res, nil
 	}
-	grid := imageGrid(res.Raw, 1<<((parts-1)/2))
+	grid := processing.ImageGrid(res.Raw, 1<<((parts-1)/2))
 	res.Raw = insert(res.Raw, 0, grid)
 	res.IndexOfFirstImage = 1
 	res.Infotexts = insert(res.Infotexts, 0, at(res.Infotexts, 0))

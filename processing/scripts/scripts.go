@@ -14,9 +14,6 @@ package scripts
 import (
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
-	"math"
 	"strconv"
 	"strings"
 
@@ -152,28 +149,6 @@ func argStrings(args []any, i int) []string {
 		out = append(out, fmt.Sprint(v))
 	}
 	return out
-}
-
-// imageGrid is images.image_grid with an explicit row count: cells the
-// size of the largest image, smaller images centred, on opts'
-// grid_background_color default (white).
-func imageGrid(imgs []image.Image, rows int) image.Image {
-	rows = max(min(rows, len(imgs)), 1)
-	cols := int(math.Ceil(float64(len(imgs)) / float64(rows)))
-	w, h := 0, 0
-	for _, img := range imgs {
-		w = max(w, img.Bounds().Dx())
-		h = max(h, img.Bounds().Dy())
-	}
-	grid := image.NewRGBA(image.Rect(0, 0, cols*w, rows*h))
-	draw.Draw(grid, grid.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	for i, img := range imgs {
-		b := img.Bounds()
-		x := i%cols*w + (w-b.Dx())/2
-		y := i/cols*h + (h-b.Dy())/2
-		draw.Draw(grid, image.Rect(x, y, x+b.Dx(), y+b.Dy()), img, b.Min, draw.Src)
-	}
-	return grid
 }
 
 // blank is Image.new(mode, size): a black image.

@@ -310,13 +310,13 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 	per := len(xs) * len(ys)
 	for i := range zs {
 		start := i*per + i
-		grid := imageGrid(imgs[start:start+per], len(ys))
+		grid := processing.ImageGrid(imgs[start:start+per], len(ys))
 		imgs = insert(imgs, i, grid)
 		prompts = insert(prompts, i, prompts[start])
 		seeds = insert(seeds, i, seeds[start])
 		infos = insert(infos, i, subgridInfo[i])
 	}
-	zGrid := imageGrid(imgs[:len(zs)], 1)
+	zGrid := processing.ImageGrid(imgs[:len(zs)], 1)
 	imgs = insert(imgs, 0, zGrid)
 	infos = insert(infos, 0, mainInfo)
 
