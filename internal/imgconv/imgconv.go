@@ -1,11 +1,26 @@
-// Package imgconv holds the one image conversion the runner and the
-// processing layers share, so that each sees the same pixels.
+// Package imgconv holds the image conversion and the PIL resampling kernel
+// that the runner and the processing layers share, so that each sees the
+// same pixels.
 package imgconv
 
 import (
 	"image"
 	"image/color"
+	"math"
 )
+
+// PILBicubic is Pillow's BICUBIC filter kernel (a = -0.5, support 2).
+func PILBicubic(x float64) float64 {
+	const a = -0.5
+	x = math.Abs(x)
+	switch {
+	case x < 1:
+		return ((a+2)*x-(a+3))*x*x + 1
+	case x < 2:
+		return (((x-5)*x+8)*x - 4) * a
+	}
+	return 0
+}
 
 // ToNRGBA returns img as an *image.NRGBA whose bounds start at (0, 0). An
 // NRGBA already at the origin is returned as is (callers never write to it).

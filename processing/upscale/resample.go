@@ -55,7 +55,7 @@ func (f Filter) kernel() kernel {
 	case Bilinear:
 		return kernel{bilinearKernel, 1}
 	case Bicubic:
-		return kernel{bicubicKernel, 2}
+		return kernel{imgconv.PILBicubic, 2}
 	default:
 		return kernel{lanczosKernel, 3}
 	}
@@ -67,21 +67,6 @@ func bilinearKernel(x float64) float64 {
 	}
 	if x < 1 {
 		return 1 - x
-	}
-	return 0
-}
-
-// bicubicKernel is Pillow's Keys cubic with a = -0.5.
-func bicubicKernel(x float64) float64 {
-	const a = -0.5
-	if x < 0 {
-		x = -x
-	}
-	if x < 1 {
-		return ((a+2)*x-(a+3))*x*x + 1
-	}
-	if x < 2 {
-		return (((x-5)*x+8)*x - 4) * a
 	}
 	return 0
 }

@@ -2,6 +2,8 @@ package ort
 
 import (
 	"math"
+
+	"github.com/sdapi/sdapi/internal/imgconv"
 )
 
 // Image resizing happens in processing (A1111's images.resize_image, see
@@ -57,7 +59,7 @@ func bicubicTaps(in, out int) [][]tap {
 		var taps []tap
 		var sum float64
 		for i := lo; i < hi; i++ {
-			wt := bicubic((float64(i) - center + 0.5) / fs)
+			wt := imgconv.PILBicubic((float64(i) - center + 0.5) / fs)
 			taps = append(taps, tap{i, float32(wt)})
 			sum += wt
 		}
@@ -69,17 +71,4 @@ func bicubicTaps(in, out int) [][]tap {
 		res[o] = taps
 	}
 	return res
-}
-
-// bicubic is PIL's cubic kernel with a = −0.5.
-func bicubic(x float64) float64 {
-	const a = -0.5
-	x = math.Abs(x)
-	switch {
-	case x < 1:
-		return ((a+2)*x-(a+3))*x*x + 1
-	case x < 2:
-		return (((x-5)*x+8)*x - 4) * a
-	}
-	return 0
 }
