@@ -70,10 +70,10 @@ func (e *LimitError) Error() string { return e.Msg }
 func (e *LimitError) Unwrap() error { return ErrInvalid }
 
 // Check reports the first limit p exceeds, as a *LimitError, or nil. It
-// looks at the request's own fields only, so it is cheap and runs before
-// any image is decoded or the job is queued; Run checks again, and scripts
-// that rewrite Params (X/Y/Z plot's Size and Steps axes) are checked on
-// every Process they call.
+// looks at the request's own fields only, so it is cheap: Prepare runs it
+// before any image is decoded or the job is queued, and the jobs of a
+// script that rewrites Params (X/Y/Z plot's Size and Steps axes) are
+// checked on every Process they call.
 func (l Limits) Check(p Params) error {
 	if err := l.checkPrompts(p); err != nil {
 		return err

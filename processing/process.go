@@ -38,8 +38,8 @@ type Processor struct {
 	// Scripts are the selectable and always-on scripts Run resolves and
 	// Process runs the always-on hooks of; nil is none.
 	Scripts *Scripts
-	// Limits are checked by Run and by every Process a script calls; the
-	// zero value checks nothing.
+	// Limits are checked by Prepare and by every Process a script calls;
+	// the zero value checks nothing.
 	Limits Limits
 }
 
@@ -49,15 +49,21 @@ type Processor struct {
 // on error and panic; begins and ends the job in State; and returns the
 // images finished so far when the job is interrupted.
 func (pr *Processor) Process(ctx context.Context, p Params) (*Processed, error) {
+	alwaysOn, err := pr.Scripts.alwaysOn(&p)
+	if err != nil {
+		return nil, err
+	}
+	return pr.process(ctx, p, alwaysOn)
+}
+
+// process is Process with the always-on scripts already resolved: a job
+// Prepare made, and the jobs its selectable script runs, use its set.
+func (pr *Processor) process(ctx context.Context, p Params, alwaysOn alwaysOnSet) (*Processed, error) {
 	if pr.Models == nil {
 		return nil, ErrNoRunner
 	}
 	if p.BatchSize < 1 {
 		return nil, fmt.Errorf("%w: batch_size must be at least 1", ErrInvalid)
-	}
-	alwaysOn, err := pr.Scripts.alwaysOn(&p)
-	if err != nil {
-		return nil, err
 	}
 	if err := alwaysOn.beforeProcess(ctx, &p); err != nil {
 		return nil, err
@@ -76,7 +82,7 @@ func (pr *Processor) Process(ctx context.Context, p Params) (*Processed, error) 
 		return nil, err
 	}
 	j.alwaysOn = alwaysOn
-	if err := alwaysOn.process(ctx, scriptEnv{pr: pr, made: new(int)}, &p, j); err != nil {
+	if err := alwaysOn.process(ctx, scriptEnv{pr: pr, made: new(int), alwaysOn: alwaysOn}, &p, j); err != nil {
 		return nil, err
 	}
 	r, err := pr.Models.Runner(ctx, j.jo.checkpoint, j.jo.vae)

@@ -387,13 +387,21 @@ func (set alwaysOnSet) afterProcess(ctx context.Context, p *Params, res *Process
 	return nil
 }
 
-// Run is the API's generation entry point (text2imgapi/img2imgapi after
-// the request is parsed): it resolves p.ScriptName among the selectable
-// scripts of p.Mode and p.AlwaysonScripts, and then runs the selectable
-// script, which calls Process, or Process itself. Resolution errors are
-// *ScriptError values. The result's Raw are the images the script
-// assembled; the server encodes them for the response.
-func (pr *Processor) Run(ctx context.Context, p Params) (*Processed, error) {
+// Job is a generation request whose rules are decided: Prepare resolved
+// its selectable script and its always-on scripts and checked its limits,
+// and RunJob trusts that. Params may still take the images the server
+// decodes after the checks (init images, mask, firstpass image).
+type Job struct {
+	Params   Params
+	script   SelectableScript // nil: plain process_images
+	alwaysOn alwaysOnSet
+}
+
+// Prepare is what text2imgapi/img2imgapi decide before the queue lock: it
+// resolves p.ScriptName among the selectable scripts of p.Mode and
+// p.AlwaysonScripts (errors are *ScriptError values) and checks the
+// limits. Each of those rules is decided here only.
+func (pr *Processor) Prepare(p Params) (*Job, error) {
 	var name string
 	if p.ScriptName != nil {
 		name = *p.ScriptName
@@ -402,34 +410,55 @@ func (pr *Processor) Run(ctx context.Context, p Params) (*Processed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pr.Scripts.alwaysOn(&p); err != nil {
+	alwaysOn, err := pr.Scripts.alwaysOn(&p)
+	if err != nil {
 		return nil, err
 	}
 	if err := pr.Limits.Check(p); err != nil {
 		return nil, err
 	}
-	if sel == nil {
-		return pr.Process(ctx, p)
+	return &Job{Params: p, script: sel, alwaysOn: alwaysOn}, nil
+}
+
+// RunJob runs a prepared job: its selectable script, which calls Process,
+// or process_images itself. The result's Raw are the images the script
+// assembled; the server encodes them for the response.
+func (pr *Processor) RunJob(ctx context.Context, j *Job) (*Processed, error) {
+	if j.script == nil {
+		return pr.process(ctx, j.Params, j.alwaysOn)
 	}
-	args := defaultArgs(sel.Args(p.Mode))
-	for i, a := range p.ScriptArgs {
+	args := defaultArgs(j.script.Args(j.Params.Mode))
+	for i, a := range j.Params.ScriptArgs {
 		if i < len(args) {
 			args[i] = a
 		}
 	}
-	res, err := sel.Run(ctx, scriptEnv{pr: pr, made: new(int)}, p, args)
+	res, err := j.script.Run(ctx, scriptEnv{pr: pr, made: new(int), alwaysOn: j.alwaysOn}, j.Params, args)
 	if err != nil {
 		return nil, err
 	}
 	if res == nil {
-		return nil, fmt.Errorf("script %s returned no result", sel.Title())
+		return nil, fmt.Errorf("script %s returned no result", j.script.Title())
 	}
 	return res, nil
+}
+
+// Run is Prepare and RunJob in one, for callers that need not decide
+// anything between them.
+func (pr *Processor) Run(ctx context.Context, p Params) (*Processed, error) {
+	j, err := pr.Prepare(p)
+	if err != nil {
+		return nil, err
+	}
+	return pr.RunJob(ctx, j)
 }
 
 // scriptEnv is the ScriptEnv of a Processor for one script run.
 type scriptEnv struct {
 	pr *Processor
+	// alwaysOn are the job's always-on scripts, resolved once by Prepare
+	// (or Process) and run on every job the script makes.
+	alwaysOn alwaysOnSet
 	// made counts the images the script's jobs asked for so far; scripts
 	// run their jobs one after another, so a plain counter is enough.
 	made *int
@@ -446,7 +475,7 @@ func (e scriptEnv) Process(ctx context.Context, p Params) (*Processed, error) {
 		return nil, err
 	}
 	*e.made += max(p.BatchSize, 1) * max(p.NIter, 1)
-	return e.pr.Process(ctx, p)
+	return e.pr.process(ctx, p, e.alwaysOn)
 }
 func (e scriptEnv) FixSeed(seed int64) int64 { return FixedSeed(seed, e.pr.Rand) }
 func (e scriptEnv) CheckImages(loc []any, what string, n float64) error {

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/scripts"
+	"github.com/sdapi/sdapi/processing/upscale"
 )
 
 // fuzzLimits keep each input cheap: an image over 64×64 is refused from
@@ -55,15 +57,20 @@ func FuzzDecodeGeneration(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s.body), s.img2img)
 	}
-	srv := New(Config{Limits: fuzzLimits}, Deps{})
+	// A Processor without models: Prepare decides scripts and limits; no
+	// job runs.
+	pr := &processing.Processor{Limits: fuzzLimits.WithDefaults().Processing(),
+		Scripts: processing.NewScripts(scripts.Builtin(upscale.NewRegistry(), nil)...)}
+	srv := New(Config{Limits: fuzzLimits}, Deps{Processor: pr})
 	f.Fuzz(func(t *testing.T, body []byte, img2img bool) {
 		mode := processing.Txt2Img
 		if img2img {
 			mode = processing.Img2Img
 		}
 		req, err := decodeGeneration(mode, "application/json", body)
+		var job *processing.Job
 		if err == nil {
-			err = srv.prepare(t.Context(), req)
+			job, err = srv.prepare(t.Context(), req)
 		}
 		if err != nil {
 			status, out := errorResponse(err, redactor{})
@@ -78,7 +85,7 @@ func FuzzDecodeGeneration(f *testing.F) {
 			}
 			return
 		}
-		p := req.p
+		p := job.Params
 		if echo, err := marshalPy(req.params); err != nil || !json.Valid(echo) {
 			t.Fatalf("parameters echo does not encode: %v %s", err, echo)
 		}
@@ -111,7 +118,11 @@ func FuzzDecodeImage(f *testing.F) {
 	f.Add("https://example.com/cat.png")
 	f.Add("data:image/png;base64,")
 	f.Add("")
-	srv := New(Config{Limits: fuzzLimits}, Deps{})
+	// A Processor without models: Prepare decides scripts and limits; no
+	// job runs.
+	pr := &processing.Processor{Limits: fuzzLimits.WithDefaults().Processing(),
+		Scripts: processing.NewScripts(scripts.Builtin(upscale.NewRegistry(), nil)...)}
+	srv := New(Config{Limits: fuzzLimits}, Deps{Processor: pr})
 	f.Fuzz(func(t *testing.T, s string) {
 		img, err := srv.decodeInput(t.Context(), s, "image")
 		if err != nil {

@@ -117,11 +117,12 @@ func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, conten
 	if err != nil {
 		return generated{}, err
 	}
-	if err := s.prepare(ctx, req); err != nil {
+	job, err := s.prepare(ctx, req)
+	if err != nil {
 		return generated{}, err
 	}
-	p := req.p
-	res, err := s.generate(ctx, p)
+	p := job.Params
+	res, err := s.generate(ctx, job)
 	if err != nil {
 		return generated{}, err
 	}
@@ -142,17 +143,15 @@ func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, conten
 // its mode and visible to /internal/progress under force_task_id. The
 // client going away cancels ctx: a waiting job leaves the queue, a running
 // one stops as /interrupt would stop it.
-func (s *Server) generate(ctx context.Context, p processing.Params) (*processing.Processed, error) {
-	if s.deps.Processor == nil {
-		return nil, notImplemented(p.Mode.String() + " (no model runner is configured)")
-	}
+func (s *Server) generate(ctx context.Context, job *processing.Job) (*processing.Processed, error) {
+	p := job.Params
 	var taskID string
 	if p.ForceTaskID != nil {
 		taskID = *p.ForceTaskID
 	}
 	var res *processing.Processed
 	err := s.runJob(ctx, taskID, p.Mode.String(), p.Steps*max(p.NIter, 1), func(ctx context.Context) (err error) {
-		res, err = s.deps.Processor.Run(ctx, p)
+		res, err = s.deps.Processor.RunJob(ctx, job)
 		return err
 	})
 	return res, err
@@ -196,29 +195,29 @@ func (s *Server) outcome(ctx context.Context, err error) string {
 
 // prepare is what the handlers do between validation and the queue, in
 // A1111's order: init_images and mask (img2img), apply_infotext, the
-// selectable script, then this server's limits and the images.
-func (s *Server) prepare(ctx context.Context, req *genRequest) error {
+// scripts and the limits (decided by Processor.Prepare), then the images.
+func (s *Server) prepare(ctx context.Context, req *genRequest) (*processing.Job, error) {
 	p := &req.p
 	if p.Mode == processing.Img2Img {
 		if req.initImages == nil {
-			return httpException(http.StatusNotFound, "Init image not found")
+			return nil, httpException(http.StatusNotFound, "Init image not found")
 		}
 		if req.mask != "" {
 			var err error
 			if p.Mask, err = s.decodeInput(ctx, req.mask, "mask"); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if req.latentMask != "" {
 			// A1111 passes the string on unparsed and fails on it; refuse
 			// clearly rather than ignore it.
-			return fmt.Errorf("%w: latent_mask", processing.ErrUnsupported)
+			return nil, fmt.Errorf("%w: latent_mask", processing.ErrUnsupported)
 		}
 	}
 	if p.Infotext != nil && *p.Infotext != "" {
 		pasted, err := p.ApplyInfotext(*p.Infotext, s.deps.Options)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// apply_infotext sets the request's own fields, so vars(request)
 		// shows the pasted values.
@@ -228,21 +227,23 @@ func (s *Server) prepare(ctx context.Context, req *genRequest) error {
 			}
 		}
 	}
-	if err := s.checkScript(*p); err != nil {
-		return err
-	}
 	// After apply_infotext, which may set steps, size and prompts; before
 	// any image is decoded or the job queues.
-	if err := s.cfg.Limits.Processing().Check(*p); err != nil {
-		return err
+	if s.deps.Processor == nil {
+		return nil, notImplemented(p.Mode.String() + " (no model runner is configured)")
 	}
+	job, err := s.deps.Processor.Prepare(*p)
+	if err != nil {
+		return nil, err
+	}
+	p = &job.Params
 	if err := s.cfg.Limits.checkImageCount("init_images", len(req.initImages)); err != nil {
-		return err
+		return nil, err
 	}
 	if req.firstpassImage != "" {
 		img, err := s.decodeInput(ctx, req.firstpassImage, "firstpass_image")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		p.FirstpassImage = img
 	}
@@ -251,21 +252,10 @@ func (s *Server) prepare(ctx context.Context, req *genRequest) error {
 		// script is reported first.
 		var err error
 		if p.InitImages, err = s.decodeImages(ctx, req.initImages); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
-}
-
-// checkScript resolves script_name before the job queues, as A1111's
-// get_selectable_script does before taking the queue lock; with no
-// Processor there are no scripts and any name is unknown.
-func (s *Server) checkScript(p processing.Params) error {
-	if p.ScriptName == nil || *p.ScriptName == "" {
-		return nil
-	}
-	_, err := s.scripts().Selectable(*p.ScriptName, p.Mode)
-	return err
+	return job, nil
 }
 
 func (s *Server) decodeImages(ctx context.Context, list []any) ([]image.Image, error) {
