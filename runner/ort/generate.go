@@ -204,12 +204,16 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 	if g.cond, g.uncond, err = g.conditioning(); err != nil {
 		return nil, err
 	}
-	name, scheduler := sampling.ResolveSamplerScheduler(req.Sampler, req.Scheduler)
-	smp, ok := sampling.FindSampler(name)
+	// processing resolved the names as A1111 does (its fallback included):
+	// the runner takes them exactly and refuses what it does not know.
+	smp, ok := sampling.FindSampler(req.Sampler)
 	if !ok {
 		return nil, invalid("unknown sampler %q", req.Sampler)
 	}
-	g.smp, g.scheduler = smp, scheduler
+	if _, ok := sampling.FindScheduler(req.Scheduler); !ok && req.Scheduler != "" && req.Scheduler != "Automatic" {
+		return nil, invalid("unknown scheduler %q", req.Scheduler)
+	}
+	g.smp, g.scheduler = smp, req.Scheduler
 
 	src := rng.GPU
 	if req.NoiseSource != "" {
@@ -243,7 +247,7 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 		x, err = g.sampleT(ctx, noise0, ts, noise, opts)
 	} else {
 		var sigmas []float64
-		if sigmas, err = smp.Sigmas(req.Steps, scheduler, g.r.sched, g.sigmaParams()); err != nil {
+		if sigmas, err = smp.Sigmas(req.Steps, g.scheduler, g.r.sched, g.sigmaParams()); err != nil {
 			return nil, invalid("%v", err)
 		}
 		x0 := sampling.InitialLatent(noise0, sigmas[0])

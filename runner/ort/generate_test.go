@@ -148,3 +148,26 @@ func TestTerminatedRunOptionsStopModelCalls(t *testing.T) {
 		t.Fatal("text encoder ran with terminated run options")
 	}
 }
+
+// The runner takes the sampler and scheduler names processing resolved,
+// exactly: an alias, a name with a scheduler suffix or an unknown name is
+// refused, never resolved a second time or replaced by a fallback.
+func TestGenerateTakesExactSamplerNames(t *testing.T) {
+	r := openShared(t, onnxgen.Config{})
+	for _, tc := range []struct{ sampler, scheduler string }{
+		{"k_euler", ""}, {"DPM++ 2M Karras", ""}, {"", ""}, {"no such sampler", ""}, {"Euler", "no such scheduler"},
+	} {
+		req := baseRequest(tc.sampler, 1)
+		req.Scheduler = tc.scheduler
+		if _, err := r.Generate(t.Context(), req); !errors.Is(err, runner.ErrInvalidRequest) {
+			t.Errorf("sampler %q, scheduler %q: err = %v, want ErrInvalidRequest", tc.sampler, tc.scheduler, err)
+		}
+	}
+	for _, sched := range []string{"", "Automatic", "Karras"} {
+		req := baseRequest("Euler", 1)
+		req.Scheduler = sched
+		if _, err := r.Generate(t.Context(), req); err != nil {
+			t.Errorf("Euler with scheduler %q: %v", sched, err)
+		}
+	}
+}
