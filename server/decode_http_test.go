@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -30,30 +29,14 @@ var txt2imgFieldOrder = []string{
 // (the top level when key is "").
 func objectKeys(t *testing.T, body []byte, key string) []string {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
 	if key != "" {
 		var top map[string]json.RawMessage
 		if err := json.Unmarshal(body, &top); err != nil {
 			t.Fatal(err)
 		}
-		dec = json.NewDecoder(bytes.NewReader(top[key]))
+		body = top[key]
 	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("%q is not an object: %v", key, err)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
+	return keysOf(t, body)
 }
 
 // TestGenerationDecodesAsA1111 sends a python-requests style body (no
