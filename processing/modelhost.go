@@ -216,7 +216,6 @@ type catalogModel struct {
 
 func (m catalogModel) Model() runner.ModelInfo {
 	info := m.Runner.Model()
-	info.Hash, info.SHA256 = "", ""
 	if m.ck.SHA256 != nil {
 		info.SHA256, info.Hash = *m.ck.SHA256, *m.ck.Hash
 	}

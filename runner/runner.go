@@ -181,7 +181,7 @@ func (t Timing) ORT() int64 { return t.TextEncoder + t.UNet + t.VAEDecode + t.VA
 type ModelInfo struct {
 	Name   string // A1111's model_name
 	Path   string
-	Hash   string // short hash (first 10 hex of sha256) as A1111 writes in infotext
+	Hash   string // short hash (first 10 hex of sha256) as A1111 writes in infotext; set by processing from the catalog
 	SHA256 string
 	VAE    string // "" when the model's own VAE is used
 	// Kind is "SD1" or "SD2"; v-prediction models are SD2.

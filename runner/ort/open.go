@@ -2,12 +2,9 @@ package ort
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -78,9 +75,6 @@ type Runner struct {
 	hiddenBuilds int
 
 	mu sync.Mutex // serialises Generate and Close
-
-	hashOnce sync.Once
-	sha      string
 }
 
 var _ runner.Runner = (*Runner)(nil)
@@ -269,38 +263,15 @@ func readJSON(path string, v any) error {
 // Provider returns the execution provider in use: "cpu" or "cuda".
 func (r *Runner) Provider() string { return r.provider }
 
-// Model describes the loaded pipeline. The hash is the sha256 of
-// unet/model.onnx, computed on the first call.
+// Model describes the loaded pipeline. Its hashes are left empty: a
+// model's identity (A1111's title and hash) is the catalog's to compute,
+// once per file set, and processing fills them in.
 func (r *Runner) Model() runner.ModelInfo {
-	r.hashOnce.Do(func() {
-		sum, err := fileSHA256(r.unet.path)
-		if err != nil {
-			r.log.Warn("hash unet", "err", err)
-			return
-		}
-		r.sha = sum
-	})
-	info := runner.ModelInfo{Name: filepath.Base(filepath.Clean(r.dir)), Path: r.dir, SHA256: r.sha, Kind: r.kind}
-	if len(r.sha) >= 10 {
-		info.Hash = r.sha[:10]
-	}
+	info := runner.ModelInfo{Name: filepath.Base(filepath.Clean(r.dir)), Path: r.dir, Kind: r.kind}
 	if r.cfg.VAEDir != "" {
 		info.VAE = filepath.Base(filepath.Clean(r.cfg.VAEDir))
 	}
 	return info
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Close destroys the sessions. It waits for a running Generate to finish.

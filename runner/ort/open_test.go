@@ -43,7 +43,8 @@ func TestOpenEveryExporterVariant(t *testing.T) {
 				t.Fatalf("img2img: %v", err)
 			}
 			info := r.Model()
-			if info.Kind != "SD1" || len(info.Hash) != 10 || len(info.SHA256) != 64 || info.Name == "" {
+			// The catalog, not the runner, hashes a model (processing fills it in).
+			if info.Kind != "SD1" || info.Hash != "" || info.SHA256 != "" || info.Name == "" {
 				t.Errorf("Model() = %+v", info)
 			}
 		})
