@@ -2,7 +2,8 @@
 // processing → runner; only cmd imports the ONNX Runtime runner; the
 // conformance harness and milestones import nothing of the server side;
 // internal/refserver, which harnesses use to run the reference server,
-// imports only the standard library (it execs the server binary).
+// imports only the standard library (it execs the server binary), and so
+// does internal/apierr, the error type every layer shares.
 package archtest
 
 import (
@@ -74,6 +75,8 @@ func TestImportRules(t *testing.T) {
 		// The harnesses reach the server through refserver: it must exec
 		// the binary, never link server code into them.
 		{"refserver runs the server, never imports it", "internal/refserver", nil, []string{""}},
+		// Every layer, runner included, imports apierr: it must be a leaf.
+		{"apierr is a leaf", "internal/apierr", nil, []string{""}},
 	}
 	pkgs := listPackages(t)
 	for _, r := range rules {
@@ -107,21 +110,24 @@ func TestImportRules(t *testing.T) {
 // TestRefserverStandardLibraryOnly keeps internal/refserver free of
 // third-party imports too: the conformance harness, the examples and
 // cmd/sdapi-load all use it, and none of them should inherit a dependency
-// through it.
+// through it. internal/apierr likewise: the runner imports it.
 func TestRefserverStandardLibraryOnly(t *testing.T) {
-	found := false
-	for _, p := range listPackages(t) {
-		if !under(p.ImportPath, "internal/refserver") {
-			continue
-		}
-		found = true
-		for _, imp := range p.Imports {
-			if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") {
-				t.Errorf("%s imports %s, not in the standard library", strings.TrimPrefix(p.ImportPath, module), imp)
+	pkgs := listPackages(t)
+	for _, dir := range []string{"internal/refserver", "internal/apierr"} {
+		found := false
+		for _, p := range pkgs {
+			if !under(p.ImportPath, dir) {
+				continue
+			}
+			found = true
+			for _, imp := range p.Imports {
+				if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") {
+					t.Errorf("%s imports %s, not in the standard library", strings.TrimPrefix(p.ImportPath, module), imp)
+				}
 			}
 		}
-	}
-	if !found {
-		t.Error("go list found no internal/refserver")
+		if !found {
+			t.Errorf("go list found no %s", dir)
+		}
 	}
 }
