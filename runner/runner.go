@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"image"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 var (
@@ -22,13 +24,14 @@ var (
 	// Result.Images with an error wrapping ErrInterrupted. Any other cause
 	// abandons the run at once and returns no images.
 	ErrStopRequested = errors.New("stop requested")
-	// ErrInvalidRequest wraps a request the runner cannot serve (a size
-	// under 8, whose latent is empty; an unknown sampler; mismatched
-	// slices).
-	ErrInvalidRequest = errors.New("invalid runner request")
-	// ErrModel wraps a model directory that is missing, incomplete or
-	// broken; the message names the part.
-	ErrModel = errors.New("model error")
+	// ErrInvalidRequest is the kind of a request the runner cannot serve
+	// (a size under 8, whose latent is empty; an unknown sampler;
+	// mismatched slices): errors.Is(err, ErrInvalidRequest) holds for
+	// every apierr.KindInvalid error.
+	ErrInvalidRequest error = apierr.KindInvalid
+	// ErrModel is the kind of a model directory that is missing,
+	// incomplete or broken (apierr.KindModel); the message names the part.
+	ErrModel error = apierr.KindModel
 )
 
 // Request is one batch. Prompts, NegativePrompts and Seeds have one entry

@@ -18,6 +18,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/runner"
 )
 
@@ -63,17 +64,17 @@ func (r *Runner) buildAnySize(tiling bool) (*onnxruntime.DynamicAdvancedSession,
 	rel := p.name + "/model.onnx"
 	model, err := os.ReadFile(p.path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: read: %w", runner.ErrModel, rel, err)
+		return nil, apierr.Model("%s: read: %w", rel, err)
 	}
 	model, st, err := rewriteModel(model, rewriteOptions{circular: tiling, matchSizes: true})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: sizes that are not multiples of %d: %w", runner.ErrModel, rel, 8*unetFactor, err)
+		return nil, apierr.Model("%s: sizes that are not multiples of %d: %w", rel, 8*unetFactor, err)
 	}
 	cfg := r.cfg
 	cfg.Device = r.provider
 	s, err := p.sessionFrom(model, cfg, r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: sizes that are not multiples of %d: %w", runner.ErrModel, rel, 8*unetFactor, err)
+		return nil, apierr.Model("%s: sizes that are not multiples of %d: %w", rel, 8*unetFactor, err)
 	}
 	r.log.Info("UNet for sizes that are not multiples of 64 built", "concats", st.concats, "tiling", tiling, "elapsed", time.Since(t0).Round(time.Millisecond))
 	return s, nil

@@ -12,6 +12,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/rng"
 	"github.com/sdapi/sdapi/runner/sampling"
@@ -58,8 +59,14 @@ func stopRequested(ctx context.Context) bool {
 // its images are the decoded last latent.
 var errStoppedEarly = errors.New("stopped early")
 
+// invalid is an apierr.KindInvalid error at the body as a whole;
+// invalidAt names the request field its message starts with.
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", runner.ErrInvalidRequest, fmt.Sprintf(format, args...))
+	return invalidAt("", format, args...)
+}
+
+func invalidAt(field, format string, args ...any) error {
+	return apierr.Invalid(field, format, args...)
 }
 
 // maxSchedule bounds the sigma schedule of an exact-steps img2img pass.
@@ -82,7 +89,7 @@ func validate(req *runner.Request) error {
 		// torch fails; any other size runs, decoded at 8× the latent.
 		return invalid("size %dx%d: width and height must be at least 8 (the latent is width/8 × height/8)", req.Width, req.Height)
 	case req.Steps < 1:
-		return invalid("steps %d: need at least 1", req.Steps)
+		return invalidAt("steps", "steps %d: need at least 1", req.Steps)
 	}
 	if req.Init != nil {
 		in := req.Init
@@ -105,7 +112,7 @@ func validate(req *runner.Request) error {
 		case in.Mask != nil && (in.Mask.Fill < 0 || in.Mask.Fill > 3):
 			return invalid("inpainting fill %d outside 0..3", in.Mask.Fill)
 		case in.Mask != nil && in.Mask.Image == nil:
-			return invalid("mask without an image")
+			return invalidAt("mask", "mask without an image")
 		}
 		for i, im := range in.Images {
 			if im == nil || im.Bounds().Empty() {
@@ -124,7 +131,7 @@ func validate(req *runner.Request) error {
 		}
 		if in.Mask != nil {
 			if b := in.Mask.Image.Bounds(); b.Dx() != req.Width || b.Dy() != req.Height {
-				return invalid("mask is %dx%d, want %dx%d", b.Dx(), b.Dy(), req.Width, req.Height)
+				return invalidAt("mask", "mask is %dx%d, want %dx%d", b.Dx(), b.Dy(), req.Width, req.Height)
 			}
 			if l := in.Mask.Latent; l != nil {
 				if b := l.Bounds(); b.Dx() != req.Width || b.Dy() != req.Height {
@@ -218,7 +225,7 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 	src := rng.GPU
 	if req.NoiseSource != "" {
 		if src, err = rng.ParseSource(req.NoiseSource); err != nil {
-			return nil, fmt.Errorf("%w: %w", runner.ErrInvalidRequest, err)
+			return nil, apierr.Invalid("", "%w", err)
 		}
 	}
 	var subseeds []int64
@@ -231,7 +238,7 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 	ir, err := rng.New(src, rng.Shape{C: 4, H: g.lh, W: g.lw}, req.Seeds, subseeds, req.SubseedStrength,
 		req.SeedResizeFromH, req.SeedResizeFromW, rng.WithEtaNoiseSeedDelta(req.ENSD))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", runner.ErrInvalidRequest, err)
+		return nil, apierr.Invalid("", "%w", err)
 	}
 	g.noise0 = ir.Next()
 	noise0 := sampling.Latent{Shape: []int{g.b, 4, g.lh, g.lw}, Data: g.noise0}

@@ -10,7 +10,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
-	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
 
@@ -32,9 +32,9 @@ type partSpec struct {
 	outputs [][]string
 }
 
-// modelErr wraps runner.ErrModel with the part's relative path.
+// modelErr is an apierr.KindModel error naming the part's relative path.
 func modelErr(part, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", runner.ErrModel, part, fmt.Sprintf(format, args...))
+	return apierr.Model("%s: %s", part, fmt.Sprintf(format, args...))
 }
 
 // readPart checks dir/name/model.onnx against spec from its declared

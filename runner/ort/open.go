@@ -12,6 +12,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/clip"
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
@@ -131,7 +132,7 @@ func Open(ctx context.Context, dir string, cfg Config) (*Runner, error) {
 // read validates the layout and reads every config and model header.
 func (r *Runner) read() error {
 	if st, err := os.Stat(r.dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("%w: %s: not a model directory", runner.ErrModel, r.dir)
+		return apierr.Model("%s: not a model directory", r.dir)
 	}
 	var index map[string]any
 	if err := readJSON(filepath.Join(r.dir, "model_index.json"), &index); err != nil {
@@ -174,7 +175,7 @@ func (r *Runner) read() error {
 		r.encMean = r.vaeEnc.out[0].Rank() == 4 && r.vaeEnc.out[0].Dims[1].Value == 8 || r.vaeEnc.out[0].Name == "latent_parameters"
 	}
 	if r.tok, err = clip.Load(filepath.Join(r.dir, "tokenizer")); err != nil {
-		return fmt.Errorf("%w: tokenizer: %w", runner.ErrModel, err)
+		return apierr.Model("tokenizer: %w", err)
 	}
 	if err := r.readScheduler(); err != nil {
 		return err

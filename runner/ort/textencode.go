@@ -6,7 +6,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
-	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/runner/clip"
 )
 
@@ -46,7 +46,7 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 			}
 			chunks, err := r.tok.EncodeWith(p, opts)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %w", runner.ErrInvalidRequest, err)
+				return nil, apierr.Invalid("", "%w", err)
 			}
 			e := enc{first: len(all), n: len(chunks)}
 			all = append(all, chunks...)

@@ -22,6 +22,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/runner"
 )
 
@@ -120,7 +121,7 @@ func (r *Runner) buildTiled(ctx context.Context) error {
 func (p *part) openCircular(cfg Config, r *Runner) (*onnxruntime.DynamicAdvancedSession, error) {
 	rel := p.name + "/model.onnx"
 	fail := func(what string, err error) (*onnxruntime.DynamicAdvancedSession, error) {
-		return nil, fmt.Errorf("%w: %s: tiling: %s: %w", runner.ErrModel, rel, what, err)
+		return nil, apierr.Model("%s: tiling: %s: %w", rel, what, err)
 	}
 	// The whole file is read: the rewritten model must be one buffer for
 	// ORT anyway, and large SD weights usually live in external data.
@@ -144,7 +145,7 @@ func (p *part) openCircular(cfg Config, r *Runner) (*onnxruntime.DynamicAdvanced
 	}
 	s, err := p.sessionFrom(model, cfg, r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: tiling: %w", runner.ErrModel, rel, err)
+		return nil, apierr.Model("%s: tiling: %w", rel, err)
 	}
 	r.log.Debug("tiling: circular padding", "part", p.name, "convs", st.convs, "fused_zero_pads_kept", st.asymmetricKept)
 	return s, nil

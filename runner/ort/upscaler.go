@@ -10,8 +10,8 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/internal/imgconv"
-	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
 
@@ -177,7 +177,7 @@ func (u *Upscaler) Upscale(ctx context.Context, img image.Image) (image.Image, e
 	}
 	b := img.Bounds()
 	if b.Empty() {
-		return nil, fmt.Errorf("%w: upscale an empty image", runner.ErrInvalidRequest)
+		return nil, apierr.Invalid("", "upscale an empty image")
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
