@@ -11,10 +11,13 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
-// ErrNotFound is returned by Lookup for a name that is not installed.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is the kind (apierr.KindNotFound) of LookupCheckpoint's
+// error for a name that is not installed.
+var ErrNotFound error = apierr.KindNotFound
 
 // Checkpoint is one Stable Diffusion model directory.
 type Checkpoint struct {
@@ -83,7 +86,7 @@ func (c *Catalog) LookupCheckpoint(name string) (Checkpoint, error) {
 			return ck, nil
 		}
 	}
-	return Checkpoint{}, fmt.Errorf("checkpoint %q: %w", name, ErrNotFound)
+	return Checkpoint{}, apierr.NotFound("checkpoint %q: not found", name)
 }
 
 // RefreshCheckpoints rescans the checkpoint directory: every subdirectory

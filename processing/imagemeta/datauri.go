@@ -3,6 +3,8 @@ package imagemeta
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // DecodeDataURI decodes an image sent as base64, the way A1111's
@@ -23,17 +25,17 @@ func DecodeDataURI(s string) ([]byte, error) {
 	if strings.HasPrefix(s, "data:image/") {
 		parts := strings.Split(s, ";")
 		if len(parts) < 2 {
-			return nil, fmt.Errorf("%w: data uri has no ';'", ErrInvalidImage)
+			return nil, apierr.InvalidImage("data uri has no ';'")
 		}
 		fields := strings.Split(parts[1], ",")
 		if len(fields) < 2 {
-			return nil, fmt.Errorf("%w: data uri has no ','", ErrInvalidImage)
+			return nil, apierr.InvalidImage("data uri has no ','")
 		}
 		s = fields[1]
 	}
 	out, err := pyB64Decode(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidImage, err)
+		return nil, apierr.InvalidImage("%w", err)
 	}
 	return out, nil
 }

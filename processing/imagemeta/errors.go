@@ -1,11 +1,16 @@
 package imagemeta
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/sdapi/sdapi/internal/apierr"
+)
 
 var (
-	// ErrInvalidImage reports data that is not a readable image, or a base64
-	// payload that does not decode (A1111 answers both with "Invalid encoded image").
-	ErrInvalidImage = errors.New("invalid image")
+	// ErrInvalidImage is the kind (apierr.KindInvalidImage) of data that is
+	// not a readable image, or a base64 payload that does not decode
+	// (A1111 answers both with "Invalid encoded image").
+	ErrInvalidImage error = apierr.KindInvalidImage
 
 	// ErrUnsupportedFormat reports an image format this package does not read
 	// (BMP, TIFF and the like, which Pillow would open). It is always wrapped

@@ -1,6 +1,6 @@
 package imagemeta
 
-import "fmt"
+import "github.com/sdapi/sdapi/internal/apierr"
 
 // readGIF records what Pillow's GifImagePlugin puts in image.info when it
 // opens a GIF: "version", "background" (dropped by A1111), and from the
@@ -8,7 +8,7 @@ import "fmt"
 // comments are joined with "\n", as Pillow does).
 func readGIF(data []byte, info *orderedInfo) error {
 	if len(data) < 13 {
-		return fmt.Errorf("%w: gif: truncated header", ErrInvalidImage)
+		return apierr.InvalidImage("gif: truncated header")
 	}
 	info.set("version", append([]byte(nil), data[:6]...))
 	flags := data[10]

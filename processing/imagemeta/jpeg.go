@@ -3,7 +3,8 @@ package imagemeta
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // readJPEG walks the marker segments up to the first SOS and records what
@@ -18,7 +19,7 @@ func readJPEG(data []byte, info *orderedInfo) error {
 			i++
 		}
 		if i == 0 || i >= len(rest) {
-			return fmt.Errorf("%w: jpeg: bad marker", ErrInvalidImage)
+			return apierr.InvalidImage("jpeg: bad marker")
 		}
 		marker := rest[i]
 		rest = rest[i+1:]
@@ -29,11 +30,11 @@ func readJPEG(data []byte, info *orderedInfo) error {
 			return nil // EOI
 		}
 		if len(rest) < 2 {
-			return fmt.Errorf("%w: jpeg: truncated segment", ErrInvalidImage)
+			return apierr.InvalidImage("jpeg: truncated segment")
 		}
 		n := int(binary.BigEndian.Uint16(rest))
 		if n < 2 || n > len(rest) {
-			return fmt.Errorf("%w: jpeg: truncated segment", ErrInvalidImage)
+			return apierr.InvalidImage("jpeg: truncated segment")
 		}
 		seg := rest[2:n]
 		rest = rest[n:]

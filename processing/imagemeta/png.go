@@ -5,10 +5,11 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"unicode/utf8"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 var pngSignature = []byte("\x89PNG\r\n\x1a\n")
@@ -32,20 +33,20 @@ func readPNG(data []byte, info *orderedInfo) error {
 			if seenIDAT {
 				return nil
 			}
-			return fmt.Errorf("%w: png: truncated chunk header", ErrInvalidImage)
+			return apierr.InvalidImage("png: truncated chunk header")
 		}
 		length := binary.BigEndian.Uint32(rest[:4])
 		if length > 1<<31-1 || uint64(length)+12 > uint64(len(rest)) {
 			if seenIDAT {
 				return nil
 			}
-			return fmt.Errorf("%w: png: truncated chunk", ErrInvalidImage)
+			return apierr.InvalidImage("png: truncated chunk")
 		}
 		ctype := string(rest[4:8])
 		body := rest[8 : 8+length]
 		want := binary.BigEndian.Uint32(rest[8+length : 12+length])
 		if crc32.ChecksumIEEE(rest[4:8+length]) != want {
-			return fmt.Errorf("%w: png: bad checksum in %q chunk", ErrInvalidImage, ctype)
+			return apierr.InvalidImage("png: bad checksum in %q chunk", ctype)
 		}
 		rest = rest[12+length:]
 
@@ -55,7 +56,7 @@ func readPNG(data []byte, info *orderedInfo) error {
 		}
 		textMem += n
 		if textMem > maxTextMemory {
-			return fmt.Errorf("%w: %w: more than %d bytes of text", ErrInvalidImage, ErrTextTooLarge, maxTextMemory)
+			return apierr.InvalidImage("%w: more than %d bytes of text", ErrTextTooLarge, maxTextMemory)
 		}
 		switch ctype {
 		case "IDAT":
@@ -82,7 +83,7 @@ func pngChunk(ctype string, body []byte, info *orderedInfo) (int, error) {
 	case "zTXt":
 		k, v, _ := bytes.Cut(body, []byte{0})
 		if len(v) > 0 && v[0] != 0 {
-			return 0, fmt.Errorf("%w: png: unknown zTXt compression method %d", ErrInvalidImage, v[0])
+			return 0, apierr.InvalidImage("png: unknown zTXt compression method %d", v[0])
 		}
 		var text []byte
 		if len(v) > 0 {
@@ -174,7 +175,7 @@ func inflateText(z []byte) ([]byte, error) {
 	defer zr.Close()
 	out, err := io.ReadAll(io.LimitReader(zr, maxTextChunk+1))
 	if len(out) > maxTextChunk {
-		return nil, fmt.Errorf("%w: %w: decompressed text over %d bytes", ErrInvalidImage, ErrTextTooLarge, maxTextChunk)
+		return nil, apierr.InvalidImage("%w: decompressed text over %d bytes", ErrTextTooLarge, maxTextChunk)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return out, nil

@@ -11,11 +11,12 @@ package imagemeta
 
 import (
 	"bytes"
-	"fmt"
 	"image"
 	_ "image/gif" // registered for image.DecodeConfig
 	_ "image/jpeg"
 	_ "image/png"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // Info is what /png-info reports about an image.
@@ -60,9 +61,9 @@ func Read(data []byte) (Info, error) {
 	case len(data) >= 12 && bytes.HasPrefix(data, []byte("RIFF")) && string(data[8:12]) == "WEBP":
 		format, err = "webp", readWEBP(data, &info)
 	case knownUnsupported(data):
-		return Info{}, fmt.Errorf("%w: %w", ErrInvalidImage, ErrUnsupportedFormat)
+		return Info{}, apierr.InvalidImage("%w", ErrUnsupportedFormat)
 	default:
-		return Info{}, fmt.Errorf("%w: unrecognized data", ErrInvalidImage)
+		return Info{}, apierr.InvalidImage("unrecognized data")
 	}
 	if err != nil {
 		return Info{}, err
@@ -70,7 +71,7 @@ func Read(data []byte) (Info, error) {
 	if format != "webp" {
 		// The standard library has no WEBP decoder; readWEBP checks the container only.
 		if _, _, err := image.DecodeConfig(bytes.NewReader(data)); err != nil {
-			return Info{}, fmt.Errorf("%w: %s: %w", ErrInvalidImage, format, err)
+			return Info{}, apierr.InvalidImage("%s: %w", format, err)
 		}
 	}
 	return infoFromItems(format, &info), nil

@@ -2,7 +2,8 @@ package imagemeta
 
 import (
 	"encoding/binary"
-	"fmt"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // readWEBP walks the RIFF chunks and records "exif", "icc_profile" and
@@ -21,12 +22,12 @@ func readWEBP(data []byte, info *orderedInfo) error {
 		fourcc := string(data[pos : pos+4])
 		n := int(binary.LittleEndian.Uint32(data[pos+4 : pos+8]))
 		if n < 0 || n > end-pos-8 {
-			return fmt.Errorf("%w: webp: truncated %q chunk", ErrInvalidImage, fourcc)
+			return apierr.InvalidImage("webp: truncated %q chunk", fourcc)
 		}
 		body := data[pos+8 : pos+8+n]
 		if first {
 			if fourcc != "VP8 " && fourcc != "VP8L" && fourcc != "VP8X" {
-				return fmt.Errorf("%w: webp: first chunk is %q", ErrInvalidImage, fourcc)
+				return apierr.InvalidImage("webp: first chunk is %q", fourcc)
 			}
 			first = false
 		}
@@ -41,7 +42,7 @@ func readWEBP(data []byte, info *orderedInfo) error {
 		pos += 8 + n + n%2 // chunks are padded to even size
 	}
 	if first {
-		return fmt.Errorf("%w: webp: no image chunk", ErrInvalidImage)
+		return apierr.InvalidImage("webp: no image chunk")
 	}
 	return nil
 }

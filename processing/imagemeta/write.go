@@ -9,6 +9,8 @@ import (
 	"image/png"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // Text is one PNG text entry; EncodePNG writes them in slice order.
@@ -118,7 +120,7 @@ func toLatin1(s string) ([]byte, bool) {
 // (dropping it), and is otherwise inserted right after SOI.
 func WithJPEGUserComment(jpegBytes []byte, comment string) ([]byte, error) {
 	if !bytes.HasPrefix(jpegBytes, []byte{0xff, 0xd8}) {
-		return nil, fmt.Errorf("%w: not a jpeg", ErrInvalidImage)
+		return nil, apierr.InvalidImage("not a jpeg")
 	}
 	exif := dumpUserCommentExif(comment)
 	if len(exif)+2 > 0xffff {
@@ -157,14 +159,14 @@ func WithJPEGUserComment(jpegBytes []byte, comment string) ([]byte, error) {
 // jpegSegmentEnd returns the end offset of the marker segment at pos.
 func jpegSegmentEnd(b []byte, pos int) (int, error) {
 	if pos+4 > len(b) || b[pos] != 0xff {
-		return 0, fmt.Errorf("%w: jpeg: bad segment at %d", ErrInvalidImage, pos)
+		return 0, apierr.InvalidImage("jpeg: bad segment at %d", pos)
 	}
 	if m := b[pos+1]; m == 0xd8 || m == 0xd9 || (m >= 0xd0 && m <= 0xd7) {
-		return 0, fmt.Errorf("%w: jpeg: standalone marker at %d", ErrInvalidImage, pos)
+		return 0, apierr.InvalidImage("jpeg: standalone marker at %d", pos)
 	}
 	end := pos + 2 + int(binary.BigEndian.Uint16(b[pos+2:]))
 	if end > len(b) {
-		return 0, fmt.Errorf("%w: jpeg: truncated segment at %d", ErrInvalidImage, pos)
+		return 0, apierr.InvalidImage("jpeg: truncated segment at %d", pos)
 	}
 	return end, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 var (
@@ -21,15 +23,16 @@ var (
 )
 
 // KeyError reports an unknown option key, as A1111's Options.set raises
-// KeyError from data_labels[key]. The HTTP layer answers it with a 500 body
-// whose "error" is ExceptionName() and whose "errors" is Error().
+// KeyError from data_labels[key]. Its kind is apierr.KindUnknownOption:
+// the HTTP layer answers it with a 500 body whose "error" is
+// ExceptionName() and whose "errors" is Error().
 type KeyError struct {
 	Key string
 }
 
 var (
-	_ error                       = (*KeyError)(nil)
-	_ interface{ Unwrap() error } = (*KeyError)(nil)
+	_ error                         = (*KeyError)(nil)
+	_ interface{ Unwrap() []error } = (*KeyError)(nil)
 )
 
 // Error returns str(KeyError(key)) in Python, which is repr(key).
@@ -38,11 +41,12 @@ func (e *KeyError) Error() string { return PyRepr(e.Key) }
 // ExceptionName returns the Python exception class name, "KeyError".
 func (e *KeyError) ExceptionName() string { return "KeyError" }
 
-// Unwrap makes errors.Is(err, ErrUnknownKey) true.
-func (e *KeyError) Unwrap() error { return ErrUnknownKey }
+// Unwrap makes errors.Is(err, ErrUnknownKey) true and gives the kind.
+func (e *KeyError) Unwrap() []error { return []error{ErrUnknownKey, apierr.KindUnknownOption} }
 
-// ValueError reports a value refused for an option. The HTTP layer answers
-// it with a 422 whose loc is ["body", Key].
+// ValueError reports a value refused for an option. Its kind is
+// apierr.KindInvalid: the HTTP layer answers it with a 422 whose loc is
+// ["body", Key] and whose type is "type_error." + Want.
 type ValueError struct {
 	Key  string
 	Want string // what the option accepts, e.g. "integer or null"
@@ -50,16 +54,16 @@ type ValueError struct {
 }
 
 var (
-	_ error                       = (*ValueError)(nil)
-	_ interface{ Unwrap() error } = (*ValueError)(nil)
+	_ error                         = (*ValueError)(nil)
+	_ interface{ Unwrap() []error } = (*ValueError)(nil)
 )
 
 func (e *ValueError) Error() string {
 	return fmt.Sprintf("option %q: want %s, got %s", e.Key, e.Want, e.Got)
 }
 
-// Unwrap makes errors.Is(err, ErrInvalidValue) true.
-func (e *ValueError) Unwrap() error { return ErrInvalidValue }
+// Unwrap makes errors.Is(err, ErrInvalidValue) true and gives the kind.
+func (e *ValueError) Unwrap() []error { return []error{ErrInvalidValue, apierr.KindInvalid} }
 
 // PyRepr quotes s the way Python's repr(str) does, so KeyError messages match
 // A1111 byte for byte: single quotes unless s holds a ' and no ".

@@ -3,18 +3,21 @@ package queue
 import (
 	"errors"
 	"fmt"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 var (
-	// ErrQueueFull is returned at once, without waiting, when the queue
-	// already holds its capacity of waiting jobs. The server answers it with
-	// 503.
-	ErrQueueFull = errors.New("queue full")
+	// ErrQueueFull is the kind (apierr.KindQueueFull) of the error
+	// returned at once, without waiting, when the queue already holds its
+	// capacity of waiting jobs. The server answers it with 503.
+	ErrQueueFull error = apierr.KindQueueFull
 
-	// ErrClosed is returned for jobs submitted after Close and for jobs that
-	// were still waiting when Close was called. It is also the cancellation
-	// cause (context.Cause) of a running job that Close had to cancel.
-	ErrClosed = errors.New("queue closed")
+	// ErrClosed is the kind (apierr.KindShuttingDown) of the error returned
+	// for jobs submitted after Close and for jobs that were still waiting
+	// when Close was called. It is also the cancellation cause
+	// (context.Cause) of a running job that Close had to cancel.
+	ErrClosed error = apierr.KindShuttingDown
 
 	// ErrJobPanicked is wrapped by the error Do returns when the job panicked;
 	// the error is a *PanicError carrying the value and the stack.

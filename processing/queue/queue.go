@@ -22,6 +22,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // Queue serialises jobs. The zero value is not usable; call New.
@@ -160,13 +162,13 @@ func (q *Queue) admit(j *job) error {
 	switch {
 	case q.closed:
 		q.stats.Rejected++
-		return fmt.Errorf("queue: job %q: %w", j.name, ErrClosed)
+		return apierr.ShuttingDown("queue: job %q: queue closed", j.name)
 	case q.running == nil: // nothing waits while nothing runs
 		q.stats.Accepted++
 		q.start(j)
 	case len(q.waiting) >= q.capacity:
 		q.stats.Rejected++
-		return fmt.Errorf("queue: job %q: %w", j.name, ErrQueueFull)
+		return apierr.QueueFull("queue: job %q: queue full", j.name)
 	default:
 		q.stats.Accepted++
 		j.state = stateWaiting
@@ -280,7 +282,7 @@ func (q *Queue) Close(ctx context.Context) error {
 	if !q.closed {
 		q.closed = true
 		for _, w := range q.waiting {
-			q.drop(w, fmt.Errorf("queue: job %q not run: %w", w.name, ErrClosed))
+			q.drop(w, apierr.ShuttingDown("queue: job %q not run: queue closed", w.name))
 		}
 		q.waiting = nil
 	}

@@ -6,6 +6,7 @@ import (
 	"image"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing/infotext"
 )
 
@@ -92,13 +93,13 @@ func (r *Registry) RunExtras(ctx context.Context, req ExtrasRequest, imgs []imag
 // reject, and ctx.Err() when ctx ends between steps.
 func (r *Registry) Extras(ctx context.Context, req ExtrasRequest, imgs []image.Image) (*ExtrasResult, error) {
 	if req.GFPGANVisibility > 0 {
-		return nil, fmt.Errorf("%w (gfpgan_visibility %v)", ErrFaceRestoreUnavailable, req.GFPGANVisibility)
+		return nil, apierr.Unsupported("%s (gfpgan_visibility %v)", noFaceRestore, req.GFPGANVisibility)
 	}
 	if req.CodeFormerVisibility > 0 {
-		return nil, fmt.Errorf("%w (codeformer_visibility %v)", ErrFaceRestoreUnavailable, req.CodeFormerVisibility)
+		return nil, apierr.Unsupported("%s (codeformer_visibility %v)", noFaceRestore, req.CodeFormerVisibility)
 	}
 	if req.ResizeMode != 0 && req.ResizeMode != 1 {
-		return nil, fmt.Errorf("%w: resize_mode %d", ErrInvalid, req.ResizeMode)
+		return nil, apierr.Invalid("resize_mode", "resize_mode %d", req.ResizeMode)
 	}
 	res := &ExtrasResult{}
 	infotext := ""
@@ -174,14 +175,14 @@ func extrasUpscale(ctx context.Context, img *image.NRGBA, info *ppInfo, up Upsca
 	if req.ResizeMode == 1 {
 		w, h := req.UpscalingResizeW, req.UpscalingResizeH
 		if w <= 0 || h <= 0 {
-			return nil, fmt.Errorf("%w: upscale to %dx%d", ErrInvalid, w, h)
+			return nil, apierr.Invalid("", "upscale to %dx%d", w, h)
 		}
 		info.set("Postprocess upscale to", fmt.Sprintf("%dx%d", w, h))
 	} else {
 		info.set("Postprocess upscale by", scale)
 	}
 	if !(scale > 0) {
-		return nil, fmt.Errorf("%w: upscale by %v", ErrInvalid, scale)
+		return nil, apierr.Invalid("", "upscale by %v", scale)
 	}
 	out, err := up.Upscale(ctx, img, scale)
 	if err != nil {
@@ -201,7 +202,7 @@ func extrasUpscale(ctx context.Context, img *image.NRGBA, info *ppInfo, up Upsca
 // a + alpha*(b-a) in single precision, truncated.
 func blend(a, b *image.NRGBA, alpha float64) (*image.NRGBA, error) {
 	if a.Rect.Size() != b.Rect.Size() {
-		return nil, fmt.Errorf("%w: blending %v with %v: images do not match", ErrInvalid, a.Rect.Size(), b.Rect.Size())
+		return nil, apierr.Invalid("", "blending %v with %v: images do not match", a.Rect.Size(), b.Rect.Size())
 	}
 	if alpha == 1 {
 		return cloneNRGBA(b), nil

@@ -1,8 +1,9 @@
 package upscale
 
 import (
-	"fmt"
 	"math"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // LatentMode is one entry of A1111's shared.latent_upscale_modes: the
@@ -51,7 +52,7 @@ func LookupLatentMode(name string) (LatentMode, bool) {
 // with a nearest mode (torch raises there too).
 func Interpolate(x []float32, c, h, w, outH, outW int, m LatentMode) ([]float32, error) {
 	if c <= 0 || h <= 0 || w <= 0 || outH <= 0 || outW <= 0 || len(x) != c*h*w {
-		return nil, fmt.Errorf("%w: latent of %d values as %dx%dx%d to %dx%d", ErrInvalid, len(x), c, h, w, outH, outW)
+		return nil, apierr.Invalid("", "latent of %d values as %dx%dx%d to %dx%d", len(x), c, h, w, outH, outW)
 	}
 	switch {
 	case m.Antialias && (m.Mode == "bilinear" || m.Mode == "bicubic"):
@@ -69,7 +70,7 @@ func Interpolate(x []float32, c, h, w, outH, outW int, m LatentMode) ([]float32,
 		exact := m.Mode == "nearest-exact"
 		return interpolateSep(x, c, h, w, nearestTaps(h, outH, exact), nearestTaps(w, outW, exact), outH, outW), nil
 	}
-	return nil, fmt.Errorf("%w: latent mode %q with antialias=%v", ErrInvalid, m.Mode, m.Antialias)
+	return nil, apierr.Invalid("", "latent mode %q with antialias=%v", m.Mode, m.Antialias)
 }
 
 // taps are the source indices and weights of each output position along

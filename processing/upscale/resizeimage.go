@@ -2,9 +2,9 @@ package upscale
 
 import (
 	"context"
-	"fmt"
 	"image"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/internal/imgconv"
 )
 
@@ -31,13 +31,13 @@ func ResizeImage(mode int, img image.Image, w, h int, up Upscaler) (image.Image,
 // non-positive size or an unknown mode.
 func ResizeImageContext(ctx context.Context, mode int, img image.Image, w, h int, up Upscaler) (image.Image, error) {
 	if w <= 0 || h <= 0 {
-		return nil, fmt.Errorf("%w: target size %dx%d", ErrInvalid, w, h)
+		return nil, apierr.Invalid("", "target size %dx%d", w, h)
 	}
 	gray := isGray(img)
 	im := imgconv.ToNRGBA(img)
 	resize := func(w, h int) (*image.NRGBA, error) {
 		if w <= 0 || h <= 0 {
-			return nil, fmt.Errorf("%w: intermediate size %dx%d", ErrInvalid, w, h)
+			return nil, apierr.Invalid("", "intermediate size %dx%d", w, h)
 		}
 		if up.IsNone() || gray {
 			return resizeBox(im, w, h, Lanczos, fullBox(im)), nil
@@ -114,5 +114,5 @@ func ResizeImageContext(ctx context.Context, mode int, img image.Image, w, h int
 		}
 		return res, nil
 	}
-	return nil, fmt.Errorf("%w: resize mode %d", ErrInvalid, mode)
+	return nil, apierr.Invalid("", "resize mode %d", mode)
 }

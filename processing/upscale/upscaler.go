@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/internal/imgconv"
 )
 
@@ -81,7 +82,7 @@ func (u Upscaler) doUpscale(ctx context.Context, img *image.NRGBA, scale float64
 	case kindLanczos, kindNearest:
 		nw, nh := int(float64(w)*scale), int(float64(h)*scale)
 		if nw <= 0 || nh <= 0 {
-			return nil, fmt.Errorf("%w: %s upscale of %dx%d by %v gives %dx%d", ErrInvalid, u.Name, w, h, scale, nw, nh)
+			return nil, apierr.Invalid("", "%s upscale of %dx%d by %v gives %dx%d", u.Name, w, h, scale, nw, nh)
 		}
 		f := Lanczos
 		if u.kind == kindNearest {
@@ -109,7 +110,7 @@ func (u Upscaler) Upscale(ctx context.Context, img image.Image, scale float64) (
 	destW := int(math.Floor(float64(w)*scale/8) * 8)
 	destH := int(math.Floor(float64(h)*scale/8) * 8)
 	if destW <= 0 || destH <= 0 {
-		return nil, fmt.Errorf("%w: upscaling %dx%d by %v gives %dx%d", ErrInvalid, w, h, scale, destW, destH)
+		return nil, apierr.Invalid("", "upscaling %dx%d by %v gives %dx%d", w, h, scale, destW, destH)
 	}
 	for i := 0; i < 3; i++ {
 		cw, ch := cur.Rect.Dx(), cur.Rect.Dy()
@@ -171,14 +172,5 @@ func (r *Registry) Lookup(name string) (Upscaler, error) {
 			return u, nil
 		}
 	}
-	return Upscaler{}, notFound(name)
+	return Upscaler{}, apierr.NotFound("could not find upscaler named %s", name)
 }
-
-func notFound(name string) error { return &notFoundError{name} }
-
-// notFoundError carries A1111's exact message and matches
-// ErrUpscalerNotFound.
-type notFoundError struct{ name string }
-
-func (e *notFoundError) Error() string        { return "could not find upscaler named " + e.name }
-func (e *notFoundError) Is(target error) bool { return target == ErrUpscalerNotFound }
