@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing/imagemeta"
 )
 
@@ -39,9 +40,9 @@ func EncodeImage(img image.Image, format, params string, quality int, jpegCommen
 		}
 		return imagemeta.WithJPEGUserComment(buf.Bytes(), params)
 	case "webp":
-		return nil, fmt.Errorf("%w: webp encoding (samples_format %q)", ErrUnsupported, format)
+		return nil, apierr.Unsupported("webp encoding (samples_format %q)", format)
 	}
-	return nil, fmt.Errorf("%w: %q", ErrInvalidImageFormat, format)
+	return nil, apierr.InvalidImageFormat("%q", format)
 }
 
 // extensionFor is the file extension A1111 saves samples_format with.

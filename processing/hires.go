@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/draw"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/sampling"
@@ -59,14 +60,14 @@ func (pr *Processor) planHires(j *job) error {
 	}
 	hr.enabled = true
 	if p.DenoisingStrength == nil {
-		return fmt.Errorf("%w: enable_hr needs denoising_strength", ErrInvalid)
+		return apierr.Invalid("enable_hr", "enable_hr needs denoising_strength")
 	}
 	hr.denoise = *p.DenoisingStrength
 	j.extra.Set("Denoising strength", hr.denoise)
 
 	if p.HRCheckpointName != nil && *p.HRCheckpointName != "" && *p.HRCheckpointName != "Use same checkpoint" {
 		if pr.Models == nil || !pr.Models.HasCheckpoint(*p.HRCheckpointName) {
-			return fmt.Errorf("%w: could not find checkpoint with name %s", ErrNotFound, *p.HRCheckpointName)
+			return apierr.NotFound("could not find checkpoint with name %s", *p.HRCheckpointName)
 		}
 		hr.checkpoint = *p.HRCheckpointName
 		j.extra.Set("Hires checkpoint", hr.checkpoint)
@@ -102,7 +103,7 @@ func (pr *Processor) planHires(j *job) error {
 	default:
 		up, err := pr.upscalers().Lookup(hr.upscaler)
 		if err != nil {
-			return fmt.Errorf("%w: could not find upscaler named %s", ErrNotFound, hr.upscaler)
+			return apierr.NotFound("could not find upscaler named %s", hr.upscaler)
 		}
 		hr.up = up
 	}

@@ -6,6 +6,7 @@ import (
 	"image"
 	"math"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/internal/imgconv"
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
@@ -47,7 +48,7 @@ func (j *job) initFor(ctx context.Context) (*runner.Init, error) {
 	}
 	for i, img := range p.InitImages {
 		if img == nil || img.Bounds().Empty() {
-			return nil, fmt.Errorf("%w: init image %d is empty", ErrInvalid, i)
+			return nil, apierr.Invalid("", "init image %d is empty", i)
 		}
 		flat := flatten(img)
 		var err error
@@ -99,6 +100,9 @@ func prepareMask(ctx context.Context, p *Params, w, h int) (*image.Gray, error) 
 	}
 	resized, err := upscale.ResizeImageContext(ctx, mode, rgb, w, h, upscale.Upscaler{})
 	if err != nil {
+		if apierr.KindOf(err) == apierr.KindInvalid {
+			return nil, apierr.Invalid("mask", "mask: %w", err)
+		}
 		return nil, fmt.Errorf("mask: %w", err)
 	}
 	src := imgconv.ToNRGBA(resized)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/internal/pyfmt"
 	"github.com/sdapi/sdapi/processing/infotext"
 	"github.com/sdapi/sdapi/processing/options"
@@ -70,7 +71,7 @@ func (p *Params) ApplyInfotext(text string, store *options.Store) (map[string]an
 		}
 		val, err := f.set(p, fmt.Sprint(pyValueString(v)))
 		if err != nil {
-			return nil, fmt.Errorf("%w: infotext %s: %w", ErrInvalid, f.api, err)
+			return nil, apierr.Invalid("infotext", "infotext %s: %w", f.api, err)
 		}
 		pasted[f.api] = val
 	}

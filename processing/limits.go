@@ -47,9 +47,10 @@ const (
 	LimitMin
 )
 
-// LimitError is a request over one of the server's limits. It wraps
-// ErrInvalid: for a client it is an invalid request like any other, which
-// it can fix by asking for less.
+// LimitError is a request over one of the server's limits. Its kind is
+// apierr.KindInvalid: for a client it is an invalid request like any
+// other, which it can fix by asking for less; it carries the limit for
+// the 422's ctx.
 type LimitError struct {
 	// Loc is the request field at fault as the API names it ({"steps"},
 	// {"init_images", 2}); nil when several fields together exceed it
@@ -66,7 +67,7 @@ type LimitError struct {
 
 func (e *LimitError) Error() string { return e.Msg }
 
-// Unwrap makes errors.Is(err, ErrInvalid) hold.
+// Unwrap gives the kind: errors.Is(err, ErrInvalid) holds.
 func (e *LimitError) Unwrap() error { return ErrInvalid }
 
 // Check reports the first limit p exceeds, as a *LimitError, or nil. It

@@ -2,12 +2,12 @@ package processing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/runner"
@@ -103,7 +103,7 @@ func SelectCheckpoint(c *catalog.Catalog, name string) (catalog.Checkpoint, erro
 	}
 	cks := c.Checkpoints()
 	if len(cks) == 0 {
-		return catalog.Checkpoint{}, fmt.Errorf("no checkpoint is installed: %w", ErrNoRunner)
+		return catalog.Checkpoint{}, apierr.Model("no checkpoint is installed: no model provider configured")
 	}
 	return cks[0], nil
 }
@@ -203,7 +203,9 @@ func (h *ModelHost) vaeDir(vae string) (string, error) {
 			return v.Filename, nil
 		}
 	}
-	return "", fmt.Errorf("VAE %q: %w", vae, errors.Join(ErrNotFound, catalog.ErrNotFound))
+	// The second line is kept from when two joined sentinels made this
+	// text: the 500 body stays byte for byte what it was.
+	return "", apierr.NotFound("VAE %q: not found\nnot found", vae)
 }
 
 // catalogModel reports the catalog's hash of the loaded model (see

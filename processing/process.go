@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/styles"
 	"github.com/sdapi/sdapi/processing/upscale"
@@ -60,10 +61,10 @@ func (pr *Processor) Process(ctx context.Context, p Params) (*Processed, error) 
 // Prepare made, and the jobs its selectable script runs, use its set.
 func (pr *Processor) process(ctx context.Context, p Params, alwaysOn alwaysOnSet) (*Processed, error) {
 	if pr.Models == nil {
-		return nil, ErrNoRunner
+		return nil, apierr.Model("no model provider configured")
 	}
 	if p.BatchSize < 1 {
-		return nil, fmt.Errorf("%w: batch_size must be at least 1", ErrInvalid)
+		return nil, apierr.Invalid("batch_size", "batch_size must be at least 1")
 	}
 	if err := alwaysOn.beforeProcess(ctx, &p); err != nil {
 		return nil, err
@@ -142,14 +143,14 @@ func (pr *Processor) prepare(p *Params) (*job, error) {
 		j.restoreFaces = *p.RestoreFaces
 	}
 	if j.restoreFaces {
-		return nil, fmt.Errorf("%w: face restoration: no face-restoration model is installed", ErrUnsupported)
+		return nil, apierr.Unsupported("face restoration: no face-restoration model is installed")
 	}
 	j.tiling = jo.tiling
 	if p.Tiling != nil {
 		j.tiling = *p.Tiling
 	}
 	if rc := p.RefinerCheckpoint; rc != nil && *rc != "" && *rc != "None" && *rc != "none" {
-		return nil, fmt.Errorf("%w: refiner_checkpoint", ErrUnsupported)
+		return nil, apierr.Unsupported("refiner_checkpoint")
 	}
 	if p.Mode == Img2Img {
 		if err := pr.prepareImg2Img(j); err != nil {
@@ -162,7 +163,7 @@ func (pr *Processor) prepare(p *Params) (*job, error) {
 	j.seeds, j.subseeds = AllSeeds(j.seed, j.subseed, p.SubseedStrength, len(j.allPrompts))
 	if p.Seeds != nil {
 		if len(p.Seeds) < len(j.allPrompts) {
-			return nil, fmt.Errorf("%w: %d seeds for %d images", ErrInvalid, len(p.Seeds), len(j.allPrompts))
+			return nil, apierr.Invalid("", "%d seeds for %d images", len(p.Seeds), len(j.allPrompts))
 		}
 		j.seeds = append([]int64(nil), p.Seeds...)
 	}
@@ -184,14 +185,14 @@ func (pr *Processor) prepareImg2Img(j *job) error {
 	p := j.p
 	switch n := len(p.InitImages); {
 	case n == 0:
-		return fmt.Errorf("%w: init_images is empty", ErrInvalid)
+		return apierr.Invalid("init_images", "init_images is empty")
 	case n > p.BatchSize && n != 1:
-		return fmt.Errorf("%w: bad number of images passed: %d; expecting %d or less", ErrInvalid, n, p.BatchSize)
+		return apierr.Invalid("", "bad number of images passed: %d; expecting %d or less", n, p.BatchSize)
 	case n > 1 && n < p.BatchSize:
 		p.BatchSize = n
 	}
 	if p.ResizeMode < 0 || p.ResizeMode > 3 {
-		return fmt.Errorf("%w: resize_mode %d outside 0..3", ErrInvalid, p.ResizeMode)
+		return apierr.Invalid("resize_mode", "resize_mode %d outside 0..3", p.ResizeMode)
 	}
 	if p.DenoisingStrength == nil {
 		ds := 0.75
@@ -272,7 +273,7 @@ func promptLists(prompt string, prompts []string, negative string, negatives []s
 	}
 	allNeg := orRepeat(negatives, negative, len(all))
 	if len(all) != len(allNeg) {
-		return nil, nil, fmt.Errorf("%w: received a different number of prompts (%d) and negative prompts (%d)", ErrInvalid, len(all), len(allNeg))
+		return nil, nil, apierr.Invalid("", "received a different number of prompts (%d) and negative prompts (%d)", len(all), len(allNeg))
 	}
 	return all, allNeg, nil
 }

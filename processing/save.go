@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/internal/pyfmt"
 	"github.com/sdapi/sdapi/processing/options"
 )
@@ -42,7 +43,7 @@ type saveTarget struct {
 // as written, as A1111 leaves unknown ones.
 func (pr *Processor) saveImage(j *job, img image.Image, t saveTarget) (string, error) {
 	if pr.OutputDir == "" {
-		return "", fmt.Errorf("%w: save_images needs an output directory", ErrUnsupported)
+		return "", apierr.Unsupported("save_images needs an output directory")
 	}
 	o := optReader{pr}
 	mode := j.p.Mode.String()

@@ -8,10 +8,13 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // Script resolution errors. Both are 422s in A1111 with an HTTPException
-// body; ScriptError.Detail gives the exact detail string.
+// body (apierr.KindScript); ScriptError.Detail gives the exact detail
+// string.
 var (
 	// ErrScriptNotFound wraps a script_name, or an alwayson_scripts key,
 	// that names no registered script (A1111: "Script '<name>' not found").
@@ -28,8 +31,8 @@ type ScriptError struct {
 	Err  error
 }
 
-func (e *ScriptError) Error() string { return fmt.Sprintf("script %q: %v", e.Name, e.Err) }
-func (e *ScriptError) Unwrap() error { return e.Err }
+func (e *ScriptError) Error() string   { return fmt.Sprintf("script %q: %v", e.Name, e.Err) }
+func (e *ScriptError) Unwrap() []error { return []error{e.Err, apierr.KindScript} }
 
 // Detail is A1111's HTTPException detail for the error.
 func (e *ScriptError) Detail() string {

@@ -13,13 +13,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
-	"github.com/sdapi/sdapi/processing/catalog"
-	"github.com/sdapi/sdapi/processing/imagemeta"
 	"github.com/sdapi/sdapi/processing/options"
-	"github.com/sdapi/sdapi/processing/queue"
-	"github.com/sdapi/sdapi/processing/upscale"
-	"github.com/sdapi/sdapi/runner"
 )
 
 // apiError is an error answered in A1111's api_middleware shape:
@@ -98,85 +94,40 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 }
 
 // errorResponse maps an error to a status and a body. It is the one
-// error→HTTP table of the server:
+// error→HTTP table of the server: first the server's own errors, then the
+// apierr.Kind the layers below gave theirs (kindResponse), then the rest:
 //
+//	*http.MaxBytesError            413 HTTPException, the body limit (Limits.MaxBodyBytes)
 //	*apiError                      its status, A1111 body as given
+//	an apierr.Kind                 kindResponse
+//	context.Canceled, DeadlineExceeded (client gone)  499-like: 503 HTTPException "Request cancelled" (nobody reads it)
 //	*validationError               422 FastAPI detail list, as given
 //	*jsonDecodeError               422 detail list, loc [body, pos], type value_error.jsondecode
-//	*http.MaxBytesError            413 HTTPException, the body limit (Limits.MaxBodyBytes)
-//	*processing.LimitError         422 detail list, loc [body, <field>], ctx {limit_value} (Limits)
-//	options.KeyError               500 KeyError
-//	options.ValueError             422 detail list, loc [body, key]
-//	processing.ScriptError         422 HTTPException "Script '<name>' not found" (or the always-on variant)
-//	queue.ErrQueueFull             503 HTTPException "Queue is full"
-//	queue.ErrClosed                503 HTTPException "Server is shutting down"
-//	context.Canceled, DeadlineExceeded (client gone)  499-like: 503 HTTPException "Request cancelled" (nobody reads it)
-//	processing.ErrUnsupported, upscale.ErrFaceRestoreUnavailable
-//	                               501 NotImplementedError, detail = what is not supported
-//	processing.ErrInvalid, upscale.ErrInvalid, runner.ErrInvalidRequest
-//	                               422 detail list, loc [body, <field named by the message>] or [body]
-//	processing.ErrInvalidImageFormat  500 HTTPException "Invalid image format"
-//	processing.ErrNotFound, upscale.ErrUpscalerNotFound, catalog.ErrNotFound
-//	                               500 RuntimeError, detail = A1111's message ("could not find upscaler named X")
-//	processing.ErrNoRunner, runner.ErrModel
-//	                               500 RuntimeError, detail = the model problem ("no checkpoint is installed", the missing part)
-//	imagemeta.ErrInvalidImage      500 HTTPException "Invalid encoded image"
 //	*echo.HTTPError                routing 404/405 {"detail"}, 400/422 validation list, 401
 //	anything else                  500 Exception "internal server error" (logged, never sent)
 func errorResponse(err error, red redactor) (int, any) {
 	var (
-		ae   *apiError
-		ve   *validationError
-		he   *echo.HTTPError
-		ke   *options.KeyError
-		vale *options.ValueError
-		se   *processing.ScriptError
-		le   *processing.LimitError
-		jde  *jsonDecodeError
+		ae  *apiError
+		ve  *validationError
+		he  *echo.HTTPError
+		jde *jsonDecodeError
 	)
 	if limit, ok := isBodyTooLarge(err); ok {
 		return http.StatusRequestEntityTooLarge, a1111Body(bodyTooLarge(limit))
 	}
-	switch {
-	case errors.As(err, &ae):
+	if errors.As(err, &ae) {
 		return ae.Status, a1111Body(ae)
-	case errors.As(err, &le): // before ErrInvalid, which it wraps
-		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{limitDetail(le)}}
-	case errors.As(err, &se):
-		return http.StatusUnprocessableEntity, a1111Body(httpException(http.StatusUnprocessableEntity, se.Detail()))
-	case errors.Is(err, queue.ErrQueueFull):
-		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Queue is full"))
-	case errors.Is(err, queue.ErrClosed):
-		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Server is shutting down"))
+	}
+	if status, body, ok := kindResponse(err, red); ok {
+		return status, body
+	}
+	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Request cancelled"))
-	case errors.Is(err, processing.ErrUnsupported), errors.Is(err, upscale.ErrFaceRestoreUnavailable):
-		msg := red.sentenceOf(err, processing.ErrUnsupported)
-		return http.StatusNotImplemented, a1111Body(&apiError{Status: 501, Class: "NotImplementedError", Detail: msg, Errors: msg})
-	case errors.Is(err, processing.ErrInvalid), errors.Is(err, upscale.ErrInvalid), errors.Is(err, runner.ErrInvalidRequest):
-		msg := red.sentenceOf(err, processing.ErrInvalid, upscale.ErrInvalid, runner.ErrInvalidRequest)
-		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{Loc: locOf(msg), Msg: msg, Type: "value_error"}}}
-	case errors.Is(err, processing.ErrInvalidImageFormat):
-		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid image format"))
-	case errors.Is(err, processing.ErrNotFound), errors.Is(err, upscale.ErrUpscalerNotFound):
-		msg := red.sentenceOf(err, processing.ErrNotFound)
-		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg})
-	case errors.Is(err, processing.ErrNoRunner), errors.Is(err, runner.ErrModel):
-		msg := "cannot load the model: " + red.sentenceOf(err, processing.ErrNoRunner, runner.ErrModel)
-		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg})
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity, map[string]any{"detail": ve.Items}
 	case errors.As(err, &jde):
 		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{jde.detail()}}
-	case errors.As(err, &ke):
-		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "KeyError", Errors: ke.Error()})
-	case errors.As(err, &vale):
-		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{{
-			Loc: []any{"body", vale.Key}, Msg: vale.Error(), Type: "type_error." + vale.Want}}}
-	case errors.Is(err, catalog.ErrNotFound):
-		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Errors: red.paths(err.Error())})
-	case errors.Is(err, imagemeta.ErrInvalidImage):
-		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid encoded image"))
 	case errors.As(err, &he):
 		return httpErrorResponse(he)
 	}
@@ -185,30 +136,82 @@ func errorResponse(err error, red redactor) (int, any) {
 	return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "Exception", Errors: "internal server error"})
 }
 
-// sentenceOf is err's message without the sentinels' own text, which
-// fmt.Errorf("%w: ...") puts in front: "not supported: face restoration:
-// no face-restoration model is installed" reads "face restoration: no
-// face-restoration model is installed". Wrapping prefixes added by the
-// caller ("load model: ") stay. Paths are cut to their last element
-// (redactor.paths): clients learn nothing of the server's directories.
-func (red redactor) sentenceOf(err error, sentinels ...error) string {
-	msg := err.Error()
-	for _, s := range sentinels {
-		msg = strings.Replace(msg, s.Error()+": ", "", 1)
+// kindResponse answers an error by its apierr.Kind alone; ok is false for
+// KindUnknown. The message is the error's whole text (wrapping prefixes
+// such as "load model: " kept) with the server's paths cut to their last
+// element (redactor.paths): clients learn nothing of its directories.
+//
+//	KindInvalid             422 detail list: loc [body, Field] or [body], type value_error;
+//	                        *processing.LimitError: loc [body, <field>], ctx {limit_value};
+//	                        *options.ValueError: loc [body, key], type type_error.<want>
+//	KindScript              422 HTTPException, ScriptError.Detail ("Script '<name>' not found")
+//	KindQueueFull           503 HTTPException "Queue is full"
+//	KindShuttingDown        503 HTTPException "Server is shutting down"
+//	KindUnsupported         501 NotImplementedError, detail = what is not supported
+//	KindInvalidImageFormat  500 HTTPException "Invalid image format"
+//	KindNotFound            500 RuntimeError, detail = A1111's message ("could not find upscaler named X")
+//	KindModel               500 RuntimeError, detail = "cannot load the model: " + the model problem
+//	KindInvalidImage        500 HTTPException "Invalid encoded image"
+//	KindUnknownOption       500 KeyError, errors = repr(key)
+func kindResponse(err error, red redactor) (status int, body any, ok bool) {
+	switch apierr.KindOf(err) {
+	case apierr.KindInvalid:
+		return http.StatusUnprocessableEntity, map[string]any{"detail": []detailItem{invalidDetail(err, red)}}, true
+	case apierr.KindScript:
+		detail := red.paths(err.Error())
+		var se *processing.ScriptError
+		if errors.As(err, &se) {
+			detail = se.Detail()
+		}
+		return http.StatusUnprocessableEntity, a1111Body(httpException(http.StatusUnprocessableEntity, detail)), true
+	case apierr.KindQueueFull:
+		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Queue is full")), true
+	case apierr.KindShuttingDown:
+		return http.StatusServiceUnavailable, a1111Body(httpException(http.StatusServiceUnavailable, "Server is shutting down")), true
+	case apierr.KindUnsupported:
+		msg := red.paths(err.Error())
+		return http.StatusNotImplemented, a1111Body(&apiError{Status: 501, Class: "NotImplementedError", Detail: msg, Errors: msg}), true
+	case apierr.KindInvalidImageFormat:
+		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid image format")), true
+	case apierr.KindNotFound:
+		msg := red.paths(err.Error())
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg}), true
+	case apierr.KindModel:
+		msg := "cannot load the model: " + red.paths(err.Error())
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "RuntimeError", Detail: msg, Errors: msg}), true
+	case apierr.KindInvalidImage:
+		return http.StatusInternalServerError, a1111Body(httpException(500, "Invalid encoded image")), true
+	case apierr.KindUnknownOption:
+		msg := red.paths(err.Error())
+		var ke *options.KeyError
+		if errors.As(err, &ke) {
+			msg = ke.Error()
+		}
+		return http.StatusInternalServerError, a1111Body(&apiError{Status: 500, Class: "KeyError", Errors: msg}), true
 	}
-	return red.paths(msg)
+	return 0, nil, false
 }
 
-// locOf points a 422 at the request field its message starts with
-// ("batch_size must be at least 1" → ["body", "batch_size"]), else at the
-// body.
-func locOf(msg string) []any {
-	field, _, _ := strings.Cut(msg, " ")
-	field = strings.TrimRight(field, ":,")
-	if isRequestField(field) {
-		return []any{"body", field}
+// invalidDetail is the 422 item of a KindInvalid error: a limit or an
+// option value carry their own loc and type; any other error is a
+// value_error at its field.
+func invalidDetail(err error, red redactor) detailItem {
+	var (
+		le   *processing.LimitError
+		vale *options.ValueError
+		ae   *apierr.Error
+	)
+	switch {
+	case errors.As(err, &le):
+		return limitDetail(le)
+	case errors.As(err, &vale):
+		return detailItem{Loc: []any{"body", vale.Key}, Msg: vale.Error(), Type: "type_error." + vale.Want}
 	}
-	return []any{"body"}
+	loc := []any{"body"}
+	if errors.As(err, &ae) && ae.Field != "" {
+		loc = append(loc, ae.Field)
+	}
+	return detailItem{Loc: loc, Msg: red.paths(err.Error()), Type: "value_error"}
 }
 
 // a1111Body is handle_exception's dict, in its key order.

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"image"
 	"io"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sdapi/sdapi/gen"
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 )
 
@@ -211,7 +211,7 @@ func (s *Server) prepare(ctx context.Context, req *genRequest) (*processing.Job,
 		if req.latentMask != "" {
 			// A1111 passes the string on unparsed and fails on it; refuse
 			// clearly rather than ignore it.
-			return nil, fmt.Errorf("%w: latent_mask", processing.ErrUnsupported)
+			return nil, apierr.Unsupported("latent_mask")
 		}
 	}
 	if p.Infotext != nil && *p.Infotext != "" {

@@ -240,15 +240,3 @@ func requestFields(mode processing.Mode) []field {
 	}
 	return txt2imgFields
 }
-
-// isRequestField reports whether name is a field of either request model.
-func isRequestField(name string) bool {
-	for _, fs := range [][]field{txt2imgFields, img2imgFields} {
-		for _, f := range fs {
-			if f.name == name {
-				return true
-			}
-		}
-	}
-	return false
-}
