@@ -2,9 +2,9 @@ package scripts
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
@@ -67,7 +67,7 @@ func (Hypertile) ProcessJob(_ context.Context, env processing.ScriptEnv, p *proc
 	on := env.Bool("hypertile_enable_unet", false) || env.Bool("hypertile_enable_vae", false) ||
 		(p.Mode == processing.Txt2Img && p.EnableHR && env.Bool("hypertile_enable_unet_secondpass", false))
 	if on {
-		return fmt.Errorf("%w: Hypertile (hypertile_enable_* options): tiled attention is not available in this server", processing.ErrUnsupported)
+		return apierr.Unsupported("Hypertile (hypertile_enable_* options): tiled attention is not available in this server")
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ func (SoftInpainting) ProcessJob(_ context.Context, _ processing.ScriptEnv, p *p
 	if !argBool(args, 0) || p.Mask == nil { // processing_uses_inpainting
 		return nil
 	}
-	return fmt.Errorf("%w: Soft inpainting: soft mask blending is not available in this server", processing.ErrUnsupported)
+	return apierr.Unsupported("Soft inpainting: soft mask blending is not available in this server")
 }
 
 // Comments is modules/processing_scripts/comments.py ("Comments"): with

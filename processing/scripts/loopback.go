@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 )
 
@@ -79,14 +80,14 @@ func (Loopback) Run(ctx context.Context, env processing.ScriptEnv, p processing.
 	}
 	curve := argString(args, 2)
 	if interrogate := argString(args, 3); interrogate != "None" {
-		return nil, fmt.Errorf("%w: loopback: append interrogated prompt %q needs an interrogation model, which this server has not", processing.ErrUnsupported, interrogate)
+		return nil, apierr.Unsupported("loopback: append interrogated prompt %q needs an interrogation model, which this server has not", interrogate)
 	}
 	if len(p.InitImages) == 0 {
-		return nil, fmt.Errorf("%w: loopback needs an init image", processing.ErrInvalid)
+		return nil, apierr.Invalid("", "loopback needs an init image")
 	}
 	if loops < 1 {
 		// range(loops) runs nothing, and Processed over no image fails.
-		return nil, fmt.Errorf("%w: loopback: loops %d, want at least 1", processing.ErrInvalid, loops)
+		return nil, apierr.Invalid("", "loopback: loops %d, want at least 1", loops)
 	}
 	if err := env.CheckImages([]any{"script_args", 0}, fmt.Sprintf("loopback's %d loops ×%d batches", loops, max(p.NIter, 1)), float64(loops)*float64(max(p.NIter, 1))); err != nil {
 		return nil, err

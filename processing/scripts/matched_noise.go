@@ -1,12 +1,11 @@
 package scripts
 
 import (
-	"fmt"
 	"math"
 	"math/cmplx"
 	"sort"
 
-	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/internal/apierr"
 )
 
 // rgbArray is a float64 image as numpy holds it: shape (rows, cols, 3),
@@ -138,7 +137,7 @@ func matchedNoise(src, mask rgbArray, noiseQ, colorVariation float64) (rgbArray,
 			continue
 		}
 		if len(ref) == 0 {
-			return rgbArray{}, fmt.Errorf("%w: outpainting mk2: no unmasked pixels to match the noise to", processing.ErrInvalid)
+			return rgbArray{}, apierr.Invalid("", "outpainting mk2: no unmasked pixels to match the noise to")
 		}
 		matched := matchCumulativeCDF(source, ref)
 		for k, i := range at {

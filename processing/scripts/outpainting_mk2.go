@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 )
 
@@ -108,10 +109,10 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 		return nil, err
 	}
 	if len(p.InitImages) == 0 {
-		return nil, fmt.Errorf("%w: outpainting mk2 needs an init image", processing.ErrInvalid)
+		return nil, apierr.Invalid("", "outpainting mk2 needs an init image")
 	}
 	if pixels < 0 {
-		return nil, fmt.Errorf("%w: outpainting mk2: pixels %d is negative", processing.ErrInvalid, pixels)
+		return nil, apierr.Invalid("", "outpainting mk2: pixels %d is negative", pixels)
 	}
 	processW, processH := p.Width, p.Height
 	p.InpaintFullRes = false
@@ -282,7 +283,7 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 		all = append(all, imgs...)
 	}
 	if first == nil {
-		return nil, fmt.Errorf("%w: outpainting mk2: no direction to expand", processing.ErrInvalid)
+		return nil, apierr.Invalid("", "outpainting mk2: no direction to expand")
 	}
 	images := all
 	unwanted := len(all) < 2 && env.Bool("grid_only_if_multiple", true)

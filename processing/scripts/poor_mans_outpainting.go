@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 )
 
@@ -57,12 +58,12 @@ func fillArg(args []any, i int) (int, error) {
 					return k, nil
 				}
 			}
-			return 0, fmt.Errorf("%w: poor man's outpainting: masked content %q is not one of %q", processing.ErrInvalid, s, fillChoices)
+			return 0, apierr.Invalid("", "poor man's outpainting: masked content %q is not one of %q", s, fillChoices)
 		}
 	}
 	k, err := argInt(args, i, "inpainting_fill")
 	if err == nil && (k < 0 || k > 3) {
-		err = fmt.Errorf("%w: poor man's outpainting: masked content %d outside 0..3", processing.ErrInvalid, k)
+		err = apierr.Invalid("", "poor man's outpainting: masked content %d outside 0..3", k)
 	}
 	return k, err
 }
@@ -83,10 +84,10 @@ func (PoorMansOutpainting) Run(ctx context.Context, env processing.ScriptEnv, p 
 	}
 	dirs := argStrings(args, 3)
 	if len(p.InitImages) == 0 {
-		return nil, fmt.Errorf("%w: poor man's outpainting needs an init image", processing.ErrInvalid)
+		return nil, apierr.Invalid("", "poor man's outpainting needs an init image")
 	}
 	if pixels < 0 {
-		return nil, fmt.Errorf("%w: poor man's outpainting: pixels %d is negative", processing.ErrInvalid, pixels)
+		return nil, apierr.Invalid("", "poor man's outpainting: pixels %d is negative", pixels)
 	}
 	p.MaskBlur = nil
 	p.MaskBlurX, p.MaskBlurY = maskBlur*2, maskBlur*2
@@ -183,7 +184,7 @@ func (PoorMansOutpainting) Run(ctx context.Context, env processing.ScriptEnv, p 
 		// No tile reaches a new border (no direction): A1111 returns the
 		// bare canvas without running a job; without a job there is no
 		// result here to report it with.
-		return nil, fmt.Errorf("%w: poor man's outpainting: no tile reaches a new border (no direction chosen)", processing.ErrInvalid)
+		return nil, apierr.Invalid("", "poor man's outpainting: no tile reaches a new border (no direction chosen)")
 	}
 	return processedOf(first, []image.Image{combined}), nil
 }

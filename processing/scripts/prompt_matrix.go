@@ -2,9 +2,9 @@ package scripts
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 )
 
@@ -73,10 +73,10 @@ func (PromptMatrix) Run(ctx context.Context, env processing.ScriptEnv, p process
 	putAtStart, differentSeeds := argBool(args, 0), argBool(args, 1)
 	promptType, delimiterName := argString(args, 2), argString(args, 3)
 	if promptType != "positive" && promptType != "negative" {
-		return nil, fmt.Errorf("%w: unknown prompt type %s", processing.ErrInvalid, promptType)
+		return nil, apierr.Invalid("", "unknown prompt type %s", promptType)
 	}
 	if delimiterName != "comma" && delimiterName != "space" {
-		return nil, fmt.Errorf("%w: unknown variations delimiter %s", processing.ErrInvalid, delimiterName)
+		return nil, apierr.Invalid("", "unknown variations delimiter %s", delimiterName)
 	}
 	original := first(p.Prompts, p.Prompt)
 	if promptType == "negative" {
@@ -88,7 +88,7 @@ func (PromptMatrix) Run(ctx context.Context, env processing.ScriptEnv, p process
 	}
 	parts := strings.Count(original, "|") + 1
 	if parts > maxMatrixParts {
-		return nil, fmt.Errorf("%w: prompt matrix of %d parts would make %d images", processing.ErrInvalid, parts, 1<<(parts-1))
+		return nil, apierr.Invalid("prompt", "prompt matrix of %d parts would make %d images", parts, 1<<(parts-1))
 	}
 	all := MatrixPrompts(original, putAtStart, delimiter)
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
@@ -335,7 +336,7 @@ func (PromptsFromFile) Run(ctx context.Context, env processing.ScriptEnv, p proc
 		infotexts = append(infotexts, res.Infotexts...)
 	}
 	if out == nil {
-		return nil, fmt.Errorf("%w: prompts from file: no prompt lines", processing.ErrInvalid)
+		return nil, apierr.Invalid("", "prompts from file: no prompt lines")
 	}
 	// Processed(p, images, p.seed, "", all_prompts=..., infotexts=...):
 	// the original p's seed, the collected prompts and infotexts.

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/infotext"
 	"github.com/sdapi/sdapi/processing/upscale"
@@ -113,7 +114,7 @@ func argString(args []any, i int) string {
 
 func argFloat(args []any, i int, name string) (float64, error) {
 	if i >= len(args) {
-		return 0, fmt.Errorf("%w: missing argument %s", processing.ErrInvalid, name)
+		return 0, apierr.Invalid("", "missing argument %s", name)
 	}
 	switch x := args[i].(type) {
 	case float64:
@@ -131,7 +132,7 @@ func argFloat(args []any, i int, name string) (float64, error) {
 			return f, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: argument %s: %v is not a number", processing.ErrInvalid, name, args[i])
+	return 0, apierr.Invalid("", "argument %s: %v is not a number", name, args[i])
 }
 
 func argInt(args []any, i int, name string) (int, error) {

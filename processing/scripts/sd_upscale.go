@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/upscale"
 )
@@ -71,14 +72,14 @@ func (s SDUpscale) upscaler(v any) (upscale.Upscaler, error) {
 				return u, nil
 			}
 		}
-		return upscale.Upscaler{}, fmt.Errorf("%w: sd upscale: %q is not in list", processing.ErrInvalid, x)
+		return upscale.Upscaler{}, apierr.Invalid("", "sd upscale: %q is not in list", x)
 	case float64:
 		i := int(x)
 		if float64(i) == x && i >= 0 && i < len(ups) {
 			return ups[i], nil
 		}
 	}
-	return upscale.Upscaler{}, fmt.Errorf("%w: sd upscale: upscaler index %v out of range", processing.ErrInvalid, v)
+	return upscale.Upscaler{}, apierr.Invalid("", "sd upscale: upscaler index %v out of range", v)
 }
 
 // Run implements processing.SelectableScript.
@@ -102,12 +103,12 @@ func (s SDUpscale) Run(ctx context.Context, env processing.ScriptEnv, p processi
 		return nil, err
 	}
 	if len(p.InitImages) == 0 {
-		return nil, fmt.Errorf("%w: sd upscale needs an init image", processing.ErrInvalid)
+		return nil, apierr.Invalid("", "sd upscale needs an init image")
 	}
 	img := p.InitImages[0]
 	if !up.IsNone() {
 		if !(scale > 0) || math.IsInf(scale, 0) {
-			return nil, fmt.Errorf("%w: sd upscale: scale_factor %g is not a positive number", processing.ErrInvalid, scale)
+			return nil, apierr.Invalid("", "sd upscale: scale_factor %g is not a positive number", scale)
 		}
 		// The upscale runs before any job that Process would check.
 		b := img.Bounds()
@@ -227,12 +228,12 @@ type Grid struct {
 // GridSize is the rows and columns SplitGrid cuts a w×h image into.
 func GridSize(w, h, tileW, tileH, overlap int) (rows, cols int, err error) {
 	if overlap < 0 || tileW-overlap <= 0 || tileH-overlap <= 0 {
-		return 0, 0, fmt.Errorf("%w: sd upscale: overlap %d needs tiles larger than %dx%d", processing.ErrInvalid, overlap, tileW, tileH)
+		return 0, 0, apierr.Invalid("", "sd upscale: overlap %d needs tiles larger than %dx%d", overlap, tileW, tileH)
 	}
 	cols = int(math.Ceil(float64(w-overlap) / float64(tileW-overlap)))
 	rows = int(math.Ceil(float64(h-overlap) / float64(tileH-overlap)))
 	if cols < 1 || rows < 1 {
-		return 0, 0, fmt.Errorf("%w: sd upscale: image %dx%d is within the %d pixel overlap", processing.ErrInvalid, w, h, overlap)
+		return 0, 0, apierr.Invalid("", "sd upscale: image %dx%d is within the %d pixel overlap", w, h, overlap)
 	}
 	return rows, cols, nil
 }

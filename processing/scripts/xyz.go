@@ -7,6 +7,7 @@ import (
 	"image"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 )
 
@@ -96,7 +97,7 @@ func axisArg(axes []Axis, v any) (Axis, error) {
 			}
 		}
 	}
-	return Axis{}, fmt.Errorf("%w: X/Y/Z plot: unknown axis type %v", processing.ErrInvalid, v)
+	return Axis{}, apierr.Invalid("", "X/Y/Z plot: unknown axis type %v", v)
 }
 
 type xyzAxis struct {
@@ -180,11 +181,11 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 	xs, ys, zs := ax[0].vals, ax[1].vals, ax[2].vals
 	cells := len(xs) * len(ys) * len(zs)
 	if cells == 0 {
-		return nil, fmt.Errorf("%w: X/Y/Z plot: an axis has no values", processing.ErrInvalid)
+		return nil, apierr.Invalid("", "X/Y/Z plot: an axis has no values")
 	}
 	maxMP := env.Number("img_max_size_mp", 200)
 	if mp := float64(cells*p.Width*p.Height) / 1e6; mp+0.5 >= maxMP {
-		return nil, fmt.Errorf("%w: resulting grid would be too large (%.0f MPixels) (max configured size is %v MPixels)", processing.ErrInvalid, mp, maxMP)
+		return nil, apierr.Invalid("", "resulting grid would be too large (%.0f MPixels) (max configured size is %v MPixels)", mp, maxMP)
 	}
 
 	type cellResult struct {

@@ -1,13 +1,13 @@
 package scripts
 
 import (
-	"fmt"
 	"maps"
 	"math"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
@@ -83,7 +83,7 @@ func onlyNoop(label, what string, noop func(x any) bool) func(processing.ScriptE
 	return func(_ processing.ScriptEnv, xs []any) error {
 		for _, x := range xs {
 			if !noop(x) {
-				return fmt.Errorf("%w: X/Y/Z plot axis %s: value %v: this server does not apply %s", processing.ErrUnsupported, label, x, what)
+				return apierr.Unsupported("X/Y/Z plot axis %s: value %v: this server does not apply %s", label, x, what)
 			}
 		}
 		return nil
@@ -97,7 +97,7 @@ func floatIs(v float64) func(any) bool { return func(x any) bool { return x.(flo
 func confirmCheckpoints(env processing.ScriptEnv, xs []any) error {
 	for _, x := range xs {
 		if _, ok := env.ClosestCheckpoint(x.(string)); !ok {
-			return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
+			return apierr.Invalid("", "Unknown checkpoint: %s", x)
 		}
 	}
 	return nil
@@ -108,7 +108,7 @@ func confirmCheckpoints(env processing.ScriptEnv, xs []any) error {
 func applyCheckpoint(env processing.ScriptEnv, p *processing.Params, x any) error {
 	name, ok := env.ClosestCheckpoint(x.(string))
 	if !ok {
-		return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
+		return apierr.Invalid("", "Unknown checkpoint: %s", x)
 	}
 	p.OverrideSettings = withOverride(p.OverrideSettings, "sd_model_checkpoint", name)
 	return nil
@@ -128,7 +128,7 @@ func noneCheckpoint(x any) bool {
 func confirmRefiners(env processing.ScriptEnv, xs []any) error {
 	for _, x := range xs {
 		if _, ok := env.ClosestCheckpoint(x.(string)); !noneCheckpoint(x) && !ok {
-			return fmt.Errorf("%w: Unknown checkpoint: %s", processing.ErrInvalid, x)
+			return apierr.Invalid("", "Unknown checkpoint: %s", x)
 		}
 	}
 	return onlyNoop("Refiner checkpoint", "a refiner", noneCheckpoint)(env, xs)
@@ -148,7 +148,7 @@ func ptr[T any](v T) *T { return &v }
 func confirmSamplers(_ processing.ScriptEnv, xs []any) error {
 	for _, x := range xs {
 		if _, ok := sampling.LookupSampler(x.(string)); !ok {
-			return fmt.Errorf("%w: unknown sampler: %s", processing.ErrInvalid, x)
+			return apierr.Invalid("", "unknown sampler: %s", x)
 		}
 	}
 	return nil
@@ -235,7 +235,7 @@ func axesFor(mode processing.Mode) []Axis {
 func applyPromptSR(p *processing.Params, x any, xs []any) error {
 	from, to := xs[0].(string), x.(string)
 	if !strings.Contains(p.Prompt, from) && !strings.Contains(p.NegativePrompt, from) {
-		return fmt.Errorf("%w: Prompt S/R did not find %s in prompt or negative prompt", processing.ErrInvalid, from)
+		return apierr.Invalid("", "Prompt S/R did not find %s in prompt or negative prompt", from)
 	}
 	p.Prompt = strings.ReplaceAll(p.Prompt, from, to)
 	p.NegativePrompt = strings.ReplaceAll(p.NegativePrompt, from, to)
@@ -415,7 +415,7 @@ func csvList(s string) ([]string, error) {
 	}
 	switch {
 	case state == inQuoted:
-		return nil, fmt.Errorf("%w: X/Y/Z values %q: unexpected end of data", processing.ErrInvalid, s)
+		return nil, apierr.Invalid("", "X/Y/Z values %q: unexpected end of data", s)
 	case !rowEmpty:
 		endField()
 	}
@@ -447,10 +447,10 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 			if m := reRange.FindStringSubmatch(v); m != nil {
 				start, end, step, err := rangeArgs(m, 1, pyInt)
 				if err != nil {
-					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
+					return nil, apierr.Invalid("", "%s value %q: %w", a.Label, v, err)
 				}
 				if step == 0 {
-					return nil, fmt.Errorf("%w: %s value %q: zero step", processing.ErrInvalid, a.Label, v)
+					return nil, apierr.Invalid("", "%s value %q: zero step", a.Label, v)
 				}
 				for x := start; (step > 0 && x < end+1) || (step < 0 && x > end+1); x += step {
 					out = append(out, x)
@@ -458,7 +458,7 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 			} else if m := reRangeCount.FindStringSubmatch(v); m != nil {
 				start, end, num, err := rangeArgs(m, 1, pyInt)
 				if err != nil {
-					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
+					return nil, apierr.Invalid("", "%s value %q: %w", a.Label, v, err)
 				}
 				for _, f := range linspace(float64(start), float64(end), num) {
 					out = append(out, int(f))
@@ -466,7 +466,7 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 			} else {
 				x, err := pyInt(v)
 				if err != nil {
-					return nil, fmt.Errorf("%w: %s value %q is not an integer", processing.ErrInvalid, a.Label, v)
+					return nil, apierr.Invalid("", "%s value %q is not an integer", a.Label, v)
 				}
 				out = append(out, x)
 			}
@@ -476,10 +476,10 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 			if m := reRangeFloat.FindStringSubmatch(v); m != nil {
 				start, end, step, err := rangeArgs(m, 1.0, pyFloat)
 				if err != nil {
-					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
+					return nil, apierr.Invalid("", "%s value %q: %w", a.Label, v, err)
 				}
 				if step == 0 {
-					return nil, fmt.Errorf("%w: %s value %q: zero step", processing.ErrInvalid, a.Label, v)
+					return nil, apierr.Invalid("", "%s value %q: zero step", a.Label, v)
 				}
 				// numpy.arange(start, end + step, step)
 				n := int(math.Ceil((end + step - start) / step))
@@ -495,7 +495,7 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 					num, err3 = pyInt(m[3])
 				}
 				if err := firstErr(err1, err2, err3); err != nil {
-					return nil, fmt.Errorf("%w: %s value %q: %w", processing.ErrInvalid, a.Label, v, err)
+					return nil, apierr.Invalid("", "%s value %q: %w", a.Label, v, err)
 				}
 				for _, f := range linspace(start, end, num) {
 					out = append(out, f)
@@ -503,14 +503,14 @@ func AxisValues(a Axis, text string, dropdown []string, csvMode bool) ([]any, er
 			} else {
 				x, err := pyFloat(v)
 				if err != nil {
-					return nil, fmt.Errorf("%w: %s value %q is not a number", processing.ErrInvalid, a.Label, v)
+					return nil, apierr.Invalid("", "%s value %q is not a number", a.Label, v)
 				}
 				out = append(out, x)
 			}
 		}
 	case axisPermutations:
 		if len(list) > 8 {
-			return nil, fmt.Errorf("%w: %s: %d tokens make too many permutations", processing.ErrInvalid, a.Label, len(list))
+			return nil, apierr.Invalid("", "%s: %d tokens make too many permutations", a.Label, len(list))
 		}
 		for _, perm := range permutations(list) {
 			out = append(out, perm)
