@@ -59,14 +59,9 @@ func stopRequested(ctx context.Context) bool {
 // its images are the decoded last latent.
 var errStoppedEarly = errors.New("stopped early")
 
-// invalid is an apierr.KindInvalid error at the body as a whole;
-// invalidAt names the request field its message starts with.
+// invalid is an apierr.KindInvalid error at the request as a whole.
 func invalid(format string, args ...any) error {
-	return invalidAt("", format, args...)
-}
-
-func invalidAt(field, format string, args ...any) error {
-	return apierr.Invalid(field, format, args...)
+	return apierr.Invalid("", format, args...)
 }
 
 // maxSchedule bounds the sigma schedule of an exact-steps img2img pass.
@@ -89,7 +84,7 @@ func validate(req *runner.Request) error {
 		// torch fails; any other size runs, decoded at 8× the latent.
 		return invalid("size %dx%d: width and height must be at least 8 (the latent is width/8 × height/8)", req.Width, req.Height)
 	case req.Steps < 1:
-		return invalidAt("steps", "steps %d: need at least 1", req.Steps)
+		return apierr.Invalid("steps", "steps %d: need at least 1", req.Steps)
 	}
 	if req.Init != nil {
 		in := req.Init
@@ -112,7 +107,7 @@ func validate(req *runner.Request) error {
 		case in.Mask != nil && (in.Mask.Fill < 0 || in.Mask.Fill > 3):
 			return invalid("inpainting fill %d outside 0..3", in.Mask.Fill)
 		case in.Mask != nil && in.Mask.Image == nil:
-			return invalidAt("mask", "mask without an image")
+			return apierr.Invalid("mask", "mask without an image")
 		}
 		for i, im := range in.Images {
 			if im == nil || im.Bounds().Empty() {
@@ -131,7 +126,7 @@ func validate(req *runner.Request) error {
 		}
 		if in.Mask != nil {
 			if b := in.Mask.Image.Bounds(); b.Dx() != req.Width || b.Dy() != req.Height {
-				return invalidAt("mask", "mask is %dx%d, want %dx%d", b.Dx(), b.Dy(), req.Width, req.Height)
+				return apierr.Invalid("mask", "mask is %dx%d, want %dx%d", b.Dx(), b.Dy(), req.Width, req.Height)
 			}
 			if l := in.Mask.Latent; l != nil {
 				if b := l.Bounds(); b.Dx() != req.Width || b.Dy() != req.Height {
