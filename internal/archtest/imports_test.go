@@ -3,7 +3,8 @@
 // conformance harness and milestones import nothing of the server side;
 // internal/refserver, which harnesses use to run the reference server,
 // imports only the standard library (it execs the server binary), and so
-// does internal/apierr, the error type every layer shares.
+// does internal/apierr, the error type every layer shares. errors_test.go
+// keeps that type's kinds from being wrapped by hand.
 package archtest
 
 import (
