@@ -8,6 +8,7 @@ import (
 
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 // wantHiresLatent is what sample_hr_pass hands sample_img2img: the first
@@ -62,7 +63,7 @@ func TestHiresLatentModes(t *testing.T) {
 			}
 			m, _ := upscale.LookupLatentMode(mname)
 			for i, seed := range calls[0].Seeds {
-				want := wantHiresLatent(t, spyLatent(seed, 8, 8), 64, 64, 96, 96, 0, 0, m)
+				want := wantHiresLatent(t, runnertest.Latent(seed, 8, 8), 64, 64, 96, 96, 0, 0, m)
 				if !slices.Equal(c.Init.Latents[i], want) {
 					t.Errorf("image %d: init latent is not the interpolated first-pass latent", i)
 				}
@@ -95,7 +96,7 @@ func TestHiresLatentTruncation(t *testing.T) {
 		t.Fatalf("second pass %dx%d, want 104x120", c.Width, c.Height)
 	}
 	m, _ := upscale.LookupLatentMode("Latent (bicubic)")
-	want := wantHiresLatent(t, spyLatent(calls[0].Seeds[0], 8, 12), 64, 96, 104, 156, 0, 4, m)
+	want := wantHiresLatent(t, runnertest.Latent(calls[0].Seeds[0], 8, 12), 64, 96, 104, 156, 0, 4, m)
 	if len(want) != 4*15*13 || !slices.Equal(c.Init.Latents[0], want) {
 		t.Fatalf("init latent of %d values is not the cropped interpolation (%d values)", len(c.Init.Latents[0]), len(want))
 	}
@@ -107,7 +108,7 @@ func TestHiresLatentFallsBackToImages(t *testing.T) {
 	t.Run("runner without latents", func(t *testing.T) {
 		pr, spy := newProcessor(t)
 		spy.GenerateFn = func(_ context.Context, _ int, req runner.Request) (runner.Result, error) {
-			res := solidResult(req)
+			res := runnertest.SolidByIndex(req)
 			res.Latents = nil
 			return res, nil
 		}
@@ -121,7 +122,7 @@ func TestHiresLatentFallsBackToImages(t *testing.T) {
 	t.Run("firstpass_image", func(t *testing.T) {
 		pr, spy := newProcessor(t)
 		p := hiresParams("Latent (nearest)")
-		p.FirstpassImage = solidResult(runner.Request{Prompts: []string{""}, Seeds: []int64{7}, Width: 64, Height: 64}).Images[0]
+		p.FirstpassImage = runnertest.SolidByIndex(runner.Request{Prompts: []string{""}, Seeds: []int64{7}, Width: 64, Height: 64}).Images[0]
 		if _, err := pr.Process(t.Context(), p); err != nil {
 			t.Fatal(err)
 		}
