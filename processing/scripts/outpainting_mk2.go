@@ -19,9 +19,6 @@ import (
 // inpainted with "original" masked content, a mask blurred by 4×mask_blur
 // and a latent mask inset by 2×mask_blur.
 //
-// Args: _ (the info HTML, ignored), pixels, mask_blur, direction (a list
-// of "left", "right", "up", "down"), noise_q, color_variation.
-//
 // The result is every batch's extended images, after a grid of them when
 // return_grid (and there are two or more, unless grid_only_if_multiple is
 // off); all carry the first job's infotext.
@@ -88,30 +85,45 @@ func pyFloorDiv(a, b int) int {
 	return q
 }
 
+// outpaintingMk2Args are Outpainting mk2's script_args by name, in the
+// order of A1111's Script.run; the first, the info HTML, is ignored.
+type outpaintingMk2Args struct {
+	pixels, maskBlur int
+	dirs             []string // direction: a list of "left", "right", "up", "down"
+	noiseQ           float64
+	colorVariation   float64
+}
+
+func parseOutpaintingMk2Args(args []any) (outpaintingMk2Args, error) {
+	var a outpaintingMk2Args
+	var err error
+	if a.pixels, err = argInt(args, 1, "pixels"); err != nil {
+		return a, err
+	}
+	if a.maskBlur, err = argInt(args, 2, "mask_blur"); err != nil {
+		return a, err
+	}
+	a.dirs = argStrings(args, 3)
+	if a.noiseQ, err = argFloat(args, 4, "noise_q"); err != nil {
+		return a, err
+	}
+	if a.colorVariation, err = argFloat(args, 5, "color_variation"); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
 // Run implements processing.SelectableScript.
-func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, args []any) (*processing.Processed, error) {
-	pixels, err := argInt(args, 1, "pixels")
-	if err != nil {
-		return nil, err
-	}
-	maskBlur, err := argInt(args, 2, "mask_blur")
-	if err != nil {
-		return nil, err
-	}
-	dirs := argStrings(args, 3)
-	noiseQ, err := argFloat(args, 4, "noise_q")
-	if err != nil {
-		return nil, err
-	}
-	colorVariation, err := argFloat(args, 5, "color_variation")
+func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
+	args, err := parseOutpaintingMk2Args(rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	if len(p.InitImages) == 0 {
 		return nil, fmt.Errorf("%w: outpainting mk2 needs an init image", processing.ErrInvalid)
 	}
-	if pixels < 0 {
-		return nil, fmt.Errorf("%w: outpainting mk2: pixels %d is negative", processing.ErrInvalid, pixels)
+	if args.pixels < 0 {
+		return nil, fmt.Errorf("%w: outpainting mk2: pixels %d is negative", processing.ErrInvalid, args.pixels)
 	}
 	processW, processH := p.Width, p.Height
 	p.InpaintFullRes = false
@@ -120,13 +132,13 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 
 	initImg := p.InitImages[0]
 	ib := initImg.Bounds()
-	left, right, up, down, targetW, targetH := outpaintMargins(ib.Dx(), ib.Dy(), pixels, dirs)
+	left, right, up, down, targetW, targetH := outpaintMargins(ib.Dx(), ib.Dy(), args.pixels, args.dirs)
 	var blurX, blurY int
 	if left > 0 || right > 0 {
-		blurX = maskBlur
+		blurX = args.maskBlur
 	}
 	if up > 0 || down > 0 {
-		blurY = maskBlur
+		blurY = args.maskBlur
 	}
 	p.MaskBlur = nil // mask_blur_x/y below are the script's
 	p.MaskBlurX, p.MaskBlurY = blurX*4, blurY*4
@@ -141,7 +153,7 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 	if err := env.CheckImages([]any{"script_args", 3}, fmt.Sprintf("outpainting mk2's %d directions ×%d batches of %d", passes, batchCount, batchSize), float64(passes*batchCount*batchSize)); err != nil {
 		return nil, err
 	}
-	if err := env.CheckUpscale([]any{"script_args", 1}, fmt.Sprintf("outpainting mk2's %d pixels", pixels), ib.Dx(), ib.Dy(), math.Max(float64(targetW)/float64(max(ib.Dx(), 1)), float64(targetH)/float64(max(ib.Dy(), 1)))); err != nil {
+	if err := env.CheckUpscale([]any{"script_args", 1}, fmt.Sprintf("outpainting mk2's %d pixels", args.pixels), ib.Dx(), ib.Dy(), math.Max(float64(targetW)/float64(max(ib.Dx(), 1)), float64(targetH)/float64(max(ib.Dy(), 1)))); err != nil {
 		return nil, err
 	}
 
@@ -189,7 +201,7 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 				y1 = procH - expandPixels - blurY
 			}
 			fillRect(mask, x0, y0, x1, y1)
-			noised, err := matchedNoise(toArray(canvas), toArray(mask), noiseQ, colorVariation)
+			noised, err := matchedNoise(toArray(canvas), toArray(mask), args.noiseQ, args.colorVariation)
 			if err != nil {
 				return nil, err
 			}
