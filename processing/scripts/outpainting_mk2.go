@@ -113,6 +113,13 @@ func parseOutpaintingMk2Args(args []any) (outpaintingMk2Args, error) {
 	return a, nil
 }
 
+// outpaintSide is one call of the script's expand(): the pixels to add
+// and the side to add them on.
+type outpaintSide struct {
+	pixels                   int
+	left, right, top, bottom bool
+}
+
 // Run implements processing.SelectableScript.
 func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
 	args, err := parseOutpaintingMk2Args(rawArgs)
@@ -159,14 +166,14 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 
 	var first *processing.Processed
 	// expand is the script's expand(): one direction for the batch.
-	expand := func(init []image.Image, expandPixels int, isLeft, isRight, isTop, isBottom bool) ([]image.Image, error) {
-		isHoriz, isVert := isLeft || isRight, isTop || isBottom
+	expand := func(init []image.Image, side outpaintSide) ([]image.Image, error) {
+		isHoriz, isVert := side.left || side.right, side.top || side.bottom
 		pixelsHoriz, pixelsVert := 0, 0
 		if isHoriz {
-			pixelsHoriz = expandPixels
+			pixelsHoriz = side.pixels
 		}
 		if isVert {
-			pixelsVert = expandPixels
+			pixelsVert = side.pixels
 		}
 		var toProcess []image.Image
 		outputs := make([]*image.NRGBA, len(init))
@@ -179,26 +186,26 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 			procH := int(math.Ceil(float64(resH)/64)) * 64
 			canvas := newRGB(procW, procH, false)
 			px, py := 0, 0
-			if isLeft {
+			if side.left {
 				px = pixelsHoriz
 			}
-			if isTop {
+			if side.top {
 				py = pixelsVert
 			}
 			paste(canvas, im, px, py)
 			mask = newRGB(procW, procH, true)
 			x0, y0, x1, y1 := 0, 0, resW, resH
-			if isLeft {
-				x0 = expandPixels + blurX
+			if side.left {
+				x0 = side.pixels + blurX
 			}
-			if isTop {
-				y0 = expandPixels + blurY
+			if side.top {
+				y0 = side.pixels + blurY
 			}
-			if isRight {
-				x1 = procW - expandPixels - blurX
+			if side.right {
+				x1 = procW - side.pixels - blurX
 			}
-			if isBottom {
-				y1 = procH - expandPixels - blurY
+			if side.bottom {
+				y1 = procH - side.pixels - blurY
 			}
 			fillRect(mask, x0, y0, x1, y1)
 			noised, err := matchedNoise(toArray(canvas), toArray(mask), args.noiseQ, args.colorVariation)
@@ -217,10 +224,10 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 			p.Width, p.Height = targetWidth, targetHeight
 			ow, oh := outputs[n].Rect.Dx(), outputs[n].Rect.Dy()
 			cx0, cy0, cx1, cy1 := ow-targetWidth, oh-targetHeight, ow, oh
-			if isLeft {
+			if side.left {
 				cx0, cx1 = 0, targetWidth
 			}
-			if isTop {
+			if side.top {
 				cy0, cy1 = 0, targetHeight
 			}
 			mask = crop(mask, cx0, cy0, cx1, cy1)
@@ -230,17 +237,17 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 		p.InitImages = toProcess
 		latent := newRGB(p.Width, p.Height, true)
 		x0, y0, x1, y1 := 0, 0, resW, resH
-		if isLeft {
-			x0 = expandPixels + blurX*2
+		if side.left {
+			x0 = side.pixels + blurX*2
 		}
-		if isTop {
-			y0 = expandPixels + blurY*2
+		if side.top {
+			y0 = side.pixels + blurY*2
 		}
-		if isRight {
-			x1 = mask.Rect.Dx() - expandPixels - blurX*2
+		if side.right {
+			x1 = mask.Rect.Dx() - side.pixels - blurX*2
 		}
-		if isBottom {
-			y1 = mask.Rect.Dy() - expandPixels - blurY*2
+		if side.bottom {
+			y1 = mask.Rect.Dy() - side.pixels - blurY*2
 		}
 		fillRect(latent, x0, y0, x1, y1)
 		p.LatentMask = latent
@@ -259,10 +266,10 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 			}
 			pb := proc.Raw[n].Bounds()
 			x, y := 0, 0
-			if !isLeft {
+			if !side.left {
 				x = outputs[n].Rect.Dx() - pb.Dx()
 			}
-			if !isTop {
+			if !side.top {
 				y = outputs[n].Rect.Dy() - pb.Dy()
 			}
 			paste(outputs[n], proc.Raw[n], x, y)
@@ -280,14 +287,11 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 		for k := range imgs {
 			imgs[k] = initImg
 		}
-		for _, d := range []struct {
-			px                int
-			l, r, top, bottom bool
-		}{{left, true, false, false, false}, {right, false, true, false, false}, {up, false, false, true, false}, {down, false, false, false, true}} {
-			if d.px <= 0 {
+		for _, side := range []outpaintSide{{pixels: left, left: true}, {pixels: right, right: true}, {pixels: up, top: true}, {pixels: down, bottom: true}} {
+			if side.pixels <= 0 {
 				continue
 			}
-			if imgs, err = expand(imgs, d.px, d.l, d.r, d.top, d.bottom); err != nil {
+			if imgs, err = expand(imgs, side); err != nil {
 				return nil, err
 			}
 		}
