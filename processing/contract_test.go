@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 // The contract of the seed milestone: txt2img and img2img reach the runner
@@ -67,7 +68,7 @@ func TestContractOverridesRestored(t *testing.T) {
 			if call == 1 {
 				return runner.Result{}, errBoom
 			}
-			return solidResult(req), nil
+			return runnertest.SolidByIndex(req), nil
 		}, false},
 		{"runner panics", func(context.Context, int, runner.Request) (runner.Result, error) {
 			panic("runner exploded")
@@ -125,7 +126,7 @@ func TestOverrideKeptWhenRestoreAfterwardsFalse(t *testing.T) {
 
 func TestOverrideCheckpoint(t *testing.T) {
 	pr, spy := newProcessor(t)
-	models := pr.Models.(*fakeModels)
+	models := pr.Models.(*runnertest.Models)
 	p := smallTxt2Img()
 	p.OverrideSettings = map[string]any{"sd_model_checkpoint": "unknown-model", "randn_source": "CPU"}
 	if _, err := pr.Process(t.Context(), p); err != nil {
@@ -139,8 +140,8 @@ func TestOverrideCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"|Automatic", "other|Automatic"}
-	if !slices.Equal(models.loaded, want) {
-		t.Errorf("loaded = %v, want %v", models.loaded, want)
+	if !slices.Equal(models.Loaded(), want) {
+		t.Errorf("loaded = %v, want %v", models.Loaded(), want)
 	}
 	if v, _ := pr.Options.Get("sd_model_checkpoint"); v != nil {
 		t.Errorf("sd_model_checkpoint after job = %v, want restored nil", v)

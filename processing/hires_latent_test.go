@@ -2,29 +2,32 @@ package processing
 
 import (
 	"context"
+	"image"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 // wantHiresLatent is what sample_hr_pass hands sample_img2img: the first
-// pass's latent interpolated to (toY/8, toX/8) and cropped by
-// [truncY//2 : toY/8-(truncY+1)//2, truncX//2 : toX/8-(truncX+1)//2].
-func wantHiresLatent(t *testing.T, first []float32, w, h, toX, toY, truncX, truncY int, m upscale.LatentMode) []float32 {
+// pass's latent of an image of size from, interpolated to (to.Y/8, to.X/8)
+// and cropped by [trunc.Y//2 : to.Y/8-(trunc.Y+1)//2,
+// trunc.X//2 : to.X/8-(trunc.X+1)//2].
+func wantHiresLatent(t *testing.T, first []float32, from, to, trunc image.Point, m upscale.LatentMode) []float32 {
 	t.Helper()
-	th, tw := toY/8, toX/8
-	up, err := upscale.Interpolate(first, 4, h/8, w/8, th, tw, m)
+	th, tw := to.Y/8, to.X/8
+	up, err := upscale.Interpolate(first, 4, from.Y/8, from.X/8, th, tw, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []float32
 	for c := range 4 {
-		for y := truncY / 2; y < th-(truncY+1)/2; y++ {
+		for y := trunc.Y / 2; y < th-(trunc.Y+1)/2; y++ {
 			row := up[(c*th+y)*tw:]
-			out = append(out, row[truncX/2:tw-(truncX+1)/2]...)
+			out = append(out, row[trunc.X/2:tw-(trunc.X+1)/2]...)
 		}
 	}
 	return out
@@ -62,7 +65,7 @@ func TestHiresLatentModes(t *testing.T) {
 			}
 			m, _ := upscale.LookupLatentMode(mname)
 			for i, seed := range calls[0].Seeds {
-				want := wantHiresLatent(t, spyLatent(seed, 8, 8), 64, 64, 96, 96, 0, 0, m)
+				want := wantHiresLatent(t, runnertest.Latent(seed, 8, 8), image.Pt(64, 64), image.Pt(96, 96), image.Point{}, m)
 				if !slices.Equal(c.Init.Latents[i], want) {
 					t.Errorf("image %d: init latent is not the interpolated first-pass latent", i)
 				}
@@ -95,7 +98,7 @@ func TestHiresLatentTruncation(t *testing.T) {
 		t.Fatalf("second pass %dx%d, want 104x120", c.Width, c.Height)
 	}
 	m, _ := upscale.LookupLatentMode("Latent (bicubic)")
-	want := wantHiresLatent(t, spyLatent(calls[0].Seeds[0], 8, 12), 64, 96, 104, 156, 0, 4, m)
+	want := wantHiresLatent(t, runnertest.Latent(calls[0].Seeds[0], 8, 12), image.Pt(64, 96), image.Pt(104, 156), image.Pt(0, 4), m)
 	if len(want) != 4*15*13 || !slices.Equal(c.Init.Latents[0], want) {
 		t.Fatalf("init latent of %d values is not the cropped interpolation (%d values)", len(c.Init.Latents[0]), len(want))
 	}
@@ -107,7 +110,7 @@ func TestHiresLatentFallsBackToImages(t *testing.T) {
 	t.Run("runner without latents", func(t *testing.T) {
 		pr, spy := newProcessor(t)
 		spy.GenerateFn = func(_ context.Context, _ int, req runner.Request) (runner.Result, error) {
-			res := solidResult(req)
+			res := runnertest.SolidByIndex(req)
 			res.Latents = nil
 			return res, nil
 		}
@@ -121,7 +124,7 @@ func TestHiresLatentFallsBackToImages(t *testing.T) {
 	t.Run("firstpass_image", func(t *testing.T) {
 		pr, spy := newProcessor(t)
 		p := hiresParams("Latent (nearest)")
-		p.FirstpassImage = solidResult(runner.Request{Prompts: []string{""}, Seeds: []int64{7}, Width: 64, Height: 64}).Images[0]
+		p.FirstpassImage = runnertest.SolidByIndex(runner.Request{Prompts: []string{""}, Seeds: []int64{7}, Width: 64, Height: 64}).Images[0]
 		if _, err := pr.Process(t.Context(), p); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 // doublingModel is a 2× model upscaler that paints its output one colour,
@@ -87,7 +88,7 @@ func TestHiresUpscalers(t *testing.T) {
 			pr, spy := newProcessor(t)
 			spy.GenerateFn = func(_ context.Context, call int, req runner.Request) (runner.Result, error) {
 				if call > 0 {
-					return solidResult(req), nil
+					return runnertest.SolidByIndex(req), nil
 				}
 				img := image.NewRGBA(image.Rect(0, 0, req.Width, req.Height))
 				for y := range req.Height {

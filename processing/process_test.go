@@ -14,6 +14,7 @@ import (
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/styles"
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 func TestFixedSeed(t *testing.T) {
@@ -327,7 +328,7 @@ func TestProgressState(t *testing.T) {
 		if img, step := pr.State.CurrentImage(); img != preview || step != 2 {
 			t.Errorf("current image = %v step %d", img, step)
 		}
-		return solidResult(req), nil
+		return runnertest.SolidByIndex(req), nil
 	}
 	p := smallTxt2Img()
 	p.NIter = 2

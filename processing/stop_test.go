@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 func TestInterruptReturnsFinishedImages(t *testing.T) {
@@ -20,7 +21,7 @@ func TestInterruptReturnsFinishedImages(t *testing.T) {
 			<-ctx.Done() // Interrupt cancels the batch at once
 			return runner.Result{}, runner.ErrInterrupted
 		}
-		return solidResult(req), nil
+		return runnertest.SolidByIndex(req), nil
 	}
 	p := smallTxt2Img()
 	p.NIter = 4
@@ -42,7 +43,7 @@ func stoppedResult(t *testing.T, ctx context.Context, req runner.Request) (runne
 	if cause := context.Cause(ctx); !errors.Is(cause, runner.ErrStopRequested) {
 		t.Errorf("runner's ctx ended with %v, want runner.ErrStopRequested", cause)
 	}
-	return solidResult(req), fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
+	return runnertest.SolidByIndex(req), fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
 }
 
 // Interrupt during sampling returns the stopped batch's partly denoised
@@ -56,7 +57,7 @@ func TestInterruptReturnsStoppedBatch(t *testing.T) {
 			pr.State.Interrupt()
 			return stoppedResult(t, ctx, req)
 		}
-		return solidResult(req), nil
+		return runnertest.SolidByIndex(req), nil
 	}
 	p := smallTxt2Img()
 	p.BatchSize, p.NIter = 2, 3
@@ -84,7 +85,7 @@ func TestSkipKeepsStoppedBatchAndContinues(t *testing.T) {
 		if err := ctx.Err(); err != nil {
 			t.Errorf("batch %d after the skip starts cancelled: %v", call, err)
 		}
-		return solidResult(req), nil
+		return runnertest.SolidByIndex(req), nil
 	}
 	p := smallTxt2Img()
 	p.NIter = 3
@@ -141,7 +142,7 @@ func TestSkipSkipsOneBatch(t *testing.T) {
 			<-ctx.Done()
 			return runner.Result{}, ctx.Err()
 		}
-		return solidResult(req), nil
+		return runnertest.SolidByIndex(req), nil
 	}
 	p := smallTxt2Img()
 	p.NIter = 3

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 // BenchmarkTxt2imgOverhead is the server's own share of a txt2img request:
@@ -24,9 +25,9 @@ func BenchmarkTxt2imgOverhead(b *testing.B) {
 			env := newGenServer(b)
 			premade := make([]image.Image, n)
 			for i := range premade {
-				premade[i] = seedImage(int64(1000+i), 512, 512)
+				premade[i] = runnertest.SeedImage(int64(1000+i), 512, 512)
 			}
-			env.Runner.generate = func(_ context.Context, req runner.Request) (runner.Result, error) {
+			env.Runner.GenerateFn = func(_ context.Context, _ int, req runner.Request) (runner.Result, error) {
 				return runner.Result{Images: premade[:len(req.Prompts)]}, nil
 			}
 			body := mustJSON(b, map[string]any{"prompt": "a lighthouse at dusk", "steps": 20, "width": 512, "height": 512,

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 // secretDir stands for a server directory no client may learn.
@@ -39,11 +40,11 @@ func TestRunnerErrorMidBatch(t *testing.T) {
 	env := newGenServer(t)
 	before := env.getOptions(t)
 	var calls atomic.Int64
-	env.Runner.generate = func(ctx context.Context, req runner.Request) (runner.Result, error) {
+	env.Runner.GenerateFn = func(ctx context.Context, _ int, req runner.Request) (runner.Result, error) {
 		if calls.Add(1) == 2 {
 			return runner.Result{}, fmt.Errorf("onnxruntime: run %s/x/unet/model.onnx: Status: RUNTIME_EXCEPTION", secretDir)
 		}
-		return seedImages(req), nil
+		return runnertest.SeedPattern(req), nil
 	}
 	body := simpleTxt2Img()
 	body["n_iter"] = 3
@@ -65,7 +66,7 @@ func TestRunnerErrorMidBatch(t *testing.T) {
 	if q := env.Queue.Snapshot(); q.Running != "" || q.Waiting != 0 {
 		t.Errorf("queue after failure: %+v", q)
 	}
-	env.Runner.generate = nil
+	env.Runner.GenerateFn = nil
 	assertStatus(t, env.do(t, http.MethodPost, "/sdapi/v1/txt2img", mustJSON(t, simpleTxt2Img())), http.StatusOK)
 }
 
@@ -74,13 +75,13 @@ func TestRunnerErrorMidBatch(t *testing.T) {
 func TestRunnerPanicIsA500(t *testing.T) {
 	t.Parallel()
 	env := newGenServer(t)
-	env.Runner.generate = func(context.Context, runner.Request) (runner.Result, error) {
+	env.Runner.GenerateFn = func(context.Context, int, runner.Request) (runner.Result, error) {
 		panic("index out of range at " + secretDir + "/x.go:12")
 	}
 	res := env.do(t, http.MethodPost, "/sdapi/v1/txt2img", mustJSON(t, simpleTxt2Img()))
 	assertStatus(t, res, http.StatusInternalServerError)
 	assertNoLeak(t, res.Body)
-	env.Runner.generate = nil
+	env.Runner.GenerateFn = nil
 	assertStatus(t, env.do(t, http.MethodPost, "/sdapi/v1/txt2img", mustJSON(t, simpleTxt2Img())), http.StatusOK)
 }
 
@@ -103,7 +104,7 @@ func TestNoInternalDetailsInErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := newGenServer(t)
-			env.Runner.generate = func(context.Context, runner.Request) (runner.Result, error) { return runner.Result{}, tc.err }
+			env.Runner.GenerateFn = func(context.Context, int, runner.Request) (runner.Result, error) { return runner.Result{}, tc.err }
 			res := env.do(t, http.MethodPost, "/sdapi/v1/txt2img", mustJSON(t, simpleTxt2Img()))
 			if res.Status < 400 {
 				t.Fatalf("status %d", res.Status)
@@ -135,7 +136,7 @@ func TestBrokenModelOnSelection(t *testing.T) {
 	env := newGenServer(t)
 	broken := env.Dirs.addCheckpoint(t, "broken-model")
 	assertStatus(t, env.do(t, http.MethodPost, "/sdapi/v1/refresh-checkpoints", nil), http.StatusOK)
-	env.Runner.failOpen(broken, fmt.Errorf("%w: unet/model.onnx: protobuf parsing failed: %s/unet/model.onnx", runner.ErrModel, broken))
+	env.Runner.FailOpen(broken, fmt.Errorf("%w: unet/model.onnx: protobuf parsing failed: %s/unet/model.onnx", runner.ErrModel, broken))
 
 	env.postOptions(t, `{"sd_model_checkpoint":"broken-model"}`)
 	res := env.do(t, http.MethodPost, "/sdapi/v1/txt2img", mustJSON(t, simpleTxt2Img()))

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdapi/sdapi/runner/runnertest"
 	"github.com/sdapi/sdapi/server"
 )
 
@@ -28,7 +29,7 @@ type imageHost struct {
 func newImageHost(t *testing.T, extra func(mux *http.ServeMux)) *imageHost {
 	t.Helper()
 	h := &imageHost{}
-	png := encodePNG(t, seedImage(3, 32, 48))
+	png := encodePNG(t, runnertest.SeedImage(3, 32, 48))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/a.png", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")

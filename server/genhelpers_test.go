@@ -2,14 +2,12 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/sdapi/sdapi/processing"
@@ -17,104 +15,14 @@ import (
 	"github.com/sdapi/sdapi/processing/scripts"
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 	"github.com/sdapi/sdapi/server"
 )
-
-// fakeRunner is the runner seam of the tests: a real Processor, ModelHost
-// and queue call it. By default it paints each image from its seed
-// (deterministic), and reports every step.
-type fakeRunner struct {
-	mu    sync.Mutex
-	calls []runner.Request
-	// generate, when set, replaces the default behaviour.
-	generate func(ctx context.Context, req runner.Request) (runner.Result, error)
-	model    runner.ModelInfo
-	// opened are the (checkpoint dir, VAE dir) pairs the ModelHost loaded;
-	// openErr, when set, fails a load of the directory it is keyed by.
-	opened  [][2]string
-	openErr map[string]error
-}
-
-// open records a model load and fails it as openErr says.
-func (f *fakeRunner) open(dir, vaeDir string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.opened = append(f.opened, [2]string{dir, vaeDir})
-	return f.openErr[dir]
-}
-
-// failOpen makes loading the checkpoint in dir fail with err.
-func (f *fakeRunner) failOpen(dir string, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.openErr == nil {
-		f.openErr = map[string]error{}
-	}
-	f.openErr[dir] = err
-}
-
-// Opened returns the directories loaded so far.
-func (f *fakeRunner) Opened() [][2]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([][2]string(nil), f.opened...)
-}
-
-var _ runner.Runner = (*fakeRunner)(nil)
-
-func (f *fakeRunner) Generate(ctx context.Context, req runner.Request) (runner.Result, error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, req)
-	fn := f.generate
-	f.mu.Unlock()
-	if fn != nil {
-		return fn(ctx, req)
-	}
-	for s := 1; s <= req.Steps; s++ {
-		if req.OnStep != nil {
-			req.OnStep(runner.Progress{Step: s, Steps: req.Steps})
-		}
-	}
-	return seedImages(req), nil
-}
-
-func (f *fakeRunner) Model() runner.ModelInfo { return f.model }
-func (f *fakeRunner) Close() error            { return nil }
-
-func (f *fakeRunner) Calls() []runner.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]runner.Request(nil), f.calls...)
-}
-
-// seedImages paints one image per prompt: a pattern determined by the seed.
-func seedImages(req runner.Request) runner.Result {
-	var res runner.Result
-	for i := range req.Prompts {
-		res.Images = append(res.Images, seedImage(req.Seeds[i], req.Width, req.Height))
-	}
-	return res
-}
-
-func seedImage(seed int64, w, h int) *image.NRGBA {
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	s := uint32(seed)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			o := img.PixOffset(x, y)
-			img.Pix[o] = uint8(s) + uint8(x)
-			img.Pix[o+1] = uint8(s>>8) + uint8(y)
-			img.Pix[o+2] = uint8(s>>16) ^ uint8(x+y)
-			img.Pix[o+3] = 255
-		}
-	}
-	return img
-}
 
 // genEnv is what a generation test reaches besides HTTP.
 type genEnv struct {
 	*testServer
-	Runner    *fakeRunner
+	Runner    *runnertest.Runner
 	Processor *processing.Processor
 	Queue     *queue.Queue
 	Models    *processing.ModelHost
@@ -142,17 +50,13 @@ func newGenServer(t testing.TB, opts ...func(*genOptions)) *genEnv {
 		writeFile(t, filepath.Join(dirs.Data, "config.json"), o.settings)
 	}
 	ckpt := dirs.addCheckpoint(t, "tiny-sd")
-	fr := &fakeRunner{model: runner.ModelInfo{Name: "tiny-sd", Path: ckpt, Hash: "0123456789", SHA256: "0123456789abcdef", Kind: "SD1"}}
+	// The fake paints each image from its seed and reports every step.
+	fr := &runnertest.Runner{ReportSteps: true, Info: runner.ModelInfo{Name: "tiny-sd", Path: ckpt, Hash: "0123456789", SHA256: "0123456789abcdef", Kind: "SD1"}}
 	env := &genEnv{Runner: fr, Queue: queue.New(o.queueCap)}
 	env.testServer = startServerDeps(t, dirs, nil, func(d *server.Deps) {
 		// The ModelHost shares the server's catalog, so refresh-checkpoints
 		// reaches both, as in cmd/sdapi-server.
-		env.Models = processing.NewModelHost(d.Catalog, func(_ context.Context, dir, vaeDir string) (runner.Runner, error) {
-			if err := fr.open(dir, vaeDir); err != nil {
-				return nil, err
-			}
-			return fr, nil
-		})
+		env.Models = processing.NewModelHost(d.Catalog, fr.Open)
 		ups := upscale.NewRegistry()
 		env.Processor = &processing.Processor{
 			Options:   d.Options,

@@ -16,19 +16,20 @@ import (
 	"time"
 
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
 // blockingRunner blocks every Generate until release is closed (or ctx
 // ends), after reporting one step with a preview.
 func blockingRunner(env *genEnv, started chan<- string, release <-chan struct{}) {
-	env.Runner.generate = func(ctx context.Context, req runner.Request) (runner.Result, error) {
+	env.Runner.GenerateFn = func(ctx context.Context, _ int, req runner.Request) (runner.Result, error) {
 		if req.OnStep != nil {
-			req.OnStep(runner.Progress{Step: 1, Steps: req.Steps, Preview: []image.Image{seedImage(7, req.Width, req.Height)}})
+			req.OnStep(runner.Progress{Step: 1, Steps: req.Steps, Preview: []image.Image{runnertest.SeedImage(7, req.Width, req.Height)}})
 		}
 		started <- req.Prompts[0]
 		select {
 		case <-release:
-			return seedImages(req), nil
+			return runnertest.SeedPattern(req), nil
 		case <-ctx.Done():
 			return runner.Result{}, fmt.Errorf("%w: %w", runner.ErrInterrupted, ctx.Err())
 		}
@@ -201,9 +202,9 @@ func TestInterruptReturnsImagesSoFar(t *testing.T) {
 	env := newGenServer(t)
 	blocked := make(chan struct{})
 	ctxSeen := make(chan error, 1)
-	env.Runner.generate = func(ctx context.Context, req runner.Request) (runner.Result, error) {
+	env.Runner.GenerateFn = func(ctx context.Context, _ int, req runner.Request) (runner.Result, error) {
 		if req.Seeds[0] == 100 {
-			return seedImages(req), nil
+			return runnertest.SeedPattern(req), nil
 		}
 		close(blocked)
 		<-ctx.Done()

@@ -18,11 +18,6 @@ import (
 // denoising strength moves from the request's towards the final one
 // along the chosen curve.
 //
-// Args: loops, final_denoising_strength, denoising_curve ("Aggressive",
-// "Linear", "Lazy"), append_interrogation ("None"; "CLIP" and
-// "DeepBooru" need an interrogation model this server has not, and are
-// refused).
-//
 // The result is, with more than one image and return_grid, a one-row
 // grid of them first; then every loop's image (n_iter 1) or every batch's
 // last image (n_iter > 1). All carry the first job's infotext.
@@ -68,28 +63,47 @@ func loopbackStrength(initial, final float64, loops, loop int, curve string) flo
 	return initial + (final-initial)*strength
 }
 
+// loopbackArgs are Loopback's script_args by name, in the order of
+// A1111's Script.run.
+type loopbackArgs struct {
+	loops int
+	final float64 // final_denoising_strength
+	curve string  // denoising_curve: "Aggressive", "Linear" or "Lazy"
+	// interrogate is append_interrogation: "None"; "CLIP" and "DeepBooru"
+	// need an interrogation model this server has not, and are refused.
+	interrogate string
+}
+
+func parseLoopbackArgs(args []any) (loopbackArgs, error) {
+	var a loopbackArgs
+	var err error
+	if a.loops, err = argInt(args, 0, "loops"); err != nil {
+		return a, err
+	}
+	if a.final, err = argFloat(args, 1, "final_denoising_strength"); err != nil {
+		return a, err
+	}
+	a.curve, a.interrogate = argString(args, 2), argString(args, 3)
+	return a, nil
+}
+
 // Run implements processing.SelectableScript.
-func (Loopback) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, args []any) (*processing.Processed, error) {
-	loops, err := argInt(args, 0, "loops")
+func (Loopback) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
+	args, err := parseLoopbackArgs(rawArgs)
 	if err != nil {
 		return nil, err
 	}
-	final, err := argFloat(args, 1, "final_denoising_strength")
-	if err != nil {
-		return nil, err
-	}
-	curve := argString(args, 2)
-	if interrogate := argString(args, 3); interrogate != "None" {
-		return nil, apierr.Unsupported("loopback: append interrogated prompt %q needs an interrogation model, which this server has not", interrogate)
+	if args.interrogate != "None" {
+		return nil, apierr.Unsupported("loopback: append interrogated prompt %q needs an interrogation model, which this server has not", args.interrogate)
 	}
 	if len(p.InitImages) == 0 {
 		return nil, apierr.Invalid("", "loopback needs an init image")
 	}
-	if loops < 1 {
+	if args.loops < 1 {
 		// range(loops) runs nothing, and Processed over no image fails.
-		return nil, apierr.Invalid("", "loopback: loops %d, want at least 1", loops)
+		return nil, apierr.Invalid("", "loopback: loops %d, want at least 1", args.loops)
 	}
-	if err := env.CheckImages([]any{"script_args", 0}, fmt.Sprintf("loopback's %d loops ×%d batches", loops, max(p.NIter, 1)), float64(loops)*float64(max(p.NIter, 1))); err != nil {
+	if err := env.CheckImages([]any{"script_args", 0}, fmt.Sprintf("loopback's %d loops ×%d batches", args.loops, max(p.NIter, 1)), float64(args.loops)*float64(max(p.NIter, 1))); err != nil {
 		return nil, err
 	}
 	p.Seed = env.FixSeed(p.Seed)
@@ -112,7 +126,7 @@ func (Loopback) Run(ctx context.Context, env processing.ScriptEnv, p processing.
 		p.InitImages = originalInit
 		p.DenoisingStrength = ptr(initialStrength)
 		var lastImage image.Image
-		for i := range loops {
+		for i := range args.loops {
 			res, err := env.Process(ctx, p)
 			if err != nil {
 				return nil, err
@@ -126,7 +140,7 @@ func (Loopback) Run(ctx context.Context, env processing.ScriptEnv, p processing.
 				first = res
 			}
 			p.Seed = res.Seed + 1
-			p.DenoisingStrength = ptr(loopbackStrength(initialStrength, final, loops, i+1, curve))
+			p.DenoisingStrength = ptr(loopbackStrength(initialStrength, args.final, args.loops, i+1, args.curve))
 			if len(res.Raw) == 0 {
 				return nil, errors.New("loopback: a job returned no image")
 			}
@@ -157,7 +171,7 @@ func (Loopback) Run(ctx context.Context, env processing.ScriptEnv, p processing.
 	out := *last
 	info, seed := "", int64(-1) // Processed's for initial_seed None
 	if first != nil {
-		extra := [][2]string{{"Final denoising strength", strconv.FormatFloat(final, 'f', -1, 64)}, {"Denoising curve", curve}}
+		extra := [][2]string{{"Final denoising strength", strconv.FormatFloat(args.final, 'f', -1, 64)}, {"Denoising curve", args.curve}}
 		info, seed = addInfotextParams(at(first.Infotexts, 0), extra), first.Seed
 	}
 	out.Raw = all
@@ -169,8 +183,8 @@ func (Loopback) Run(ctx context.Context, env processing.ScriptEnv, p processing.
 	out.IndexOfFirstImage = 0
 	out.DenoisingStrength = p.DenoisingStrength
 	if ep := out.ExtraGenerationParams; ep != nil {
-		ep.Set("Final denoising strength", final)
-		ep.Set("Denoising curve", curve)
+		ep.Set("Final denoising strength", args.final)
+		ep.Set("Denoising curve", args.curve)
 	}
 	return &out, nil
 }

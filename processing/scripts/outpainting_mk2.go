@@ -20,9 +20,6 @@ import (
 // inpainted with "original" masked content, a mask blurred by 4×mask_blur
 // and a latent mask inset by 2×mask_blur.
 //
-// Args: _ (the info HTML, ignored), pixels, mask_blur, direction (a list
-// of "left", "right", "up", "down"), noise_q, color_variation.
-//
 // The result is every batch's extended images, after a grid of them when
 // return_grid (and there are two or more, unless grid_only_if_multiple is
 // off); all carry the first job's infotext.
@@ -89,30 +86,52 @@ func pyFloorDiv(a, b int) int {
 	return q
 }
 
+// outpaintingMk2Args are Outpainting mk2's script_args by name, in the
+// order of A1111's Script.run; the first, the info HTML, is ignored.
+type outpaintingMk2Args struct {
+	pixels, maskBlur int
+	dirs             []string // direction: a list of "left", "right", "up", "down"
+	noiseQ           float64
+	colorVariation   float64
+}
+
+func parseOutpaintingMk2Args(args []any) (outpaintingMk2Args, error) {
+	var a outpaintingMk2Args
+	var err error
+	if a.pixels, err = argInt(args, 1, "pixels"); err != nil {
+		return a, err
+	}
+	if a.maskBlur, err = argInt(args, 2, "mask_blur"); err != nil {
+		return a, err
+	}
+	a.dirs = argStrings(args, 3)
+	if a.noiseQ, err = argFloat(args, 4, "noise_q"); err != nil {
+		return a, err
+	}
+	if a.colorVariation, err = argFloat(args, 5, "color_variation"); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// outpaintSide is one call of the script's expand(): the pixels to add
+// and the side to add them on.
+type outpaintSide struct {
+	pixels                   int
+	left, right, top, bottom bool
+}
+
 // Run implements processing.SelectableScript.
-func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, args []any) (*processing.Processed, error) {
-	pixels, err := argInt(args, 1, "pixels")
-	if err != nil {
-		return nil, err
-	}
-	maskBlur, err := argInt(args, 2, "mask_blur")
-	if err != nil {
-		return nil, err
-	}
-	dirs := argStrings(args, 3)
-	noiseQ, err := argFloat(args, 4, "noise_q")
-	if err != nil {
-		return nil, err
-	}
-	colorVariation, err := argFloat(args, 5, "color_variation")
+func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
+	args, err := parseOutpaintingMk2Args(rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	if len(p.InitImages) == 0 {
 		return nil, apierr.Invalid("", "outpainting mk2 needs an init image")
 	}
-	if pixels < 0 {
-		return nil, apierr.Invalid("", "outpainting mk2: pixels %d is negative", pixels)
+	if args.pixels < 0 {
+		return nil, apierr.Invalid("", "outpainting mk2: pixels %d is negative", args.pixels)
 	}
 	processW, processH := p.Width, p.Height
 	p.InpaintFullRes = false
@@ -121,13 +140,13 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 
 	initImg := p.InitImages[0]
 	ib := initImg.Bounds()
-	left, right, up, down, targetW, targetH := outpaintMargins(ib.Dx(), ib.Dy(), pixels, dirs)
+	left, right, up, down, targetW, targetH := outpaintMargins(ib.Dx(), ib.Dy(), args.pixels, args.dirs)
 	var blurX, blurY int
 	if left > 0 || right > 0 {
-		blurX = maskBlur
+		blurX = args.maskBlur
 	}
 	if up > 0 || down > 0 {
-		blurY = maskBlur
+		blurY = args.maskBlur
 	}
 	p.MaskBlur = nil // mask_blur_x/y below are the script's
 	p.MaskBlurX, p.MaskBlurY = blurX*4, blurY*4
@@ -142,20 +161,20 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 	if err := env.CheckImages([]any{"script_args", 3}, fmt.Sprintf("outpainting mk2's %d directions ×%d batches of %d", passes, batchCount, batchSize), float64(passes*batchCount*batchSize)); err != nil {
 		return nil, err
 	}
-	if err := env.CheckUpscale([]any{"script_args", 1}, fmt.Sprintf("outpainting mk2's %d pixels", pixels), ib.Dx(), ib.Dy(), math.Max(float64(targetW)/float64(max(ib.Dx(), 1)), float64(targetH)/float64(max(ib.Dy(), 1)))); err != nil {
+	if err := env.CheckUpscale([]any{"script_args", 1}, fmt.Sprintf("outpainting mk2's %d pixels", args.pixels), ib.Dx(), ib.Dy(), math.Max(float64(targetW)/float64(max(ib.Dx(), 1)), float64(targetH)/float64(max(ib.Dy(), 1)))); err != nil {
 		return nil, err
 	}
 
 	var first *processing.Processed
 	// expand is the script's expand(): one direction for the batch.
-	expand := func(init []image.Image, expandPixels int, isLeft, isRight, isTop, isBottom bool) ([]image.Image, error) {
-		isHoriz, isVert := isLeft || isRight, isTop || isBottom
+	expand := func(init []image.Image, side outpaintSide) ([]image.Image, error) {
+		isHoriz, isVert := side.left || side.right, side.top || side.bottom
 		pixelsHoriz, pixelsVert := 0, 0
 		if isHoriz {
-			pixelsHoriz = expandPixels
+			pixelsHoriz = side.pixels
 		}
 		if isVert {
-			pixelsVert = expandPixels
+			pixelsVert = side.pixels
 		}
 		var toProcess []image.Image
 		outputs := make([]*image.NRGBA, len(init))
@@ -168,29 +187,29 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 			procH := int(math.Ceil(float64(resH)/64)) * 64
 			canvas := newRGB(procW, procH, false)
 			px, py := 0, 0
-			if isLeft {
+			if side.left {
 				px = pixelsHoriz
 			}
-			if isTop {
+			if side.top {
 				py = pixelsVert
 			}
 			paste(canvas, im, px, py)
 			mask = newRGB(procW, procH, true)
 			x0, y0, x1, y1 := 0, 0, resW, resH
-			if isLeft {
-				x0 = expandPixels + blurX
+			if side.left {
+				x0 = side.pixels + blurX
 			}
-			if isTop {
-				y0 = expandPixels + blurY
+			if side.top {
+				y0 = side.pixels + blurY
 			}
-			if isRight {
-				x1 = procW - expandPixels - blurX
+			if side.right {
+				x1 = procW - side.pixels - blurX
 			}
-			if isBottom {
-				y1 = procH - expandPixels - blurY
+			if side.bottom {
+				y1 = procH - side.pixels - blurY
 			}
 			fillRect(mask, x0, y0, x1, y1)
-			noised, err := matchedNoise(toArray(canvas), toArray(mask), noiseQ, colorVariation)
+			noised, err := matchedNoise(toArray(canvas), toArray(mask), args.noiseQ, args.colorVariation)
 			if err != nil {
 				return nil, err
 			}
@@ -206,10 +225,10 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 			p.Width, p.Height = targetWidth, targetHeight
 			ow, oh := outputs[n].Rect.Dx(), outputs[n].Rect.Dy()
 			cx0, cy0, cx1, cy1 := ow-targetWidth, oh-targetHeight, ow, oh
-			if isLeft {
+			if side.left {
 				cx0, cx1 = 0, targetWidth
 			}
-			if isTop {
+			if side.top {
 				cy0, cy1 = 0, targetHeight
 			}
 			mask = crop(mask, cx0, cy0, cx1, cy1)
@@ -219,17 +238,17 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 		p.InitImages = toProcess
 		latent := newRGB(p.Width, p.Height, true)
 		x0, y0, x1, y1 := 0, 0, resW, resH
-		if isLeft {
-			x0 = expandPixels + blurX*2
+		if side.left {
+			x0 = side.pixels + blurX*2
 		}
-		if isTop {
-			y0 = expandPixels + blurY*2
+		if side.top {
+			y0 = side.pixels + blurY*2
 		}
-		if isRight {
-			x1 = mask.Rect.Dx() - expandPixels - blurX*2
+		if side.right {
+			x1 = mask.Rect.Dx() - side.pixels - blurX*2
 		}
-		if isBottom {
-			y1 = mask.Rect.Dy() - expandPixels - blurY*2
+		if side.bottom {
+			y1 = mask.Rect.Dy() - side.pixels - blurY*2
 		}
 		fillRect(latent, x0, y0, x1, y1)
 		p.LatentMask = latent
@@ -248,10 +267,10 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 			}
 			pb := proc.Raw[n].Bounds()
 			x, y := 0, 0
-			if !isLeft {
+			if !side.left {
 				x = outputs[n].Rect.Dx() - pb.Dx()
 			}
-			if !isTop {
+			if !side.top {
 				y = outputs[n].Rect.Dy() - pb.Dy()
 			}
 			paste(outputs[n], proc.Raw[n], x, y)
@@ -269,14 +288,11 @@ func (OutpaintingMk2) Run(ctx context.Context, env processing.ScriptEnv, p proce
 		for k := range imgs {
 			imgs[k] = initImg
 		}
-		for _, d := range []struct {
-			px                int
-			l, r, top, bottom bool
-		}{{left, true, false, false, false}, {right, false, true, false, false}, {up, false, false, true, false}, {down, false, false, false, true}} {
-			if d.px <= 0 {
+		for _, side := range []outpaintSide{{pixels: left, left: true}, {pixels: right, right: true}, {pixels: up, top: true}, {pixels: down, bottom: true}} {
+			if side.pixels <= 0 {
 				continue
 			}
-			if imgs, err = expand(imgs, d.px, d.l, d.r, d.top, d.bottom); err != nil {
+			if imgs, err = expand(imgs, side); err != nil {
 				return nil, err
 			}
 		}

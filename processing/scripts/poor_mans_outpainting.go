@@ -19,10 +19,6 @@ import (
 // per Process call, the seed going up by one each time) with a mask
 // inset by 2×mask_blur and a latent mask inset by mask_blur/2, and the
 // tiles are blended back together (images.combine_grid).
-//
-// Args: pixels, mask_blur, inpainting_fill (an index: 0 fill, 1 original,
-// 2 latent noise, 3 latent nothing, or its name), direction (a list of
-// "left", "right", "up", "down").
 type PoorMansOutpainting struct{}
 
 var _ processing.SelectableScript = PoorMansOutpainting{}
@@ -68,36 +64,53 @@ func fillArg(args []any, i int) (int, error) {
 	return k, err
 }
 
+// poorMansArgs are Poor man's outpainting's script_args by name, in the
+// order of A1111's Script.run.
+type poorMansArgs struct {
+	pixels, maskBlur int
+	// fill is inpainting_fill: 0 fill, 1 original, 2 latent noise, 3
+	// latent nothing; the request gives the index or the name.
+	fill int
+	dirs []string // direction: a list of "left", "right", "up", "down"
+}
+
+func parsePoorMansArgs(args []any) (poorMansArgs, error) {
+	var a poorMansArgs
+	var err error
+	if a.pixels, err = argInt(args, 0, "pixels"); err != nil {
+		return a, err
+	}
+	if a.maskBlur, err = argInt(args, 1, "mask_blur"); err != nil {
+		return a, err
+	}
+	if a.fill, err = fillArg(args, 2); err != nil {
+		return a, err
+	}
+	a.dirs = argStrings(args, 3)
+	return a, nil
+}
+
 // Run implements processing.SelectableScript.
-func (PoorMansOutpainting) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, args []any) (*processing.Processed, error) {
-	pixels, err := argInt(args, 0, "pixels")
+func (PoorMansOutpainting) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
+	args, err := parsePoorMansArgs(rawArgs)
 	if err != nil {
 		return nil, err
 	}
-	maskBlur, err := argInt(args, 1, "mask_blur")
-	if err != nil {
-		return nil, err
-	}
-	fill, err := fillArg(args, 2)
-	if err != nil {
-		return nil, err
-	}
-	dirs := argStrings(args, 3)
 	if len(p.InitImages) == 0 {
 		return nil, apierr.Invalid("", "poor man's outpainting needs an init image")
 	}
-	if pixels < 0 {
-		return nil, apierr.Invalid("", "poor man's outpainting: pixels %d is negative", pixels)
+	if args.pixels < 0 {
+		return nil, apierr.Invalid("", "poor man's outpainting: pixels %d is negative", args.pixels)
 	}
 	p.MaskBlur = nil
-	p.MaskBlurX, p.MaskBlurY = maskBlur*2, maskBlur*2
-	p.InpaintingFill = fill
+	p.MaskBlurX, p.MaskBlurY = args.maskBlur*2, args.maskBlur*2
+	p.InpaintingFill = args.fill
 	p.InpaintFullRes = false
 
 	initImg := p.InitImages[0]
 	ib := initImg.Bounds()
-	left, right, up, down, targetW, targetH := outpaintMargins(ib.Dx(), ib.Dy(), pixels, dirs)
-	if err := env.CheckUpscale([]any{"script_args", 0}, fmt.Sprintf("poor man's outpainting's %d pixels", pixels), ib.Dx(), ib.Dy(), math.Max(float64(targetW)/float64(max(ib.Dx(), 1)), float64(targetH)/float64(max(ib.Dy(), 1)))); err != nil {
+	left, right, up, down, targetW, targetH := outpaintMargins(ib.Dx(), ib.Dy(), args.pixels, args.dirs)
+	if err := env.CheckUpscale([]any{"script_args", 0}, fmt.Sprintf("poor man's outpainting's %d pixels", args.pixels), ib.Dx(), ib.Dy(), math.Max(float64(targetW)/float64(max(ib.Dx(), 1)), float64(targetH)/float64(max(ib.Dy(), 1)))); err != nil {
 		return nil, err
 	}
 	img := newRGB(targetW, targetH, false)
@@ -110,28 +123,28 @@ func (PoorMansOutpainting) Run(ctx context.Context, env processing.ScriptEnv, p 
 		return 0
 	}
 	mask := newRGB(targetW, targetH, true)
-	fillRect(mask, left+inset(left, maskBlur*2), up+inset(up, maskBlur*2),
-		targetW-right-inset(right, maskBlur*2), targetH-down-inset(down, maskBlur*2))
+	fillRect(mask, left+inset(left, args.maskBlur*2), up+inset(up, args.maskBlur*2),
+		targetW-right-inset(right, args.maskBlur*2), targetH-down-inset(down, args.maskBlur*2))
 	latentMask := newRGB(targetW, targetH, true)
-	fillRect(latentMask, left+inset(left, maskBlur/2), up+inset(up, maskBlur/2),
-		targetW-right-inset(right, maskBlur/2), targetH-down-inset(down, maskBlur/2))
+	fillRect(latentMask, left+inset(left, args.maskBlur/2), up+inset(up, args.maskBlur/2),
+		targetW-right-inset(right, args.maskBlur/2), targetH-down-inset(down, args.maskBlur/2))
 
-	rows, cols, err := GridSize(targetW, targetH, p.Width, p.Height, pixels)
+	rows, cols, err := GridSize(targetW, targetH, p.Width, p.Height, args.pixels)
 	if err != nil {
 		return nil, err
 	}
 	if err := env.CheckImages([]any{"script_args", 0}, fmt.Sprintf("poor man's outpainting's %d×%d tiles", cols, rows), float64(rows*cols)); err != nil {
 		return nil, err
 	}
-	grid, err := SplitGrid(img, p.Width, p.Height, pixels)
+	grid, err := SplitGrid(img, p.Width, p.Height, args.pixels)
 	if err != nil {
 		return nil, err
 	}
-	gridMask, err := SplitGrid(mask, p.Width, p.Height, pixels)
+	gridMask, err := SplitGrid(mask, p.Width, p.Height, args.pixels)
 	if err != nil {
 		return nil, err
 	}
-	gridLatent, err := SplitGrid(latentMask, p.Width, p.Height, pixels)
+	gridLatent, err := SplitGrid(latentMask, p.Width, p.Height, args.pixels)
 	if err != nil {
 		return nil, err
 	}

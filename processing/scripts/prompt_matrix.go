@@ -15,10 +15,6 @@ const maxMatrixParts = 13
 // PromptMatrix is A1111's scripts/prompt_matrix.py ("Prompt matrix"):
 // every combination of the prompt's "|"-separated parts after the first,
 // one image each, and a grid of them first.
-//
-// Args: put_at_start, different_seeds, prompt_type ("positive" or
-// "negative"), variations_delimiter ("comma" or "space"), margin_size
-// (accepted; the grid has no margins, see the package doc).
 type PromptMatrix struct{}
 
 var _ processing.SelectableScript = PromptMatrix{}
@@ -66,35 +62,52 @@ func MatrixPrompts(prompt string, putAtStart bool, delimiter string) []string {
 	return out
 }
 
+// promptMatrixArgs are Prompt matrix's script_args by name, in the order
+// of A1111's Script.run. The last, margin_size, is accepted and not read:
+// the grid has no margins (see the package doc).
+type promptMatrixArgs struct {
+	putAtStart, differentSeeds bool
+	promptType                 string // "positive" or "negative"
+	delimiterName              string // variations_delimiter: "comma" or "space"
+}
+
+func parsePromptMatrixArgs(args []any) promptMatrixArgs {
+	return promptMatrixArgs{
+		putAtStart:     argBool(args, 0),
+		differentSeeds: argBool(args, 1),
+		promptType:     argString(args, 2),
+		delimiterName:  argString(args, 3),
+	}
+}
+
 // Run implements processing.SelectableScript.
-func (PromptMatrix) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, args []any) (*processing.Processed, error) {
+func (PromptMatrix) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
 	p.Seed = env.FixSeed(p.Seed)
 	p.Subseed = env.FixSeed(p.Subseed)
-	putAtStart, differentSeeds := argBool(args, 0), argBool(args, 1)
-	promptType, delimiterName := argString(args, 2), argString(args, 3)
-	if promptType != "positive" && promptType != "negative" {
-		return nil, apierr.Invalid("", "unknown prompt type %s", promptType)
+	args := parsePromptMatrixArgs(rawArgs)
+	if args.promptType != "positive" && args.promptType != "negative" {
+		return nil, apierr.Invalid("", "unknown prompt type %s", args.promptType)
 	}
-	if delimiterName != "comma" && delimiterName != "space" {
-		return nil, apierr.Invalid("", "unknown variations delimiter %s", delimiterName)
+	if args.delimiterName != "comma" && args.delimiterName != "space" {
+		return nil, apierr.Invalid("", "unknown variations delimiter %s", args.delimiterName)
 	}
 	original := first(p.Prompts, p.Prompt)
-	if promptType == "negative" {
+	if args.promptType == "negative" {
 		original = first(p.NegativePrompts, p.NegativePrompt)
 	}
 	delimiter := ", "
-	if delimiterName == "space" {
+	if args.delimiterName == "space" {
 		delimiter = " "
 	}
 	parts := strings.Count(original, "|") + 1
 	if parts > maxMatrixParts {
 		return nil, apierr.Invalid("prompt", "prompt matrix of %d parts would make %d images", parts, 1<<(parts-1))
 	}
-	all := MatrixPrompts(original, putAtStart, delimiter)
+	all := MatrixPrompts(original, args.putAtStart, delimiter)
 
 	p.NIter = (len(all) + p.BatchSize - 1) / p.BatchSize
 	p.DoNotSaveGrid = true
-	if promptType == "positive" {
+	if args.promptType == "positive" {
 		p.Prompts = all
 	} else {
 		p.NegativePrompts = all
@@ -102,7 +115,7 @@ func (PromptMatrix) Run(ctx context.Context, env processing.ScriptEnv, p process
 	p.Seeds = make([]int64, len(all))
 	for i := range all {
 		p.Seeds[i] = p.Seed
-		if differentSeeds {
+		if args.differentSeeds {
 			p.Seeds[i] += int64(i)
 		}
 	}

@@ -19,9 +19,6 @@ import (
 // --steps 10, ...; see LineArgs); a line that fails to parse, or has no
 // "--", is a prompt, which is joined to the request's prompt at
 // prompt_position ("start" or "end").
-//
-// Args: checkbox_iterate, checkbox_iterate_batch, prompt_position,
-// prompt_txt.
 type PromptsFromFile struct{}
 
 var _ processing.SelectableScript = PromptsFromFile{}
@@ -273,13 +270,30 @@ func (a LineArgs) apply(p *processing.Params) {
 	}
 }
 
+// promptsFromFileArgs are Prompts from file's script_args by name, in
+// the order of A1111's Script.run.
+type promptsFromFileArgs struct {
+	iterate      bool   // checkbox_iterate
+	iterateBatch bool   // checkbox_iterate_batch
+	position     string // prompt_position: "start" or "end"
+	text         string // prompt_txt
+}
+
+func parsePromptsFromFileArgs(args []any) promptsFromFileArgs {
+	return promptsFromFileArgs{
+		iterate:      argBool(args, 0),
+		iterateBatch: argBool(args, 1),
+		position:     argString(args, 2),
+		text:         argString(args, 3),
+	}
+}
+
 // Run implements processing.SelectableScript.
-func (PromptsFromFile) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, args []any) (*processing.Processed, error) {
-	iterate, iterateBatch := argBool(args, 0), argBool(args, 1)
-	position, text := argString(args, 2), argString(args, 3)
+func (PromptsFromFile) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
+	args := parsePromptsFromFileArgs(rawArgs)
 
 	var jobs []LineArgs
-	for _, line := range splitLines(text) {
+	for _, line := range splitLines(args.text) {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -293,7 +307,7 @@ func (PromptsFromFile) Run(ctx context.Context, env processing.ScriptEnv, p proc
 		jobs = append(jobs, la)
 	}
 	p.DoNotSaveGrid = true
-	if (iterate || iterateBatch) && p.Seed == -1 {
+	if (args.iterate || args.iterateBatch) && p.Seed == -1 {
 		p.Seed = env.FixSeed(-1)
 	}
 
@@ -308,14 +322,14 @@ func (PromptsFromFile) Run(ctx context.Context, env processing.ScriptEnv, p proc
 		cp.Styles = append([]string(nil), p.Styles...)
 		la.apply(&cp)
 		if prompt, _ := la["prompt"].(string); prompt != "" && p.Prompt != "" {
-			if position == "start" {
+			if args.position == "start" {
 				cp.Prompt = prompt + " " + p.Prompt
 			} else {
 				cp.Prompt = p.Prompt + " " + prompt
 			}
 		}
 		if neg, _ := la["negative_prompt"].(string); neg != "" && p.NegativePrompt != "" {
-			if position == "start" {
+			if args.position == "start" {
 				cp.NegativePrompt = neg + " " + p.NegativePrompt
 			} else {
 				cp.NegativePrompt = p.NegativePrompt + " " + neg
@@ -329,7 +343,7 @@ func (PromptsFromFile) Run(ctx context.Context, env processing.ScriptEnv, p proc
 			out = res
 		}
 		raw = append(raw, res.Raw...)
-		if iterate {
+		if args.iterate {
 			p.Seed += int64(p.BatchSize * p.NIter)
 		}
 		allPrompts = append(allPrompts, res.AllPrompts...)

@@ -1,7 +1,6 @@
 package scripts_test
 
 import (
-	"context"
 	"errors"
 	"image"
 	"image/color"
@@ -9,7 +8,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,50 +16,12 @@ import (
 	"github.com/sdapi/sdapi/processing/scripts"
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/runnertest"
 )
 
-// spyRunner records every Generate call and returns solid images of the
-// requested size. It is the only fake: scripts run on a real Processor.
-type spyRunner struct {
-	mu    sync.Mutex
-	calls []runner.Request
-}
-
-var _ runner.Runner = (*spyRunner)(nil)
-
-func (s *spyRunner) Generate(_ context.Context, req runner.Request) (runner.Result, error) {
-	s.mu.Lock()
-	s.calls = append(s.calls, req)
-	s.mu.Unlock()
-	var res runner.Result
-	for i := range req.Prompts {
-		img := image.NewRGBA(image.Rect(0, 0, req.Width, req.Height))
-		c := color.RGBA{uint8(req.Seeds[i]), uint8(req.Steps), 99, 255}
-		for p := 0; p < len(img.Pix); p += 4 {
-			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = c.R, c.G, c.B, c.A
-		}
-		res.Images = append(res.Images, img)
-	}
-	return res, nil
-}
-func (s *spyRunner) Model() runner.ModelInfo {
-	return runner.ModelInfo{Name: "model", Hash: "0123456789"}
-}
-func (s *spyRunner) Close() error { return nil }
-
-func (s *spyRunner) Calls() []runner.Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
-}
-
-type models struct{ r *spyRunner }
-
-func (m models) Runner(context.Context, string, string) (runner.Runner, error) { return m.r, nil }
-func (m models) HasCheckpoint(string) bool                                     { return false }
-func (m models) VAEHash(string) string                                         { return "" }
-
-func newProcessor(t *testing.T) (*processing.Processor, *spyRunner) {
+// newProcessor runs scripts on a real Processor over a fake runner that
+// paints each image solid in its seed and step count.
+func newProcessor(t *testing.T) (*processing.Processor, *runnertest.Runner) {
 	t.Helper()
 	store, err := options.New([]options.Def{
 		{Key: "sd_model_checkpoint", Type: options.KindString, Nullable: true},
@@ -75,12 +35,12 @@ func newProcessor(t *testing.T) (*processing.Processor, *spyRunner) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spy := &spyRunner{}
+	spy := &runnertest.Runner{Paint: runnertest.SolidBySteps, Info: runner.ModelInfo{Name: "model", Hash: "0123456789"}}
 	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	return &processing.Processor{
 		Options:   store,
 		State:     processing.NewState(now),
-		Models:    models{spy},
+		Models:    &runnertest.Models{R: spy},
 		OutputDir: t.TempDir(),
 		Rand:      func() uint32 { return 4242 },
 		Now:       now,

@@ -20,9 +20,6 @@ import (
 // pixels, every tile goes through img2img (batch_size tiles per Process
 // call), and the results are blended back together (images.combine_grid).
 // n_iter repeats the whole upscale with the next seed.
-//
-// Args: _ (the info text, ignored), overlap, upscaler (an index into the
-// upscaler list, or its name, case-insensitively), scale_factor.
 type SDUpscale struct {
 	// Upscalers is shared.sd_upscalers; nil is the built-in ones.
 	Upscalers *upscale.Registry
@@ -82,23 +79,36 @@ func (s SDUpscale) upscaler(v any) (upscale.Upscaler, error) {
 	return upscale.Upscaler{}, apierr.Invalid("", "sd upscale: upscaler index %v out of range", v)
 }
 
+// sdUpscaleArgs are SD upscale's script_args by name, in the order of
+// A1111's Script.run; the first, the info text, is ignored.
+type sdUpscaleArgs struct {
+	overlap int
+	// up is upscaler_index: the request gives an index into the upscaler
+	// list or a name, matched case-insensitively.
+	up    upscale.Upscaler
+	scale float64 // scale_factor
+}
+
+func (s SDUpscale) parseArgs(args []any) (sdUpscaleArgs, error) {
+	var a sdUpscaleArgs
+	var err error
+	if a.overlap, err = argInt(args, 1, "overlap"); err != nil {
+		return a, err
+	}
+	if a.up, err = s.upscaler(at(args, 2)); err != nil {
+		return a, err
+	}
+	if a.scale, err = argFloat(args, 3, "scale_factor"); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
 // Run implements processing.SelectableScript.
-func (s SDUpscale) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, args []any) (*processing.Processed, error) {
+func (s SDUpscale) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
 	p.Seed = env.FixSeed(p.Seed)
 	p.Subseed = env.FixSeed(p.Subseed)
-	overlap, err := argInt(args, 1, "overlap")
-	if err != nil {
-		return nil, err
-	}
-	var upArg any
-	if len(args) > 2 {
-		upArg = args[2]
-	}
-	up, err := s.upscaler(upArg)
-	if err != nil {
-		return nil, err
-	}
-	scale, err := argFloat(args, 3, "scale_factor")
+	args, err := s.parseArgs(rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -106,31 +116,31 @@ func (s SDUpscale) Run(ctx context.Context, env processing.ScriptEnv, p processi
 		return nil, apierr.Invalid("", "sd upscale needs an init image")
 	}
 	img := p.InitImages[0]
-	if !up.IsNone() {
-		if !(scale > 0) || math.IsInf(scale, 0) {
-			return nil, apierr.Invalid("", "sd upscale: scale_factor %g is not a positive number", scale)
+	if !args.up.IsNone() {
+		if !(args.scale > 0) || math.IsInf(args.scale, 0) {
+			return nil, apierr.Invalid("", "sd upscale: scale_factor %g is not a positive number", args.scale)
 		}
 		// The upscale runs before any job that Process would check.
 		b := img.Bounds()
-		if err := env.CheckUpscale([]any{"script_args", 3}, fmt.Sprintf("SD upscale's scale_factor %g", scale), b.Dx(), b.Dy(), scale); err != nil {
+		if err := env.CheckUpscale([]any{"script_args", 3}, fmt.Sprintf("SD upscale's scale_factor %g", args.scale), b.Dx(), b.Dy(), args.scale); err != nil {
 			return nil, err
 		}
-		if img, err = up.Upscale(ctx, img, scale); err != nil {
+		if img, err = args.up.Upscale(ctx, img, args.scale); err != nil {
 			return nil, fmt.Errorf("sd upscale: %w", err)
 		}
 	}
 	// Every tile is cut before the first job: count them first, so that a
 	// large overlap cannot allocate millions of tiles.
 	b := img.Bounds()
-	rows, cols, err := GridSize(b.Dx(), b.Dy(), p.Width, p.Height, overlap)
+	rows, cols, err := GridSize(b.Dx(), b.Dy(), p.Width, p.Height, args.overlap)
 	if err != nil {
 		return nil, err
 	}
 	tiles := float64(rows) * float64(cols) * float64(max(p.NIter, 1))
-	if err := env.CheckImages([]any{"script_args", 1}, fmt.Sprintf("SD upscale's %d×%d tiles overlapping by %d, ×%d iterations,", cols, rows, overlap, max(p.NIter, 1)), tiles); err != nil {
+	if err := env.CheckImages([]any{"script_args", 1}, fmt.Sprintf("SD upscale's %d×%d tiles overlapping by %d, ×%d iterations,", cols, rows, args.overlap, max(p.NIter, 1)), tiles); err != nil {
 		return nil, err
 	}
-	grid, err := SplitGrid(img, p.Width, p.Height, overlap)
+	grid, err := SplitGrid(img, p.Width, p.Height, args.overlap)
 	if err != nil {
 		return nil, err
 	}
@@ -191,14 +201,14 @@ func (s SDUpscale) Run(ctx context.Context, env processing.ScriptEnv, p processi
 	out.Infotexts = make([]string, len(results))
 	for i := range results {
 		out.Infotexts[i] = addInfotextParams(initialInfo, [][2]string{
-			{"SD upscale overlap", fmt.Sprint(overlap)},
-			{"SD upscale upscaler", up.Name},
+			{"SD upscale overlap", fmt.Sprint(args.overlap)},
+			{"SD upscale upscaler", args.up.Name},
 		})
 	}
 	out.IndexOfFirstImage = 0
 	if ep := out.ExtraGenerationParams; ep != nil {
-		ep.Set("SD upscale overlap", overlap)
-		ep.Set("SD upscale upscaler", up.Name)
+		ep.Set("SD upscale overlap", args.overlap)
+		ep.Set("SD upscale upscaler", args.up.Name)
 	}
 	if b := results[0].Bounds(); b.Dx() > 0 {
 		out.Width, out.Height = b.Dx(), b.Dy()

@@ -142,9 +142,7 @@ func parseXYZArgs(args []any) xyzArgs {
 // Run implements processing.SelectableScript.
 func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.Params, rawArgs []any) (*processing.Processed, error) {
 	args := parseXYZArgs(rawArgs)
-	includeLone, includeSubGrids := args.includeLone, args.includeSubGrids
-	noFixedSeeds, vary, csvMode := args.noFixedSeeds, args.varySeeds, args.csvMode
-	if !noFixedSeeds {
+	if !args.noFixedSeeds {
 		p.Seed = env.FixSeed(p.Seed)
 		p.Subseed = env.FixSeed(p.Subseed)
 	}
@@ -159,17 +157,17 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 			return nil, err
 		}
 		text, dropdown := args.axes[i].values, args.axes[i].dropdown
-		if opt.hasChoices && !csvMode {
+		if opt.hasChoices && !args.csvMode {
 			text = csvJoin(dropdown)
 		}
-		vals, err := AxisValues(opt, text, dropdown, csvMode)
+		vals, err := AxisValues(opt, text, dropdown, args.csvMode)
 		if err != nil {
 			return nil, err
 		}
 		if err := opt.Confirm(env, vals); err != nil {
 			return nil, err
 		}
-		if !noFixedSeeds && (opt.Label == "Seed" || opt.Label == "Var. seed") {
+		if !args.noFixedSeeds && (opt.Label == "Seed" || opt.Label == "Var. seed") {
 			for j, v := range vals {
 				if v == -1 {
 					vals[j] = int(env.FixSeed(-1))
@@ -215,15 +213,15 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 			}
 		}
 		xdim, ydim := 1, 1
-		if vary[0] {
+		if args.varySeeds[0] {
 			xdim = len(xs)
 			pc.Seed += int64(ix)
 		}
-		if vary[1] {
+		if args.varySeeds[1] {
 			ydim = len(ys)
 			pc.Seed += int64(iy * xdim)
 		}
-		if vary[2] {
+		if args.varySeeds[2] {
 			pc.Seed += int64(iz * xdim * ydim)
 		}
 		res, err := env.Process(ctx, pc)
@@ -249,7 +247,7 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 					continue
 				}
 				kv = append(kv, [2]string{name + " Type", ax[i].opt.Label}, [2]string{name + " Values", ax[i].text})
-				if (ax[i].opt.Label == "Seed" || ax[i].opt.Label == "Var. seed") && !noFixedSeeds {
+				if (ax[i].opt.Label == "Seed" || ax[i].opt.Label == "Var. seed") && !args.noFixedSeeds {
 					kv = append(kv, [2]string{"Fixed " + name + " Values", joinValues(ax[i].vals)})
 				}
 			}
@@ -258,7 +256,7 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 				mkv := kv
 				if ax[2].opt.Label != "Nothing" {
 					mkv = append(append([][2]string(nil), kv...), [2]string{"Z Type", ax[2].opt.Label}, [2]string{"Z Values", ax[2].text})
-					if (ax[2].opt.Label == "Seed" || ax[2].opt.Label == "Var. seed") && !noFixedSeeds {
+					if (ax[2].opt.Label == "Seed" || ax[2].opt.Label == "Var. seed") && !args.noFixedSeeds {
 						mkv = append(mkv, [2]string{"Fixed Z Values", joinValues(zs)})
 					}
 				}
@@ -321,10 +319,10 @@ func (XYZPlot) Run(ctx context.Context, env processing.ScriptEnv, p processing.P
 	imgs = insert(imgs, 0, zGrid)
 	infos = insert(infos, 0, mainInfo)
 
-	if !includeLone {
+	if !args.includeLone {
 		imgs = imgs[:len(zs)+1]
 	}
-	if !includeSubGrids {
+	if !args.includeSubGrids {
 		for range zs {
 			imgs = append(imgs[:1], imgs[2:]...)
 			prompts = append(prompts[:1], prompts[2:]...)

@@ -230,8 +230,9 @@ func (g *job) run(ctx context.Context) ([]image.Image, error) {
 			subseeds = []int64{}
 		}
 	}
-	ir, err := rng.New(src, rng.Shape{C: 4, H: g.lh, W: g.lw}, req.Seeds, subseeds, req.SubseedStrength,
-		req.SeedResizeFromH, req.SeedResizeFromW, rng.WithEtaNoiseSeedDelta(req.ENSD))
+	seeds := rng.Batch{Seeds: req.Seeds, Subseeds: subseeds, SubseedStrength: req.SubseedStrength,
+		ResizeFromH: req.SeedResizeFromH, ResizeFromW: req.SeedResizeFromW}
+	ir, err := rng.New(src, rng.Shape{C: 4, H: g.lh, W: g.lw}, seeds, rng.WithEtaNoiseSeedDelta(req.ENSD))
 	if err != nil {
 		return nil, apierr.Invalid("", "%w", err)
 	}

@@ -64,7 +64,7 @@ func (g *job) img2img(ctx context.Context, noise0 sampling.Latent, noise samplin
 		g.mask = latentMask(mask.image, g.lw, g.lh, in.Mask.Round)
 		switch in.Mask.Fill {
 		case 2: // latent noise: fresh noise from the seeds
-			ir, err := rng.New(rngSource(g.req.NoiseSource), rng.Shape{C: 4, H: g.lh, W: g.lw}, g.req.Seeds, nil, 0, 0, 0)
+			ir, err := rng.New(rngSource(g.req.NoiseSource), rng.Shape{C: 4, H: g.lh, W: g.lw}, rng.Batch{Seeds: g.req.Seeds})
 			if err != nil {
 				return sampling.Latent{}, err
 			}

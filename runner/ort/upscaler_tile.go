@@ -3,6 +3,7 @@ package ort
 import (
 	"context"
 	"fmt"
+	"image"
 	"math"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
@@ -36,30 +37,39 @@ func (u *Upscaler) tiled(ctx context.Context, ro *onnxruntime.RunOptions, px []f
 	ox, oy := min(overlap, tw-1), min(overlap, th-1)
 	s := u.scale
 	W := w * s
-	out := make([]float32, 3*W*h*s)
-	tile := make([]float32, 3*tw*th)
+	src := planar{px: px, w: w, h: h}
+	out := newPlanar(W, h*s)
+	tile := newPlanar(tw, th)
 	for _, y := range tilePositions(h, th, oy) {
 		vh := min(th, h-y) // rows of this tile inside the image
-		row := make([]float32, 3*W*vh*s)
+		row := newPlanar(W, vh*s)
 		for _, x := range tilePositions(w, tw, ox) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 			vw := min(tw, w-x)
-			cutTile(tile, px, w, h, x, y, tw, th)
-			up, ow, oh, err := u.run(ro, tile, tw, th)
+			cutTile(tile, src, x, y)
+			up, ow, oh, err := u.run(ro, tile.px, tw, th)
 			if err != nil {
 				return nil, err
 			}
 			if ow != tw*s || oh != th*s {
 				return nil, fmt.Errorf("tile %dx%d gave %dx%d, want %dx scale", tw, th, ow, oh, s)
 			}
-			blend(row, W, vh*s, up, ow, oh, x*s, 0, vw*s, vh*s, ox*s, true, x == 0)
+			blend(row, planar{px: up, w: ow, h: oh}, image.Rect(x*s, 0, (x+vw)*s, vh*s), seam{overlap: ox * s, horizontal: true, first: x == 0})
 		}
-		blend(out, W, h*s, row, W, vh*s, 0, y*s, W, vh*s, oy*s, false, y == 0)
+		blend(out, row, image.Rect(0, y*s, W, (y+vh)*s), seam{overlap: oy * s, first: y == 0})
 	}
-	return out, nil
+	return out.px, nil
 }
+
+// planar is a three-channel image stored plane after plane: 3×h×w.
+type planar struct {
+	px   []float32
+	w, h int
+}
+
+func newPlanar(w, h int) planar { return planar{px: make([]float32, 3*w*h), w: w, h: h} }
 
 // tileSize is the model's input size per run.
 func (u *Upscaler) tileSize(w, h int) (int, int) {
@@ -95,37 +105,45 @@ func tilePositions(n, t, o int) []int {
 	return pos
 }
 
-// cutTile copies the tw×th tile at (x, y) of the planar 3×h×w image src
-// into dst, repeating edge pixels where the tile leaves the image.
-func cutTile(dst, src []float32, w, h, x, y, tw, th int) {
+// cutTile fills dst with the dst.w×dst.h tile of src at (x, y),
+// repeating edge pixels where the tile leaves the image.
+func cutTile(dst, src planar, x, y int) {
+	tw, th := dst.w, dst.h
 	for c := range 3 {
 		for ty := range th {
-			sy := min(y+ty, h-1)
+			sy := min(y+ty, src.h-1)
 			for tx := range tw {
-				sx := min(x+tx, w-1)
-				dst[c*tw*th+ty*tw+tx] = src[c*w*h+sy*w+sx]
+				sx := min(x+tx, src.w-1)
+				dst.px[c*tw*th+ty*tw+tx] = src.px[c*src.w*src.h+sy*src.w+sx]
 			}
 		}
 	}
 }
 
-// blend pastes the top-left vw×vh of the planar 3×sh×sw image src into
-// the planar 3×dh×dw image dst at (x, y). Unless first, the first o
-// columns (horizontal) or rows of the paste are mixed with what dst holds
-// there, the new weight rising linearly from 0, as combine_grid's masks.
-func blend(dst []float32, dw, dh int, src []float32, sw, sh int, x, y, vw, vh, o int, horizontal, first bool) {
+// seam is how a pasted tile meets what is already there: unless first,
+// the first overlap columns (horizontal) or rows of the paste are mixed
+// with it, the new weight rising linearly from 0, as combine_grid's masks.
+type seam struct {
+	overlap           int
+	horizontal, first bool
+}
+
+// blend pastes the top-left r.Dx()×r.Dy() of src into dst at r, across
+// the seam s.
+func blend(dst, src planar, r image.Rectangle, s seam) {
+	x, y, vw, vh := r.Min.X, r.Min.Y, r.Dx(), r.Dy()
 	for c := range 3 {
-		d, s := dst[c*dw*dh:], src[c*sw*sh:]
+		d, sp := dst.px[c*dst.w*dst.h:], src.px[c*src.w*src.h:]
 		for j := range vh {
 			for i := range vw {
-				v := s[j*sw+i]
+				v := sp[j*src.w+i]
 				k := j
-				if horizontal {
+				if s.horizontal {
 					k = i
 				}
-				at := (y+j)*dw + x + i
-				if !first && k < o {
-					a := float32(k) / float32(o)
+				at := (y+j)*dst.w + x + i
+				if !s.first && k < s.overlap {
+					a := float32(k) / float32(s.overlap)
 					v = d[at]*(1-a) + v*a
 				}
 				d[at] = v

@@ -9,7 +9,7 @@ import (
 func ExampleNew() {
 	// One 512x512 image (a 4x64x64 latent) with seed 0 on the default GPU
 	// source, which is served by the Philox (NV) imitation of CUDA randn.
-	r, err := rng.New(rng.GPU, rng.Shape{C: 4, H: 64, W: 64}, []int64{0}, nil, 0, 0, 0)
+	r, err := rng.New(rng.GPU, rng.Shape{C: 4, H: 64, W: 64}, rng.Batch{Seeds: []int64{0}})
 	if err != nil {
 		panic(err)
 	}

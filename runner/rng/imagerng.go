@@ -43,26 +43,35 @@ type ImageRNG struct {
 	started    bool
 }
 
-// New returns an ImageRNG for one batch: len(seeds) images of the given
-// per-image shape. subseeds, subseedStrength and seedResizeFromH/W have the
-// meaning of A1111's request fields (subseed_strength, seed_resize_from_h,
-// seed_resize_from_w, in pixels; 0 or less disables resizing). A nil
-// subseeds disables variation; as in A1111, an image without an entry in a
-// non-nil subseeds uses subseed 0. Errors wrap ErrUnknownSource or
-// ErrInvalidShape.
-func New(src Source, shape Shape, seeds, subseeds []int64, subseedStrength float64,
-	seedResizeFromH, seedResizeFromW int, opts ...Option) (*ImageRNG, error) {
-	if shape.C <= 0 || shape.H <= 0 || shape.W <= 0 || len(seeds) == 0 {
-		return nil, fmt.Errorf("%w: %d images of %dx%dx%d", ErrInvalidShape, len(seeds), shape.C, shape.H, shape.W)
+// Batch is the seeds of one batch, with the meaning of A1111's request
+// fields.
+type Batch struct {
+	// Seeds has one entry per image.
+	Seeds []int64
+	// Subseeds and SubseedStrength are the variation: a nil Subseeds
+	// disables it; as in A1111, an image without an entry in a non-nil
+	// Subseeds uses subseed 0.
+	Subseeds        []int64
+	SubseedStrength float64
+	// ResizeFromH and ResizeFromW are seed_resize_from_h and
+	// seed_resize_from_w, in pixels; 0 or less disables resizing.
+	ResizeFromH, ResizeFromW int
+}
+
+// New returns an ImageRNG for batch b: len(b.Seeds) images of the given
+// per-image shape. Errors wrap ErrUnknownSource or ErrInvalidShape.
+func New(src Source, shape Shape, b Batch, opts ...Option) (*ImageRNG, error) {
+	if shape.C <= 0 || shape.H <= 0 || shape.W <= 0 || len(b.Seeds) == 0 {
+		return nil, fmt.Errorf("%w: %d images of %dx%dx%d", ErrInvalidShape, len(b.Seeds), shape.C, shape.H, shape.W)
 	}
 	r := &ImageRNG{
 		src:             src,
 		shape:           shape,
-		seeds:           seeds,
-		subseeds:        subseeds,
-		subseedStrength: subseedStrength,
-		resizeH:         seedResizeFromH,
-		resizeW:         seedResizeFromW,
+		seeds:           b.Seeds,
+		subseeds:        b.Subseeds,
+		subseedStrength: b.SubseedStrength,
+		resizeH:         b.ResizeFromH,
+		resizeW:         b.ResizeFromW,
 	}
 	for _, o := range opts {
 		o(r)

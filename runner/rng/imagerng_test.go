@@ -17,9 +17,9 @@ func fresh(t *testing.T, src Source, seed int64, n int) []float32 {
 	return out
 }
 
-func mustNew(t *testing.T, src Source, shape Shape, seeds, subseeds []int64, strength float64, rh, rw int, opts ...Option) *ImageRNG {
+func mustNew(t *testing.T, src Source, shape Shape, b Batch, opts ...Option) *ImageRNG {
 	t.Helper()
-	r, err := New(src, shape, seeds, subseeds, strength, rh, rw, opts...)
+	r, err := New(src, shape, b, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestImageRNGGolden(t *testing.T) {
 		name := fmt.Sprintf("%v_seeds%v_sub%v@%g_resize%dx%d_ensd%d", tc.Shape, tc.Seeds, tc.Subseeds, tc.Strength, tc.RW, tc.RH, tc.ENSD)
 		t.Run(name, func(t *testing.T) {
 			shape := Shape{C: tc.Shape[0], H: tc.Shape[1], W: tc.Shape[2]}
-			r := mustNew(t, CPU, shape, tc.Seeds, tc.Subseeds, tc.Strength, tc.RH, tc.RW, WithEtaNoiseSeedDelta(tc.ENSD))
+			r := mustNew(t, CPU, shape, Batch{Seeds: tc.Seeds, Subseeds: tc.Subseeds, SubseedStrength: tc.Strength, ResizeFromH: tc.RH, ResizeFromW: tc.RW}, WithEtaNoiseSeedDelta(tc.ENSD))
 			for i, want := range tc.Steps {
 				assertClose(t, fmt.Sprintf("step %d", i), r.Next(), want)
 			}
@@ -61,7 +61,7 @@ func TestImageRNGPlainNoise(t *testing.T) {
 		t.Run(string(src), func(t *testing.T) {
 			// Strength 0 (and nil subseeds) is plain per-image noise.
 			for _, sub := range [][]int64{nil, {50, 51}} {
-				r := mustNew(t, src, shape, []int64{10, 11}, sub, 0, 0, 0)
+				r := mustNew(t, src, shape, Batch{Seeds: []int64{10, 11}, Subseeds: sub})
 				got := r.Next()
 				assertClose(t, "image 0", got[:n], fresh(t, src, 10, n))
 				assertClose(t, "image 1", got[n:], fresh(t, src, 11, n))
@@ -79,14 +79,14 @@ func TestImageRNGPlainNoise(t *testing.T) {
 func TestImageRNGSubseedStrengthOne(t *testing.T) {
 	shape := Shape{C: 4, H: 8, W: 8}
 	for _, src := range []Source{CPU, NV} {
-		r := mustNew(t, src, shape, []int64{10}, []int64{99}, 1, 0, 0)
+		r := mustNew(t, src, shape, Batch{Seeds: []int64{10}, Subseeds: []int64{99}, SubseedStrength: 1})
 		assertClose(t, string(src), r.Next(), fresh(t, src, 99, shape.Numel()))
 	}
 }
 
 func TestImageRNGMissingSubseedIsZero(t *testing.T) {
 	shape := Shape{C: 4, H: 8, W: 8}
-	r := mustNew(t, NV, shape, []int64{10, 10}, []int64{5}, 1, 0, 0)
+	r := mustNew(t, NV, shape, Batch{Seeds: []int64{10, 10}, Subseeds: []int64{5}, SubseedStrength: 1})
 	n := shape.Numel()
 	assertClose(t, "image 1", r.Next()[n:], fresh(t, NV, 0, n))
 }
@@ -115,7 +115,7 @@ func TestImageRNGSeedResize(t *testing.T) {
 	// is cropped by 2 columns on each side and pasted from row 1.
 	shape := Shape{C: 4, H: 8, W: 8}
 	src := NV
-	r := mustNew(t, src, shape, []int64{5}, nil, 0, 48, 96)
+	r := mustNew(t, src, shape, Batch{Seeds: []int64{5}, ResizeFromH: 48, ResizeFromW: 96})
 	got := r.Next()
 	noise := fresh(t, src, 5, 4*6*12)       // randn(seed, noise_shape)
 	base := fresh(t, src, 5, shape.Numel()) // the image generator's first draw
@@ -157,7 +157,7 @@ func TestPasteOddDifferences(t *testing.T) {
 func TestImageRNGENSD(t *testing.T) {
 	shape := Shape{C: 4, H: 4, W: 4}
 	n := shape.Numel()
-	r := mustNew(t, NV, shape, []int64{100, 200}, nil, 0, 0, 0, WithEtaNoiseSeedDelta(31337))
+	r := mustNew(t, NV, shape, Batch{Seeds: []int64{100, 200}}, WithEtaNoiseSeedDelta(31337))
 	first := r.Next()
 	assertClose(t, "first", first[:n], fresh(t, NV, 100, n))
 	second := r.Next()
@@ -168,8 +168,8 @@ func TestImageRNGENSD(t *testing.T) {
 func TestImageRNGDeterministic(t *testing.T) {
 	shape := Shape{C: 4, H: 8, W: 8}
 	for _, src := range []Source{CPU, NV} {
-		a := mustNew(t, src, shape, []int64{1, 1}, []int64{7, 8}, 0.4, 72, 40, WithEtaNoiseSeedDelta(3))
-		b := mustNew(t, src, shape, []int64{1, 1}, []int64{7, 8}, 0.4, 72, 40, WithEtaNoiseSeedDelta(3))
+		a := mustNew(t, src, shape, Batch{Seeds: []int64{1, 1}, Subseeds: []int64{7, 8}, SubseedStrength: 0.4, ResizeFromH: 72, ResizeFromW: 40}, WithEtaNoiseSeedDelta(3))
+		b := mustNew(t, src, shape, Batch{Seeds: []int64{1, 1}, Subseeds: []int64{7, 8}, SubseedStrength: 0.4, ResizeFromH: 72, ResizeFromW: 40}, WithEtaNoiseSeedDelta(3))
 		for i := range 3 {
 			if !slices.Equal(a.Next(), b.Next()) {
 				t.Fatalf("%s: step %d differs between identical ImageRNGs", src, i)
@@ -179,13 +179,13 @@ func TestImageRNGDeterministic(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	if _, err := New("cuda", Shape{4, 8, 8}, []int64{1}, nil, 0, 0, 0); !errors.Is(err, ErrUnknownSource) {
+	if _, err := New("cuda", Shape{4, 8, 8}, Batch{Seeds: []int64{1}}); !errors.Is(err, ErrUnknownSource) {
 		t.Fatalf("unknown source: err = %v", err)
 	}
-	if _, err := New(NV, Shape{4, 0, 8}, []int64{1}, nil, 0, 0, 0); !errors.Is(err, ErrInvalidShape) {
+	if _, err := New(NV, Shape{4, 0, 8}, Batch{Seeds: []int64{1}}); !errors.Is(err, ErrInvalidShape) {
 		t.Fatalf("zero height: err = %v", err)
 	}
-	if _, err := New(NV, Shape{4, 8, 8}, nil, nil, 0, 0, 0); !errors.Is(err, ErrInvalidShape) {
+	if _, err := New(NV, Shape{4, 8, 8}, Batch{}); !errors.Is(err, ErrInvalidShape) {
 		t.Fatalf("no seeds: err = %v", err)
 	}
 }
@@ -195,7 +195,7 @@ func BenchmarkImageRNG(b *testing.B) {
 	for _, src := range []Source{NV, CPU} {
 		b.Run(string(src), func(b *testing.B) {
 			for b.Loop() {
-				r, err := New(src, shape, []int64{1}, []int64{2}, 0.5, 0, 0)
+				r, err := New(src, shape, Batch{Seeds: []int64{1}, Subseeds: []int64{2}, SubseedStrength: 0.5})
 				if err != nil {
 					b.Fatal(err)
 				}
