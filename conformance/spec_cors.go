@@ -11,10 +11,7 @@ import (
 const foreignOrigin = "https://sdapi-conform.invalid"
 
 var _ = Describe("CORS", func() {
-	// Requirement: CORS-001. Without configured origins, an arbitrary Origin
-	// MUST NOT be allowed, and credentials MUST NEVER be allowed for a
-	// reflected origin (initialize_util.configure_cors_middleware: allow_origins
-	// only from --cors-allow-origins).
+	// Requirement: CORS-001.
 	conformIt("CORS-001", "does not allow an arbitrary Origin by default", func(ctx SpecContext) {
 		for _, r := range []Request{
 			{Method: http.MethodGet, Path: APIPrefix + "/options", Header: http.Header{"Origin": {foreignOrigin}}},

@@ -49,9 +49,7 @@ func refused(ex *Exchange) bool {
 }
 
 var _ = Describe("Requests take effect", func() {
-	// Requirement: TXT2IMG-012. info.sampler_name and the infotext's Sampler:
-	// MUST name the sampler asked for by its listed name, never a fallback
-	// (sd_samplers.get_sampler_and_scheduler; Processed.js; create_infotext).
+	// Requirement: TXT2IMG-012.
 	conformIt("TXT2IMG-012", "names the sampler that was asked for", func(ctx SpecContext) {
 		list := decode[[]listedSampler](get(ctx, "/samplers"))
 		ask := samplersToAsk(list)
@@ -72,10 +70,7 @@ var _ = Describe("Requests take effect", func() {
 		}
 	})
 
-	// Requirement: TXT2IMG-013. tiling, restore_faces and override_settings
-	// MUST take effect or be refused, never accepted and ignored
-	// (process_images_inner: apply_circular, restore_faces; process_images:
-	// override_settings; create_infotext).
+	// Requirement: TXT2IMG-013.
 	conformIt("TXT2IMG-013", "applies tiling, restore_faces and override_settings or refuses them", Serial, func(ctx SpecContext) {
 		base := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 4321}))
 		expectCount(len(base.images), 1, "image")

@@ -42,16 +42,14 @@ func validationDetail(ex *Exchange) ([][]any, error) {
 }
 
 var _ = Describe("Errors and negative data", func() {
-	// Requirement: ERR-001. An unknown path MUST answer 404
-	// {"detail":"Not Found"} (Starlette's 404, not A1111's error shape).
+	// Requirement: ERR-001.
 	conformIt("ERR-001", "an unknown path answers 404 Not Found", func(ctx SpecContext) {
 		ex := call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/sdapi-conform-no-such-route"})
 		expectStatus(ex, 404)
 		Expect(decode[map[string]any](ex)).To(HaveKeyWithValue("detail", "Not Found"))
 	})
 
-	// Requirement: ERR-002. The wrong method on a known path MUST answer 405
-	// {"detail":"Method Not Allowed"} (Starlette).
+	// Requirement: ERR-002.
 	conformIt("ERR-002", "the wrong method answers 405 Method Not Allowed", func(ctx SpecContext) {
 		for _, r := range []Request{{Method: http.MethodGet, Path: APIPrefix + "/txt2img"}, {Method: http.MethodDelete, Path: APIPrefix + "/options"}} {
 			ex := call(ctx, r)
@@ -78,9 +76,7 @@ var _ = Describe("Errors and negative data", func() {
 			if len(cases) == 0 {
 				continue
 			}
-			// Requirement: ERR-003..ERR-006. Negative data generated from the
-			// request schema MUST be refused with 422 in FastAPI's shape, loc
-			// naming the broken property (FastAPI/pydantic request validation).
+			// Requirement: ERR-003..ERR-006.
 			conformIt(c.id, fmt.Sprintf("%s %s refuses %s (%d generated cases)", op.Method, op.Path, c.category, len(cases)), func(ctx SpecContext) {
 				var failures []string
 				for _, nc := range cases {
@@ -99,16 +95,13 @@ var _ = Describe("Errors and negative data", func() {
 		}
 	}
 
-	// Requirement: ERR-007. Unknown JSON keys MUST be ignored, not refused
-	// (pydantic v1 Extra.ignore in A1111's models).
+	// Requirement: ERR-007.
 	conformIt("ERR-007", "unknown JSON keys are ignored", func(ctx SpecContext) {
 		ex := post(ctx, "/png-info", map[string]any{"image": pngBase64(testImage(16, 16, 1)), "sdapi_conform_unknown": []int{1, 2}})
 		expectStatus(ex, 200)
 	})
 
-	// Requirement: ERR-008. An undecodable image MUST be refused in A1111's
-	// error shape {error, detail, body, errors}, never with 200
-	// (api.py decode_base64_to_image: HTTPException 500 'Invalid encoded image').
+	// Requirement: ERR-008.
 	conformIt("ERR-008", "an undecodable image is refused in A1111's error shape", func(ctx SpecContext) {
 		ex := post(ctx, "/png-info", map[string]any{"image": "bm90IGFuIGltYWdl"})
 		Expect(ex.Status).To(BeNumerically(">=", 400), "an undecodable image MUST NOT answer %d\n%s", ex.Status, ex.Describe())

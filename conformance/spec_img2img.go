@@ -10,8 +10,7 @@ import (
 )
 
 var _ = Describe("POST /sdapi/v1/img2img", func() {
-	// Requirement: IMG2IMG-001. An init image and a mask MUST give 200 with
-	// width×height images (api.py img2imgapi; test_img2img.py with mask).
+	// Requirement: IMG2IMG-001.
 	conformIt("IMG2IMG-001", "inpaints an init image under a mask", func(ctx SpecContext) {
 		g := generate(ctx, "/img2img", smallImg2Img(map[string]any{
 			"mask": pngBase64(maskImage(smallSize, smallSize)), "mask_blur": 2, "inpainting_fill": 1, "batch_size": 2, "steps": 2,
@@ -22,8 +21,7 @@ var _ = Describe("POST /sdapi/v1/img2img", func() {
 		}
 	})
 
-	// Requirement: IMG2IMG-002. Init images as data: URIs MUST be accepted
-	// (decode_base64_to_image strips the prefix; upstream tests send it).
+	// Requirement: IMG2IMG-002.
 	conformIt("IMG2IMG-002", "accepts data: URI init images", func(ctx SpecContext) {
 		g := generate(ctx, "/img2img", smallImg2Img(map[string]any{
 			"init_images": []string{"data:image/png;base64," + pngBase64(testImage(smallSize, smallSize, 9))},
@@ -31,8 +29,7 @@ var _ = Describe("POST /sdapi/v1/img2img", func() {
 		expectCount(len(g.images), 1, "image")
 	})
 
-	// Requirement: IMG2IMG-003. Without init_images img2img MUST answer 404
-	// 'Init image not found' in A1111's error shape.
+	// Requirement: IMG2IMG-003.
 	conformIt("IMG2IMG-003", "refuses a request without init images with 404", func(ctx SpecContext) {
 		req := smallImg2Img(nil)
 		delete(req, "init_images")
@@ -49,12 +46,7 @@ var _ = Describe("POST /sdapi/v1/img2img", func() {
 const undecodable = "bm90IGFuIGltYWdl"
 
 var _ = Describe("img2img inputs", func() {
-	// Requirement: IMG2IMG-004. img2img MUST depend on its init image: a
-	// mask keeps the init image outside it, another init image changes the
-	// result, and at denoising_strength 0.2 the result is closer to the init
-	// image than the same seed's txt2img image is (A1111
-	// StableDiffusionProcessingImg2Img.init → init_latent, overlay_images;
-	// sample_img2img; process_images_inner apply_overlay).
+	// Requirement: IMG2IMG-004.
 	conformIt("IMG2IMG-004", "starts from its init image", func(ctx SpecContext) {
 		init := testImage(smallSize, smallSize, 7)
 		mask := maskImage(smallSize, smallSize)
@@ -102,9 +94,7 @@ var _ = Describe("img2img inputs", func() {
 		}
 	})
 
-	// Requirement: IMG2IMG-005. An undecodable init_images entry or mask MUST
-	// be refused in A1111's error shape, never with 200 (api.py img2imgapi:
-	// decode_base64_to_image raises HTTPException(500, 'Invalid encoded image')).
+	// Requirement: IMG2IMG-005.
 	conformIt("IMG2IMG-005", "refuses an undecodable init image or mask", func(ctx SpecContext) {
 		for _, c := range []struct {
 			what string

@@ -33,9 +33,7 @@ var listingRoutes = []struct {
 
 var _ = Describe("Listings", func() {
 	for _, route := range listingRoutes {
-		// Requirement: LIST-001. Every listing GET MUST answer 200 with a JSON
-		// array of well-formed entries (A1111 api.py get_* routes; upstream
-		// test_utils.py expects 200 from them).
+		// Requirement: LIST-001.
 		conformIt("LIST-001", "GET "+route.path+" answers a JSON array of well-formed entries", func(ctx SpecContext) {
 			ex := get(ctx, route.path)
 			expectStatus(ex, 200)
@@ -49,8 +47,7 @@ var _ = Describe("Listings", func() {
 		})
 	}
 
-	// Requirement: LIST-002. GET /embeddings MUST answer {loaded, skipped}
-	// objects (A1111 api.py get_embeddings).
+	// Requirement: LIST-002.
 	conformIt("LIST-002", "GET /embeddings answers loaded and skipped objects", func(ctx SpecContext) {
 		ex := get(ctx, "/embeddings")
 		expectStatus(ex, 200)
@@ -62,8 +59,7 @@ var _ = Describe("Listings", func() {
 		}
 	})
 
-	// Requirement: LIST-003. GET /scripts MUST answer {txt2img:[...], img2img:[...]}
-	// (A1111 api.py get_scripts_list).
+	// Requirement: LIST-003.
 	conformIt("LIST-003", "GET /scripts answers the txt2img and img2img script names", func(ctx SpecContext) {
 		ex := get(ctx, "/scripts")
 		expectStatus(ex, 200)
@@ -75,8 +71,7 @@ var _ = Describe("Listings", func() {
 		}
 	})
 
-	// Requirement: LIST-004. Sampler names MUST be unique and non-empty
-	// (clients choose sampler_name from /samplers).
+	// Requirement: LIST-004.
 	conformIt("LIST-004", "GET /samplers lists unique, non-empty names", func(ctx SpecContext) {
 		ex := get(ctx, "/samplers")
 		expectStatus(ex, 200)
@@ -93,8 +88,7 @@ var _ = Describe("Listings", func() {
 		AddReportEntry("samplers", len(list))
 	})
 
-	// Requirement: LIST-005. /samplers options values MUST be strings
-	// (models.py SamplerItem options: dict[str, str]).
+	// Requirement: LIST-005.
 	conformIt("LIST-005", "GET /samplers gives option values as strings", func(ctx SpecContext) {
 		list := decode[[]struct {
 			Name    string                     `json:"name"`

@@ -25,18 +25,14 @@ func setOptions(ctx SpecContext, opts map[string]any) {
 }
 
 var _ = Describe("Options", func() {
-	// Requirement: OPT-001. GET /options MUST answer an object with
-	// sd_model_checkpoint and samples_format (A1111 api.py get_config; the
-	// keys clients read).
+	// Requirement: OPT-001.
 	conformIt("OPT-001", "GET /options answers the settings clients read", func(ctx SpecContext) {
 		opts := getOptions(ctx)
 		Expect(opts).To(HaveKey("sd_model_checkpoint"))
 		Expect(opts).To(HaveKey("samples_format"))
 	})
 
-	// Requirement: OPT-002. A POSTed option MUST be visible in the next GET
-	// and writing the old value back MUST restore it (upstream
-	// test_utils.py test_options_write toggles send_seed).
+	// Requirement: OPT-002.
 	conformIt("OPT-002", "POST /options is visible in the next GET and is restored", Serial, func(ctx SpecContext) {
 		before := getOptions(ctx)
 		old, ok := before["send_seed"].(bool)
@@ -49,8 +45,7 @@ var _ = Describe("Options", func() {
 		Expect(getOptions(ctx)["send_seed"]).To(Equal(!old), "the POSTed value MUST be visible in the next GET")
 	})
 
-	// Requirement: OPT-003. POST /options with an unknown key MUST NOT
-	// succeed silently (A1111: 500 KeyError from shared.opts.set).
+	// Requirement: OPT-003.
 	conformIt("OPT-003", "POST /options refuses an unknown key", Serial, func(ctx SpecContext) {
 		const key = "sdapi_conform_no_such_option"
 		ex := call(ctx, Request{Method: http.MethodPost, Path: APIPrefix + "/options", Body: []byte(`{"` + key + `": 1}`)})
@@ -61,9 +56,7 @@ var _ = Describe("Options", func() {
 		Expect(getOptions(ctx)).NotTo(HaveKey(key))
 	})
 
-	// Requirement: OPT-004. override_settings MUST apply to that one request
-	// and MUST be gone afterwards (A1111 processing.process_images restores
-	// them in finally).
+	// Requirement: OPT-004.
 	conformIt("OPT-004", "override_settings apply to one request only", Serial, func(ctx SpecContext) {
 		before := getOptions(ctx)
 		clip, _ := before["CLIP_stop_at_last_layers"].(float64)
@@ -81,9 +74,7 @@ var _ = Describe("Options", func() {
 		Expect(after["CLIP_stop_at_last_layers"]).To(Equal(before["CLIP_stop_at_last_layers"]), "the override MUST be gone after the request")
 	})
 
-	// Requirement: OPT-005. GET /options sd_model_checkpoint MUST name the
-	// loaded model by a title GET /sd-models lists (sd_models.load_model sets
-	// opts.data["sd_model_checkpoint"] = checkpoint_info.title).
+	// Requirement: OPT-005.
 	conformIt("OPT-005", "sd_model_checkpoint names a model /sd-models lists", func(ctx SpecContext) {
 		models := decode[[]struct {
 			Title string `json:"title"`
@@ -99,8 +90,7 @@ var _ = Describe("Options", func() {
 		}
 	})
 
-	// Requirement: FLAGS-001. GET /cmd-flags MUST answer a JSON object of
-	// flags (A1111 api.py get_cmd_flags: vars(cmd_opts)).
+	// Requirement: FLAGS-001.
 	conformIt("FLAGS-001", "GET /cmd-flags answers the server's flags", func(ctx SpecContext) {
 		ex := get(ctx, "/cmd-flags")
 		expectStatus(ex, 200)
@@ -108,8 +98,7 @@ var _ = Describe("Options", func() {
 		AddReportEntry("cmd-flags", len(flags))
 	})
 
-	// Requirement: HDR-001. Every API response MUST carry X-Process-Time
-	// (A1111 api_middleware).
+	// Requirement: HDR-001.
 	conformIt("HDR-001", "responses carry X-Process-Time", func(ctx SpecContext) {
 		for _, p := range []string{"/options", "/samplers", "/progress"} {
 			ex := get(ctx, p)
@@ -117,8 +106,7 @@ var _ = Describe("Options", func() {
 		}
 	})
 
-	// Requirement: REF-001 (reference only). GET /cmd-flags MUST NOT reveal
-	// the --api-auth credentials (A1111 shows vars(cmd_opts) verbatim).
+	// Requirement: REF-001.
 	conformIt("REF-001", "GET /cmd-flags redacts the API credentials", func(ctx SpecContext) {
 		ex := get(ctx, "/cmd-flags")
 		expectStatus(ex, 200)

@@ -154,8 +154,7 @@ func expectIdleEventually(ctx SpecContext) {
 }
 
 var _ = Describe("Progress, interrupt and skip", Serial, func() {
-	// Requirement: PROG-001. Idle /progress MUST answer progress 0,
-	// eta_relative 0, job_count 0 (api.py progressapi early return).
+	// Requirement: PROG-001.
 	conformIt("PROG-001", "reports idle when nothing runs", func(ctx SpecContext) {
 		ex := get(ctx, "/progress?skip_current_image=true")
 		expectStatus(ex, 200)
@@ -164,8 +163,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 		Expect(s.State.JobCount).To(BeZero())
 	})
 
-	// Requirement: INT-001. /interrupt and /skip when idle MUST answer 200
-	// ({} and null) (api.py interruptapi, skip).
+	// Requirement: INT-001.
 	conformIt("INT-001", "answers /interrupt and /skip when idle", func(ctx SpecContext) {
 		ex := post(ctx, "/interrupt", nil)
 		expectStatus(ex, 200)
@@ -174,9 +172,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 		expectStatus(ex, 200)
 	})
 
-	// Requirement: PROG-002. During a generation /progress MUST answer at
-	// once and show sampling_step advancing to sampling_steps, then idle
-	// (progressapi takes no queue_lock).
+	// Requirement: PROG-002.
 	conformIt("PROG-002", "shows a running job's sampling steps advancing, then idle", func(ctx SpecContext) {
 		job := measuredLongJob(ctx)
 		steps := job.req["steps"].(int)
@@ -206,8 +202,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 		expectIdleEventually(ctx)
 	})
 
-	// Requirement: PROG-003. A generation with force_task_id MUST be
-	// reported by POST /internal/progress for that id (modules/progress.py).
+	// Requirement: PROG-003.
 	conformIt("PROG-003", "reports a forced task id through /internal/progress", func(ctx SpecContext) {
 		probe := call(ctx, Request{Method: http.MethodPost, Path: "/internal/progress", Body: []byte(`{"id_task":"sdapi-conform-probe","id_live_preview":-1,"live_preview":false}`)})
 		// A server without the route fails here; a profile that claims the
@@ -258,10 +253,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 		}
 	})
 
-	// Requirement: INT-002. /interrupt during a generation MUST answer at
-	// once and end the job early: sampling stops within two steps of the
-	// interrupt (shared.state.interrupt(); the sampler callback checks
-	// state.interrupted after every step).
+	// Requirement: INT-002.
 	conformIt("INT-002", "ends a running job early on /interrupt", func(ctx SpecContext) {
 		job := measuredLongJob(ctx)
 		steps := job.req["steps"].(int)
@@ -291,10 +283,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 		expectIdleEventually(ctx)
 	})
 
-	// Requirement: INT-004. /interrupt during sampling MUST make the
-	// generation return the partly denoised images of the current batch
-	// (sd_samplers_common launch_sampling returns self.last_latent on
-	// InterruptedException; process_images_inner decodes it).
+	// Requirement: INT-004.
 	conformIt("INT-004", "returns the partly denoised images of an interrupted batch", func(ctx SpecContext) {
 		job := measuredLongJob(ctx)
 		req := map[string]any{}
@@ -316,8 +305,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 		expectIdleEventually(ctx)
 	})
 
-	// Requirement: PROG-004. /progress MUST send current_image and textinfo
-	// as null when empty, never leave them out (models.ProgressResponse).
+	// Requirement: PROG-004.
 	conformIt("PROG-004", "sends current_image and textinfo as null, not absent", func(ctx SpecContext) {
 		for _, q := range []string{"/progress", "/progress?skip_current_image=true"} {
 			body := decode[map[string]json.RawMessage](get(ctx, q))
@@ -332,8 +320,7 @@ var _ = Describe("Progress, interrupt and skip", Serial, func() {
 		}
 	})
 
-	// Requirement: INT-003. /skip during a generation MUST answer at once
-	// and the job MUST still complete with 200 (skip takes no queue_lock).
+	// Requirement: INT-003.
 	conformIt("INT-003", "answers /skip during a job, which still completes", func(ctx SpecContext) {
 		job := measuredLongJob(ctx)
 		done := waitSampling(ctx, job.req, "/skip could be sent during sampling")

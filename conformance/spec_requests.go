@@ -19,8 +19,7 @@ var notOptional = []struct{ path, field string }{
 }
 
 var _ = Describe("Request bodies as A1111 parses them", func() {
-	// Requirement: TXT2IMG-009. A prompt "" or no prompt at all MUST be
-	// accepted (A1111: StableDiffusionProcessing prompt: str = "").
+	// Requirement: TXT2IMG-009.
 	conformIt("TXT2IMG-009", "accepts an empty or missing prompt", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(map[string]any{"prompt": "", "steps": 2}))
 		expectCount(len(g.images), 1, `image for prompt ""`)
@@ -30,10 +29,7 @@ var _ = Describe("Request bodies as A1111 parses them", func() {
 		expectCount(len(g.images), 1, "image without a prompt")
 	})
 
-	// Requirement: ERR-009. null MUST be accepted where A1111's request
-	// model declares the field Optional and refused with 422 naming the field
-	// where it does not (models.py PydanticModelGenerator: field_type_generator
-	// wraps dataclass fields in Optional; the additional fields are not).
+	// Requirement: ERR-009.
 	conformIt("ERR-009", "accepts null for Optional fields and refuses it for the others", func(ctx SpecContext) {
 		By("null for the Optional fields")
 		nulls := map[string]any{"styles": nil, "seed": nil, "subseed": nil, "sampler_name": nil, "scheduler": nil,
@@ -68,9 +64,7 @@ var _ = Describe("Request bodies as A1111 parses them", func() {
 		}
 	})
 
-	// Requirement: ERR-010. Values pydantic v1 coerces MUST be accepted:
-	// "steps": "4", "cfg_scale": "7.5", "restore_faces": "false" (pydantic v1
-	// int/float/bool validators in A1111's request models).
+	// Requirement: ERR-010.
 	conformIt("ERR-010", "coerces numeric and boolean strings as pydantic v1 does", func(ctx SpecContext) {
 		req := smallTxt2Img(map[string]any{"steps": "4", "cfg_scale": "7.5", "restore_faces": "false"})
 		ex := post(ctx, "/txt2img", req)
@@ -86,8 +80,7 @@ var _ = Describe("Request bodies as A1111 parses them", func() {
 		}
 	})
 
-	// Requirement: ERR-011. A body without a Content-Type header MUST be
-	// parsed as JSON (FastAPI 0.94 routing.get_request_handler).
+	// Requirement: ERR-011.
 	conformIt("ERR-011", "parses a body without Content-Type as JSON", func(ctx SpecContext) {
 		ex := call(ctx, Request{Method: http.MethodPost, Path: APIPrefix + "/txt2img", Body: mustJSON(smallTxt2Img(map[string]any{"steps": 2})), NoContentType: true})
 		if ex.Status != http.StatusOK {

@@ -27,8 +27,7 @@ func expectSame(id, what string, a, b *genResult, ia, ib int) {
 }
 
 var _ = Describe("Seeds and determinism", func() {
-	// Requirement: SEED-001. The same request with a fixed seed MUST give
-	// the same pixels twice (A1111 rng.ImageRNG(seeds)).
+	// Requirement: SEED-001.
 	conformIt("SEED-001", "gives the same pixels for the same fixed seed", func(ctx SpecContext) {
 		req := smallTxt2Img(map[string]any{"seed": 31337})
 		a := txt2img(ctx, req)
@@ -36,7 +35,7 @@ var _ = Describe("Seeds and determinism", func() {
 		expectSame("SEED-001", "same seed twice", a, b, 0, 0)
 	})
 
-	// Requirement: SEED-002. Different seeds MUST give different images.
+	// Requirement: SEED-002.
 	conformIt("SEED-002", "gives different images for different seeds", func(ctx SpecContext) {
 		a := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 1001}))
 		b := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 1002}))
@@ -45,9 +44,7 @@ var _ = Describe("Seeds and determinism", func() {
 		Expect(d.Exact).To(BeFalse(), "expected seeds 1001 and 1002 to give different images, got identical pixels")
 	})
 
-	// Requirement: SEED-003. seed -1 MUST come back resolved in info.seed
-	// (0 ≤ seed < 2³²−2) and re-sending it MUST reproduce the image
-	// (processing.get_fixed_seed: random.randrange(4294967294)).
+	// Requirement: SEED-003.
 	conformIt("SEED-003", "resolves seed -1 and reproduces it", func(ctx SpecContext) {
 		a := txt2img(ctx, smallTxt2Img(map[string]any{"seed": -1}))
 		seed := a.infoInt("seed")
@@ -57,16 +54,14 @@ var _ = Describe("Seeds and determinism", func() {
 		expectSame("SEED-003", fmt.Sprintf("seed -1 resolved to %d, re-sent", seed), a, b, 0, 0)
 	})
 
-	// Requirement: SEED-004. all_seeds[i] MUST be seed+i and info.seed
-	// all_seeds[0] (process_images_inner).
+	// Requirement: SEED-004.
 	conformIt("SEED-004", "reports all_seeds as seed+i", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 500, "batch_size": 2, "n_iter": 2, "steps": 2}))
 		Expect(g.infoInts("all_seeds")).To(HaveExactElements(int64(500), int64(501), int64(502), int64(503)))
 		Expect(g.infoInt("seed")).To(BeEquivalentTo(500))
 	})
 
-	// Requirement: SEED-005. Image i of a batch MUST equal a single run with
-	// seed+i (iteration n uses all_seeds[n*batch_size:(n+1)*batch_size]).
+	// Requirement: SEED-005.
 	conformIt("SEED-005", "makes image i of a batch equal to a single run with seed+i", func(ctx SpecContext) {
 		batch := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 700, "batch_size": 2, "n_iter": 2, "steps": 2}))
 		expectCount(len(batch.images), 4, "images (batch_size 2 × n_iter 2)")
@@ -76,9 +71,7 @@ var _ = Describe("Seeds and determinism", func() {
 		}
 	})
 
-	// Requirement: SEED-006. Subseed variation MUST change the image
-	// gradually; all_seeds stay at the base seed and all_subseeds are
-	// subseed+i (rng.ImageRNG slerp; all_subseeds).
+	// Requirement: SEED-006.
 	conformIt("SEED-006", "varies the image gradually with subseed_strength", func(ctx SpecContext) {
 		base := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 900, "subseed": 77}))
 		var prev float64
@@ -93,9 +86,7 @@ var _ = Describe("Seeds and determinism", func() {
 		}
 	})
 
-	// Requirement: SEED-007. seed -1 in two concurrent requests MUST resolve
-	// to different seeds (processing.get_fixed_seed: random.randrange per
-	// request).
+	// Requirement: SEED-007.
 	conformIt("SEED-007", "resolves seed -1 to different seeds in concurrent requests", func(ctx SpecContext) {
 		req := smallTxt2Img(map[string]any{"seed": -1, "steps": 1})
 		body := mustJSON(req)
@@ -121,9 +112,7 @@ var _ = Describe("Seeds and determinism", func() {
 		}
 	})
 
-	// Requirement: SEED-008. The same seed at steps N and N+1 MUST give
-	// different images, for N = 3 and N = 80 (get_sigmas(p, steps); no upper
-	// bound on steps in models.py).
+	// Requirement: SEED-008.
 	conformIt("SEED-008", "gives different images at steps N and N+1", func(ctx SpecContext) {
 		for _, n := range []int{3, 80} {
 			a := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 8080, "steps": n}))

@@ -8,10 +8,7 @@ import (
 )
 
 var _ = Describe("Sizes and counts", func() {
-	// Requirement: TXT2IMG-010. Sizes that are not multiples of 64 MUST be
-	// generated; the image MUST match info and the infotext's Size (A1111:
-	// latent height//8 × width//8, so a side that is not a multiple of 8 comes
-	// back rounded down while info reports the request).
+	// Requirement: TXT2IMG-010.
 	conformIt("TXT2IMG-010", "generates sizes that are not multiples of 64 and reports them truthfully", func(ctx SpecContext) {
 		for _, sz := range [][2]int{{72, 96}, {56, 40}, {100, 68}} {
 			w, h := sz[0], sz[1]
@@ -34,9 +31,7 @@ var _ = Describe("Sizes and counts", func() {
 		}
 	})
 
-	// Requirement: TXT2IMG-011. batch_size 16 MUST give 16 images and
-	// batch_size 3 × n_iter 2 six (process_images_inner; no upper bound in
-	// models.py).
+	// Requirement: TXT2IMG-011.
 	conformIt("TXT2IMG-011", "returns exactly batch_size×n_iter images for large batches", func(ctx SpecContext) {
 		for _, c := range [][2]int{{16, 1}, {3, 2}} {
 			g := txt2img(ctx, smallTxt2Img(map[string]any{"batch_size": c[0], "n_iter": c[1], "steps": 1}))

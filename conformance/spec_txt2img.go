@@ -8,9 +8,7 @@ import (
 )
 
 var _ = Describe("POST /sdapi/v1/txt2img", func() {
-	// Requirement: TXT2IMG-001. A minimal request MUST answer 200 with plain
-	// base64 PNG images, parameters an object and info a JSON string (A1111
-	// api.py text2imgapi, encode_pil_to_base64, Processed.js()).
+	// Requirement: TXT2IMG-001.
 	conformIt("TXT2IMG-001", "answers plain base64 PNG images, parameters and a JSON info string", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(nil))
 		expectCount(len(g.pngs), 1, "image")
@@ -19,16 +17,14 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 		Expect(g.info).NotTo(BeNil(), "info MUST be a JSON object encoded as a string, got %q", truncate(g.infoRaw, 200))
 	})
 
-	// Requirement: TXT2IMG-002. Every image MUST decode to width×height
-	// (A1111 StableDiffusionProcessingTxt2Img).
+	// Requirement: TXT2IMG-002.
 	conformIt("TXT2IMG-002", "returns images of exactly width×height", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(map[string]any{"width": 2 * smallSize, "height": smallSize}))
 		expectCount(len(g.images), 1, "image")
 		expectImageSize(g.images[0], 2*smallSize, smallSize, "the image")
 	})
 
-	// Requirement: TXT2IMG-003. steps, cfg_scale and the sampler MUST appear
-	// in the infotext (A1111 processing.create_infotext).
+	// Requirement: TXT2IMG-003.
 	conformIt("TXT2IMG-003", "writes steps, CFG scale and sampler into the infotext", func(ctx SpecContext) {
 		req := smallTxt2Img(map[string]any{"steps": 4, "cfg_scale": 5.5})
 		g := txt2img(ctx, req)
@@ -40,8 +36,7 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 		Expect(p).To(HaveKeyWithValue("Sampler", req["sampler_name"]), "infotext: %q", texts[0])
 	})
 
-	// Requirement: TXT2IMG-004. parameters MUST echo the requested values
-	// (A1111: parameters=vars(txt2imgreq)).
+	// Requirement: TXT2IMG-004.
 	conformIt("TXT2IMG-004", "echoes the request in parameters", func(ctx SpecContext) {
 		req := smallTxt2Img(map[string]any{"seed": 4242})
 		g := txt2img(ctx, req)
@@ -52,8 +47,7 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 		}
 	})
 
-	// Requirement: TXT2IMG-005. info MUST be a JSON object string with
-	// Processed.js()'s keys (A1111 processing.Processed.js()).
+	// Requirement: TXT2IMG-005.
 	conformIt("TXT2IMG-005", "describes the generation in info", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(nil))
 		Expect(g.info).NotTo(BeNil(), "info MUST be a JSON object string")
@@ -67,9 +61,7 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 		Expect(g.infotexts()).To(HaveLen(len(g.images)), "one infotext per image")
 	})
 
-	// Requirement: TXT2IMG-006. Unknown keys, null optional fields and an
-	// unknown sampler_name MUST be accepted (models.py: every field Optional,
-	// extra keys ignored; 1.10 falls back to the first sampler).
+	// Requirement: TXT2IMG-006.
 	conformIt("TXT2IMG-006", "accepts unknown keys, nulls and an unknown sampler name", func(ctx SpecContext) {
 		By("unknown keys and null fields")
 		txt2img(ctx, smallTxt2Img(map[string]any{"sdapi_conform_unknown": true, "styles": nil, "eta": nil, "override_settings": nil, "scheduler": nil}))
@@ -77,16 +69,14 @@ var _ = Describe("POST /sdapi/v1/txt2img", func() {
 		txt2img(ctx, smallTxt2Img(map[string]any{"sampler_name": "sdapi-conform no such sampler"}))
 	})
 
-	// Requirement: TXT2IMG-007. batch_size×n_iter images MUST be returned,
-	// without a grid by default (process_images_inner; save_images false).
+	// Requirement: TXT2IMG-007.
 	conformIt("TXT2IMG-007", "returns batch_size×n_iter images", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(map[string]any{"batch_size": 2, "n_iter": 2, "steps": 2}))
 		expectCount(len(g.images), 4, "images (batch_size 2 × n_iter 2)")
 		expectCount(len(g.infoInts("all_seeds")), 4, "info.all_seeds entries (batch_size 2 × n_iter 2)")
 	})
 
-	// Requirement: TXT2IMG-008. send_images false MUST return no images
-	// while info still describes the generation (api.py text2imgapi).
+	// Requirement: TXT2IMG-008.
 	conformIt("TXT2IMG-008", "returns no images with send_images false", func(ctx SpecContext) {
 		g := txt2img(ctx, smallTxt2Img(map[string]any{"send_images": false}))
 		expectCount(len(g.images), 0, "images with send_images false")

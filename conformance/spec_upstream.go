@@ -42,11 +42,7 @@ func upstreamImg2Img(overrides map[string]any) map[string]any {
 }
 
 var _ = Describe("A1111's own HTTP tests", func() {
-	// Requirement: UPSTREAM-001. Every request body of A1111's
-	// test/test_txt2img.py MUST answer 200 with images of the requested
-	// size; with restore_faces the server MUST either restore faces (and
-	// say so in the infotext) or refuse in A1111's error shape naming face
-	// restoration, never accept it silently.
+	// Requirement: UPSTREAM-001.
 	conformIt("UPSTREAM-001", "answers the request bodies of A1111's test_txt2img.py", func(ctx SpecContext) {
 		cases := []struct {
 			name   string
@@ -94,9 +90,7 @@ var _ = Describe("A1111's own HTTP tests", func() {
 		Expect(strings.ToLower(fmt.Sprint(body["detail"], " ", body["errors"]))).To(ContainSubstring("face"), "the error MUST name face restoration\n%s", ex.Describe())
 	})
 
-	// Requirement: UPSTREAM-002. Every request body of A1111's
-	// test/test_img2img.py MUST answer 200: plain, with a mask, with the
-	// mask inverted, and with the "sd upscale" script at scale 2.
+	// Requirement: UPSTREAM-002.
 	conformIt("UPSTREAM-002", "answers the request bodies of A1111's test_img2img.py", func(ctx SpecContext) {
 		mask := "data:image/png;base64," + pngBase64(maskImage(64, 64))
 		cases := []struct {
