@@ -4,9 +4,11 @@
 //
 // The specs live in ordinary files so that two entry points run the same
 // suite: cmd/sdapi-conform calls RunSpecs from main(), and
-// conformance_suite_test.go makes `go test ./conformance/...` run it
-// against a reference server it starts itself. Both fill in Cfg before
-// RunSpecs; nothing in this package reads the environment.
+// conformance_suite_test.go makes `go test ./conformance/...` (or
+// `ginkgo -p`) run it against a reference server it starts itself. Both
+// hand a Config to Register (Run does it for the CLI), which builds the
+// spec tree of one run around it; nothing in this package reads the
+// environment or keeps a run's state in a package variable.
 package conformance
 
 import "time"
@@ -44,16 +46,27 @@ type Config struct {
 	ProbeTarget string
 	// Observe, when set, is called with every exchange after it has been
 	// validated (for instance to collect a proxy's sl-violations header).
-	// The suite runs serially, so calls never overlap.
+	// Calls overlap only where a check sends requests concurrently.
 	Observe func(*Exchange)
 	// Progress, when set, receives the suite's progress: one call when a
 	// check starts and one when it ends (see ProgressEvent).
 	Progress func(ProgressEvent)
 }
 
-// Cfg is the configuration of the current run. Entry points set it before
-// RunSpecs; specs read it only through the suite's BeforeSuite.
-var Cfg = Config{Profile: "a1111", Timeout: 2 * time.Minute}
+// DefaultConfig is a Config with the defaults an entry point starts from.
+func DefaultConfig() Config { return Config{Profile: "a1111", Timeout: 2 * time.Minute} }
+
+// withDefaults fills in the zero fields that have a default.
+func withDefaults(cfg Config) Config {
+	d := DefaultConfig()
+	if cfg.Profile == "" {
+		cfg.Profile = d.Profile
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = d.Timeout
+	}
+	return cfg
+}
 
 // Small generation parameters keep the suite fast on CPU servers: 64×64
 // images and 2–4 steps.

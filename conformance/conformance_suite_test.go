@@ -41,12 +41,30 @@ const (
 )
 
 // serverBin and conformBin are built once by TestMain (faults_test.go
-// runs the CLI against fault-injecting proxies).
-var serverBin, conformBin, targetURL string
+// runs the CLI against fault-injecting proxies); suiteCfg is the
+// configuration TestConformance registers the suite with.
+var (
+	serverBin, conformBin, targetURL string
+	suiteCfg                         conformance.Config
+	// firstProcess is false on Ginkgo's processes 2..n under `ginkgo -p`:
+	// there only TestConformance runs (its share of the checks); the
+	// ordinary tests, which run sdapi-conform or conformance.Run
+	// themselves, run once, on process 1.
+	firstProcess = true
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	firstProcess = GinkgoParallelProcess() == 1
 	os.Exit(testMain(m))
+}
+
+// onFirstProcess skips t on Ginkgo's processes 2..n (see firstProcess).
+func onFirstProcess(t *testing.T) {
+	t.Helper()
+	if !firstProcess {
+		t.Skip("runs on Ginkgo's process 1 only")
+	}
 }
 
 func testMain(m *testing.M) int {
@@ -66,7 +84,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 
-	cfg := conformance.Cfg
+	cfg := conformance.DefaultConfig()
 	cfg.Target, cfg.User, cfg.Password, cfg.Profile = *flagTarget, *flagUser, *flagPassword, *flagProfile
 	if cfg.Target == "" {
 		// The reference server inherits the library's path; without it the
@@ -101,7 +119,7 @@ func testMain(m *testing.M) int {
 			return 1
 		}
 	}
-	conformance.Cfg = cfg
+	suiteCfg = cfg
 	targetURL = cfg.Target
 	code := m.Run()
 	if prism != nil {
@@ -148,6 +166,7 @@ func startReference(dir string) (stop func(), url string, err error) {
 }
 
 func TestConformance(t *testing.T) {
-	gomega.RegisterFailHandler(conformance.FailHandler)
+	s := conformance.Register(suiteCfg)
+	gomega.RegisterFailHandler(s.Fail)
 	RunSpecs(t, "sdapi conformance")
 }

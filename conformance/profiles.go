@@ -400,14 +400,5 @@ func LookupProfile(name string) (Profile, error) {
 	return p, nil
 }
 
-// activeProfile is the profile of the current run (a1111 until the suite
-// has started).
-func activeProfile() Profile {
-	if suite != nil {
-		return suite.profile
-	}
-	return Profiles["a1111"]
-}
-
 // symptomRE compiles a symptom's pattern (patterns are checked by a test).
 func symptomRE(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }
