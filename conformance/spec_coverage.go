@@ -23,6 +23,11 @@ var destructiveOps = map[string]string{
 	"/train/hypernetwork":  "would start training on the target",
 }
 
+// globalOps act on whatever the target is running: under ginkgo -p they
+// would interrupt another process's generation, so their sweep is Serial
+// (as is every destructive operation's).
+var globalOps = map[string]bool{"/interrupt": true, "/skip": true}
+
 func (suite *Suite) coverageSpecs() {
 	Describe("Operation coverage", func() {
 		spec, err := suite.tree, suite.treeErr
@@ -34,7 +39,9 @@ func (suite *Suite) coverageSpecs() {
 			short := strings.TrimPrefix(op.Path, APIPrefix)
 			var decorators []any
 			if _, ok := destructiveOps[short]; ok {
-				decorators = append(decorators, labelsOf(LDestructive))
+				decorators = append(decorators, labelsOf(LDestructive), Serial)
+			} else if globalOps[short] {
+				decorators = append(decorators, Serial)
 			}
 			// Requirement: COV-001.
 			suite.conformIt("COV-001", fmt.Sprintf("%s %s answers a valid request", op.Method, op.Path), append(decorators, func(ctx SpecContext) {

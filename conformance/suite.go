@@ -90,6 +90,7 @@ func Register(cfg Config) *Suite {
 	s.errorSpecs()
 	s.extrasSpecs()
 	s.img2imgSpecs()
+	s.img2imgInputSpecs()
 	s.infotextSpecs()
 	s.listingSpecs()
 	s.optionSpecs()
