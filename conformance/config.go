@@ -22,6 +22,9 @@ type Config struct {
 	User, Password string
 	// Profile names the server family (see Profiles); "a1111" by default.
 	Profile string
+	// OwnProfile, when set, is the profile instead (one LoadProfileFile
+	// read); Profile is then its name.
+	OwnProfile *Profile
 	// SpecPath overrides the embedded OpenAPI document.
 	SpecPath string
 	// Timeout bounds one HTTP exchange.
@@ -56,9 +59,20 @@ type Config struct {
 // DefaultConfig is a Config with the defaults an entry point starts from.
 func DefaultConfig() Config { return Config{Profile: "a1111", Timeout: 2 * time.Minute} }
 
+// profile is the run's profile: OwnProfile, or the built-in Profile.
+func (cfg Config) profile() (Profile, error) {
+	if cfg.OwnProfile != nil {
+		return *cfg.OwnProfile, nil
+	}
+	return LookupProfile(cfg.Profile)
+}
+
 // withDefaults fills in the zero fields that have a default.
 func withDefaults(cfg Config) Config {
 	d := DefaultConfig()
+	if cfg.OwnProfile != nil {
+		cfg.Profile = cfg.OwnProfile.Name
+	}
 	if cfg.Profile == "" {
 		cfg.Profile = d.Profile
 	}

@@ -75,7 +75,7 @@ func Register(cfg Config) *Suite {
 	cfg = withDefaults(cfg)
 	s := &Suite{cfg: cfg, caps: map[string]capability{}}
 	s.tree, s.treeErr = LoadSpec(context.Background(), cfg.SpecPath, "http://sdapi-conform.invalid")
-	if p, err := LookupProfile(cfg.Profile); err == nil {
+	if p, err := cfg.profile(); err == nil {
 		s.profile = p // BeforeSuite fails the run on an unknown profile
 	} else {
 		s.profile = Profiles["a1111"]
@@ -108,7 +108,7 @@ func (suite *Suite) beforeSuite(ctx SpecContext) {
 	defer suite.flush()
 	cfg := suite.cfg
 	Expect(cfg.Target).NotTo(BeEmpty(), "set the target: --target URL (sdapi-conform), SDAPI_TARGET or -target (go test)")
-	p, err := LookupProfile(cfg.Profile)
+	p, err := cfg.profile()
 	Expect(err).NotTo(HaveOccurred())
 	spec, err := LoadSpec(ctx, cfg.SpecPath, cfg.Target)
 	Expect(err).NotTo(HaveOccurred())

@@ -68,9 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "sdapi-conform:", err)
 			return 2
 		}
-		cfg.Profile = p.Name
-	}
-	if _, err := conformance.LookupProfile(cfg.Profile); err != nil {
+		cfg.Profile, cfg.OwnProfile = p.Name, &p
+	} else if _, err := conformance.LookupProfile(cfg.Profile); err != nil {
 		fmt.Fprintln(stderr, "sdapi-conform:", err)
 		return 2
 	}
