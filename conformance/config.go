@@ -15,7 +15,8 @@ import "time"
 
 // Config is what an entry point tells the suite.
 type Config struct {
-	// Target is the server's base URL, e.g. http://127.0.0.1:7860.
+	// Target is the server's base URL, e.g. http://127.0.0.1:7860. Under
+	// ginkgo -p the target given to process 1 is judged by every process.
 	Target string
 	// User and Password are sent as HTTP basic auth on every request when
 	// set; the auth checks run only then.

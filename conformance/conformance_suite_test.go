@@ -6,7 +6,10 @@ package conformance_test
 // test model (runner/onnxgen; a test-only import, the harness itself
 // imports nothing of the server side), starts the server on a free loopback
 // port with --api-auth and a fresh --data-dir, and runs the suite against it
-// under the reference profile.
+// under the reference profile. Under `go tool ginkgo -p ./conformance`
+// process 1 does all that and runs the ordinary tests; the other processes
+// take their share of the checks against the same server (the suite hands
+// process 1's target on).
 
 import (
 	"context"
@@ -74,6 +77,24 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if !firstProcess {
+		// Ginkgo's processes 2..n judge the server process 1 starts (the
+		// suite hands its target on) and run none of the ordinary tests.
+		cfg := conformance.DefaultConfig()
+		cfg.User, cfg.Password, cfg.Profile = *flagUser, *flagPassword, *flagProfile
+		if *flagTarget == "" {
+			cfg.User, cfg.Password = refUser, refPassword
+			cfg.Profile = cmpOr(cfg.Profile, "reference")
+			cfg.Identity = referenceIdentity
+		}
+		cfg.Profile = cmpOr(cfg.Profile, "a1111")
+		suiteCfg = withReports(cfg)
+		return m.Run()
+	}
+	if sc, _ := GinkgoConfiguration(); *flagPrism && sc.ParallelTotal > 1 {
+		fmt.Fprintln(os.Stderr, "conformance: -prism runs serially (Prism's Observe hook lives in one process); run it without ginkgo -p")
+		return 1
+	}
 	conformBin = filepath.Join(dir, "sdapi-conform")
 	if err := refserver.Build(conformBin, "../cmd/sdapi-conform"); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
@@ -103,15 +124,10 @@ func testMain(m *testing.M) int {
 		defer stop()
 		cfg.Target, cfg.User, cfg.Password = url, refUser, refPassword
 		cfg.Profile = cmpOr(cfg.Profile, "reference")
-		cfg.Identity = "reference server built from ./cmd/sdapi-server by conformance_suite_test.go"
+		cfg.Identity = referenceIdentity
 	}
 	cfg.Profile = cmpOr(cfg.Profile, "a1111")
-	if *flagReportDir != "" {
-		cfg.MarkdownReport = filepath.Join(*flagReportDir, "report.md")
-		cfg.JUnitReport = filepath.Join(*flagReportDir, "junit.xml")
-		cfg.JSONReport = filepath.Join(*flagReportDir, "report.json")
-		cfg.EvidenceDir = filepath.Join(*flagReportDir, "evidence")
-	}
+	cfg = withReports(cfg)
 	var prism *prismProxy
 	if *flagPrism {
 		if prism, err = startPrism(&cfg, cfg.Target); err != nil {
@@ -126,6 +142,20 @@ func testMain(m *testing.M) int {
 		code = prism.finish(*flagReportDir, code)
 	}
 	return code
+}
+
+// referenceIdentity is how the report names the server TestMain starts.
+const referenceIdentity = "reference server built from ./cmd/sdapi-server by conformance_suite_test.go"
+
+// withReports points cfg's report files at -report-dir, when given.
+func withReports(cfg conformance.Config) conformance.Config {
+	if *flagReportDir != "" {
+		cfg.MarkdownReport = filepath.Join(*flagReportDir, "report.md")
+		cfg.JUnitReport = filepath.Join(*flagReportDir, "junit.xml")
+		cfg.JSONReport = filepath.Join(*flagReportDir, "report.json")
+		cfg.EvidenceDir = filepath.Join(*flagReportDir, "evidence")
+	}
+	return cfg
 }
 
 func cmpOr(a, b string) string {

@@ -20,8 +20,9 @@ import (
 // with and what the run has seen. Register builds its spec tree; the specs
 // close over it, so nothing of a run lives in a package variable and a
 // second run in the same process starts clean. Under `ginkgo -p` every
-// process registers its own Suite; what the report needs travels in the
-// Ginkgo report (ledger.go), and process 1 writes the report files.
+// process registers its own Suite and judges process 1's target; what the
+// report needs travels in the Ginkgo report (ledger.go), and process 1
+// writes the report files.
 type Suite struct {
 	cfg Config
 	// tree is the spec the operation-driven checks are generated from
@@ -80,7 +81,14 @@ func Register(cfg Config) *Suite {
 	} else {
 		s.profile = Profiles["a1111"]
 	}
-	BeforeSuite(s.beforeSuite, NodeTimeout(2*time.Minute))
+	// Under ginkgo -p every process judges the target process 1 was
+	// given (one server, one identity in the report); each builds its own
+	// state from it.
+	SynchronizedBeforeSuite(func(SpecContext) []byte { return []byte(s.cfg.Target) },
+		func(ctx SpecContext, target []byte) {
+			s.cfg.Target = string(target)
+			s.beforeSuite(ctx)
+		}, NodeTimeout(2*time.Minute))
 	s.registerReports()
 	// In file order, as the spec files registered themselves before.
 	s.authSpecs()
