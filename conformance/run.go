@@ -38,7 +38,8 @@ type Result struct {
 // Run runs the suite against cfg.Target from an ordinary program, outside
 // `go test`: sdapi-conform and examples/txt2img use it. Each call is a
 // fresh run (Register), serial and in this process, with Ginkgo's
-// default settings plus opts; a program may call it again.
+// default settings plus opts; a program may call it again, one call after
+// the other (Ginkgo has one spec tree per process, so never concurrently).
 //
 // Ginkgo's console reporter writes to the process's standard output
 // (ginkgo/v2/formatter.ColorableStdOut; RunSpecs offers no writer of its
