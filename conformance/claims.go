@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
 )
@@ -134,98 +132,75 @@ func (r RouteObservation) Present() bool {
 	return false
 }
 
-// claimLedger collects the run's judged claims and route observations.
-var claimLedger struct {
-	mu      sync.Mutex
-	results []ClaimResult
-	routes  map[string]map[int]int
+// Claims returns the judged claims of the run, in order (nil before the
+// run has ended).
+func (suite *Suite) Claims() []ClaimResult {
+	if suite.seen == nil {
+		return nil
+	}
+	return append([]ClaimResult(nil), suite.seen.Claims...)
 }
 
-// Claims returns the judged claims of the run so far, in order.
-func Claims() []ClaimResult {
-	claimLedger.mu.Lock()
-	defer claimLedger.mu.Unlock()
-	return append([]ClaimResult(nil), claimLedger.results...)
+// RouteObservations returns, for every route the profile claims missing,
+// what the run saw of it, sorted by route.
+func (suite *Suite) RouteObservations() []RouteObservation {
+	var seen map[string]map[int]int
+	if suite.seen != nil {
+		seen = suite.seen.Routes
+	}
+	return routeObservations(suite.profile, seen)
 }
 
-// RouteObservations returns, for every route the active profile claims
-// missing, what the run saw of it, sorted by route.
-func RouteObservations() []RouteObservation {
-	p := activeProfile()
-	claimLedger.mu.Lock()
-	defer claimLedger.mu.Unlock()
+func routeObservations(p Profile, seen map[string]map[int]int) []RouteObservation {
 	var out []RouteObservation
 	for r, why := range p.MissingRoutes {
-		seen := map[int]int{}
-		for code, n := range claimLedger.routes[r] {
-			seen[code] = n
+		statuses := map[int]int{}
+		for code, n := range seen[r] {
+			statuses[code] = n
 		}
-		out = append(out, RouteObservation{Route: r, Why: why, Statuses: seen})
+		out = append(out, RouteObservation{Route: r, Why: why, Statuses: statuses})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
 	return out
 }
 
-func resetClaims() {
-	claimLedger.mu.Lock()
-	claimLedger.results, claimLedger.routes = nil, map[string]map[int]int{}
-	claimLedger.mu.Unlock()
-}
-
-// claimRun is the running check's claim; the suite runs serially.
-type claimRun struct {
-	req    Requirement
-	kind   ClaimKind // "" when no divergence or not-applicable claim covers the check
-	key    string
-	claim  Claim
-	last   atomic.Pointer[Exchange] // the last completed exchange
-	judged atomic.Bool
-}
-
-var running atomic.Pointer[claimRun]
-
-// runUnderProfile runs body for r under the active profile. Only a
-// requirement the reference server alone promises, and a missing
-// capability, skip before the body; every profile claim is judged by what
-// the body shows (judgeFailure on a failure, here on a pass).
-func runUnderProfile(ctx SpecContext, r Requirement, body func(SpecContext)) {
-	p := activeProfile()
+// runUnderProfile runs body for the running check's requirement under the
+// run's profile. Only a requirement the reference server alone promises,
+// and a missing capability, skip before the body; every profile claim is
+// judged by what the body shows (judgeFailure on a failure, here on a
+// pass).
+func (suite *Suite) runUnderProfile(ctx SpecContext, run *specState, body func(SpecContext)) {
+	p, r := suite.profile, run.req
 	if r.ReferenceOnly && p.Name != "reference" {
 		Skip(fmt.Sprintf("%s applies to the reference profile only (profile %s)", r.ID, p.Name))
 	}
 	if r.Needs != "" {
-		requireCapability(ctx, r.Needs)
+		suite.requireCapability(ctx, r.Needs)
 	}
-	run := &claimRun{req: r}
 	if c, key, ok := p.notApplicable(r); ok {
 		run.kind, run.key, run.claim = KindNotApplicable, key, c
 	} else if c, ok := p.Divergences[r.ID]; ok {
 		run.kind, run.key, run.claim = KindDivergence, r.ID, c
 	}
-	running.Store(run)
-	defer running.Store(nil)
 	body(ctx)
 	if run.kind != "" && run.judged.CompareAndSwap(false, true) {
-		settle(run, run.kind, run.key, run.claim.Why, run.claim.Expected(), Classify(run.kind, run.claim, Observation{}), "")
+		suite.settle(run, run.kind, run.key, run.claim.Why, run.claim.Expected(), Classify(run.kind, run.claim, Observation{}), "")
 	}
 }
 
 // noteExchange is called with every recorded exchange once it is complete.
-func noteExchange(ex *Exchange) {
-	if run := running.Load(); run != nil {
-		run.last.Store(ex)
+func (suite *Suite) noteExchange(ex *Exchange) {
+	if run := suite.current.Load(); run != nil {
+		run.done.Store(ex)
 	}
-	if _, ok := activeProfile().routeMissing(ex.Req.Method, ex.Req.Path); ok && ex.Err == nil {
+	if _, ok := suite.profile.routeMissing(ex.Req.Method, ex.Req.Path); ok && ex.Err == nil {
 		k := routeKey(ex.Req.Method, ex.Req.Path)
-		claimLedger.mu.Lock()
-		if claimLedger.routes == nil {
-			claimLedger.routes = map[string]map[int]int{}
-		}
-		if claimLedger.routes[k] == nil {
-			claimLedger.routes[k] = map[int]int{}
-		}
-		claimLedger.routes[k][ex.Status]++
-		claimLedger.mu.Unlock()
+		suite.rec.with(func(e *ledgerEntry) {
+			if e.Routes[k] == nil {
+				e.Routes[k] = map[int]int{}
+			}
+			e.Routes[k][ex.Status]++
+		})
 	}
 }
 
@@ -234,19 +209,18 @@ func noteExchange(ex *Exchange) {
 // claim that was not observed returns the lines that go in front of the
 // check's own headline (ending in "observed instead …: "); without a claim
 // it returns "". skip is the caller's offset for the skip's code location.
-func judgeFailure(message string, skip int) string {
-	run := running.Load()
-	if run == nil || !run.judged.CompareAndSwap(false, true) {
+func (suite *Suite) judgeFailure(run *specState, message string, skip int) string {
+	if !run.judged.CompareAndSwap(false, true) {
 		return ""
 	}
-	p := activeProfile()
+	p := suite.profile
 	o := Observation{Failed: true, Message: message}
-	ex := run.last.Load()
+	ex := run.done.Load()
 	if ex != nil {
 		o.Status, o.Body = ex.Status, string(ex.Body)
 		if why, ok := p.routeMissing(ex.Req.Method, ex.Req.Path); ok && missingStatus(ex.Status) {
 			route := routeKey(ex.Req.Method, ex.Req.Path)
-			settle(run, KindMissingRoute, route, why, "answers 404 or 405", RouteMissingConfirmed, message)
+			suite.settle(run, KindMissingRoute, route, why, "answers 404 or 405", RouteMissingConfirmed, message)
 			Skip(fmt.Sprintf("%s on profile %s: %s answered %d (%s)", RouteMissingConfirmed, p.Name, route, ex.Status, why), skip+1)
 		}
 	}
@@ -254,7 +228,7 @@ func judgeFailure(message string, skip int) string {
 		return ""
 	}
 	out := Classify(run.kind, run.claim, o)
-	settle(run, run.kind, run.key, run.claim.Why, run.claim.Expected(), out, message)
+	suite.settle(run, run.kind, run.key, run.claim.Why, run.claim.Expected(), out, message)
 	if out.Skips() {
 		Skip(fmt.Sprintf("%s on profile %s: %s (%s %s; expected symptom: %s)\nobserved: %s",
 			out, p.Name, run.key, run.kind, run.claim.Why, run.claim.Expected(), firstLines(message, 3)), skip+1)
@@ -268,12 +242,10 @@ func judgeFailure(message string, skip int) string {
 }
 
 // settle records a judged claim in the ledger and in the spec's report.
-func settle(run *claimRun, kind ClaimKind, key, why, expected string, out Outcome, message string) {
+func (suite *Suite) settle(run *specState, kind ClaimKind, key, why, expected string, out Outcome, message string) {
 	res := ClaimResult{Requirement: run.req.ID, Spec: CurrentSpecReport().LeafNodeText, Kind: kind, Key: key,
 		Outcome: out, Why: why, Expected: expected, Observed: strings.TrimSpace(firstLines(message, 3))}
-	claimLedger.mu.Lock()
-	claimLedger.results = append(claimLedger.results, res)
-	claimLedger.mu.Unlock()
+	suite.rec.with(func(e *ledgerEntry) { e.Claims = append(e.Claims, res) })
 	AddReportEntry("profile-claim", fmt.Sprintf("%s: %s %s (%s); expected symptom: %s", out, kind, key, why, expected),
 		ReportEntryVisibilityFailureOrVerbose)
 }

@@ -61,6 +61,7 @@ var likeSDCpp = &fault{name: "sd.cpp-like",
 }
 
 func TestProfileClaimsAreCheckedNotBelieved(t *testing.T) {
+	onFirstProcess(t)
 	for _, tc := range []struct {
 		name, profile, filter string
 		builtin               string // a built-in profile instead of profile

@@ -82,9 +82,11 @@ func TestLoadProfileFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { delete(Profiles, p.Name) })
-	if Profiles["test-own-server"].Divergences["ERR-001"].Symptoms[0].Status != 404 {
-		t.Errorf("not registered: %+v", Profiles["test-own-server"])
+	if p.Name != "test-own-server" || p.Divergences["ERR-001"].Symptoms[0].Status != 404 || p.MissingRoutes["POST /sdapi/v1/options"] == "" {
+		t.Errorf("not read: %+v", p)
+	}
+	if _, ok := Profiles[p.Name]; ok {
+		t.Errorf("LoadProfileFile registered %s in Profiles; a run takes it through Config.OwnProfile", p.Name)
 	}
 	for name, body := range map[string]string{
 		"no symptom":    `{"name":"x","divergences":{"ERR-001":{"why":"y","symptoms":[]}}}`,

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -154,6 +153,10 @@ type Exchange struct {
 	// is skipped with this reason instead of judged.
 	Substituted string
 	curlFile    string
+	// withUser and evidenceDir are the client's: whether it sends
+	// credentials, and where Curl puts long bodies.
+	withUser    bool
+	evidenceDir string
 }
 
 // Client sends requests to the target and validates every answer.
@@ -168,6 +171,9 @@ type Client struct {
 	// unrecorded keeps the exchanges out of the ledger and away from
 	// Observe (the capability probes sent to Config.ProbeTarget).
 	unrecorded bool
+	// suite, when set, is the run whose ledger and running check see the
+	// exchanges.
+	suite *Suite
 }
 
 // NewClient returns a Client for cfg's target validating against spec.
@@ -184,9 +190,11 @@ func NewClient(cfg Config, spec *Spec) *Client {
 // Do sends r, reads the whole answer, validates it against the spec and
 // records it in the ledger and as the running spec's last exchange.
 func (c *Client) Do(ctx context.Context, r Request) *Exchange {
-	ex := &Exchange{N: c.n.Add(1), Req: r, URL: c.base + r.Path}
-	if cur := current; cur != nil {
-		cur.last.Store(ex)
+	ex := &Exchange{N: c.n.Add(1), Req: r, URL: c.base + r.Path, withUser: c.user != "", evidenceDir: c.evidenceDir}
+	if c.suite != nil {
+		if cur := c.suite.current.Load(); cur != nil {
+			cur.last.Store(ex)
+		}
 	}
 	var body io.Reader
 	if r.Body != nil {
@@ -233,15 +241,15 @@ func (c *Client) Do(ctx context.Context, r Request) *Exchange {
 	if verr != nil {
 		ex.Violation = verr.Error()
 	}
-	if c.unrecorded {
+	if c.unrecorded || c.suite == nil {
 		return ex
 	}
 	if c.observe != nil {
 		c.observe(ex)
 	}
 	if ex.Substituted == "" {
-		theLedger.record(ex)
-		noteExchange(ex)
+		c.suite.rec.exchange(ex)
+		c.suite.noteExchange(ex)
 	}
 	return ex
 }
@@ -254,7 +262,7 @@ func (ex *Exchange) Curl() string {
 	fmt.Fprintf(&b, "curl -sS -i -X %s %s", ex.Req.Method, shellQuote(ex.URL))
 	switch ex.Req.Auth {
 	case authConfigured:
-		if suite != nil && suite.cfg.User != "" {
+		if ex.withUser {
 			b.WriteString(` -u "$SDAPI_USER:$SDAPI_PASSWORD"`)
 		}
 	case authWrong:
@@ -285,10 +293,10 @@ func (ex *Exchange) Curl() string {
 
 // bodyFile writes the request body under the evidence directory once.
 func (ex *Exchange) bodyFile() string {
-	if ex.curlFile != "" || suite == nil || suite.cfg.EvidenceDir == "" {
+	if ex.curlFile != "" || ex.evidenceDir == "" {
 		return ex.curlFile
 	}
-	dir := filepath.Join(suite.cfg.EvidenceDir, "requests")
+	dir := filepath.Join(ex.evidenceDir, "requests")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return ""
 	}
@@ -364,70 +372,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// ledger collects what every exchange showed, for the report.
-type ledger struct {
-	mu       sync.Mutex
-	ops      map[string]*opRecord
-	offSpec  int
-	figures  []figure
-	coverage map[string]string // operation ID → why it was not exercised (skips)
-}
-
-type opRecord struct {
-	Calls      int
-	Statuses   map[int]int
-	Exercised  bool // a valid request got a 2xx
-	Violations []string
-	Total      time.Duration
-}
-
-type figure struct {
-	ID, Name string
-	Value    any
-}
-
-var theLedger = newLedger()
-
-func newLedger() *ledger {
-	return &ledger{ops: map[string]*opRecord{}, coverage: map[string]string{}}
-}
-
-func (l *ledger) record(ex *Exchange) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if ex.OperationID == "" {
-		l.offSpec++
-		return
-	}
-	r := l.ops[ex.OperationID]
-	if r == nil {
-		r = &opRecord{Statuses: map[int]int{}}
-		l.ops[ex.OperationID] = r
-	}
-	r.Calls++
-	r.Statuses[ex.Status]++
-	r.Total += ex.Elapsed
-	if !ex.Req.Negative && ex.Status >= 200 && ex.Status < 300 && ex.Violation == "" {
-		r.Exercised = true
-	}
-	if ex.Violation != "" && len(r.Violations) < 5 {
-		r.Violations = append(r.Violations, fmt.Sprintf("%d: %s", ex.Status, firstLines(ex.Violation, 3)))
-	}
-}
-
-// recordFigure keeps a measured value for the report and the spec's JSON.
-func recordFigure(id, name string, v any) {
-	theLedger.mu.Lock()
-	theLedger.figures = append(theLedger.figures, figure{id, name, v})
-	theLedger.mu.Unlock()
-}
-
-func recordNotExercised(opID, why string) {
-	theLedger.mu.Lock()
-	theLedger.coverage[opID] = why
-	theLedger.mu.Unlock()
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

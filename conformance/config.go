@@ -4,22 +4,28 @@
 //
 // The specs live in ordinary files so that two entry points run the same
 // suite: cmd/sdapi-conform calls RunSpecs from main(), and
-// conformance_suite_test.go makes `go test ./conformance/...` run it
-// against a reference server it starts itself. Both fill in Cfg before
-// RunSpecs; nothing in this package reads the environment.
+// conformance_suite_test.go makes `go test ./conformance/...` (or
+// `ginkgo -p`) run it against a reference server it starts itself. Both
+// hand a Config to Register (Run does it for the CLI), which builds the
+// spec tree of one run around it; nothing in this package reads the
+// environment or keeps a run's state in a package variable.
 package conformance
 
 import "time"
 
 // Config is what an entry point tells the suite.
 type Config struct {
-	// Target is the server's base URL, e.g. http://127.0.0.1:7860.
+	// Target is the server's base URL, e.g. http://127.0.0.1:7860. Under
+	// ginkgo -p the target given to process 1 is judged by every process.
 	Target string
 	// User and Password are sent as HTTP basic auth on every request when
 	// set; the auth checks run only then.
 	User, Password string
 	// Profile names the server family (see Profiles); "a1111" by default.
 	Profile string
+	// OwnProfile, when set, is the profile instead (one LoadProfileFile
+	// read); Profile is then its name.
+	OwnProfile *Profile
 	// SpecPath overrides the embedded OpenAPI document.
 	SpecPath string
 	// Timeout bounds one HTTP exchange.
@@ -44,16 +50,38 @@ type Config struct {
 	ProbeTarget string
 	// Observe, when set, is called with every exchange after it has been
 	// validated (for instance to collect a proxy's sl-violations header).
-	// The suite runs serially, so calls never overlap.
+	// Calls overlap only where a check sends requests concurrently.
 	Observe func(*Exchange)
 	// Progress, when set, receives the suite's progress: one call when a
 	// check starts and one when it ends (see ProgressEvent).
 	Progress func(ProgressEvent)
 }
 
-// Cfg is the configuration of the current run. Entry points set it before
-// RunSpecs; specs read it only through the suite's BeforeSuite.
-var Cfg = Config{Profile: "a1111", Timeout: 2 * time.Minute}
+// DefaultConfig is a Config with the defaults an entry point starts from.
+func DefaultConfig() Config { return Config{Profile: "a1111", Timeout: 2 * time.Minute} }
+
+// profile is the run's profile: OwnProfile, or the built-in Profile.
+func (cfg Config) profile() (Profile, error) {
+	if cfg.OwnProfile != nil {
+		return *cfg.OwnProfile, nil
+	}
+	return LookupProfile(cfg.Profile)
+}
+
+// withDefaults fills in the zero fields that have a default.
+func withDefaults(cfg Config) Config {
+	d := DefaultConfig()
+	if cfg.OwnProfile != nil {
+		cfg.Profile = cfg.OwnProfile.Name
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = d.Profile
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = d.Timeout
+	}
+	return cfg
+}
 
 // Small generation parameters keep the suite fast on CPU servers: 64×64
 // images and 2–4 steps.

@@ -6,7 +6,10 @@ package conformance_test
 // test model (runner/onnxgen; a test-only import, the harness itself
 // imports nothing of the server side), starts the server on a free loopback
 // port with --api-auth and a fresh --data-dir, and runs the suite against it
-// under the reference profile.
+// under the reference profile. Under `go tool ginkgo -p ./conformance`
+// process 1 does all that and runs the ordinary tests; the other processes
+// take their share of the checks against the same server (the suite hands
+// process 1's target on).
 
 import (
 	"context"
@@ -41,12 +44,30 @@ const (
 )
 
 // serverBin and conformBin are built once by TestMain (faults_test.go
-// runs the CLI against fault-injecting proxies).
-var serverBin, conformBin, targetURL string
+// runs the CLI against fault-injecting proxies); suiteCfg is the
+// configuration TestConformance registers the suite with.
+var (
+	serverBin, conformBin, targetURL string
+	suiteCfg                         conformance.Config
+	// firstProcess is false on Ginkgo's processes 2..n under `ginkgo -p`:
+	// there only TestConformance runs (its share of the checks); the
+	// ordinary tests, which run sdapi-conform or conformance.Run
+	// themselves, run once, on process 1.
+	firstProcess = true
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	firstProcess = GinkgoParallelProcess() == 1
 	os.Exit(testMain(m))
+}
+
+// onFirstProcess skips t on Ginkgo's processes 2..n (see firstProcess).
+func onFirstProcess(t *testing.T) {
+	t.Helper()
+	if !firstProcess {
+		t.Skip("runs on Ginkgo's process 1 only")
+	}
 }
 
 func testMain(m *testing.M) int {
@@ -56,6 +77,24 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if !firstProcess {
+		// Ginkgo's processes 2..n judge the server process 1 starts (the
+		// suite hands its target on) and run none of the ordinary tests.
+		cfg := conformance.DefaultConfig()
+		cfg.User, cfg.Password, cfg.Profile = *flagUser, *flagPassword, *flagProfile
+		if *flagTarget == "" {
+			cfg.User, cfg.Password = refUser, refPassword
+			cfg.Profile = cmpOr(cfg.Profile, "reference")
+			cfg.Identity = referenceIdentity
+		}
+		cfg.Profile = cmpOr(cfg.Profile, "a1111")
+		suiteCfg = withReports(cfg)
+		return m.Run()
+	}
+	if sc, _ := GinkgoConfiguration(); *flagPrism && sc.ParallelTotal > 1 {
+		fmt.Fprintln(os.Stderr, "conformance: -prism runs serially (Prism's Observe hook lives in one process); run it without ginkgo -p")
+		return 1
+	}
 	conformBin = filepath.Join(dir, "sdapi-conform")
 	if err := refserver.Build(conformBin, "../cmd/sdapi-conform"); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
@@ -66,7 +105,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 
-	cfg := conformance.Cfg
+	cfg := conformance.DefaultConfig()
 	cfg.Target, cfg.User, cfg.Password, cfg.Profile = *flagTarget, *flagUser, *flagPassword, *flagProfile
 	if cfg.Target == "" {
 		// The reference server inherits the library's path; without it the
@@ -85,15 +124,10 @@ func testMain(m *testing.M) int {
 		defer stop()
 		cfg.Target, cfg.User, cfg.Password = url, refUser, refPassword
 		cfg.Profile = cmpOr(cfg.Profile, "reference")
-		cfg.Identity = "reference server built from ./cmd/sdapi-server by conformance_suite_test.go"
+		cfg.Identity = referenceIdentity
 	}
 	cfg.Profile = cmpOr(cfg.Profile, "a1111")
-	if *flagReportDir != "" {
-		cfg.MarkdownReport = filepath.Join(*flagReportDir, "report.md")
-		cfg.JUnitReport = filepath.Join(*flagReportDir, "junit.xml")
-		cfg.JSONReport = filepath.Join(*flagReportDir, "report.json")
-		cfg.EvidenceDir = filepath.Join(*flagReportDir, "evidence")
-	}
+	cfg = withReports(cfg)
 	var prism *prismProxy
 	if *flagPrism {
 		if prism, err = startPrism(&cfg, cfg.Target); err != nil {
@@ -101,13 +135,27 @@ func testMain(m *testing.M) int {
 			return 1
 		}
 	}
-	conformance.Cfg = cfg
+	suiteCfg = cfg
 	targetURL = cfg.Target
 	code := m.Run()
 	if prism != nil {
 		code = prism.finish(*flagReportDir, code)
 	}
 	return code
+}
+
+// referenceIdentity is how the report names the server TestMain starts.
+const referenceIdentity = "reference server built from ./cmd/sdapi-server by conformance_suite_test.go"
+
+// withReports points cfg's report files at -report-dir, when given.
+func withReports(cfg conformance.Config) conformance.Config {
+	if *flagReportDir != "" {
+		cfg.MarkdownReport = filepath.Join(*flagReportDir, "report.md")
+		cfg.JUnitReport = filepath.Join(*flagReportDir, "junit.xml")
+		cfg.JSONReport = filepath.Join(*flagReportDir, "report.json")
+		cfg.EvidenceDir = filepath.Join(*flagReportDir, "evidence")
+	}
+	return cfg
 }
 
 func cmpOr(a, b string) string {
@@ -148,6 +196,7 @@ func startReference(dir string) (stop func(), url string, err error) {
 }
 
 func TestConformance(t *testing.T) {
-	gomega.RegisterFailHandler(conformance.FailHandler)
+	s := conformance.Register(suiteCfg)
+	gomega.RegisterFailHandler(s.Fail)
 	RunSpecs(t, "sdapi conformance")
 }

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 )
 
 // testImage is a deterministic RGB test pattern (gradients plus a
@@ -200,69 +199,38 @@ func (d pixelDiff) String() string {
 	return fmt.Sprintf("exact=%v max=%d mean=%.3f differing=%.1f%%", d.Exact, d.MaxDiff, d.MeanDiff, 100*d.Differing)
 }
 
-// evidence keeps what the report shows beside it: named images (the
-// determinism pairs) and every generated image for the contact sheet.
-type evidenceStore struct {
-	mu     sync.Mutex
-	images []namedImage
-}
-
-type namedImage struct {
-	Name string
-	Img  image.Image
-}
-
-var theEvidence = &evidenceStore{}
-
-// keepImage records a generated image under name (ID-prefixed).
-func keepImage(name string, img image.Image) {
-	theEvidence.mu.Lock()
-	defer theEvidence.mu.Unlock()
-	if len(theEvidence.images) < 400 {
-		theEvidence.images = append(theEvidence.images, namedImage{name, img})
-	}
-}
-
-// writeEvidence writes every kept image and a contact sheet into dir and
-// returns the file names (relative to dir).
-func writeEvidence(dir string) ([]string, error) {
-	theEvidence.mu.Lock()
-	defer theEvidence.mu.Unlock()
-	if len(theEvidence.images) == 0 {
-		return nil, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var files []string
-	for i, ni := range theEvidence.images {
-		name := fmt.Sprintf("%03d-%s.png", i, sanitize(ni.Name))
-		if err := os.WriteFile(filepath.Join(dir, name), encodePNG(ni.Img), 0o644); err != nil {
-			return files, err
-		}
-		files = append(files, name)
-	}
+// writeContactSheet draws the evidence images (files under dir, in
+// order) into contact-sheet.png there and returns its name.
+func writeContactSheet(dir string, files []string) (string, error) {
 	const cell, cols = 96, 8
-	rows := (len(theEvidence.images) + cols - 1) / cols
+	rows := (len(files) + cols - 1) / cols
 	sheet := image.NewNRGBA(image.Rect(0, 0, cols*cell, rows*cell))
 	draw.Draw(sheet, sheet.Bounds(), image.NewUniform(color.NRGBA{32, 32, 32, 255}), image.Point{}, draw.Src)
-	for i, ni := range theEvidence.images {
+	for i, f := range files {
+		raw, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return "", err
+		}
+		img, err := png.Decode(bytes.NewReader(raw))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", f, err)
+		}
 		x0, y0 := (i%cols)*cell, (i/cols)*cell
-		b := ni.Img.Bounds()
+		b := img.Bounds()
 		scale := max(b.Dx(), b.Dy())
 		for y := range cell - 4 {
 			for x := range cell - 4 {
 				sx, sy := b.Min.X+x*scale/(cell-4), b.Min.Y+y*scale/(cell-4)
 				if sx < b.Max.X && sy < b.Max.Y {
-					sheet.Set(x0+2+x, y0+2+y, ni.Img.At(sx, sy))
+					sheet.Set(x0+2+x, y0+2+y, img.At(sx, sy))
 				}
 			}
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "contact-sheet.png"), encodePNG(sheet), 0o644); err != nil {
-		return files, err
+		return "", err
 	}
-	return append(files, "contact-sheet.png"), nil
+	return "contact-sheet.png", nil
 }
 
 func sanitize(s string) string {

@@ -450,6 +450,7 @@ func authPassword() string {
 }
 
 func TestFaultsAreCaught(t *testing.T) {
+	onFirstProcess(t)
 	var filters []string
 	for _, f := range faults {
 		filters = append(filters, f.labelFilter)

@@ -17,7 +17,7 @@ import (
 
 // smallTxt2Img is a fast, fully specified txt2img request; overrides
 // replace or add keys.
-func smallTxt2Img(overrides map[string]any) map[string]any {
+func (suite *Suite) smallTxt2Img(overrides map[string]any) map[string]any {
 	req := map[string]any{
 		"prompt":          "a red cube on a wooden table",
 		"negative_prompt": "blurry",
@@ -26,7 +26,7 @@ func smallTxt2Img(overrides map[string]any) map[string]any {
 		"cfg_scale":       7,
 		"width":           smallSize,
 		"height":          smallSize,
-		"sampler_name":    currentSampler(),
+		"sampler_name":    suite.currentSampler(),
 		"batch_size":      1,
 		"n_iter":          1,
 	}
@@ -35,16 +35,17 @@ func smallTxt2Img(overrides map[string]any) map[string]any {
 }
 
 // smallImg2Img is smallTxt2Img for img2img with a 64×64 init image.
-func smallImg2Img(overrides map[string]any) map[string]any {
-	req := smallTxt2Img(nil)
+func (suite *Suite) smallImg2Img(overrides map[string]any) map[string]any {
+	req := suite.smallTxt2Img(nil)
 	req["init_images"] = []string{pngBase64(testImage(smallSize, smallSize, 7))}
 	req["denoising_strength"] = 0.6
 	maps.Copy(req, overrides)
 	return req
 }
 
-func currentSampler() string {
-	if suite != nil && suite.sampler != "" {
+// currentSampler is the sampler BeforeSuite picked ("Euler" before it).
+func (suite *Suite) currentSampler() string {
+	if suite.sampler != "" {
 		return suite.sampler
 	}
 	return "Euler"
@@ -63,12 +64,12 @@ type genResult struct {
 
 // generate POSTs req to path (/txt2img or /img2img), expects 200 and
 // decodes every image. The images are kept for the contact sheet.
-func generate(ctx context.Context, path string, req map[string]any) *genResult {
-	return decodeGen(post(ctx, path, req), path, req)
+func (suite *Suite) generate(ctx context.Context, path string, req map[string]any) *genResult {
+	return suite.decodeGen(suite.post(ctx, path, req), path, req)
 }
 
 // decodeGen is generate for an exchange already made.
-func decodeGen(ex *Exchange, path string, req map[string]any) *genResult {
+func (suite *Suite) decodeGen(ex *Exchange, path string, req map[string]any) *genResult {
 	ExpectWithOffset(1, ex.Status).To(Equal(200), "expected 200 from POST %s, got %s\n%s", path, ex.Seen(), ex.Describe())
 	var body struct {
 		Images     []string       `json:"images"`
@@ -91,20 +92,20 @@ func decodeGen(ex *Exchange, path string, req map[string]any) *genResult {
 		g.pngs = append(g.pngs, raw)
 		g.images = append(g.images, img)
 		name := "generated"
-		if current != nil {
-			name = current.req.ID
+		if cur := suite.current.Load(); cur != nil {
+			name = cur.req.ID
 		}
-		keepImage(fmt.Sprintf("%s-%d", name, i), img)
+		suite.keepImage(fmt.Sprintf("%s-%d", name, i), img)
 	}
-	if v, ok := g.info["version"].(string); ok && suite.version == "" {
-		suite.version = v
+	if v, ok := g.info["version"].(string); ok && v != "" {
+		suite.noteVersion(v)
 	}
 	return g
 }
 
 // txt2img is generate for /txt2img.
-func txt2img(ctx context.Context, req map[string]any) *genResult {
-	return generate(ctx, "/txt2img", req)
+func (suite *Suite) txt2img(ctx context.Context, req map[string]any) *genResult {
+	return suite.generate(ctx, "/txt2img", req)
 }
 
 // infoInt reads an integer key of info.

@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	. "github.com/onsi/gomega"
+
+	. "github.com/onsi/ginkgo/v2"
 )
 
 // A failure message starts with one sentence, at most headlineMax
@@ -53,7 +53,7 @@ func expectImageSize(img image.Image, w, h int, what string) {
 
 // summarize splits a Gomega failure into the headline sentence and the
 // detail; long or unreadable detail is moved to an evidence file.
-func summarize(id, message string) (head, detail string) {
+func (suite *Suite) summarize(id, message string) (head, detail string) {
 	annotation, actual, phrase, expected, isErr := parseGomega(message)
 	switch {
 	case annotation != "":
@@ -89,7 +89,7 @@ func summarize(id, message string) (head, detail string) {
 		if len(short) > detailMax {
 			short = short[:detailMax] + "…"
 		}
-		if p := evidenceText(id, "failure", message); p != "" {
+		if p := suite.evidenceText(id, "failure", message); p != "" {
 			short += "\n(full text: " + p + ")"
 		}
 		detail = short
@@ -169,29 +169,25 @@ func shorten(s string, n int) string {
 
 // Evidence files written while the suite runs (failure texts, images a
 // failure refers to) live under Config.EvidenceDir, or under a temporary
-// folder when none is configured, so a message can always name a path.
-var (
-	evidenceSeq     atomic.Int64
-	evidenceTmpOnce sync.Once
-	evidenceTmp     string
-)
-
-func liveEvidenceDir() string {
-	if Cfg.EvidenceDir != "" {
-		return Cfg.EvidenceDir
+// folder of the run when none is configured, so a message can always name
+// a path.
+func (suite *Suite) liveEvidenceDir() string {
+	if suite.cfg.EvidenceDir != "" {
+		return suite.cfg.EvidenceDir
 	}
-	evidenceTmpOnce.Do(func() {
+	suite.evidenceTmpOnce.Do(func() {
 		if d, err := os.MkdirTemp("", "sdapi-conform-evidence-"); err == nil {
-			evidenceTmp = d
+			suite.evidenceTmp = d
 		}
 	})
-	return evidenceTmp
+	return suite.evidenceTmp
 }
 
 // evidenceFile writes data under the evidence folder as
-// failures/<id>-<n>-<name> and returns its absolute path ("" on error).
-func evidenceFile(id, name string, data []byte) string {
-	dir := liveEvidenceDir()
+// failures/<id>-<n>-<name> (<id>-p<process>-<n>-<name> under ginkgo -p)
+// and returns its absolute path ("" on error).
+func (suite *Suite) evidenceFile(id, name string, data []byte) string {
+	dir := suite.liveEvidenceDir()
 	if dir == "" {
 		return ""
 	}
@@ -199,7 +195,11 @@ func evidenceFile(id, name string, data []byte) string {
 	if os.MkdirAll(dir, 0o755) != nil {
 		return ""
 	}
-	p := filepath.Join(dir, fmt.Sprintf("%s-%03d-%s", sanitize(cmpStr(id, "suite")), evidenceSeq.Add(1), fileName(name)))
+	seq := fmt.Sprintf("%03d", suite.evidenceSeq.Add(1))
+	if proc := GinkgoParallelProcess(); proc > 1 {
+		seq = fmt.Sprintf("p%d-%s", proc, seq)
+	}
+	p := filepath.Join(dir, fmt.Sprintf("%s-%s-%s", sanitize(cmpStr(id, "suite")), seq, fileName(name)))
 	if os.WriteFile(p, data, 0o644) != nil {
 		return ""
 	}
@@ -209,26 +209,26 @@ func evidenceFile(id, name string, data []byte) string {
 	return p
 }
 
-func evidenceText(id, name, text string) string {
-	return evidenceFile(id, name+".txt", []byte(text))
+func (suite *Suite) evidenceText(id, name, text string) string {
+	return suite.evidenceFile(id, name+".txt", []byte(text))
 }
 
 // evidenceImageIf is evidenceImage when cond holds (a message argument is
 // evaluated whether or not the check fails) and "" otherwise.
-func evidenceImageIf(cond bool, name string, img image.Image) string {
+func (suite *Suite) evidenceImageIf(cond bool, name string, img image.Image) string {
 	if !cond {
 		return ""
 	}
-	return evidenceImage(name, img)
+	return suite.evidenceImage(name, img)
 }
 
 // evidenceImage writes img as a PNG evidence file and returns its path.
-func evidenceImage(name string, img image.Image) string {
+func (suite *Suite) evidenceImage(name string, img image.Image) string {
 	id := ""
-	if current != nil {
-		id = current.req.ID
+	if cur := suite.current.Load(); cur != nil {
+		id = cur.req.ID
 	}
-	return evidenceFile(id, name+".png", encodePNG(img))
+	return suite.evidenceFile(id, name+".png", encodePNG(img))
 }
 
 // bodyForMessage is a response body as a failure message shows it: short
@@ -244,11 +244,11 @@ func bodyForMessage(ex *Exchange) string {
 
 // saveBody writes ex's body to an evidence file when it is too long for a
 // message and returns a line naming it ("" otherwise).
-func saveBody(id string, ex *Exchange) string {
+func (suite *Suite) saveBody(id string, ex *Exchange) string {
 	if ex == nil || (len(ex.Body) <= 300 && !reLongToken.Match(ex.Body)) {
 		return ""
 	}
-	if p := evidenceFile(id, fmt.Sprintf("response-%05d.json", ex.N), ex.Body); p != "" {
+	if p := suite.evidenceFile(id, fmt.Sprintf("response-%05d.json", ex.N), ex.Body); p != "" {
 		return fmt.Sprintf("last response body (%s %s → %d): %s", ex.Req.Method, ex.Req.Path, ex.Status, p)
 	}
 	return ""

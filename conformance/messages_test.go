@@ -21,12 +21,10 @@ func TestSummarizeLeadsWithExpectedAndSeen(t *testing.T) {
 		{"base64 goes to evidence", "expected a PNG, got text\nExpected\n    <string>: " + long + "\nto equal\n    <string>: x", "expected a PNG, got text", true},
 	}
 	dir := t.TempDir()
-	saved := Cfg.EvidenceDir
-	Cfg.EvidenceDir = dir
-	defer func() { Cfg.EvidenceDir = saved }()
+	s := &Suite{cfg: Config{EvidenceDir: dir}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			head, detail := summarize("TEST-001", c.msg)
+			head, detail := s.summarize("TEST-001", c.msg)
 			if head != c.head {
 				t.Errorf("headline = %q, want %q", head, c.head)
 			}
@@ -42,7 +40,7 @@ func TestSummarizeLeadsWithExpectedAndSeen(t *testing.T) {
 		})
 	}
 	// The headline is capped even when the annotation is not.
-	head, _ := summarize("TEST-001", strings.Repeat("word ", 200))
+	head, _ := s.summarize("TEST-001", strings.Repeat("word ", 200))
 	if n := len([]rune(head)); n > headlineMax {
 		t.Errorf("headline has %d characters", n)
 	}

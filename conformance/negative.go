@@ -1,11 +1,9 @@
 package conformance
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -149,21 +147,15 @@ func outOfEnum(p *openapi3.Schema) any {
 	return "sdapi-conform-not-in-enum"
 }
 
-// treeSpec is the spec the spec tree is built from (before BeforeSuite has
-// a target): loaded once from Cfg.SpecPath or the embedded document.
-var treeSpec = sync.OnceValues(func() (*Spec, error) {
-	return LoadSpec(context.Background(), Cfg.SpecPath, "http://sdapi-conform.invalid")
-})
-
 // validBody is a small valid request for the operations that take a JSON
 // body; the negative cases mutate it one property at a time.
-func validBody(path string) map[string]any {
+func (suite *Suite) validBody(path string) map[string]any {
 	img := pngBase64(testImage(smallSize, smallSize, 3))
 	switch path {
 	case APIPrefix + "/txt2img":
-		return smallTxt2Img(nil)
+		return suite.smallTxt2Img(nil)
 	case APIPrefix + "/img2img":
-		return smallImg2Img(nil)
+		return suite.smallImg2Img(nil)
 	case APIPrefix + "/extra-single-image":
 		return map[string]any{"image": img, "upscaling_resize": 2, "upscaler_1": "Lanczos"}
 	case APIPrefix + "/extra-batch-images":

@@ -315,9 +315,10 @@ var contractRoutes = func() []string {
 }()
 
 // LoadProfileFile reads a profile a server's author writes for their own
-// server (the JSON form of Profile) and registers it under its name. Its
-// claims must name known requirements, labels and routes, and every claim
-// must carry a symptom with valid patterns.
+// server (the JSON form of Profile); a run uses it through
+// Config.OwnProfile (Profiles holds the built-in ones only). Its claims
+// must name known requirements, labels and routes, and every claim must
+// carry a symptom with valid patterns.
 func LoadProfileFile(path string) (Profile, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -335,7 +336,6 @@ func LoadProfileFile(path string) (Profile, error) {
 	if err := p.Validate(); err != nil {
 		return Profile{}, fmt.Errorf("profile %s: %w", path, err)
 	}
-	Profiles[p.Name] = p
 	return p, nil
 }
 
@@ -398,15 +398,6 @@ func LookupProfile(name string) (Profile, error) {
 		return Profile{}, fmt.Errorf("unknown profile %q (known: %s)", name, strings.Join(ProfileNames(), ", "))
 	}
 	return p, nil
-}
-
-// activeProfile is the profile of the current run (a1111 until the suite
-// has started).
-func activeProfile() Profile {
-	if suite != nil {
-		return suite.profile
-	}
-	return Profiles["a1111"]
 }
 
 // symptomRE compiles a symptom's pattern (patterns are checked by a test).

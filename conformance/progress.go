@@ -26,35 +26,40 @@ type ProgressEvent struct {
 	Failure string
 }
 
-// progress is the run's counter; the suite runs serially.
-var progress struct {
+// progressCount is the run's counter for Config.Progress (a process runs
+// one check at a time).
+type progressCount struct {
 	total, done int
 	running     bool
 }
 
-var _ = ReportBeforeSuite(func(r Report) {
-	progress.total, progress.done, progress.running = r.PreRunStats.SpecsThatWillRun, 0, false
-})
-
-var _ = ReportBeforeEach(func(r SpecReport) {
-	// A check the label filter left out arrives already skipped.
-	progress.running = !r.State.Is(types.SpecStateSkipped | types.SpecStatePending)
-	if !progress.running || Cfg.Progress == nil {
-		return
-	}
-	Cfg.Progress(ProgressEvent{Done: progress.done, Total: progress.total, ID: requirementOf(r),
-		Text: r.FullText(), Started: true})
-})
-
-var _ = ReportAfterEach(func(r SpecReport) {
-	if !progress.running {
-		return
-	}
-	progress.running = false
-	progress.done++
-	if Cfg.Progress == nil {
-		return
-	}
-	Cfg.Progress(ProgressEvent{Done: progress.done, Total: progress.total, ID: requirementOf(r),
-		Text: r.FullText(), State: r.State, RunTime: r.RunTime, Failure: r.Failure.Message})
-})
+// registerReports registers the run's reporting nodes: the progress
+// events and the report files.
+func (suite *Suite) registerReports() {
+	p := &suite.progress
+	ReportBeforeSuite(func(r Report) {
+		p.total, p.done, p.running = r.PreRunStats.SpecsThatWillRun, 0, false
+	})
+	ReportBeforeEach(func(r SpecReport) {
+		// A check the label filter left out arrives already skipped.
+		p.running = !r.State.Is(types.SpecStateSkipped | types.SpecStatePending)
+		if !p.running || suite.cfg.Progress == nil {
+			return
+		}
+		suite.cfg.Progress(ProgressEvent{Done: p.done, Total: p.total, ID: requirementOf(r),
+			Text: r.FullText(), Started: true})
+	})
+	ReportAfterEach(func(r SpecReport) {
+		if !p.running {
+			return
+		}
+		p.running = false
+		p.done++
+		if suite.cfg.Progress == nil {
+			return
+		}
+		suite.cfg.Progress(ProgressEvent{Done: p.done, Total: p.total, ID: requirementOf(r),
+			Text: r.FullText(), State: r.State, RunTime: r.RunTime, Failure: r.Failure.Message})
+	})
+	ReportAfterSuite("sdapi-conform reports", suite.writeReports)
+}

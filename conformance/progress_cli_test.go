@@ -11,6 +11,7 @@ import (
 // line per check ("[done/total] ok|FAIL|skip name (time)") instead of
 // Ginkgo's dots, then the closing line.
 func TestConformCLIPlainProgress(t *testing.T) {
+	onFirstProcess(t)
 	cmd := exec.Command(conformBin, "--target", targetURL, "--profile", cmpOr(*flagProfile, "reference"),
 		"--label-filter", "LIST-004 || PROG-001 || INT-001")
 	cmd.Env = append(cmd.Environ(), "SDAPI_USER="+authUser(), "SDAPI_PASSWORD="+authPassword())

@@ -14,10 +14,6 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 )
 
-// LastReport is the suite's report once it has run (for the CLI's closing
-// line and failure list).
-var LastReport *types.Report
-
 // Counts are the It-level outcomes of a report.
 type Counts struct{ Passed, Failed, Skipped int }
 
@@ -55,32 +51,42 @@ func requirementOf(s types.SpecReport) string {
 	return ""
 }
 
-var _ = ReportAfterSuite("sdapi-conform reports", func(r Report) {
-	LastReport = &r
+// writeReports is the run's ReportAfterSuite (on process 1 under
+// ginkgo -p, with the whole run's report): it merges the checks' ledger
+// entries and writes the configured report files.
+func (suite *Suite) writeReports(r Report) {
+	suite.report = &r
+	seen, err := mergeLedger(r)
+	suite.seen = seen
 	var errs []string
-	if Cfg.JUnitReport != "" {
-		if err := reporters.GenerateJUnitReportWithConfig(r, Cfg.JUnitReport, reporters.JunitReportConfig{
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
+	cfg := suite.cfg
+	if cfg.JUnitReport != "" {
+		if err := reporters.GenerateJUnitReportWithConfig(r, cfg.JUnitReport, reporters.JunitReportConfig{
 			OmitTimelinesForSpecState: types.SpecStatePassed, OmitLeafNodeType: true,
 		}); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
-	if Cfg.JSONReport != "" {
-		if err := reporters.GenerateJSONReport(r, Cfg.JSONReport); err != nil {
+	if cfg.JSONReport != "" {
+		if err := reporters.GenerateJSONReport(r, cfg.JSONReport); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
-	var evidence []string
-	if Cfg.EvidenceDir != "" {
-		files, err := writeEvidence(Cfg.EvidenceDir)
+	evidence := seen.Images
+	if cfg.EvidenceDir != "" && len(evidence) > 0 {
+		sheet, err := writeContactSheet(cfg.EvidenceDir, evidence)
 		if err != nil {
 			errs = append(errs, err.Error())
+		} else {
+			evidence = append(slices.Clip(evidence), sheet)
 		}
-		evidence = files
 	}
-	if Cfg.MarkdownReport != "" {
-		if err := os.MkdirAll(filepath.Dir(Cfg.MarkdownReport), 0o755); err == nil {
-			err = os.WriteFile(Cfg.MarkdownReport, []byte(Markdown(r, evidence)), 0o644)
+	if cfg.MarkdownReport != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.MarkdownReport), 0o755); err == nil {
+			err = os.WriteFile(cfg.MarkdownReport, []byte(suite.markdown(r, seen, evidence)), 0o644)
 			if err != nil {
 				errs = append(errs, err.Error())
 			}
@@ -89,11 +95,12 @@ var _ = ReportAfterSuite("sdapi-conform reports", func(r Report) {
 	if len(errs) > 0 {
 		Fail("writing the reports: " + strings.Join(errs, "; "))
 	}
-})
+}
 
-// Markdown renders the report: identity, compatibility summary, operation
-// coverage, results per label and per spec, figures and evidence.
-func Markdown(r types.Report, evidence []string) string {
+// markdown renders the report: identity, compatibility summary, operation
+// coverage, results per label and per spec, figures and evidence. seen is
+// the run's merged ledger.
+func (suite *Suite) markdown(r types.Report, seen *ledgerEntry, evidence []string) string {
 	var b strings.Builder
 	c := CountSpecs(r)
 	verdict := "PASS"
@@ -103,32 +110,32 @@ func Markdown(r types.Report, evidence []string) string {
 	fmt.Fprintf(&b, "# sdapi conformance report: %s\n\n", verdict)
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, strings.ReplaceAll(v, "|", `\|`)) }
-	row("target", "`"+Cfg.Target+"`")
-	if Cfg.Identity != "" {
-		row("identity", Cfg.Identity)
+	cfg := suite.cfg
+	row("target", "`"+cfg.Target+"`")
+	if cfg.Identity != "" {
+		row("identity", cfg.Identity)
 	}
-	if suite != nil {
+	if suite.spec != nil { // BeforeSuite ran
 		row("profile", fmt.Sprintf("`%s`: %s", suite.profile.Name, suite.profile.Description))
-		row("info.version", cmpStr(suite.version, "(no generation seen)"))
+		row("info.version", cmpStr(seen.Version, "(no generation seen)"))
 		row("cmd-flags", flagSummary(suite.flags))
 		row("spec", fmt.Sprintf("%s, sha256 `%s`", suite.spec.Source, suite.spec.SHA256))
 	}
-	row("label filter", cmpStr(Cfg.LabelFilter, "(none)"))
+	row("label filter", cmpStr(cfg.LabelFilter, "(none)"))
 	row("started", r.StartTime.UTC().Format(time.RFC3339))
 	row("duration", r.RunTime.Round(time.Millisecond).String())
 	row("result", fmt.Sprintf("%d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped))
 	b.WriteString("\n")
 
-	theLedger.mu.Lock()
-	defer theLedger.mu.Unlock()
-	if suite != nil {
-		writeCoverage(&b, suite.spec)
+	routes := routeObservations(suite.profile, seen.Routes)
+	if suite.spec != nil {
+		writeCoverage(&b, suite.spec, seen, routes)
 	}
-	writeClaims(&b)
+	writeClaims(&b, seen.Claims, routes)
 	writeLabels(&b, r)
-	if len(theLedger.figures) > 0 {
+	if len(seen.Figures) > 0 {
 		b.WriteString("## Determinism and timing figures\n\n| requirement | measurement | value |\n|---|---|---|\n")
-		for _, f := range theLedger.figures {
+		for _, f := range seen.Figures {
 			fmt.Fprintf(&b, "| %s | %s | %v |\n", f.ID, f.Name, f.Value)
 		}
 		b.WriteString("\n")
@@ -164,14 +171,14 @@ func flagSummary(flags map[string]any) string {
 	return fmt.Sprintf("%d flags (%s)", len(flags), strings.Join(parts, ", "))
 }
 
-func writeCoverage(b *strings.Builder, spec *Spec) {
+func writeCoverage(b *strings.Builder, spec *Spec, seen *ledgerEntry, routes []RouteObservation) {
 	ops := spec.Operations()
 	exercised := 0
 	var present, missing, notImpl, divergent []string
 	type line struct{ op, status, why string }
 	var rows []line
 	for _, op := range ops {
-		rec := theLedger.ops[op.ID]
+		rec := seen.Ops[op.ID]
 		name := op.Method + " " + op.Path
 		statuses := "not called"
 		if rec != nil {
@@ -186,7 +193,7 @@ func writeCoverage(b *strings.Builder, spec *Spec) {
 			}
 			statuses = fmt.Sprintf("%d calls: %s; %s", rec.Calls, strings.Join(parts, " "), (rec.Total / time.Duration(max(rec.Calls, 1))).Round(time.Millisecond))
 		}
-		why := theLedger.coverage[op.ID]
+		why := seen.Coverage[op.ID]
 		switch {
 		case rec != nil && rec.Exercised:
 			exercised++
@@ -211,8 +218,8 @@ func writeCoverage(b *strings.Builder, spec *Spec) {
 	fmt.Fprintf(b, "- Routes present: %d. Missing (404): %d%s. Not implemented (501): %d%s.\n",
 		len(present), len(missing), listOrNone(missing), len(notImpl), listOrNone(notImpl))
 	fmt.Fprintf(b, "- Divergent (responses that break the spec): %d%s.\n", len(divergent), listOrNone(divergent))
-	writeClaimSummary(b)
-	fmt.Fprintf(b, "- Off-spec probes (unknown paths, wrong methods, /internal/*): %d.\n\n", theLedger.offSpec)
+	writeClaimSummary(b, seen.Claims, routes)
+	fmt.Fprintf(b, "- Off-spec probes (unknown paths, wrong methods, /internal/*): %d.\n\n", seen.OffSpec)
 	b.WriteString("## Operations\n\n| operation | statuses (mean time) | exercised / why not |\n|---|---|---|\n")
 	for _, l := range rows {
 		fmt.Fprintf(b, "| `%s` | %s | %s |\n", l.op, l.status, strings.ReplaceAll(l.why, "|", `\|`))
@@ -294,9 +301,9 @@ func writeSpecs(b *strings.Builder, r types.Report) {
 
 // writeClaimSummary counts the profile's claims by outcome for the
 // compatibility summary.
-func writeClaimSummary(b *strings.Builder) {
+func writeClaimSummary(b *strings.Builder, claims []ClaimResult, routes []RouteObservation) {
 	counts := map[Outcome]int{}
-	for _, c := range Claims() {
+	for _, c := range claims {
 		counts[c.Outcome]++
 	}
 	var parts []string
@@ -306,7 +313,7 @@ func writeClaimSummary(b *strings.Builder) {
 		}
 	}
 	present := 0
-	for _, r := range RouteObservations() {
+	for _, r := range routes {
 		if r.Present() {
 			present++
 		}
@@ -322,9 +329,7 @@ func writeClaimSummary(b *strings.Builder) {
 
 // writeClaims lists every judged claim of the profile and what the run saw
 // of the routes it claims missing. Only the confirmed outcomes are skips.
-func writeClaims(b *strings.Builder) {
-	claims := Claims()
-	routes := RouteObservations()
+func writeClaims(b *strings.Builder, claims []ClaimResult, routes []RouteObservation) {
 	if len(claims) == 0 && len(routes) == 0 {
 		return
 	}

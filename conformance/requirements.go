@@ -149,27 +149,32 @@ func requirement(id string) Requirement {
 	return r
 }
 
-// specState is what the running spec's failures are annotated with.
+// specState is the running check: what its failures are annotated with
+// and the profile claim that covers it.
 type specState struct {
 	req  Requirement
-	last atomic.Pointer[Exchange] // the most recent exchange, for the curl line
+	last atomic.Pointer[Exchange] // the most recent exchange sent, for the curl line
+	done atomic.Pointer[Exchange] // the most recent exchange completed, for the claim
+	// kind is "" when no divergence or not-applicable claim covers the
+	// check; judged is set once the claim has been settled.
+	kind   ClaimKind
+	key    string
+	claim  Claim
+	judged atomic.Bool
 }
-
-// current is the running spec; the suite runs serially (one process).
-var current *specState
 
 // conformIt is It for a catalogued requirement: the spec's name starts with
 // the ID, it carries the requirement's labels plus the ID as a label, the
 // requirement is attached as a report entry, and the body runs only when the
 // profile says the check applies.
-func conformIt(id, text string, args ...any) bool {
+func (suite *Suite) conformIt(id, text string, args ...any) bool {
 	r := requirement(id)
 	decorators, body := splitBody(args)
 	decorators = append(decorators, labelsOf(r.Labels...), Label(r.ID), Offset(1))
 	if !hasSpecTimeout(decorators) {
 		decorators = append(decorators, SpecTimeout(5*time.Minute))
 	}
-	return It(r.ID+" "+text, append(decorators, func(ctx SpecContext) { runRequirement(ctx, r, body) })...)
+	return It(r.ID+" "+text, append(decorators, func(ctx SpecContext) { suite.runRequirement(ctx, r, body) })...)
 }
 
 // splitBody separates the decorators from the body of a conformIt call.
@@ -193,33 +198,38 @@ func hasSpecTimeout(args []any) bool {
 	return slices.ContainsFunc(args, func(a any) bool { _, ok := a.(SpecTimeout); return ok })
 }
 
-// runRequirement runs body for r under the current profile; the profile's
-// claims are checked, not believed (claims.go runUnderProfile).
-func runRequirement(ctx SpecContext, r Requirement, body func(SpecContext)) {
-	current = &specState{req: r}
-	defer func() { current = nil }()
+// runRequirement runs body for r under the run's profile; the profile's
+// claims are checked, not believed (claims.go runUnderProfile). What the
+// check saw goes into its report when it has ended, after its own
+// cleanups (DeferCleanup runs last what it was given first).
+func (suite *Suite) runRequirement(ctx SpecContext, r Requirement, body func(SpecContext)) {
+	run := &specState{req: r}
+	DeferCleanup(suite.flush)
+	suite.current.Store(run)
+	defer suite.current.CompareAndSwap(run, nil)
 	AddReportEntry("requirement", r.ID+": "+r.Must, ReportEntryVisibilityFailureOrVerbose)
-	runUnderProfile(ctx, r, body)
+	suite.runUnderProfile(ctx, run, body)
 }
 
-// FailHandler is the Gomega fail handler both entry points register. The
-// message starts with one sentence saying what was expected and what was
-// seen (at most 300 characters), then names the violated requirement, then
-// the detail (long detail, base64 and pixel dumps go to an evidence file
-// named in the message), and ends with a curl line that reproduces the
-// spec's last exchange.
-func FailHandler(message string, callerSkip ...int) {
+// Fail is the Gomega fail handler of the run: Run registers it, and so
+// must an entry point that calls RunSpecs itself. The message starts with
+// one sentence saying what was expected and what was seen (at most 300
+// characters), then names the violated requirement, then the detail (long
+// detail, base64 and pixel dumps go to an evidence file named in the
+// message), and ends with a curl line that reproduces the check's last
+// exchange.
+func (suite *Suite) Fail(message string, callerSkip ...int) {
 	skip := 1
 	if len(callerSkip) > 0 {
 		skip += callerSkip[0]
 	}
-	s := current
+	s := suite.current.Load()
 	id, claim := "", ""
 	if s != nil {
 		id = s.req.ID
-		claim = judgeFailure(message, skip) // a profile claim observed: skips here
+		claim = suite.judgeFailure(s, message, skip) // a profile claim observed: skips here
 	}
-	head, detail := summarize(id, message)
+	head, detail := suite.summarize(id, message)
 	var b strings.Builder
 	b.WriteString(claim) // a claim that did not hold leads, naming what was seen
 	b.WriteString(head)
@@ -230,7 +240,7 @@ func FailHandler(message string, callerSkip ...int) {
 		fmt.Fprintf(&b, "\n\n%s", detail)
 	}
 	if s != nil {
-		if saved := saveBody(id, s.last.Load()); saved != "" {
+		if saved := suite.saveBody(id, s.last.Load()); saved != "" {
 			fmt.Fprintf(&b, "\n%s", saved)
 		}
 		if last := s.last.Load(); last != nil && !strings.Contains(message, "Reproduce with:") {

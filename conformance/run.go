@@ -1,11 +1,9 @@
 package conformance
 
 import (
-	"io"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 )
@@ -20,9 +18,6 @@ type RunOptions struct {
 	DryRun bool
 	// Verbose makes Ginkgo print every check with its report entries.
 	Verbose bool
-	// Quiet silences Ginkgo's own console output (dots, failure blocks,
-	// summary); use it with Config.Progress or when only the result counts.
-	Quiet bool
 	// NoColor turns off Ginkgo's colours.
 	NoColor bool
 }
@@ -34,14 +29,25 @@ type Result struct {
 	OK bool
 	// Report is Ginkgo's report of the run (nil when the suite did not run).
 	Report *types.Report
+	// Claims are the profile's claims as the run judged them, in order;
+	// Routes what it saw of the routes the profile claims missing.
+	Claims []ClaimResult
+	Routes []RouteObservation
 }
 
 // Run runs the suite against cfg.Target from an ordinary program, outside
-// `go test`: sdapi-conform and examples/txt2img use it. Ginkgo runs a suite
-// once per process, so call Run once.
+// `go test`: sdapi-conform and examples/txt2img use it. Each call is a
+// fresh run (Register), serial and in this process, with Ginkgo's
+// default settings plus opts; a program may call it again, one call after
+// the other (Ginkgo has one spec tree per process, so never concurrently).
+//
+// Ginkgo's console reporter writes to the process's standard output
+// (ginkgo/v2/formatter.ColorableStdOut; RunSpecs offers no writer of its
+// own). A program that reports progress itself through Config.Progress
+// owns that decision: sdapi-conform points the writer elsewhere in main.
 func Run(cfg Config, opts RunOptions) Result {
-	Cfg = cfg
-	sc, rc := ginkgo.GinkgoConfiguration()
+	s := Register(cfg)
+	sc, rc := types.NewDefaultSuiteConfig(), types.NewDefaultReporterConfig()
 	sc.LabelFilter = opts.LabelFilter
 	sc.DryRun = opts.DryRun
 	sc.Timeout = 30 * time.Minute
@@ -50,23 +56,23 @@ func Run(cfg Config, opts RunOptions) Result {
 	}
 	rc.Verbose = opts.Verbose
 	rc.NoColor = opts.NoColor
-	if opts.Quiet {
-		saved := formatter.ColorableStdOut
-		formatter.ColorableStdOut = io.Discard
-		defer func() { formatter.ColorableStdOut = saved }()
-	}
-	gomega.RegisterFailHandler(FailHandler)
+	gomega.RegisterFailHandler(s.Fail)
 	t := &failT{}
 	ok := ginkgo.RunSpecs(t, "sdapi conformance", sc, rc)
-	res := Result{OK: ok && !t.failed, Report: LastReport}
-	if LastReport != nil {
-		res.Counts = CountSpecs(*LastReport)
+	res := Result{OK: ok && !t.failed, Report: s.report}
+	if s.report != nil {
+		res.Counts = CountSpecs(*s.report)
+		res.Claims, res.Routes = s.Claims(), s.RouteObservations()
 	}
 	if res.Failed > 0 {
 		res.OK = false
 	}
 	return res
 }
+
+// Report is Ginkgo's report of the suite's run, once it has ended (nil
+// before, and on Ginkgo processes other than the first under ginkgo -p).
+func (suite *Suite) Report() *types.Report { return suite.report }
 
 // failT is the minimal GinkgoTestingT RunSpecs needs outside go test.
 type failT struct{ failed bool }

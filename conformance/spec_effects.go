@@ -48,72 +48,69 @@ func refused(ex *Exchange) bool {
 	return ex.Status >= 400 && ex.Status != http.StatusUnprocessableEntity
 }
 
-var _ = Describe("Requests take effect", func() {
-	// Requirement: TXT2IMG-012. info.sampler_name and the infotext's Sampler:
-	// MUST name the sampler asked for by its listed name, never a fallback
-	// (sd_samplers.get_sampler_and_scheduler; Processed.js; create_infotext).
-	conformIt("TXT2IMG-012", "names the sampler that was asked for", func(ctx SpecContext) {
-		list := decode[[]listedSampler](get(ctx, "/samplers"))
-		ask := samplersToAsk(list)
-		if len(ask) == 0 {
-			Skip(fmt.Sprintf("/samplers lists %d sampler(s): none that a fallback to the first could not fake", len(list)))
-		}
-		for _, s := range ask {
-			g := txt2img(ctx, smallTxt2Img(map[string]any{"sampler_name": s.Name, "steps": 2}))
-			got, _ := g.info["sampler_name"].(string)
-			if !s.names(got) {
-				failf("expected info.sampler_name to name the sampler asked for, %q (aliases %v), got %q", s.Name, s.Aliases, got)
+func (suite *Suite) effectsSpecs() {
+	Describe("Requests take effect", func() {
+		// Requirement: TXT2IMG-012.
+		suite.conformIt("TXT2IMG-012", "names the sampler that was asked for", func(ctx SpecContext) {
+			list := decode[[]listedSampler](suite.get(ctx, "/samplers"))
+			ask := samplersToAsk(list)
+			if len(ask) == 0 {
+				Skip(fmt.Sprintf("/samplers lists %d sampler(s): none that a fallback to the first could not fake", len(list)))
 			}
-			texts := g.infotexts()
-			expectCount(len(texts), 1, "infotext")
-			if txt := parseInfotext(texts[0])["Sampler"]; !s.names(txt) {
-				failf("expected the infotext's Sampler: to name the sampler asked for, %q, got %q", s.Name, txt)
+			for _, s := range ask {
+				g := suite.txt2img(ctx, suite.smallTxt2Img(map[string]any{"sampler_name": s.Name, "steps": 2}))
+				got, _ := g.info["sampler_name"].(string)
+				if !s.names(got) {
+					failf("expected info.sampler_name to name the sampler asked for, %q (aliases %v), got %q", s.Name, s.Aliases, got)
+				}
+				texts := g.infotexts()
+				expectCount(len(texts), 1, "infotext")
+				if txt := parseInfotext(texts[0])["Sampler"]; !s.names(txt) {
+					failf("expected the infotext's Sampler: to name the sampler asked for, %q, got %q", s.Name, txt)
+				}
 			}
-		}
+		})
+
+		// Requirement: TXT2IMG-013.
+		suite.conformIt("TXT2IMG-013", "applies tiling, restore_faces and override_settings or refuses them", Serial, func(ctx SpecContext) {
+			base := suite.txt2img(ctx, suite.smallTxt2Img(map[string]any{"seed": 4321}))
+			expectCount(len(base.images), 1, "image")
+
+			By("tiling")
+			req := suite.smallTxt2Img(map[string]any{"seed": 4321, "tiling": true})
+			if ex := suite.post(ctx, "/txt2img", req); !refused(ex) {
+				g := suite.decodeGen(ex, "/txt2img", req)
+				expectCount(len(g.images), 1, "image")
+				if diffImages(base.images[0], g.images[0]).Exact {
+					failf("expected tiling true to change the image (A1111 makes every convolution circular), got the same pixels as without tiling")
+				}
+				Expect(g.infotexts()).To(HaveEach(ContainSubstring("Tiling: True")), "expected the infotext to record Tiling: True")
+			}
+
+			By("restore_faces")
+			req = suite.smallTxt2Img(map[string]any{"seed": 4321, "restore_faces": true})
+			if ex := suite.post(ctx, "/txt2img", req); !refused(ex) {
+				g := suite.decodeGen(ex, "/txt2img", req)
+				Expect(g.infotexts()).To(HaveEach(ContainSubstring("Face restoration: ")), "expected restore_faces true to be applied and recorded as Face restoration: in the infotext, or refused")
+			}
+
+			By("override_settings CLIP_stop_at_last_layers")
+			clip := 2
+			if v, ok := suite.getOptions(ctx)["CLIP_stop_at_last_layers"].(float64); ok && int(v) == 2 {
+				clip = 3
+			}
+			req = suite.smallTxt2Img(map[string]any{"seed": 4321, "override_settings": map[string]any{"CLIP_stop_at_last_layers": clip}})
+			if ex := suite.post(ctx, "/txt2img", req); !refused(ex) {
+				g := suite.decodeGen(ex, "/txt2img", req)
+				expectCount(len(g.images), 1, "image")
+				texts := g.infotexts()
+				if got := parseInfotext(texts[0])["Clip skip"]; got != fmt.Sprint(clip) {
+					failf("expected override_settings CLIP_stop_at_last_layers %d to be recorded as Clip skip: %d, got Clip skip %q", clip, clip, got)
+				}
+				if diffImages(base.images[0], g.images[0]).Exact {
+					failf("expected Clip skip %d to change the image (A1111 conditions on an earlier CLIP layer), got the same pixels as Clip skip 1", clip)
+				}
+			}
+		})
 	})
-
-	// Requirement: TXT2IMG-013. tiling, restore_faces and override_settings
-	// MUST take effect or be refused, never accepted and ignored
-	// (process_images_inner: apply_circular, restore_faces; process_images:
-	// override_settings; create_infotext).
-	conformIt("TXT2IMG-013", "applies tiling, restore_faces and override_settings or refuses them", Serial, func(ctx SpecContext) {
-		base := txt2img(ctx, smallTxt2Img(map[string]any{"seed": 4321}))
-		expectCount(len(base.images), 1, "image")
-
-		By("tiling")
-		req := smallTxt2Img(map[string]any{"seed": 4321, "tiling": true})
-		if ex := post(ctx, "/txt2img", req); !refused(ex) {
-			g := decodeGen(ex, "/txt2img", req)
-			expectCount(len(g.images), 1, "image")
-			if diffImages(base.images[0], g.images[0]).Exact {
-				failf("expected tiling true to change the image (A1111 makes every convolution circular), got the same pixels as without tiling")
-			}
-			Expect(g.infotexts()).To(HaveEach(ContainSubstring("Tiling: True")), "expected the infotext to record Tiling: True")
-		}
-
-		By("restore_faces")
-		req = smallTxt2Img(map[string]any{"seed": 4321, "restore_faces": true})
-		if ex := post(ctx, "/txt2img", req); !refused(ex) {
-			g := decodeGen(ex, "/txt2img", req)
-			Expect(g.infotexts()).To(HaveEach(ContainSubstring("Face restoration: ")), "expected restore_faces true to be applied and recorded as Face restoration: in the infotext, or refused")
-		}
-
-		By("override_settings CLIP_stop_at_last_layers")
-		clip := 2
-		if v, ok := getOptions(ctx)["CLIP_stop_at_last_layers"].(float64); ok && int(v) == 2 {
-			clip = 3
-		}
-		req = smallTxt2Img(map[string]any{"seed": 4321, "override_settings": map[string]any{"CLIP_stop_at_last_layers": clip}})
-		if ex := post(ctx, "/txt2img", req); !refused(ex) {
-			g := decodeGen(ex, "/txt2img", req)
-			expectCount(len(g.images), 1, "image")
-			texts := g.infotexts()
-			if got := parseInfotext(texts[0])["Clip skip"]; got != fmt.Sprint(clip) {
-				failf("expected override_settings CLIP_stop_at_last_layers %d to be recorded as Clip skip: %d, got Clip skip %q", clip, clip, got)
-			}
-			if diffImages(base.images[0], g.images[0]).Exact {
-				failf("expected Clip skip %d to change the image (A1111 conditions on an earlier CLIP layer), got the same pixels as Clip skip 1", clip)
-			}
-		}
-	})
-})
+}

@@ -41,83 +41,78 @@ func validationDetail(ex *Exchange) ([][]any, error) {
 	return locs, nil
 }
 
-var _ = Describe("Errors and negative data", func() {
-	// Requirement: ERR-001. An unknown path MUST answer 404
-	// {"detail":"Not Found"} (Starlette's 404, not A1111's error shape).
-	conformIt("ERR-001", "an unknown path answers 404 Not Found", func(ctx SpecContext) {
-		ex := call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/sdapi-conform-no-such-route"})
-		expectStatus(ex, 404)
-		Expect(decode[map[string]any](ex)).To(HaveKeyWithValue("detail", "Not Found"))
-	})
+func (suite *Suite) errorSpecs() {
+	Describe("Errors and negative data", func() {
+		// Requirement: ERR-001.
+		suite.conformIt("ERR-001", "an unknown path answers 404 Not Found", func(ctx SpecContext) {
+			ex := suite.call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/sdapi-conform-no-such-route"})
+			expectStatus(ex, 404)
+			Expect(decode[map[string]any](ex)).To(HaveKeyWithValue("detail", "Not Found"))
+		})
 
-	// Requirement: ERR-002. The wrong method on a known path MUST answer 405
-	// {"detail":"Method Not Allowed"} (Starlette).
-	conformIt("ERR-002", "the wrong method answers 405 Method Not Allowed", func(ctx SpecContext) {
-		for _, r := range []Request{{Method: http.MethodGet, Path: APIPrefix + "/txt2img"}, {Method: http.MethodDelete, Path: APIPrefix + "/options"}} {
-			ex := call(ctx, r)
-			expectStatus(ex, 405)
-			Expect(decode[map[string]any](ex)).To(HaveKeyWithValue("detail", "Method Not Allowed"))
-		}
-	})
+		// Requirement: ERR-002.
+		suite.conformIt("ERR-002", "the wrong method answers 405 Method Not Allowed", func(ctx SpecContext) {
+			for _, r := range []Request{{Method: http.MethodGet, Path: APIPrefix + "/txt2img"}, {Method: http.MethodDelete, Path: APIPrefix + "/options"}} {
+				ex := suite.call(ctx, r)
+				expectStatus(ex, 405)
+				Expect(decode[map[string]any](ex)).To(HaveKeyWithValue("detail", "Method Not Allowed"))
+			}
+		})
 
-	spec, err := treeSpec()
-	if err != nil {
-		It("loads the spec", func() { Fail(err.Error()) })
-		return
-	}
-	categories := []struct{ id, category string }{
-		{"ERR-003", negMalformed}, {"ERR-004", negWrongType}, {"ERR-005", negRange}, {"ERR-006", negShape},
-	}
-	for _, op := range spec.Operations() {
-		if jsonBodySchema(op.Op) == nil {
-			continue
+		spec, err := suite.tree, suite.treeErr
+		if err != nil {
+			It("loads the spec", func() { Fail(err.Error()) })
+			return
 		}
-		base := validBody(op.Path)
-		for _, c := range categories {
-			cases := negativeCases(op.Op, base, c.category)
-			if len(cases) == 0 {
+		categories := []struct{ id, category string }{
+			{"ERR-003", negMalformed}, {"ERR-004", negWrongType}, {"ERR-005", negRange}, {"ERR-006", negShape},
+		}
+		for _, op := range spec.Operations() {
+			if jsonBodySchema(op.Op) == nil {
 				continue
 			}
-			// Requirement: ERR-003..ERR-006. Negative data generated from the
-			// request schema MUST be refused with 422 in FastAPI's shape, loc
-			// naming the broken property (FastAPI/pydantic request validation).
-			conformIt(c.id, fmt.Sprintf("%s %s refuses %s (%d generated cases)", op.Method, op.Path, c.category, len(cases)), func(ctx SpecContext) {
-				var failures []string
-				for _, nc := range cases {
-					ex := call(ctx, Request{Method: op.Method, Path: op.Path, Body: nc.Body, ContentType: "application/json", Negative: true})
-					locs, err := validationDetail(ex)
-					if err == nil && nc.Prop != "" && !hasLoc(locs, nc.Prop) {
-						err = fmt.Errorf("no detail item has loc [\"body\", %q] (locs: %v)", nc.Prop, locs)
-					}
-					if err != nil {
-						failures = append(failures, fmt.Sprintf("- %s: %v\n  body: %s\n  Reproduce with: %s", nc.Name, err, truncate(string(ex.Body), 200), ex.Curl()))
-					}
+			base := suite.validBody(op.Path)
+			for _, c := range categories {
+				cases := negativeCases(op.Op, base, c.category)
+				if len(cases) == 0 {
+					continue
 				}
-				Expect(failures).To(BeEmpty(), "%d of %d generated %s cases were not refused with FastAPI's 422:\n%s\nReproduce with: see each case",
-					len(failures), len(cases), c.category, strings.Join(failures, "\n"))
-			})
+				// Requirement: ERR-003..ERR-006.
+				suite.conformIt(c.id, fmt.Sprintf("%s %s refuses %s (%d generated cases)", op.Method, op.Path, c.category, len(cases)), func(ctx SpecContext) {
+					var failures []string
+					for _, nc := range cases {
+						ex := suite.call(ctx, Request{Method: op.Method, Path: op.Path, Body: nc.Body, ContentType: "application/json", Negative: true})
+						locs, err := validationDetail(ex)
+						if err == nil && nc.Prop != "" && !hasLoc(locs, nc.Prop) {
+							err = fmt.Errorf("no detail item has loc [\"body\", %q] (locs: %v)", nc.Prop, locs)
+						}
+						if err != nil {
+							failures = append(failures, fmt.Sprintf("- %s: %v\n  body: %s\n  Reproduce with: %s", nc.Name, err, truncate(string(ex.Body), 200), ex.Curl()))
+						}
+					}
+					Expect(failures).To(BeEmpty(), "%d of %d generated %s cases were not refused with FastAPI's 422:\n%s\nReproduce with: see each case",
+						len(failures), len(cases), c.category, strings.Join(failures, "\n"))
+				})
+			}
 		}
-	}
 
-	// Requirement: ERR-007. Unknown JSON keys MUST be ignored, not refused
-	// (pydantic v1 Extra.ignore in A1111's models).
-	conformIt("ERR-007", "unknown JSON keys are ignored", func(ctx SpecContext) {
-		ex := post(ctx, "/png-info", map[string]any{"image": pngBase64(testImage(16, 16, 1)), "sdapi_conform_unknown": []int{1, 2}})
-		expectStatus(ex, 200)
-	})
+		// Requirement: ERR-007.
+		suite.conformIt("ERR-007", "unknown JSON keys are ignored", func(ctx SpecContext) {
+			ex := suite.post(ctx, "/png-info", map[string]any{"image": pngBase64(testImage(16, 16, 1)), "sdapi_conform_unknown": []int{1, 2}})
+			expectStatus(ex, 200)
+		})
 
-	// Requirement: ERR-008. An undecodable image MUST be refused in A1111's
-	// error shape {error, detail, body, errors}, never with 200
-	// (api.py decode_base64_to_image: HTTPException 500 'Invalid encoded image').
-	conformIt("ERR-008", "an undecodable image is refused in A1111's error shape", func(ctx SpecContext) {
-		ex := post(ctx, "/png-info", map[string]any{"image": "bm90IGFuIGltYWdl"})
-		Expect(ex.Status).To(BeNumerically(">=", 400), "an undecodable image MUST NOT answer %d\n%s", ex.Status, ex.Describe())
-		body := decode[map[string]any](ex)
-		for _, k := range []string{"error", "detail", "body", "errors"} {
-			Expect(body).To(HaveKey(k), "A1111's error body carries %q", k)
-		}
+		// Requirement: ERR-008.
+		suite.conformIt("ERR-008", "an undecodable image is refused in A1111's error shape", func(ctx SpecContext) {
+			ex := suite.post(ctx, "/png-info", map[string]any{"image": "bm90IGFuIGltYWdl"})
+			Expect(ex.Status).To(BeNumerically(">=", 400), "an undecodable image MUST NOT answer %d\n%s", ex.Status, ex.Describe())
+			body := decode[map[string]any](ex)
+			for _, k := range []string{"error", "detail", "body", "errors"} {
+				Expect(body).To(HaveKey(k), "A1111's error body carries %q", k)
+			}
+		})
 	})
-})
+}
 
 func hasLoc(locs [][]any, prop string) bool {
 	for _, l := range locs {

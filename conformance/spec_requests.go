@@ -18,88 +18,83 @@ var notOptional = []struct{ path, field string }{
 	{"/img2img", "denoising_strength"}, {"/img2img", "include_init_images"},
 }
 
-var _ = Describe("Request bodies as A1111 parses them", func() {
-	// Requirement: TXT2IMG-009. A prompt "" or no prompt at all MUST be
-	// accepted (A1111: StableDiffusionProcessing prompt: str = "").
-	conformIt("TXT2IMG-009", "accepts an empty or missing prompt", func(ctx SpecContext) {
-		g := txt2img(ctx, smallTxt2Img(map[string]any{"prompt": "", "steps": 2}))
-		expectCount(len(g.images), 1, `image for prompt ""`)
-		req := smallTxt2Img(map[string]any{"steps": 2})
-		delete(req, "prompt")
-		g = txt2img(ctx, req)
-		expectCount(len(g.images), 1, "image without a prompt")
-	})
+func (suite *Suite) requestSpecs() {
+	Describe("Request bodies as A1111 parses them", func() {
+		// Requirement: TXT2IMG-009.
+		suite.conformIt("TXT2IMG-009", "accepts an empty or missing prompt", func(ctx SpecContext) {
+			g := suite.txt2img(ctx, suite.smallTxt2Img(map[string]any{"prompt": "", "steps": 2}))
+			expectCount(len(g.images), 1, `image for prompt ""`)
+			req := suite.smallTxt2Img(map[string]any{"steps": 2})
+			delete(req, "prompt")
+			g = suite.txt2img(ctx, req)
+			expectCount(len(g.images), 1, "image without a prompt")
+		})
 
-	// Requirement: ERR-009. null MUST be accepted where A1111's request
-	// model declares the field Optional and refused with 422 naming the field
-	// where it does not (models.py PydanticModelGenerator: field_type_generator
-	// wraps dataclass fields in Optional; the additional fields are not).
-	conformIt("ERR-009", "accepts null for Optional fields and refuses it for the others", func(ctx SpecContext) {
-		By("null for the Optional fields")
-		nulls := map[string]any{"styles": nil, "seed": nil, "subseed": nil, "sampler_name": nil, "scheduler": nil,
-			"eta": nil, "script_name": nil, "override_settings": nil, "steps": 2}
-		ex := post(ctx, "/txt2img", smallTxt2Img(nulls))
-		if ex.Status != http.StatusOK {
-			failf("expected 200 for null in fields A1111 declares Optional (styles, seed, subseed, sampler_name, scheduler, eta, script_name, override_settings), got %s", ex.Seen())
-		}
-		g := generate(ctx, "/img2img", smallImg2Img(map[string]any{"mask": nil, "steps": 2}))
-		expectCount(len(g.images), 1, "img2img image with mask null")
-
-		By("null for the fields A1111 does not declare Optional")
-		var wrong []string
-		for _, c := range notOptional {
-			req := smallTxt2Img(map[string]any{"steps": 2})
-			if c.path == "/img2img" {
-				req = smallImg2Img(map[string]any{"steps": 2})
+		// Requirement: ERR-009.
+		suite.conformIt("ERR-009", "accepts null for Optional fields and refuses it for the others", func(ctx SpecContext) {
+			By("null for the Optional fields")
+			nulls := map[string]any{"styles": nil, "seed": nil, "subseed": nil, "sampler_name": nil, "scheduler": nil,
+				"eta": nil, "script_name": nil, "override_settings": nil, "steps": 2}
+			ex := suite.post(ctx, "/txt2img", suite.smallTxt2Img(nulls))
+			if ex.Status != http.StatusOK {
+				failf("expected 200 for null in fields A1111 declares Optional (styles, seed, subseed, sampler_name, scheduler, eta, script_name, override_settings), got %s", ex.Seen())
 			}
-			req[c.field] = nil
-			ex := call(ctx, Request{Method: http.MethodPost, Path: APIPrefix + c.path, Body: mustJSON(req), Negative: true})
-			locs, err := validationDetail(ex)
-			if err == nil && !hasLoc(locs, c.field) {
-				err = fmt.Errorf("no detail item has loc [\"body\", %q] (locs: %v)", c.field, locs)
-			}
-			if err != nil {
-				wrong = append(wrong, fmt.Sprintf("%s %s: null %v", c.path, c.field, err))
-			}
-		}
-		if len(wrong) > 0 {
-			failf("expected 422 naming the field for null in %d fields A1111 does not declare Optional, got another answer for %d: %s",
-				len(notOptional), len(wrong), strings.Join(wrong, "; "))
-		}
-	})
+			g := suite.generate(ctx, "/img2img", suite.smallImg2Img(map[string]any{"mask": nil, "steps": 2}))
+			expectCount(len(g.images), 1, "img2img image with mask null")
 
-	// Requirement: ERR-010. Values pydantic v1 coerces MUST be accepted:
-	// "steps": "4", "cfg_scale": "7.5", "restore_faces": "false" (pydantic v1
-	// int/float/bool validators in A1111's request models).
-	conformIt("ERR-010", "coerces numeric and boolean strings as pydantic v1 does", func(ctx SpecContext) {
-		req := smallTxt2Img(map[string]any{"steps": "4", "cfg_scale": "7.5", "restore_faces": "false"})
-		ex := post(ctx, "/txt2img", req)
-		if ex.Status != http.StatusOK {
-			failf(`expected 200 for "steps": "4", "cfg_scale": "7.5", "restore_faces": "false" (pydantic v1 coerces them), got %s`, ex.Seen())
-		}
-		g := generate(ctx, "/txt2img", req)
-		texts := g.infotexts()
-		expectCount(len(texts), 1, "infotext")
-		p := parseInfotext(texts[0])
-		if p["Steps"] != "4" || p["CFG scale"] != "7.5" {
-			failf(`expected the coerced values in the infotext (Steps: 4, CFG scale: 7.5), got Steps: %q, CFG scale: %q`, p["Steps"], p["CFG scale"])
-		}
-	})
+			By("null for the fields A1111 does not declare Optional")
+			var wrong []string
+			for _, c := range notOptional {
+				req := suite.smallTxt2Img(map[string]any{"steps": 2})
+				if c.path == "/img2img" {
+					req = suite.smallImg2Img(map[string]any{"steps": 2})
+				}
+				req[c.field] = nil
+				ex := suite.call(ctx, Request{Method: http.MethodPost, Path: APIPrefix + c.path, Body: mustJSON(req), Negative: true})
+				locs, err := validationDetail(ex)
+				if err == nil && !hasLoc(locs, c.field) {
+					err = fmt.Errorf("no detail item has loc [\"body\", %q] (locs: %v)", c.field, locs)
+				}
+				if err != nil {
+					wrong = append(wrong, fmt.Sprintf("%s %s: null %v", c.path, c.field, err))
+				}
+			}
+			if len(wrong) > 0 {
+				failf("expected 422 naming the field for null in %d fields A1111 does not declare Optional, got another answer for %d: %s",
+					len(notOptional), len(wrong), strings.Join(wrong, "; "))
+			}
+		})
 
-	// Requirement: ERR-011. A body without a Content-Type header MUST be
-	// parsed as JSON (FastAPI 0.94 routing.get_request_handler).
-	conformIt("ERR-011", "parses a body without Content-Type as JSON", func(ctx SpecContext) {
-		ex := call(ctx, Request{Method: http.MethodPost, Path: APIPrefix + "/txt2img", Body: mustJSON(smallTxt2Img(map[string]any{"steps": 2})), NoContentType: true})
-		if ex.Status != http.StatusOK {
-			failf("expected 200 for a JSON body sent without Content-Type (FastAPI 0.94 parses it as JSON), got %s", ex.Seen())
-		}
-		var body struct {
-			Images []string `json:"images"`
-		}
-		Expect(json.Unmarshal(ex.Body, &body)).To(Succeed(), "expected a TextToImageResponse, got %s", ex.Seen())
-		expectCount(len(body.Images), 1, "image")
+		// Requirement: ERR-010.
+		suite.conformIt("ERR-010", "coerces numeric and boolean strings as pydantic v1 does", func(ctx SpecContext) {
+			req := suite.smallTxt2Img(map[string]any{"steps": "4", "cfg_scale": "7.5", "restore_faces": "false"})
+			ex := suite.post(ctx, "/txt2img", req)
+			if ex.Status != http.StatusOK {
+				failf(`expected 200 for "steps": "4", "cfg_scale": "7.5", "restore_faces": "false" (pydantic v1 coerces them), got %s`, ex.Seen())
+			}
+			g := suite.generate(ctx, "/txt2img", req)
+			texts := g.infotexts()
+			expectCount(len(texts), 1, "infotext")
+			p := parseInfotext(texts[0])
+			if p["Steps"] != "4" || p["CFG scale"] != "7.5" {
+				failf(`expected the coerced values in the infotext (Steps: 4, CFG scale: 7.5), got Steps: %q, CFG scale: %q`, p["Steps"], p["CFG scale"])
+			}
+		})
+
+		// Requirement: ERR-011.
+		suite.conformIt("ERR-011", "parses a body without Content-Type as JSON", func(ctx SpecContext) {
+			ex := suite.call(ctx, Request{Method: http.MethodPost, Path: APIPrefix + "/txt2img", Body: mustJSON(suite.smallTxt2Img(map[string]any{"steps": 2})), NoContentType: true})
+			if ex.Status != http.StatusOK {
+				failf("expected 200 for a JSON body sent without Content-Type (FastAPI 0.94 parses it as JSON), got %s", ex.Seen())
+			}
+			var body struct {
+				Images []string `json:"images"`
+			}
+			Expect(json.Unmarshal(ex.Body, &body)).To(Succeed(), "expected a TextToImageResponse, got %s", ex.Seen())
+			expectCount(len(body.Images), 1, "image")
+		})
 	})
-})
+}
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)

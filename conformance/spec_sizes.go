@@ -7,44 +7,41 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 )
 
-var _ = Describe("Sizes and counts", func() {
-	// Requirement: TXT2IMG-010. Sizes that are not multiples of 64 MUST be
-	// generated; the image MUST match info and the infotext's Size (A1111:
-	// latent height//8 × width//8, so a side that is not a multiple of 8 comes
-	// back rounded down while info reports the request).
-	conformIt("TXT2IMG-010", "generates sizes that are not multiples of 64 and reports them truthfully", func(ctx SpecContext) {
-		for _, sz := range [][2]int{{72, 96}, {56, 40}, {100, 68}} {
-			w, h := sz[0], sz[1]
-			By(fmt.Sprintf("%d×%d", w, h))
-			g := txt2img(ctx, smallTxt2Img(map[string]any{"width": w, "height": h, "steps": 2}))
-			expectCount(len(g.images), 1, "image")
-			iw, ih := g.images[0].Bounds().Dx(), g.images[0].Bounds().Dy()
-			infoW, infoH := int(g.infoInt("width")), int(g.infoInt("height"))
-			texts := g.infotexts()
-			expectCount(len(texts), 1, "infotext")
-			p := parseInfotext(texts[0])
-			txtW, _ := strconv.Atoi(p["Size-1"])
-			txtH, _ := strconv.Atoi(p["Size-2"])
-			if infoW != txtW || infoH != txtH {
-				failf("expected info and the infotext to report the same size, got info %d×%d and Size: %s×%s", infoW, infoH, p["Size-1"], p["Size-2"])
+func (suite *Suite) sizeSpecs() {
+	Describe("Sizes and counts", func() {
+		// Requirement: TXT2IMG-010.
+		suite.conformIt("TXT2IMG-010", "generates sizes that are not multiples of 64 and reports them truthfully", func(ctx SpecContext) {
+			for _, sz := range [][2]int{{72, 96}, {56, 40}, {100, 68}} {
+				w, h := sz[0], sz[1]
+				By(fmt.Sprintf("%d×%d", w, h))
+				g := suite.txt2img(ctx, suite.smallTxt2Img(map[string]any{"width": w, "height": h, "steps": 2}))
+				expectCount(len(g.images), 1, "image")
+				iw, ih := g.images[0].Bounds().Dx(), g.images[0].Bounds().Dy()
+				infoW, infoH := int(g.infoInt("width")), int(g.infoInt("height"))
+				texts := g.infotexts()
+				expectCount(len(texts), 1, "infotext")
+				p := parseInfotext(texts[0])
+				txtW, _ := strconv.Atoi(p["Size-1"])
+				txtH, _ := strconv.Atoi(p["Size-2"])
+				if infoW != txtW || infoH != txtH {
+					failf("expected info and the infotext to report the same size, got info %d×%d and Size: %s×%s", infoW, infoH, p["Size-1"], p["Size-2"])
+				}
+				if why := sizeVerdict(w, h, iw, ih, infoW, infoH); why != "" {
+					failf("%s", why)
+				}
 			}
-			if why := sizeVerdict(w, h, iw, ih, infoW, infoH); why != "" {
-				failf("%s", why)
-			}
-		}
-	})
+		})
 
-	// Requirement: TXT2IMG-011. batch_size 16 MUST give 16 images and
-	// batch_size 3 × n_iter 2 six (process_images_inner; no upper bound in
-	// models.py).
-	conformIt("TXT2IMG-011", "returns exactly batch_size×n_iter images for large batches", func(ctx SpecContext) {
-		for _, c := range [][2]int{{16, 1}, {3, 2}} {
-			g := txt2img(ctx, smallTxt2Img(map[string]any{"batch_size": c[0], "n_iter": c[1], "steps": 1}))
-			expectCount(len(g.images), c[0]*c[1], fmt.Sprintf("images (batch_size %d × n_iter %d)", c[0], c[1]))
-			expectCount(len(g.infoInts("all_seeds")), c[0]*c[1], fmt.Sprintf("info.all_seeds entries (batch_size %d × n_iter %d)", c[0], c[1]))
-		}
+		// Requirement: TXT2IMG-011.
+		suite.conformIt("TXT2IMG-011", "returns exactly batch_size×n_iter images for large batches", func(ctx SpecContext) {
+			for _, c := range [][2]int{{16, 1}, {3, 2}} {
+				g := suite.txt2img(ctx, suite.smallTxt2Img(map[string]any{"batch_size": c[0], "n_iter": c[1], "steps": 1}))
+				expectCount(len(g.images), c[0]*c[1], fmt.Sprintf("images (batch_size %d × n_iter %d)", c[0], c[1]))
+				expectCount(len(g.infoInts("all_seeds")), c[0]*c[1], fmt.Sprintf("info.all_seeds entries (batch_size %d × n_iter %d)", c[0], c[1]))
+			}
+		})
 	})
-})
+}
 
 // sizeVerdict judges a w×h request that gave an iw×ih image reported as
 // infoW×infoH: "" when A1111 would agree, else the failure sentence. For

@@ -41,79 +41,75 @@ func upstreamImg2Img(overrides map[string]any) map[string]any {
 	return req
 }
 
-var _ = Describe("A1111's own HTTP tests", func() {
-	// Requirement: UPSTREAM-001. Every request body of A1111's
-	// test/test_txt2img.py MUST answer 200 with images of the requested
-	// size; with restore_faces the server MUST either restore faces (and
-	// say so in the infotext) or refuse in A1111's error shape naming face
-	// restoration, never accept it silently.
-	conformIt("UPSTREAM-001", "answers the request bodies of A1111's test_txt2img.py", func(ctx SpecContext) {
-		cases := []struct {
-			name   string
-			body   map[string]any
-			images int
-			height int
-		}{
-			{"simple", upstreamTxt2Img(nil), 1, 64},
-			{"negative prompt", upstreamTxt2Img(map[string]any{"negative_prompt": "example negative prompt"}), 1, 64},
-			{"complex prompt", upstreamTxt2Img(map[string]any{"prompt": "((emphasis)), (emphasis1:1.1), [to:1], [from::2], [from:to:0.3], [alt|alt1]"}), 1, 64},
-			{"not square", upstreamTxt2Img(map[string]any{"height": 128}), 1, 128},
-			{"hires fix", upstreamTxt2Img(map[string]any{"enable_hr": true}), 1, 128},
-			{"tiling", upstreamTxt2Img(map[string]any{"tiling": true}), 1, 64},
-			{"batch_size 2", upstreamTxt2Img(map[string]any{"batch_size": 2}), 2, 64},
-			{"n_iter 2", upstreamTxt2Img(map[string]any{"n_iter": 2}), 2, 64},
-			{"sampler PLMS", upstreamTxt2Img(map[string]any{"sampler_index": "PLMS"}), 1, 64},
-			{"sampler DDIM", upstreamTxt2Img(map[string]any{"sampler_index": "DDIM"}), 1, 64},
-			{"sampler UniPC", upstreamTxt2Img(map[string]any{"sampler_index": "UniPC"}), 1, 64},
-		}
-		for _, c := range cases {
-			By(c.name)
-			g := txt2img(ctx, c.body)
-			expectCount(len(g.images), c.images, c.name+": images")
-			for i, img := range g.images {
-				Expect(img.Bounds().Dy()).To(Equal(c.height), "%s: expected image %d to be %d pixels high, got %d", c.name, i, c.height, img.Bounds().Dy())
+func (suite *Suite) upstreamSpecs() {
+	Describe("A1111's own HTTP tests", func() {
+		// Requirement: UPSTREAM-001.
+		suite.conformIt("UPSTREAM-001", "answers the request bodies of A1111's test_txt2img.py", func(ctx SpecContext) {
+			cases := []struct {
+				name   string
+				body   map[string]any
+				images int
+				height int
+			}{
+				{"simple", upstreamTxt2Img(nil), 1, 64},
+				{"negative prompt", upstreamTxt2Img(map[string]any{"negative_prompt": "example negative prompt"}), 1, 64},
+				{"complex prompt", upstreamTxt2Img(map[string]any{"prompt": "((emphasis)), (emphasis1:1.1), [to:1], [from::2], [from:to:0.3], [alt|alt1]"}), 1, 64},
+				{"not square", upstreamTxt2Img(map[string]any{"height": 128}), 1, 128},
+				{"hires fix", upstreamTxt2Img(map[string]any{"enable_hr": true}), 1, 128},
+				{"tiling", upstreamTxt2Img(map[string]any{"tiling": true}), 1, 64},
+				{"batch_size 2", upstreamTxt2Img(map[string]any{"batch_size": 2}), 2, 64},
+				{"n_iter 2", upstreamTxt2Img(map[string]any{"n_iter": 2}), 2, 64},
+				{"sampler PLMS", upstreamTxt2Img(map[string]any{"sampler_index": "PLMS"}), 1, 64},
+				{"sampler DDIM", upstreamTxt2Img(map[string]any{"sampler_index": "DDIM"}), 1, 64},
+				{"sampler UniPC", upstreamTxt2Img(map[string]any{"sampler_index": "UniPC"}), 1, 64},
 			}
-			if c.body["tiling"] == true {
-				Expect(g.infotexts()).To(HaveEach(ContainSubstring("Tiling: True")), "%s: tiling MUST be applied and recorded, not ignored", c.name)
+			for _, c := range cases {
+				By(c.name)
+				g := suite.txt2img(ctx, c.body)
+				expectCount(len(g.images), c.images, c.name+": images")
+				for i, img := range g.images {
+					Expect(img.Bounds().Dy()).To(Equal(c.height), "%s: expected image %d to be %d pixels high, got %d", c.name, i, c.height, img.Bounds().Dy())
+				}
+				if c.body["tiling"] == true {
+					Expect(g.infotexts()).To(HaveEach(ContainSubstring("Tiling: True")), "%s: tiling MUST be applied and recorded, not ignored", c.name)
+				}
 			}
-		}
 
-		By("restore_faces")
-		ex := post(ctx, "/txt2img", upstreamTxt2Img(map[string]any{"restore_faces": true}))
-		if ex.Status == http.StatusOK {
-			g := txt2img(ctx, upstreamTxt2Img(map[string]any{"restore_faces": true, "seed": 1}))
-			Expect(g.infotexts()).To(HaveEach(ContainSubstring("Face restoration: ")), "restore_faces accepted but not applied")
-			return
-		}
-		Expect(ex.Status).To(BeNumerically(">=", 400), "restore_faces: %s", ex.Describe())
-		Expect(ex.Status).NotTo(Equal(http.StatusUnprocessableEntity), "restore_faces is a valid field: not a validation error\n%s", ex.Describe())
-		body := decode[map[string]any](ex)
-		for _, k := range []string{"error", "detail", "body", "errors"} {
-			Expect(body).To(HaveKey(k), "A1111's error shape\n%s", ex.Describe())
-		}
-		Expect(strings.ToLower(fmt.Sprint(body["detail"], " ", body["errors"]))).To(ContainSubstring("face"), "the error MUST name face restoration\n%s", ex.Describe())
-	})
+			By("restore_faces")
+			ex := suite.post(ctx, "/txt2img", upstreamTxt2Img(map[string]any{"restore_faces": true}))
+			if ex.Status == http.StatusOK {
+				g := suite.txt2img(ctx, upstreamTxt2Img(map[string]any{"restore_faces": true, "seed": 1}))
+				Expect(g.infotexts()).To(HaveEach(ContainSubstring("Face restoration: ")), "restore_faces accepted but not applied")
+				return
+			}
+			Expect(ex.Status).To(BeNumerically(">=", 400), "restore_faces: %s", ex.Describe())
+			Expect(ex.Status).NotTo(Equal(http.StatusUnprocessableEntity), "restore_faces is a valid field: not a validation error\n%s", ex.Describe())
+			body := decode[map[string]any](ex)
+			for _, k := range []string{"error", "detail", "body", "errors"} {
+				Expect(body).To(HaveKey(k), "A1111's error shape\n%s", ex.Describe())
+			}
+			Expect(strings.ToLower(fmt.Sprint(body["detail"], " ", body["errors"]))).To(ContainSubstring("face"), "the error MUST name face restoration\n%s", ex.Describe())
+		})
 
-	// Requirement: UPSTREAM-002. Every request body of A1111's
-	// test/test_img2img.py MUST answer 200: plain, with a mask, with the
-	// mask inverted, and with the "sd upscale" script at scale 2.
-	conformIt("UPSTREAM-002", "answers the request bodies of A1111's test_img2img.py", func(ctx SpecContext) {
-		mask := "data:image/png;base64," + pngBase64(maskImage(64, 64))
-		cases := []struct {
-			name string
-			body map[string]any
-			size int
-		}{
-			{"simple", upstreamImg2Img(nil), 64},
-			{"inpainting masked", upstreamImg2Img(map[string]any{"mask": mask}), 64},
-			{"inpainting with inverted mask", upstreamImg2Img(map[string]any{"mask": mask, "inpainting_mask_invert": true}), 64},
-			{"sd upscale", upstreamImg2Img(map[string]any{"script_name": "sd upscale", "script_args": []any{"", 8, "Lanczos", 2.0}}), 128},
-		}
-		for _, c := range cases {
-			By(c.name)
-			g := generate(ctx, "/img2img", c.body)
-			expectCount(len(g.images), 1, c.name+": image")
-			Expect(g.images[0].Bounds().Dx()).To(Equal(c.size), "%s: expected an image %d pixels wide, got %d", c.name, c.size, g.images[0].Bounds().Dx())
-		}
+		// Requirement: UPSTREAM-002.
+		suite.conformIt("UPSTREAM-002", "answers the request bodies of A1111's test_img2img.py", func(ctx SpecContext) {
+			mask := "data:image/png;base64," + pngBase64(maskImage(64, 64))
+			cases := []struct {
+				name string
+				body map[string]any
+				size int
+			}{
+				{"simple", upstreamImg2Img(nil), 64},
+				{"inpainting masked", upstreamImg2Img(map[string]any{"mask": mask}), 64},
+				{"inpainting with inverted mask", upstreamImg2Img(map[string]any{"mask": mask, "inpainting_mask_invert": true}), 64},
+				{"sd upscale", upstreamImg2Img(map[string]any{"script_name": "sd upscale", "script_args": []any{"", 8, "Lanczos", 2.0}}), 128},
+			}
+			for _, c := range cases {
+				By(c.name)
+				g := suite.generate(ctx, "/img2img", c.body)
+				expectCount(len(g.images), 1, c.name+": image")
+				Expect(g.images[0].Bounds().Dx()).To(Equal(c.size), "%s: expected an image %d pixels wide, got %d", c.name, c.size, g.images[0].Bounds().Dx())
+			}
+		})
 	})
-})
+}

@@ -6,29 +6,60 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/extensions/globals"
+	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 )
 
-// suiteState is built once per run in BeforeSuite.
-type suiteState struct {
-	cfg     Config
+// Suite is one run of the conformance suite: the configuration it judges
+// with and what the run has seen. Register builds its spec tree; the specs
+// close over it, so nothing of a run lives in a package variable and a
+// second run in the same process starts clean. Under `ginkgo -p` every
+// process registers its own Suite and judges process 1's target; what the
+// report needs travels in the Ginkgo report (ledger.go), and process 1
+// writes the report files.
+type Suite struct {
+	cfg Config
+	// tree is the spec the operation-driven checks are generated from
+	// (before BeforeSuite has a target); treeErr is why it failed to load.
+	tree    *Spec
+	treeErr error
+
+	// Set in BeforeSuite, in every process.
 	profile Profile
 	spec    *Spec
 	client  *Client
-	started time.Time
-	// flags is the target's /cmd-flags answer (nil when it has none);
-	// version is info.version from its first generation.
+	// flags is the target's /cmd-flags answer (nil when it has none).
 	flags   map[string]any
-	version string
 	sampler string
 	caps    map[string]capability
 	long    *longJob
 	// prober sends the capability probes: client, or a client for
 	// Config.ProbeTarget.
 	prober *Client
+
+	// current is the running check (a process runs one at a time).
+	current atomic.Pointer[specState]
+	// rec collects what the running check sees until it is flushed into
+	// the check's report (ledger.go).
+	rec recorder
+	// evidence numbers the evidence files of failures; evidenceTmp is the
+	// folder they go to without Config.EvidenceDir.
+	evidenceSeq     atomic.Int64
+	evidenceImages  atomic.Int64
+	evidenceTmpOnce sync.Once
+	evidenceTmp     string
+	progress        progressCount
+
+	// report and seen are the whole run's report and merged ledger, set
+	// by ReportAfterSuite (on process 1 under ginkgo -p).
+	report *types.Report
+	seen   *ledgerEntry
 }
 
 type capability struct {
@@ -36,48 +67,91 @@ type capability struct {
 	fail string // the probe broke the contract: why
 }
 
-var suite *suiteState
+// Register makes cfg's conformance suite Ginkgo's spec tree and returns
+// it. It first empties Ginkgo's global tree (ginkgo's extensions/globals),
+// so every call starts a fresh suite: call it, register its Fail as
+// Gomega's fail handler, then RunSpecs. Run does all three.
+func Register(cfg Config) *Suite {
+	globals.Reset()
+	cfg = withDefaults(cfg)
+	s := &Suite{cfg: cfg, caps: map[string]capability{}}
+	s.tree, s.treeErr = LoadSpec(context.Background(), cfg.SpecPath, "http://sdapi-conform.invalid")
+	if p, err := cfg.profile(); err == nil {
+		s.profile = p // BeforeSuite fails the run on an unknown profile
+	} else {
+		s.profile = Profiles["a1111"]
+	}
+	// Under ginkgo -p every process judges the target process 1 was
+	// given (one server, one identity in the report); each builds its own
+	// state from it.
+	SynchronizedBeforeSuite(func(SpecContext) []byte { return []byte(s.cfg.Target) },
+		func(ctx SpecContext, target []byte) {
+			s.cfg.Target = string(target)
+			s.beforeSuite(ctx)
+		}, NodeTimeout(2*time.Minute))
+	s.registerReports()
+	// In file order, as the spec files registered themselves before.
+	s.authSpecs()
+	s.corsSpecs()
+	s.coverageSpecs()
+	s.effectsSpecs()
+	s.errorSpecs()
+	s.extrasSpecs()
+	s.img2imgSpecs()
+	s.img2imgInputSpecs()
+	s.infotextSpecs()
+	s.listingSpecs()
+	s.optionSpecs()
+	s.progressSpecs()
+	s.requestSpecs()
+	s.seedSpecs()
+	s.sizeSpecs()
+	s.txt2imgSpecs()
+	s.upstreamSpecs()
+	return s
+}
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	Expect(Cfg.Target).NotTo(BeEmpty(), "set the target: --target URL (sdapi-conform), SDAPI_TARGET or -target (go test)")
-	p, err := LookupProfile(Cfg.Profile)
+// beforeSuite builds the run's state in each process.
+func (suite *Suite) beforeSuite(ctx SpecContext) {
+	defer suite.flush()
+	cfg := suite.cfg
+	Expect(cfg.Target).NotTo(BeEmpty(), "set the target: --target URL (sdapi-conform), SDAPI_TARGET or -target (go test)")
+	p, err := cfg.profile()
 	Expect(err).NotTo(HaveOccurred())
-	spec, err := LoadSpec(ctx, Cfg.SpecPath, Cfg.Target)
+	spec, err := LoadSpec(ctx, cfg.SpecPath, cfg.Target)
 	Expect(err).NotTo(HaveOccurred())
 	// What is judged travels in the JSON report too, so a milestone record
 	// made from report.json alone names its target (milestones reads
 	// these entry names).
-	for _, e := range [][2]string{{"target", Cfg.Target}, {"identity", Cfg.Identity}, {"profile", p.Name}, {"spec-source", spec.Source}, {"spec-sha256", spec.SHA256}} {
+	for _, e := range [][2]string{{"target", cfg.Target}, {"identity", cfg.Identity}, {"profile", p.Name}, {"spec-source", spec.Source}, {"spec-sha256", spec.SHA256}} {
 		if e[1] != "" {
 			AddReportEntry(e[0], e[1], ReportEntryVisibilityNever)
 		}
 	}
-	s := &suiteState{cfg: Cfg, profile: p, spec: spec, started: time.Now(), caps: map[string]capability{}}
-	s.client = NewClient(Cfg, spec)
-	s.prober = s.client
-	if Cfg.ProbeTarget != "" {
-		pc := Cfg
-		pc.Target, pc.Observe = Cfg.ProbeTarget, nil
-		s.prober = NewClient(pc, spec)
-		s.prober.unrecorded = true
+	suite.profile, suite.spec = p, spec
+	suite.client = NewClient(cfg, spec)
+	suite.client.suite = suite
+	suite.prober = suite.client
+	if cfg.ProbeTarget != "" {
+		pc := cfg
+		pc.Target, pc.Observe = cfg.ProbeTarget, nil
+		suite.prober = NewClient(pc, spec)
+		suite.prober.suite, suite.prober.unrecorded = suite, true
 	}
-	suite = s
-	theLedger = newLedger()
-	resetClaims()
 
-	ex := s.client.Do(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/cmd-flags"})
-	Expect(ex.Err).NotTo(HaveOccurred(), "the target %s does not answer: %v", Cfg.Target, ex.Err)
+	ex := suite.client.Do(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/cmd-flags"})
+	Expect(ex.Err).NotTo(HaveOccurred(), "the target %s does not answer: %v", cfg.Target, ex.Err)
 	if ex.Status == http.StatusOK {
-		_ = json.Unmarshal(ex.Body, &s.flags) // identity only; FLAGS-001 judges the body
+		_ = json.Unmarshal(ex.Body, &suite.flags) // identity only; FLAGS-001 judges the body
 	}
-	s.sampler = pickSampler(ctx)
-}, NodeTimeout(2*time.Minute))
+	suite.sampler = suite.pickSampler(ctx)
+}
 
 // pickSampler prefers Euler, matched without regard to case against the
 // listed names and aliases and sent as the server spells it (sd.cpp lists
 // "euler"); otherwise the first listed sampler that is not a "default"
 // placeholder.
-func pickSampler(ctx context.Context) string {
+func (suite *Suite) pickSampler(ctx context.Context) string {
 	ex := suite.client.Do(ctx, Request{Method: http.MethodGet, Path: APIPrefix + "/samplers"})
 	var list []listedSampler
 	if ex.Status != http.StatusOK || json.Unmarshal(ex.Body, &list) != nil || len(list) == 0 {
@@ -103,7 +177,7 @@ func chooseSampler(list []listedSampler) string {
 
 // call sends r and fails the spec on a transport error or a response
 // that breaks the spec.
-func call(ctx context.Context, r Request) *Exchange {
+func (suite *Suite) call(ctx context.Context, r Request) *Exchange {
 	ex := suite.client.Do(ctx, r)
 	ExpectWithOffset(1, ex.Err).NotTo(HaveOccurred(), "%s %s", r.Method, r.Path)
 	skipIfSubstituted(ex)
@@ -120,19 +194,19 @@ func skipIfSubstituted(ex *Exchange) {
 }
 
 // get is call for a GET of an API path (without /sdapi/v1).
-func get(ctx context.Context, path string) *Exchange {
-	return call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + path})
+func (suite *Suite) get(ctx context.Context, path string) *Exchange {
+	return suite.call(ctx, Request{Method: http.MethodGet, Path: APIPrefix + path})
 }
 
 // post is call for a POST of body marshalled as JSON (nil sends no body).
-func post(ctx context.Context, path string, body any) *Exchange {
+func (suite *Suite) post(ctx context.Context, path string, body any) *Exchange {
 	r := Request{Method: http.MethodPost, Path: APIPrefix + path}
 	if body != nil {
 		b, err := json.Marshal(body)
 		ExpectWithOffset(1, err).NotTo(HaveOccurred())
 		r.Body = b
 	}
-	return call(ctx, r)
+	return suite.call(ctx, r)
 }
 
 // expectStatus fails unless ex answered code.
@@ -149,10 +223,10 @@ func decode[T any](ex *Exchange) T {
 
 // requireCapability skips the running spec when the target cannot do
 // need, probing it once per run with a small valid request.
-func requireCapability(ctx context.Context, need string) {
+func (suite *Suite) requireCapability(ctx context.Context, need string) {
 	c, ok := suite.caps[need]
 	if !ok {
-		c = probe(ctx, need)
+		c = suite.probe(ctx, need)
 		suite.caps[need] = c
 	}
 	if c.skip != "" {
@@ -163,7 +237,7 @@ func requireCapability(ctx context.Context, need string) {
 	}
 }
 
-func probe(ctx context.Context, need string) capability {
+func (suite *Suite) probe(ctx context.Context, need string) capability {
 	var path string
 	var body any
 	switch need {
@@ -173,9 +247,9 @@ func probe(ctx context.Context, need string) capability {
 		}
 		return capability{}
 	case "txt2img":
-		path, body = "/txt2img", smallTxt2Img(nil)
+		path, body = "/txt2img", suite.smallTxt2Img(nil)
 	case "img2img":
-		path, body = "/img2img", smallImg2Img(nil)
+		path, body = "/img2img", suite.smallImg2Img(nil)
 	case "extras":
 		path, body = "/extra-single-image", map[string]any{"image": pngBase64(testImage(32, 32, 1)), "upscaling_resize": 1, "upscaler_1": "None"}
 	default:

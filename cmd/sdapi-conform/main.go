@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/sdapi/sdapi/conformance"
@@ -30,7 +31,7 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg := conformance.Cfg
+	cfg := conformance.DefaultConfig()
 	fs := flag.NewFlagSet("sdapi-conform", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Target, "target", os.Getenv("SDAPI_TARGET"), "base URL of the server under test (or $SDAPI_TARGET)")
@@ -67,9 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "sdapi-conform:", err)
 			return 2
 		}
-		cfg.Profile = p.Name
-	}
-	if _, err := conformance.LookupProfile(cfg.Profile); err != nil {
+		cfg.Profile, cfg.OwnProfile = p.Name, &p
+	} else if _, err := conformance.LookupProfile(cfg.Profile); err != nil {
 		fmt.Fprintln(stderr, "sdapi-conform:", err)
 		return 2
 	}
@@ -82,18 +82,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// Progress: with -v or --list Ginkgo prints every check itself;
 	// otherwise Ginkgo is silenced and sdapi-conform shows one live line on
-	// a terminal, one plain line per check elsewhere (CI logs).
+	// a terminal, one plain line per check elsewhere (CI logs). Ginkgo's
+	// console reporter writes to formatter.ColorableStdOut and RunSpecs
+	// takes no writer, so this program, which owns its standard output,
+	// points that writer away; the conformance library never touches it.
 	tty := isTerminal(stdout)
 	var prog *progressPrinter
 	if !*verbose && !*list {
 		prog = newProgressPrinter(stdout, tty)
 		cfg.Progress = prog.event
+		formatter.ColorableStdOut = io.Discard
 	}
 
 	fmt.Fprintf(stdout, "sdapi-conform: judging %s (profile %s)\n", cfg.Target, cfg.Profile)
 	res := conformance.Run(cfg, conformance.RunOptions{
 		LabelFilter: *labelFilter, Timeout: *timeout, DryRun: *list,
-		Verbose: *verbose || *list, Quiet: prog != nil, NoColor: !tty,
+		Verbose: *verbose || *list, NoColor: !tty,
 	})
 	if prog != nil {
 		prog.finish()
@@ -104,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printFailures(stdout, *r)
 	}
 	if !*list {
-		printClaims(stdout, cfg.Profile, conformance.Claims(), conformance.RouteObservations())
+		printClaims(stdout, cfg.Profile, res.Claims, res.Routes)
 	}
 	if cfg.MarkdownReport != "" && !*list {
 		fmt.Fprintf(stdout, "report: %s\n", cfg.MarkdownReport)

@@ -148,18 +148,14 @@ func generate(ctx context.Context, o options, stdout io.Writer) error {
 }
 
 // judge runs the conformance harness against the server, as sdapi-conform
-// does, printing one line per check.
+// does; Ginkgo prints its usual console output (to the process's standard
+// output) and judge the closing line.
 func judge(o options, stdout io.Writer) bool {
-	cfg := conformance.Cfg
+	cfg := conformance.DefaultConfig()
 	cfg.Target, cfg.User, cfg.Password = o.server, o.user, o.password
 	cfg.Identity = "examples/txt2img --server " + o.server
-	cfg.Progress = func(e conformance.ProgressEvent) {
-		if !e.Started {
-			fmt.Fprintf(stdout, "[%d/%d] %s %s\n", e.Done, e.Total, e.State, e.Text)
-		}
-	}
 	fmt.Fprintf(stdout, "conformance (%s) against %s\n", o.labelFilter, o.server)
-	res := conformance.Run(cfg, conformance.RunOptions{LabelFilter: o.labelFilter, Quiet: true, NoColor: true})
+	res := conformance.Run(cfg, conformance.RunOptions{LabelFilter: o.labelFilter, NoColor: true})
 	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", res.Passed, res.Failed, res.Skipped)
 	return res.OK
 }
