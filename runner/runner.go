@@ -65,6 +65,8 @@ type Request struct {
 	CommaBacktrack int
 	// Tiling makes the image tile seamlessly (circular padding).
 	Tiling bool
+	// SDXL holds the options only SDXL models read.
+	SDXL SDXLOptions
 
 	// Init turns the run into img2img; nil is txt2img.
 	Init *Init
@@ -80,6 +82,22 @@ type Request struct {
 	// PreviewEvery asks for a cheap latent preview in Progress every N
 	// steps; 0 never.
 	PreviewEvery int
+}
+
+// SDXLOptions are A1111's SDXL options (modules/shared_options.py), read
+// by SDXL pipelines only.
+type SDXLOptions struct {
+	// CropTop and CropLeft are sdxl_crop_top and sdxl_crop_left, the crop
+	// coordinates of the UNet's time_ids (A1111 default 0).
+	CropTop, CropLeft float64
+	// ClipLSkip is sdxl_clip_l_skip: the first encoder (CLIP-L) takes
+	// hidden_states[-ClipSkip] instead of its penultimate layer.
+	ClipLSkip bool
+	// RefinerLowAesthetic and RefinerHighAesthetic are
+	// sdxl_refiner_low_aesthetic_score (negative prompts, default 2.5)
+	// and sdxl_refiner_high_aesthetic_score (prompts, default 6), the
+	// aesthetic score of a refiner's time_ids.
+	RefinerLowAesthetic, RefinerHighAesthetic float64
 }
 
 // SamplingOptions are the per-sampler knobs A1111 exposes; nil means the
@@ -184,7 +202,7 @@ type ModelInfo struct {
 	Hash   string // short hash (first 10 hex of sha256) as A1111 writes in infotext; set by processing from the catalog
 	SHA256 string
 	VAE    string // "" when the model's own VAE is used
-	// Kind is "SD1" or "SD2"; v-prediction models are SD2.
+	// Kind is "SD1", "SD2" (v-prediction models too) or "SDXL".
 	Kind string
 }
 

@@ -17,8 +17,12 @@ import (
 	"github.com/sdapi/sdapi/runner/sampling"
 )
 
-// latentScale is SD1/SD2's VAE scaling factor.
-const latentScale = 0.18215
+// latentScale is SD1/SD2's VAE scaling factor, latentScaleXL SDXL's; a
+// VAE config's scaling_factor overrides them (Runner.latentScale).
+const (
+	latentScale   = 0.18215
+	latentScaleXL = 0.13025
+)
 
 // job is one Generate call.
 type job struct {
@@ -381,7 +385,7 @@ func (g *job) decode(x sampling.Latent) ([]*image.NRGBA, error) {
 	for i := range g.b {
 		lat := make([]float32, n)
 		for j, v := range x.Data[i*n : (i+1)*n] {
-			lat[j] = v / latentScale
+			lat[j] = v / r.latentScale
 		}
 		var vs values
 		err := vs.add(floatValue(r.vaeDec.in[0].Elem, onnxruntime.NewShape(1, 4, int64(g.lh), int64(g.lw)), lat))

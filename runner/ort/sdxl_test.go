@@ -1,0 +1,256 @@
+package ort
+
+import (
+	"context"
+	"encoding/json"
+	"image"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/sdapi/sdapi/runner"
+	"github.com/sdapi/sdapi/runner/clip"
+	"github.com/sdapi/sdapi/runner/onnxgen"
+	"github.com/sdapi/sdapi/runner/sampling"
+)
+
+var xlConfig = onnxgen.Config{Family: onnxgen.FamilySDXL}
+
+// Ensure an SDXL export opens as SDXL, with the concatenated conditioning
+// width, and every exporter variant of its inputs (int64 ids, float and
+// scalar timesteps, float16 tensors, external data) generates.
+func TestSDXLOpenVariants(t *testing.T) {
+	for _, cfg := range []onnxgen.Config{
+		xlConfig,
+		{Family: onnxgen.FamilySDXL, InputIDs: onnxgen.Int64, Timestep: onnxgen.FloatScalar, ExternalData: true, VAEEncoderOutput: onnxgen.LatentSample},
+		{Family: onnxgen.FamilySDXL, FP16: true, Timestep: onnxgen.FloatBatch, LayerNorm: onnxgen.LayerNormDecomposed},
+	} {
+		r := openShared(t, cfg)
+		if k := r.Model().Kind; k != "SDXL" {
+			t.Errorf("%+v: kind %q, want SDXL", cfg, k)
+		}
+		if r.textDim != 80 || r.xl.pooledDim != 48 || r.latentScale != 0.13025 {
+			t.Errorf("%+v: textDim %d pooled %d scale %v, want 80, 48, 0.13025", cfg, r.textDim, r.xl.pooledDim, r.latentScale)
+		}
+		req := baseRequest("Euler a", 1)
+		req.Steps = 2
+		if _, err := r.Generate(t.Context(), req); err != nil {
+			t.Errorf("%+v: %v", cfg, err)
+		}
+	}
+}
+
+// encodeDirect runs one encoder part on ids outside the runner and returns
+// the named output.
+func encodeDirect(t *testing.T, dir, part, output string, ids []int32, n int, width int) []float32 {
+	t.Helper()
+	in, err := onnxruntime.NewTensor(onnxruntime.NewShape(int64(n), clip.SeqLen), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy()
+	s, err := onnxruntime.NewDynamicAdvancedSession(filepath.Join(dir, part, "model.onnx"), []string{"input_ids"}, []string{output}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Destroy()
+	shape := onnxruntime.NewShape(int64(n), clip.SeqLen, int64(width))
+	if output == "text_embeds" {
+		shape = onnxruntime.NewShape(int64(n), int64(width))
+	}
+	out, err := onnxruntime.NewEmptyTensor[float32](shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Destroy()
+	if err := s.Run([]onnxruntime.Value{in}, []onnxruntime.Value{out}); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(out.GetData())
+}
+
+// Ensure the SDXL conditioning is A1111's: per token row the first
+// encoder's penultimate hidden state then the second's (not the last
+// layer's, no final layer norm), the second encoder's pooled text_embeds,
+// the second tokenizer padding with 0, and all-zero uncond for an empty
+// negative prompt only.
+func TestSDXLConditioning(t *testing.T) {
+	dir := emit(t, xlConfig)
+	r := openShared(t, xlConfig)
+	tok1, err := clip.Load(filepath.Join(dir, "tokenizer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok2, err := clip.Load(filepath.Join(dir, "tokenizer_2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(tok *clip.Tokenizer) []int32 {
+		c, err := tok.EncodeWith("a cat", clip.Options{Emphasis: clip.EmphasisNone})
+		if err != nil || len(c) != 1 {
+			t.Fatalf("%v, %d chunks", err, len(c))
+		}
+		out := make([]int32, clip.SeqLen)
+		for i, v := range c[0].IDs {
+			out[i] = int32(v)
+		}
+		return out
+	}
+	i1, i2 := ids(tok1), ids(tok2)
+	if i1[clip.SeqLen-1] != int32(tok1.EOS()) || i2[clip.SeqLen-1] != 0 {
+		t.Fatalf("padding: tokenizer %d, tokenizer_2 %d; want EOS and 0", i1[clip.SeqLen-1], i2[clip.SeqLen-1])
+	}
+	h1 := encodeDirect(t, dir, "text_encoder", "hidden_states.1", i1, 1, 32)
+	last1 := encodeDirect(t, dir, "text_encoder", "last_hidden_state", i1, 1, 32)
+	h2 := encodeDirect(t, dir, "text_encoder_2", "hidden_states.1", i2, 1, 48)
+	pooled := encodeDirect(t, dir, "text_encoder_2", "text_embeds", i2, 1, 48)
+
+	for _, tc := range []struct {
+		neg      string
+		zeroNeg  bool
+		emphasis string
+	}{{"", true, "None"}, {"blurry", false, "None"}} {
+		req := baseRequest("Euler", 1)
+		req.Prompts, req.NegativePrompts, req.Emphasis = []string{"a cat"}, []string{tc.neg}, tc.emphasis
+		g := &job{r: r, req: req, timing: &runner.Timing{}, b: 1, lh: 8, lw: 8}
+		ro, release, err := terminableRunOptions(context.Background(), r.log, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.ro = ro
+		r.mu.Lock()
+		c, u, err := g.conditioning()
+		r.mu.Unlock()
+		release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.seq != clip.SeqLen || c.dim != 80 || c.pdim != 48 {
+			t.Fatalf("cond seq %d dim %d pdim %d", c.seq, c.dim, c.pdim)
+		}
+		var d1, d2, dLast float64
+		for row := range clip.SeqLen {
+			got := c.data[row*80 : (row+1)*80]
+			for k := range 32 {
+				d1 = max(d1, absDiff(got[k], h1[row*32+k]))
+				dLast = max(dLast, absDiff(got[k], last1[row*32+k]))
+			}
+			for k := range 48 {
+				d2 = max(d2, absDiff(got[32+k], h2[row*48+k]))
+			}
+		}
+		if d1 > 1e-5 || d2 > 1e-5 || dLast < 1e-3 {
+			t.Errorf("cond vs penultimate: enc1 %g enc2 %g (want ≈0); vs enc1 last_hidden_state %g (want >0)", d1, d2, dLast)
+		}
+		var dp float64
+		for k := range 48 {
+			dp = max(dp, absDiff(c.pooled[k], pooled[k]))
+		}
+		if dp > 1e-5 {
+			t.Errorf("pooled differs from text_embeds by %g", dp)
+		}
+		zero := !slices.ContainsFunc(u.data, func(v float32) bool { return v != 0 }) &&
+			!slices.ContainsFunc(u.pooled, func(v float32) bool { return v != 0 })
+		if zero != tc.zeroNeg {
+			t.Errorf("negative %q: uncond all zero = %v, want %v", tc.neg, zero, tc.zeroNeg)
+		}
+	}
+}
+
+func absDiff(a, b float32) float64 {
+	d := float64(a) - float64(b)
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// Ensure time_ids reach the UNet: the crop options change the image, and
+// the same request twice gives the same pixels.
+func TestSDXLTimeIDs(t *testing.T) {
+	r := openShared(t, xlConfig)
+	gen := func(top float64) image.Image {
+		req := baseRequest("Euler", 5)
+		req.Steps = 2
+		req.SDXL.CropTop = top
+		res, err := r.Generate(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Images[0]
+	}
+	a, b, c := gen(0), gen(0), gen(256)
+	if d, _ := maxDiff(t, a, b); d != 0 {
+		t.Errorf("same request: max diff %d", d)
+	}
+	if _, mean := maxDiff(t, a, c); mean < 0.5 {
+		t.Errorf("sdxl_crop_top 256: mean diff %.3f, want a different image", mean)
+	}
+}
+
+// Ensure every sampler generates on SDXL, txt2img and img2img, and repeats
+// itself with the same seed.
+func TestSDXLEverySampler(t *testing.T) {
+	r := openShared(t, xlConfig)
+	for _, smp := range sampling.Samplers() {
+		t.Run(smp.Name, func(t *testing.T) {
+			req := baseRequest(smp.Name, 1)
+			req.Steps = 2
+			a, err := r.Generate(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := r.Generate(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := maxDiff(t, a.Images[0], b.Images[0]); d != 0 {
+				t.Errorf("same seed: max diff %d", d)
+			}
+			ireq := img2imgRequest(t, smp.Name, 1)
+			ireq.Steps = 2
+			res, err := r.Generate(t.Context(), ireq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Images) != 1 || res.Timing.VAEEncode == 0 {
+				t.Errorf("img2img: %d images, encode time %d", len(res.Images), res.Timing.VAEEncode)
+			}
+		})
+	}
+}
+
+// Ensure the VAE's config.json scaling_factor is the one used, over the
+// family default.
+func TestSDXLVAEScalingFromConfig(t *testing.T) {
+	src := emit(t, xlConfig)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "vae_decoder", "config.json")
+	b, err := json.Marshal(map[string]any{"scaling_factor": 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(t.Context(), dir, Config{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.latentScale != 0.5 {
+		t.Errorf("latentScale %v, want 0.5 from vae_decoder/config.json", r.latentScale)
+	}
+	if err := os.WriteFile(cfgPath, []byte(`{"scaling_factor": -1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.Context(), dir, Config{Threads: 2}); err == nil {
+		t.Error("negative scaling_factor: no error")
+	}
+}
