@@ -93,6 +93,9 @@ type jobOptions struct {
 	// img2imgFixSteps is img2img_fix_steps: img2img samples exactly steps
 	// steps instead of steps×denoising_strength.
 	img2imgFixSteps bool
+	// sdxl are the SDXL options (sdxl_crop_*, sdxl_clip_l_skip,
+	// sdxl_refiner_*_aesthetic_score); SD1/SD2 runners ignore them.
+	sdxl runner.SDXLOptions
 }
 
 // readJobOptions reads the options with A1111's defaults for keys the store
@@ -100,9 +103,16 @@ type jobOptions struct {
 func (pr *Processor) readJobOptions() jobOptions {
 	o := optReader{pr}
 	jo := jobOptions{
-		checkpoint:             o.str("sd_model_checkpoint", ""),
-		vae:                    o.str("sd_vae", "Automatic"),
-		clipSkip:               int(o.num("CLIP_stop_at_last_layers", 1)),
+		checkpoint: o.str("sd_model_checkpoint", ""),
+		vae:        o.str("sd_vae", "Automatic"),
+		clipSkip:   int(o.num("CLIP_stop_at_last_layers", 1)),
+		sdxl: runner.SDXLOptions{
+			CropTop:              o.num("sdxl_crop_top", 0),
+			CropLeft:             o.num("sdxl_crop_left", 0),
+			ClipLSkip:            o.boolean("sdxl_clip_l_skip", false),
+			RefinerLowAesthetic:  o.num("sdxl_refiner_low_aesthetic_score", 2.5),
+			RefinerHighAesthetic: o.num("sdxl_refiner_high_aesthetic_score", 6),
+		},
 		ensd:                   int64(o.num("eta_noise_seed_delta", 0)),
 		randnSource:            o.str("randn_source", "GPU"),
 		emphasis:               o.str("emphasis", "Original"),

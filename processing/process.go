@@ -354,6 +354,7 @@ func (j *job) baseRequest() runner.Request {
 		Height:          j.height,
 		Sampling:        so,
 		ClipSkip:        jo.clipSkip,
+		SDXL:            jo.sdxl,
 		Emphasis:        jo.emphasis,
 		CommaBacktrack:  jo.commaBacktrack,
 		Tiling:          j.tiling,

@@ -226,7 +226,9 @@ func (c Config) presetXL() (arch, error) {
 			crossDim: 32 + 48,
 			unetCh:   []int{32, 64}, unetAttn: []bool{false, true}, unetDepth: []int{0, 2}, midDepth: 2,
 			unetLayers: 1, unetHeads: 4, unetGroups: 8, latentCh: 4, linearProj: true, addTimeDim: 8,
-			vaeCh: []int{32, 32, 64, 64}, vaeLayers: 1, vaeGroups: 8,
+			// Half SD1 tiny's VAE widths: the decoder's full-resolution
+			// convolutions dominate a 1024² image.
+			vaeCh: []int{16, 16, 32, 32}, vaeLayers: 1, vaeGroups: 8,
 		}, nil
 	case SDXL:
 		return arch{
