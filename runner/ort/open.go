@@ -38,6 +38,10 @@ type Config struct {
 	// sample's result is the same either way. 0 runs each batch in one
 	// call (two when the prompt and negative prompt lengths differ).
 	MemoryBudget int64
+	// WeightsReserve is the part of the memory the caller set aside for
+	// model weights when it sized MemoryBudget; a model whose files are
+	// larger has the difference taken from its budget. 0 takes nothing.
+	WeightsReserve int64
 }
 
 // Runner runs one loaded pipeline. Generate calls are serialised.
@@ -61,6 +65,8 @@ type Runner struct {
 	// xl is set for an SDXL pipeline (sdxl.go); textDim is then the
 	// concatenated width of both encoders.
 	xl *xlModel
+	// budget is the UNet activation budget (unetBudget).
+	budget int64
 	// latentScale is the VAE's scaling_factor: its config.json's, else
 	// the family's (0.18215 SD1/SD2, 0.13025 SDXL).
 	latentScale float32
@@ -110,6 +116,7 @@ func Open(ctx context.Context, dir string, cfg Config) (*Runner, error) {
 	if err := r.read(); err != nil {
 		return nil, err
 	}
+	r.budget = unetBudget(cfg, r.weightBytes())
 	opts, provider, err := sessionOptions(cfg, log)
 	if err != nil {
 		return nil, err
