@@ -15,6 +15,11 @@ const DescriptionXL = "sdapi onnxgen: a random-weight test model. Architecturall
 	"SDXL base pipeline (CLIP-L and CLIP-G text encoders, UNet with text_embeds and time_ids, VAE) " +
 	"in the diffusers/Optimum ONNX layout with deterministic random weights; its images are noise, not art."
 
+// DescriptionXLRefiner is Description for an SDXL refiner.
+const DescriptionXLRefiner = "sdapi onnxgen: a random-weight test model. Architecturally faithful " +
+	"SDXL refiner (CLIP-G text encoder, UNet with text_embeds and aesthetic-score time_ids, VAE) " +
+	"in the diffusers/Optimum ONNX layout with deterministic random weights; its images are noise, not art."
+
 // Size selects the architecture preset.
 type Size int
 
@@ -98,6 +103,10 @@ const (
 	// text_embeds and hidden states), a UNet taking text_embeds and
 	// time_ids, and tokenizer_2.
 	FamilySDXL
+	// FamilySDXLRefiner is the SDXL refiner as optimum exports it: only
+	// text_encoder_2 (and tokenizer_2), conditioning 1280 wide, and a UNet
+	// whose time_ids [B,5] end with the aesthetic score.
+	FamilySDXLRefiner
 )
 
 // Config selects the preset and exporter variant to emit. The zero value
@@ -150,6 +159,10 @@ type arch struct {
 	// addTimeDim is the sinusoid width of each time_ids entry (SDXL's
 	// addition_time_embed_dim); 0 means no text_embeds/time_ids inputs.
 	addTimeDim int
+	// timeIDs is the width of time_ids: 6 (base) or 5 (refiner).
+	timeIDs int
+	// noText1 leaves out the first text encoder (the refiner).
+	noText1 bool
 
 	unetCh     []int
 	unetAttn   []bool
@@ -179,10 +192,13 @@ func (c Config) arch() (arch, error) {
 }
 
 // xl reports whether the config emits an SDXL pipeline.
-func (c Config) xl() bool { return c.Family == FamilySDXL || c.Size == SDXL }
+func (c Config) xl() bool { return c.Family != FamilySD1 || c.Size == SDXL }
+
+// refiner reports whether the config emits an SDXL refiner.
+func (c Config) refiner() bool { return c.Family == FamilySDXLRefiner }
 
 func (c Config) preset() (arch, error) {
-	if c.Family != FamilySD1 && c.Family != FamilySDXL {
+	if c.Family < FamilySD1 || c.Family > FamilySDXLRefiner {
 		return arch{}, fmt.Errorf("onnxgen: unknown family %d", int(c.Family))
 	}
 	if c.xl() {
@@ -217,14 +233,31 @@ func (c Config) preset() (arch, error) {
 // (6 × 256 sinusoids + 1280 pooled = 2816 inputs). Tiny keeps every
 // input, output and kind of layer with reduced widths and depths.
 func (c Config) presetXL() (arch, error) {
+	if c.refiner() {
+		// SDXL refiner 1.0: only CLIP-G (1280), UNet (384, 768, 1536, 1536)
+		// with attention in the middle two levels, 4 blocks each, and
+		// 1280 + 5·256 = 2560 addition-embedding inputs.
+		switch c.Size {
+		case Tiny:
+			return arch{
+				vocab: 49408, maxPos: 77,
+				text2Dim: 48, text2Layers: 2, text2Heads: 4, text2FF: 192, text2Proj: 48,
+				crossDim: 48, noText1: true, timeIDs: 5,
+				unetCh: []int{32, 64}, unetAttn: []bool{false, true}, unetDepth: []int{0, 1}, midDepth: 1,
+				unetLayers: 1, unetHeads: 4, unetGroups: 8, latentCh: 4, linearProj: true, addTimeDim: 8,
+				vaeCh: []int{16, 16, 32, 32}, vaeLayers: 1, vaeGroups: 8,
+			}, nil
+		}
+		return arch{}, fmt.Errorf("onnxgen: no SDXL refiner preset for size %v", c.Size)
+	}
 	switch c.Size {
 	case Tiny:
 		return arch{
 			vocab: 49408, maxPos: 77,
 			textDim: 32, textLayers: 2, textHeads: 4, textFF: 128,
 			text2Dim: 48, text2Layers: 2, text2Heads: 4, text2FF: 192, text2Proj: 48,
-			crossDim: 32 + 48,
-			unetCh:   []int{32, 64}, unetAttn: []bool{false, true}, unetDepth: []int{0, 2}, midDepth: 2,
+			crossDim: 32 + 48, timeIDs: 6,
+			unetCh: []int{32, 64}, unetAttn: []bool{false, true}, unetDepth: []int{0, 2}, midDepth: 2,
 			unetLayers: 1, unetHeads: 4, unetGroups: 8, latentCh: 4, linearProj: true, addTimeDim: 8,
 			// Half SD1 tiny's VAE widths: the decoder's full-resolution
 			// convolutions dominate a 1024² image.
@@ -235,8 +268,8 @@ func (c Config) presetXL() (arch, error) {
 			vocab: 49408, maxPos: 77,
 			textDim: 768, textLayers: 12, textHeads: 12, textFF: 3072,
 			text2Dim: 1280, text2Layers: 32, text2Heads: 20, text2FF: 5120, text2Proj: 1280,
-			crossDim: 2048,
-			unetCh:   []int{320, 640, 1280}, unetAttn: []bool{false, true, true}, unetDepth: []int{0, 2, 10}, midDepth: 10,
+			crossDim: 2048, timeIDs: 6,
+			unetCh: []int{320, 640, 1280}, unetAttn: []bool{false, true, true}, unetDepth: []int{0, 2, 10}, midDepth: 10,
 			unetLayers: 2, unetHeadDim: 64, unetGroups: 32, latentCh: 4, linearProj: true, addTimeDim: 256,
 			vaeCh: []int{128, 256, 512, 512}, vaeLayers: 2, vaeGroups: 32,
 		}, nil

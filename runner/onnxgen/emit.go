@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
@@ -35,7 +36,7 @@ func Emit(dir string, cfg Config) error {
 		{"vae_encoder", vaeEncoder, onnxpb.WriteOptions{Producer: "sdapi-onnxgen"}},
 	}
 	for _, p := range parts {
-		if p.name == "text_encoder_2" && !cfg.xl() {
+		if p.name == "text_encoder_2" && !cfg.xl() || p.name == "text_encoder" && a.noText1 {
 			continue
 		}
 		sub := filepath.Join(dir, p.name)
@@ -62,9 +63,15 @@ func Emit(dir string, cfg Config) error {
 	if cfg.xl() {
 		files = nil
 		for _, f := range xlFiles(a) {
+			if a.noText1 && strings.HasPrefix(f.path, "tokenizer/") {
+				continue
+			}
 			files = append(files, file(f))
 		}
 		for _, tf := range []string{"tokenizer", "tokenizer_2"} {
+			if a.noText1 && tf == "tokenizer" {
+				continue
+			}
 			if err := writeFile(filepath.Join(dir, tf, "merges.txt"), []byte(tokenizerMerges())); err != nil {
 				return err
 			}
@@ -78,6 +85,9 @@ func Emit(dir string, cfg Config) error {
 		if err := writeFile(filepath.Join(dir, f.path), append(b, '\n')); err != nil {
 			return err
 		}
+	}
+	if a.noText1 {
+		return nil
 	}
 	return writeFile(filepath.Join(dir, "tokenizer/merges.txt"), []byte(tokenizerMerges()))
 }
@@ -133,6 +143,14 @@ func xlFiles(a arch) []struct {
 		"norm_num_groups":    a.vaeGroups,
 		"out_channels":       3,
 		"scaling_factor":     0.13025,
+	}
+	if a.noText1 { // the refiner: StableDiffusionXLImg2ImgPipeline without CLIP-L
+		index["_class_name"] = "StableDiffusionXLImg2ImgPipeline"
+		index["text_encoder"] = []any{nil, nil}
+		index["tokenizer"] = []any{nil, nil}
+		index["requires_aesthetics_score"] = true
+		index["force_zeros_for_empty_prompt"] = false
+		index["_sdapi_description"] = DescriptionXLRefiner
 	}
 	pad := specialTokensMap()
 	pad["pad_token"] = "!"

@@ -117,16 +117,16 @@ func (b *builder) sinusoid(t, name string, half int) string {
 
 // addEmbedding is SDXL's "text_time" addition embedding: the inputs
 // text_embeds [B, proj] and time_ids [B, 6] (original size, crop top-left,
-// target size), each time id projected to addTimeDim sinusoids, all
+// target size; the refiner's [B, 5] end with the aesthetic score), each time id projected to addTimeDim sinusoids, all
 // concatenated (text_embeds first) and put through add_embedding's
 // Linear-SiLU-Linear. It returns [B, 4·c0], added to the time embedding.
 func (b *builder) addEmbedding(batch onnxpb.Dim, a arch) string {
 	te := b.floatInput("text_embeds", batch, onnxpb.D(int64(a.text2Proj)))
-	ids := b.floatInput("time_ids", batch, onnxpb.D(6))
+	ids := b.floatInput("time_ids", batch, onnxpb.D(int64(a.timeIDs)))
 	flat := b.op("Reshape", []string{ids, b.ints(-1)})
 	tp := b.sinusoid(flat, "add_time_proj", a.addTimeDim/2)
-	tp = b.op("Reshape", []string{tp, b.ints(-1, int64(6*a.addTimeDim))})
-	in := a.text2Proj + 6*a.addTimeDim
+	tp = b.op("Reshape", []string{tp, b.ints(-1, int64(a.timeIDs*a.addTimeDim))})
+	in := a.text2Proj + a.timeIDs*a.addTimeDim
 	c := 4 * a.unetCh[0]
 	h := b.op("Concat", []string{te, tp}, onnxpb.AttrInt("axis", 1))
 	h = b.linear(h, "add_embedding.linear_1", in, c, true)

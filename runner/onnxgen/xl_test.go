@@ -189,3 +189,38 @@ func TestSDXLPresetShapes(t *testing.T) {
 		t.Error("Size SD15 with FamilySDXL: no error")
 	}
 }
+
+// Ensure the tiny refiner has the layout of an optimum SDXL refiner
+// export: no text_encoder or tokenizer, text_encoder_2 with text_embeds
+// and hidden states, and a UNet whose time_ids are [batch, 5].
+func TestEmitSDXLRefiner(t *testing.T) {
+	dir := t.TempDir()
+	if err := Emit(dir, Config{Family: FamilySDXLRefiner}); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"text_encoder", "tokenizer"} {
+		if _, err := os.Stat(filepath.Join(dir, gone)); err == nil {
+			t.Errorf("%s/ exists in a refiner", gone)
+		}
+	}
+	in, _, err := onnxpb.ReadIO(filepath.Join(dir, "unet", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "sample tensor(float)[batch,4,height,width]; timestep tensor(int64)[batch]; encoder_hidden_states tensor(float)[batch,sequence,48]; " +
+		"text_embeds tensor(float)[batch,48]; time_ids tensor(float)[batch,5]"
+	if got := sig(in); got != want {
+		t.Errorf("unet inputs = %s, want %s", got, want)
+	}
+	var index map[string]any
+	readJSON(t, filepath.Join(dir, "model_index.json"), &index)
+	if index["_class_name"] != "StableDiffusionXLImg2ImgPipeline" || index["requires_aesthetics_score"] != true {
+		t.Errorf("model_index %v", index)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer_2", "merges.txt")); err != nil {
+		t.Error(err)
+	}
+	if _, err := (Config{Family: FamilySDXLRefiner, Size: SDXL}).arch(); err == nil {
+		t.Error("refiner at size sdxl: no error")
+	}
+}
