@@ -177,7 +177,7 @@ func (g *job) unetCFG(xin []float32, t float64) (oc, ou []float32, err error) {
 			ehs = append(ehs, text(s).image(s%b)...)
 			if xl != nil {
 				xl.textEmbeds = append(xl.textEmbeds, text(s).pooledRow(s%b)...)
-				xl.timeIDs = append(xl.timeIDs, g.timeIDs()...)
+				xl.timeIDs = append(xl.timeIDs, g.timeIDs(s >= b)...)
 			}
 		}
 		res, err := g.runUNet(sample, n, ehs, seq, t, xl)

@@ -194,8 +194,10 @@ func (r *Runner) read() error {
 	if err := r.readVAEConfig(filepath.Join(decDir, decName, "config.json")); err != nil {
 		return err
 	}
-	if r.tok, err = clip.Load(filepath.Join(r.dir, "tokenizer")); err != nil {
-		return fmt.Errorf("%w: tokenizer: %w", runner.ErrModel, err)
+	if r.xl == nil { // SDXL's tokenizers are read with their encoders
+		if r.tok, err = clip.Load(filepath.Join(r.dir, "tokenizer")); err != nil {
+			return fmt.Errorf("%w: tokenizer: %w", runner.ErrModel, err)
+		}
 	}
 	if err := r.readScheduler(); err != nil {
 		return err

@@ -24,6 +24,7 @@ package ort
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -39,10 +40,15 @@ import (
 
 // xlModel is the SDXL part of a Runner: the encoders and the widths.
 type xlModel struct {
+	// enc1 is CLIP-L; its part is nil in a refiner, which has only enc2.
 	enc1, enc2 textEncoder
 	pooledDim  int // text_embeds width
-	timeIDs    int // time_ids width: 6 (base)
+	timeIDs    int // time_ids width: 6 (base) or 5 (refiner)
 }
+
+// refiner reports whether the model is an SDXL refiner: no first text
+// encoder, the aesthetic score in time_ids.
+func (x *xlModel) refiner() bool { return x.enc1.part == nil }
 
 // textEncoder is one SDXL text encoder: its part (outputs: for enc1 every
 // hidden state, for enc2 text_embeds then the penultimate one), tokenizer
@@ -114,12 +120,15 @@ func (r *Runner) readEncoder(name, tokDir string, all bool) (textEncoder, error)
 }
 
 // readXL reads the two text encoders of an SDXL pipeline (the UNet has
-// text_embeds and time_ids).
+// text_embeds and time_ids), or the one of a refiner.
 func (r *Runner) readXL(index map[string]any) error {
 	x := &xlModel{}
 	var err error
-	if x.enc1, err = r.readEncoder("text_encoder", "tokenizer", true); err != nil {
-		return err
+	_, statErr := os.Stat(filepath.Join(r.dir, "text_encoder", "model.onnx"))
+	if statErr == nil {
+		if x.enc1, err = r.readEncoder("text_encoder", "tokenizer", true); err != nil {
+			return err
+		}
 	}
 	if x.enc2, err = r.readEncoder("text_encoder_2", "tokenizer_2", false); err != nil {
 		return err
@@ -133,9 +142,13 @@ func (r *Runner) readXL(index map[string]any) error {
 	}
 	x.pooledDim = int(te.Dims[1].Value)
 	r.xl = x
-	r.text, r.tok = x.enc1.part, x.enc1.tok
-	r.idsElem = x.enc1.idsElem
-	r.textDim = x.enc1.dim + x.enc2.dim
+	if x.refiner() {
+		r.tok, r.idsElem, r.textDim = x.enc2.tok, x.enc2.idsElem, x.enc2.dim
+	} else {
+		r.text, r.tok = x.enc1.part, x.enc1.tok
+		r.idsElem = x.enc1.idsElem
+		r.textDim = x.enc1.dim + x.enc2.dim
+	}
 	if c, _ := index["_class_name"].(string); c != "" && !strings.Contains(c, "XL") {
 		r.log.Warn("model_index.json names a non-SDXL pipeline but the UNet takes text_embeds and time_ids; running it as SDXL", "class", c)
 	}
@@ -164,18 +177,28 @@ func (r *Runner) detectXL() error {
 	if !ti.Dims[1].IsSymbolic() {
 		r.xl.timeIDs = int(ti.Dims[1].Value)
 	}
-	if r.xl.timeIDs != 6 {
-		return modelErr(rel, "time_ids width %d: only SDXL base (6) is supported", r.xl.timeIDs)
+	if want := map[bool]int{false: 6, true: 5}[r.xl.refiner()]; r.xl.timeIDs != want {
+		return modelErr(rel, "time_ids width %d, want %d for an SDXL %s (text_encoder/ %s)", r.xl.timeIDs, want,
+			map[bool]string{false: "base", true: "refiner"}[r.xl.refiner()], map[bool]string{false: "present", true: "absent"}[r.xl.refiner()])
 	}
 	return nil
 }
 
 // timeIDs are the UNet's time_ids for one sample: original size, crop
 // top-left, target size, as A1111's get_learned_conditioning builds them
-// from the batch's size and the sdxl_crop_* options.
-func (g *job) timeIDs() []float32 {
+// from the batch's size and the sdxl_crop_* options; a refiner's are the
+// original size, crop and the aesthetic score, sdxl_refiner_low_aesthetic_score
+// for the negative prompt (neg) and the high one for the prompt.
+func (g *job) timeIDs(neg bool) []float32 {
 	h, w := float32(8*g.lh), float32(8*g.lw)
 	o := g.req.SDXL
+	if g.r.xl.refiner() {
+		score := o.RefinerHighAesthetic
+		if neg {
+			score = o.RefinerLowAesthetic
+		}
+		return []float32{h, w, float32(o.CropTop), float32(o.CropLeft), float32(score)}
+	}
 	return []float32{h, w, float32(o.CropTop), float32(o.CropLeft), h, w}
 }
 
@@ -185,6 +208,19 @@ func (g *job) timeIDs() []float32 {
 func (g *job) encodeXL(all, all2 []clip.Chunk, mode clip.Emphasis) (z, pooled []float32, err error) {
 	x := g.r.xl
 	n := len(all)
+	if x.refiner() {
+		h2, pooled, err := g.runEncoder(x.enc2, all2, 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range n {
+			row := clip.SeqLen * x.enc2.dim
+			if err := clip.ApplyEmphasis(mode, h2[i*row:(i+1)*row], [2]int{clip.SeqLen, x.enc2.dim}, all2[i].Multipliers[:]); err != nil {
+				return nil, nil, err
+			}
+		}
+		return h2, pooled, nil
+	}
 	skip := 2 // hidden_states[-2]
 	if g.req.SDXL.ClipLSkip {
 		skip = g.req.ClipSkip

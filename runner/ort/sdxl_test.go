@@ -254,3 +254,45 @@ func TestSDXLVAEScalingFromConfig(t *testing.T) {
 		t.Error("negative scaling_factor: no error")
 	}
 }
+
+var refinerConfig = onnxgen.Config{Family: onnxgen.FamilySDXLRefiner}
+
+// Ensure an SDXL refiner export (text_encoder_2 only) opens and generates
+// on its own, conditioned on CLIP-G alone, with the aesthetic scores in
+// time_ids: the high score for the prompt, the low one for the negative.
+func TestSDXLRefinerStandalone(t *testing.T) {
+	r := openShared(t, refinerConfig)
+	if !r.xl.refiner() || r.textDim != 48 || r.xl.timeIDs != 5 || r.Model().Kind != "SDXL" {
+		t.Fatalf("refiner %v textDim %d timeIDs %d kind %q", r.xl.refiner(), r.textDim, r.xl.timeIDs, r.Model().Kind)
+	}
+	gen := func(low, high float64) image.Image {
+		req := img2imgRequest(t, "Euler", 1)
+		req.Steps = 2
+		req.SDXL.RefinerLowAesthetic, req.SDXL.RefinerHighAesthetic = low, high
+		res, err := r.Generate(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Images[0]
+	}
+	base := gen(2.5, 6)
+	if d, _ := maxDiff(t, base, gen(2.5, 6)); d != 0 {
+		t.Errorf("same request: max diff %d", d)
+	}
+	for _, tc := range []struct{ low, high float64 }{{2.5, 9}, {0, 6}} {
+		if _, mean := maxDiff(t, base, gen(tc.low, tc.high)); mean < 0.5 {
+			t.Errorf("aesthetic scores %v: mean diff %.3f, want a different image", tc, mean)
+		}
+	}
+	g := &job{r: r, req: runner.Request{SDXL: runner.SDXLOptions{CropTop: 1, CropLeft: 2, RefinerLowAesthetic: 2.5, RefinerHighAesthetic: 6}}, lh: 8, lw: 12}
+	if got, want := g.timeIDs(true), []float32{64, 96, 1, 2, 2.5}; !slices.Equal(got, want) {
+		t.Errorf("refiner negative time_ids %v, want %v", got, want)
+	}
+	if got, want := g.timeIDs(false), []float32{64, 96, 1, 2, 6}; !slices.Equal(got, want) {
+		t.Errorf("refiner prompt time_ids %v, want %v", got, want)
+	}
+	g.r = openShared(t, xlConfig)
+	if got, want := g.timeIDs(true), []float32{64, 96, 1, 2, 64, 96}; !slices.Equal(got, want) {
+		t.Errorf("base time_ids %v, want %v", got, want)
+	}
+}
