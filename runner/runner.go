@@ -67,6 +67,9 @@ type Request struct {
 	Tiling bool
 	// SDXL holds the options only SDXL models read.
 	SDXL SDXLOptions
+	// Refiner, when set, switches sampling to a second model mid-run, as
+	// A1111's refiner does (sd_samplers_common.apply_refiner).
+	Refiner *Refiner
 
 	// Init turns the run into img2img; nil is txt2img.
 	Init *Init
@@ -98,6 +101,21 @@ type SDXLOptions struct {
 	// and sdxl_refiner_high_aesthetic_score (prompts, default 6), the
 	// aesthetic score of a refiner's time_ids.
 	RefinerLowAesthetic, RefinerHighAesthetic float64
+}
+
+// Refiner is A1111's refiner_checkpoint and refiner_switch_at.
+type Refiner struct {
+	// Runner is the refiner model; when it is the runner generating (or
+	// wraps it), nothing switches, as A1111 skips a refiner that is the
+	// loaded model.
+	Runner Runner
+	// SwitchAt is refiner_switch_at: the first model call whose completed
+	// ratio, (999 − training timestep nearest σ)/1000, reaches it runs the
+	// refiner, and so does every later one. 0 switches at once.
+	SwitchAt float64
+	// BySteps is refiner_switch_by_sample_steps: the ratio is model calls
+	// done / steps instead.
+	BySteps bool
 }
 
 // SamplingOptions are the per-sampler knobs A1111 exposes; nil means the
@@ -176,6 +194,9 @@ type Result struct {
 	// (A1111's samples, in the model's scaled latent space).
 	Latents [][]float32
 	Timing  Timing
+	// Refined reports that Request.Refiner switched the run to the refiner
+	// (A1111 then writes Refiner and Refiner switch at into the infotext).
+	Refined bool
 }
 
 // Timing splits a run into model time and the rest.

@@ -35,6 +35,10 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 func (g *job) DenoiseAt(ctx context.Context, x sampling.Latent, sigma, t, cSkip, cOut float64) (sampling.Latent, error) {
 	t0 := time.Now()
 	defer func() { g.modelWall += time.Since(t0).Nanoseconds() }()
+	if err := g.refine(ctx, g.ratioAtSigma(sigma)); err != nil {
+		return sampling.Latent{}, err
+	}
+	g.calls++
 	cin := 1 / math.Sqrt(sigma*sigma+1)
 	xin := make([]float32, len(x.Data))
 	for j, v := range x.Data {
@@ -71,19 +75,23 @@ func (g *job) DenoiseAt(ctx context.Context, x sampling.Latent, sigma, t, cSkip,
 // denoising for timestep samplers); the kept area gets the init latent
 // noised to t with the run's initial noise.
 func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sampling.Latent, error) {
-	eps, _, err := g.predictEps(x, t, 1)
+	eps, _, err := g.predictEps(ctx, x, t, 1)
 	return eps, err
 }
 
 // PredictEpsCFGPP returns the noise prediction at CFG scale·scaleMul and the
 // unconditional prediction (DDIM CFG++'s last_noise_uncond).
 func (g *job) PredictEpsCFGPP(ctx context.Context, x sampling.Latent, t, scaleMul float64) (sampling.Latent, sampling.Latent, error) {
-	return g.predictEps(x, t, scaleMul)
+	return g.predictEps(ctx, x, t, scaleMul)
 }
 
-func (g *job) predictEps(x sampling.Latent, t, scaleMul float64) (sampling.Latent, sampling.Latent, error) {
+func (g *job) predictEps(ctx context.Context, x sampling.Latent, t, scaleMul float64) (sampling.Latent, sampling.Latent, error) {
 	t0 := time.Now()
 	defer func() { g.modelWall += time.Since(t0).Nanoseconds() }()
+	if err := g.refine(ctx, g.ratioAtT(t)); err != nil {
+		return sampling.Latent{}, sampling.Latent{}, err
+	}
+	g.calls++
 	at := g.r.sched.AlphaCumprodAt(t)
 	sa, s1 := math.Sqrt(at), math.Sqrt(1-at)
 	xin := x.Data

@@ -46,6 +46,13 @@ type job struct {
 	overlayAlpha []float32 // per pixel, 1 = original
 
 	latents [][]float32 // the sampled latents, when the request asks for them
+	// refined is set once the refiner switch was decided, switched once
+	// the run went on with the refiner's model (g.r is then the refiner,
+	// its lock and sessions held until releases run); calls counts model
+	// calls (refiner_switch_by_sample_steps).
+	refined, switched bool
+	releases          []func()
+	calls             int
 	// last is A1111's sampler.last_latent: the starting latent, then after
 	// every model call its denoised prediction for the prompt (cond only).
 	// A stop request decodes it.
@@ -184,7 +191,9 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	defer release()
 
 	g := &job{r: r, req: req, ro: ro, timing: &res.Timing, b: len(req.Prompts), lh: req.Height / 8, lw: req.Width / 8}
+	defer g.release()
 	imgs, err := g.run(ctx)
+	res.Refined = g.switched
 	res.Timing.Total = time.Since(start).Nanoseconds()
 	if errors.Is(err, errStoppedEarly) {
 		res.Images, res.Latents = imgs, g.latents

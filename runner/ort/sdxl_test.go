@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -294,5 +295,82 @@ func TestSDXLRefinerStandalone(t *testing.T) {
 	g.r = openShared(t, xlConfig)
 	if got, want := g.timeIDs(true), []float32{64, 96, 1, 2, 64, 96}; !slices.Equal(got, want) {
 		t.Errorf("base time_ids %v, want %v", got, want)
+	}
+}
+
+// wrapped is a runner wrapping another, as processing's catalog wrapper.
+type wrapped struct{ runner.Runner }
+
+func (w wrapped) Unwrap() runner.Runner { return w.Runner }
+
+// Ensure A1111's refiner switch: from the model call whose completed
+// ratio reaches refiner_switch_at the refiner's UNet and conditioning run
+// (its VAE decodes), a switch point past every call changes nothing, and a
+// refiner that is the generating model is skipped.
+func TestSDXLRefinerSwitch(t *testing.T) {
+	base := openShared(t, xlConfig)
+	ref := openShared(t, refinerConfig)
+	gen := func(rf *runner.Refiner, sampler string) runner.Result {
+		t.Helper()
+		req := baseRequest(sampler, 1)
+		req.Steps = 4
+		req.SDXL.RefinerLowAesthetic, req.SDXL.RefinerHighAesthetic = 2.5, 6
+		req.Refiner = rf
+		res, err := base.Generate(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, sampler := range []string{"Euler", "DDIM"} {
+		plain := gen(nil, sampler)
+		for _, tc := range []struct {
+			name    string
+			rf      *runner.Refiner
+			refined bool
+		}{
+			{"switch at 0.5", &runner.Refiner{Runner: wrapped{ref}, SwitchAt: 0.5}, true},
+			{"switch at 0", &runner.Refiner{Runner: ref, SwitchAt: 0}, true},
+			{"by steps", &runner.Refiner{Runner: ref, SwitchAt: 0.5, BySteps: true}, true},
+			{"never", &runner.Refiner{Runner: ref, SwitchAt: 1}, false},
+			{"the model itself", &runner.Refiner{Runner: base, SwitchAt: 0}, false},
+		} {
+			res := gen(tc.rf, sampler)
+			if res.Refined != tc.refined {
+				t.Errorf("%s %s: refined %v, want %v", sampler, tc.name, res.Refined, tc.refined)
+			}
+			d, mean := maxDiff(t, plain.Images[0], res.Images[0])
+			if tc.refined && mean < 0.5 || !tc.refined && d != 0 {
+				t.Errorf("%s %s: max diff %d mean %.3f from the base alone", sampler, tc.name, d, mean)
+			}
+		}
+		a, b := gen(&runner.Refiner{Runner: ref, SwitchAt: 0.5}, sampler), gen(&runner.Refiner{Runner: ref, SwitchAt: 0.8}, sampler)
+		if _, mean := maxDiff(t, a.Images[0], b.Images[0]); mean < 0.5 {
+			t.Errorf("%s: switch at 0.5 and 0.8 give the same image", sampler)
+		}
+	}
+	// The refiner's lock was released: it generates on its own.
+	req := baseRequest("Euler", 1)
+	req.Steps = 1
+	if _, err := ref.Generate(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Ensure the completed ratio is A1111's: the nearest training sigma's
+// timestep for σ, the truncated timestep for timestep samplers.
+func TestRefinerRatio(t *testing.T) {
+	g := &job{r: openShared(t, xlConfig)}
+	s := g.r.sched
+	for _, tc := range []struct {
+		sigma float64
+		want  float64
+	}{{s.SigmaMax(), 0}, {s.SigmaMin(), 0.999}, {s.Sigmas[499] * 1.0001, 0.5}} {
+		if got := g.ratioAtSigma(tc.sigma); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("ratio at σ %g = %v, want %v", tc.sigma, got, tc.want)
+		}
+	}
+	if got := g.ratioAtT(499.7); got != 0.5 {
+		t.Errorf("ratio at t 499.7 = %v, want 0.5", got)
 	}
 }
