@@ -248,6 +248,7 @@ func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, fp 
 	req.Width, req.Height = hr.size()
 	req.Init = init
 	req.ReturnLatents = false
+	req.Refiner = j.refinerFor(true)
 	return generate(ctx, st, r, req)
 }
 

@@ -25,6 +25,15 @@ type ModelProvider interface {
 	VAEHash(vae string) string
 }
 
+// RefinerProvider is a ModelProvider that can keep a refiner loaded beside
+// the job's model, for refiner_checkpoint.
+type RefinerProvider interface {
+	// Refiner loads the checkpoint get_closet_checkpoint_match finds for
+	// name, with the sd_vae option vae; an error wraps ErrNotFound when
+	// there is none.
+	Refiner(ctx context.Context, name, vae string) (runner.Runner, error)
+}
+
 // applyOverrides applies the job's override_settings as process_images
 // does and returns the function that restores them. An
 // sd_model_checkpoint override that names no known model is dropped
@@ -96,6 +105,10 @@ type jobOptions struct {
 	// sdxl are the SDXL options (sdxl_crop_*, sdxl_clip_l_skip,
 	// sdxl_refiner_*_aesthetic_score); SD1/SD2 runners ignore them.
 	sdxl runner.SDXLOptions
+	// refinerBySteps is refiner_switch_by_sample_steps; hiresRefinerPass
+	// is hires_fix_refiner_pass ("first pass", "second pass", "both passes").
+	refinerBySteps   bool
+	hiresRefinerPass string
 }
 
 // readJobOptions reads the options with A1111's defaults for keys the store
@@ -146,6 +159,8 @@ func (pr *Processor) readJobOptions() jobOptions {
 		betaBeta:               o.num("beta_dist_beta", 0.6),
 		initialNoiseMultiplier: o.num("initial_noise_multiplier", 1.0),
 		img2imgFixSteps:        o.boolean("img2img_fix_steps", false),
+		refinerBySteps:         o.boolean("refiner_switch_by_sample_steps", false),
+		hiresRefinerPass:       o.str("hires_fix_refiner_pass", "second pass"),
 	}
 	if o.boolean("live_previews_enable", true) {
 		jo.previewEvery = max(int(o.num("show_progress_every_n_steps", 10)), 0)

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"image/png"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sdapi/sdapi/internal/spectest"
+	"github.com/sdapi/sdapi/runner/onnxgen"
 )
 
 // sdxlTestModel is the SDXL test model a fresh data directory gets.
@@ -169,4 +171,95 @@ func TestSDXLSelectedByOptions(t *testing.T) {
 		}
 	}
 
+}
+
+// refiner_checkpoint and refiner_switch_at switch an SDXL run to an SDXL
+// refiner at A1111's step: the infotext and info carry Refiner (the short
+// title) and Refiner switch at, /png-info reads them back, the image
+// differs from the base alone, a hires fix refines its second pass (or
+// the first with hires_fix_refiner_pass, writing Hires refiner), and an
+// unknown refiner is refused with A1111's message.
+func TestSDXLRefiner(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	ckpts := filepath.Join(data, "models", "Stable-diffusion")
+	for name, cfg := range map[string]onnxgen.Config{
+		"sdxl-base":    {Family: onnxgen.FamilySDXL},
+		"sdxl-refiner": {Family: onnxgen.FamilySDXLRefiner},
+	} {
+		if err := onnxgen.Emit(filepath.Join(ckpts, name), cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startServer(t, data)
+	v := validator(t, p)
+	models := decode[[]struct {
+		Title     string `json:"title"`
+		ModelName string `json:"model_name"`
+	}](t, do(t, v, http.MethodGet, p.url, "/sdapi/v1/sd-models", nil))
+	refTitle := ""
+	for _, m := range models {
+		if m.ModelName == "sdxl-refiner" {
+			refTitle = m.Title
+		}
+	}
+	if refTitle == "" {
+		t.Fatalf("sd-models %+v: no sdxl-refiner", models)
+	}
+	gen := func(extra map[string]any) (genAnswer, string) {
+		t.Helper()
+		body := map[string]any{"prompt": "a cat", "steps": 4, "width": 64, "height": 64, "seed": 2, "sampler_name": "Euler",
+			"override_settings": map[string]any{"sd_model_checkpoint": "sdxl-base"}}
+		for k, val := range extra {
+			body[k] = val
+		}
+		r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", body)
+		if r.Status != http.StatusOK {
+			t.Fatalf("txt2img %v: status %d %.300s", extra, r.Status, r.Body)
+		}
+		g := decode[genAnswer](t, r)
+		var info struct {
+			Infotexts []string `json:"infotexts"`
+		}
+		if err := json.Unmarshal([]byte(g.Info), &info); err != nil || len(info.Infotexts) != 1 {
+			t.Fatalf("info %q: %v", g.Info, err)
+		}
+		return g, info.Infotexts[0]
+	}
+	plain, plainInfo := gen(nil)
+	refined, info := gen(map[string]any{"refiner_checkpoint": "sdxl-refiner", "refiner_switch_at": 0.5})
+	if strings.Contains(plainInfo, "Refiner") {
+		t.Errorf("no refiner: infotext %q names one", plainInfo)
+	}
+	if !strings.Contains(info, "Refiner: "+refTitle+", Refiner switch at: 0.5") || !strings.Contains(info, "Model: sdxl-base,") {
+		t.Errorf("refined infotext %q, want Refiner: %s, Refiner switch at: 0.5", info, refTitle)
+	}
+	if !strings.Contains(refined.Info, `"Refiner": "`+refTitle+`"`) {
+		t.Errorf("info %q: no Refiner in extra_generation_params", refined.Info)
+	}
+	if plain.Images[0] == refined.Images[0] {
+		t.Error("the refined image is the base's")
+	}
+	r := do(t, v, http.MethodPost, p.url, "/sdapi/v1/png-info", map[string]any{"image": refined.Images[0]})
+	params := decode[struct {
+		Parameters map[string]any `json:"parameters"`
+	}](t, r).Parameters
+	if params["Refiner"] != refTitle || params["Refiner switch at"] != "0.5" {
+		t.Errorf("png-info Refiner %#v, switch at %#v", params["Refiner"], params["Refiner switch at"])
+	}
+
+	hires := map[string]any{"refiner_checkpoint": "sdxl-refiner", "refiner_switch_at": 0.5,
+		"enable_hr": true, "hr_scale": 1.5, "hr_upscaler": "Latent", "denoising_strength": 0.6}
+	if _, info := gen(hires); !strings.Contains(info, "Refiner: "+refTitle) || strings.Contains(info, "Hires refiner") {
+		t.Errorf("hires, second pass: infotext %q", info)
+	}
+	hires["override_settings"] = map[string]any{"sd_model_checkpoint": "sdxl-base", "hires_fix_refiner_pass": "first pass"}
+	if _, info := gen(hires); !strings.Contains(info, "Hires refiner: first pass, Refiner: "+refTitle) {
+		t.Errorf("hires, first pass: infotext %q", info)
+	}
+
+	r = do(t, v, http.MethodPost, p.url, "/sdapi/v1/txt2img", map[string]any{"prompt": "x", "steps": 1, "width": 64, "height": 64, "refiner_checkpoint": "nosuch"})
+	if r.Status == http.StatusOK || !bytes.Contains(r.Body, []byte("Could not find checkpoint with name nosuch")) {
+		t.Errorf("unknown refiner: status %d %.300s", r.Status, r.Body)
+	}
 }
