@@ -82,7 +82,7 @@ func TestSamplesPerCall(t *testing.T) {
 		{UNetSampleBytes(512, 512) * 4, 1024, 1024, 1},
 	}
 	for _, tc := range tests {
-		g := &job{r: &Runner{cfg: Config{MemoryBudget: tc.budget}}, lw: tc.w / 8, lh: tc.h / 8}
+		g := &job{r: &Runner{cfg: Config{MemoryBudget: tc.budget}, budget: unetBudget(Config{MemoryBudget: tc.budget}, 0)}, lw: tc.w / 8, lh: tc.h / 8}
 		if got := g.samplesPerCall(); got != tc.want {
 			t.Errorf("budget %d at %dx%d: %d samples per call, want %d", tc.budget, tc.w, tc.h, got, tc.want)
 		}
