@@ -199,7 +199,7 @@ func (pr *Processor) prepare(p *Params) (*job, error) {
 // hires_fix_refiner_pass names (A1111's apply_refiner returns early on the
 // other).
 func (j *job) refinerFor(hiresPass bool) *runner.Refiner {
-	if j.refiner == nil {
+	if j.refiner == nil || hiresPass && !j.hr.enabled {
 		return nil
 	}
 	if j.hr.enabled {
