@@ -3,6 +3,7 @@ package ort
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"image"
 	"math"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/clip"
 	"github.com/sdapi/sdapi/runner/onnxgen"
+	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
 
@@ -372,5 +374,87 @@ func TestRefinerRatio(t *testing.T) {
 	}
 	if got := g.ratioAtT(499.7); got != 0.5 {
 		t.Errorf("ratio at t 499.7 = %v, want 0.5", got)
+	}
+}
+
+// Ensure sdxl_clip_l_skip as A1111 1.10 reads it: off, clip skip is
+// ignored; on, the first encoder takes hidden_states[-n] (n = 2 is the
+// default penultimate layer, n = 1 the last layer without its final norm),
+// and n past its hidden states is refused.
+func TestSDXLClipLSkip(t *testing.T) {
+	r := openShared(t, xlConfig)
+	gen := func(on bool, n int) (image.Image, error) {
+		req := baseRequest("Euler", 3)
+		req.Steps = 2
+		req.ClipSkip, req.SDXL.ClipLSkip = n, on
+		res, err := r.Generate(t.Context(), req)
+		if err != nil {
+			return nil, err
+		}
+		return res.Images[0], nil
+	}
+	base, err := gen(false, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		on   bool
+		n    int
+		same bool
+	}{{false, 3, true}, {true, 2, true}, {true, 1, false}, {true, 3, false}} {
+		im, err := gen(tc.on, tc.n)
+		if err != nil {
+			t.Fatalf("sdxl_clip_l_skip %v, clip skip %d: %v", tc.on, tc.n, err)
+		}
+		if d, _ := maxDiff(t, base, im); (d == 0) != tc.same {
+			t.Errorf("sdxl_clip_l_skip %v, clip skip %d: max diff %d from the default, want same=%v", tc.on, tc.n, d, tc.same)
+		}
+	}
+	if _, err := gen(true, 4); !errors.Is(err, runner.ErrInvalidRequest) {
+		t.Errorf("clip skip 4 on a 2-layer encoder: %v, want an invalid request", err)
+	}
+}
+
+// Ensure a prompt past 75 tokens is several 77-row chunks for both
+// encoders and generates, and that an fp16 VAE export (an fp16-fix VAE) serves
+// an fp32 SDXL model through Config.VAEDir.
+func TestSDXLLongPromptAndFP16VAE(t *testing.T) {
+	r := openShared(t, xlConfig)
+	req := baseRequest("Euler", 1)
+	req.Steps = 1
+	req.Prompts = []string{"a photo of a cat, " + repeatWords("detailed", 90)}
+	g := &job{r: r, req: req, timing: &runner.Timing{}, b: 1, lh: 8, lw: 8}
+	ro, release, err := terminableRunOptions(context.Background(), r.log, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.ro = ro
+	r.mu.Lock()
+	c, u, err := g.conditioning()
+	r.mu.Unlock()
+	release()
+	if err != nil || c.seq <= clip.SeqLen || c.seq%clip.SeqLen != 0 || u.seq != clip.SeqLen || len(c.pooled) != 48 {
+		t.Fatalf("cond seq %d uncond seq %d pooled %d: %v", c.seq, u.seq, len(c.pooled), err)
+	}
+	if _, err := r.Generate(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+
+	vae := emit(t, onnxgen.Config{Family: onnxgen.FamilySDXL, FP16: true})
+	rv, err := Open(t.Context(), emit(t, xlConfig), Config{Threads: 2, VAEDir: vae})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rv.Close()
+	if rv.vaeDec.in[0].Elem != onnxpb.Float16 {
+		t.Errorf("VAE decoder input %v, want the fp16 export's", rv.vaeDec.in[0])
+	}
+	if rv.latentScale != 0.13025 {
+		t.Errorf("latentScale %v from the VAE's config, want 0.13025", rv.latentScale)
+	}
+	ireq := img2imgRequest(t, "Euler", 1)
+	ireq.Steps = 1
+	if _, err := rv.Generate(t.Context(), ireq); err != nil {
+		t.Fatal(err)
 	}
 }
