@@ -1,5 +1,6 @@
-// Package onnxgen emits a random-weight Stable Diffusion 1.x pipeline in
-// the diffusers ONNX layout, for tests and benchmarks of the ONNX runner.
+// Package onnxgen emits a random-weight Stable Diffusion 1.x, SDXL base or
+// SDXL refiner pipeline in the diffusers/Optimum ONNX layout, for tests and
+// benchmarks of the ONNX runner.
 package onnxgen
 
 import "fmt"

@@ -21,6 +21,11 @@ package ort
 //     width] of the batch being sampled;
 //   - a negative-prompt batch whose prompts are all "" gets zero text
 //     conditioning, crossattn and pooled (force_zero_embeddings=['txt']).
+//
+// A refiner export has only text_encoder_2 (1280-wide conditioning) and
+// time_ids [height, width, crop top, crop left, aesthetic score], the score
+// sdxl_refiner_high_aesthetic_score for prompts and the low one for
+// negative prompts (refiner.go switches a run to it).
 
 import (
 	"fmt"
