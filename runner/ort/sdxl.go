@@ -195,7 +195,9 @@ func (r *Runner) detectXL() error {
 // original size, crop and the aesthetic score, sdxl_refiner_low_aesthetic_score
 // for the negative prompt (neg) and the high one for the prompt.
 func (g *job) timeIDs(neg bool) []float32 {
-	h, w := float32(8*g.lh), float32(8*g.lw)
+	// The requested size (p.height, p.width), not the latent's 8×: they
+	// differ when the size is not a multiple of 8.
+	h, w := float32(g.req.Height), float32(g.req.Width)
 	o := g.req.SDXL
 	if g.r.xl.refiner() {
 		score := o.RefinerHighAesthetic

@@ -287,15 +287,16 @@ func TestSDXLRefinerStandalone(t *testing.T) {
 			t.Errorf("aesthetic scores %v: mean diff %.3f, want a different image", tc, mean)
 		}
 	}
-	g := &job{r: r, req: runner.Request{SDXL: runner.SDXLOptions{CropTop: 1, CropLeft: 2, RefinerLowAesthetic: 2.5, RefinerHighAesthetic: 6}}, lh: 8, lw: 12}
-	if got, want := g.timeIDs(true), []float32{64, 96, 1, 2, 2.5}; !slices.Equal(got, want) {
+	// 100×64 has a 12×8 latent (96×64 pixels); time_ids carry the request's size.
+	g := &job{r: r, req: runner.Request{Width: 100, Height: 64, SDXL: runner.SDXLOptions{CropTop: 1, CropLeft: 2, RefinerLowAesthetic: 2.5, RefinerHighAesthetic: 6}}, lh: 8, lw: 12}
+	if got, want := g.timeIDs(true), []float32{64, 100, 1, 2, 2.5}; !slices.Equal(got, want) {
 		t.Errorf("refiner negative time_ids %v, want %v", got, want)
 	}
-	if got, want := g.timeIDs(false), []float32{64, 96, 1, 2, 6}; !slices.Equal(got, want) {
+	if got, want := g.timeIDs(false), []float32{64, 100, 1, 2, 6}; !slices.Equal(got, want) {
 		t.Errorf("refiner prompt time_ids %v, want %v", got, want)
 	}
 	g.r = openShared(t, xlConfig)
-	if got, want := g.timeIDs(true), []float32{64, 96, 1, 2, 64, 96}; !slices.Equal(got, want) {
+	if got, want := g.timeIDs(true), []float32{64, 100, 1, 2, 64, 100}; !slices.Equal(got, want) {
 		t.Errorf("base time_ids %v, want %v", got, want)
 	}
 }
