@@ -93,6 +93,10 @@ type SDXLOptions struct {
 	// CropTop and CropLeft are sdxl_crop_top and sdxl_crop_left, the crop
 	// coordinates of the UNet's time_ids (A1111 default 0).
 	CropTop, CropLeft float64
+	// Width and Height, when set, are the size time_ids carry instead of
+	// the request's: A1111 conditions a hires pass on hr_upscale_to_x/y,
+	// whose latent may be cropped smaller.
+	Width, Height int
 	// ClipLSkip is sdxl_clip_l_skip: the first encoder (CLIP-L) takes
 	// hidden_states[-ClipSkip] instead of its penultimate layer.
 	ClipLSkip bool

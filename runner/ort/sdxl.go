@@ -197,8 +197,11 @@ func (r *Runner) detectXL() error {
 func (g *job) timeIDs(neg bool) []float32 {
 	// The requested size (p.height, p.width), not the latent's 8×: they
 	// differ when the size is not a multiple of 8.
-	h, w := float32(g.req.Height), float32(g.req.Width)
 	o := g.req.SDXL
+	h, w := float32(g.req.Height), float32(g.req.Width)
+	if o.Width > 0 && o.Height > 0 {
+		h, w = float32(o.Height), float32(o.Width)
+	}
 	if g.r.xl.refiner() {
 		score := o.RefinerHighAesthetic
 		if neg {

@@ -299,6 +299,10 @@ func TestSDXLRefinerStandalone(t *testing.T) {
 	if got, want := g.timeIDs(true), []float32{64, 100, 1, 2, 64, 100}; !slices.Equal(got, want) {
 		t.Errorf("base time_ids %v, want %v", got, want)
 	}
+	g.req.SDXL.Width, g.req.SDXL.Height = 150, 108 // a hires pass's hr_upscale_to
+	if got, want := g.timeIDs(false), []float32{108, 150, 1, 2, 108, 150}; !slices.Equal(got, want) {
+		t.Errorf("hires time_ids %v, want %v", got, want)
+	}
 }
 
 // wrapped is a runner wrapping another, as processing's catalog wrapper.
