@@ -176,7 +176,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 1m) in turn; a crasher lands
 	if [[ -n "$$failed" ]]; then echo "fuzz: crashers in$$failed (see testdata/fuzz/)" >&2; exit 1; fi
 
 BENCHTIME ?= 3x
-bench: $(ORT_LIB) ## Benchmarks: runner stages and overhead ratio, sampler math, RNG, tokenizer (BENCHTIME=, SDAPI_BENCH_SD15=1 adds full-size SD 1.5)
+bench: $(ORT_LIB) ## Benchmarks: runner stages and overhead ratio, sampler math, RNG, tokenizer (BENCHTIME=, SDAPI_BENCH_SD15=1 adds full-size SD 1.5, SDAPI_BENCH_SDXL=1 full-size SDXL at 1024²)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./runner/... ./processing/... ./server/...
 
 test-fresh: ## Run `make test` in a fresh clone of the committed HEAD (checks install steps)

@@ -107,7 +107,9 @@ func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRu
 		}
 	} else {
 		req.ReturnLatents = j.hr.enabled && j.hr.latent
+		req.Refiner = j.refinerFor(false)
 		res, err := generate(ctx, st, r, req)
+		j.noteRefined(res)
 		stopped := errors.Is(err, errStopped)
 		if err != nil && !stopped {
 			return nil, false, fmt.Errorf("generate batch %d: %w", n, err)
@@ -131,6 +133,7 @@ func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRu
 	// model call and returns the upscaled init latent, which is decoded.
 	st.NextBatch(2*n+1, j.hr.steps)
 	res, err := pr.hiresPass(ctx, hrRunnerOr(hrRunner, r), j, firstPass{images: first, latents: latents, req: req}, n, st)
+	j.noteRefined(res)
 	if errors.Is(err, errStopped) {
 		if res.Images == nil {
 			return first, true, nil

@@ -247,8 +247,10 @@ func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, fp 
 	req.Sampler, req.Scheduler = hr.sampler, hr.scheduler
 	req.Steps = hr.steps
 	req.Width, req.Height = hr.size()
+	req.SDXL.Width, req.SDXL.Height = hr.toX, hr.toY // calculate_hr_conds' SdConditioning size
 	req.Init = init
 	req.ReturnLatents = false
+	req.Refiner = j.refinerFor(true)
 	return generate(ctx, st, r, req)
 }
 

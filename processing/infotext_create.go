@@ -28,6 +28,10 @@ type job struct {
 	height       int
 
 	hr hiresPlan
+	// refinerName is refiner_checkpoint when it names a refiner ("" none);
+	// refiner is it loaded, with refiner_switch_at.
+	refinerName string
+	refiner     *runner.Refiner
 
 	// extra is p.extra_generation_params.
 	extra   *OrderedParams

@@ -2,6 +2,7 @@ package processing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -26,11 +27,19 @@ type ModelHost struct {
 
 	mu      sync.Mutex // guards the loaded model; held while loading
 	current runner.Runner
-	key     [2]string      // checkpoint dir and VAE dir of current
+	key     [2]string // checkpoint dir and VAE dir of current
+	// refiner is the refiner_checkpoint model kept beside current (A1111
+	// swaps weights; the ONNX sessions of both must live through a run
+	// that switches), and refKey its dirs.
+	refiner runner.Runner
+	refKey  [2]string
 	opts    *options.Store // where a load is published; nil: nowhere
 }
 
-var _ ModelProvider = (*ModelHost)(nil)
+var (
+	_ ModelProvider   = (*ModelHost)(nil)
+	_ RefinerProvider = (*ModelHost)(nil)
+)
 
 // NewModelHost returns a host that loads nothing until a job needs it.
 func NewModelHost(c *catalog.Catalog, open OpenFunc) *ModelHost {
@@ -118,16 +127,61 @@ func (h *ModelHost) HasCheckpoint(name string) bool {
 // files, which these are not.
 func (h *ModelHost) VAEHash(string) string { return "" }
 
-// Unload closes the loaded model, if any (A1111 unload-checkpoint).
+// Unload closes the loaded model and refiner, if any (A1111
+// unload-checkpoint).
 func (h *ModelHost) Unload() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.current == nil {
-		return nil
+	var err error
+	if h.refiner != nil {
+		err = h.refiner.Close()
+		h.refiner, h.refKey = nil, [2]string{}
 	}
-	err := h.current.Close()
+	if h.current == nil {
+		return err
+	}
+	err = errors.Join(err, h.current.Close())
 	h.current, h.key = nil, [2]string{}
 	return err
+}
+
+// Refiner returns the refiner runner for name, as A1111 resolves
+// refiner_checkpoint with get_closet_checkpoint_match (an error wrapping
+// ErrNotFound, "Could not find checkpoint with name ...", when none
+// matches). The loaded model itself is returned when it is the one named,
+// and the runner then does not switch.
+func (h *ModelHost) Refiner(ctx context.Context, name, vae string) (runner.Runner, error) {
+	model, ok := h.ClosestCheckpoint(name)
+	if !ok {
+		return nil, apierr.NotFound("Could not find checkpoint with name %s", name)
+	}
+	ck, err := h.catalog.LookupCheckpoint(model)
+	if err != nil {
+		return nil, apierr.NotFound("Could not find checkpoint with name %s", name)
+	}
+	vaeDir, err := h.vaeDir(vae)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := [2]string{ck.Filename, vaeDir}
+	if h.current != nil && h.key == key {
+		return h.current, nil
+	}
+	if h.refiner != nil && h.refKey == key {
+		return h.refiner, nil
+	}
+	if h.refiner != nil {
+		_ = h.refiner.Close()
+		h.refiner = nil
+	}
+	r, err := h.open(ctx, ck.Filename, vaeDir)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", ck.Title, err)
+	}
+	h.refiner, h.refKey = catalogModel{Runner: r, ck: ck}, key
+	return h.refiner, nil
 }
 
 // Reload loads checkpoint and vae now (A1111 reload-checkpoint).
@@ -215,6 +269,10 @@ type catalogModel struct {
 	runner.Runner
 	ck catalog.Checkpoint
 }
+
+// Unwrap returns the runner the catalog wraps (runner/ort finds its own
+// runner through it, for a refiner).
+func (m catalogModel) Unwrap() runner.Runner { return m.Runner }
 
 func (m catalogModel) Model() runner.ModelInfo {
 	info := m.Runner.Model()

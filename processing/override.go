@@ -25,6 +25,15 @@ type ModelProvider interface {
 	VAEHash(vae string) string
 }
 
+// RefinerProvider is a ModelProvider that can keep a refiner loaded beside
+// the job's model, for refiner_checkpoint.
+type RefinerProvider interface {
+	// Refiner loads the checkpoint get_closet_checkpoint_match finds for
+	// name, with the sd_vae option vae; an error wraps ErrNotFound when
+	// there is none.
+	Refiner(ctx context.Context, name, vae string) (runner.Runner, error)
+}
+
 // applyOverrides applies the job's override_settings as process_images
 // does and returns the function that restores them. An
 // sd_model_checkpoint override that names no known model is dropped
@@ -93,6 +102,13 @@ type jobOptions struct {
 	// img2imgFixSteps is img2img_fix_steps: img2img samples exactly steps
 	// steps instead of steps×denoising_strength.
 	img2imgFixSteps bool
+	// sdxl are the SDXL options (sdxl_crop_*, sdxl_clip_l_skip,
+	// sdxl_refiner_*_aesthetic_score); SD1/SD2 runners ignore them.
+	sdxl runner.SDXLOptions
+	// refinerBySteps is refiner_switch_by_sample_steps; hiresRefinerPass
+	// is hires_fix_refiner_pass ("first pass", "second pass", "both passes").
+	refinerBySteps   bool
+	hiresRefinerPass string
 }
 
 // readJobOptions reads the options with A1111's defaults for keys the store
@@ -100,9 +116,16 @@ type jobOptions struct {
 func (pr *Processor) readJobOptions() jobOptions {
 	o := optReader{pr}
 	jo := jobOptions{
-		checkpoint:             o.str("sd_model_checkpoint", ""),
-		vae:                    o.str("sd_vae", "Automatic"),
-		clipSkip:               int(o.num("CLIP_stop_at_last_layers", 1)),
+		checkpoint: o.str("sd_model_checkpoint", ""),
+		vae:        o.str("sd_vae", "Automatic"),
+		clipSkip:   int(o.num("CLIP_stop_at_last_layers", 1)),
+		sdxl: runner.SDXLOptions{
+			CropTop:              o.num("sdxl_crop_top", 0),
+			CropLeft:             o.num("sdxl_crop_left", 0),
+			ClipLSkip:            o.boolean("sdxl_clip_l_skip", false),
+			RefinerLowAesthetic:  o.num("sdxl_refiner_low_aesthetic_score", 2.5),
+			RefinerHighAesthetic: o.num("sdxl_refiner_high_aesthetic_score", 6),
+		},
 		ensd:                   int64(o.num("eta_noise_seed_delta", 0)),
 		randnSource:            o.str("randn_source", "GPU"),
 		emphasis:               o.str("emphasis", "Original"),
@@ -136,6 +159,8 @@ func (pr *Processor) readJobOptions() jobOptions {
 		betaBeta:               o.num("beta_dist_beta", 0.6),
 		initialNoiseMultiplier: o.num("initial_noise_multiplier", 1.0),
 		img2imgFixSteps:        o.boolean("img2img_fix_steps", false),
+		refinerBySteps:         o.boolean("refiner_switch_by_sample_steps", false),
+		hiresRefinerPass:       o.str("hires_fix_refiner_pass", "second pass"),
 	}
 	if o.boolean("live_previews_enable", true) {
 		jo.previewEvery = max(int(o.num("show_progress_every_n_steps", 10)), 0)

@@ -94,6 +94,20 @@ func (pr *Processor) process(ctx context.Context, p Params, alwaysOn alwaysOnSet
 	if j.model.VAE != "" {
 		j.vaeHash = pr.Models.VAEHash(j.model.VAE)
 	}
+	if j.refinerName != "" {
+		rp, ok := pr.Models.(RefinerProvider)
+		if !ok {
+			return nil, apierr.Unsupported("refiner_checkpoint: this model provider cannot load a refiner")
+		}
+		ref, err := rp.Refiner(ctx, j.refinerName, j.jo.vae)
+		if err != nil {
+			return nil, fmt.Errorf("load refiner: %w", err)
+		}
+		j.refiner = &runner.Refiner{Runner: ref, SwitchAt: 0, BySteps: j.jo.refinerBySteps}
+		if sw := p.RefinerSwitchAt; sw != nil {
+			j.refiner.SwitchAt = *sw
+		}
+	}
 	var hrRunner runner.Runner = r
 	if j.hr.enabled && j.hr.checkpoint != "" {
 		if hrRunner, err = pr.Models.Runner(ctx, j.hr.checkpoint, j.jo.vae); err != nil {
@@ -150,7 +164,7 @@ func (pr *Processor) prepare(p *Params) (*job, error) {
 		j.tiling = *p.Tiling
 	}
 	if rc := p.RefinerCheckpoint; rc != nil && *rc != "" && *rc != "None" && *rc != "none" {
-		return nil, apierr.Unsupported("refiner_checkpoint")
+		j.refinerName = *rc
 	}
 	if p.Mode == Img2Img {
 		if err := pr.prepareImg2Img(j); err != nil {
@@ -176,7 +190,56 @@ func (pr *Processor) prepare(p *Params) (*job, error) {
 			j.samplerExtras(j.hr.sampler, j.hr.scheduler, true)
 		}
 	}
+	if jo.refinerBySteps { // A1111's apply_refiner writes it at the first model call of every run
+		j.extra.Set("Refiner switch by sampling steps", true)
+	}
 	return j, nil
+}
+
+// refinerFor is the refiner of a sampling pass: with hires fix, the pass
+// hires_fix_refiner_pass names (A1111's apply_refiner returns early on the
+// other).
+func (j *job) refinerFor(hiresPass bool) *runner.Refiner {
+	if j.refiner == nil || hiresPass && !j.hr.enabled {
+		return nil
+	}
+	if j.hr.enabled {
+		switch j.jo.hiresRefinerPass {
+		case "first pass":
+			if hiresPass {
+				return nil
+			}
+		case "second pass":
+			if !hiresPass {
+				return nil
+			}
+		}
+	}
+	return j.refiner
+}
+
+// noteRefined writes what apply_refiner writes when it switched: Hires
+// refiner (hires fix with hires_fix_refiner_pass other than "second
+// pass"), Refiner (the refiner's short title, "name [shorthash]") and
+// Refiner switch at.
+func (j *job) noteRefined(res runner.Result) {
+	if !res.Refined || j.refiner == nil {
+		return
+	}
+	if j.hr.enabled && j.jo.hiresRefinerPass != "second pass" {
+		j.extra.Set("Hires refiner", j.jo.hiresRefinerPass)
+	}
+	m := j.refiner.Runner.Model()
+	title := m.Name
+	if m.Hash != "" {
+		title += " [" + m.Hash + "]"
+	}
+	j.extra.Set("Refiner", title)
+	if sw := j.p.RefinerSwitchAt; sw != nil {
+		j.extra.Set("Refiner switch at", *sw)
+	} else {
+		j.extra.Set("Refiner switch at", nil)
+	}
 }
 
 // prepareImg2Img is the part of StableDiffusionProcessingImg2Img.init
@@ -355,6 +418,7 @@ func (j *job) baseRequest() runner.Request {
 		Height:          j.height,
 		Sampling:        so,
 		ClipSkip:        jo.clipSkip,
+		SDXL:            jo.sdxl,
 		Emphasis:        jo.emphasis,
 		CommaBacktrack:  jo.commaBacktrack,
 		Tiling:          j.tiling,

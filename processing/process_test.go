@@ -186,7 +186,7 @@ func TestRefusedFeatures(t *testing.T) {
 	}{
 		{"restore_faces", func(p *Params) { p.RestoreFaces = &yes }, nil, ErrUnsupported},
 		{"face_restoration option", func(*Params) {}, map[string]any{"face_restoration": true}, ErrUnsupported},
-		{"refiner", func(p *Params) { s := "sdxl-refiner"; p.RefinerCheckpoint = &s }, nil, ErrUnsupported},
+		{"refiner without a RefinerProvider", func(p *Params) { s := "sdxl-refiner"; p.RefinerCheckpoint = &s }, nil, ErrUnsupported},
 		{"hires without denoising", func(p *Params) { p.EnableHR = true }, nil, ErrInvalid},
 		{"unknown hires upscaler", func(p *Params) {
 			p.EnableHR = true

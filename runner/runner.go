@@ -68,6 +68,11 @@ type Request struct {
 	CommaBacktrack int
 	// Tiling makes the image tile seamlessly (circular padding).
 	Tiling bool
+	// SDXL holds the options only SDXL models read.
+	SDXL SDXLOptions
+	// Refiner, when set, switches sampling to a second model mid-run, as
+	// A1111's refiner does (sd_samplers_common.apply_refiner).
+	Refiner *Refiner
 
 	// Init turns the run into img2img; nil is txt2img.
 	Init *Init
@@ -83,6 +88,41 @@ type Request struct {
 	// PreviewEvery asks for a cheap latent preview in Progress every N
 	// steps; 0 never.
 	PreviewEvery int
+}
+
+// SDXLOptions are A1111's SDXL options (modules/shared_options.py), read
+// by SDXL pipelines only.
+type SDXLOptions struct {
+	// CropTop and CropLeft are sdxl_crop_top and sdxl_crop_left, the crop
+	// coordinates of the UNet's time_ids (A1111 default 0).
+	CropTop, CropLeft float64
+	// Width and Height, when set, are the size time_ids carry instead of
+	// the request's: A1111 conditions a hires pass on hr_upscale_to_x/y,
+	// whose latent may be cropped smaller.
+	Width, Height int
+	// ClipLSkip is sdxl_clip_l_skip: the first encoder (CLIP-L) takes
+	// hidden_states[-ClipSkip] instead of its penultimate layer.
+	ClipLSkip bool
+	// RefinerLowAesthetic and RefinerHighAesthetic are
+	// sdxl_refiner_low_aesthetic_score (negative prompts, default 2.5)
+	// and sdxl_refiner_high_aesthetic_score (prompts, default 6), the
+	// aesthetic score of a refiner's time_ids.
+	RefinerLowAesthetic, RefinerHighAesthetic float64
+}
+
+// Refiner is A1111's refiner_checkpoint and refiner_switch_at.
+type Refiner struct {
+	// Runner is the refiner model; when it is the runner generating (or
+	// wraps it), nothing switches, as A1111 skips a refiner that is the
+	// loaded model.
+	Runner Runner
+	// SwitchAt is refiner_switch_at: the first model call whose completed
+	// ratio, (999 − training timestep nearest σ)/1000, reaches it runs the
+	// refiner, and so does every later one. 0 switches at once.
+	SwitchAt float64
+	// BySteps is refiner_switch_by_sample_steps: the ratio is model calls
+	// done / steps instead.
+	BySteps bool
 }
 
 // SamplingOptions are the per-sampler knobs A1111 exposes; nil means the
@@ -161,6 +201,9 @@ type Result struct {
 	// (A1111's samples, in the model's scaled latent space).
 	Latents [][]float32
 	Timing  Timing
+	// Refined reports that Request.Refiner switched the run to the refiner
+	// (A1111 then writes Refiner and Refiner switch at into the infotext).
+	Refined bool
 }
 
 // Timing splits a run into model time and the rest.
@@ -187,7 +230,7 @@ type ModelInfo struct {
 	Hash   string // short hash (first 10 hex of sha256) as A1111 writes in infotext; set by processing from the catalog
 	SHA256 string
 	VAE    string // "" when the model's own VAE is used
-	// Kind is "SD1" or "SD2"; v-prediction models are SD2.
+	// Kind is "SD1", "SD2" (v-prediction models too) or "SDXL".
 	Kind string
 }
 

@@ -122,16 +122,15 @@ func noneCheckpoint(x any) bool {
 	return false
 }
 
-// confirmRefiners is confirm_checkpoints_or_none, then this server's
-// refusal: refiner switching needs a second model loaded mid-sampling,
-// which the runner cannot do.
+// confirmRefiners is confirm_checkpoints_or_none; each value then runs as
+// the request's refiner_checkpoint.
 func confirmRefiners(env processing.ScriptEnv, xs []any) error {
 	for _, x := range xs {
 		if _, ok := env.ClosestCheckpoint(x.(string)); !noneCheckpoint(x) && !ok {
 			return apierr.Invalid("", "Unknown checkpoint: %s", x)
 		}
 	}
-	return onlyNoop("Refiner checkpoint", "a refiner", noneCheckpoint)(env, xs)
+	return nil
 }
 
 // faceRestoreOn is apply_face_restore's is_active.

@@ -16,6 +16,16 @@ func BenchmarkEmitTiny(b *testing.B) {
 	reportSizes(b, dir)
 }
 
+func BenchmarkEmitTinySDXL(b *testing.B) {
+	dir := b.TempDir()
+	for b.Loop() {
+		if err := Emit(dir, Config{Family: FamilySDXL, ExternalData: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportSizes(b, dir)
+}
+
 // BenchmarkEmitSD15 writes the full-size SD 1.5 pipeline (about 4.3 GB and
 // a minute of CPU). It runs only with ONNXGEN_SD15_DIR set to a directory
 // on a disk with room for it, e.g.

@@ -24,11 +24,15 @@ const (
 	streamUNet
 	streamVAEDecoder
 	streamVAEEncoder
+	streamText2
 )
 
 func newBuilder(name string, cfg Config, stream uint64) *builder {
 	g := onnxpb.NewGraph(name)
 	g.Doc = Description
+	if cfg.xl() {
+		g.Doc = DescriptionXL
+	}
 	return &builder{
 		g:          g,
 		rng:        rand.New(rand.NewPCG(cfg.Seed, stream)),

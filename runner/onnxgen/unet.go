@@ -25,11 +25,14 @@ func unet(cfg Config, a arch) *onnxpb.Graph {
 	default:
 		t = b.floatInput("timestep")
 	}
-	ctx := b.floatInput("encoder_hidden_states", batch, onnxpb.Sym("sequence"), onnxpb.D(int64(a.textDim)))
+	ctx := b.floatInput("encoder_hidden_states", batch, onnxpb.Sym("sequence"), onnxpb.D(int64(a.crossDim)))
 
 	temb := b.timeEmbedding(t, sample, a)
 	c0 := a.unetCh[0]
 	tembDim := 4 * c0
+	if a.addTimeDim > 0 {
+		temb = b.add(temb, b.addEmbedding(batch, a))
+	}
 	x := b.conv(sample, "conv_in", a.latentCh, c0, 3, 1)
 
 	type skip struct {
@@ -44,7 +47,7 @@ func unet(cfg Config, a arch) *onnxpb.Graph {
 			x = b.resBlock(x, temb, fmt.Sprintf("%s.resnets.%d", name, j), cur, c, a.unetGroups, tembDim, 1e-5)
 			cur = c
 			if a.unetAttn[i] {
-				x = b.spatialTransformer(x, ctx, fmt.Sprintf("%s.attentions.%d", name, j), c, a)
+				x = b.spatialTransformer(x, ctx, fmt.Sprintf("%s.attentions.%d", name, j), c, a.depth(i), a)
 			}
 			skips = append(skips, skip{x, c})
 		}
@@ -56,7 +59,7 @@ func unet(cfg Config, a arch) *onnxpb.Graph {
 
 	last := a.unetCh[len(a.unetCh)-1]
 	x = b.resBlock(x, temb, "mid_block.resnets.0", last, last, a.unetGroups, tembDim, 1e-5)
-	x = b.spatialTransformer(x, ctx, "mid_block.attentions.0", last, a)
+	x = b.spatialTransformer(x, ctx, "mid_block.attentions.0", last, max(a.midDepth, 1), a)
 	x = b.resBlock(x, temb, "mid_block.resnets.1", last, last, a.unetGroups, tembDim, 1e-5)
 
 	for ui := range a.unetCh {
@@ -70,7 +73,7 @@ func unet(cfg Config, a arch) *onnxpb.Graph {
 			x = b.resBlock(x, temb, fmt.Sprintf("%s.resnets.%d", name, j), cur+s.ch, c, a.unetGroups, tembDim, 1e-5)
 			cur = c
 			if a.unetAttn[i] {
-				x = b.spatialTransformer(x, ctx, fmt.Sprintf("%s.attentions.%d", name, j), c, a)
+				x = b.spatialTransformer(x, ctx, fmt.Sprintf("%s.attentions.%d", name, j), c, a.depth(i), a)
 			}
 		}
 		if i > 0 {
@@ -94,41 +97,88 @@ func (b *builder) timeEmbedding(t, sample string, a arch) string {
 	tf = b.op("Reshape", []string{tf, b.ints(-1)})
 	batch := b.op("Shape", []string{sample}, onnxpb.AttrInt("start", 0), onnxpb.AttrInt("end", 1))
 	tf = b.op("Expand", []string{tf, batch})
+	emb := b.sinusoid(tf, "time_proj", half)
+	e := b.linear(emb, "time_embedding.linear_1", c0, 4*c0, true)
+	return b.linear(b.silu(e), "time_embedding.linear_2", 4*c0, 4*c0, true)
+}
 
+// sinusoid is diffusers' Timesteps projection (flip_sin_to_cos, freq_shift
+// 0) of t [N] float: [N, 2·half], cosines first.
+func (b *builder) sinusoid(t, name string, half int) string {
 	freqs := make([]float32, half)
 	for i := range freqs {
 		freqs[i] = float32(math.Exp(-math.Log(10000) * float64(i) / float64(half)))
 	}
 	b.n++
-	fr := b.g.AddFloat32(fmt.Sprintf("time_proj.freqs_%d", b.n), []int64{1, int64(half)}, freqs)
-	arg := b.mul(b.op("Unsqueeze", []string{tf, b.ints(1)}), fr)
-	emb := b.op("Concat", []string{b.op("Cos", []string{arg}), b.op("Sin", []string{arg})}, onnxpb.AttrInt("axis", 1))
-
-	e := b.linear(emb, "time_embedding.linear_1", c0, 4*c0, true)
-	return b.linear(b.silu(e), "time_embedding.linear_2", 4*c0, 4*c0, true)
+	fr := b.g.AddFloat32(fmt.Sprintf("%s.freqs_%d", name, b.n), []int64{1, int64(half)}, freqs)
+	arg := b.mul(b.op("Unsqueeze", []string{t, b.ints(1)}), fr)
+	return b.op("Concat", []string{b.op("Cos", []string{arg}), b.op("Sin", []string{arg})}, onnxpb.AttrInt("axis", 1))
 }
 
-// spatialTransformer is a Transformer2DModel with one BasicTransformerBlock:
-// GN, proj_in 1×1, LN self-attention, LN cross-attention on ctx, LN GEGLU
-// feed-forward, proj_out 1×1 and the residual.
-func (b *builder) spatialTransformer(x, ctx, name string, c int, a arch) string {
+// addEmbedding is SDXL's "text_time" addition embedding: the inputs
+// text_embeds [B, proj] and time_ids [B, 6] (original size, crop top-left,
+// target size; the refiner's [B, 5] end with the aesthetic score), each time id projected to addTimeDim sinusoids, all
+// concatenated (text_embeds first) and put through add_embedding's
+// Linear-SiLU-Linear. It returns [B, 4·c0], added to the time embedding.
+func (b *builder) addEmbedding(batch onnxpb.Dim, a arch) string {
+	te := b.floatInput("text_embeds", batch, onnxpb.D(int64(a.text2Proj)))
+	ids := b.floatInput("time_ids", batch, onnxpb.D(int64(a.timeIDs)))
+	flat := b.op("Reshape", []string{ids, b.ints(-1)})
+	tp := b.sinusoid(flat, "add_time_proj", a.addTimeDim/2)
+	tp = b.op("Reshape", []string{tp, b.ints(-1, int64(a.timeIDs*a.addTimeDim))})
+	in := a.text2Proj + a.timeIDs*a.addTimeDim
+	c := 4 * a.unetCh[0]
+	h := b.op("Concat", []string{te, tp}, onnxpb.AttrInt("axis", 1))
+	h = b.linear(h, "add_embedding.linear_1", in, c, true)
+	return b.linear(b.silu(h), "add_embedding.linear_2", c, c, true)
+}
+
+// depth is the transformer blocks of level i's attentions.
+func (a arch) depth(i int) int {
+	if a.unetDepth == nil {
+		return 1
+	}
+	return max(a.unetDepth[i], 1)
+}
+
+// heads is the attention head count at width c.
+func (a arch) heads(c int) int {
+	if a.unetHeadDim > 0 {
+		return c / a.unetHeadDim
+	}
+	return a.unetHeads
+}
+
+// spatialTransformer is a Transformer2DModel with depth
+// BasicTransformerBlocks: GN, proj_in, then per block LN self-attention,
+// LN cross-attention on ctx, LN GEGLU feed-forward; proj_out and the
+// residual. proj_in/proj_out are 1×1 convolutions (SD1) or linear layers
+// on the tokens (SDXL's use_linear_projection).
+func (b *builder) spatialTransformer(x, ctx, name string, c, depth int, a arch) string {
 	h := b.groupNorm(x, name+".norm", c, a.unetGroups, 1e-6)
-	h = b.conv(h, name+".proj_in", c, c, 1, 1)
-	h = b.tokens(h)
-
-	blk := name + ".transformer_blocks.0"
-	n := b.layerNorm(h, blk+".norm1", c, 1e-5)
-	h = b.add(h, b.attention(n, n, attnSpec{name: blk + ".attn1", dim: c, ctxDim: c, heads: a.unetHeads}))
-	n = b.layerNorm(h, blk+".norm2", c, 1e-5)
-	h = b.add(h, b.attention(n, ctx, attnSpec{name: blk + ".attn2", dim: c, ctxDim: a.textDim, heads: a.unetHeads}))
-	n = b.layerNorm(h, blk+".norm3", c, 1e-5)
-	inner := 4 * c
-	p := b.linear(n, blk+".ff.net.0.proj", c, 2*inner, true)
-	parts := b.ops("Split", 2, []string{p, b.ints(int64(inner), int64(inner))}, onnxpb.AttrInt("axis", -1))
-	g := b.mul(parts[0], b.gelu(parts[1])) // GEGLU
-	h = b.add(h, b.linear(g, blk+".ff.net.2", inner, c, true))
-
-	h = b.untokens(h, x)
-	h = b.conv(h, name+".proj_out", c, c, 1, 1)
+	if a.linearProj {
+		h = b.linear(b.tokens(h), name+".proj_in", c, c, true)
+	} else {
+		h = b.tokens(b.conv(h, name+".proj_in", c, c, 1, 1))
+	}
+	heads := a.heads(c)
+	for k := range depth {
+		blk := fmt.Sprintf("%s.transformer_blocks.%d", name, k)
+		n := b.layerNorm(h, blk+".norm1", c, 1e-5)
+		h = b.add(h, b.attention(n, n, attnSpec{name: blk + ".attn1", dim: c, ctxDim: c, heads: heads}))
+		n = b.layerNorm(h, blk+".norm2", c, 1e-5)
+		h = b.add(h, b.attention(n, ctx, attnSpec{name: blk + ".attn2", dim: c, ctxDim: a.crossDim, heads: heads}))
+		n = b.layerNorm(h, blk+".norm3", c, 1e-5)
+		inner := 4 * c
+		p := b.linear(n, blk+".ff.net.0.proj", c, 2*inner, true)
+		parts := b.ops("Split", 2, []string{p, b.ints(int64(inner), int64(inner))}, onnxpb.AttrInt("axis", -1))
+		g := b.mul(parts[0], b.gelu(parts[1])) // GEGLU
+		h = b.add(h, b.linear(g, blk+".ff.net.2", inner, c, true))
+	}
+	if a.linearProj {
+		h = b.untokens(b.linear(h, name+".proj_out", c, c, true), x)
+	} else {
+		h = b.conv(b.untokens(h, x), name+".proj_out", c, c, 1, 1)
+	}
 	return b.add(h, x)
 }

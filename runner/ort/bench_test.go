@@ -63,3 +63,19 @@ func BenchmarkGenerateSD15(b *testing.B) {
 	}
 	benchGenerate(b, openShared(b, onnxgen.Config{Size: onnxgen.SD15}), benchRequest(512, 2))
 }
+
+// BenchmarkGenerateTinySDXL256 is the tiny SDXL pipeline (two text
+// encoders, text_embeds and time_ids) at 256², 2 steps.
+func BenchmarkGenerateTinySDXL256(b *testing.B) {
+	benchGenerate(b, openShared(b, xlConfig), benchRequest(256, 2))
+}
+
+// BenchmarkGenerateSDXL emits the full-size SDXL base shapes (about 14 GB
+// fp32: UNet 10.3 GB, CLIP-G 2.8 GB) and runs 1024² with 1 step. It runs
+// only with SDAPI_BENCH_SDXL=1, on a machine with the memory for it.
+func BenchmarkGenerateSDXL(b *testing.B) {
+	if os.Getenv("SDAPI_BENCH_SDXL") != "1" {
+		b.Skip("set SDAPI_BENCH_SDXL=1 to emit and run the 14 GB SDXL-sized pipeline")
+	}
+	benchGenerate(b, openShared(b, onnxgen.Config{Size: onnxgen.SDXL}), benchRequest(1024, 1))
+}

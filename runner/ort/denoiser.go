@@ -35,6 +35,10 @@ func (g *job) Denoise(ctx context.Context, x sampling.Latent, sigma float64) (sa
 func (g *job) DenoiseAt(ctx context.Context, x sampling.Latent, sigma, t, cSkip, cOut float64) (sampling.Latent, error) {
 	t0 := time.Now()
 	defer func() { g.modelWall += time.Since(t0).Nanoseconds() }()
+	if err := g.refine(ctx, g.ratioAtSigma(sigma)); err != nil {
+		return sampling.Latent{}, err
+	}
+	g.calls++
 	cin := 1 / math.Sqrt(sigma*sigma+1)
 	xin := make([]float32, len(x.Data))
 	for j, v := range x.Data {
@@ -71,19 +75,23 @@ func (g *job) DenoiseAt(ctx context.Context, x sampling.Latent, sigma, t, cSkip,
 // denoising for timestep samplers); the kept area gets the init latent
 // noised to t with the run's initial noise.
 func (g *job) PredictEps(ctx context.Context, x sampling.Latent, t float64) (sampling.Latent, error) {
-	eps, _, err := g.predictEps(x, t, 1)
+	eps, _, err := g.predictEps(ctx, x, t, 1)
 	return eps, err
 }
 
 // PredictEpsCFGPP returns the noise prediction at CFG scale·scaleMul and the
 // unconditional prediction (DDIM CFG++'s last_noise_uncond).
 func (g *job) PredictEpsCFGPP(ctx context.Context, x sampling.Latent, t, scaleMul float64) (sampling.Latent, sampling.Latent, error) {
-	return g.predictEps(x, t, scaleMul)
+	return g.predictEps(ctx, x, t, scaleMul)
 }
 
-func (g *job) predictEps(x sampling.Latent, t, scaleMul float64) (sampling.Latent, sampling.Latent, error) {
+func (g *job) predictEps(ctx context.Context, x sampling.Latent, t, scaleMul float64) (sampling.Latent, sampling.Latent, error) {
 	t0 := time.Now()
 	defer func() { g.modelWall += time.Since(t0).Nanoseconds() }()
+	if err := g.refine(ctx, g.ratioAtT(t)); err != nil {
+		return sampling.Latent{}, sampling.Latent{}, err
+	}
+	g.calls++
 	at := g.r.sched.AlphaCumprodAt(t)
 	sa, s1 := math.Sqrt(at), math.Sqrt(1-at)
 	xin := x.Data
@@ -168,11 +176,19 @@ func (g *job) unetCFG(xin []float32, t float64) (oc, ou []float32, err error) {
 		n := s1 - s0
 		sample := make([]float32, 0, n*per)
 		ehs := make([]float32, 0, n*seq*g.r.textDim)
+		var xl *xlInputs
+		if g.r.xl != nil {
+			xl = &xlInputs{}
+		}
 		for s := s0; s < s1; s++ {
 			sample = append(sample, xin[(s%b)*per:(s%b+1)*per]...)
 			ehs = append(ehs, text(s).image(s%b)...)
+			if xl != nil {
+				xl.textEmbeds = append(xl.textEmbeds, text(s).pooledRow(s%b)...)
+				xl.timeIDs = append(xl.timeIDs, g.timeIDs(s >= b)...)
+			}
 		}
-		res, err := g.runUNet(sample, n, ehs, seq, t)
+		res, err := g.runUNet(sample, n, ehs, seq, t, xl)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -182,8 +198,13 @@ func (g *job) unetCFG(xin []float32, t float64) (oc, ou []float32, err error) {
 	return out[:len(xin)], out[len(xin):], nil
 }
 
+// xlInputs are an SDXL UNet call's extra inputs, one row per sample.
+type xlInputs struct {
+	textEmbeds, timeIDs []float32
+}
+
 // runUNet runs one UNet call on n images and returns a copy of out_sample.
-func (g *job) runUNet(sample []float32, n int, ehs []float32, seq int, t float64) ([]float32, error) {
+func (g *job) runUNet(sample []float32, n int, ehs []float32, seq int, t float64, xl *xlInputs) ([]float32, error) {
 	r := g.r
 	shape := onnxruntime.NewShape(int64(n), 4, int64(g.lh), int64(g.lw))
 	var vs values
@@ -197,14 +218,23 @@ func (g *job) runUNet(sample []float32, n int, ehs []float32, seq int, t float64
 	if err := vs.add(floatValue(r.unet.in[2].Elem, onnxruntime.NewShape(int64(n), int64(seq), int64(r.textDim)), ehs)); err != nil {
 		return nil, fmt.Errorf("unet encoder_hidden_states: %w", err)
 	}
+	if xl != nil {
+		if err := vs.add(floatValue(r.unet.in[3].Elem, onnxruntime.NewShape(int64(n), int64(r.xl.pooledDim)), xl.textEmbeds)); err != nil {
+			return nil, fmt.Errorf("unet text_embeds: %w", err)
+		}
+		if err := vs.add(floatValue(r.unet.in[4].Elem, onnxruntime.NewShape(int64(n), int64(r.xl.timeIDs)), xl.timeIDs)); err != nil {
+			return nil, fmt.Errorf("unet time_ids: %w", err)
+		}
+	}
+	nin := len(vs)
 	if err := vs.add(outputValue(r.unet.out[0].Elem, shape)); err != nil {
 		return nil, fmt.Errorf("unet output: %w", err)
 	}
-	if err := r.unet.run(g.ro, vs[:3], vs[3:], &g.timing.UNet); err != nil {
+	if err := r.unet.run(g.ro, vs[:nin], vs[nin:], &g.timing.UNet); err != nil {
 		return nil, err
 	}
 	g.timing.UNetRuns++
-	out, err := floatsOf(vs[3])
+	out, err := floatsOf(vs[nin])
 	if err != nil {
 		return nil, err
 	}

@@ -18,8 +18,12 @@ import (
 	"github.com/sdapi/sdapi/runner/sampling"
 )
 
-// latentScale is SD1/SD2's VAE scaling factor.
-const latentScale = 0.18215
+// latentScale is SD1/SD2's VAE scaling factor, latentScaleXL SDXL's; a
+// VAE config's scaling_factor overrides them (Runner.latentScale).
+const (
+	latentScale   = 0.18215
+	latentScaleXL = 0.13025
+)
 
 // job is one Generate call.
 type job struct {
@@ -43,6 +47,13 @@ type job struct {
 	overlayAlpha []float32 // per pixel, 1 = original
 
 	latents [][]float32 // the sampled latents, when the request asks for them
+	// refined is set once the refiner switch was decided, switched once
+	// the run went on with the refiner's model (g.r is then the refiner,
+	// its lock and sessions held until releases run); calls counts model
+	// calls (refiner_switch_by_sample_steps).
+	refined, switched bool
+	releases          []func()
+	calls             int
 	// last is A1111's sampler.last_latent: the starting latent, then after
 	// every model call its denoised prediction for the prompt (cond only).
 	// A stop request decodes it.
@@ -182,7 +193,9 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	defer release()
 
 	g := &job{r: r, req: req, ro: ro, timing: &res.Timing, b: len(req.Prompts), lh: req.Height / 8, lw: req.Width / 8}
+	defer g.release()
 	imgs, err := g.run(ctx)
+	res.Refined = g.switched
 	res.Timing.Total = time.Since(start).Nanoseconds()
 	if errors.Is(err, errStoppedEarly) {
 		res.Images, res.Latents = imgs, g.latents
@@ -384,7 +397,7 @@ func (g *job) decode(x sampling.Latent) ([]*image.NRGBA, error) {
 	for i := range g.b {
 		lat := make([]float32, n)
 		for j, v := range x.Data[i*n : (i+1)*n] {
-			lat[j] = v / latentScale
+			lat[j] = v / r.latentScale
 		}
 		var vs values
 		err := vs.add(floatValue(r.vaeDec.in[0].Elem, onnxruntime.NewShape(1, 4, int64(g.lh), int64(g.lw)), lat))

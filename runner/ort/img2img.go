@@ -157,7 +157,7 @@ func (g *job) encode(im *image.NRGBA) ([]float32, int, int, error) {
 	}
 	lat := make([]float32, 4*lh*lw)
 	for j := range lat { // mean = the first 4 channels of latent_parameters
-		lat[j] = out[j] * latentScale
+		lat[j] = out[j] * g.r.latentScale
 	}
 	return lat, lh, lw, nil
 }

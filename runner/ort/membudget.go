@@ -1,6 +1,10 @@
 package ort
 
-import "math"
+import (
+	"math"
+	"os"
+	"path/filepath"
+)
 
 // The memory model that sizes UNet calls. A UNet call's largest transient
 // is its first-level self-attention: per sample, 8 heads (SD 1.x) × T²
@@ -12,10 +16,28 @@ import "math"
 // that does not fit runs in sub-batches, and the per-image pixel limit is
 // what fits one sample.
 
-// UNetSampleBytes estimates the attention memory one UNet sample of
-// width×height pixels needs.
+//
+// SDXL has no attention at its first level: its largest map is the second
+// level's, 10 heads over T/4 positions, 10·4·2·(T/4)² = 5·T² bytes =
+// 5·(width·height)²/4096 per sample, 5/64 of SD 1.x's at the same size
+// (1.25 GiB at 1024²). Its weights are larger instead (about 14 GB fp32
+// against SD 1.5's 4.2 GB): Config.WeightsReserve lets a runner take the
+// difference out of its budget.
+
+// UNetSampleBytes estimates the attention memory one SD 1.x/2.x UNet
+// sample of width×height pixels needs; it is the most any family needs
+// per pixel, so a pixel limit from it holds for every model.
 func UNetSampleBytes(width, height int) int64 {
+	return UNetSampleBytesFor("SD1", width, height)
+}
+
+// UNetSampleBytesFor is UNetSampleBytes for a model kind (Runner.Model's
+// Kind: "SD1", "SD2" or "SDXL").
+func UNetSampleBytesFor(kind string, width, height int) int64 {
 	px := float64(width) * float64(height)
+	if kind == "SDXL" {
+		return int64(math.Min(5*px*px/4096, math.MaxInt64/2))
+	}
 	return int64(math.Min(px*px/64, math.MaxInt64/2))
 }
 
@@ -29,13 +51,55 @@ func MaxPixelsFor(budget int64) int64 {
 }
 
 // samplesPerCall is how many UNet samples of the run's size one call may
-// hold within Config.MemoryBudget: at least 1, and 0 (no bound) without a
+// hold within the runner's budget: at least 1, and 0 (no bound) without a
 // budget.
 func (g *job) samplesPerCall() int {
-	budget := g.r.cfg.MemoryBudget
+	budget := g.r.budget
 	if budget <= 0 {
 		return 0
 	}
-	per := UNetSampleBytes(8*g.lw, 8*g.lh)
+	per := UNetSampleBytesFor(g.r.kind, 8*g.lw, 8*g.lh)
 	return int(max(1, min(budget/max(per, 1), math.MaxInt32)))
+}
+
+// unetBudget is Config.MemoryBudget less the weights beyond
+// Config.WeightsReserve (the model's files, all parts), at least 1 when a
+// budget is set: an SDXL model's larger weights leave less room for its
+// activations.
+func unetBudget(cfg Config, weights int64) int64 {
+	if cfg.MemoryBudget <= 0 {
+		return 0
+	}
+	extra := max(0, weights-cfg.WeightsReserve)
+	if cfg.WeightsReserve <= 0 {
+		extra = 0
+	}
+	return max(1, cfg.MemoryBudget-extra)
+}
+
+// weightBytes is the size of the files of the runner's parts (each part's
+// directory: model.onnx and its external data).
+func (r *Runner) weightBytes() int64 {
+	var n int64
+	seen := map[string]bool{}
+	for _, p := range r.parts() {
+		if p == nil {
+			continue
+		}
+		dir := filepath.Dir(p.path)
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+				n += info.Size()
+			}
+		}
+	}
+	return n
 }

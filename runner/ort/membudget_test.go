@@ -82,7 +82,7 @@ func TestSamplesPerCall(t *testing.T) {
 		{UNetSampleBytes(512, 512) * 4, 1024, 1024, 1},
 	}
 	for _, tc := range tests {
-		g := &job{r: &Runner{cfg: Config{MemoryBudget: tc.budget}}, lw: tc.w / 8, lh: tc.h / 8}
+		g := &job{r: &Runner{cfg: Config{MemoryBudget: tc.budget}, budget: unetBudget(Config{MemoryBudget: tc.budget}, 0)}, lw: tc.w / 8, lh: tc.h / 8}
 		if got := g.samplesPerCall(); got != tc.want {
 			t.Errorf("budget %d at %dx%d: %d samples per call, want %d", tc.budget, tc.w, tc.h, got, tc.want)
 		}
@@ -98,4 +98,65 @@ func repeatWords(w string, n int) string {
 		s += " " + w
 	}
 	return s
+}
+
+// The memory model by family: SDXL's largest attention map (second level,
+// T/4 positions, 10 heads) is 5/64 of SD 1.x's at the same size, and its
+// larger weights come out of the budget, so a 24 GiB machine's limit
+// (sized on SD 1.x) serves SDXL's native 1024² with both CFG samples in
+// one call.
+func TestMemoryModelByFamily(t *testing.T) {
+	const gib = int64(1) << 30
+	if got := UNetSampleBytesFor("SDXL", 1024, 1024); got != 5*gib/4 {
+		t.Errorf("SDXL 1024² sample: %d bytes, want 1.25 GiB", got)
+	}
+	if got, want := UNetSampleBytesFor("SD1", 1024, 1024), 16*gib; got != want || UNetSampleBytes(1024, 1024) != want {
+		t.Errorf("SD1 1024² sample: %d bytes, want 16 GiB", got)
+	}
+	budget24 := 24*gib - 6*gib // cmd/sdapi-server's memoryBudget at 24 GiB
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		weights int64
+		want    int64
+	}{
+		{"no budget", Config{WeightsReserve: 6 * gib}, 14 * gib, 0},
+		{"weights within the reserve", Config{MemoryBudget: budget24, WeightsReserve: 6 * gib}, 4 * gib, budget24},
+		{"SDXL fp32 weights", Config{MemoryBudget: budget24, WeightsReserve: 6 * gib}, 14 * gib, budget24 - 8*gib},
+		{"no reserve given", Config{MemoryBudget: budget24}, 14 * gib, budget24},
+		{"weights past the budget", Config{MemoryBudget: gib, WeightsReserve: gib}, 40 * gib, 1},
+	} {
+		if got := unetBudget(tc.cfg, tc.weights); got != tc.want {
+			t.Errorf("%s: budget %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if per := UNetSampleBytesFor("SDXL", 1024, 1024); unetBudget(Config{MemoryBudget: budget24, WeightsReserve: 6 * gib}, 14*gib)/per < 2 {
+		t.Error("SDXL fp32 at 1024² on 24 GiB: the two CFG samples do not fit one call")
+	}
+	if MaxPixelsFor(budget24) < 1024*1024 {
+		t.Errorf("24 GiB pixel limit %d < 1024²", MaxPixelsFor(budget24))
+	}
+}
+
+// An SDXL runner sizes its sub-batches with SDXL's memory model and its
+// own weights.
+func TestSDXLRunnerBudget(t *testing.T) {
+	dir := emit(t, xlConfig)
+	r, err := Open(t.Context(), dir, Config{Threads: 2, MemoryBudget: 3 * UNetSampleBytesFor("SDXL", 64, 64), WeightsReserve: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w := r.weightBytes()
+	if w < 10<<20 || r.budget != 3*UNetSampleBytesFor("SDXL", 64, 64)-(w-1) && r.budget != 1 {
+		t.Errorf("weights %d bytes, budget %d", w, r.budget)
+	}
+	g := &job{r: r, lh: 8, lw: 8}
+	if got := g.samplesPerCall(); got != 1 {
+		t.Errorf("samples per call %d, want 1 (the weights took the budget)", got)
+	}
+	r.budget = 3 * UNetSampleBytesFor("SDXL", 64, 64)
+	if got := g.samplesPerCall(); got != 3 {
+		t.Errorf("samples per call %d, want 3 with SDXL's model", got)
+	}
 }

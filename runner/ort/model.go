@@ -28,8 +28,11 @@ type part struct {
 // partSpec says which inputs a part must have (in feeding order) and which
 // outputs to fetch: the first present name of each alternative list.
 type partSpec struct {
-	inputs  []string
-	outputs [][]string
+	inputs []string
+	// optional inputs are taken, after inputs, when the model has them
+	// (SDXL's text_embeds and time_ids).
+	optional []string
+	outputs  [][]string
 }
 
 // modelErr is an apierr.KindModel error naming the part's relative path.
@@ -57,9 +60,14 @@ func readPart(dir, name string, spec partSpec) (*part, error) {
 		}
 		p.in = append(p.in, ins[i])
 	}
+	for _, want := range spec.optional {
+		if i := slices.IndexFunc(ins, func(v onnxpb.ValueInfo) bool { return v.Name == want }); i >= 0 {
+			p.in = append(p.in, ins[i])
+		}
+	}
 	for _, v := range ins {
-		if !slices.Contains(spec.inputs, v.Name) {
-			return nil, modelErr(rel, "unsupported extra input %s (SDXL, LCM and inpainting UNets are not supported)", v)
+		if !slices.Contains(spec.inputs, v.Name) && !slices.Contains(spec.optional, v.Name) {
+			return nil, modelErr(rel, "unsupported extra input %s (LCM and inpainting UNets are not supported)", v)
 		}
 	}
 	for _, alts := range spec.outputs {

@@ -39,6 +39,10 @@ type Config struct {
 	// sample's result is the same either way. 0 runs each batch in one
 	// call (two when the prompt and negative prompt lengths differ).
 	MemoryBudget int64
+	// WeightsReserve is the part of the memory the caller set aside for
+	// model weights when it sized MemoryBudget; a model whose files are
+	// larger has the difference taken from its budget. 0 takes nothing.
+	WeightsReserve int64
 }
 
 // Runner runs one loaded pipeline. Generate calls are serialised.
@@ -59,6 +63,14 @@ type Runner struct {
 	encMean bool
 
 	text, unet, vaeDec, vaeEnc *part
+	// xl is set for an SDXL pipeline (sdxl.go); textDim is then the
+	// concatenated width of both encoders.
+	xl *xlModel
+	// budget is the UNet activation budget (unetBudget).
+	budget int64
+	// latentScale is the VAE's scaling_factor: its config.json's, else
+	// the family's (0.18215 SD1/SD2, 0.13025 SDXL).
+	latentScale float32
 	// tiled holds the circular-padding sessions, built on the first
 	// tiling request (tiling.go); guarded by mu.
 	tiled tiledSessions
@@ -105,13 +117,14 @@ func Open(ctx context.Context, dir string, cfg Config) (*Runner, error) {
 	if err := r.read(); err != nil {
 		return nil, err
 	}
+	r.budget = unetBudget(cfg, r.weightBytes())
 	opts, provider, err := sessionOptions(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	defer opts.Destroy()
 	r.provider = provider
-	for _, p := range []*part{r.text, r.unet, r.vaeDec, r.vaeEnc} {
+	for _, p := range r.parts() {
 		if err := ctx.Err(); err != nil {
 			r.Close()
 			return nil, err
@@ -139,14 +152,19 @@ func (r *Runner) read() error {
 		return modelErr("model_index.json", "%v", err)
 	}
 	var err error
-	if r.text, err = readPart(r.dir, "text_encoder", partSpec{
-		inputs: []string{"input_ids"}, outputs: [][]string{{"last_hidden_state"}},
+	if r.unet, err = readPart(r.dir, "unet", partSpec{
+		inputs:   []string{"sample", "timestep", "encoder_hidden_states"},
+		optional: []string{"text_embeds", "time_ids"},
+		outputs:  [][]string{{"out_sample", "noise_pred", "sample_out"}},
 	}); err != nil {
 		return err
 	}
-	if r.unet, err = readPart(r.dir, "unet", partSpec{
-		inputs:  []string{"sample", "timestep", "encoder_hidden_states"},
-		outputs: [][]string{{"out_sample", "noise_pred", "sample_out"}},
+	if len(r.unet.in) > 3 {
+		if err := r.readXL(index); err != nil {
+			return err
+		}
+	} else if r.text, err = readPart(r.dir, "text_encoder", partSpec{
+		inputs: []string{"input_ids"}, outputs: [][]string{{"last_hidden_state"}},
 	}); err != nil {
 		return err
 	}
@@ -174,8 +192,13 @@ func (r *Runner) read() error {
 		}
 		r.encMean = r.vaeEnc.out[0].Rank() == 4 && r.vaeEnc.out[0].Dims[1].Value == 8 || r.vaeEnc.out[0].Name == "latent_parameters"
 	}
-	if r.tok, err = clip.Load(filepath.Join(r.dir, "tokenizer")); err != nil {
-		return apierr.Model("tokenizer: %w", err)
+	if err := r.readVAEConfig(filepath.Join(decDir, decName, "config.json")); err != nil {
+		return err
+	}
+	if r.xl == nil { // SDXL's tokenizers are read with their encoders
+		if r.tok, err = clip.Load(filepath.Join(r.dir, "tokenizer")); err != nil {
+			return apierr.Model("tokenizer: %w", err)
+		}
 	}
 	if err := r.readScheduler(); err != nil {
 		return err
@@ -185,19 +208,21 @@ func (r *Runner) read() error {
 
 // detect checks the types of the parts and records the exporter variant.
 func (r *Runner) detect() error {
-	ids := r.text.in[0]
-	if ids.Elem != onnxpb.Int32 && ids.Elem != onnxpb.Int64 {
-		return modelErr("text_encoder/model.onnx", "input_ids has type %v, want int32 or int64", ids.Elem)
+	if r.xl == nil {
+		ids := r.text.in[0]
+		if ids.Elem != onnxpb.Int32 && ids.Elem != onnxpb.Int64 {
+			return modelErr("text_encoder/model.onnx", "input_ids has type %v, want int32 or int64", ids.Elem)
+		}
+		r.idsElem = ids.Elem
+		hs := r.text.out[0]
+		if err := checkFloat("text_encoder/model.onnx", hs); err != nil {
+			return err
+		}
+		if hs.Rank() != 3 || hs.Dims[2].IsSymbolic() || hs.Dims[2].Value <= 0 {
+			return modelErr("text_encoder/model.onnx", "last_hidden_state %s has no fixed width", hs)
+		}
+		r.textDim = int(hs.Dims[2].Value)
 	}
-	r.idsElem = ids.Elem
-	hs := r.text.out[0]
-	if err := checkFloat("text_encoder/model.onnx", hs); err != nil {
-		return err
-	}
-	if hs.Rank() != 3 || hs.Dims[2].IsSymbolic() || hs.Dims[2].Value <= 0 {
-		return modelErr("text_encoder/model.onnx", "last_hidden_state %s has no fixed width", hs)
-	}
-	r.textDim = int(hs.Dims[2].Value)
 	for _, v := range []onnxpb.ValueInfo{r.unet.in[0], r.unet.in[2], r.unet.out[0]} {
 		if err := checkFloat("unet/model.onnx", v); err != nil {
 			return err
@@ -223,10 +248,52 @@ func (r *Runner) detect() error {
 		}
 	}
 	r.kind = "SD1"
-	if r.vpred || r.textDim == 1024 {
+	switch {
+	case r.xl != nil:
+		r.kind = "SDXL"
+		if err := r.detectXL(); err != nil {
+			return err
+		}
+	case r.vpred || r.textDim == 1024:
 		r.kind = "SD2"
 	}
+	if r.latentScale == 0 {
+		r.latentScale = latentScale
+		if r.xl != nil {
+			r.latentScale = latentScaleXL
+		}
+	}
 	return nil
+}
+
+// readVAEConfig takes scaling_factor from the VAE decoder's config.json
+// (optimum writes one per part); a missing file leaves the family's.
+func (r *Runner) readVAEConfig(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	var c struct {
+		ScalingFactor *float64 `json:"scaling_factor"`
+	}
+	if err := readJSON(path, &c); err != nil {
+		return modelErr(filepath.Base(filepath.Dir(path))+"/config.json", "%v", err)
+	}
+	if c.ScalingFactor != nil {
+		if !(*c.ScalingFactor > 0) {
+			return modelErr(filepath.Base(filepath.Dir(path))+"/config.json", "scaling_factor %g is not positive", *c.ScalingFactor)
+		}
+		r.latentScale = float32(*c.ScalingFactor)
+	}
+	return nil
+}
+
+// parts are the loaded parts in load order (nil ones skipped by callers).
+func (r *Runner) parts() []*part {
+	ps := []*part{r.text, r.unet, r.vaeDec, r.vaeEnc}
+	if r.xl != nil {
+		ps = append(ps, r.xl.enc2.part)
+	}
+	return ps
 }
 
 func (r *Runner) readScheduler() error {
@@ -279,7 +346,7 @@ func (r *Runner) Model() runner.ModelInfo {
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, p := range []*part{r.text, r.unet, r.vaeDec, r.vaeEnc} {
+	for _, p := range r.parts() {
 		p.close()
 	}
 	r.closeTiled()

@@ -14,6 +14,14 @@ import (
 type textCond struct {
 	data        []float32
 	b, seq, dim int
+	// pooled is SDXL's text_embeds, [b, pdim]; nil for SD1/SD2.
+	pooled []float32
+	pdim   int
+}
+
+// pooledRow returns image i's text_embeds (a view).
+func (c textCond) pooledRow(i int) []float32 {
+	return c.pooled[i*c.pdim : (i+1)*c.pdim]
 }
 
 // image returns image i's [seq, dim] rows (a view).
@@ -35,7 +43,7 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 	type enc struct {
 		first, n int // chunk range in all
 	}
-	var all []clip.Chunk
+	var all, all2 []clip.Chunk // all2: SDXL's second tokenizer
 	seen := map[string]enc{}
 	tokenize := func(prompts []string) ([]enc, error) {
 		out := make([]enc, len(prompts))
@@ -47,6 +55,16 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 			chunks, err := r.tok.EncodeWith(p, opts)
 			if err != nil {
 				return nil, apierr.Invalid("", "%w", err)
+			}
+			if r.xl != nil {
+				c2, err := r.xl.enc2.tok.EncodeWith(p, opts)
+				if err != nil {
+					return nil, apierr.Invalid("", "%w", err)
+				}
+				if len(c2) != len(chunks) {
+					return nil, apierr.Model("the two tokenizers split the prompt into %d and %d chunks", len(chunks), len(c2))
+				}
+				all2 = append(all2, c2...)
 			}
 			e := enc{first: len(all), n: len(chunks)}
 			all = append(all, chunks...)
@@ -65,7 +83,12 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 	}
 	g.timing.Tokenize += time.Since(t0).Nanoseconds()
 
-	z, err := g.encodeChunks(all, opts.Emphasis)
+	var z, pooled []float32
+	if r.xl != nil {
+		z, pooled, err = g.encodeXL(all, all2, opts.Emphasis)
+	} else {
+		z, err = g.encodeChunks(all, opts.Emphasis)
+	}
 	if err != nil {
 		return cond, uncond, err
 	}
@@ -85,9 +108,20 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 				copy(dst[j*c.dim:], last)
 			}
 		}
+		if pooled != nil { // A1111 keeps the first chunk's pooled output
+			c.pdim = r.xl.pooledDim
+			c.pooled = make([]float32, c.b*c.pdim)
+			for i, e := range es {
+				copy(c.pooledRow(i), pooled[e.first*c.pdim:(e.first+1)*c.pdim])
+			}
+		}
 		return c
 	}
-	return stack(ce), stack(ue), nil
+	cond, uncond = stack(ce), stack(ue)
+	if r.xl != nil {
+		g.zeroEmptyNegatives(&uncond)
+	}
+	return cond, uncond, nil
 }
 
 // negatives returns one negative prompt per image ("" when none are given).
