@@ -1,0 +1,237 @@
+package extranet
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sdapi/sdapi/internal/safetensors"
+)
+
+// Lora is one file of the Lora directory, as NetworkOnDisk describes it.
+type Lora struct {
+	Name  string // the file name without its extension
+	Alias string // metadata ss_output_name, else Name
+	Path  string
+	// Metadata is the safetensors header's __metadata__, values that are
+	// JSON objects decoded (read_metadata_from_safetensors); empty for
+	// pickle files and unreadable headers, as A1111 lists them.
+	Metadata map[string]any
+	// Skip is why the file cannot be applied ("" when it can): pickle
+	// files are never loaded, a malformed header is reported here.
+	Skip string
+
+	modTime time.Time
+	// hash is the sshs_model_hash metadata or the addnet hash, computed on
+	// first use (A1111's read_hash) and kept while the file is unchanged.
+	hash string
+}
+
+// Loras is the Lora directory: A1111's available_networks.
+type Loras struct {
+	dir string
+	log *slog.Logger
+
+	mu      sync.Mutex
+	byName  map[string]*Lora // available_networks
+	aliases map[string]*Lora // available_network_aliases
+	// forbidden are aliases (lower-cased) two files share; only names
+	// find those files (forbidden_network_aliases).
+	forbidden map[string]bool
+	order     []*Lora
+}
+
+// NewLoras scans dir; a missing directory lists nothing.
+func NewLoras(dir string, log *slog.Logger) *Loras {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := &Loras{dir: dir, log: log}
+	l.Refresh()
+	return l
+}
+
+// Dir is the scanned directory.
+func (l *Loras) Dir() string { return l.dir }
+
+// Refresh rescans the directory (list_available_networks).
+func (l *Loras) Refresh() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byName, l.aliases, l.order = map[string]*Lora{}, map[string]*Lora{}, nil
+	l.forbidden = map[string]bool{"none": true, "addams": true}
+	for _, path := range walkFiles(l.dir, ".pt", ".ckpt", ".safetensors") {
+		l.add(l.readLora(path))
+	}
+}
+
+func (l *Loras) add(e *Lora) {
+	if old, ok := l.byName[e.Name]; ok {
+		l.order = removeLora(l.order, old)
+	}
+	l.byName[e.Name] = e
+	l.order = append(l.order, e)
+	if _, taken := l.aliases[e.Alias]; taken {
+		l.forbidden[strings.ToLower(e.Alias)] = true
+	}
+	l.aliases[e.Name] = e
+	l.aliases[e.Alias] = e
+}
+
+func removeLora(ls []*Lora, e *Lora) []*Lora {
+	out := ls[:0]
+	for _, x := range ls {
+		if x != e {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// readLora is NetworkOnDisk: it never fails; what cannot be read is a
+// listed file with a Skip reason.
+func (l *Loras) readLora(path string) *Lora {
+	base := filepath.Base(path)
+	e := &Lora{Name: strings.TrimSuffix(base, filepath.Ext(base)), Path: path, Metadata: map[string]any{}}
+	if st, err := os.Stat(path); err == nil {
+		e.modTime = st.ModTime()
+	}
+	if !strings.EqualFold(filepath.Ext(path), ".safetensors") {
+		e.Skip = "pickle files (.pt, .ckpt) are not loaded: convert it to .safetensors"
+	} else if f, err := safetensors.Open(path); err != nil {
+		e.Skip = fmt.Sprintf("unreadable: %v", err)
+	} else {
+		for k, v := range f.Metadata {
+			e.Metadata[k] = v
+			if strings.HasPrefix(v, "{") {
+				var obj any
+				if json.Unmarshal([]byte(v), &obj) == nil {
+					e.Metadata[k] = obj
+				}
+			}
+		}
+		if len(f.Tensors) == 0 {
+			e.Skip = "holds no tensors"
+		}
+	}
+	e.Alias = e.Name
+	if s, ok := e.Metadata["ss_output_name"].(string); ok {
+		e.Alias = s
+	}
+	if e.Skip != "" {
+		l.log.Warn("lora skipped", "path", path, "reason", e.Skip)
+	}
+	return e
+}
+
+// List returns the files in scan order.
+func (l *Loras) List() []Lora {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Lora, len(l.order))
+	for i, e := range l.order {
+		out[i] = *e
+	}
+	return out
+}
+
+// Lookup finds a LoRA by name or alias as load_networks does (a forbidden
+// alias only by file name), rescanning the directory once for a name it
+// does not know. ok is false when no file has that name.
+func (l *Loras) Lookup(name string) (Lora, bool) {
+	find := func() *Lora {
+		if l.forbidden[strings.ToLower(name)] {
+			return l.byName[name]
+		}
+		return l.aliases[name]
+	}
+	l.mu.Lock()
+	e := find()
+	l.mu.Unlock()
+	if e == nil {
+		l.Refresh()
+		l.mu.Lock()
+		e = find()
+		l.mu.Unlock()
+	}
+	if e == nil {
+		return Lora{}, false
+	}
+	return *e, true
+}
+
+// ShortHash is the 12-hex hash A1111 writes in "Lora hashes": the
+// sshs_model_hash metadata, else the addnet hash of the file (sha256 of
+// the bytes after the header), computed once per file version.
+func (l *Loras) ShortHash(e Lora) (string, error) {
+	l.mu.Lock()
+	cur := l.byName[e.Name]
+	if cur != nil && cur.Path == e.Path && cur.hash != "" {
+		h := cur.hash
+		l.mu.Unlock()
+		return h, nil
+	}
+	l.mu.Unlock()
+	h, _ := e.Metadata["sshs_model_hash"].(string)
+	if h == "" {
+		var err error
+		if h, err = safetensors.AddnetHash(e.Path); err != nil {
+			return "", err
+		}
+	}
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	l.mu.Lock()
+	if cur != nil && cur.Path == e.Path {
+		cur.hash = h
+	}
+	l.mu.Unlock()
+	return h, nil
+}
+
+// walkFiles is shared.walk_files: files under dir with one of the
+// extensions (case-insensitive), following symlinks, sorted.
+func walkFiles(dir string, exts ...string) []string {
+	var out []string
+	var walk func(string, int)
+	walk = func(d string, depth int) {
+		if depth > 32 {
+			return
+		}
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return
+		}
+		for _, de := range ents {
+			p := filepath.Join(d, de.Name())
+			st, err := os.Stat(p)
+			if err != nil {
+				continue
+			}
+			if st.IsDir() {
+				walk(p, depth+1)
+				continue
+			}
+			if st.Mode()&fs.ModeType != 0 {
+				continue
+			}
+			for _, x := range exts {
+				if strings.EqualFold(filepath.Ext(p), x) {
+					out = append(out, p)
+					break
+				}
+			}
+		}
+	}
+	walk(dir, 0)
+	sort.Strings(out)
+	return out
+}
