@@ -93,6 +93,9 @@ type jobOptions struct {
 	// img2imgFixSteps is img2img_fix_steps: img2img samples exactly steps
 	// steps instead of steps×denoising_strength.
 	img2imgFixSteps bool
+	// loraHashes and tiHashes are lora_add_hashes_to_infotext and
+	// textual_inversion_add_hashes_to_infotext.
+	loraHashes, tiHashes bool
 }
 
 // readJobOptions reads the options with A1111's defaults for keys the store
@@ -136,6 +139,8 @@ func (pr *Processor) readJobOptions() jobOptions {
 		betaBeta:               o.num("beta_dist_beta", 0.6),
 		initialNoiseMultiplier: o.num("initial_noise_multiplier", 1.0),
 		img2imgFixSteps:        o.boolean("img2img_fix_steps", false),
+		loraHashes:             o.boolean("lora_add_hashes_to_infotext", true),
+		tiHashes:               o.boolean("textual_inversion_add_hashes_to_infotext", true),
 	}
 	if o.boolean("live_previews_enable", true) {
 		jo.previewEvery = max(int(o.num("show_progress_every_n_steps", 10)), 0)
