@@ -226,6 +226,30 @@ type ModelInfo struct {
 	EmbeddingWidth int
 }
 
+// PatchCacher is implemented by runners that keep sessions with patched
+// weights (a LoRA set, embedding rows) between requests.
+type PatchCacher interface {
+	PatchCache() PatchCacheStats
+}
+
+// PatchCacheStats describes a runner's patched-session cache.
+type PatchCacheStats struct {
+	// Builds counts patched sessions built since the model loaded; a
+	// request served from the cache adds none.
+	Builds int64
+	// Entries are the cached sessions, least recently used first.
+	Entries []CachedPatch
+}
+
+// CachedPatch is one cached patched session.
+type CachedPatch struct {
+	Part string // "text_encoder", "unet"
+	Set  string // what is applied, e.g. "lora test te=1"
+	// Bytes estimates the memory the session holds: a whole copy of the
+	// part's weights.
+	Bytes int64
+}
+
 // Runner turns batches into images. Implementations serialise their own
 // device work; callers still run one job at a time (the queue's job).
 type Runner interface {

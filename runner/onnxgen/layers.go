@@ -211,6 +211,9 @@ type attnSpec struct {
 	heads   int    //
 	qkvBias bool   // CLIP and the VAE have q/k/v biases, the UNet does not
 	mask    string // optional additive mask, broadcast to [B,H,S,T]
+	// diffusers names the projections as diffusers' Attention does
+	// (to_q, to_k, to_v, to_out.0) instead of CLIP's (q_proj … out_proj).
+	diffusers bool
 }
 
 // attention computes softmax(QKᵀ/√d + mask)·V over x [B,S,dim] and
@@ -218,9 +221,13 @@ type attnSpec struct {
 func (b *builder) attention(x, ctx string, a attnSpec) string {
 	dh := int64(a.dim / a.heads)
 	h := int64(a.heads)
-	q := b.linear(x, a.name+".q_proj", a.dim, a.dim, a.qkvBias)
-	k := b.linear(ctx, a.name+".k_proj", a.ctxDim, a.dim, a.qkvBias)
-	v := b.linear(ctx, a.name+".v_proj", a.ctxDim, a.dim, a.qkvBias)
+	proj := [4]string{".q_proj", ".k_proj", ".v_proj", ".out_proj"}
+	if a.diffusers {
+		proj = [4]string{".to_q", ".to_k", ".to_v", ".to_out.0"}
+	}
+	q := b.linear(x, a.name+proj[0], a.dim, a.dim, a.qkvBias)
+	k := b.linear(ctx, a.name+proj[1], a.ctxDim, a.dim, a.qkvBias)
+	v := b.linear(ctx, a.name+proj[2], a.ctxDim, a.dim, a.qkvBias)
 	split := b.ints(0, 0, h, dh)
 	q = b.op("Transpose", []string{b.op("Reshape", []string{q, split})}, onnxpb.AttrInts("perm", 0, 2, 1, 3))
 	k = b.op("Transpose", []string{b.op("Reshape", []string{k, split})}, onnxpb.AttrInts("perm", 0, 2, 3, 1))
@@ -232,7 +239,7 @@ func (b *builder) attention(x, ctx string, a attnSpec) string {
 	p := b.op("Softmax", []string{s}, onnxpb.AttrInt("axis", -1))
 	o := b.op("Transpose", []string{b.op("MatMul", []string{p, v})}, onnxpb.AttrInts("perm", 0, 2, 1, 3))
 	o = b.op("Reshape", []string{o, b.ints(0, 0, int64(a.dim))})
-	return b.linear(o, a.name+".out_proj", a.dim, a.dim, true)
+	return b.linear(o, a.name+proj[3], a.dim, a.dim, true)
 }
 
 // tokens turns [B,C,H,W] into [B,H·W,C].

@@ -41,6 +41,12 @@ type job struct {
 	overlay      []*image.NRGBA
 	overlayAlpha []float32 // per pixel, 1 = original
 
+	// text is the text encoder session with the job's LoRA deltas or
+	// embedding rows; nil runs the plain one. embeddings are the names of
+	// the embeddings the prompts used (runner.Result.Embeddings).
+	text       *patchedPart
+	embeddings []string
+
 	latents [][]float32 // the sampled latents, when the request asks for them
 	// last is A1111's sampler.last_latent: the starting latent, then after
 	// every model call its denoised prediction for the prompt (cond only).
@@ -173,6 +179,18 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 		}
 		defer restore()
 	}
+	if unetLoras(req.LoRAs) {
+		if req.Tiling || needsAnySize(req.Height/8, req.Width/8) {
+			// Those UNet sessions are rewritten from the model file; the
+			// LoRA-patched UNet has no such variant yet.
+			return res, invalid("LoRA on the UNet with tiling or a size that is not a multiple of %d is not supported by this runner", 8*unetFactor)
+		}
+		restore, err := r.useUNetLoras(req.LoRAs)
+		if err != nil {
+			return res, err
+		}
+		defer restore()
+	}
 	ro, release, err := terminableRunOptions(ctx, r.log, true)
 	if err != nil {
 		return res, err
@@ -182,6 +200,7 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	g := &job{r: r, req: req, ro: ro, timing: &res.Timing, b: len(req.Prompts), lh: req.Height / 8, lw: req.Width / 8}
 	imgs, err := g.run(ctx)
 	res.Timing.Total = time.Since(start).Nanoseconds()
+	res.Embeddings = g.embeddings
 	if errors.Is(err, errStoppedEarly) {
 		res.Images, res.Latents = imgs, g.latents
 		return res, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))

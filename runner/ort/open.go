@@ -38,6 +38,9 @@ type Config struct {
 	// sample's result is the same either way. 0 runs each batch in one
 	// call (two when the prompt and negative prompt lengths differ).
 	MemoryBudget int64
+	// PatchCache is how many sessions with patched weights (a part with a
+	// LoRA set or embedding rows) are kept; 0 is DefaultPatchCache.
+	PatchCache int
 }
 
 // Runner runs one loaded pipeline. Generate calls are serialised.
@@ -73,6 +76,9 @@ type Runner struct {
 	hidden       *hiddenEncoder
 	hiddenErr    error
 	hiddenBuilds int
+	// patches are the sessions with LoRA or embedding patches (patched.go);
+	// guarded by mu.
+	patches patchCache
 
 	mu sync.Mutex // serialises Generate and Close
 }
@@ -267,7 +273,7 @@ func (r *Runner) Provider() string { return r.provider }
 // model's identity (A1111's title and hash) is the catalog's to compute,
 // once per file set, and processing fills them in.
 func (r *Runner) Model() runner.ModelInfo {
-	info := runner.ModelInfo{Name: filepath.Base(filepath.Clean(r.dir)), Path: r.dir, Kind: r.kind}
+	info := runner.ModelInfo{Name: filepath.Base(filepath.Clean(r.dir)), Path: r.dir, Kind: r.kind, EmbeddingWidth: r.textDim}
 	if r.cfg.VAEDir != "" {
 		info.VAE = filepath.Base(filepath.Clean(r.cfg.VAEDir))
 	}
@@ -284,5 +290,6 @@ func (r *Runner) Close() error {
 	r.closeTiled()
 	r.closeAnySize()
 	r.closeHidden()
+	r.patches.clear()
 	return nil
 }
