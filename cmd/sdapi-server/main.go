@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/sdapi/sdapi/processing"
-	"github.com/sdapi/sdapi/processing/extranet"
 	"github.com/sdapi/sdapi/processing/catalog"
+	"github.com/sdapi/sdapi/processing/extranet"
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/processing/scripts"
