@@ -180,12 +180,9 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 		defer restore()
 	}
 	if unetLoras(req.LoRAs) {
-		if req.Tiling || needsAnySize(req.Height/8, req.Width/8) {
-			// Those UNet sessions are rewritten from the model file; the
-			// LoRA-patched UNet has no such variant yet.
-			return res, invalid("LoRA on the UNet with tiling or a size that is not a multiple of %d is not supported by this runner", 8*unetFactor)
-		}
-		restore, err := r.useUNetLoras(req.LoRAs)
+		// After the tiling and any-size switches, so its (equally
+		// rewritten) session is the one that runs.
+		restore, err := r.useUNetLoras(req.LoRAs, rewriteOptions{circular: req.Tiling, matchSizes: needsAnySize(req.Height/8, req.Width/8)})
 		if err != nil {
 			return res, err
 		}

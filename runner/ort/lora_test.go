@@ -195,15 +195,43 @@ func TestLoRAWithClipSkip(t *testing.T) {
 	}
 }
 
-func TestLoRARefusedWithTiling(t *testing.T) {
+// TestLoRAWithRewrittenUNets: with tiling, or a size whose skip
+// connections need matching, the LoRA-patched UNet is rewritten the same
+// way, so the LoRA still changes the image and the run succeeds.
+func TestLoRAWithRewrittenUNets(t *testing.T) {
 	cfg := onnxgen.Config{}
 	r, _ := openFresh(t, cfg)
 	path := emitLoRA(t, cfg, onnxgen.LoRAOptions{Seed: 3})
-	req := baseRequest("Euler", 1)
-	req.Tiling = true
-	req.LoRAs = []runner.LoRA{{Name: "test", Path: path, TE: 1, UNet: 1}}
-	if _, err := r.Generate(t.Context(), req); err == nil {
-		t.Error("LoRA with tiling ran")
+	for _, tc := range []struct {
+		name   string
+		tiling bool
+		size   int
+	}{
+		{"tiling", true, 64},
+		{"any size", false, 72},
+		{"both", true, 72},
+	} {
+		var imgs []runner.Result
+		for _, unet := range []float64{0, 1} {
+			req := baseRequest("Euler", 1)
+			req.Tiling, req.Width, req.Height = tc.tiling, tc.size, tc.size
+			req.LoRAs = []runner.LoRA{{Name: "test", Path: path, UNet: unet}}
+			res, err := r.Generate(t.Context(), req)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			imgs = append(imgs, res)
+		}
+		if worst, _ := maxDiff(t, imgs[0].Images[0], imgs[1].Images[0]); worst == 0 {
+			t.Errorf("%s: the UNet LoRA did not change the image", tc.name)
+		}
+	}
+	var labels []string
+	for _, e := range r.PatchCache().Entries {
+		labels = append(labels, e.Set)
+	}
+	if want := []string{"lora test:1 tiling", "lora test:1 any-size", "lora test:1 tiling any-size"}; !slices.Equal(labels, want) {
+		t.Errorf("cached sets %q, want %q", labels, want)
 	}
 }
 

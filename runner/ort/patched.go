@@ -266,15 +266,31 @@ func (r *Runner) buildLoraModel(p *part, loras []runner.LoRA, spec loraSpec, ext
 }
 
 // useUNetLoras switches the UNet to the session with the LoRA set's
-// deltas for the job and returns the function that switches back.
-func (r *Runner) useUNetLoras(loras []runner.LoRA) (restore func(), err error) {
+// deltas for the job and returns the function that switches back. With
+// tiling or a size that needs it, the patched model is also rewritten as
+// tiling.go and anysize.go rewrite the plain one (rw).
+func (r *Runner) useUNetLoras(loras []runner.LoRA, rw rewriteOptions) (restore func(), err error) {
 	spec := unetSpec()
 	key, label, err := loraKey(loras, spec)
 	if err != nil || key == "" {
 		return func() {}, err
 	}
+	if rw.circular {
+		key, label = key+"\x04tiling", label+" tiling"
+	}
+	if rw.matchSizes {
+		key, label = key+"\x04anysize", label+" any-size"
+	}
 	e, err := r.patchedSession(r.unet, key, label, func() (built, error) {
-		return r.buildLoraModel(r.unet, loras, spec, nil)
+		b, err := r.buildLoraModel(r.unet, loras, spec, nil)
+		if err != nil || b.model == nil || (!rw.circular && !rw.matchSizes) {
+			// No module matched: the plain (tiled, any-size) session serves.
+			return b, err
+		}
+		if b.model, _, err = rewriteModel(b.model, rw); err != nil {
+			return b, modelErr("unet/model.onnx", "%s: %v", label, err)
+		}
+		return b, nil
 	})
 	if err != nil {
 		return nil, err
