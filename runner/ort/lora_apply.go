@@ -22,6 +22,9 @@ import (
 // loraReport counts what a LoRA set did to one part, for the log.
 type loraReport struct {
 	applied, unmatched, unsupported, mismatched int
+	// errors are the files or modules that could not be read: A1111
+	// reports a network that fails to load and runs without it.
+	errors []error
 }
 
 // loraModule is one kohya module of a file: its tensors by suffix.
@@ -30,7 +33,7 @@ type loraModule map[string]string // "lora_up.weight" → full tensor name
 // addLoraDeltas adds the deltas of every LoRA in loras whose modules start
 // with prefix to deltas (initializer → values in the target's layout).
 // mult picks the multiplier for this part.
-func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, loras []runner.LoRA, prefix string, unet bool, mult func(runner.LoRA) float64) (loraReport, error) {
+func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, loras []runner.LoRA, prefix string, unet bool, mult func(runner.LoRA) float64) loraReport {
 	var rep loraReport
 	for _, l := range loras {
 		m := mult(l)
@@ -39,7 +42,8 @@ func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, l
 		}
 		f, err := safetensors.Open(l.Path)
 		if err != nil {
-			return rep, fmt.Errorf("lora %s: %w", l.Name, err)
+			rep.errors = append(rep.errors, fmt.Errorf("lora %s: %w", l.Name, err))
+			continue
 		}
 		modules := map[string]loraModule{}
 		for name := range f.Tensors {
@@ -75,7 +79,8 @@ func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, l
 			}
 			d, err := moduleDelta(f, upName, downName, ts["alpha"], l.DynDim)
 			if err != nil {
-				return rep, fmt.Errorf("lora %s: %s: %w", l.Name, mod, err)
+				rep.errors = append(rep.errors, fmt.Errorf("lora %s: %s: %w", l.Name, mod, err))
+				continue
 			}
 			if d.out*d.in != numel(t.dims) {
 				rep.mismatched++
@@ -103,7 +108,7 @@ func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, l
 			rep.applied++
 		}
 	}
-	return rep, nil
+	return rep
 }
 
 // updown is up·down as [out, in] (in covering a conv's kh·kw) and its

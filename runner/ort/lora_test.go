@@ -291,3 +291,32 @@ func TestEmbeddingChangesImage(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokenLoRARunsWithout: a LoRA whose tensors cannot be used is left
+// out (A1111 reports it and runs without it), never failing the job.
+func TestBrokenLoRARunsWithout(t *testing.T) {
+	cfg := onnxgen.Config{}
+	r, _ := openFresh(t, cfg)
+	path := filepath.Join(t.TempDir(), "bad.safetensors")
+	// Ranks that do not match: up [32, 4], down [3, 32].
+	err := safetensors.WriteFile(path, []safetensors.WriteTensor{
+		{Name: "lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight", Shape: []int64{32, 4}, Data: make([]float32, 128)},
+		{Name: "lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight", Shape: []int64{3, 32}, Data: make([]float32, 96)},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := r.Generate(t.Context(), baseRequest("Euler", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := baseRequest("Euler", 1)
+	req.LoRAs = []runner.LoRA{{Name: "bad", Path: path, TE: 1, UNet: 1}}
+	res, err := r.Generate(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if worst, _ := maxDiff(t, base.Images[0], res.Images[0]); worst != 0 {
+		t.Errorf("an unusable LoRA changed the image by %d", worst)
+	}
+}

@@ -227,9 +227,9 @@ func (r *Runner) buildLoraModel(p *part, loras []runner.LoRA, spec loraSpec, ext
 			return res, modelErr(rel, "lora targets: %v", err)
 		}
 		deltas := map[string][]float32{}
-		rep, err := addLoraDeltas(deltas, targets, loras, spec.prefix, spec.unet, spec.mult)
-		if err != nil {
-			return res, fmt.Errorf("%w: %w", runner.ErrInvalidRequest, err)
+		rep := addLoraDeltas(deltas, targets, loras, spec.prefix, spec.unet, spec.mult)
+		for _, err := range rep.errors {
+			r.log.Error("lora not applied", "part", p.name, "error", err)
 		}
 		if rep.unmatched+rep.unsupported+rep.mismatched > 0 {
 			// networks.py logs unmatched keys; A1111 counts shape errors
