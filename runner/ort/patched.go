@@ -131,7 +131,7 @@ func unetSpec() loraSpec {
 
 // loraKey identifies the LoRAs of a set that apply to a part (multiplier
 // not 0) by file version and strengths; "" when none apply.
-func loraKey(loras []runner.LoRA, spec loraSpec) (key, label string, err error) {
+func loraKey(loras []runner.LoRA, spec loraSpec) (key, label string) {
 	var k, lb []string
 	for _, l := range loras {
 		m := spec.mult(l)
@@ -140,15 +140,19 @@ func loraKey(loras []runner.LoRA, spec loraSpec) (key, label string, err error) 
 		}
 		st, err := os.Stat(l.Path)
 		if err != nil {
-			return "", "", fmt.Errorf("%w: lora %s: %v", runner.ErrInvalidRequest, l.Name, err)
+			// Gone since the listing: building the set logs it and
+			// leaves it out, as A1111 runs without a network that fails
+			// to load.
+			k = append(k, l.Path+"\x00missing")
+			continue
 		}
 		k = append(k, fmt.Sprintf("%s\x00%d\x00%d\x00%g\x00%d", l.Path, st.ModTime().UnixNano(), st.Size(), m, l.DynDim))
 		lb = append(lb, fmt.Sprintf("%s:%g", l.Name, m))
 	}
 	if len(k) == 0 {
-		return "", "", nil
+		return "", ""
 	}
-	return strings.Join(k, "\x01"), "lora " + strings.Join(lb, " "), nil
+	return strings.Join(k, "\x01"), "lora " + strings.Join(lb, " ")
 }
 
 // patchedSession returns the cached session of p for key, building it
@@ -271,9 +275,9 @@ func (r *Runner) buildLoraModel(p *part, loras []runner.LoRA, spec loraSpec, ext
 // tiling.go and anysize.go rewrite the plain one (rw).
 func (r *Runner) useUNetLoras(loras []runner.LoRA, rw rewriteOptions) (restore func(), err error) {
 	spec := unetSpec()
-	key, label, err := loraKey(loras, spec)
-	if err != nil || key == "" {
-		return func() {}, err
+	key, label := loraKey(loras, spec)
+	if key == "" {
+		return func() {}, nil
 	}
 	if rw.circular {
 		key, label = key+"\x04tiling", label+" tiling"
@@ -317,10 +321,7 @@ func unetLoras(loras []runner.LoRA) bool {
 // embedding rows; nil when the plain session serves.
 func (r *Runner) textSession(loras []runner.LoRA, extra *tokenRows) (*patchedPart, error) {
 	spec := teSpec()
-	key, label, err := loraKey(loras, spec)
-	if err != nil {
-		return nil, err
-	}
+	key, label := loraKey(loras, spec)
 	if extra != nil {
 		key += "\x03" + extra.key
 		label = strings.TrimSpace(label + " " + extra.label)
