@@ -25,21 +25,23 @@ type tokenRows struct {
 	start []int     // first row of embedding i (index order)
 	count []int     // its vectors
 	names []string
+	dim   int // the encoder's width
 	key   string
 	label string
 }
 
-// embeddingRows collects the request's embeddings this text encoder can
-// use (one vector width equal to its own) and indexes their names.
-func (r *Runner) embeddingRows(es []runner.Embedding) (*tokenRows, *clip.EmbeddingIndex) {
-	tr := &tokenRows{}
+// embeddingRows collects the request's embeddings a text encoder of width
+// dim can use, their vectors for encoder ("" for SD 1.x/2.x; SDXL's
+// encoders take "clip_l" and "clip_g"), and indexes their names.
+func (r *Runner) embeddingRows(es []runner.Embedding, encoder string, dim int) (*tokenRows, *clip.EmbeddingIndex) {
+	tr := &tokenRows{dim: dim}
 	var key []string
 	for _, e := range es {
-		v := e.Rows[""]
-		if e.Vectors <= 0 || len(v) != e.Vectors*r.textDim {
+		v := e.Rows[encoder]
+		if e.Vectors <= 0 || len(v) != e.Vectors*dim {
 			continue
 		}
-		tr.start = append(tr.start, len(tr.rows)/r.textDim)
+		tr.start = append(tr.start, len(tr.rows)/dim)
 		tr.count = append(tr.count, e.Vectors)
 		tr.names = append(tr.names, e.Name)
 		tr.rows = append(tr.rows, v...)

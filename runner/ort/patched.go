@@ -8,6 +8,13 @@ package ort
 // bounded LRU keyed by what was applied: the same LoRA set again pays no
 // patching. Each entry holds a whole copy of its part's weights; Bytes
 // in runner.CachedPatch reports it.
+//
+// SDXL plugs in per part: its first text encoder takes kohya's lora_te1_
+// modules and embedding rows "clip_l", the second lora_te2_ and "clip_g"
+// (a loraSpec and an embeddingRows call each, keyed by the part), and its
+// UNet's LDM module names are mapped by diffusersUNetName. The second
+// encoder's pooled output must not pool by argmax of the ids, which the
+// appended rows' ids would win.
 
 import (
 	"fmt"
@@ -246,7 +253,7 @@ func (r *Runner) buildLoraModel(p *part, loras []runner.LoRA, spec loraSpec, ext
 		}
 	}
 	if extra != nil {
-		t, err := gi.tokenTable(p.in[0].Name, r.textDim)
+		t, err := gi.tokenTable(p.in[0].Name, extra.dim)
 		if err != nil {
 			return res, modelErr(rel, "embeddings: %v", err)
 		}
@@ -260,7 +267,7 @@ func (r *Runner) buildLoraModel(p *part, loras []runner.LoRA, spec loraSpec, ext
 			base = patch{dims: t.dims, elem: t.elem, data: vals}
 		}
 		data := append(base.data[:len(base.data):len(base.data)], extra.rows...)
-		patches[t.init] = patch{dims: []int64{t.dims[0] + int64(len(extra.rows)/r.textDim), t.dims[1]}, elem: t.elem, data: data}
+		patches[t.init] = patch{dims: []int64{t.dims[0] + int64(len(extra.rows)/extra.dim), t.dims[1]}, elem: t.elem, data: data}
 	}
 	if len(patches) == 0 {
 		return res, nil

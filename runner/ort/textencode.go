@@ -33,7 +33,7 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 	opts := clip.Options{Emphasis: clip.ParseEmphasis(g.req.Emphasis), CommaBacktrack: g.req.CommaBacktrack}
 	var rows *tokenRows
 	if len(g.req.Embeddings) > 0 {
-		rows, opts.Embeddings = r.embeddingRows(g.req.Embeddings)
+		rows, opts.Embeddings = r.embeddingRows(g.req.Embeddings, "", r.textDim)
 	}
 	t0 := time.Now()
 	type enc struct {
