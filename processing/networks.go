@@ -10,8 +10,10 @@ package processing
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 
+	"github.com/sdapi/sdapi/internal/pyfmt"
 	"github.com/sdapi/sdapi/processing/extranet"
 	"github.com/sdapi/sdapi/runner"
 )
@@ -64,6 +66,17 @@ func (pr *Processor) applyNetworks(j *job, req *runner.Request, hr bool) {
 		// runs without its LoRAs.
 		pr.logger().Error("activating extra network lora", "error", err)
 		return
+	}
+	// sd_lora ("Add network to prompt") adds its LoRA to every prompt of
+	// the job, as a tag the infotext shows, unless the batch names it.
+	if add := j.jo.sdLora; add != "None" && add != "" && pr.Loras != nil && pr.Loras.HasName(add) &&
+		!slices.ContainsFunc(data["lora"], func(p extranet.Params) bool { return len(p.Items) > 0 && p.Items[0] == add }) {
+		m := j.jo.defaultMultiplier
+		tag := "<lora:" + add + ":" + pyfmt.Float(m) + ">"
+		for i := range j.allPrompts {
+			j.allPrompts[i] += tag
+		}
+		uses = append(uses, extranet.LoraUse{Name: add, TE: m, UNet: m})
 	}
 	if !hr {
 		j.nets.loraHashes, j.nets.loraHash = nil, map[string]string{}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sdapi/sdapi/internal/safetensors"
 	"github.com/sdapi/sdapi/processing/extranet"
+	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/runner"
 )
 
@@ -147,5 +148,47 @@ func TestTIHashes(t *testing.T) {
 	sum, _ := safetensors.FileSHA256(filepath.Join(dir, "emb.safetensors"))
 	if want := `TI hashes: "emb: ` + sum[:12] + `"`; !strings.Contains(res.Infotexts[0], want) {
 		t.Errorf("infotext %q lacks %q", res.Infotexts[0], want)
+	}
+}
+
+// TestSdLoraOption: sd_lora adds its LoRA at extra_networks_default_multiplier
+// to every prompt (the infotext shows the tag) unless the prompt names it.
+func TestSdLoraOption(t *testing.T) {
+	for _, tc := range []struct {
+		prompt, wantPrompt string
+		want               []runner.LoRA
+	}{
+		{"a cat", "a cat<lora:one:0.5>", []runner.LoRA{{Name: "one", TE: 0.5, UNet: 0.5}}},
+		{"a cat <lora:one:1>", "a cat <lora:one:1>", []runner.LoRA{{Name: "one", TE: 1, UNet: 1}}},
+	} {
+		pr, spy := newProcessor(t)
+		defs := append(testOptionDefs(),
+			options.Def{Key: "sd_lora", Default: "None", Type: options.KindString},
+			options.Def{Key: "extra_networks_default_multiplier", Default: 1.0, Type: options.KindNumber})
+		store, err := options.New(defs, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.SetFromAPI(context.Background(), map[string]any{"sd_lora": "one", "extra_networks_default_multiplier": 0.5}); err != nil {
+			t.Fatal(err)
+		}
+		pr.Options = store
+		pr.Loras = loraDir(t, "one")
+		p := smallTxt2Img()
+		p.Prompt = tc.prompt
+		res, err := pr.Process(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := spy.Calls()[0].LoRAs
+		for i := range got {
+			got[i].Path = ""
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q: LoRAs %+v, want %+v", tc.prompt, got, tc.want)
+		}
+		if !strings.HasPrefix(res.Infotexts[0], tc.wantPrompt+"\n") {
+			t.Errorf("%q: infotext %q, want prompt %q", tc.prompt, res.Infotexts[0], tc.wantPrompt)
+		}
 	}
 }

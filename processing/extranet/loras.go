@@ -167,6 +167,15 @@ func (l *Loras) Lookup(name string) (Lora, bool) {
 	return *e, true
 }
 
+// HasName reports whether a file is named name (available_networks, by
+// file name only).
+func (l *Loras) HasName(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.byName[name]
+	return ok
+}
+
 // ShortHash is the 12-hex hash A1111 writes in "Lora hashes": the
 // sshs_model_hash metadata, else the addnet hash of the file (sha256 of
 // the bytes after the header), computed once per file version.
