@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
@@ -15,6 +16,7 @@ type builder struct {
 	rng        *rand.Rand
 	fp16       bool
 	decomposed bool // layer norms as torch exports them below opset 17
+	torchNames bool // Config.TorchNames
 	n          int
 }
 
@@ -34,6 +36,7 @@ func newBuilder(name string, cfg Config, stream uint64) *builder {
 		rng:        rand.New(rand.NewPCG(cfg.Seed, stream)),
 		fp16:       cfg.FP16,
 		decomposed: cfg.LayerNorm == LayerNormDecomposed,
+		torchNames: cfg.TorchNames,
 	}
 }
 
@@ -149,7 +152,15 @@ func (b *builder) gelu(x string) string {
 
 // linear is x·W (+ bias) with W stored as [in, out], like torch exports.
 func (b *builder) linear(x, name string, in, out int, bias bool) string {
-	y := b.op("MatMul", []string{x, b.randn(name+".weight", 1/math.Sqrt(float64(in)), int64(in), int64(out))})
+	var y string
+	if b.torchNames {
+		b.n++
+		w := b.randn(fmt.Sprintf("onnx::MatMul_%d", b.n), 1/math.Sqrt(float64(in)), int64(in), int64(out))
+		y = b.tmp("MatMul")
+		b.g.AddNamedNode("/"+strings.ReplaceAll(name, ".", "/")+"/MatMul", "MatMul", []string{x, w}, []string{y})
+	} else {
+		y = b.op("MatMul", []string{x, b.randn(name+".weight", 1/math.Sqrt(float64(in)), int64(in), int64(out))})
+	}
 	if bias {
 		y = b.add(y, b.randn(name+".bias", 0.02, int64(out)))
 	}

@@ -37,7 +37,7 @@ func emitLoRA(t *testing.T, cfg onnxgen.Config, o onnxgen.LoRAOptions) string {
 // TestLoRAChangesImage runs the emitted LoRA through every way it can
 // apply and checks the cache: a set seen before builds nothing.
 func TestLoRAChangesImage(t *testing.T) {
-	for _, cfg := range []onnxgen.Config{{}, {FP16: true}, {ExternalData: true}} {
+	for _, cfg := range []onnxgen.Config{{}, {FP16: true}, {ExternalData: true}, {TorchNames: true, FP16: true}} {
 		t.Run(cfgName(cfg), func(t *testing.T) {
 			r, _ := openFresh(t, cfg)
 			path := emitLoRA(t, cfg, onnxgen.LoRAOptions{Seed: 1, F16: cfg.FP16})
@@ -94,6 +94,8 @@ func TestLoRAChangesImage(t *testing.T) {
 
 func cfgName(c onnxgen.Config) string {
 	switch {
+	case c.TorchNames:
+		return "torch-names"
 	case c.FP16:
 		return "fp16"
 	case c.ExternalData:
