@@ -31,9 +31,10 @@ type loraReport struct {
 type loraModule map[string]string // "lora_up.weight" → full tensor name
 
 // addLoraDeltas adds the deltas of every LoRA in loras whose modules start
-// with prefix to deltas (initializer → values in the target's layout).
-// mult picks the multiplier for this part.
-func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, loras []runner.LoRA, prefix string, unet bool, mult func(runner.LoRA) float64) loraReport {
+// with spec's prefix (or an alias of it) to deltas (initializer → values
+// in the target's layout), scaled by spec's multiplier.
+func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, loras []runner.LoRA, spec loraSpec) loraReport {
+	prefix, unet, mult := spec.prefix, spec.unet, spec.mult
 	var rep loraReport
 	for _, l := range loras {
 		m := mult(l)
@@ -58,6 +59,11 @@ func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, l
 		}
 		for mod, ts := range modules {
 			rest, ok := strings.CutPrefix(mod, prefix)
+			for _, alias := range spec.aliases {
+				if !ok {
+					rest, ok = strings.CutPrefix(mod, alias)
+				}
+			}
 			if !ok {
 				continue
 			}

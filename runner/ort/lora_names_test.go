@@ -1,6 +1,13 @@
 package ort
 
-import "testing"
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/sdapi/sdapi/internal/safetensors"
+	"github.com/sdapi/sdapi/runner"
+)
 
 func TestDiffusersUNetName(t *testing.T) {
 	for _, tc := range []struct{ ldm, want string }{
@@ -34,5 +41,36 @@ func TestModulePath(t *testing.T) {
 		if got := modulePath(tc.node, tc.init); got != tc.want {
 			t.Errorf("modulePath(%q, %q) = %q, want %q", tc.node, tc.init, got, tc.want)
 		}
+	}
+}
+
+// TestLoraKeyForms: kohya's lora_te1_ text keys on an SD 1.x model and LDM
+// UNet names reach their weights; the delta lands transposed for a
+// MatMul weight and scaled by alpha/rank·multiplier.
+func TestLoraKeyForms(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.safetensors")
+	ts := []safetensors.WriteTensor{
+		{Name: "lora_te1_text_model_x.lora_up.weight", Shape: []int64{2, 1}, Data: []float32{1, 2}},
+		{Name: "lora_te1_text_model_x.lora_down.weight", Shape: []int64{1, 3}, Data: []float32{1, 10, 100}},
+		{Name: "lora_te1_text_model_x.alpha", Shape: []int64{}, Data: []float32{0.5}},
+		{Name: "lora_unet_input_blocks_1_1_proj_in.lora_up.weight", Shape: []int64{1, 1}, Data: []float32{3}},
+		{Name: "lora_unet_input_blocks_1_1_proj_in.lora_down.weight", Shape: []int64{1, 1}, Data: []float32{2}},
+	}
+	if err := safetensors.WriteFile(path, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	loras := []runner.LoRA{{Name: "k", Path: path, TE: 2, UNet: 1}}
+	te := map[string]loraTarget{"lora_te_text_model_x": {init: "w", transposed: true, dims: []int64{3, 2}}}
+	deltas := map[string][]float32{}
+	if rep := addLoraDeltas(deltas, te, loras, teSpec()); rep.applied != 1 || len(rep.errors) != 0 {
+		t.Fatalf("text report %+v", rep)
+	}
+	// updown [2,3] = up·down, scale 0.5 (alpha 0.5 / rank 1) × te 2; stored [3,2].
+	if want := []float32{1, 2, 10, 20, 100, 200}; !slices.Equal(deltas["w"], want) {
+		t.Errorf("text delta %v, want %v", deltas["w"], want)
+	}
+	un := map[string]loraTarget{"lora_unet_down_blocks_0_attentions_0_proj_in": {init: "c", dims: []int64{1, 1, 1, 1}}}
+	if rep := addLoraDeltas(deltas, un, loras, unetSpec()); rep.applied != 1 || deltas["c"][0] != 6 {
+		t.Errorf("LDM UNet key: report %+v, delta %v", rep, deltas["c"])
 	}
 }

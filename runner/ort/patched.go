@@ -124,12 +124,16 @@ var _ runner.PatchCacher = (*Runner)(nil)
 // its names may be in LDM form, and which multiplier applies.
 type loraSpec struct {
 	prefix string
+	// aliases are other prefixes of the same part's modules.
+	aliases []string
 	unet   bool
 	mult   func(runner.LoRA) float64
 }
 
 func teSpec() loraSpec {
-	return loraSpec{prefix: "lora_te_", mult: func(l runner.LoRA) float64 { return l.TE }}
+	// networks.py: "some SD1 Loras also have correct compvis keys", named
+	// lora_te1_text_model_….
+	return loraSpec{prefix: "lora_te_", aliases: []string{"lora_te1_"}, mult: func(l runner.LoRA) float64 { return l.TE }}
 }
 
 func unetSpec() loraSpec {
@@ -238,7 +242,7 @@ func (r *Runner) buildLoraModel(p *part, loras []runner.LoRA, spec loraSpec, ext
 			return res, modelErr(rel, "lora targets: %v", err)
 		}
 		deltas := map[string][]float32{}
-		rep := addLoraDeltas(deltas, targets, loras, spec.prefix, spec.unet, spec.mult)
+		rep := addLoraDeltas(deltas, targets, loras, spec)
 		for _, err := range rep.errors {
 			r.log.Error("lora not applied", "part", p.name, "error", err)
 		}
