@@ -126,8 +126,8 @@ type loraSpec struct {
 	prefix string
 	// aliases are other prefixes of the same part's modules.
 	aliases []string
-	unet   bool
-	mult   func(runner.LoRA) float64
+	unet    bool
+	mult    func(runner.LoRA) float64
 }
 
 func teSpec() loraSpec {
