@@ -5,9 +5,10 @@ package ort
 // updown = up·down reshaped to the weight, scaled by alpha/r (1 without
 // alpha) and the te or unet multiplier; dyn keeps the first ranks
 // (lyco_helpers.rebuild_conventional). Conv LoRAs (LoCon, a kh×kw down
-// and 1×1 up) take the same path. Modules A1111 would load with another
-// network type (LoHa, LoKr, IA3, OFT, full, norm, lora_mid Tucker) are
-// not applied and are counted as unsupported.
+// and 1×1 up) take the same path; LyCORIS's Tucker form (lora_mid
+// [r, r, kh, kw]) is rebuilt as rebuild_cp_decomposition. Modules A1111
+// would load with another network type (LoHa, LoKr, IA3, OFT, full, norm)
+// are not applied and are counted as unsupported.
 
 import (
 	"fmt"
@@ -79,11 +80,11 @@ func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, l
 			if upName == "" || downName == "" {
 				upName, downName = ts["lora_B.weight"], ts["lora_A.weight"]
 			}
-			if upName == "" || downName == "" || ts["lora_mid.weight"] != "" {
+			if upName == "" || downName == "" {
 				rep.unsupported++
 				continue
 			}
-			d, err := moduleDelta(f, upName, downName, ts["alpha"], l.DynDim)
+			d, err := moduleDelta(f, upName, downName, ts["lora_mid.weight"], ts["alpha"], l.DynDim)
 			if err != nil {
 				rep.errors = append(rep.errors, fmt.Errorf("lora %s: %s: %w", l.Name, mod, err))
 				continue
@@ -125,7 +126,7 @@ type updown struct {
 	scale   float64
 }
 
-func moduleDelta(f *safetensors.File, upName, downName, alphaName string, dyn int) (updown, error) {
+func moduleDelta(f *safetensors.File, upName, downName, midName, alphaName string, dyn int) (updown, error) {
 	upT, downT := f.Tensors[upName], f.Tensors[downName]
 	if len(upT.Shape) < 2 || len(downT.Shape) < 2 {
 		return updown{}, fmt.Errorf("up %v and down %v are not matrices", upT.Shape, downT.Shape)
@@ -151,6 +152,16 @@ func moduleDelta(f *safetensors.File, upName, downName, alphaName string, dyn in
 		}
 		scale = float64(a[0]) / float64(rank)
 	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) {
+		return updown{}, fmt.Errorf("alpha/rank is %v", scale)
+	}
+	if midName != "" {
+		v, inK, err := cpDelta(f, midName, up, down, out, rank, in)
+		if err != nil {
+			return updown{}, err
+		}
+		return updown{v: v, out: out, in: inK, scale: scale}, nil
+	}
 	r := rank
 	if dyn > 0 && dyn < r {
 		r = dyn
@@ -169,10 +180,50 @@ func moduleDelta(f *safetensors.File, upName, downName, alphaName string, dyn in
 			}
 		}
 	}
-	if math.IsNaN(scale) || math.IsInf(scale, 0) {
-		return updown{}, fmt.Errorf("alpha/rank is %v", scale)
-	}
 	return updown{v: v, out: out, in: in, scale: scale}, nil
+}
+
+// cpDelta is lyco_helpers.rebuild_cp_decomposition: W[i, j, k, l] =
+// Σ_{n,m} mid[n, m, k, l]·up[i, n]·down[m, j], with up [out, r] and down
+// [r, in] (1×1 convolutions flattened). It returns W as [out, in·kh·kw].
+func cpDelta(f *safetensors.File, midName string, up, down []float32, out, rank, in int) ([]float32, int, error) {
+	midT := f.Tensors[midName]
+	if len(midT.Shape) != 4 || int(midT.Shape[0]) != rank || int(midT.Shape[1]) != rank {
+		return nil, 0, fmt.Errorf("lora_mid %v does not match rank %d", midT.Shape, rank)
+	}
+	mid, err := f.Floats(midName)
+	if err != nil {
+		return nil, 0, err
+	}
+	kk := int(midT.Shape[2] * midT.Shape[3])
+	// t[i, m, kl] = Σ_n up[i, n]·mid[n, m, kl]
+	t := make([]float32, out*rank*kk)
+	for i := range out {
+		for n := range rank {
+			u := up[i*rank+n]
+			for m := range rank {
+				src := mid[(n*rank+m)*kk : (n*rank+m+1)*kk]
+				dst := t[(i*rank+m)*kk : (i*rank+m+1)*kk]
+				for x, v := range src {
+					dst[x] += u * v
+				}
+			}
+		}
+	}
+	w := make([]float32, out*in*kk)
+	for i := range out {
+		for m := range rank {
+			tv := t[(i*rank+m)*kk : (i*rank+m+1)*kk]
+			for j := range in {
+				d := down[m*in+j]
+				dst := w[(i*in+j)*kk : (i*in+j+1)*kk]
+				for x, v := range tv {
+					dst[x] += d * v
+				}
+			}
+		}
+	}
+	return w, in * kk, nil
 }
 
 func numel(dims []int64) int {

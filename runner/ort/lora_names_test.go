@@ -74,3 +74,26 @@ func TestLoraKeyForms(t *testing.T) {
 		t.Errorf("LDM UNet key: report %+v, delta %v", rep, deltas["c"])
 	}
 }
+
+// TestLoraTucker: a LyCORIS lora_mid module rebuilds as
+// einsum('n m k l, i n, m j -> i j k l', mid, up, down).
+func TestLoraTucker(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cp.safetensors")
+	ts := []safetensors.WriteTensor{
+		{Name: "lora_unet_conv_in.lora_up.weight", Shape: []int64{2, 1, 1, 1}, Data: []float32{1, 2}},
+		{Name: "lora_unet_conv_in.lora_down.weight", Shape: []int64{1, 3, 1, 1}, Data: []float32{1, 10, 100}},
+		{Name: "lora_unet_conv_in.lora_mid.weight", Shape: []int64{1, 1, 1, 2}, Data: []float32{1, -1}},
+	}
+	if err := safetensors.WriteFile(path, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	deltas := map[string][]float32{}
+	un := map[string]loraTarget{"lora_unet_conv_in": {init: "c", dims: []int64{2, 3, 1, 2}}}
+	if rep := addLoraDeltas(deltas, un, []runner.LoRA{{Name: "cp", Path: path, UNet: 1}}, unetSpec()); rep.applied != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	want := []float32{1, -1, 10, -10, 100, -100, 2, -2, 20, -20, 200, -200}
+	if !slices.Equal(deltas["c"], want) {
+		t.Errorf("delta %v, want %v", deltas["c"], want)
+	}
+}
