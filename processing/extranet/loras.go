@@ -29,9 +29,7 @@ type Lora struct {
 	Skip string
 
 	modTime time.Time
-	// hash is the sshs_model_hash metadata or the addnet hash, computed on
-	// first use (A1111's read_hash) and kept while the file is unchanged.
-	hash string
+	size    int64
 }
 
 // Loras is the Lora directory: A1111's available_networks.
@@ -46,6 +44,15 @@ type Loras struct {
 	// find those files (forbidden_network_aliases).
 	forbidden map[string]bool
 	order     []*Lora
+	// hashes are the short hashes computed so far (A1111's read_hash, on
+	// first use), by path, kept across rescans while the file is unchanged.
+	hashes map[string]fileHash
+}
+
+type fileHash struct {
+	modTime time.Time
+	size    int64
+	hash    string
 }
 
 // NewLoras scans dir; a missing directory lists nothing.
@@ -53,7 +60,7 @@ func NewLoras(dir string, log *slog.Logger) *Loras {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &Loras{dir: dir, log: log}
+	l := &Loras{dir: dir, log: log, hashes: map[string]fileHash{}}
 	l.Refresh()
 	return l
 }
@@ -101,7 +108,7 @@ func (l *Loras) readLora(path string) *Lora {
 	base := filepath.Base(path)
 	e := &Lora{Name: strings.TrimSuffix(base, filepath.Ext(base)), Path: path, Metadata: map[string]any{}}
 	if st, err := os.Stat(path); err == nil {
-		e.modTime = st.ModTime()
+		e.modTime, e.size = st.ModTime(), st.Size()
 	}
 	if !strings.EqualFold(filepath.Ext(path), ".safetensors") {
 		e.Skip = "pickle files (.pt, .ckpt) are not loaded: convert it to .safetensors"
@@ -181,13 +188,11 @@ func (l *Loras) HasName(name string) bool {
 // the bytes after the header), computed once per file version.
 func (l *Loras) ShortHash(e Lora) (string, error) {
 	l.mu.Lock()
-	cur := l.byName[e.Name]
-	if cur != nil && cur.Path == e.Path && cur.hash != "" {
-		h := cur.hash
-		l.mu.Unlock()
-		return h, nil
-	}
+	fh, ok := l.hashes[e.Path]
 	l.mu.Unlock()
+	if ok && fh.modTime.Equal(e.modTime) && fh.size == e.size {
+		return fh.hash, nil
+	}
 	h, _ := e.Metadata["sshs_model_hash"].(string)
 	if h == "" {
 		var err error
@@ -199,9 +204,7 @@ func (l *Loras) ShortHash(e Lora) (string, error) {
 		h = h[:12]
 	}
 	l.mu.Lock()
-	if cur != nil && cur.Path == e.Path {
-		cur.hash = h
-	}
+	l.hashes[e.Path] = fileHash{modTime: e.modTime, size: e.size, hash: h}
 	l.mu.Unlock()
 	return h, nil
 }
