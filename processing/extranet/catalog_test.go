@@ -104,3 +104,27 @@ func TestEmbeddingsSplit(t *testing.T) {
 		t.Errorf("SDXL split %+v", l)
 	}
 }
+
+func TestWalkFilesNaturalOrder(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"b10.safetensors", "b9.safetensors", "B2.safetensors", "sub/a.safetensors", "a.txt", "z.PT"} {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, p := range walkFiles(dir, ".safetensors", ".pt") {
+		rel, _ := filepath.Rel(dir, p)
+		got = append(got, rel)
+	}
+	// The root's files first, then the subdirectory's, as os.walk sorted
+	// by natural_sort_key of each root.
+	want := []string{"B2.safetensors", "b9.safetensors", "b10.safetensors", "z.PT", filepath.Join("sub", "a.safetensors")}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("walkFiles = %v, want %v", got, want)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -209,10 +211,16 @@ func (l *Loras) ShortHash(e Lora) (string, error) {
 	return h, nil
 }
 
-// walkFiles is shared.walk_files: files under dir with one of the
-// extensions (case-insensitive), following symlinks, sorted.
+// walkFiles is modules/util.walk_files: files under dir with one of the
+// extensions (case-insensitive), following symlinks, directory by
+// directory in natural order of their paths, each directory's files in
+// natural order of their names.
 func walkFiles(dir string, exts ...string) []string {
-	var out []string
+	type folder struct {
+		path  string
+		files []string
+	}
+	var folders []folder
 	var walk func(string, int)
 	walk = func(d string, depth int) {
 		if depth > 32 {
@@ -222,6 +230,7 @@ func walkFiles(dir string, exts ...string) []string {
 		if err != nil {
 			return
 		}
+		f := folder{path: d}
 		for _, de := range ents {
 			p := filepath.Join(d, de.Name())
 			st, err := os.Stat(p)
@@ -237,13 +246,59 @@ func walkFiles(dir string, exts ...string) []string {
 			}
 			for _, x := range exts {
 				if strings.EqualFold(filepath.Ext(p), x) {
-					out = append(out, p)
+					f.files = append(f.files, de.Name())
 					break
 				}
 			}
 		}
+		folders = append(folders, f)
 	}
 	walk(dir, 0)
-	sort.Strings(out)
+	sort.SliceStable(folders, func(i, j int) bool { return naturalLess(folders[i].path, folders[j].path) })
+	var out []string
+	for _, f := range folders {
+		sort.SliceStable(f.files, func(i, j int) bool { return naturalLess(f.files[i], f.files[j]) })
+		for _, name := range f.files {
+			out = append(out, filepath.Join(f.path, name))
+		}
+	}
 	return out
+}
+
+// naturalLess orders as natural_sort_key: runs of digits compare as
+// numbers, the rest lower-cased.
+func naturalLess(a, b string) bool {
+	ka, kb := naturalKey(a), naturalKey(b)
+	for i := 0; i < len(ka) && i < len(kb); i++ {
+		x, y := ka[i], kb[i]
+		if i%2 == 1 { // digits
+			if c := x.num.Cmp(y.num); c != 0 {
+				return c < 0
+			}
+			continue
+		}
+		if x.text != y.text {
+			return x.text < y.text
+		}
+	}
+	return len(ka) < len(kb)
+}
+
+type keyPart struct {
+	text string
+	num  *big.Int
+}
+
+var reDigits = regexp.MustCompile(`[0-9]+`)
+
+// naturalKey is re.split('([0-9]+)', s): text, number, text, ….
+func naturalKey(s string) []keyPart {
+	var out []keyPart
+	last := 0
+	for _, m := range reDigits.FindAllStringIndex(s, -1) {
+		n, _ := new(big.Int).SetString(s[m[0]:m[1]], 10)
+		out = append(out, keyPart{text: strings.ToLower(s[last:m[0]])}, keyPart{num: n})
+		last = m[1]
+	}
+	return append(out, keyPart{text: strings.ToLower(s[last:])})
 }
