@@ -39,7 +39,8 @@ type Config struct {
 	// call (two when the prompt and negative prompt lengths differ).
 	MemoryBudget int64
 	// PatchCache is how many sessions with patched weights (a part with a
-	// LoRA set or embedding rows) are kept; 0 is DefaultPatchCache.
+	// LoRA set or embedding rows) are kept; 0 is DefaultPatchCache, and
+	// never fewer than the parts one job patches (3).
 	PatchCache int
 }
 

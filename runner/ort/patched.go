@@ -33,6 +33,10 @@ import (
 // Config.PatchCache is 0.
 const DefaultPatchCache = 4
 
+// minPatchCache is the least kept: the parts one job may patch (SDXL's
+// two text encoders and its UNet).
+const minPatchCache = 3
+
 // patchedPart is one cached session of a part with patched weights.
 type patchedPart struct {
 	key   string
@@ -80,10 +84,10 @@ func (c *patchCache) get(key string) *patchedPart {
 	return nil
 }
 
-func (c *patchCache) put(e *patchedPart, max int) {
+func (c *patchCache) put(e *patchedPart, limit int) {
 	c.entries = append(c.entries, e)
 	c.builds++
-	for len(c.entries) > max {
+	for len(c.entries) > limit {
 		c.entries[0].destroy()
 		c.entries = c.entries[1:]
 	}
@@ -196,11 +200,13 @@ func (r *Runner) patchedSession(p *part, key, label string, build func() (built,
 		}
 		e.bytes = int64(len(model)) + externalBytes(p.path)
 	}
-	max := r.cfg.PatchCache
-	if max <= 0 {
-		max = DefaultPatchCache
+	limit := r.cfg.PatchCache
+	if limit <= 0 {
+		limit = DefaultPatchCache
 	}
-	r.patches.put(e, max)
+	// One job holds a session per patched part (text encoders and UNet)
+	// while it builds the next: never evict one it may be running.
+	r.patches.put(e, max(limit, minPatchCache))
 	r.log.Info("patched session built", "part", p.name, "set", label, "changes", model != nil,
 		"elapsed", time.Since(t0).Round(time.Millisecond))
 	return e, nil
