@@ -45,6 +45,7 @@ func (pr *Processor) run(ctx context.Context, st *State, j *job, r, hrRunner run
 		if err := j.alwaysOn.beforeBatch(ctx, p, BatchInfo{Index: n, Prompts: req.Prompts, NegativePrompts: req.NegativePrompts, Seeds: req.Seeds, Subseeds: req.Subseeds}); err != nil {
 			return nil, err
 		}
+		pr.applyNetworks(j, &req, false)
 
 		step := n
 		if j.hr.enabled {
@@ -110,6 +111,7 @@ func (pr *Processor) sampleBatch(ctx context.Context, st *State, j *job, r, hrRu
 		req.Refiner = j.refinerFor(false)
 		res, err := generate(ctx, st, r, req)
 		j.noteRefined(res)
+		pr.recordEmbeddings(j, res.Embeddings)
 		stopped := errors.Is(err, errStopped)
 		if err != nil && !stopped {
 			return nil, false, fmt.Errorf("generate batch %d: %w", n, err)

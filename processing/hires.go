@@ -244,6 +244,7 @@ func (pr *Processor) hiresPass(ctx context.Context, r runner.Runner, j *job, fp 
 	req := base
 	req.Prompts = batchSlice(j.allHRPrompts, n, j.p.BatchSize)
 	req.NegativePrompts = batchSlice(j.allHRNegative, n, j.p.BatchSize)
+	pr.applyNetworks(j, &req, true)
 	req.Sampler, req.Scheduler = hr.sampler, hr.scheduler
 	req.Steps = hr.steps
 	req.Width, req.Height = hr.size()

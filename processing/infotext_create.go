@@ -41,6 +41,8 @@ type job struct {
 
 	// alwaysOn are the job's always-on scripts.
 	alwaysOn alwaysOnSet
+	// nets is what the extra networks decided (networks.go).
+	nets networkState
 }
 
 // hiresPromptParam stands for the callables A1111 stores in

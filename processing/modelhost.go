@@ -281,3 +281,20 @@ func (m catalogModel) Model() runner.ModelInfo {
 	}
 	return info
 }
+
+// PatchCache reports the loaded runner's cache of patched sessions (LoRA
+// sets, embedding rows); false when no model is loaded or the runner
+// keeps none.
+func (h *ModelHost) PatchCache() (runner.PatchCacheStats, bool) {
+	h.mu.Lock()
+	cur := h.current
+	h.mu.Unlock()
+	if cm, ok := cur.(catalogModel); ok {
+		cur = cm.Runner
+	}
+	pc, ok := cur.(runner.PatchCacher)
+	if !ok {
+		return runner.PatchCacheStats{}, false
+	}
+	return pc.PatchCache(), true
+}

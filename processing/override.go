@@ -109,6 +109,13 @@ type jobOptions struct {
 	// is hires_fix_refiner_pass ("first pass", "second pass", "both passes").
 	refinerBySteps   bool
 	hiresRefinerPass string
+	// loraHashes and tiHashes are lora_add_hashes_to_infotext and
+	// textual_inversion_add_hashes_to_infotext.
+	loraHashes, tiHashes bool
+	// sdLora is sd_lora ("Add network to prompt"), "None" for none, at
+	// extra_networks_default_multiplier.
+	sdLora            string
+	defaultMultiplier float64
 }
 
 // readJobOptions reads the options with A1111's defaults for keys the store
@@ -161,6 +168,10 @@ func (pr *Processor) readJobOptions() jobOptions {
 		img2imgFixSteps:        o.boolean("img2img_fix_steps", false),
 		refinerBySteps:         o.boolean("refiner_switch_by_sample_steps", false),
 		hiresRefinerPass:       o.str("hires_fix_refiner_pass", "second pass"),
+		loraHashes:             o.boolean("lora_add_hashes_to_infotext", true),
+		tiHashes:               o.boolean("textual_inversion_add_hashes_to_infotext", true),
+		sdLora:                 o.str("sd_lora", "None"),
+		defaultMultiplier:      o.num("extra_networks_default_multiplier", 1),
 	}
 	if o.boolean("live_previews_enable", true) {
 		jo.previewEvery = max(int(o.num("show_progress_every_n_steps", 10)), 0)

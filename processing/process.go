@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 
 	"github.com/sdapi/sdapi/internal/apierr"
+	"github.com/sdapi/sdapi/processing/extranet"
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/styles"
 	"github.com/sdapi/sdapi/processing/upscale"
@@ -42,6 +44,14 @@ type Processor struct {
 	// Limits are checked by Prepare and by every Process a script calls;
 	// the zero value checks nothing.
 	Limits Limits
+	// Loras is the Lora directory; nil has none, so every <lora:> tag is
+	// "not found".
+	Loras *extranet.Loras
+	// Embeddings is the embeddings directory; nil has none.
+	Embeddings *extranet.Embeddings
+	// Log receives what A1111 prints on its console (an unknown LoRA, a
+	// LoRA that fails to load); nil discards.
+	Log *slog.Logger
 }
 
 // Process runs one txt2img or img2img job: it is the only caller of

@@ -82,6 +82,15 @@ type Request struct {
 	// and processing then falls back to resizing the decoded images.
 	ReturnLatents bool
 
+	// LoRAs are the batch's LoRA networks (A1111 applies those of the
+	// batch's first prompt to every image); Prompts no longer hold their
+	// tags. Empty runs the model's own weights.
+	LoRAs []LoRA
+	// Embeddings are the textual-inversion embeddings loaded for this
+	// model; their names in Prompts and NegativePrompts are replaced by
+	// their vectors, as A1111's EmbeddingDatabase does.
+	Embeddings []Embedding
+
 	// OnStep, if set, is called after every sampling step from the
 	// goroutine running the batch.
 	OnStep func(Progress)
@@ -123,6 +132,27 @@ type Refiner struct {
 	// BySteps is refiner_switch_by_sample_steps: the ratio is model calls
 	// done / steps instead.
 	BySteps bool
+}
+
+// LoRA is one LoRA file to apply and its strengths: TE scales the deltas
+// of the text encoder(s), UNet those of the UNet (A1111's te and unet
+// multipliers).
+type LoRA struct {
+	Name string // as the prompt names it, for messages
+	Path string // a kohya-format .safetensors file
+	TE   float64
+	UNet float64
+	// DynDim, when > 0, keeps only the first DynDim ranks (A1111's dyn).
+	DynDim int
+}
+
+// Embedding is a textual-inversion embedding: Vectors rows per text
+// encoder, keyed by encoder ("" for an SD 1.x/2.x file, "clip_l" and
+// "clip_g" for SDXL), each Vectors×width row-major.
+type Embedding struct {
+	Name    string
+	Vectors int
+	Rows    map[string][]float32
 }
 
 // SamplingOptions are the per-sampler knobs A1111 exposes; nil means the
@@ -200,7 +230,11 @@ type Result struct {
 	// sampled latent, [4, Height/8, Width/8] row-major, before VAE decode
 	// (A1111's samples, in the model's scaled latent space).
 	Latents [][]float32
-	Timing  Timing
+	// Embeddings names the embeddings the prompts used, in A1111's "TI
+	// hashes" order: those of the prompts, then those of the negative
+	// prompts, each list in first-use order.
+	Embeddings []string
+	Timing     Timing
 	// Refined reports that Request.Refiner switched the run to the refiner
 	// (A1111 then writes Refiner and Refiner switch at into the infotext).
 	Refined bool
@@ -232,6 +266,34 @@ type ModelInfo struct {
 	VAE    string // "" when the model's own VAE is used
 	// Kind is "SD1", "SD2" (v-prediction models too) or "SDXL".
 	Kind string
+	// EmbeddingWidth is the embedding shape A1111's EmbeddingDatabase
+	// expects (get_expected_shape): the text encoder's width, the sum of
+	// both encoders' for SDXL. 0 when unknown.
+	EmbeddingWidth int
+}
+
+// PatchCacher is implemented by runners that keep sessions with patched
+// weights (a LoRA set, embedding rows) between requests.
+type PatchCacher interface {
+	PatchCache() PatchCacheStats
+}
+
+// PatchCacheStats describes a runner's patched-session cache.
+type PatchCacheStats struct {
+	// Builds counts patched sessions built since the model loaded; a
+	// request served from the cache adds none.
+	Builds int64
+	// Entries are the cached sessions, least recently used first.
+	Entries []CachedPatch
+}
+
+// CachedPatch is one cached patched session.
+type CachedPatch struct {
+	Part string // "text_encoder", "unet"
+	Set  string // what is applied, e.g. "lora test te=1"
+	// Bytes estimates the memory the session holds: a whole copy of the
+	// part's weights.
+	Bytes int64
 }
 
 // Runner turns batches into images. Implementations serialise their own

@@ -8,6 +8,7 @@ import (
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/internal/pyfmt"
 	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/extranet"
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
@@ -15,9 +16,10 @@ import (
 // The listings report what this server really has. Samplers and schedulers
 // come from the runner's sampling package, upscalers from the extras
 // registry (the built-in ones without it), latent upscale modes from what
-// hires fix accepts, scripts from the Processor's registry; LoRA, hypernetworks, embeddings, face restoration and
-// RealESRGAN are not supported by the ONNX runner, so nothing usable is
-// installed and their lists are empty.
+// hires fix accepts, scripts from the Processor's registry, LoRAs and
+// embeddings from the Processor's directories; hypernetworks and face
+// restoration are not supported by the ONNX runner, so their lists are
+// empty.
 
 func (s *Server) GetSamplersSdapiV1SamplersGet(ctx context.Context, _ gen.GetSamplersSdapiV1SamplersGetRequestObject) (gen.GetSamplersSdapiV1SamplersGetResponseObject, error) {
 	out := gen.GetSamplersSdapiV1SamplersGet200JSONResponse{}
@@ -124,12 +126,53 @@ func (s *Server) GetPromptStylesSdapiV1PromptStylesGet(ctx context.Context, _ ge
 	return out, nil
 }
 
+// GetEmbeddingsSdapiV1EmbeddingsGet is api.get_embeddings: the embeddings
+// directory split by the loaded model's expected shape (all loaded when no
+// model is loaded, as A1111's expected_shape -1). Files that did not load
+// at all are in neither map, as in A1111; the server logs why.
 func (s *Server) GetEmbeddingsSdapiV1EmbeddingsGet(ctx context.Context, _ gen.GetEmbeddingsSdapiV1EmbeddingsGetRequestObject) (gen.GetEmbeddingsSdapiV1EmbeddingsGetResponseObject, error) {
-	return gen.GetEmbeddingsSdapiV1EmbeddingsGet200JSONResponse{Loaded: map[string]gen.EmbeddingItem{}, Skipped: map[string]gen.EmbeddingItem{}}, nil
+	out := gen.GetEmbeddingsSdapiV1EmbeddingsGet200JSONResponse{Loaded: map[string]gen.EmbeddingItem{}, Skipped: map[string]gen.EmbeddingItem{}}
+	db := s.embeddings()
+	if db == nil {
+		return out, nil
+	}
+	width := 0
+	if s.deps.Models != nil {
+		if info, ok := s.deps.Models.Loaded(); ok {
+			width = info.EmbeddingWidth
+		}
+	}
+	loaded, skipped := db.Split(width)
+	for _, e := range loaded {
+		out.Loaded[e.Name] = gen.EmbeddingItem{Shape: e.Shape, Vectors: e.Vectors}
+	}
+	for _, e := range skipped {
+		out.Skipped[e.Name] = gen.EmbeddingItem{Shape: e.Shape, Vectors: e.Vectors}
+	}
+	return out, nil
 }
 
+// GetLorasSdapiV1LorasGet is the Lora extension's /loras: every file of
+// the Lora directory as create_lora_json writes it, pickle and unreadable
+// files included (metadata {}), as A1111 lists them.
 func (s *Server) GetLorasSdapiV1LorasGet(ctx context.Context, _ gen.GetLorasSdapiV1LorasGetRequestObject) (gen.GetLorasSdapiV1LorasGetResponseObject, error) {
-	return gen.GetLorasSdapiV1LorasGet200JSONResponse{}, nil
+	out := gen.GetLorasSdapiV1LorasGet200JSONResponse{}
+	if s.deps.Processor == nil || s.deps.Processor.Loras == nil {
+		return out, nil
+	}
+	for _, l := range s.deps.Processor.Loras.List() {
+		alias, meta := l.Alias, l.Metadata
+		out = append(out, gen.LoraItem{Name: l.Name, Alias: &alias, Path: l.Path, Metadata: &meta})
+	}
+	return out, nil
+}
+
+// embeddings is the Processor's embeddings directory; nil without one.
+func (s *Server) embeddings() *extranet.Embeddings {
+	if s.deps.Processor == nil {
+		return nil
+	}
+	return s.deps.Processor.Embeddings
 }
 
 func (s *Server) GetScriptsListSdapiV1ScriptsGet(ctx context.Context, _ gen.GetScriptsListSdapiV1ScriptsGetRequestObject) (gen.GetScriptsListSdapiV1ScriptsGetResponseObject, error) {
@@ -185,13 +228,22 @@ func (s *Server) RefreshVaeSdapiV1RefreshVaePost(ctx context.Context, _ gen.Refr
 	return gen.RefreshVaeSdapiV1RefreshVaePost200JSONResponse(nil), nil
 }
 
-// RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost and RefreshLorasSdapiV1RefreshLorasPost
-// have nothing to rescan: the runner supports neither.
+// RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost rereads the embeddings
+// directory (load_textual_inversion_embeddings(force_reload=True)); like
+// A1111 it answers null.
 func (s *Server) RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost(ctx context.Context, _ gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPostRequestObject) (gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPostResponseObject, error) {
+	if db := s.embeddings(); db != nil {
+		db.Refresh()
+	}
 	return gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost200JSONResponse(nil), nil
 }
 
+// RefreshLorasSdapiV1RefreshLorasPost rescans the Lora directory
+// (list_available_networks, which returns None).
 func (s *Server) RefreshLorasSdapiV1RefreshLorasPost(ctx context.Context, _ gen.RefreshLorasSdapiV1RefreshLorasPostRequestObject) (gen.RefreshLorasSdapiV1RefreshLorasPostResponseObject, error) {
+	if s.deps.Processor != nil && s.deps.Processor.Loras != nil {
+		s.deps.Processor.Loras.Refresh()
+	}
 	return gen.RefreshLorasSdapiV1RefreshLorasPost200JSONResponse(nil), nil
 }
 

@@ -112,5 +112,7 @@ func New(cfg Config, deps Deps) *Server {
 		// GET /cmd-flags answers an object, never null.
 		cfg.Flags = map[string]any{}
 	}
-	return &Server{cfg: cfg, deps: deps, log: log, metrics: newMetrics(deps.Queue)}
+	m := newMetrics(deps.Queue)
+	m.reg.MustRegister(newPatchCollector(deps.Models))
+	return &Server{cfg: cfg, deps: deps, log: log, metrics: m}
 }

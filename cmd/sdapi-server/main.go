@@ -22,6 +22,7 @@ import (
 
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/catalog"
+	"github.com/sdapi/sdapi/processing/extranet"
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/processing/scripts"
@@ -64,6 +65,8 @@ type config struct {
 	vaeDir         string
 	esrganDir      string
 	realesrganDir  string
+	loraDir        string
+	embeddingsDir  string
 	stylesFile     string
 	settingsFile   string
 	corsOrigins    string
@@ -94,6 +97,8 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.vaeDir, "vae-dir", "", "directory of ONNX VAE directories (default DATA-DIR/models/VAE)")
 	fs.StringVar(&c.esrganDir, "esrgan-models-path", "", "directory of ESRGAN-style ONNX upscaler models (default DATA-DIR/models/ESRGAN)")
 	fs.StringVar(&c.realesrganDir, "realesrgan-models-path", "", "directory of Real-ESRGAN ONNX upscaler models (default DATA-DIR/models/RealESRGAN)")
+	fs.StringVar(&c.loraDir, "lora-dir", "", "directory of kohya-format LoRA .safetensors files (default DATA-DIR/models/Lora)")
+	fs.StringVar(&c.embeddingsDir, "embeddings-dir", "", "directory of textual-inversion embedding .safetensors files (default DATA-DIR/embeddings)")
 	fs.StringVar(&c.stylesFile, "styles-file", "", "prompt styles CSV (default DATA-DIR/styles.csv)")
 	fs.StringVar(&c.settingsFile, "ui-settings-file", "", "settings file (default DATA-DIR/config.json)")
 	fs.StringVar(&c.corsOrigins, "cors-allow-origins", "", "comma-separated CORS origins; CORS is off without it")
@@ -137,6 +142,8 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	orDefault(&c.vaeDir, filepath.Join("models", "VAE"))
 	orDefault(&c.esrganDir, filepath.Join("models", "ESRGAN"))
 	orDefault(&c.realesrganDir, filepath.Join("models", "RealESRGAN"))
+	orDefault(&c.loraDir, filepath.Join("models", "Lora"))
+	orDefault(&c.embeddingsDir, "embeddings")
 	orDefault(&c.stylesFile, "styles.csv")
 	orDefault(&c.settingsFile, "config.json")
 	return c, fs, nil
@@ -261,7 +268,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 			Upscalers: ups,
 			Scripts:   processing.NewScripts(scripts.Builtin(ups, checkpointTitles(cat))...),
 			// The same limits again, for the jobs scripts derive.
-			Limits: cfg.limits.Processing(),
+			Limits:     cfg.limits.Processing(),
+			Loras:      extranet.NewLoras(cfg.loraDir, log),
+			Embeddings: extranet.NewEmbeddings(cfg.embeddingsDir, log),
+			Log:        log,
 		}
 	}
 
@@ -352,7 +362,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 // show clients, absolute: every directory the flags name, the working
 // directory and the home directory.
 func (c config) privateDirs() []string {
-	dirs := []string{c.dataDir, c.ckptDir, c.vaeDir, c.esrganDir, c.realesrganDir,
+	dirs := []string{c.dataDir, c.ckptDir, c.vaeDir, c.esrganDir, c.realesrganDir, c.loraDir, c.embeddingsDir,
 		filepath.Dir(c.stylesFile), filepath.Dir(c.settingsFile)}
 	if c.ortLib != "" {
 		dirs = append(dirs, filepath.Dir(c.ortLib))

@@ -1,5 +1,7 @@
 package clip
 
+import "fmt"
+
 const (
 	// ChunkLen is how many prompt tokens one chunk holds (A1111's chunk_length).
 	ChunkLen = 75
@@ -23,6 +25,9 @@ type Options struct {
 	Emphasis Emphasis
 	// CommaBacktrack is opts.comma_padding_backtrack; 0 disables it.
 	CommaBacktrack int
+	// Embeddings, when set, are the textual-inversion embeddings whose
+	// names become Fixes.
+	Embeddings *EmbeddingIndex
 }
 
 // DefaultOptions returns A1111 1.10's defaults: Original emphasis, backtrack 20.
@@ -41,29 +46,42 @@ func (t *Tokenizer) Encode(prompt string) ([]Chunk, error) {
 // comma is within CommaBacktrack tokens of the end; BREAK starts a new chunk; an empty
 // prompt gives one chunk. It returns an error wrapping ErrPrompt when A1111 would fail.
 func (t *Tokenizer) EncodeWith(prompt string, o Options) ([]Chunk, error) {
+	chunks, _, err := t.EncodeFixes(prompt, o)
+	return chunks, err
+}
+
+// EncodeFixes is EncodeWith that also returns, per chunk, the embeddings
+// of o.Embeddings found in the prompt (A1111's chunk.fixes); their token
+// positions hold id 0, as in A1111.
+func (t *Tokenizer) EncodeFixes(prompt string, o Options) ([]Chunk, [][]Fix, error) {
 	parsed := []Weighted{{prompt, 1}}
 	if o.Emphasis != EmphasisNone {
 		var err error
 		if parsed, err = ParseAttention(prompt); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var (
 		chunks    []Chunk
 		toks      []int64
 		mults     []float64
+		fixes     []Fix
+		allFixes  [][]Fix
 		lastComma = -1
 	)
 	next := func() {
 		chunks = append(chunks, t.finish(toks, mults))
-		toks, mults, lastComma = nil, nil, -1
+		allFixes = append(allFixes, fixes)
+		toks, mults, fixes, lastComma = nil, nil, nil, -1
 	}
 	for _, p := range parsed {
 		if p.IsBreak() {
 			next()
 			continue
 		}
-		for _, tok := range t.Tokenize(p.Text) {
+		tokens := t.Tokenize(p.Text)
+		for pos := 0; pos < len(tokens); {
+			tok := tokens[pos]
 			if tok == t.comma {
 				lastComma = len(toks)
 			} else if o.CommaBacktrack != 0 && len(toks) == ChunkLen && lastComma != -1 && len(toks)-lastComma <= o.CommaBacktrack {
@@ -77,14 +95,37 @@ func (t *Tokenizer) EncodeWith(prompt string, o Options) ([]Chunk, error) {
 			if len(toks) == ChunkLen {
 				next()
 			}
-			toks = append(toks, tok)
-			mults = append(mults, p.Weight)
+			idx, nameLen, ok := o.Embeddings.at(tokens, pos)
+			if !ok {
+				toks = append(toks, tok)
+				mults = append(mults, p.Weight)
+				pos++
+				continue
+			}
+			// As tokenize_line: an embedding that does not fit starts a
+			// new chunk; its positions hold id 0. A later comma backtrack
+			// moves the zeros but, as in A1111, not the fix.
+			n := o.Embeddings.vectors[idx]
+			if n > ChunkLen {
+				// A1111 builds a chunk longer than the text encoder takes
+				// and fails in it.
+				return nil, nil, fmt.Errorf("%w: an embedding of %d vectors does not fit in a chunk of %d tokens", ErrPrompt, n, ChunkLen)
+			}
+			if len(toks)+n > ChunkLen {
+				next()
+			}
+			fixes = append(fixes, Fix{Offset: len(toks), Index: idx})
+			for range n {
+				toks = append(toks, 0)
+				mults = append(mults, p.Weight)
+			}
+			pos += nameLen
 		}
 	}
 	if len(toks) > 0 || len(chunks) == 0 {
 		next()
 	}
-	return chunks, nil
+	return chunks, allFixes, nil
 }
 
 // finish frames toks as BOS + toks + EOS, pads with EOS to SeqLen, then (SD2, where

@@ -132,7 +132,12 @@ type Config struct {
 	// skip n+1 computes on the full encoder (hidden_states[-(n+1)] through
 	// the final layer norm), so tests use it as a reference.
 	TextLayersDropped int
-	Seed              uint64
+	// TorchNames names Linear weights and their MatMul nodes as
+	// torch.onnx.export does: the weight (stored transposed) is
+	// onnx::MatMul_N and only the node's name, /a/b.0/c/MatMul, tells the
+	// module, which LoRA mapping must then read.
+	TorchNames bool
+	Seed       uint64
 }
 
 // arch holds the architecture hyper-parameters of a preset.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
@@ -15,6 +16,7 @@ type builder struct {
 	rng        *rand.Rand
 	fp16       bool
 	decomposed bool // layer norms as torch exports them below opset 17
+	torchNames bool // Config.TorchNames
 	n          int
 }
 
@@ -38,6 +40,7 @@ func newBuilder(name string, cfg Config, stream uint64) *builder {
 		rng:        rand.New(rand.NewPCG(cfg.Seed, stream)),
 		fp16:       cfg.FP16,
 		decomposed: cfg.LayerNorm == LayerNormDecomposed,
+		torchNames: cfg.TorchNames,
 	}
 }
 
@@ -153,7 +156,15 @@ func (b *builder) gelu(x string) string {
 
 // linear is x·W (+ bias) with W stored as [in, out], like torch exports.
 func (b *builder) linear(x, name string, in, out int, bias bool) string {
-	y := b.op("MatMul", []string{x, b.randn(name+".weight", 1/math.Sqrt(float64(in)), int64(in), int64(out))})
+	var y string
+	if b.torchNames {
+		b.n++
+		w := b.randn(fmt.Sprintf("onnx::MatMul_%d", b.n), 1/math.Sqrt(float64(in)), int64(in), int64(out))
+		y = b.tmp("MatMul")
+		b.g.AddNamedNode("/"+strings.ReplaceAll(name, ".", "/")+"/MatMul", "MatMul", []string{x, w}, []string{y})
+	} else {
+		y = b.op("MatMul", []string{x, b.randn(name+".weight", 1/math.Sqrt(float64(in)), int64(in), int64(out))})
+	}
 	if bias {
 		y = b.add(y, b.randn(name+".bias", 0.02, int64(out)))
 	}
@@ -215,6 +226,9 @@ type attnSpec struct {
 	heads   int    //
 	qkvBias bool   // CLIP and the VAE have q/k/v biases, the UNet does not
 	mask    string // optional additive mask, broadcast to [B,H,S,T]
+	// diffusers names the projections as diffusers' Attention does
+	// (to_q, to_k, to_v, to_out.0) instead of CLIP's (q_proj … out_proj).
+	diffusers bool
 }
 
 // attention computes softmax(QKᵀ/√d + mask)·V over x [B,S,dim] and
@@ -222,9 +236,13 @@ type attnSpec struct {
 func (b *builder) attention(x, ctx string, a attnSpec) string {
 	dh := int64(a.dim / a.heads)
 	h := int64(a.heads)
-	q := b.linear(x, a.name+".q_proj", a.dim, a.dim, a.qkvBias)
-	k := b.linear(ctx, a.name+".k_proj", a.ctxDim, a.dim, a.qkvBias)
-	v := b.linear(ctx, a.name+".v_proj", a.ctxDim, a.dim, a.qkvBias)
+	proj := [4]string{".q_proj", ".k_proj", ".v_proj", ".out_proj"}
+	if a.diffusers {
+		proj = [4]string{".to_q", ".to_k", ".to_v", ".to_out.0"}
+	}
+	q := b.linear(x, a.name+proj[0], a.dim, a.dim, a.qkvBias)
+	k := b.linear(ctx, a.name+proj[1], a.ctxDim, a.dim, a.qkvBias)
+	v := b.linear(ctx, a.name+proj[2], a.ctxDim, a.dim, a.qkvBias)
 	split := b.ints(0, 0, h, dh)
 	q = b.op("Transpose", []string{b.op("Reshape", []string{q, split})}, onnxpb.AttrInts("perm", 0, 2, 1, 3))
 	k = b.op("Transpose", []string{b.op("Reshape", []string{k, split})}, onnxpb.AttrInts("perm", 0, 2, 3, 1))
@@ -236,7 +254,7 @@ func (b *builder) attention(x, ctx string, a attnSpec) string {
 	p := b.op("Softmax", []string{s}, onnxpb.AttrInt("axis", -1))
 	o := b.op("Transpose", []string{b.op("MatMul", []string{p, v})}, onnxpb.AttrInts("perm", 0, 2, 1, 3))
 	o = b.op("Reshape", []string{o, b.ints(0, 0, int64(a.dim))})
-	return b.linear(o, a.name+".out_proj", a.dim, a.dim, true)
+	return b.linear(o, a.name+proj[3], a.dim, a.dim, true)
 }
 
 // tokens turns [B,C,H,W] into [B,H·W,C].

@@ -165,9 +165,9 @@ func (b *builder) spatialTransformer(x, ctx, name string, c, depth int, a arch) 
 	for k := range depth {
 		blk := fmt.Sprintf("%s.transformer_blocks.%d", name, k)
 		n := b.layerNorm(h, blk+".norm1", c, 1e-5)
-		h = b.add(h, b.attention(n, n, attnSpec{name: blk + ".attn1", dim: c, ctxDim: c, heads: heads}))
+		h = b.add(h, b.attention(n, n, attnSpec{name: blk + ".attn1", dim: c, ctxDim: c, heads: heads, diffusers: true}))
 		n = b.layerNorm(h, blk+".norm2", c, 1e-5)
-		h = b.add(h, b.attention(n, ctx, attnSpec{name: blk + ".attn2", dim: c, ctxDim: a.crossDim, heads: heads}))
+		h = b.add(h, b.attention(n, ctx, attnSpec{name: blk + ".attn2", dim: c, ctxDim: a.crossDim, heads: heads, diffusers: true}))
 		n = b.layerNorm(h, blk+".norm3", c, 1e-5)
 		inner := 4 * c
 		p := b.linear(n, blk+".ff.net.0.proj", c, 2*inner, true)

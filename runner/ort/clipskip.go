@@ -15,6 +15,7 @@ package ort
 // use for n ≤ 1, so clip skip 1 never depends on whether the rewrite ran.
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -52,16 +53,32 @@ func (r *Runner) hiddenStatesEncoder() (*hiddenEncoder, error) {
 		return r.hidden, r.hiddenErr
 	}
 	const rel = "text_encoder/model.onnx"
-	t0 := time.Now()
 	model, err := os.ReadFile(r.text.path)
 	if err != nil {
 		return nil, modelErr(rel, "clip skip: read: %v", err)
 	}
+	enc, err := r.buildHidden(model)
+	var ge *graphError
+	if errors.As(err, &ge) {
+		r.hiddenErr = err
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.hidden = enc
+	return enc, nil
+}
+
+// buildHidden builds the hidden-state session from a text encoder model
+// (the file's, or one with patched weights). A graph the rewrite cannot
+// handle is a *graphError.
+func (r *Runner) buildHidden(model []byte) (*hiddenEncoder, error) {
+	const rel = "text_encoder/model.onnx"
+	t0 := time.Now()
 	dir := filepath.Dir(r.text.path)
 	hm, err := clipSkipModel(model, dir, r.text.out[0].Name, r.textDim)
 	if err != nil {
-		r.hiddenErr = modelErr(rel, "clip skip: cannot find the hidden states: %v", err)
-		return nil, r.hiddenErr
+		return nil, &graphError{modelErr(rel, "clip skip: cannot find the hidden states: %v", err)}
 	}
 	cfg := r.cfg
 	cfg.Device = r.provider // no second CUDA probe or warning
@@ -78,10 +95,35 @@ func (r *Runner) hiddenStatesEncoder() (*hiddenEncoder, error) {
 	if err != nil {
 		return nil, modelErr(rel, "clip skip: load: %v", err)
 	}
-	r.hidden = &hiddenEncoder{sess: sess, outputs: len(hm.outputs), norm: hm.norm}
 	r.hiddenBuilds++
 	r.log.Info("clip skip text encoder built", "layers", len(hm.outputs)-1, "elapsed", time.Since(t0).Round(time.Millisecond))
-	return r.hidden, nil
+	return &hiddenEncoder{sess: sess, outputs: len(hm.outputs), norm: hm.norm}, nil
+}
+
+// hiddenEncoder is the clip-skip session for the job: the patched text
+// encoder's when the job uses one, built from its model on first need.
+func (g *job) hiddenEncoder() (*hiddenEncoder, error) {
+	tp := g.text
+	if tp == nil {
+		return g.r.hiddenStatesEncoder()
+	}
+	if tp.hidden != nil || tp.hiddenErr != nil {
+		return tp.hidden, tp.hiddenErr
+	}
+	b, err := tp.model()
+	if err != nil {
+		return nil, err
+	}
+	enc, err := g.r.buildHidden(b.model)
+	var ge *graphError
+	if errors.As(err, &ge) {
+		tp.hiddenErr = err
+	}
+	if err != nil {
+		return nil, err
+	}
+	tp.hidden = enc
+	return enc, nil
 }
 
 // closeHidden frees the hidden-state session; the caller holds r.mu.
@@ -96,7 +138,7 @@ func (r *Runner) closeHidden() {
 // final_layer_norm(hidden_states[-skip]) as [n, 77, dim].
 func (g *job) encodeHidden(ids []int64, n, skip int) ([]float32, error) {
 	r := g.r
-	enc, err := r.hiddenStatesEncoder()
+	enc, err := g.hiddenEncoder()
 	if err != nil {
 		return nil, err
 	}

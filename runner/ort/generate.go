@@ -46,6 +46,12 @@ type job struct {
 	overlay      []*image.NRGBA
 	overlayAlpha []float32 // per pixel, 1 = original
 
+	// text is the text encoder session with the job's LoRA deltas or
+	// embedding rows; nil runs the plain one. embeddings are the names of
+	// the embeddings the prompts used (runner.Result.Embeddings).
+	text       *patchedPart
+	embeddings []string
+
 	latents [][]float32 // the sampled latents, when the request asks for them
 	// refined is set once the refiner switch was decided, switched once
 	// the run went on with the refiner's model (g.r is then the refiner,
@@ -186,6 +192,15 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 		}
 		defer restore()
 	}
+	if unetLoras(req.LoRAs) {
+		// After the tiling and any-size switches, so its (equally
+		// rewritten) session is the one that runs.
+		restore, err := r.useUNetLoras(req.LoRAs, rewriteOptions{circular: req.Tiling, matchSizes: needsAnySize(req.Height/8, req.Width/8)})
+		if err != nil {
+			return res, err
+		}
+		defer restore()
+	}
 	ro, release, err := terminableRunOptions(ctx, r.log, true)
 	if err != nil {
 		return res, err
@@ -197,6 +212,7 @@ func (r *Runner) Generate(ctx context.Context, req runner.Request) (runner.Resul
 	imgs, err := g.run(ctx)
 	res.Refined = g.switched
 	res.Timing.Total = time.Since(start).Nanoseconds()
+	res.Embeddings = g.embeddings
 	if errors.Is(err, errStoppedEarly) {
 		res.Images, res.Latents = imgs, g.latents
 		return res, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))

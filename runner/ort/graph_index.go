@@ -21,6 +21,7 @@ import (
 
 // gnode is one NodeProto of the main graph.
 type gnode struct {
+	name       string
 	op, domain string
 	in, out    []string
 	attrs      [][]byte // encoded AttributeProtos
@@ -98,6 +99,8 @@ func parseNode(b []byte) (gnode, error) {
 			n.in = append(n.in, string(f.Bytes))
 		case 2:
 			n.out = append(n.out, string(f.Bytes))
+		case 3:
+			n.name = string(f.Bytes)
 		case 4:
 			n.op = string(f.Bytes)
 		case 5:

@@ -43,6 +43,10 @@ type Config struct {
 	// model weights when it sized MemoryBudget; a model whose files are
 	// larger has the difference taken from its budget. 0 takes nothing.
 	WeightsReserve int64
+	// PatchCache is how many sessions with patched weights (a part with a
+	// LoRA set or embedding rows) are kept; 0 is DefaultPatchCache, and
+	// never fewer than the parts one job patches (3).
+	PatchCache int
 }
 
 // Runner runs one loaded pipeline. Generate calls are serialised.
@@ -86,6 +90,9 @@ type Runner struct {
 	hidden       *hiddenEncoder
 	hiddenErr    error
 	hiddenBuilds int
+	// patches are the sessions with LoRA or embedding patches (patched.go);
+	// guarded by mu.
+	patches patchCache
 
 	mu sync.Mutex // serialises Generate and Close
 }
@@ -335,7 +342,7 @@ func (r *Runner) Provider() string { return r.provider }
 // model's identity (A1111's title and hash) is the catalog's to compute,
 // once per file set, and processing fills them in.
 func (r *Runner) Model() runner.ModelInfo {
-	info := runner.ModelInfo{Name: filepath.Base(filepath.Clean(r.dir)), Path: r.dir, Kind: r.kind}
+	info := runner.ModelInfo{Name: filepath.Base(filepath.Clean(r.dir)), Path: r.dir, Kind: r.kind, EmbeddingWidth: r.textDim}
 	if r.cfg.VAEDir != "" {
 		info.VAE = filepath.Base(filepath.Clean(r.cfg.VAEDir))
 	}
@@ -352,5 +359,6 @@ func (r *Runner) Close() error {
 	r.closeTiled()
 	r.closeAnySize()
 	r.closeHidden()
+	r.patches.clear()
 	return nil
 }

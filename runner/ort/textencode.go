@@ -39,11 +39,16 @@ func (c textCond) image(i int) []float32 {
 func (g *job) conditioning() (cond, uncond textCond, err error) {
 	r := g.r
 	opts := clip.Options{Emphasis: clip.ParseEmphasis(g.req.Emphasis), CommaBacktrack: g.req.CommaBacktrack}
+	var rows *tokenRows
+	if len(g.req.Embeddings) > 0 && r.xl == nil {
+		rows, opts.Embeddings = r.embeddingRows(g.req.Embeddings, "", r.textDim)
+	}
 	t0 := time.Now()
 	type enc struct {
 		first, n int // chunk range in all
 	}
 	var all, all2 []clip.Chunk // all2: SDXL's second tokenizer
+	var allFixes [][]clip.Fix  // per chunk of all
 	seen := map[string]enc{}
 	tokenize := func(prompts []string) ([]enc, error) {
 		out := make([]enc, len(prompts))
@@ -52,7 +57,7 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 				out[i] = e
 				continue
 			}
-			chunks, err := r.tok.EncodeWith(p, opts)
+			chunks, fixes, err := r.tok.EncodeFixes(p, opts)
 			if err != nil {
 				return nil, apierr.Invalid("", "%w", err)
 			}
@@ -68,6 +73,7 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 			}
 			e := enc{first: len(all), n: len(chunks)}
 			all = append(all, chunks...)
+			allFixes = append(allFixes, fixes...)
 			seen[p] = e
 			out[i] = e
 		}
@@ -82,6 +88,38 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 		return cond, uncond, err
 	}
 	g.timing.Tokenize += time.Since(t0).Nanoseconds()
+
+	// The embeddings used, for "TI hashes": the prompts', then the
+	// negative prompts' (A1111 encodes uncond first and puts the later
+	// call's hashes in front).
+	used := func(es []enc) {
+		seen := map[int]bool{}
+		for _, e := range es {
+			for _, fs := range allFixes[e.first : e.first+e.n] {
+				for _, f := range fs {
+					if !seen[f.Index] {
+						seen[f.Index] = true
+						g.embeddings = append(g.embeddings, rows.names[f.Index])
+					}
+				}
+			}
+		}
+	}
+	used(ce)
+	used(ue)
+	if len(g.embeddings) == 0 {
+		rows = nil // the table needs no rows for this batch
+	}
+	if r.xl == nil {
+		if g.text, err = r.textSession(g.req.LoRAs, rows); err != nil {
+			return cond, uncond, err
+		}
+	}
+	if rows != nil {
+		for i := range all {
+			rows.placeFixes(&all[i], allFixes[i], g.text.vocab)
+		}
+	}
 
 	var z, pooled []float32
 	if r.xl != nil {
@@ -173,8 +211,15 @@ func (g *job) encodeLast(ids []int64, n int) ([]float32, error) {
 	if err := vs.add(outputValue(r.text.out[0].Elem, onnxruntime.NewShape(int64(n), clip.SeqLen, int64(r.textDim)))); err != nil {
 		return nil, fmt.Errorf("text_encoder output: %w", err)
 	}
-	if err := r.text.run(g.ro, vs[:1], vs[1:], &g.timing.TextEncoder); err != nil {
-		return nil, err
+	sess := r.text.sess
+	if g.text != nil {
+		sess = g.text.sess
+	}
+	t0 := time.Now()
+	err := sess.RunWithOptions(vs[:1], vs[1:], g.ro)
+	g.timing.TextEncoder += time.Since(t0).Nanoseconds()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.text.name, err)
 	}
 	z, err := floatsOf(vs[1])
 	if err != nil {

@@ -61,6 +61,13 @@ func (g *Graph) AddNode(op string, inputs, outputs []string, attrs ...Attr) {
 	})
 }
 
+// AddNamedNode is AddNode with the node's name given, as exporters name
+// nodes after their module path.
+func (g *Graph) AddNamedNode(name, op string, inputs, outputs []string, attrs ...Attr) {
+	g.AddNode(op, inputs, outputs, attrs...)
+	g.nodes[len(g.nodes)-1].name = name
+}
+
 // AddDomainNode appends a node of another operator domain, such as ONNX
 // Runtime's com.microsoft contrib operators. The model does not import
 // the domain's opset: graphs built with it are for rewriting, not running.

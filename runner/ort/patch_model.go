@@ -1,0 +1,142 @@
+package ort
+
+// Building a model with some initializers replaced: the LoRA-patched
+// weights, the token-embedding table with textual-inversion rows
+// appended. The replaced tensors are written inline; every other
+// initializer keeps its bytes, external data included, so a session
+// built from the result reads those from the part's directory
+// (externalFolderKey). The original model file is never changed.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
+)
+
+// patchedModel returns model with the initializers named in patches
+// replaced by their new values: each is the original (read through gi,
+// external data included) plus delta when delta is set, else data.
+func patchedModel(model []byte, gi *graphIndex, patches map[string]patch) ([]byte, error) {
+	var graph []byte
+	err := onnxpb.EachField(gi.graph, func(f onnxpb.Field) error {
+		if f.Num != 5 || f.Type != protowire.BytesType {
+			graph = append(graph, f.Raw...)
+			return nil
+		}
+		name, err := tensorName(f.Bytes)
+		if err != nil {
+			return err
+		}
+		p, ok := patches[name]
+		if !ok {
+			graph = append(graph, f.Raw...)
+			return nil
+		}
+		graph = protowire.AppendTag(graph, 5, protowire.BytesType)
+		graph = protowire.AppendBytes(graph, encodeFloatTensor(name, p.dims, p.elem, p.data))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(model)-len(gi.graph)+len(graph)+16)
+	err = onnxpb.EachField(model, func(f onnxpb.Field) error {
+		if f.Num != 7 || f.Type != protowire.BytesType {
+			out = append(out, f.Raw...)
+			return nil
+		}
+		out = protowire.AppendTag(out, 7, protowire.BytesType)
+		out = protowire.AppendBytes(out, graph)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > math.MaxInt32 {
+		return nil, fmt.Errorf("patched model is %d bytes, over protobuf's 2 GiB", len(out))
+	}
+	return out, nil
+}
+
+// addDeltas turns deltas into patches: original value + delta, in the
+// initializer's own type.
+func addDeltas(gi *graphIndex, targets map[string]loraTarget, deltas map[string][]float32, patches map[string]patch) error {
+	byInit := map[string]loraTarget{}
+	for _, t := range targets {
+		byInit[t.init] = t
+	}
+	for init, d := range deltas {
+		t := byInit[init]
+		orig, err := gi.tensorFloats(gi.inits[init])
+		if err != nil {
+			return fmt.Errorf("initializer %q: %w", init, err)
+		}
+		if len(orig) != len(d) {
+			return fmt.Errorf("initializer %q has %d values, delta %d", init, len(orig), len(d))
+		}
+		for i := range orig {
+			orig[i] += d[i]
+		}
+		patches[init] = patch{dims: t.dims, elem: t.elem, data: orig}
+	}
+	return nil
+}
+
+// encodeFloatTensor is a TensorProto with raw float or float16 data.
+func encodeFloatTensor(name string, dims []int64, elem onnxpb.DataType, data []float32) []byte {
+	var b []byte
+	var packed []byte
+	for _, d := range dims {
+		packed = protowire.AppendVarint(packed, uint64(d))
+	}
+	if len(dims) > 0 {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, packed)
+	}
+	b = protowire.AppendTag(b, 2, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(elem))
+	b = onnxpb.AppendString(b, 8, name)
+	var raw []byte
+	if elem == onnxpb.Float16 {
+		raw = make([]byte, 2*len(data))
+		for i, v := range data {
+			binary.LittleEndian.PutUint16(raw[2*i:], onnxpb.Float16Bits(v))
+		}
+	} else {
+		raw = make([]byte, 4*len(data))
+		for i, v := range data {
+			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+		}
+	}
+	b = protowire.AppendTag(b, 9, protowire.BytesType)
+	b = protowire.AppendBytes(b, raw)
+	return b
+}
+
+// tokenTable finds the text encoder's token-embedding table: the
+// initializer a Gather reads with the ids from input ids (through Casts)
+// as indices, [vocab, dim].
+func (gi *graphIndex) tokenTable(ids string, dim int) (loraTarget, error) {
+	for _, n := range gi.nodes {
+		if n.domain != "" || n.op != "Gather" || len(n.in) < 2 || gi.throughCasts(n.in[1]) != ids {
+			continue
+		}
+		init := gi.throughCasts(n.in[0])
+		t, ok := gi.inits[init]
+		if !ok {
+			continue
+		}
+		dims, elem, err := tensorHeader(t)
+		if err != nil {
+			return loraTarget{}, err
+		}
+		if len(dims) == 2 && int(dims[1]) == dim && (elem == onnxpb.Float || elem == onnxpb.Float16) {
+			return loraTarget{init: init, dims: dims, elem: elem}, nil
+		}
+	}
+	return loraTarget{}, fmt.Errorf("no Gather of a [vocab, %d] token table by %s", dim, ids)
+}
