@@ -95,20 +95,28 @@ func (suite *Suite) effectsSpecs() {
 			}
 
 			By("override_settings CLIP_stop_at_last_layers")
-			clip := 2
-			if v, ok := suite.getOptions(ctx)["CLIP_stop_at_last_layers"].(float64); ok && int(v) == 2 {
-				clip = 3
+			// Clip skip 1 against 3, both explicit so the server's own options
+			// do not matter, with sdxl_clip_l_skip on: A1111 1.10 ignores clip
+			// skip on SDXL without it (CLIP-L fixed at its penultimate layer,
+			// which is what skip 2 would give), so 3 is the value that differs
+			// for every family.
+			clipReq := func(skip int) map[string]any {
+				return suite.smallTxt2Img(map[string]any{"seed": 4321, "override_settings": map[string]any{
+					"CLIP_stop_at_last_layers": skip, "sdxl_clip_l_skip": true,
+				}})
 			}
-			req = suite.smallTxt2Img(map[string]any{"seed": 4321, "override_settings": map[string]any{"CLIP_stop_at_last_layers": clip}})
+			req = clipReq(3)
 			if ex := suite.post(ctx, "/txt2img", req); !refused(ex) {
 				g := suite.decodeGen(ex, "/txt2img", req)
 				expectCount(len(g.images), 1, "image")
 				texts := g.infotexts()
-				if got := parseInfotext(texts[0])["Clip skip"]; got != fmt.Sprint(clip) {
-					failf("expected override_settings CLIP_stop_at_last_layers %d to be recorded as Clip skip: %d, got Clip skip %q", clip, clip, got)
+				if got := parseInfotext(texts[0])["Clip skip"]; got != "3" {
+					failf("expected override_settings CLIP_stop_at_last_layers 3 to be recorded as Clip skip: 3, got Clip skip %q", got)
 				}
-				if diffImages(base.images[0], g.images[0]).Exact {
-					failf("expected Clip skip %d to change the image (A1111 conditions on an earlier CLIP layer), got the same pixels as Clip skip 1", clip)
+				one := suite.txt2img(ctx, clipReq(1))
+				expectCount(len(one.images), 1, "image")
+				if diffImages(one.images[0], g.images[0]).Exact {
+					failf("expected Clip skip 3 to change the image from Clip skip 1 (A1111 conditions on an earlier CLIP layer; on SDXL with sdxl_clip_l_skip, CLIP-L's), got the same pixels")
 				}
 			}
 		})
