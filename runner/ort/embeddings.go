@@ -8,8 +8,9 @@ package ort
 // encoder session, cached like a LoRA set) and gives those positions the
 // ids of the appended rows. Every loaded embedding is appended, so the
 // session serves any prompt until the embeddings change. The pooled
-// output (argmax of the ids) is not used by SD 1.x/2.x; an SDXL text
-// encoder 2 must pool at the EOS position instead.
+// output is not used by SD 1.x/2.x; SDXL's text_encoder_2 pools at
+// argmax of the ids, which poolAtEOS keeps at the EOS token. On SDXL
+// each encoder gets its own rows (clip_l, clip_g) at the same positions.
 
 import (
 	"fmt"
@@ -53,6 +54,23 @@ func (r *Runner) embeddingRows(es []runner.Embedding, encoder string, dim int) (
 	tr.key = "embeddings\x00" + strings.Join(key, "\x01")
 	tr.label = fmt.Sprintf("embeddings:%d", len(tr.names))
 	return tr, r.tok.NewEmbeddingIndex(tr.names, tr.count)
+}
+
+// xlEmbeddingRows are the rows of SDXL's two encoders: an embedding with
+// both clip_l (CLIP-L's width) and clip_g (CLIP-G's) vectors goes into
+// both tables, at the same index, so one fix places both (A1111's two
+// embedders each look the embedding up by name and use their own key).
+func (r *Runner) xlEmbeddingRows(es []runner.Embedding) (rows1, rows2 *tokenRows, idx *clip.EmbeddingIndex) {
+	x := r.xl
+	var both []runner.Embedding
+	for _, e := range es {
+		if e.Vectors > 0 && len(e.Rows["clip_l"]) == e.Vectors*x.enc1.dim && len(e.Rows["clip_g"]) == e.Vectors*x.enc2.dim {
+			both = append(both, e)
+		}
+	}
+	rows1, idx = r.embeddingRows(both, "clip_l", x.enc1.dim)
+	rows2, _ = r.embeddingRows(both, "clip_g", x.enc2.dim)
+	return rows1, rows2, idx
 }
 
 // placeFixes gives each fix's positions the ids of its rows in a table

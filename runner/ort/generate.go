@@ -51,6 +51,8 @@ type job struct {
 	// the embeddings the prompts used (runner.Result.Embeddings).
 	text       *patchedPart
 	embeddings []string
+	// xlText are SDXL's two encoder sessions likewise.
+	xlText [2]*patchedPart
 
 	latents [][]float32 // the sampled latents, when the request asks for them
 	// refined is set once the refiner switch was decided, switched once

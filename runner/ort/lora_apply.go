@@ -37,6 +37,10 @@ type loraModule map[string]string // "lora_up.weight" → full tensor name
 func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, loras []runner.LoRA, spec loraSpec) loraReport {
 	prefix, unet, mult := spec.prefix, spec.unet, spec.mult
 	var rep loraReport
+	lpb := ldmLayersPerBlock
+	if unet {
+		lpb = layersPerBlock(targets, prefix)
+	}
 	for _, l := range loras {
 		m := mult(l)
 		if m == 0 {
@@ -69,7 +73,7 @@ func addLoraDeltas(deltas map[string][]float32, targets map[string]loraTarget, l
 				continue
 			}
 			if unet {
-				rest = diffusersUNetName(rest)
+				rest = diffusersUNetName(rest, lpb)
 			}
 			t, ok := targets[prefix+rest]
 			if !ok {

@@ -120,8 +120,10 @@ func tensorHeader(b []byte) ([]int64, onnxpb.DataType, error) {
 }
 
 // The LDM UNet layout kohya-ss writes for SDXL (and some SD 1.x tools):
-// input_blocks.N.M, middle_block.M, output_blocks.N.M, with two ResBlocks
-// per level (layers_per_block 2 in SD 1.x, 2.x and SDXL).
+// input_blocks.N.M, middle_block.M, output_blocks.N.M, with
+// layers_per_block ResBlocks per level (2 in SD 1.x, 2.x and SDXL, which
+// networks.py's "* 3" assumes; the graph's own count is used, so a
+// reduced test UNet maps too).
 var (
 	reLDMInput  = regexp.MustCompile(`^input_blocks_(\d+)_(\d+)_(.+)$`)
 	reLDMMiddle = regexp.MustCompile(`^middle_block_(\d+)_(.+)$`)
@@ -136,10 +138,27 @@ var (
 
 const ldmLayersPerBlock = 2
 
+// layersPerBlock counts the ResBlocks of the UNet's first down block among
+// the LoRA targets (prefix lora_unet_); ldmLayersPerBlock when it has none.
+func layersPerBlock(targets map[string]loraTarget, prefix string) int {
+	n := 0
+	for n < 64 {
+		if _, ok := targets[fmt.Sprintf("%sdown_blocks_0_resnets_%d_conv1", prefix, n)]; !ok {
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		return ldmLayersPerBlock
+	}
+	return n
+}
+
 // diffusersUNetName turns a kohya UNet module name in LDM form (after the
-// lora_unet_ prefix) into its diffusers form; other names are returned
-// unchanged. It is the inverse of A1111's convert_diffusers_name_to_compvis.
-func diffusersUNetName(name string) string {
+// lora_unet_ prefix) into its diffusers form for a UNet of lpb ResBlocks
+// per level; other names are returned unchanged. It is the inverse of
+// A1111's convert_diffusers_name_to_compvis.
+func diffusersUNetName(name string, lpb int) string {
 	if d, ok := ldmTop[name]; ok {
 		return d
 	}
@@ -149,9 +168,9 @@ func diffusersUNetName(name string) string {
 		if n == 0 {
 			return name
 		}
-		level, idx := (n-1)/(ldmLayersPerBlock+1), (n-1)%(ldmLayersPerBlock+1)
+		level, idx := (n-1)/(lpb+1), (n-1)%(lpb+1)
 		switch {
-		case idx == ldmLayersPerBlock && strings.HasPrefix(rest, "op"):
+		case idx == lpb && strings.HasPrefix(rest, "op"):
 			return fmt.Sprintf("down_blocks_%d_downsamplers_0_conv%s", level, strings.TrimPrefix(rest, "op"))
 		case j == 0:
 			return fmt.Sprintf("down_blocks_%d_resnets_%d_%s", level, idx, ldmResnet.Replace(rest))
@@ -173,7 +192,7 @@ func diffusersUNetName(name string) string {
 	}
 	if m := reLDMOutput.FindStringSubmatch(name); m != nil {
 		n, j, rest := atoi(m[1]), atoi(m[2]), m[3]
-		level, idx := n/(ldmLayersPerBlock+1), n%(ldmLayersPerBlock+1)
+		level, idx := n/(lpb+1), n%(lpb+1)
 		switch {
 		case j == 0:
 			return fmt.Sprintf("up_blocks_%d_resnets_%d_%s", level, idx, ldmResnet.Replace(rest))

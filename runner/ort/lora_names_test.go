@@ -26,8 +26,22 @@ func TestDiffusersUNetName(t *testing.T) {
 		{"label_emb_0_2", "add_embedding_linear_2"},
 		{"down_blocks_0_attentions_0_proj_in", "down_blocks_0_attentions_0_proj_in"},
 	} {
-		if got := diffusersUNetName(tc.ldm); got != tc.want {
+		if got := diffusersUNetName(tc.ldm, 2); got != tc.want {
 			t.Errorf("%s → %s, want %s", tc.ldm, got, tc.want)
+		}
+	}
+	// One ResBlock per level (the tiny test UNets): two input blocks and
+	// two output blocks a level.
+	for _, tc := range []struct{ ldm, want string }{
+		{"input_blocks_1_0_in_layers_2", "down_blocks_0_resnets_0_conv1"},
+		{"input_blocks_2_0_op", "down_blocks_0_downsamplers_0_conv"},
+		{"input_blocks_3_1_proj_in", "down_blocks_1_attentions_0_proj_in"},
+		{"output_blocks_1_1_transformer_blocks_1_attn1_to_q", "up_blocks_0_attentions_1_transformer_blocks_1_attn1_to_q"},
+		{"output_blocks_1_2_conv", "up_blocks_0_upsamplers_0_conv"},
+		{"output_blocks_2_0_skip_connection", "up_blocks_1_resnets_0_conv_shortcut"},
+	} {
+		if got := diffusersUNetName(tc.ldm, 1); got != tc.want {
+			t.Errorf("one ResBlock a level: %s → %s, want %s", tc.ldm, got, tc.want)
 		}
 	}
 }

@@ -8,21 +8,52 @@ package ort
 // (externalFolderKey). The original model file is never changed.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
 
+// graphEdits are nodes a patched model gains: before[i] are written in
+// front of node i (so the node list stays topologically sorted), whose
+// first input becomes input0[i]; inits are added initializers.
+type graphEdits struct {
+	before map[int][][]byte
+	input0 map[int]string
+	inits  [][]byte
+}
+
 // patchedModel returns model with the initializers named in patches
-// replaced by their new values: each is the original (read through gi,
-// external data included) plus delta when delta is set, else data.
-func patchedModel(model []byte, gi *graphIndex, patches map[string]patch) ([]byte, error) {
+// replaced by their new values and the edits (nil for none) made.
+func patchedModel(model []byte, gi *graphIndex, patches map[string]patch, edits *graphEdits) ([]byte, error) {
 	var graph []byte
+	node := 0
 	err := onnxpb.EachField(gi.graph, func(f onnxpb.Field) error {
+		if f.Num == 1 && f.Type == protowire.BytesType && edits != nil {
+			i := node
+			node++
+			for _, b := range edits.before[i] {
+				graph = protowire.AppendTag(graph, 1, protowire.BytesType)
+				graph = protowire.AppendBytes(graph, b)
+			}
+			in, ok := edits.input0[i]
+			if !ok {
+				graph = append(graph, f.Raw...)
+				return nil
+			}
+			b, err := replaceInput0(f.Bytes, in, "")
+			if err != nil {
+				return err
+			}
+			graph = protowire.AppendTag(graph, 1, protowire.BytesType)
+			graph = protowire.AppendBytes(graph, b)
+			return nil
+		}
 		if f.Num != 5 || f.Type != protowire.BytesType {
 			graph = append(graph, f.Raw...)
 			return nil
@@ -42,6 +73,12 @@ func patchedModel(model []byte, gi *graphIndex, patches map[string]patch) ([]byt
 	})
 	if err != nil {
 		return nil, err
+	}
+	if edits != nil {
+		for _, t := range edits.inits {
+			graph = protowire.AppendTag(graph, 5, protowire.BytesType)
+			graph = protowire.AppendBytes(graph, t)
+		}
 	}
 	out := make([]byte, 0, len(model)-len(gi.graph)+len(graph)+16)
 	err = onnxpb.EachField(model, func(f onnxpb.Field) error {
@@ -139,4 +176,40 @@ func (gi *graphIndex) tokenTable(ids string, dim int) (loraTarget, error) {
 		}
 	}
 	return loraTarget{}, fmt.Errorf("no Gather of a [vocab, %d] token table by %s", dim, ids)
+}
+
+// poolAtEOS returns the edits that keep CLIP's pooling at the EOS token
+// when ids at or past vocab (embedding rows appended to the token table)
+// are fed: transformers pools at argmax(input_ids) (the legacy form
+// optimum's SDXL text_encoder_2 exports, eos_token_id 2 in its config),
+// and A1111 feeds id 0 at an embedding's positions, so each ArgMax that
+// reads the ids (through Casts) reads them with those ids as 0. The
+// other form, argmax(input_ids == eos_token_id), is left as it is: the
+// appended ids never equal EOS. nil when the graph has no such ArgMax.
+func poolAtEOS(model []byte, gi *graphIndex, ids string, vocab int64) *graphEdits {
+	prefix := "sdapi_pool_eos"
+	for i := 1; bytes.Contains(model, []byte(prefix)); i++ {
+		prefix = "sdapi_pool_eos" + strconv.Itoa(i)
+	}
+	rw := &rewriter{prefix: prefix, consts: map[int64]bool{}}
+	var e *graphEdits
+	for i, n := range gi.nodes {
+		if n.domain != "" || n.op != "ArgMax" || len(n.in) == 0 || gi.throughCasts(n.in[0]) != ids {
+			continue
+		}
+		if e == nil {
+			e = &graphEdits{before: map[int][][]byte{}, input0: map[int]string{}}
+		}
+		var out [][]byte
+		x := n.in[0]
+		id64 := rw.add(&out, "Cast", []string{ids}, onnxpb.AttrInt("to", int64(onnxpb.Int64)))
+		keep := rw.add(&out, "Less", []string{id64, rw.int64Const(vocab)})
+		zero := rw.add(&out, "Sub", []string{x, x})
+		e.input0[i] = rw.add(&out, "Where", []string{keep, x, zero})
+		e.before[i] = out
+	}
+	if e != nil {
+		e.inits = rw.inits
+	}
+	return e
 }

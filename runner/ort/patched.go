@@ -13,8 +13,8 @@ package ort
 // modules and embedding rows "clip_l", the second lora_te2_ and "clip_g"
 // (a loraSpec and an embeddingRows call each, keyed by the part), and its
 // UNet's LDM module names are mapped by diffusersUNetName. The second
-// encoder's pooled output must not pool by argmax of the ids, which the
-// appended rows' ids would win.
+// encoder pools text_embeds at argmax of the ids, which the appended
+// rows' ids would win: poolAtEOS rewrites it.
 
 import (
 	"fmt"
@@ -140,6 +140,19 @@ func teSpec() loraSpec {
 	return loraSpec{prefix: "lora_te_", aliases: []string{"lora_te1_"}, mult: func(l runner.LoRA) float64 { return l.TE }}
 }
 
+// SDXL's encoders: networks.py maps lora_te1_text_model_… to the first
+// embedder (CLIP-L) and lora_te2_text_model_encoder_layers_… to the second
+// (OpenCLIP ViT-bigG, whose modules the ONNX export names as transformers'
+// CLIPTextModelWithProjection, as kohya's keys do); lora_te_ keys match
+// nothing on SDXL.
+func te1XLSpec() loraSpec {
+	return loraSpec{prefix: "lora_te1_", mult: func(l runner.LoRA) float64 { return l.TE }}
+}
+
+func te2XLSpec() loraSpec {
+	return loraSpec{prefix: "lora_te2_", mult: func(l runner.LoRA) float64 { return l.TE }}
+}
+
 func unetSpec() loraSpec {
 	return loraSpec{prefix: "lora_unet_", unet: true, mult: func(l runner.LoRA) float64 { return l.UNet }}
 }
@@ -242,6 +255,7 @@ func (r *Runner) buildLoraModel(p *part, loras []runner.LoRA, spec loraSpec, ext
 		return res, modelErr(rel, "read graph: %v", err)
 	}
 	patches := map[string]patch{}
+	var edits *graphEdits
 	if spec.mult != nil && len(loras) > 0 {
 		targets, err := gi.loraTargets(spec.prefix)
 		if err != nil {
@@ -278,11 +292,12 @@ func (r *Runner) buildLoraModel(p *part, loras []runner.LoRA, spec loraSpec, ext
 		}
 		data := append(base.data[:len(base.data):len(base.data)], extra.rows...)
 		patches[t.init] = patch{dims: []int64{t.dims[0] + int64(len(extra.rows)/extra.dim), t.dims[1]}, elem: t.elem, data: data}
+		edits = poolAtEOS(model, gi, p.in[0].Name, t.dims[0])
 	}
 	if len(patches) == 0 {
 		return res, nil
 	}
-	res.model, err = patchedModel(model, gi, patches)
+	res.model, err = patchedModel(model, gi, patches, edits)
 	return res, err
 }
 
@@ -337,7 +352,12 @@ func unetLoras(loras []runner.LoRA) bool {
 // textSession returns the text encoder session for the job's LoRAs and
 // embedding rows; nil when the plain session serves.
 func (r *Runner) textSession(loras []runner.LoRA, extra *tokenRows) (*patchedPart, error) {
-	spec := teSpec()
+	return r.encoderSession(r.text, teSpec(), loras, extra)
+}
+
+// encoderSession returns the session of text encoder p with the LoRAs of
+// spec and the embedding rows; nil when the plain session serves.
+func (r *Runner) encoderSession(p *part, spec loraSpec, loras []runner.LoRA, extra *tokenRows) (*patchedPart, error) {
 	key, label := loraKey(loras, spec)
 	if extra != nil {
 		key += "\x03" + extra.key
@@ -346,8 +366,8 @@ func (r *Runner) textSession(loras []runner.LoRA, extra *tokenRows) (*patchedPar
 	if key == "" {
 		return nil, nil
 	}
-	e, err := r.patchedSession(r.text, key, label, func() (built, error) {
-		return r.buildLoraModel(r.text, loras, spec, extra)
+	e, err := r.patchedSession(p, key, label, func() (built, error) {
+		return r.buildLoraModel(p, loras, spec, extra)
 	})
 	if err != nil || e.sess == nil {
 		return nil, err

@@ -219,7 +219,7 @@ func (g *job) encodeXL(all, all2 []clip.Chunk, mode clip.Emphasis) (z, pooled []
 	x := g.r.xl
 	n := len(all)
 	if x.refiner() {
-		h2, pooled, err := g.runEncoder(x.enc2, all2, 1)
+		h2, pooled, err := g.runEncoder(x.enc2, nil, all2, 1)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -238,11 +238,11 @@ func (g *job) encodeXL(all, all2 []clip.Chunk, mode clip.Emphasis) (z, pooled []
 			return nil, nil, invalid("CLIP_stop_at_last_layers %d is outside the first text encoder's 1..%d hidden states (sdxl_clip_l_skip)", skip, x.enc1.layers+1)
 		}
 	}
-	h1, _, err := g.runEncoder(x.enc1, all, x.enc1.layers+1-skip)
+	h1, _, err := g.runEncoder(x.enc1, g.xlText[0], all, x.enc1.layers+1-skip)
 	if err != nil {
 		return nil, nil, err
 	}
-	h2, pooled, err := g.runEncoder(x.enc2, all2, 1)
+	h2, pooled, err := g.runEncoder(x.enc2, g.xlText[1], all2, 1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -264,10 +264,37 @@ func (g *job) encodeXL(all, all2 []clip.Chunk, mode clip.Emphasis) (z, pooled []
 	return z, pooled, nil
 }
 
-// runEncoder runs one encoder on the chunks' ids and returns a copy of
-// output hidden (an index into its outputs) and, for the pooled encoder,
-// of text_embeds.
-func (g *job) runEncoder(e textEncoder, chunks []clip.Chunk, hidden int) (h, pooled []float32, err error) {
+// xlSessions picks the base model's encoder sessions for the job: each
+// with its kohya LoRA modules (lora_te1_, lora_te2_) and embedding rows
+// (rows for CLIP-L, rows2 for CLIP-G), and places the rows' ids at the
+// fixes of each encoder's chunks. A refiner runs its plain encoder.
+func (g *job) xlSessions(rows, rows2 *tokenRows, all, all2 []clip.Chunk, fixes, fixes2 [][]clip.Fix) error {
+	r := g.r
+	g.xlText = [2]*patchedPart{} // a refiner switch drops the base's
+	if r.xl.refiner() {
+		return nil
+	}
+	var err error
+	if g.xlText[0], err = r.encoderSession(r.xl.enc1.part, te1XLSpec(), g.req.LoRAs, rows); err != nil {
+		return err
+	}
+	if g.xlText[1], err = r.encoderSession(r.xl.enc2.part, te2XLSpec(), g.req.LoRAs, rows2); err != nil {
+		return err
+	}
+	if rows == nil || rows2 == nil {
+		return nil
+	}
+	for i := range all {
+		rows.placeFixes(&all[i], fixes[i], g.xlText[0].vocab)
+		rows2.placeFixes(&all2[i], fixes2[i], g.xlText[1].vocab)
+	}
+	return nil
+}
+
+// runEncoder runs one encoder (the patched session pp when set) on the
+// chunks' ids and returns a copy of output hidden (an index into its
+// outputs) and, for the pooled encoder, of text_embeds.
+func (g *job) runEncoder(e textEncoder, pp *patchedPart, chunks []clip.Chunk, hidden int) (h, pooled []float32, err error) {
 	n := len(chunks)
 	ids := make([]int64, 0, n*clip.SeqLen)
 	for _, c := range chunks {
@@ -287,8 +314,12 @@ func (g *job) runEncoder(e textEncoder, chunks []clip.Chunk, hidden int) (h, poo
 			return nil, nil, fmt.Errorf("%s output: %w", e.part.name, err)
 		}
 	}
+	sess := e.part.sess
+	if pp != nil {
+		sess = pp.sess
+	}
 	t0 := time.Now()
-	err = e.part.sess.RunWithOptions(vs[:1], vs[1:], g.ro)
+	err = sess.RunWithOptions(vs[:1], vs[1:], g.ro)
 	g.timing.TextEncoder += time.Since(t0).Nanoseconds()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", e.part.name, err)

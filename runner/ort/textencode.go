@@ -39,16 +39,22 @@ func (c textCond) image(i int) []float32 {
 func (g *job) conditioning() (cond, uncond textCond, err error) {
 	r := g.r
 	opts := clip.Options{Emphasis: clip.ParseEmphasis(g.req.Emphasis), CommaBacktrack: g.req.CommaBacktrack}
-	var rows *tokenRows
-	if len(g.req.Embeddings) > 0 && r.xl == nil {
+	var rows, rows2 *tokenRows // rows2: SDXL's second encoder's
+	switch {
+	case len(g.req.Embeddings) == 0:
+	case r.xl == nil:
 		rows, opts.Embeddings = r.embeddingRows(g.req.Embeddings, "", r.textDim)
+	case !r.xl.refiner():
+		// A refiner's one encoder is 1280 wide: an SDXL embedding
+		// (768+1280) does not fit it, as in A1111's EmbeddingDatabase.
+		rows, rows2, opts.Embeddings = r.xlEmbeddingRows(g.req.Embeddings)
 	}
 	t0 := time.Now()
 	type enc struct {
 		first, n int // chunk range in all
 	}
-	var all, all2 []clip.Chunk // all2: SDXL's second tokenizer
-	var allFixes [][]clip.Fix  // per chunk of all
+	var all, all2 []clip.Chunk           // all2: SDXL's second tokenizer
+	var allFixes, allFixes2 [][]clip.Fix // per chunk of all, all2
 	seen := map[string]enc{}
 	tokenize := func(prompts []string) ([]enc, error) {
 		out := make([]enc, len(prompts))
@@ -62,7 +68,7 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 				return nil, apierr.Invalid("", "%w", err)
 			}
 			if r.xl != nil {
-				c2, err := r.xl.enc2.tok.EncodeWith(p, opts)
+				c2, f2, err := r.xl.enc2.tok.EncodeFixes(p, opts)
 				if err != nil {
 					return nil, apierr.Invalid("", "%w", err)
 				}
@@ -70,6 +76,7 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 					return nil, apierr.Model("the two tokenizers split the prompt into %d and %d chunks", len(chunks), len(c2))
 				}
 				all2 = append(all2, c2...)
+				allFixes2 = append(allFixes2, f2...)
 			}
 			e := enc{first: len(all), n: len(chunks)}
 			all = append(all, chunks...)
@@ -108,17 +115,19 @@ func (g *job) conditioning() (cond, uncond textCond, err error) {
 	used(ce)
 	used(ue)
 	if len(g.embeddings) == 0 {
-		rows = nil // the table needs no rows for this batch
+		rows, rows2 = nil, nil // the tables need no rows for this batch
 	}
 	if r.xl == nil {
 		if g.text, err = r.textSession(g.req.LoRAs, rows); err != nil {
 			return cond, uncond, err
 		}
-	}
-	if rows != nil {
-		for i := range all {
-			rows.placeFixes(&all[i], allFixes[i], g.text.vocab)
+		if rows != nil {
+			for i := range all {
+				rows.placeFixes(&all[i], allFixes[i], g.text.vocab)
+			}
 		}
+	} else if err := g.xlSessions(rows, rows2, all, all2, allFixes, allFixes2); err != nil {
+		return cond, uncond, err
 	}
 
 	var z, pooled []float32
