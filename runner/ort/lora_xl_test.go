@@ -17,9 +17,17 @@ import (
 // weight of its part, in kohya's LDM UNet names and in diffusers names:
 // lora_te1_ the first encoder, lora_te2_ the second, lora_unet_ the UNet.
 func TestSDXLLoRAKeysMatch(t *testing.T) {
-	r := openShared(t, xlConfig)
+	torch := xlConfig
+	torch.TorchNames = true
+	for name, cfg := range map[string]onnxgen.Config{"initializer names": xlConfig, "torch names": torch} {
+		t.Run(name, func(t *testing.T) { loraKeysMatch(t, cfg) })
+	}
+}
+
+func loraKeysMatch(t *testing.T, cfg onnxgen.Config) {
+	r := openShared(t, cfg)
 	for _, diffusers := range []bool{false, true} {
-		path := emitLoRA(t, xlConfig, onnxgen.LoRAOptions{Seed: 1, DiffusersUNetNames: diffusers})
+		path := emitLoRA(t, cfg, onnxgen.LoRAOptions{Seed: 1, DiffusersUNetNames: diffusers})
 		f, err := safetensors.Open(path)
 		if err != nil {
 			t.Fatal(err)
@@ -176,7 +184,15 @@ func TestSDXLEmbeddingChangesImage(t *testing.T) {
 // the second encoder pools at the EOS token although the appended rows'
 // ids are larger than EOS (poolAtEOS).
 func TestSDXLEmbeddingPoolsAtEOS(t *testing.T) {
-	r, _ := openFresh(t, xlConfig)
+	fp16, int64IDs := xlConfig, xlConfig
+	fp16.FP16, int64IDs.InputIDs = true, onnxgen.Int64
+	for name, cfg := range map[string]onnxgen.Config{"fp32": xlConfig, "fp16": fp16, "int64 ids": int64IDs} {
+		t.Run(name, func(t *testing.T) { poolsAtEOS(t, cfg) })
+	}
+}
+
+func poolsAtEOS(t *testing.T, cfg onnxgen.Config) {
+	r, _ := openFresh(t, cfg)
 	x := r.xl
 	tokens := []int64{320, 1125}
 	var rows []float32
