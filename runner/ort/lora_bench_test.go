@@ -12,9 +12,14 @@ import (
 // BenchmarkLoRA compares a request whose LoRA set is cached (the second
 // and later requests with the same set) with one that patches and builds
 // its sessions (a cold cache), and with no LoRA at all. builds/op is 0
-// for the cached case: a repeated prompt pays no patching.
+// for the cached case: a repeated prompt pays no patching. On SDXL a
+// set patches both text encoders and the UNet.
 func BenchmarkLoRA(b *testing.B) {
-	cfg := onnxgen.Config{}
+	b.Run("sd1", func(b *testing.B) { benchLoRA(b, onnxgen.Config{}) })
+	b.Run("sdxl", func(b *testing.B) { benchLoRA(b, xlConfig) })
+}
+
+func benchLoRA(b *testing.B, cfg onnxgen.Config) {
 	dir := emit(b, cfg)
 	path := filepath.Join(b.TempDir(), "test.safetensors")
 	if err := onnxgen.EmitLoRA(path, cfg, onnxgen.LoRAOptions{Seed: 1}); err != nil {
