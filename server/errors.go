@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,9 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 		// Starlette's JSONResponse: compact, no trailing newline, keys in
 		// the order handle_exception builds them.
 		b, err := marshalPy(body)
+		if raw, ok := body.(json.RawMessage); ok {
+			b, err = raw, nil
+		}
 		if err != nil {
 			log.Error("encode error body", "err", err)
 			b = []byte(`{"detail":"Internal Server Error"}`)
@@ -101,6 +105,7 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 // error→HTTP table of the server:
 //
 //	*apiError                      its status, A1111 body as given
+//	*remoteError                   the status and body a fleet's worker rendered, as they are
 //	*validationError               422 FastAPI detail list, as given
 //	*jsonDecodeError               422 detail list, loc [body, pos], type value_error.jsondecode
 //	*http.MaxBytesError            413 HTTPException, the body limit (Limits.MaxBodyBytes)
@@ -133,11 +138,14 @@ func errorResponse(err error, red redactor) (int, any) {
 		se   *processing.ScriptError
 		le   *processing.LimitError
 		jde  *jsonDecodeError
+		re   *remoteError
 	)
 	if limit, ok := isBodyTooLarge(err); ok {
 		return http.StatusRequestEntityTooLarge, a1111Body(bodyTooLarge(limit))
 	}
 	switch {
+	case errors.As(err, &re):
+		return re.Status, re.Body
 	case errors.As(err, &ae):
 		return ae.Status, a1111Body(ae)
 	case errors.As(err, &le): // before ErrInvalid, which it wraps

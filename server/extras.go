@@ -84,10 +84,10 @@ func (s *Server) runExtras(ctx context.Context, xr upscale.ExtrasRequest, imgs [
 		return nil, "", notImplemented("extras (no upscaler registry is configured)")
 	}
 	var res *upscale.ExtrasResult
-	err := s.runJob(ctx, "", "extras", 0, func(ctx context.Context) (err error) {
+	err := s.runJob(ctx, &Work{Kind: "extras", Local: func(ctx context.Context) (err error) {
 		res, err = s.deps.Upscalers.Extras(ctx, xr, imgs)
 		return err
-	})
+	}}, 0)
 	if err != nil {
 		return nil, "", err
 	}

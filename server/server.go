@@ -86,6 +86,9 @@ type Deps struct {
 	Processor *processing.Processor
 	Queue     *queue.Queue
 	Models    *processing.ModelHost
+	// Jobs runs generation and extras jobs and reports on them; nil is
+	// Queue and State in this process.
+	Jobs Jobs
 	// Upscalers are the upscalers of extra-single-image and
 	// extra-batch-images and of /upscalers; nil means the extras routes
 	// answer 501 and /upscalers lists the built-in ones.
@@ -98,6 +101,7 @@ type Server struct {
 	deps    Deps
 	log     *slog.Logger
 	metrics *metrics
+	jobs    Jobs
 }
 
 // New returns a Server. Every field of deps must be set.
@@ -112,5 +116,9 @@ func New(cfg Config, deps Deps) *Server {
 		// GET /cmd-flags answers an object, never null.
 		cfg.Flags = map[string]any{}
 	}
-	return &Server{cfg: cfg, deps: deps, log: log, metrics: newMetrics(deps.Queue)}
+	jobs := deps.Jobs
+	if jobs == nil {
+		jobs = localJobs{q: deps.Queue, st: deps.State}
+	}
+	return &Server{cfg: cfg, deps: deps, log: log, metrics: newMetrics(deps.Queue), jobs: jobs}
 }
