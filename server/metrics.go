@@ -99,3 +99,7 @@ func (m *metrics) rejectedIfFull(mode string, err error) {
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+// MetricsHandler serves this server's /metrics alone: what a fleet's
+// worker, which has no public API, serves.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
