@@ -120,6 +120,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 			return
 		}
 	}
+	w.log.Info("fleet worker: job started", "job", jm.ID, "kind", jm.Request.Kind, "task", jm.TaskID)
 	w.setRunning(&runningJob{id: jm.ID, task: jm.TaskID, kind: jm.Request.Kind})
 	defer w.setRunning(nil)
 	w.publish(startedSubject(jm.API), startedMsg{Job: jm.ID, Worker: w.id})
@@ -138,11 +139,13 @@ func (w *Worker) handle(m jetstream.Msg) {
 	out.Worker = w.id
 	if err := w.answer(ctx, jm, out); err != nil {
 		w.log.Error("fleet worker: answer", "job", jm.ID, "err", err)
-		_ = m.Nak()
+		_ = m.NakWithDelay(w.c.cfg.AckWait) // not at once: NATS may be away
 		return
 	}
 	w.done.Add(1)
-	if err := m.DoubleAck(ctx); err != nil {
+	actx, done := context.WithTimeout(ctx, requestTimeout)
+	defer done()
+	if err := m.DoubleAck(actx); err != nil {
 		w.log.Warn("fleet worker: ack", "job", jm.ID, "err", err)
 	}
 }
@@ -197,7 +200,9 @@ func (w *Worker) answer(ctx context.Context, jm jobMsg, out *server.WorkOutput) 
 		return err
 	}
 	// Flushed before the ack: a worker killed after the ack has sent it.
-	return w.c.NC.FlushWithContext(ctx)
+	fctx, done := context.WithTimeout(ctx, requestTimeout)
+	defer done()
+	return w.c.NC.FlushWithContext(fctx)
 }
 
 func (w *Worker) publish(subj string, v any) {
