@@ -10,6 +10,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"maps"
 
@@ -89,10 +90,18 @@ type Deps struct {
 	// Jobs runs generation and extras jobs and reports on them; nil is
 	// Queue and State in this process.
 	Jobs Jobs
+	// SharedOptions, when set, hands each POST /options change, once
+	// applied here, to the other processes of a fleet.
+	SharedOptions OptionsSharer
 	// Upscalers are the upscalers of extra-single-image and
 	// extra-batch-images and of /upscalers; nil means the extras routes
 	// answer 501 and /upscalers lists the built-in ones.
 	Upscalers *upscale.Registry
+}
+
+// OptionsSharer shares option changes across processes.
+type OptionsSharer interface {
+	Share(ctx context.Context, values map[string]any) error
 }
 
 // Server implements gen.StrictServerInterface.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -246,6 +248,106 @@ func TestFleetQueueBoundedAndCancelled(t *testing.T) {
 		}
 		if a.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			t.Fatalf("job after the cancel: status %d %s, want it admitted and waiting", a.status, a.body)
+		}
+	}
+}
+
+// Requirement FLEET-4: across a fleet, /internal/progress MUST report a
+// task running on a worker as active with its progress, /progress MUST
+// show the fleet's running job, /interrupt MUST reach the worker running
+// it, and a POST /options on the API MUST reach the workers.
+func TestFleetLiveStateAndOptions(t *testing.T) {
+	if ortErr != "" {
+		testenv.Missing(t, ortErr)
+	}
+	api, natsURL := startFleetAPI(t)
+	w1, w2 := startWorker(t, natsURL), startWorker(t, natsURL)
+
+	// Options: set on the API, applied by the workers (saved in their
+	// settings files), used by the job's encoding on the worker.
+	if r := call(t, http.MethodPost, api.url, "/sdapi/v1/options", map[string]any{"samples_format": "jpg"}); r.Status != http.StatusOK {
+		t.Fatalf("POST /options: %d %s", r.Status, r.Body)
+	}
+	for _, w := range []*proc{w1, w2} {
+		waitFile(t, filepath.Join(w.dataDir, "config.json"), `"samples_format": "jpg"`)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), stopJobTimeout)
+	defer cancel()
+	job := fleetJob(150) // the most --max-steps allows by default
+	job["force_task_id"] = "fleet-task-1"
+	answer := make(chan fleetAnswer, 1)
+	go func() {
+		a, err := postFleet(ctx, api.url, job)
+		if err != nil {
+			t.Errorf("txt2img: %v", err)
+		}
+		answer <- a
+	}()
+	deadline := time.Now().Add(stopJobTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	for range tick.C {
+		r := call(t, http.MethodPost, api.url, "/internal/progress", map[string]any{"id_task": "fleet-task-1", "live_preview": false})
+		var ip struct {
+			Active   bool     `json:"active"`
+			Progress *float64 `json:"progress"`
+		}
+		if err := json.Unmarshal(r.Body, &ip); err != nil {
+			t.Fatalf("/internal/progress: %v: %s", err, r.Body)
+		}
+		if ip.Active && ip.Progress != nil && *ip.Progress > 0 {
+			break
+		}
+		select {
+		case a := <-answer:
+			t.Fatalf("answered before it was seen running: %d %s", a.status, a.body)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the task never ran: last /internal/progress %s", r.Body)
+		}
+	}
+	tick.Stop()
+	if s := getProgress(t, api); s.State.JobCount == 0 || s.State.SamplingSteps != 150 {
+		t.Errorf("/progress while the fleet runs the job: %+v", s)
+	}
+	if r := call(t, http.MethodPost, api.url, "/sdapi/v1/interrupt", nil); r.Status != http.StatusOK {
+		t.Fatalf("/interrupt: %d %s", r.Status, r.Body)
+	}
+	a := <-answer
+	if a.status != http.StatusOK {
+		t.Fatalf("interrupted job: %d %s", a.status, a.body)
+	}
+	var g genAnswer
+	if err := json.Unmarshal(a.body, &g); err != nil || len(g.Images) != 1 || !strings.HasPrefix(g.Images[0], "/9j/") {
+		t.Errorf("want one JPEG image (samples_format set through the API): %v %.20q", err, g.Images)
+	}
+	ran, idle := w1, w2
+	if strings.HasSuffix(a.worker, workerID(w2)) {
+		ran, idle = w2, w1
+	}
+	const interrupted = `sdapi_jobs_total{mode="txt2img",outcome="interrupted"} 1`
+	if m := call(t, http.MethodGet, ran.url, "/metrics", nil); !strings.Contains(string(m.Body), interrupted) {
+		t.Errorf("the worker that ran the job (%s) counts no interrupted job", a.worker)
+	}
+	if m := call(t, http.MethodGet, idle.url, "/metrics", nil); strings.Contains(string(m.Body), interrupted) {
+		t.Errorf("the other worker counts an interrupted job")
+	}
+}
+
+// waitFile polls a file another process writes until it holds want.
+func waitFile(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(path)
+			t.Fatalf("%s never held %s:\n%s", path, want, b)
 		}
 	}
 }

@@ -322,6 +322,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		Upscalers: ups,
 	}
 	var api *fleet.API
+	if fc != nil {
+		shared, err := fleet.ShareOptions(ctx, fc, opts, log)
+		if err != nil {
+			return false, err
+		}
+		defer shared.Close()
+		deps.SharedOptions = shared
+	}
 	if fc != nil && cfg.fleet.role != roleWorker {
 		if api, err = fleet.NewAPI(fc, jobs, state, log); err != nil {
 			return false, err
