@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,7 +36,8 @@ type API struct {
 	log   *slog.Logger
 	subs  []*nats.Subscription
 
-	inflight sync.WaitGroup // Run calls waiting for a worker's answer
+	inflight   sync.WaitGroup // Run calls waiting for a worker's answer
+	duplicates atomic.Uint64  // results dropped: their job was answered
 
 	mu       sync.Mutex
 	closed   bool
@@ -225,6 +227,7 @@ func (a *API) onResult(m *nats.Msg) {
 	}
 	a.mu.Unlock()
 	if p == nil {
+		a.duplicates.Add(1) // or the client went away meanwhile
 		if rm.Blob != "" {
 			go func() { _ = a.c.blobs.Delete(context.Background(), rm.Blob) }()
 		}

@@ -41,11 +41,11 @@ type runningJob struct {
 	id, task, kind string
 }
 
-// NewWorker returns a worker named id (unique in the fleet) that runs jobs
-// on srv, whose live state is state.
-func NewWorker(c *Conn, id string, srv *server.Server, state *processing.State, log *slog.Logger) *Worker {
+// NewWorker returns a worker named id (unique in the fleet) whose jobs'
+// live state is state; Run gives it the server to run them on.
+func NewWorker(c *Conn, id string, state *processing.State, log *slog.Logger) *Worker {
 	hard, abort := context.WithCancel(context.Background())
-	return &Worker{c: c, id: id, srv: srv, state: state, log: log, hard: hard, abort: abort}
+	return &Worker{c: c, id: id, state: state, log: log, hard: hard, abort: abort}
 }
 
 // Abort cancels the running job, which Run hands back to the stream.
@@ -56,7 +56,8 @@ func (w *Worker) ID() string { return w.id }
 
 // Run takes and runs jobs until ctx is done; the job running then goes on
 // until it ends or Abort is called, and Run returns after it.
-func (w *Worker) Run(ctx context.Context) error {
+func (w *Worker) Run(ctx context.Context, srv *server.Server) error {
+	w.srv = srv
 	cons, err := w.c.stream.Consumer(ctx, workerConsumer)
 	if err != nil {
 		return fmt.Errorf("fleet worker: consumer: %w", err)

@@ -34,7 +34,7 @@ type metrics struct {
 	stepTime *prometheus.HistogramVec
 }
 
-func newMetrics(q *queue.Queue) *metrics {
+func newMetrics(q *queue.Queue, extra []prometheus.Collector) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,6 +54,7 @@ func newMetrics(q *queue.Queue) *metrics {
 	}
 	m.reg.MustRegister(m.jobs, m.jobTime, m.stepTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(extra...)
 	if q != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{

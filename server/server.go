@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"maps"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/catalog"
@@ -93,6 +95,8 @@ type Deps struct {
 	// SharedOptions, when set, hands each POST /options change, once
 	// applied here, to the other processes of a fleet.
 	SharedOptions OptionsSharer
+	// Collectors are further /metrics of this process (a fleet's gauges).
+	Collectors []prometheus.Collector
 	// Upscalers are the upscalers of extra-single-image and
 	// extra-batch-images and of /upscalers; nil means the extras routes
 	// answer 501 and /upscalers lists the built-in ones.
@@ -129,5 +133,5 @@ func New(cfg Config, deps Deps) *Server {
 	if jobs == nil {
 		jobs = localJobs{q: deps.Queue, st: deps.State}
 	}
-	return &Server{cfg: cfg, deps: deps, log: log, metrics: newMetrics(deps.Queue), jobs: jobs}
+	return &Server{cfg: cfg, deps: deps, log: log, metrics: newMetrics(deps.Queue, deps.Collectors), jobs: jobs}
 }

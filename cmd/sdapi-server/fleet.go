@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sdapi/sdapi/fleet"
+	"github.com/sdapi/sdapi/server"
 )
 
 // The roles of --role.
@@ -87,12 +88,12 @@ func connectFleet(ctx context.Context, log *slog.Logger, cfg config, id string) 
 // runWorker runs w until the returned stop is called; stop lets the
 // running job finish until its ctx is done, then aborts it (it goes back
 // to the stream), and returns once the worker has stopped.
-func runWorker(w *fleet.Worker, log *slog.Logger) (stop func(ctx context.Context)) {
+func runWorker(w *fleet.Worker, srv *server.Server, log *slog.Logger) (stop func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := w.Run(ctx); err != nil {
+		if err := w.Run(ctx, srv); err != nil {
 			log.Error("fleet worker stopped", "worker", w.ID(), "err", err)
 		}
 	}()

@@ -335,6 +335,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 			return false, err
 		}
 		deps.Jobs = api
+		deps.Collectors = append(deps.Collectors, api.Collector())
+	}
+	var worker *fleet.Worker
+	if fc != nil && cfg.fleet.role != roleAPI {
+		worker = fleet.NewWorker(fc, id, state, log)
+		deps.Collectors = append(deps.Collectors, worker.Collector())
 	}
 	srv := server.New(scfg, deps)
 	var handler http.Handler
@@ -346,13 +352,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		return false, err
 	}
 	stopWorker := func(context.Context) {}
-	if fc != nil && cfg.fleet.role != roleAPI {
+	if worker != nil {
 		wsrv := srv
 		if deps.Jobs != nil { // role all: the worker runs jobs here
-			deps.Jobs = nil
+			deps.Jobs, deps.Collectors = nil, nil
 			wsrv = server.New(scfg, deps)
 		}
-		stopWorker = runWorker(fleet.NewWorker(fc, id, wsrv, state, log), log)
+		stopWorker = runWorker(worker, wsrv, log)
 	}
 
 	host := "127.0.0.1"
