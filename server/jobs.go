@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"image"
+	"net/http"
 
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/queue"
@@ -121,7 +122,7 @@ func (s *Server) Execute(ctx context.Context, req WorkRequest) *WorkOutput {
 	g, err := s.runGeneration(ctx, mode, req.ContentType, req.Body)
 	if err != nil {
 		status, body := errorResponse(err, newRedactor(s.cfg.PrivateDirs))
-		if status >= 500 && ctx.Err() == nil {
+		if status >= 500 && status != http.StatusNotImplemented && ctx.Err() == nil { // as errorHandler logs
 			s.log.Error("fleet job failed", "kind", req.Kind, "status", status, "err", err)
 		}
 		b, merr := marshalPy(body)
