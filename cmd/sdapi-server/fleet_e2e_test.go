@@ -252,7 +252,8 @@ func TestFleetQueueBoundedAndCancelled(t *testing.T) {
 // Requirement FLEET-4: across a fleet, /internal/progress MUST report a
 // task running on a worker as active with its progress, /progress MUST
 // show the fleet's running job, /interrupt MUST reach the worker running
-// it, and a POST /options on the API MUST reach the workers.
+// it, a POST /options on the API MUST reach the workers, and a client
+// that goes away MUST have its running job cancelled on its worker.
 func TestFleetLiveStateAndOptions(t *testing.T) {
 	if ortErr != "" {
 		testenv.Missing(t, ortErr)
@@ -281,30 +282,7 @@ func TestFleetLiveStateAndOptions(t *testing.T) {
 		}
 		answer <- a
 	}()
-	deadline := time.Now().Add(stopJobTimeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	for range tick.C {
-		r := call(t, http.MethodPost, api.url, "/internal/progress", map[string]any{"id_task": "fleet-task-1", "live_preview": false})
-		var ip struct {
-			Active   bool     `json:"active"`
-			Progress *float64 `json:"progress"`
-		}
-		if err := json.Unmarshal(r.Body, &ip); err != nil {
-			t.Fatalf("/internal/progress: %v: %s", err, r.Body)
-		}
-		if ip.Active && ip.Progress != nil && *ip.Progress > 0 {
-			break
-		}
-		select {
-		case a := <-answer:
-			t.Fatalf("answered before it was seen running: %d %s", a.status, a.body)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the task never ran: last /internal/progress %s", r.Body)
-		}
-	}
-	tick.Stop()
+	waitActive(t, api, "fleet-task-1")
 	if s := getProgress(t, api); s.State.JobCount == 0 || s.State.SamplingSteps != 150 {
 		t.Errorf("/progress while the fleet runs the job: %+v", s)
 	}
@@ -329,6 +307,59 @@ func TestFleetLiveStateAndOptions(t *testing.T) {
 	}
 	if m := call(t, http.MethodGet, idle.url, "/metrics", nil); strings.Contains(string(m.Body), interrupted) {
 		t.Errorf("the other worker counts an interrupted job")
+	}
+
+	// A client that goes away while its job runs: the job is cancelled on
+	// the worker running it.
+	jctx, jcancel := context.WithCancel(ctx)
+	job["force_task_id"] = "fleet-task-2"
+	gone := make(chan error, 1)
+	go func() {
+		_, err := postFleet(jctx, api.url, job)
+		gone <- err
+	}()
+	waitActive(t, api, "fleet-task-2")
+	jcancel()
+	if err := <-gone; err == nil {
+		t.Fatal("the cancelled request got an answer")
+	}
+	const cancelled = `sdapi_jobs_total{mode="txt2img",outcome="cancelled"} 1`
+	deadline := time.Now().Add(startTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	// The job ran on either worker.
+	for range tick.C {
+		m := string(call(t, http.MethodGet, w1.url, "/metrics", nil).Body) + string(call(t, http.MethodGet, w2.url, "/metrics", nil).Body)
+		if strings.Contains(m, cancelled) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no worker counts the job cancelled")
+		}
+	}
+}
+
+// waitActive polls /internal/progress until task id runs with progress.
+func waitActive(t *testing.T, api *proc, id string) {
+	t.Helper()
+	deadline := time.Now().Add(stopJobTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		r := call(t, http.MethodPost, api.url, "/internal/progress", map[string]any{"id_task": id, "live_preview": false})
+		var ip struct {
+			Active   bool     `json:"active"`
+			Progress *float64 `json:"progress"`
+		}
+		if err := json.Unmarshal(r.Body, &ip); err != nil {
+			t.Fatalf("/internal/progress: %v: %s", err, r.Body)
+		}
+		if ip.Active && ip.Progress != nil && *ip.Progress > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s never ran: last /internal/progress %s", id, r.Body)
+		}
 	}
 }
 
