@@ -6,6 +6,7 @@ import (
 	"image"
 	"net/http"
 
+	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/queue"
 )
@@ -50,10 +51,11 @@ type Work struct {
 	Output *WorkOutput
 }
 
-// WorkRequest is a generation request as the client sent it: a worker
-// decodes and prepares it exactly as this server did before it queued.
+// WorkRequest is a generation request as the client sent it, or an
+// extras request's typed body: a worker decodes and checks it exactly as
+// this server did before it queued.
 type WorkRequest struct {
-	Kind        string `json:"kind"` // txt2img or img2img
+	Kind        string `json:"kind"` // txt2img, img2img, extra-single-image or extra-batch-images
 	ContentType string `json:"content_type"`
 	Body        []byte `json:"body"`
 }
@@ -63,6 +65,8 @@ type WorkRequest struct {
 type WorkOutput struct {
 	Images []string `json:"images,omitempty"`
 	Info   string   `json:"info,omitempty"`
+	// HTMLInfo is an extras job's html_info.
+	HTMLInfo string `json:"html_info,omitempty"`
 	// Status and Error are set when the job failed: the status and the
 	// A1111 body the worker's server rendered, answered as they are.
 	Status int             `json:"status,omitempty"`
@@ -111,15 +115,11 @@ func (l localJobs) Live(_ context.Context, _ string, withImage bool) LiveState {
 func (l localJobs) Interrupt(context.Context) { l.st.Interrupt() }
 func (l localJobs) Skip(context.Context)      { l.st.Skip() }
 
-// Execute runs a generation request from a fleet's API on this server, as
-// serveGeneration would: decoded, prepared, run in this server's queue,
-// encoded. An error is rendered as the HTTP answer the API sends on.
+// Execute runs a request from a fleet's API on this server, as its
+// handler would: decoded, checked, run in this server's queue, encoded.
+// An error is rendered as the HTTP answer the API sends on.
 func (s *Server) Execute(ctx context.Context, req WorkRequest) *WorkOutput {
-	mode := processing.Txt2Img
-	if req.Kind == processing.Img2Img.String() {
-		mode = processing.Img2Img
-	}
-	g, err := s.runGeneration(ctx, mode, req.ContentType, req.Body)
+	out, err := s.execute(ctx, req)
 	if err != nil {
 		status, body := errorResponse(err, newRedactor(s.cfg.PrivateDirs))
 		if status >= 500 && status != http.StatusNotImplemented && ctx.Err() == nil { // as errorHandler logs
@@ -131,5 +131,45 @@ func (s *Server) Execute(ctx context.Context, req WorkRequest) *WorkOutput {
 		}
 		return &WorkOutput{Status: status, Error: b}
 	}
-	return &WorkOutput{Images: g.images, Info: g.info}
+	return out
+}
+
+func (s *Server) execute(ctx context.Context, req WorkRequest) (*WorkOutput, error) {
+	switch req.Kind {
+	case kindExtrasSingle:
+		var body gen.ExtrasSingleImageApiSdapiV1ExtraSingleImagePostJSONRequestBody
+		if err := json.Unmarshal(req.Body, &body); err != nil {
+			return nil, err
+		}
+		resp, err := s.ExtrasSingleImageApiSdapiV1ExtraSingleImagePost(ctx, gen.ExtrasSingleImageApiSdapiV1ExtraSingleImagePostRequestObject{Body: &body})
+		if err != nil {
+			return nil, err
+		}
+		r := resp.(gen.ExtrasSingleImageApiSdapiV1ExtraSingleImagePost200JSONResponse)
+		out := &WorkOutput{HTMLInfo: r.HtmlInfo}
+		if r.Image != nil {
+			out.Images = []string{*r.Image}
+		}
+		return out, nil
+	case kindExtrasBatch:
+		var body gen.ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostJSONRequestBody
+		if err := json.Unmarshal(req.Body, &body); err != nil {
+			return nil, err
+		}
+		resp, err := s.ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost(ctx, gen.ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPostRequestObject{Body: &body})
+		if err != nil {
+			return nil, err
+		}
+		r := resp.(gen.ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost200JSONResponse)
+		return &WorkOutput{Images: r.Images, HTMLInfo: r.HtmlInfo}, nil
+	}
+	mode := processing.Txt2Img
+	if req.Kind == processing.Img2Img.String() {
+		mode = processing.Img2Img
+	}
+	g, err := s.runGeneration(ctx, mode, req.ContentType, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &WorkOutput{Images: g.images, Info: g.info}, nil
 }

@@ -252,7 +252,8 @@ func TestFleetQueueBoundedAndCancelled(t *testing.T) {
 // Requirement FLEET-4: across a fleet, /internal/progress MUST report a
 // task running on a worker as active with its progress, /progress MUST
 // show the fleet's running job, /interrupt MUST reach the worker running
-// it, a POST /options on the API MUST reach the workers, and a client
+// it, a POST /options on the API MUST reach the workers, extras MUST run
+// on a worker, and a client
 // that goes away MUST have its running job cancelled on its worker.
 func TestFleetLiveStateAndOptions(t *testing.T) {
 	if ortErr != "" {
@@ -268,6 +269,15 @@ func TestFleetLiveStateAndOptions(t *testing.T) {
 	}
 	for _, w := range []*proc{w1, w2} {
 		waitFile(t, filepath.Join(w.dataDir, "config.json"), `"samples_format": "jpg"`)
+	}
+
+	// Extras run on a worker too.
+	if r := call(t, http.MethodPost, api.url, "/sdapi/v1/extra-single-image", map[string]any{"image": tinyPNG(t), "upscaling_resize": 2}); r.Status != http.StatusOK {
+		t.Fatalf("extra-single-image: %d %s", r.Status, r.Body)
+	}
+	const extrasOK = `sdapi_jobs_total{mode="extras",outcome="ok"} 1`
+	if !strings.Contains(string(call(t, http.MethodGet, w1.url, "/metrics", nil).Body)+string(call(t, http.MethodGet, w2.url, "/metrics", nil).Body), extrasOK) {
+		t.Error("no worker ran the extras job")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), stopJobTimeout)
