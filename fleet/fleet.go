@@ -1,7 +1,8 @@
 // Package fleet runs sdapi-server as a fleet on NATS JetStream: API
-// processes publish each generation job to a work-queue stream, worker
-// processes pull them one at a time, run them on their own server (the same
-// decode, prepare and queue as a single server) and publish the result.
+// processes publish each generation and extras job to a work-queue stream,
+// worker processes pull them one at a time, run them on their own server
+// (the same decode, checks, queue and encoding as a single server) and
+// publish the result.
 //
 // The API side (API) is a server.Jobs, so the handlers do not know whether
 // a job runs in this process or on a worker. What travels:
@@ -22,6 +23,8 @@
 //     skip requests on sdapi.worker.<id>.*; jobs' starts are announced to
 //     their API on sdapi.started.<api>; a client gone cancels its job
 //     (sdapi.cancel.<job>) and deletes it from the stream.
+//   - /options: the sdapi_options key-value bucket, one key per option
+//     (Options).
 package fleet
 
 import (
