@@ -68,6 +68,7 @@ func NewAPI(c *Conn, local *queue.Queue, state *processing.State, log *slog.Logg
 	for subj, h := range map[string]nats.MsgHandler{
 		resultSubject(a.id):  a.onResult,
 		startedSubject(a.id): a.onStarted,
+		maxDeliveriesSubject: a.onMaxDeliveries,
 	} {
 		sub, err := c.NC.Subscribe(subj, h)
 		if err != nil {
@@ -93,11 +94,9 @@ func (a *API) Close(ctx context.Context) error {
 	case <-idle:
 	case <-ctx.Done():
 		a.mu.Lock()
-		for _, p := range a.pending {
-			select {
-			case p.result <- &result{err: queue.ErrClosed}:
-			default: // answered meanwhile
-			}
+		for id, p := range a.pending {
+			delete(a.pending, id) // its answer, if one comes, is dropped
+			p.result <- &result{err: queue.ErrClosed}
 		}
 		a.mu.Unlock()
 		<-idle
@@ -157,7 +156,7 @@ func (a *API) Run(ctx context.Context, w *server.Work) error {
 
 	select {
 	case r := <-p.result:
-		if errors.Is(r.err, queue.ErrClosed) {
+		if errors.Is(r.err, queue.ErrClosed) || errors.Is(r.err, errNoWorkerFinished) {
 			a.forget(p, false)
 			a.cancel(p)
 			return fmt.Errorf("fleet: job %q not finished: %w", w.Kind, r.err)
@@ -253,6 +252,30 @@ func (a *API) onResult(m *nats.Msg) {
 		p.result <- r
 	}()
 }
+
+// onMaxDeliveries fails a job of this API that no worker finished in
+// maxDeliveries deliveries; Run takes it off the stream.
+func (a *API) onMaxDeliveries(m *nats.Msg) {
+	var adv struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if err := json.Unmarshal(m.Data, &adv); err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range a.order {
+		if p.seq == adv.StreamSeq && a.pending[p.id] == p {
+			delete(a.pending, p.id)
+			p.result <- &result{err: fmt.Errorf("fleet: job %s: %w after %d deliveries", p.id, errNoWorkerFinished, adv.Deliveries)}
+		}
+	}
+}
+
+// errNoWorkerFinished is the error of a job every worker it was handed to
+// stopped without answering (it crashed them, or they kept giving it back).
+var errNoWorkerFinished = errors.New("no worker finished the job")
 
 // onStarted records which worker runs a job.
 func (a *API) onStarted(m *nats.Msg) {

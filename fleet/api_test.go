@@ -163,3 +163,43 @@ func TestAPIQueueFullAndCancel(t *testing.T) {
 		t.Errorf("the cancelled job is still in the stream (%d messages)", info.State.Msgs)
 	}
 }
+
+func TestAPIFailsJobNoWorkerFinishes(t *testing.T) {
+	c := testConn(t, 4)
+	a := testAPI(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- a.Run(ctx, &server.Work{Kind: "txt2img", Request: &server.WorkRequest{Kind: "txt2img", Body: []byte(`{}`)}})
+	}()
+	cons, err := c.stream.Consumer(ctx, workerConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each "worker" gives the job back unanswered, as one that dies does.
+	for range maxDeliveries {
+		m, err := cons.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Nak(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The next worker's pull finds the job spent: JetStream drops it and
+	// sends the advisory.
+	if m, err := cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond)); err == nil {
+		t.Fatalf("job delivered a %dth time: %s", maxDeliveries+1, m.Data())
+	}
+	if err := <-done; !errors.Is(err, errNoWorkerFinished) {
+		t.Fatalf("Run: %v, want errNoWorkerFinished", err)
+	}
+	info, err := c.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Errorf("the failed job is still in the stream (%d messages)", info.State.Msgs)
+	}
+}

@@ -154,6 +154,7 @@ func (c *Conn) setup(ctx context.Context) error {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       c.cfg.AckWait,
 		MaxAckPending: -1,
+		MaxDeliver:    maxDeliveries,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {

@@ -46,9 +46,17 @@ const (
 	// older than workerTTL is a dead worker's and expires.
 	heartbeatEvery = time.Second
 	workerTTL      = 5 * time.Second
+	// maxDeliveries bounds how often a job is handed to a worker: a job
+	// that kills every worker it runs on (or that workers keep giving back)
+	// fails after this many, instead of going round the fleet forever.
+	maxDeliveries = 4
 	// requestTimeout bounds a state, interrupt or skip request to a worker.
 	requestTimeout = 2 * time.Second
 )
+
+// maxDeliveriesSubject is JetStream's advisory of a job that reached
+// maxDeliveries.
+const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + jobsStream + "." + workerConsumer
 
 func resultSubject(api string) string  { return "sdapi.results." + api }
 func startedSubject(api string) string { return "sdapi.started." + api }
