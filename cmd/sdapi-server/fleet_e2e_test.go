@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdapi/sdapi/internal/refserver"
 	"github.com/sdapi/sdapi/internal/testenv"
 )
 
@@ -405,4 +407,28 @@ func waitFile(t *testing.T, path, want string) {
 			t.Fatalf("%s never held %s:\n%s", path, want, b)
 		}
 	}
+}
+
+// Requirement FLEET-5: the conformance suite MUST pass against a fleet's
+// API (two workers) under --profile reference, as against a single server.
+func TestFleetConformance(t *testing.T) {
+	if ortErr != "" {
+		testenv.Missing(t, ortErr)
+	}
+	conform := filepath.Join(t.TempDir(), "sdapi-conform")
+	if err := refserver.Build(conform, "github.com/sdapi/sdapi/cmd/sdapi-conform"); err != nil {
+		t.Fatal(err)
+	}
+	api, natsURL := startFleetAPI(t, "--api-auth", "conform:secret")
+	startWorker(t, natsURL)
+	startWorker(t, natsURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, conform, "--target", api.url, "--profile", "reference", "--user", "conform", "--password", "secret")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sdapi-conform against the fleet: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	t.Log(lines[len(lines)-1])
 }
