@@ -194,7 +194,11 @@ func (s *Server) runJob(ctx context.Context, w *Work, steps int) error {
 		if w.Output.Status != 0 {
 			err = &remoteError{Status: w.Output.Status, Body: w.Output.Error}
 		}
-		s.metrics.jobDone(w.Kind, s.outcome(ctx, err), time.Since(start), steps)
+		outcome := s.outcome(ctx, err)
+		if outcome == outcomeOK && w.Output.Interrupted {
+			outcome = outcomeInterrupted
+		}
+		s.metrics.jobDone(w.Kind, outcome, time.Since(start), steps)
 	}
 	if err != nil {
 		s.metrics.rejectedIfFull(w.Kind, err)

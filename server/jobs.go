@@ -73,6 +73,9 @@ type WorkOutput struct {
 	Error  json.RawMessage `json:"error,omitempty"`
 	// Worker names the worker that ran the job.
 	Worker string `json:"worker,omitempty"`
+	// Interrupted reports a job /interrupt stopped (its images are those
+	// made so far), for the API's /metrics.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // remoteError is a job's error as a worker rendered it.
@@ -131,6 +134,9 @@ func (s *Server) Execute(ctx context.Context, req WorkRequest) *WorkOutput {
 		}
 		return &WorkOutput{Status: status, Error: b}
 	}
+	// State's flag is a generation's: extras never clear it.
+	generation := req.Kind != kindExtrasSingle && req.Kind != kindExtrasBatch
+	out.Interrupted = generation && s.outcome(ctx, nil) == outcomeInterrupted
 	return out
 }
 

@@ -320,6 +320,9 @@ func TestFleetLiveStateAndOptions(t *testing.T) {
 	if m := call(t, http.MethodGet, idle.url, "/metrics", nil); strings.Contains(string(m.Body), interrupted) {
 		t.Errorf("the other worker counts an interrupted job")
 	}
+	if m := call(t, http.MethodGet, api.url, "/metrics", nil); !strings.Contains(string(m.Body), interrupted) {
+		t.Errorf("the API does not count the fleet's job interrupted")
+	}
 
 	// A client that goes away while its job runs: the job is cancelled on
 	// the worker running it.
