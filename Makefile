@@ -33,7 +33,7 @@ SWAGGER_UI_SRC   := node_modules/swagger-ui-dist
 SWAGGER_UI_DIR   := server/docs/swagger-ui
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: help deps onnxruntime bench load fuzz conform conform-prism dredd browser-test gate record generate check-generated lint build run test test-fresh vendor-swagger-ui readme-profiles
+.PHONY: help deps onnxruntime bench bench-fleet fleet load fuzz conform conform-prism dredd browser-test gate record generate check-generated lint build run test test-fresh vendor-swagger-ui readme-profiles
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>"
@@ -178,6 +178,19 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 1m) in turn; a crasher lands
 BENCHTIME ?= 3x
 bench: $(ORT_LIB) ## Benchmarks: runner stages and overhead ratio, sampler math, RNG, tokenizer (BENCHTIME=, SDAPI_BENCH_SD15=1 adds full-size SD 1.5, SDAPI_BENCH_SDXL=1 full-size SDXL at 1024²)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./runner/... ./processing/... ./server/...
+
+bench-fleet: $(ORT_LIB) ## Fleet benchmark: latency per small job in-process vs through NATS (1 worker), throughput with 1, 2 and 4 workers of --threads 1 (BENCHTIME=)
+	$(GO) test -run '^$$' -bench 'BenchmarkFleet' -benchtime $(BENCHTIME) ./cmd/sdapi-server
+
+# A fleet by hand: the API starts the embedded NATS server and listens for
+# workers on FLEET_NATS; two workers join it. Ctrl-C stops all three.
+FLEET_NATS ?= 127.0.0.1:4222
+fleet: build $(ORT_LIB) ## Three-process fleet on this machine: API on PORT with embedded NATS on FLEET_NATS, two workers (--threads 1); data in DATA_DIR/fleet-*
+	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
+	$(BIN_DIR)/sdapi-server --role api --nats embedded --nats-listen $(FLEET_NATS) --port $(PORT) --data-dir $(DATA_DIR)/fleet-api & \
+	until curl -sf -o /dev/null http://127.0.0.1:$(PORT)/sdapi/v1/progress; do sleep 0.2; done; \
+	for w in 1 2; do $(BIN_DIR)/sdapi-server --role worker --nats nats://$(FLEET_NATS) --port 0 --threads 1 --data-dir $(DATA_DIR)/fleet-w$$w & done; \
+	wait
 
 test-fresh: ## Run `make test` in a fresh clone of the committed HEAD (checks install steps)
 	@dir=$$(mktemp -d); \

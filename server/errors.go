@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,6 +86,9 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 		// Starlette's JSONResponse: compact, no trailing newline, keys in
 		// the order handle_exception builds them.
 		b, err := marshalPy(body)
+		if raw, ok := body.(json.RawMessage); ok {
+			b, err = raw, nil
+		}
 		if err != nil {
 			log.Error("encode error body", "err", err)
 			b = []byte(`{"detail":"Internal Server Error"}`)
@@ -99,6 +103,7 @@ func errorHandler(log *slog.Logger, red redactor) echo.HTTPErrorHandler {
 //
 //	*http.MaxBytesError            413 HTTPException, the body limit (Limits.MaxBodyBytes)
 //	*apiError                      its status, A1111 body as given
+//	*remoteError                   the status and body a fleet's worker rendered, as they are
 //	an apierr.Kind                 kindResponse
 //	context.Canceled, DeadlineExceeded (client gone)  499-like: 503 HTTPException "Request cancelled" (nobody reads it)
 //	*validationError               422 FastAPI detail list, as given
@@ -111,9 +116,13 @@ func errorResponse(err error, red redactor) (int, any) {
 		ve  *validationError
 		he  *echo.HTTPError
 		jde *jsonDecodeError
+		re  *remoteError
 	)
 	if limit, ok := isBodyTooLarge(err); ok {
 		return http.StatusRequestEntityTooLarge, a1111Body(bodyTooLarge(limit))
+	}
+	if errors.As(err, &re) {
+		return re.Status, re.Body
 	}
 	if errors.As(err, &ae) {
 		return ae.Status, a1111Body(ae)

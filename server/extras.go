@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"net/http"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/processing/upscale"
@@ -34,7 +37,7 @@ func (s *Server) ExtrasSingleImageApiSdapiV1ExtraSingleImagePost(ctx context.Con
 	if err := s.cfg.Limits.checkUpscale(img, xr); err != nil {
 		return nil, err
 	}
-	out, html, err := s.runExtras(ctx, xr, []image.Image{img})
+	out, html, err := s.runExtras(ctx, xr, []image.Image{img}, extrasWork(kindExtrasSingle, b))
 	if err != nil {
 		return nil, err
 	}
@@ -71,25 +74,49 @@ func (s *Server) ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost(ctx context.Con
 		}
 		imgs = append(imgs, img)
 	}
-	out, html, err := s.runExtras(ctx, xr, imgs)
+	out, html, err := s.runExtras(ctx, xr, imgs, extrasWork(kindExtrasBatch, b))
 	if err != nil {
 		return nil, err
 	}
 	return gen.ExtrasBatchImagesApiSdapiV1ExtraBatchImagesPost200JSONResponse{HtmlInfo: html, Images: out}, nil
 }
 
-// runExtras runs the upscale in the queue and encodes the results as PNG.
-func (s *Server) runExtras(ctx context.Context, xr upscale.ExtrasRequest, imgs []image.Image) ([]string, string, error) {
+// The WorkRequest kinds of the extras routes: a fleet's worker runs the
+// typed body through the same handler.
+const (
+	kindExtrasSingle = "extra-single-image"
+	kindExtrasBatch  = "extra-batch-images"
+)
+
+// extrasWork is an extras request as a fleet's worker receives it; nil
+// when the body does not encode (it then runs here).
+func extrasWork(kind string, body any) *WorkRequest {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil
+	}
+	return &WorkRequest{Kind: kind, ContentType: echo.MIMEApplicationJSON, Body: b}
+}
+
+// runExtras runs the upscale in the queue and encodes the results as PNG;
+// run elsewhere (req), it returns what the worker encoded.
+func (s *Server) runExtras(ctx context.Context, xr upscale.ExtrasRequest, imgs []image.Image, req *WorkRequest) ([]string, string, error) {
 	if s.deps.Upscalers == nil {
 		return nil, "", notImplemented("extras (no upscaler registry is configured)")
 	}
 	var res *upscale.ExtrasResult
-	err := s.runJob(ctx, "", "extras", 0, func(ctx context.Context) (err error) {
+	w := &Work{Kind: "extras", Request: req, Local: func(ctx context.Context) (err error) {
 		res, err = s.deps.Upscalers.Extras(ctx, xr, imgs)
 		return err
-	})
-	if err != nil {
+	}}
+	if err := s.runJob(ctx, w, 0); err != nil {
 		return nil, "", err
+	}
+	if w.Output != nil {
+		if w.Output.Images == nil {
+			return []string{}, w.Output.HTMLInfo, nil // a list, never null
+		}
+		return w.Output.Images, w.Output.HTMLInfo, nil
 	}
 	out := make([]string, 0, len(res.Images))
 	for _, img := range res.Images {

@@ -97,16 +97,24 @@ func (r img2imgResponse) VisitImg2imgapiSdapiV1Img2imgPostResponse(w http.Respon
 	return r.write(w)
 }
 
+// WorkerHeader names, on a fleet's generation answers, the worker that ran
+// the job (A1111 sends no such header; a single server sends none).
+const WorkerHeader = "X-Sdapi-Worker"
+
 // generated is a finished txt2img or img2img job in the response's terms.
 type generated struct {
 	params *pyDict  // vars(request)
 	images []string // base64; empty when send_images is false
 	info   string   // Processed.js()
+	worker string   // the fleet worker that ran the job; "" when it ran here
 }
 
 // write sends g as TextToImageResponse/ImageToImageResponse: keys in the
 // model's order, parameters as pydantic holds them (pyDict).
 func (g generated) write(w http.ResponseWriter) error {
+	if g.worker != "" {
+		w.Header().Set(WorkerHeader, g.worker)
+	}
 	return ok200(pyObject{{Key: "images", Value: g.images}, {Key: "parameters", Value: g.params}, {Key: "info", Value: g.info}}).visit(w)
 }
 
@@ -122,60 +130,78 @@ func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, conten
 		return generated{}, err
 	}
 	p := job.Params
-	res, err := s.generate(ctx, job)
+	// A fleet's worker decodes and prepares the body again, as here.
+	w := &Work{Kind: p.Mode.String(), Request: &WorkRequest{Kind: p.Mode.String(), ContentType: contentType, Body: body}}
+	res, err := s.generate(ctx, job, w)
 	if err != nil {
 		return generated{}, err
 	}
-	images := []string{}
-	if req.sendImages {
-		if images, err = s.encodeImagesBase64(res.Raw, res.Infotexts); err != nil {
-			return generated{}, err
+	g := generated{params: req.params, images: []string{}}
+	if out := w.Output; out != nil {
+		if out.Images != nil {
+			g.images = out.Images
 		}
+		g.info, g.worker = out.Info, out.Worker
+	} else {
+		if req.sendImages {
+			if g.images, err = s.encodeImagesBase64(res.Raw, res.Infotexts); err != nil {
+				return generated{}, err
+			}
+		}
+		g.info = res.JS()
 	}
 	if mode == processing.Img2Img && !p.IncludeInitImages {
 		req.params.set("init_images", nil)
 		req.params.set("mask", nil)
 	}
-	return generated{params: req.params, images: images, info: res.JS()}, nil
+	return g, nil
 }
 
-// generate runs one job through the queue (A1111's queue_lock), named after
+// generate runs one job through Jobs (A1111's queue_lock), named after
 // its mode and visible to /internal/progress under force_task_id. The
 // client going away cancels ctx: a waiting job leaves the queue, a running
-// one stops as /interrupt would stop it.
-func (s *Server) generate(ctx context.Context, job *processing.Job) (*processing.Processed, error) {
+// one stops as /interrupt would stop it. The result is nil when the job
+// ran elsewhere: w.Output holds it then.
+func (s *Server) generate(ctx context.Context, job *processing.Job, w *Work) (*processing.Processed, error) {
 	p := job.Params
-	var taskID string
 	if p.ForceTaskID != nil {
-		taskID = *p.ForceTaskID
+		w.TaskID = *p.ForceTaskID
 	}
 	var res *processing.Processed
-	err := s.runJob(ctx, taskID, p.Mode.String(), p.Steps*max(p.NIter, 1), func(ctx context.Context) (err error) {
+	w.Local = func(ctx context.Context) (err error) {
 		res, err = s.deps.Processor.RunJob(ctx, job)
 		return err
-	})
+	}
+	err := s.runJob(ctx, w, p.Steps*max(p.NIter, 1))
 	return res, err
 }
 
-// runJob runs fn as one job of kind through the queue (A1111's
-// queue_lock), visible to /internal/progress under taskID when not empty,
-// and counts it for /metrics: its outcome, duration and steps, or its
-// rejection when the queue is full.
-func (s *Server) runJob(ctx context.Context, taskID, kind string, steps int, fn func(context.Context) error) error {
-	job := func(ctx context.Context) error {
+// runJob runs w through Jobs (A1111's queue_lock) and counts it for
+// /metrics: its outcome, duration and steps, or its rejection when the
+// queue is full. A job that failed on a worker returns the error the
+// worker rendered.
+func (s *Server) runJob(ctx context.Context, w *Work, steps int) error {
+	local := w.Local
+	w.Local = func(ctx context.Context) error {
 		start := time.Now()
-		err := fn(ctx)
-		s.metrics.jobDone(kind, s.outcome(ctx, err), time.Since(start), steps)
+		err := local(ctx)
+		s.metrics.jobDone(w.Kind, s.outcome(ctx, err), time.Since(start), steps)
 		return err
 	}
-	var err error
-	if s.deps.Queue != nil {
-		err = s.deps.Queue.DoTask(ctx, taskID, kind, job)
-	} else {
-		err = job(ctx)
+	start := time.Now()
+	err := s.jobs.Run(ctx, w)
+	if err == nil && w.Output != nil {
+		if w.Output.Status != 0 {
+			err = &remoteError{Status: w.Output.Status, Body: w.Output.Error}
+		}
+		outcome := s.outcome(ctx, err)
+		if outcome == outcomeOK && w.Output.Interrupted {
+			outcome = outcomeInterrupted
+		}
+		s.metrics.jobDone(w.Kind, outcome, time.Since(start), steps)
 	}
 	if err != nil {
-		s.metrics.rejectedIfFull(kind, err)
+		s.metrics.rejectedIfFull(w.Kind, err)
 	}
 	return err
 }

@@ -34,7 +34,7 @@ type metrics struct {
 	stepTime *prometheus.HistogramVec
 }
 
-func newMetrics(q *queue.Queue) *metrics {
+func newMetrics(q *queue.Queue, extra []prometheus.Collector) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,6 +54,7 @@ func newMetrics(q *queue.Queue) *metrics {
 	}
 	m.reg.MustRegister(m.jobs, m.jobTime, m.stepTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(extra...)
 	if q != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -99,3 +100,7 @@ func (m *metrics) rejectedIfFull(mode string, err error) {
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+// MetricsHandler serves this server's /metrics alone: what a fleet's
+// worker, which has no public API, serves.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }

@@ -171,6 +171,11 @@ func (s *Server) SetConfigSdapiV1OptionsPost(ctx context.Context, req gen.SetCon
 	if err := s.deps.Options.SetFromAPI(ctx, *req.Body); err != nil {
 		return nil, err
 	}
+	if sh := s.deps.SharedOptions; sh != nil {
+		if err := sh.Share(ctx, *req.Body); err != nil {
+			return nil, err
+		}
+	}
 	// A1111's onchange reloads the weights at once, and the load writes the
 	// title and sha256; the model loads here with the next job, but the
 	// options say what it will be from now on.

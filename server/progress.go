@@ -6,13 +6,14 @@ import (
 	"net/http"
 
 	"github.com/sdapi/sdapi/gen"
-	"github.com/sdapi/sdapi/processing/queue"
 )
 
 // ProgressapiSdapiV1ProgressGet is A1111's progressapi. It never waits for
 // the queue: it reads processing.State only.
 func (s *Server) ProgressapiSdapiV1ProgressGet(ctx context.Context, req gen.ProgressapiSdapiV1ProgressGetRequestObject) (gen.ProgressapiSdapiV1ProgressGetResponseObject, error) {
-	st := s.deps.State.Snapshot()
+	skip := req.Params.SkipCurrentImage != nil && *req.Params.SkipCurrentImage
+	live := s.jobs.Live(ctx, "", !skip)
+	st := live.StateSnapshot
 	out := gen.ProgressapiSdapiV1ProgressGet200JSONResponse{
 		Progress:    st.Progress,
 		EtaRelative: st.EtaRelative,
@@ -29,10 +30,9 @@ func (s *Server) ProgressapiSdapiV1ProgressGet(ctx context.Context, req gen.Prog
 			SamplingSteps:      st.SamplingSteps,
 		},
 	}
-	skip := req.Params.SkipCurrentImage != nil && *req.Params.SkipCurrentImage
 	if st.JobCount > 0 && !skip {
 		// Idle A1111 answers without current_image.
-		if img, _ := s.deps.State.CurrentImage(); img != nil {
+		if img := live.Image; img != nil {
 			b64, err := encodePNGBase64(img)
 			if err != nil {
 				return nil, err
@@ -64,11 +64,8 @@ func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.Pr
 		}
 	}
 	var out gen.ProgressapiInternalProgressPost200JSONResponse
-	var ti queue.TaskInfo // without a queue nothing is ever active
-	if s.deps.Queue != nil {
-		ti = s.deps.Queue.TaskStatus(id)
-		out.Active, out.Queued, out.Completed = ti.Active, ti.Queued, ti.Completed
-	}
+	ti := s.jobs.TaskStatus(id)
+	out.Active, out.Queued, out.Completed = ti.Active, ti.Queued, ti.Completed
 	if !ti.Active {
 		text := "Waiting..."
 		if ti.Queued {
@@ -79,7 +76,8 @@ func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.Pr
 		return ok200(out), nil
 	}
 
-	st := s.deps.State.Snapshot()
+	live := s.jobs.Live(ctx, id, livePreview)
+	st := live.StateSnapshot
 	// modules/progress.py computes progress without progressapi's 0.01
 	// head start, and no ETA until there is progress.
 	out.Progress = &st.Done
@@ -90,7 +88,7 @@ func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.Pr
 	out.Textinfo = st.Textinfo
 	out.IdLivePreview = &idPreview
 	if livePreview {
-		img, step := s.deps.State.CurrentImage()
+		img, step := live.Image, live.ImageStep
 		// The preview's id: unique per batch and step within the job.
 		id := st.JobNo*100000 + step + 1
 		if img != nil && id != idPreview {
@@ -107,12 +105,12 @@ func (s *Server) ProgressapiInternalProgressPost(ctx context.Context, req gen.Pr
 }
 
 func (s *Server) InterruptapiSdapiV1InterruptPost(ctx context.Context, _ gen.InterruptapiSdapiV1InterruptPostRequestObject) (gen.InterruptapiSdapiV1InterruptPostResponseObject, error) {
-	s.deps.State.Interrupt()
+	s.jobs.Interrupt(ctx)
 	return gen.InterruptapiSdapiV1InterruptPost200JSONResponse{}, nil
 }
 
 func (s *Server) SkipSdapiV1SkipPost(ctx context.Context, _ gen.SkipSdapiV1SkipPostRequestObject) (gen.SkipSdapiV1SkipPostResponseObject, error) {
-	s.deps.State.Skip()
+	s.jobs.Skip(ctx)
 	return gen.SkipSdapiV1SkipPost200JSONResponse(nil), nil
 }
 

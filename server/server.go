@@ -10,8 +10,11 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"maps"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/processing"
@@ -86,10 +89,23 @@ type Deps struct {
 	Processor *processing.Processor
 	Queue     *queue.Queue
 	Models    *processing.ModelHost
+	// Jobs runs generation and extras jobs and reports on them; nil is
+	// Queue and State in this process.
+	Jobs Jobs
+	// SharedOptions, when set, hands each POST /options change, once
+	// applied here, to the other processes of a fleet.
+	SharedOptions OptionsSharer
+	// Collectors are further /metrics of this process (a fleet's gauges).
+	Collectors []prometheus.Collector
 	// Upscalers are the upscalers of extra-single-image and
 	// extra-batch-images and of /upscalers; nil means the extras routes
 	// answer 501 and /upscalers lists the built-in ones.
 	Upscalers *upscale.Registry
+}
+
+// OptionsSharer shares option changes across processes.
+type OptionsSharer interface {
+	Share(ctx context.Context, values map[string]any) error
 }
 
 // Server implements gen.StrictServerInterface.
@@ -98,6 +114,7 @@ type Server struct {
 	deps    Deps
 	log     *slog.Logger
 	metrics *metrics
+	jobs    Jobs
 }
 
 // New returns a Server. Every field of deps must be set.
@@ -112,7 +129,11 @@ func New(cfg Config, deps Deps) *Server {
 		// GET /cmd-flags answers an object, never null.
 		cfg.Flags = map[string]any{}
 	}
-	m := newMetrics(deps.Queue)
+	jobs := deps.Jobs
+	if jobs == nil {
+		jobs = localJobs{q: deps.Queue, st: deps.State}
+	}
+	m := newMetrics(deps.Queue, deps.Collectors)
 	m.reg.MustRegister(newPatchCollector(deps.Models))
-	return &Server{cfg: cfg, deps: deps, log: log, metrics: m}
+	return &Server{cfg: cfg, deps: deps, log: log, metrics: m, jobs: jobs}
 }

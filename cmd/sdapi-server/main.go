@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sdapi/sdapi/fleet"
 	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/processing/extranet"
@@ -27,6 +28,7 @@ import (
 	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/processing/scripts"
 	"github.com/sdapi/sdapi/processing/styles"
+	"github.com/sdapi/sdapi/runner"
 	"github.com/sdapi/sdapi/runner/ort"
 	"github.com/sdapi/sdapi/server"
 )
@@ -79,6 +81,7 @@ type config struct {
 	threads        int
 	queueSize      int
 	limits         server.Limits
+	fleet          fleetFlags
 	// memoryBudget is the UNet activations' share of the machine's memory
 	// (memory.go); 0 when it could not be read.
 	memoryBudget int64
@@ -109,7 +112,8 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.ortLib, "onnxruntime-lib", os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH"), "path of libonnxruntime.so (default $ONNXRUNTIME_SHARED_LIBRARY_PATH)")
 	fs.StringVar(&c.device, "device", "cpu", `execution provider: "cpu", "cuda" (fail if it cannot load) or "auto" (CUDA, else CPU)`)
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads per model part")
-	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs; more get 503")
+	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs (with --nats: jobs waiting or running across the fleet); more get 503")
+	c.fleet.register(fs)
 	// Defaults sized for 2 cores and 24 GiB with SD 1.5 (see
 	// server.DefaultLimits); --max-pixels 0 is derived from the machine's
 	// memory at start (resolveMemory).
@@ -129,6 +133,9 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	if l := c.limits; l.MaxBodyBytes <= 0 || l.MaxSteps <= 0 || l.MaxPromptChars <= 0 || l.MaxBatchImages <= 0 || l.MaxImages <= 0 {
 		// A zero would silently mean the default in server.Config.
 		return c, nil, errors.New("--max-body-bytes, --max-steps, --max-prompt-chars, --max-batch-images and --max-images must be positive")
+	}
+	if err := c.fleet.check(); err != nil {
+		return c, nil, err
 	}
 	if c.limits.MaxPixels < 0 {
 		return c, nil, errors.New("--max-pixels must be positive, or 0 for what the machine's memory fits")
@@ -186,6 +193,9 @@ func flagValues(fs *flag.FlagSet) map[string]any {
 	}
 	if out["api_auth"] != nil {
 		out["api_auth"] = "<redacted>"
+	}
+	if u, ok := out["nats"].(string); ok && strings.Contains(u, "@") {
+		out["nats"] = "<redacted>" // nats://user:password@host
 	}
 	// This server is what A1111 is with --api --nowebui: the API only.
 	out["api"], out["nowebui"] = true, true
@@ -246,23 +256,28 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		proc   *processing.Processor
 		models *processing.ModelHost
 	)
-	open, err := startRunner(log, cfg)
-	if err != nil {
-		log.Error("generation is unavailable", "err", err)
+	var open func(ctx context.Context, dir, vaeDir string) (runner.Runner, error)
+	if cfg.fleet.role != roleAPI { // an API's jobs run on the workers
+		if open, err = startRunner(log, cfg); err != nil {
+			log.Error("generation is unavailable", "err", err)
+		}
 	}
 	// The registry always holds the built-in upscalers, so extras works
 	// without ONNX Runtime; model upscalers need it.
-	ups, closeUpscalers := loadUpscalers(ctx, log, err == nil, []upscalerDir{
+	ups, closeUpscalers := loadUpscalers(ctx, log, open != nil, []upscalerDir{
 		{cfg.esrganDir, "ESRGAN"}, {cfg.realesrganDir, "RealESRGAN"},
 	}, ort.UpscalerConfig{Device: cfg.device, Threads: cfg.threads, Logger: log})
 	if open != nil {
 		models = processing.NewModelHost(cat, open)
 		models.PublishTo(opts)
+	}
+	// An API without a runner still prepares jobs (scripts, limits) before
+	// they go to the fleet.
+	if open != nil || cfg.fleet.role == roleAPI {
 		proc = &processing.Processor{
 			Options:   opts,
 			State:     state,
 			Styles:    stylesFile,
-			Models:    models,
 			OutputDir: filepath.Join(cfg.dataDir, "outputs"),
 			Version:   version,
 			Upscalers: ups,
@@ -272,6 +287,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 			Loras:      extranet.NewLoras(cfg.loraDir, log),
 			Embeddings: extranet.NewEmbeddings(cfg.embeddingsDir, log),
 			Log:        log,
+		}
+		if models != nil {
+			proc.Models = models
 		}
 	}
 
@@ -283,7 +301,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	if cfg.corsOrigins != "" {
 		origins = strings.Split(cfg.corsOrigins, ",")
 	}
-	srv := server.New(server.Config{
+	id := workerID()
+	fc, err := connectFleet(ctx, log, cfg, id)
+	if err != nil {
+		return false, err
+	}
+	if fc != nil {
+		defer fc.Close()
+	}
+	scfg := server.Config{
 		APIAuth:        creds,
 		ServerStop:     cfg.apiServerStop,
 		CORSOrigins:    origins,
@@ -293,7 +319,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		Logger:         log,
 		Limits:         cfg.limits,
 		PrivateDirs:    cfg.privateDirs(),
-	}, server.Deps{
+	}
+	deps := server.Deps{
 		Options:   opts,
 		State:     state,
 		Catalog:   cat,
@@ -303,10 +330,45 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		Queue:     jobs,
 		Models:    models,
 		Upscalers: ups,
-	})
-	e, err := server.NewEcho(srv)
-	if err != nil {
+	}
+	var api *fleet.API
+	if fc != nil {
+		shared, err := fleet.ShareOptions(ctx, fc, opts, log)
+		if err != nil {
+			return false, err
+		}
+		defer shared.Close()
+		deps.SharedOptions = shared
+	}
+	if fc != nil && cfg.fleet.role != roleWorker {
+		if api, err = fleet.NewAPI(fc, jobs, state, log); err != nil {
+			return false, err
+		}
+		deps.Jobs = api
+		deps.Collectors = append(deps.Collectors, api.Collector())
+	}
+	var worker *fleet.Worker
+	if fc != nil && cfg.fleet.role != roleAPI {
+		worker = fleet.NewWorker(fc, id, state, log)
+		deps.Collectors = append(deps.Collectors, worker.Collector())
+	}
+	srv := server.New(scfg, deps)
+	var handler http.Handler
+	if cfg.fleet.role == roleWorker {
+		mux := http.NewServeMux()
+		mux.Handle(server.MetricsPath, srv.MetricsHandler())
+		handler = mux
+	} else if handler, err = server.NewEcho(srv); err != nil {
 		return false, err
+	}
+	stopWorker := func(context.Context) {}
+	if worker != nil {
+		wsrv := srv
+		if deps.Jobs != nil { // role all: the worker runs jobs here
+			deps.Jobs, deps.Collectors = nil, nil
+			wsrv = server.New(scfg, deps)
+		}
+		stopWorker = runWorker(worker, wsrv, log)
 	}
 
 	host := "127.0.0.1"
@@ -317,7 +379,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	if err != nil {
 		return false, err
 	}
-	hs := &http.Server{Handler: e, ReadHeaderTimeout: 30 * time.Second}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("serving", "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs",
@@ -338,6 +400,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	// one has the grace period to finish, then is cancelled as /interrupt
 	// would, so a stop is bounded whatever the job.
 	gctx, gcancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
+	if api != nil {
+		if err := api.Close(gctx); err != nil {
+			log.Warn("fleet jobs cancelled", "err", err)
+		}
+	}
+	// Before the queue closes: a job the worker cannot finish in the
+	// grace period goes back to the fleet rather than answer 503.
+	stopWorker(gctx)
 	if err := jobs.Close(gctx); err != nil {
 		log.Warn("running job cancelled", "err", err)
 	}

@@ -1,5 +1,5 @@
 // Package archtest checks the project's import rules: cmd → server → gen,
-// processing → runner; only cmd imports the ONNX Runtime runner; the
+// processing → runner; cmd → fleet → server, processing; only cmd imports the ONNX Runtime runner; the
 // conformance harness and milestones import nothing of the server side;
 // internal/refserver, which harnesses use to run the reference server,
 // imports only the standard library (it execs the server binary), and so
@@ -68,8 +68,11 @@ func TestImportRules(t *testing.T) {
 	}{
 		{"only cmd imports the ONNX Runtime runner", "", []string{"cmd", "runner/ort"}, []string{"runner/ort"}},
 		{"runner knows nothing of the API", "runner", nil, []string{"processing", "server", "gen", "conformance", "milestones", "cmd"}},
-		{"processing knows nothing of HTTP", "processing", nil, []string{"server", "gen", "conformance", "milestones", "cmd", "runner/ort"}},
-		{"server reaches the runner only through processing", "server", nil, []string{"runner/ort", "conformance", "milestones", "cmd"}},
+		{"processing knows nothing of HTTP", "processing", nil, []string{"server", "gen", "conformance", "milestones", "cmd", "runner/ort", "fleet"}},
+		{"server reaches the runner only through processing", "server", nil, []string{"runner/ort", "conformance", "milestones", "cmd", "fleet"}},
+		// cmd → fleet → server, processing: the fleet runs jobs through
+		// the server's Jobs seam and never reaches a runner itself.
+		{"fleet runs jobs only through server and processing", "fleet", nil, []string{"runner", "gen", "conformance", "milestones", "cmd"}},
 		{"gen is generated code only", "gen", nil, []string{""}},
 		{"the harness judges any server", "conformance", nil, []string{"server", "processing", "runner", "milestones", "cmd"}},
 		{"milestones import nothing of the server side", "milestones", nil, []string{"server", "processing", "runner", "gen", "cmd"}},

@@ -26,6 +26,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/runner"
 )
 
@@ -209,7 +210,7 @@ func (r *Runner) patchedSession(p *part, key, label string, build func() (built,
 		cfg := r.cfg
 		cfg.Device = r.provider
 		if e.sess, err = p.sessionFrom(model, cfg, r); err != nil {
-			return nil, fmt.Errorf("%w: %s/model.onnx: %s: %w", runner.ErrModel, p.name, label, err)
+			return nil, apierr.Model("%s/model.onnx: %s: %w", p.name, label, err)
 		}
 		e.bytes = int64(len(model)) + externalBytes(p.path)
 	}

@@ -1,0 +1,207 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Embedded is the --nats value that starts a NATS server in the process.
+const Embedded = "embedded"
+
+// Config says how to reach NATS and how to shape the fleet's streams.
+type Config struct {
+	// URL is a NATS URL or comma-separated list (nats://, tls://), or
+	// Embedded.
+	URL string
+	// Listen is the host:port an embedded server accepts other processes
+	// on; "" accepts none (this process only).
+	Listen string
+	// StoreDir is an embedded server's JetStream store.
+	StoreDir string
+	// Creds is a NATS credentials file (JWT and seed); "" is none.
+	Creds string
+	// Name names the connection in the NATS server's monitoring.
+	Name string
+	// QueueSize bounds the jobs stream: jobs waiting or running across the
+	// fleet. The first process to create the stream sets it.
+	QueueSize int
+	// AckWait is how long a job may go without an ack or in-progress ack
+	// before it is redelivered to another worker; 0 is 30 s.
+	AckWait time.Duration
+}
+
+// Conn is a connection to the fleet's NATS, with the embedded server when
+// there is one.
+type Conn struct {
+	NC  *nats.Conn
+	JS  jetstream.JetStream
+	cfg Config
+	ns  *natsserver.Server
+	// closed is closed once the connection is, after a drain.
+	closed chan struct{}
+	log    *slog.Logger
+
+	stream  jetstream.Stream
+	blobs   jetstream.ObjectStore
+	workers jetstream.KeyValue
+	options jetstream.KeyValue
+}
+
+// Connect connects to NATS (starting the embedded server first when
+// cfg.URL is Embedded) and creates or updates the fleet's stream, consumer
+// and buckets.
+func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	c := &Conn{cfg: cfg, log: log, closed: make(chan struct{})}
+	opts := []nats.Option{nats.Name(cfg.Name), nats.MaxReconnects(-1),
+		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) })}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	url := cfg.URL
+	if url == Embedded {
+		ns, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.ns = ns
+		opts = append(opts, nats.InProcessServer(ns))
+		url = ""
+		if cfg.Listen != "" {
+			log.Info("nats listening", "url", ns.ClientURL(), "store", cfg.StoreDir)
+		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("nats connect: %w", err)
+	}
+	c.NC = nc
+	if c.JS, err = jetstream.New(nc); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := c.setup(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// startEmbedded starts a NATS server with JetStream in this process.
+func startEmbedded(cfg Config) (*natsserver.Server, error) {
+	o := &natsserver.Options{
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true,
+		NoLog:      true,
+		DontListen: cfg.Listen == "",
+		ServerName: cfg.Name,
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-listen %q: %w", cfg.Listen, err)
+		}
+		if o.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("--nats-listen %q: port: %w", cfg.Listen, err)
+		}
+		o.Host = host
+	}
+	ns, err := natsserver.NewServer(o)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded nats: not ready within 10s")
+	}
+	return ns, nil
+}
+
+// setup creates what the fleet uses, or updates it to this process's
+// configuration (the queue size and ack wait of the last process to start
+// win).
+func (c *Conn) setup(ctx context.Context) error {
+	var err error
+	c.stream, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        jobsStream,
+		Description: "sdapi generation jobs, FIFO, one worker each",
+		Subjects:    []string{jobsSubject},
+		Retention:   jetstream.WorkQueuePolicy,
+		MaxMsgs:     int64(max(c.cfg.QueueSize, 1)),
+		Discard:     jetstream.DiscardNew,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return fmt.Errorf("jobs stream: %w", err)
+	}
+	_, err = c.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       workerConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.cfg.AckWait,
+		MaxAckPending: -1,
+		MaxDeliver:    maxDeliveries,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("workers consumer: %w", err)
+	}
+	if c.blobs, err = c.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      blobBucket,
+		Description: "sdapi job bodies and results too large for a message",
+		TTL:         time.Hour, // what a crashed API never collected
+	}); err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	if c.workers, err = c.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      workersBucket,
+		Description: "sdapi workers' heartbeats",
+		TTL:         workerTTL,
+		Storage:     jetstream.MemoryStorage,
+	}); err != nil {
+		return fmt.Errorf("workers bucket: %w", err)
+	}
+	if c.options, err = c.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      optionsBucket,
+		Description: "sdapi /options shared by the fleet",
+	}); err != nil {
+		return fmt.Errorf("options bucket: %w", err)
+	}
+	return nil
+}
+
+// inlineLimit is the largest payload sent in a message; larger ones go
+// through the blob store. Half of max_payload leaves room for the JSON
+// around it and the headers.
+func (c *Conn) inlineLimit() int {
+	return int(c.NC.MaxPayload() / 2)
+}
+
+// Close drains the connection and stops the embedded server.
+func (c *Conn) Close() {
+	if c.NC != nil {
+		if err := c.NC.Drain(); err == nil {
+			<-c.closed
+		} else {
+			c.NC.Close()
+		}
+	}
+	if c.ns != nil {
+		c.ns.Shutdown()
+		c.ns.WaitForShutdown()
+	}
+}

@@ -1,0 +1,100 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// serveLive answers the APIs' state, interrupt and skip requests for this
+// worker.
+func (w *Worker) serveLive() (stop func(), err error) {
+	var subs []*nats.Subscription
+	stop = func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}
+	for what, h := range map[string]nats.MsgHandler{
+		"state":     w.onState,
+		"interrupt": w.onSignal(w.state.Interrupt),
+		"skip":      w.onSignal(w.state.Skip),
+	} {
+		s, err := w.c.NC.Subscribe(workerSubject(w.id, what), h)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		subs = append(subs, s)
+	}
+	return stop, nil
+}
+
+func (w *Worker) onState(m *nats.Msg) {
+	var req stateRequest
+	_ = json.Unmarshal(m.Data, &req)
+	var lm liveMsg
+	if r, ok := w.current(); ok {
+		lm.Job = r.id
+	}
+	lm.State = w.state.Snapshot()
+	if req.Image {
+		img, step := w.state.CurrentImage()
+		if img != nil {
+			var b bytes.Buffer
+			if png.Encode(&b, img) == nil {
+				lm.ImagePNG, lm.ImageStep = b.Bytes(), step
+			}
+		}
+	}
+	data, err := json.Marshal(lm)
+	if err == nil {
+		err = m.Respond(data)
+	}
+	if err != nil {
+		w.log.Warn("fleet worker: state answer", "err", err)
+	}
+}
+
+// onSignal interrupts or skips the job the request names, when this worker
+// still runs it: a late request never stops the next job.
+func (w *Worker) onSignal(do func()) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		var req stateRequest
+		_ = json.Unmarshal(m.Data, &req)
+		if r, ok := w.current(); ok && (req.Job == "" || req.Job == r.id) {
+			do()
+		}
+		_ = m.Respond(nil)
+	}
+}
+
+// heartbeatLoop keeps this worker's entry in the workers bucket fresh
+// until ctx is done, then deletes it.
+func (w *Worker) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		hb := heartbeat{Worker: w.id, Done: w.done.Load(), Redelive: w.redeliver.Load()}
+		if r, ok := w.current(); ok {
+			hb.Job, hb.Task, hb.Kind = r.id, r.task, r.kind
+		}
+		if data, err := json.Marshal(hb); err == nil {
+			if _, err := w.c.workers.Put(ctx, w.id, data); err != nil && ctx.Err() == nil {
+				w.log.Warn("fleet worker: heartbeat", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			dctx, done := context.WithTimeout(context.Background(), requestTimeout)
+			_ = w.c.workers.Delete(dctx, w.id)
+			done()
+			return
+		case <-t.C:
+		}
+	}
+}
