@@ -139,7 +139,7 @@ func (c *Conn) setup(ctx context.Context) error {
 	c.stream, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        jobsStream,
 		Description: "sdapi generation jobs, FIFO, one worker each",
-		Subjects:    []string{jobsSubject},
+		Subjects:    []string{jobsSubject + ".>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		MaxMsgs:     int64(max(c.cfg.QueueSize, 1)),
 		Discard:     jetstream.DiscardNew,
@@ -149,16 +149,9 @@ func (c *Conn) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jobs stream: %w", err)
 	}
-	_, err = c.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       workerConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       c.cfg.AckWait,
-		MaxAckPending: -1,
-		MaxDeliver:    maxDeliveries,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return fmt.Errorf("workers consumer: %w", err)
+	err = c.stream.DeleteConsumer(ctx, legacyConsumer)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("jobs stream: remove the unrouted consumer: %w", err)
 	}
 	if c.blobs, err = c.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      blobBucket,
@@ -182,6 +175,29 @@ func (c *Conn) setup(ctx context.Context) error {
 		return fmt.Errorf("options bucket: %w", err)
 	}
 	return nil
+}
+
+// modelJobs returns the consumer of the jobs of model key, created when
+// it is not there (by the first worker holding the model; the ack wait of
+// the last one to start wins). Consumers of distinct keys filter distinct
+// subjects, as a work-queue stream requires.
+func (c *Conn) modelJobs(ctx context.Context, key string) (jetstream.Consumer, error) {
+	cons, err := c.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       modelConsumer(key),
+		FilterSubject: jobsSubject + "." + key,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.cfg.AckWait,
+		MaxAckPending: -1,
+		MaxDeliver:    maxDeliveries,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// A model no worker has held for a day; its jobs, if any, wait
+		// in the stream for the next worker to recreate it.
+		InactiveThreshold: 24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs consumer %s: %w", key, err)
+	}
+	return cons, nil
 }
 
 // inlineLimit is the largest payload sent in a message; larger ones go

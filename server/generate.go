@@ -131,7 +131,8 @@ func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, conten
 	}
 	p := job.Params
 	// A fleet's worker decodes and prepares the body again, as here.
-	w := &Work{Kind: p.Mode.String(), Request: &WorkRequest{Kind: p.Mode.String(), ContentType: contentType, Body: body}}
+	w := &Work{Kind: p.Mode.String(), Request: &WorkRequest{Kind: p.Mode.String(), ContentType: contentType, Body: body},
+		Overrides: p.OverrideSettings}
 	res, err := s.generate(ctx, job, w)
 	if err != nil {
 		return generated{}, err

@@ -45,6 +45,11 @@ type Work struct {
 	// Request is the job as a worker elsewhere runs it (Execute); nil
 	// when it can only run here.
 	Request *WorkRequest
+	// Overrides are a generation job's override_settings: with the
+	// shared options they say which checkpoint it needs
+	// (processing.JobCheckpoint), so a fleet sends it to workers that
+	// have it.
+	Overrides map[string]any
 	// Local runs the job in this process, once it holds the queue.
 	Local func(ctx context.Context) error
 	// Output is set by a Jobs that ran the job elsewhere.
