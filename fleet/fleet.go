@@ -42,9 +42,9 @@ import (
 )
 
 const (
-	jobsStream     = "SDAPI_JOBS"
-	jobsSubject    = "sdapi.jobs"
-	ringSubject    = "sdapi.ring"
+	jobsStream  = "SDAPI_JOBS"
+	jobsSubject = "sdapi.jobs"
+	ringSubject = "sdapi.ring"
 	// legacyConsumer is the one consumer of the fleet before jobs were
 	// routed by checkpoint; it would overlap the per-model ones.
 	legacyConsumer = "sdapi-workers"

@@ -28,5 +28,7 @@ type Catalogs interface {
 // localCatalogs is the in-process Catalogs.
 type localCatalogs struct{ *catalog.Catalog }
 
-func (l localCatalogs) RefreshCheckpoints(context.Context) error { return l.Catalog.RefreshCheckpoints() }
-func (l localCatalogs) RefreshVAEs(context.Context) error        { return l.Catalog.RefreshVAEs() }
+func (l localCatalogs) RefreshCheckpoints(context.Context) error {
+	return l.Catalog.RefreshCheckpoints()
+}
+func (l localCatalogs) RefreshVAEs(context.Context) error { return l.Catalog.RefreshVAEs() }
