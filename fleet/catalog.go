@@ -53,8 +53,9 @@ type Catalog struct {
 	log  *slog.Logger
 	stop func()
 
-	mu   sync.Mutex
-	seen map[string]seenWorker // by worker id
+	mu       sync.Mutex
+	seen     map[string]seenWorker // by worker id
+	onChange func()                // after a worker's checkpoints change
 }
 
 var _ server.Catalogs = (*Catalog)(nil)
@@ -102,17 +103,42 @@ func WatchCatalogs(ctx context.Context, c *Conn, log *slog.Logger) (*Catalog, er
 
 func (k *Catalog) update(e jetstream.KeyValueEntry) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	old, had := k.seen[e.Key()]
+	changed := false
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(k.seen, e.Key()) // a worker that stopped
-		return
+		changed = had
+	} else {
+		var hb heartbeat
+		if err := json.Unmarshal(e.Value(), &hb); err != nil {
+			k.mu.Unlock()
+			k.log.Warn("fleet: bad heartbeat", "worker", e.Key(), "err", err)
+			return
+		}
+		k.seen[e.Key()] = seenWorker{hb: hb, at: time.Now()}
+		changed = !had || !slices.Equal(titles(old.hb), titles(hb))
 	}
-	var hb heartbeat
-	if err := json.Unmarshal(e.Value(), &hb); err != nil {
-		k.log.Warn("fleet: bad heartbeat", "worker", e.Key(), "err", err)
-		return
+	onChange := k.onChange
+	k.mu.Unlock()
+	if changed && onChange != nil {
+		onChange()
 	}
-	k.seen[e.Key()] = seenWorker{hb: hb, at: time.Now()}
+}
+
+func titles(hb heartbeat) []string {
+	out := make([]string, len(hb.Catalog.Checkpoints))
+	for i, ck := range hb.Catalog.Checkpoints {
+		out[i] = ck.Title
+	}
+	return out
+}
+
+// OnChange calls f (on the watch's goroutine) whenever a worker comes,
+// goes, or lists other checkpoints.
+func (k *Catalog) OnChange(f func()) {
+	k.mu.Lock()
+	k.onChange = f
+	k.mu.Unlock()
 }
 
 // Close stops following the workers.

@@ -32,7 +32,9 @@ type Config struct {
 	// Name names the connection in the NATS server's monitoring.
 	Name string
 	// QueueSize bounds the jobs stream: jobs waiting or running across the
-	// fleet. The first process to create the stream sets it.
+	// fleet; the last API process to start sets it. 0 (a worker's) keeps
+	// the bound the stream has, or leaves a new one unbounded until an API
+	// starts.
 	QueueSize int
 	// AckWait is how long a job may go without an ack or in-progress ack
 	// before it is redelivered to another worker; 0 is 30 s.
@@ -135,13 +137,22 @@ func startEmbedded(cfg Config) (*natsserver.Server, error) {
 // configuration (the queue size and ack wait of the last process to start
 // win).
 func (c *Conn) setup(ctx context.Context) error {
+	maxMsgs := int64(c.cfg.QueueSize)
+	if maxMsgs <= 0 {
+		maxMsgs = -1
+		if st, err := c.JS.Stream(ctx, jobsStream); err == nil {
+			maxMsgs = st.CachedInfo().Config.MaxMsgs
+		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("jobs stream: %w", err)
+		}
+	}
 	var err error
 	c.stream, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        jobsStream,
 		Description: "sdapi generation jobs, FIFO, one worker each",
 		Subjects:    []string{jobsSubject + ".>"},
 		Retention:   jetstream.WorkQueuePolicy,
-		MaxMsgs:     int64(max(c.cfg.QueueSize, 1)),
+		MaxMsgs:     maxMsgs,
 		Discard:     jetstream.DiscardNew,
 		Storage:     jetstream.FileStorage,
 		Duplicates:  2 * time.Minute,

@@ -112,7 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.ortLib, "onnxruntime-lib", os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH"), "path of libonnxruntime.so (default $ONNXRUNTIME_SHARED_LIBRARY_PATH)")
 	fs.StringVar(&c.device, "device", "cpu", `execution provider: "cpu", "cuda" (fail if it cannot load) or "auto" (CUDA, else CPU)`)
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads per model part")
-	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs (with --nats: jobs waiting or running across the fleet); more get 503")
+	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs (with --nats: jobs waiting or running across the fleet, as the API processes set it); more get 503")
 	c.fleet.register(fs)
 	// Defaults sized for 2 cores and 24 GiB with SD 1.5 (see
 	// server.DefaultLimits); --max-pixels 0 is derived from the machine's
@@ -353,6 +353,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		}
 		defer shared.Close()
 		deps.SharedOptions = shared
+		if fleetCat != nil {
+			shared.TrackCheckpoint(fleetCat)
+		}
 	}
 	if fc != nil && cfg.fleet.role != roleWorker {
 		if api, err = fleet.NewAPI(fc, jobs, state, opts, fleetCat, log); err != nil {
