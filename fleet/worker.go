@@ -88,6 +88,8 @@ func (w *Worker) Run(ctx context.Context, srv *server.Server) error {
 		return err
 	}
 	defer stopLive()
+	// In the bucket before it says it is ready: its models are listed.
+	w.putHeartbeat(ctx, w.heartbeat())
 	var wg sync.WaitGroup
 	wg.Go(func() { w.heartbeatLoop(ctx) })
 	defer wg.Wait()

@@ -105,6 +105,7 @@ func TestFleetSpreadsJobsOverWorkers(t *testing.T) {
 	}
 	api, natsURL := startFleetAPI(t)
 	w1, w2 := startWorker(t, natsURL), startWorker(t, natsURL)
+	waitMetric(t, api, "sdapi_fleet_workers_alive 2") // their models are listed
 
 	const n = 32 // as the issue asks; tiny jobs (64², one step)
 	ctx, cancel := context.WithTimeout(context.Background(), stopJobTimeout)
@@ -169,6 +170,7 @@ func TestFleetRedeliversKilledWorkersJob(t *testing.T) {
 	}
 	api, natsURL := startFleetAPI(t)
 	w1, w2 := startWorker(t, natsURL), startWorker(t, natsURL)
+	waitMetric(t, api, "sdapi_fleet_workers_alive 2") // their models are listed
 
 	ctx, cancel := context.WithTimeout(context.Background(), stopJobTimeout)
 	defer cancel()
@@ -323,6 +325,7 @@ func TestFleetLiveStateAndOptions(t *testing.T) {
 	}
 	api, natsURL := startFleetAPI(t)
 	w1, w2 := startWorker(t, natsURL), startWorker(t, natsURL)
+	waitMetric(t, api, "sdapi_fleet_workers_alive 2") // their models are listed
 
 	// Options: set on the API, applied by the workers (saved in their
 	// settings files), used by the job's encoding on the worker.
@@ -485,6 +488,7 @@ func TestFleetConformance(t *testing.T) {
 	api, natsURL := startFleetAPI(t, "--api-auth", "conform:secret")
 	startWorker(t, natsURL)
 	startWorker(t, natsURL)
+	waitMetric(t, api, "sdapi_fleet_workers_alive 2")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, conform, "--target", api.url, "--profile", "reference", "--user", "conform", "--password", "secret")
