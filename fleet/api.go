@@ -122,12 +122,13 @@ func (a *API) Run(ctx context.Context, w *server.Work) error {
 	if w.Request == nil {
 		return a.local.DoTask(ctx, w.TaskID, w.Kind, w.Local)
 	}
-	key, err := a.route(w)
+	key, checkpoint, err := a.route(w)
 	if err != nil {
 		return err
 	}
 	p := &pendingJob{id: nuid.Next(), taskID: w.TaskID, result: make(chan *result, 1)}
 	msg := jobMsg{ID: p.id, API: a.id, TaskID: w.TaskID, Request: *w.Request}
+	msg.Request.Checkpoint = checkpoint
 	if len(msg.Request.Body) > a.c.inlineLimit() {
 		name := "in-" + p.id
 		if _, err := a.c.blobs.PutBytes(ctx, name, msg.Request.Body); err != nil {
@@ -186,21 +187,22 @@ func (a *API) Run(ctx context.Context, w *server.Work) error {
 	}
 }
 
-// route is the model key of the subject w goes to: its checkpoint's, as
+// route is the model key of the subject w goes to, and the title of the
+// checkpoint it runs on: its checkpoint's, as
 // processing resolves it (JobCheckpoint) over the live workers' catalogs,
 // or anyKey for extras. A checkpoint no live worker has is never chosen:
 // as in A1111, an override naming none is dropped and the shared option's
 // model, else the first listed, runs; with no checkpoint on any live
 // worker the job fails as A1111's with none installed.
-func (a *API) route(w *server.Work) (string, error) {
+func (a *API) route(w *server.Work) (key, checkpoint string, err error) {
 	if w.Request.Kind != processing.Txt2Img.String() && w.Request.Kind != processing.Img2Img.String() {
-		return anyKey, nil
+		return anyKey, "", nil
 	}
 	ck, err := processing.JobCheckpoint(a.cat, a.opts.String("sd_model_checkpoint"), w.Overrides)
 	if err != nil {
-		return "", fmt.Errorf("fleet: job %q: %w", w.Kind, err)
+		return "", "", fmt.Errorf("fleet: job %q: %w", w.Kind, err)
 	}
-	return modelKey(ck), nil
+	return modelKey(ck), ck.Title, nil
 }
 
 // isStreamFull reports a publish refused by the stream's limits (discard

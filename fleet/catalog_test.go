@@ -47,7 +47,7 @@ func TestCatalogUnionAndRoute(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &server.Work{Kind: tt.kind, Overrides: tt.overrides, Request: &server.WorkRequest{Kind: tt.kind}}
-			got, err := a.route(w)
+			got, _, err := a.route(w)
 			if err != nil || got != tt.want {
 				t.Fatalf("route: %q, %v; want %q", got, err, tt.want)
 			}
@@ -72,6 +72,9 @@ func TestCatalogUnionAndRoute(t *testing.T) {
 	var jm jobMsg
 	if err := json.Unmarshal(m.Data(), &jm); err != nil {
 		t.Fatal(err)
+	}
+	if jm.Request.Checkpoint != modelB.Title {
+		t.Errorf("job carries checkpoint %q, want %q", jm.Request.Checkpoint, modelB.Title)
 	}
 	data, _ := json.Marshal(resultMsg{Job: jm.ID, Output: &server.WorkOutput{Worker: "w2"}})
 	if err := c.NC.Publish(resultSubject(jm.API), data); err != nil {

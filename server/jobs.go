@@ -63,6 +63,10 @@ type WorkRequest struct {
 	Kind        string `json:"kind"` // txt2img, img2img, extra-single-image or extra-batch-images
 	ContentType string `json:"content_type"`
 	Body        []byte `json:"body"`
+	// Checkpoint is the title of the checkpoint a generation job runs on,
+	// as the API resolved it ("" for extras): the worker runs it on that
+	// one, whatever its own sd_model_checkpoint.
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // WorkOutput is what a worker answered for a WorkRequest: the encoded
@@ -178,7 +182,7 @@ func (s *Server) execute(ctx context.Context, req WorkRequest) (*WorkOutput, err
 	if req.Kind == processing.Img2Img.String() {
 		mode = processing.Img2Img
 	}
-	g, err := s.runGeneration(ctx, mode, req.ContentType, req.Body)
+	g, err := s.runGeneration(ctx, mode, req.ContentType, req.Body, req.Checkpoint)
 	if err != nil {
 		return nil, err
 	}

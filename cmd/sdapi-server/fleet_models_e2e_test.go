@@ -61,8 +61,9 @@ func runModelJobs(t *testing.T, api *proc, n int, checkpoint string) (workers, m
 // Requirement FLEET-5: a fleet's /sd-models MUST list the union of its
 // live workers' checkpoints, once each, in A1111's order; a job MUST run
 // only on a worker that has its checkpoint (override_settings, else the
-// shared option); a worker's checkpoints MUST leave the listing when it
-// stops, and refresh-checkpoints on the API MUST rescan the workers'.
+// shared option, as the API resolved it, whatever the worker's own
+// option); a worker's checkpoints MUST leave the listing when it stops,
+// and refresh-checkpoints on the API MUST rescan the workers'.
 func TestFleetRoutesByCheckpoint(t *testing.T) {
 	if ortErr != "" {
 		testenv.Missing(t, ortErr)
@@ -100,29 +101,53 @@ func TestFleetRoutesByCheckpoint(t *testing.T) {
 		}
 	}
 
-	// w2 stops: SDXL is on no live worker, so it leaves the listing and an
-	// override naming it is dropped, as A1111 drops an unknown one.
-	w2.terminate()
-	waitCatalog(t, api, 1)
-	workers, names = runModelJobs(t, api, 1, sdxl)
-	if !strings.HasSuffix(workers[0], workerID(w1)) || names[0] != sdTestModel {
-		t.Errorf("job on the gone SDXL ran on %s with %s, want w1 with the SD 1.x model", workers[0], names[0])
+	// SDXL made the shared model: jobs without an override go to w2 only;
+	// w1 keeps its own sd_model_checkpoint (it lacks SDXL).
+	if r := call(t, http.MethodPost, api.url, "/sdapi/v1/options", map[string]any{"sd_model_checkpoint": sdxl}); r.Status != http.StatusOK {
+		t.Fatalf("POST /options: %d %s", r.Status, r.Body)
+	}
+	waitLog(t, w1, "shared option not applied here")
+	workers, names = runModelJobs(t, api, 4, "")
+	for i := range workers {
+		if !strings.HasSuffix(workers[i], workerID(w2)) || names[i] != sdxlTestModel {
+			t.Errorf("job %d on the shared SDXL ran on %s with %s, want on w2", i, workers[i], names[i])
+		}
 	}
 
-	// The SDXL model installed on w1 and refreshed through the API: listed
-	// at once, and its jobs run on w1.
+	// SDXL installed on w1 and refreshed through the API: w1 pulls SDXL
+	// jobs now, and runs them on SDXL though its own option still names
+	// the SD 1.x model (the job carries the checkpoint the API chose).
 	if err := os.CopyFS(filepath.Join(ckpts, sdxlTestModel), os.DirFS(filepath.Join(stable, sdxlTestModel))); err != nil {
 		t.Fatal(err)
 	}
 	if r := call(t, http.MethodPost, api.url, "/sdapi/v1/refresh-checkpoints", nil); r.Status != http.StatusOK {
 		t.Fatalf("refresh-checkpoints: %d %s", r.Status, r.Body)
 	}
-	var listed []sdModel
-	if err := json.Unmarshal(call(t, http.MethodGet, api.url, "/sdapi/v1/sd-models", nil).Body, &listed); err != nil || len(listed) != 2 || listed[1].Title != sdxl {
-		t.Fatalf("/sd-models after refresh: %v %+v, want both models", err, listed)
+	workers, names = runModelJobs(t, api, 16, "")
+	ranOn := map[string]int{}
+	for i := range workers {
+		ranOn[workers[i]]++
+		if names[i] != sdxlTestModel {
+			t.Errorf("job %d on the shared SDXL ran on %s with %s", i, workers[i], names[i])
+		}
+	}
+	if len(ranOn) != 2 {
+		t.Errorf("SDXL jobs ran on %v, want both workers once w1 has SDXL", ranOn)
+	}
+
+	// Workers that stop take their models out of the listing; with none
+	// left a job fails as on a server with no model installed.
+	w2.terminate()
+	if got := waitCatalog(t, api, 2); got[1].Title != sdxl {
+		t.Errorf("/sd-models with w1 alone: %+v", got)
 	}
 	workers, names = runModelJobs(t, api, 1, sdxl)
 	if !strings.HasSuffix(workers[0], workerID(w1)) || names[0] != sdxlTestModel {
-		t.Errorf("SDXL job after the refresh ran on %s with %s, want w1 with SDXL", workers[0], names[0])
+		t.Errorf("SDXL job with w1 alone ran on %s with %s", workers[0], names[0])
+	}
+	w1.terminate()
+	waitCatalog(t, api, 0)
+	if a, err := postFleet(context.Background(), api.url, fleetModelJob(sdxl)); err != nil || a.status != http.StatusInternalServerError {
+		t.Errorf("job with no worker: %v, status %d %s; want 500", err, a.status, a.body)
 	}
 }
