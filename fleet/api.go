@@ -18,6 +18,7 @@ import (
 
 	"github.com/sdapi/sdapi/internal/apierr"
 	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/server"
 )
@@ -32,6 +33,8 @@ const finishedKept = 16
 type API struct {
 	c     *Conn
 	id    string
+	opts  *options.Store // the shared sd_model_checkpoint
+	cat   *Catalog       // which checkpoints the live workers have
 	local *queue.Queue
 	state *processing.State // this process's: idle unless a local job runs
 	log   *slog.Logger
@@ -63,9 +66,10 @@ type result struct {
 }
 
 // NewAPI subscribes to the answers of this API's jobs. local runs the jobs
-// that stay here and state is their live state.
-func NewAPI(c *Conn, local *queue.Queue, state *processing.State, log *slog.Logger) (*API, error) {
-	a := &API{c: c, id: nuid.Next(), local: local, state: state, log: log, pending: map[string]*pendingJob{}}
+// that stay here and state is their live state; a generation job goes to
+// the workers of cat that have its checkpoint, resolved with opts.
+func NewAPI(c *Conn, local *queue.Queue, state *processing.State, opts *options.Store, cat *Catalog, log *slog.Logger) (*API, error) {
+	a := &API{c: c, id: nuid.Next(), local: local, state: state, opts: opts, cat: cat, log: log, pending: map[string]*pendingJob{}}
 	for subj, h := range map[string]nats.MsgHandler{
 		resultSubject(a.id):  a.onResult,
 		startedSubject(a.id): a.onStarted,
@@ -118,8 +122,13 @@ func (a *API) Run(ctx context.Context, w *server.Work) error {
 	if w.Request == nil {
 		return a.local.DoTask(ctx, w.TaskID, w.Kind, w.Local)
 	}
+	key, checkpoint, err := a.route(w)
+	if err != nil {
+		return err
+	}
 	p := &pendingJob{id: nuid.Next(), taskID: w.TaskID, result: make(chan *result, 1)}
 	msg := jobMsg{ID: p.id, API: a.id, TaskID: w.TaskID, Request: *w.Request}
+	msg.Request.Checkpoint = checkpoint
 	if len(msg.Request.Body) > a.c.inlineLimit() {
 		name := "in-" + p.id
 		if _, err := a.c.blobs.PutBytes(ctx, name, msg.Request.Body); err != nil {
@@ -143,7 +152,7 @@ func (a *API) Run(ctx context.Context, w *server.Work) error {
 	a.pending[p.id] = p
 	a.order = append(a.order, p)
 	a.mu.Unlock()
-	ack, err := a.c.JS.Publish(ctx, jobsSubject, data, jetstream.WithMsgID(p.id))
+	ack, err := a.c.JS.Publish(ctx, jobsSubject+"."+key, data, jetstream.WithMsgID(p.id))
 	if err != nil {
 		a.forget(p, false)
 		if isStreamFull(err) {
@@ -154,6 +163,9 @@ func (a *API) Run(ctx context.Context, w *server.Work) error {
 	a.mu.Lock()
 	p.seq = ack.Sequence
 	a.mu.Unlock()
+	if err := a.c.NC.Publish(ringSubject+"."+key, nil); err != nil {
+		a.log.Warn("fleet: ring", "err", err) // workers poll anyway
+	}
 
 	select {
 	case r := <-p.result:
@@ -173,6 +185,24 @@ func (a *API) Run(ctx context.Context, w *server.Work) error {
 		a.cancel(p)
 		return fmt.Errorf("fleet: job %q not run: %w", w.Kind, ctx.Err())
 	}
+}
+
+// route is the model key of the subject w goes to, and the title of the
+// checkpoint it runs on: its checkpoint's, as
+// processing resolves it (JobCheckpoint) over the live workers' catalogs,
+// or anyKey for extras. A checkpoint no live worker has is never chosen:
+// as in A1111, an override naming none is dropped and the shared option's
+// model, else the first listed, runs; with no checkpoint on any live
+// worker the job fails as A1111's with none installed.
+func (a *API) route(w *server.Work) (key, checkpoint string, err error) {
+	if w.Request.Kind != processing.Txt2Img.String() && w.Request.Kind != processing.Img2Img.String() {
+		return anyKey, "", nil
+	}
+	ck, err := processing.JobCheckpoint(a.cat, a.opts.String("sd_model_checkpoint"), w.Overrides)
+	if err != nil {
+		return "", "", fmt.Errorf("fleet: job %q: %w", w.Kind, err)
+	}
+	return modelKey(ck), ck.Title, nil
 }
 
 // isStreamFull reports a publish refused by the stream's limits (discard

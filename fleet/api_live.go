@@ -7,8 +7,6 @@ import (
 	"image/png"
 	"slices"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/server"
 )
@@ -67,25 +65,9 @@ func (a *API) target(ctx context.Context, taskID string) (job, worker string) {
 	return "", ""
 }
 
-// heartbeats are the live workers' last heartbeats.
-func (a *API) heartbeats(ctx context.Context) []heartbeat {
-	lister, err := a.c.workers.ListKeys(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil
-	}
-	var out []heartbeat
-	for k := range lister.Keys() {
-		e, err := a.c.workers.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var hb heartbeat
-		if json.Unmarshal(e.Value(), &hb) == nil {
-			out = append(out, hb)
-		}
-	}
-	return out
-}
+// heartbeats are the live workers' last heartbeats, as the catalog
+// follows them: the same view routes jobs and reports the fleet.
+func (a *API) heartbeats(context.Context) []heartbeat { return a.cat.live() }
 
 // Live implements server.Jobs: the state of the target job, asked of its
 // worker; this process's own state when no worker runs one (idle, or a

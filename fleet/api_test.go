@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/catalog"
+	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/processing/queue"
 	"github.com/sdapi/sdapi/server"
 )
@@ -31,9 +35,51 @@ func testConn(t *testing.T, queueSize int) *Conn {
 	return c
 }
 
-func testAPI(t *testing.T, c *Conn) *API {
+// testCheckpoint builds a checkpoint as a worker's catalog lists it.
+func testCheckpoint(name, hash string) catalog.Checkpoint {
+	sum := hash + strings.Repeat("0", 64-len(hash))
+	return catalog.Checkpoint{Title: name + " [" + hash + "]", ModelName: name, Filename: "/models/" + name, Hash: &hash, SHA256: &sum}
+}
+
+// modelA is the checkpoint of testAPI's live "worker".
+var modelA = testCheckpoint("model-a", "aaaaaaaaaa")
+
+// putHeartbeat plays a live worker holding cks.
+func putHeartbeat(t *testing.T, c *Conn, worker string, cks ...catalog.Checkpoint) {
 	t.Helper()
-	a, err := NewAPI(c, queue.New(1), processing.NewState(nil), slog.New(slog.DiscardHandler))
+	data, _ := json.Marshal(heartbeat{Worker: worker, Catalog: workerCatalog{Checkpoints: cks}})
+	if _, err := c.workers.Put(context.Background(), worker, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testAPI returns an API whose fleet has one live "worker" holding modelA,
+// unless workers are given.
+func testAPI(t *testing.T, c *Conn, workers ...map[string][]catalog.Checkpoint) *API {
+	t.Helper()
+	if len(workers) == 0 {
+		workers = []map[string][]catalog.Checkpoint{{"w1": {modelA}}}
+	}
+	for id, cks := range workers[0] {
+		putHeartbeat(t, c, id, cks...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	cat, err := WatchCatalogs(ctx, c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cat.Close)
+	defs, err := server.OptionDefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := options.New(defs, filepath.Join(t.TempDir(), "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAPI(c, queue.New(1), processing.NewState(nil), opts, cat, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,16 +87,22 @@ func testAPI(t *testing.T, c *Conn) *API {
 	return a
 }
 
-// takeJob pulls the next job as a worker would and acks it.
+// modelJobs is the consumer of ck's jobs, as a worker holding it pulls.
+func modelJobs(t *testing.T, c *Conn, ck catalog.Checkpoint) jetstream.Consumer {
+	t.Helper()
+	cons, err := c.modelJobs(context.Background(), modelKey(ck))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cons
+}
+
+// takeJob pulls the next job of modelA as a worker would and acks it.
 func takeJob(t *testing.T, c *Conn) jobMsg {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := c.stream.Consumer(ctx, workerConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := cons.Next(jetstream.FetchContext(ctx))
+	m, err := modelJobs(t, c, modelA).Next(jetstream.FetchContext(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +181,7 @@ func TestAPIQueueFullAndCancel(t *testing.T) {
 	first := make(chan error, 1)
 	go func() { first <- a.Run(ctx, work()) }()
 	// Wait until the first job is in the stream (a worker would see it).
-	cons, err := c.stream.Consumer(context.Background(), workerConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := modelJobs(t, c, modelA)
 	for {
 		info, err := cons.Info(context.Background())
 		if err != nil {
@@ -147,7 +196,7 @@ func TestAPIQueueFullAndCancel(t *testing.T) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	err = a.Run(context.Background(), work())
+	err := a.Run(context.Background(), work())
 	if !errors.Is(err, queue.ErrQueueFull) {
 		t.Fatalf("second job: %v, want ErrQueueFull", err)
 	}
@@ -173,10 +222,7 @@ func TestAPIFailsJobNoWorkerFinishes(t *testing.T) {
 	go func() {
 		done <- a.Run(ctx, &server.Work{Kind: "txt2img", Request: &server.WorkRequest{Kind: "txt2img", Body: []byte(`{}`)}})
 	}()
-	cons, err := c.stream.Consumer(ctx, workerConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := modelJobs(t, c, modelA)
 	// Each "worker" gives the job back unanswered, as one that dies does.
 	for range maxDeliveries {
 		m, err := cons.Next(jetstream.FetchContext(ctx))

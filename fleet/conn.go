@@ -32,7 +32,9 @@ type Config struct {
 	// Name names the connection in the NATS server's monitoring.
 	Name string
 	// QueueSize bounds the jobs stream: jobs waiting or running across the
-	// fleet. The first process to create the stream sets it.
+	// fleet; the last API process to start sets it. 0 (a worker's) keeps
+	// the bound the stream has, or leaves a new one unbounded until an API
+	// starts.
 	QueueSize int
 	// AckWait is how long a job may go without an ack or in-progress ack
 	// before it is redelivered to another worker; 0 is 30 s.
@@ -135,13 +137,22 @@ func startEmbedded(cfg Config) (*natsserver.Server, error) {
 // configuration (the queue size and ack wait of the last process to start
 // win).
 func (c *Conn) setup(ctx context.Context) error {
+	maxMsgs := int64(c.cfg.QueueSize)
+	if maxMsgs <= 0 {
+		maxMsgs = -1
+		if st, err := c.JS.Stream(ctx, jobsStream); err == nil {
+			maxMsgs = st.CachedInfo().Config.MaxMsgs
+		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("jobs stream: %w", err)
+		}
+	}
 	var err error
 	c.stream, err = c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        jobsStream,
 		Description: "sdapi generation jobs, FIFO, one worker each",
-		Subjects:    []string{jobsSubject},
+		Subjects:    []string{jobsSubject + ".>"},
 		Retention:   jetstream.WorkQueuePolicy,
-		MaxMsgs:     int64(max(c.cfg.QueueSize, 1)),
+		MaxMsgs:     maxMsgs,
 		Discard:     jetstream.DiscardNew,
 		Storage:     jetstream.FileStorage,
 		Duplicates:  2 * time.Minute,
@@ -149,16 +160,9 @@ func (c *Conn) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jobs stream: %w", err)
 	}
-	_, err = c.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       workerConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       c.cfg.AckWait,
-		MaxAckPending: -1,
-		MaxDeliver:    maxDeliveries,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return fmt.Errorf("workers consumer: %w", err)
+	err = c.stream.DeleteConsumer(ctx, legacyConsumer)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("jobs stream: remove the unrouted consumer: %w", err)
 	}
 	if c.blobs, err = c.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      blobBucket,
@@ -182,6 +186,29 @@ func (c *Conn) setup(ctx context.Context) error {
 		return fmt.Errorf("options bucket: %w", err)
 	}
 	return nil
+}
+
+// modelJobs returns the consumer of the jobs of model key, created when
+// it is not there (by the first worker holding the model; the ack wait of
+// the last one to start wins). Consumers of distinct keys filter distinct
+// subjects, as a work-queue stream requires.
+func (c *Conn) modelJobs(ctx context.Context, key string) (jetstream.Consumer, error) {
+	cons, err := c.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       modelConsumer(key),
+		FilterSubject: jobsSubject + "." + key,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.cfg.AckWait,
+		MaxAckPending: -1,
+		MaxDeliver:    maxDeliveries,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// A model no worker has held for a day; its jobs, if any, wait
+		// in the stream for the next worker to recreate it.
+		InactiveThreshold: 24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs consumer %s: %w", key, err)
+	}
+	return cons, nil
 }
 
 // inlineLimit is the largest payload sent in a message; larger ones go

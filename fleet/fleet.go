@@ -7,12 +7,19 @@
 // The API side (API) is a server.Jobs, so the handlers do not know whether
 // a job runs in this process or on a worker. What travels:
 //
-//   - SDAPI_JOBS, a work-queue stream on sdapi.jobs, bounded by the
-//     queue size with discard-new (a full stream is queue.ErrQueueFull,
-//     503 "Queue is full"), deduplicated on publish by the job id
-//     (Nats-Msg-Id). One durable pull consumer shared by every worker keeps
-//     it FIFO; workers ack explicitly, send in-progress acks while a job
-//     runs, and a job whose worker died is redelivered after AckWait.
+//   - SDAPI_JOBS, a work-queue stream on sdapi.jobs.<model>, bounded by
+//     the queue size with discard-new (a full stream is
+//     queue.ErrQueueFull, 503 "Queue is full"), deduplicated on publish by
+//     the job id (Nats-Msg-Id). A generation job's subject names the
+//     checkpoint it runs on (modelKey; extras go to sdapi.jobs.any), and
+//     each subject has one durable pull consumer, shared by every worker
+//     holding that checkpoint: FIFO per checkpoint, and a job reaches only
+//     workers that can run it. Workers ack explicitly, send in-progress
+//     acks while a job runs, and a job whose worker died is redelivered
+//     after AckWait. After each publish the API rings sdapi.ring.<model>,
+//     so idle workers pull at once.
+//   - Catalogs: each worker's heartbeat carries its checkpoints and VAEs;
+//     an API's listings are the union over the live workers (Catalog).
 //   - Results on core NATS to the API that asked (sdapi.results.<api>);
 //     the API takes the first result of a job id and drops the others, so a
 //     redelivered job still answers its client once.
@@ -35,9 +42,12 @@ import (
 )
 
 const (
-	jobsStream     = "SDAPI_JOBS"
-	jobsSubject    = "sdapi.jobs"
-	workerConsumer = "sdapi-workers"
+	jobsStream  = "SDAPI_JOBS"
+	jobsSubject = "sdapi.jobs"
+	ringSubject = "sdapi.ring"
+	// legacyConsumer is the one consumer of the fleet before jobs were
+	// routed by checkpoint; it would overlap the per-model ones.
+	legacyConsumer = "sdapi-workers"
 	blobBucket     = "sdapi_blobs"
 	workersBucket  = "sdapi_workers"
 	optionsBucket  = "sdapi_options"
@@ -56,7 +66,10 @@ const (
 
 // maxDeliveriesSubject is JetStream's advisory of a job that reached
 // maxDeliveries.
-const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + jobsStream + "." + workerConsumer
+const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + jobsStream + ".*"
+
+// modelConsumer is the durable consumer of the jobs of model key.
+func modelConsumer(key string) string { return "sdapi-model-" + key }
 
 func resultSubject(api string) string  { return "sdapi.results." + api }
 func startedSubject(api string) string { return "sdapi.started." + api }
@@ -97,6 +110,9 @@ type heartbeat struct {
 	Kind     string `json:"kind,omitempty"`
 	Done     uint64 `json:"done"`      // jobs it finished
 	Redelive uint64 `json:"redeliver"` // redelivered jobs it took
+	// Catalog is what it has installed: it pulls the jobs of these
+	// checkpoints (and extras).
+	Catalog workerCatalog `json:"catalog"`
 }
 
 // liveMsg is a worker's answer to a state request.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sdapi/sdapi/processing"
 	"github.com/sdapi/sdapi/processing/options"
 	"github.com/sdapi/sdapi/server"
 )
@@ -98,6 +99,36 @@ func (o *Options) Share(ctx context.Context, values map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// TrackCheckpoint keeps an API's sd_model_checkpoint naming a checkpoint
+// of the fleet, now and as workers come and go: the shared value once a
+// live worker has it (a value no worker had when it was shared is refused
+// here, as a POST of it would be), else what a worker's select_checkpoint
+// loads, the first listed. A1111 sets the option when it loads the model;
+// an API loads none, so this stands for that load.
+func (o *Options) TrackCheckpoint(cat *Catalog) {
+	track := func() {
+		cur := o.store.String("sd_model_checkpoint")
+		if _, err := cat.LookupCheckpoint(cur); err == nil {
+			return
+		}
+		ctx, done := context.WithTimeout(context.Background(), requestTimeout)
+		defer done()
+		if e, err := o.c.options.Get(ctx, "sd_model_checkpoint"); err == nil {
+			o.apply(ctx, e)
+			if _, err := cat.LookupCheckpoint(o.store.String("sd_model_checkpoint")); err == nil {
+				return
+			}
+		}
+		if ck, err := processing.SelectCheckpoint(cat, cur); err == nil {
+			if err := processing.PublishCheckpoint(o.store, ck); err != nil {
+				o.log.Warn("fleet: publish checkpoint", "err", err)
+			}
+		}
+	}
+	cat.OnChange(track)
+	track()
 }
 
 // Close stops applying the bucket's changes.

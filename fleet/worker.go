@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sdapi/sdapi/processing"
+	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/server"
 )
 
@@ -23,6 +26,7 @@ type Worker struct {
 	c     *Conn
 	id    string
 	srv   *server.Server
+	cat   *catalog.Catalog
 	state *processing.State
 	log   *slog.Logger
 	// hard is the running job's context: Abort cancels it, and the job
@@ -32,6 +36,10 @@ type Worker struct {
 
 	mu      sync.Mutex
 	running *runningJob // nil when idle
+	// consumers are the consumers of the jobs it can run: its
+	// checkpoints' and anyKey's, by key.
+	consumers map[string]jetstream.Consumer
+	turn      int // the consumer next tries first, for fairness
 
 	done      atomic.Uint64 // jobs finished
 	redeliver atomic.Uint64 // redelivered jobs taken
@@ -42,10 +50,11 @@ type runningJob struct {
 }
 
 // NewWorker returns a worker named id (unique in the fleet) whose jobs'
-// live state is state; Run gives it the server to run them on.
-func NewWorker(c *Conn, id string, state *processing.State, log *slog.Logger) *Worker {
+// live state is state and whose installed models are cat; Run gives it
+// the server to run them on.
+func NewWorker(c *Conn, id string, cat *catalog.Catalog, state *processing.State, log *slog.Logger) *Worker {
 	hard, abort := context.WithCancel(context.Background())
-	return &Worker{c: c, id: id, state: state, log: log, hard: hard, abort: abort}
+	return &Worker{c: c, id: id, cat: cat, state: state, log: log, hard: hard, abort: abort}
 }
 
 // Abort cancels the running job, which Run hands back to the stream.
@@ -58,34 +67,99 @@ func (w *Worker) ID() string { return w.id }
 // until it ends or Abort is called, and Run returns after it.
 func (w *Worker) Run(ctx context.Context, srv *server.Server) error {
 	w.srv = srv
-	cons, err := w.c.stream.Consumer(ctx, workerConsumer)
-	if err != nil {
-		return fmt.Errorf("fleet worker: consumer: %w", err)
+	if err := w.pullModels(ctx); err != nil {
+		return fmt.Errorf("fleet worker: %w", err)
 	}
+	// A ring says a job was published; a redelivered one rings nothing,
+	// and is found within pollEvery.
+	ring := make(chan struct{}, 1)
+	rsub, err := w.c.NC.Subscribe(ringSubject+".>", func(*nats.Msg) {
+		select {
+		case ring <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("fleet worker: subscribe %s: %w", ringSubject, err)
+	}
+	defer func() { _ = rsub.Unsubscribe() }()
 	stopLive, err := w.serveLive()
 	if err != nil {
 		return err
 	}
 	defer stopLive()
+	// In the bucket before it says it is ready: its models are listed.
+	w.putHeartbeat(ctx, w.heartbeat())
 	var wg sync.WaitGroup
 	wg.Go(func() { w.heartbeatLoop(ctx) })
 	defer wg.Wait()
-	w.log.Info("fleet worker ready", "worker", w.id)
+	w.log.Info("fleet worker ready", "worker", w.id, "checkpoints", len(w.cat.Checkpoints()))
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchContext(ctx))
+		if m := w.next(ctx); m != nil {
+			w.handle(m)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-ring:
+		case <-time.After(pollEvery):
+		}
+	}
+	return nil
+}
+
+// pollEvery is how often an idle worker looks for jobs no ring announced
+// (redelivered ones).
+const pollEvery = time.Second
+
+// pullModels makes the worker pull the jobs of its catalog's checkpoints
+// (and extras), and only those.
+func (w *Worker) pullModels(ctx context.Context) error {
+	keys := []string{anyKey}
+	for _, ck := range w.cat.Checkpoints() {
+		keys = append(keys, modelKey(ck))
+	}
+	consumers := map[string]jetstream.Consumer{}
+	for _, k := range keys {
+		cons, err := w.c.modelJobs(ctx, k)
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			w.log.Warn("fleet worker: fetch", "err", err)
-			select { // the server is away: retry, not spin
-			case <-ctx.Done():
-			case <-time.After(time.Second):
+			return err
+		}
+		consumers[k] = cons
+	}
+	w.mu.Lock()
+	w.consumers = consumers
+	w.mu.Unlock()
+	return nil
+}
+
+// next takes a job from one of the worker's consumers, nil when none has
+// one; each call starts with the next consumer, so that no model starves
+// another.
+func (w *Worker) next(ctx context.Context) jetstream.Msg {
+	w.mu.Lock()
+	keys := slices.Sorted(maps.Keys(w.consumers))
+	consumers := maps.Clone(w.consumers)
+	w.turn++
+	turn := w.turn
+	w.mu.Unlock()
+	for i := range keys {
+		k := keys[(turn+i)%len(keys)]
+		batch, err := consumers[k].FetchNoWait(1)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("fleet worker: fetch", "model", k, "err", err)
 			}
 			continue
 		}
 		for m := range batch.Messages() {
-			w.handle(m)
+			return m
+		}
+		if err := batch.Error(); err != nil && ctx.Err() == nil {
+			w.log.Warn("fleet worker: fetch", "model", k, "err", err)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+				_ = w.pullModels(ctx) // removed while idle: recreate it
+			}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"time"
 
@@ -23,6 +24,7 @@ func (w *Worker) serveLive() (stop func(), err error) {
 		"state":     w.onState,
 		"interrupt": w.onSignal(w.state.Interrupt),
 		"skip":      w.onSignal(w.state.Skip),
+		"refresh":   w.onRefresh,
 	} {
 		s, err := w.c.NC.Subscribe(workerSubject(w.id, what), h)
 		if err != nil {
@@ -73,21 +75,70 @@ func (w *Worker) onSignal(do func()) nats.MsgHandler {
 	}
 }
 
+// onRefresh rescans the worker's models as refresh-checkpoints or
+// refresh-vae would, pulls the jobs of its checkpoints now, and answers
+// its new heartbeat (put in the bucket too, for the other APIs).
+func (w *Worker) onRefresh(m *nats.Msg) {
+	var req refreshRequest
+	_ = json.Unmarshal(m.Data, &req)
+	var err error
+	switch req.What {
+	case refreshCheckpoints:
+		if err = w.cat.RefreshCheckpoints(); err == nil {
+			ctx, done := context.WithTimeout(context.Background(), refreshTimeout)
+			err = w.pullModels(ctx)
+			done()
+		}
+	case refreshVAEs:
+		err = w.cat.RefreshVAEs()
+	default:
+		err = fmt.Errorf("unknown refresh %q", req.What)
+	}
+	ans := refreshAnswer{Heartbeat: w.heartbeat()}
+	if err != nil {
+		w.log.Error("fleet worker: refresh", "what", req.What, "err", err)
+		ans.Error = err.Error()
+	} else {
+		w.putHeartbeat(context.Background(), ans.Heartbeat)
+	}
+	data, err := json.Marshal(ans)
+	if err == nil {
+		err = m.Respond(data)
+	}
+	if err != nil {
+		w.log.Warn("fleet worker: refresh answer", "err", err)
+	}
+}
+
+// heartbeat is the worker's entry in the workers bucket now.
+func (w *Worker) heartbeat() heartbeat {
+	hb := heartbeat{Worker: w.id, Done: w.done.Load(), Redelive: w.redeliver.Load(),
+		Catalog: workerCatalog{Checkpoints: w.cat.Checkpoints(), VAEs: w.cat.VAEs()}}
+	if r, ok := w.current(); ok {
+		hb.Job, hb.Task, hb.Kind = r.id, r.task, r.kind
+	}
+	return hb
+}
+
+func (w *Worker) putHeartbeat(ctx context.Context, hb heartbeat) {
+	data, err := json.Marshal(hb)
+	if err == nil {
+		ctx, done := context.WithTimeout(ctx, requestTimeout)
+		defer done()
+		_, err = w.c.workers.Put(ctx, w.id, data)
+	}
+	if err != nil && ctx.Err() == nil {
+		w.log.Warn("fleet worker: heartbeat", "err", err)
+	}
+}
+
 // heartbeatLoop keeps this worker's entry in the workers bucket fresh
 // until ctx is done, then deletes it.
 func (w *Worker) heartbeatLoop(ctx context.Context) {
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	for {
-		hb := heartbeat{Worker: w.id, Done: w.done.Load(), Redelive: w.redeliver.Load()}
-		if r, ok := w.current(); ok {
-			hb.Job, hb.Task, hb.Kind = r.id, r.task, r.kind
-		}
-		if data, err := json.Marshal(hb); err == nil {
-			if _, err := w.c.workers.Put(ctx, w.id, data); err != nil && ctx.Err() == nil {
-				w.log.Warn("fleet worker: heartbeat", "err", err)
-			}
-		}
+		w.putHeartbeat(ctx, w.heartbeat())
 		select {
 		case <-ctx.Done():
 			dctx, done := context.WithTimeout(context.Background(), requestTimeout)

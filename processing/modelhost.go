@@ -102,9 +102,32 @@ func PublishCheckpoint(opts *options.Store, ck catalog.Checkpoint) error {
 	return opts.Publish(map[string]any{"sd_model_checkpoint": ck.Title, "sd_checkpoint_hash": hash})
 }
 
+// Checkpoints is a list of installed checkpoints: one process's catalog,
+// or a fleet's (the union of its live workers' catalogs).
+type Checkpoints interface {
+	// Checkpoints lists them in A1111's order.
+	Checkpoints() []catalog.Checkpoint
+	// LookupCheckpoint finds one by any of A1111's checkpoint_aliases; an
+	// error of kind apierr.KindNotFound when none has that alias.
+	LookupCheckpoint(name string) (catalog.Checkpoint, error)
+}
+
+// JobCheckpoint is the checkpoint a job runs on: its override_settings'
+// sd_model_checkpoint when that names a checkpoint (applyOverrides drops
+// one that does not), else option (the shared sd_model_checkpoint), as
+// SelectCheckpoint resolves it (ModelHost.Runner).
+func JobCheckpoint(c Checkpoints, option string, overrides map[string]any) (catalog.Checkpoint, error) {
+	if name, ok := overrides["sd_model_checkpoint"].(string); ok {
+		if ck, err := c.LookupCheckpoint(name); err == nil {
+			return ck, nil
+		}
+	}
+	return SelectCheckpoint(c, option)
+}
+
 // SelectCheckpoint is A1111's select_checkpoint: the checkpoint name
 // names (any of its aliases), else the first installed one.
-func SelectCheckpoint(c *catalog.Catalog, name string) (catalog.Checkpoint, error) {
+func SelectCheckpoint(c Checkpoints, name string) (catalog.Checkpoint, error) {
 	if name != "" {
 		if ck, err := c.LookupCheckpoint(name); err == nil {
 			return ck, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"image"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"time"
@@ -45,7 +46,7 @@ func (s *Server) serveGeneration(c echo.Context, mode processing.Mode) error {
 	if err != nil {
 		return err // the body limit's *http.MaxBytesError, or the client gone
 	}
-	g, err := s.runGeneration(req.Context(), mode, req.Header.Get(echo.HeaderContentType), body)
+	g, err := s.runGeneration(req.Context(), mode, req.Header.Get(echo.HeaderContentType), body, "")
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func (s *Server) runTyped(ctx context.Context, mode processing.Mode, body any) (
 			return generated{}, err
 		}
 	}
-	return s.runGeneration(ctx, mode, echo.MIMEApplicationJSON, raw)
+	return s.runGeneration(ctx, mode, echo.MIMEApplicationJSON, raw, "")
 }
 
 type txt2imgResponse struct{ generated }
@@ -120,7 +121,7 @@ func (g generated) write(w http.ResponseWriter) error {
 
 // runGeneration is text2imgapi and img2imgapi: the body is decoded, the
 // job runs in the queue, and the result is encoded.
-func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, contentType string, body []byte) (generated, error) {
+func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, contentType string, body []byte, checkpoint string) (generated, error) {
 	req, err := decodeGeneration(mode, contentType, body)
 	if err != nil {
 		return generated{}, err
@@ -129,9 +130,20 @@ func (s *Server) runGeneration(ctx context.Context, mode processing.Mode, conten
 	if err != nil {
 		return generated{}, err
 	}
+	if checkpoint != "" {
+		// The checkpoint a fleet's API resolved and routed the job by: it
+		// runs on that one even where this worker's options name another.
+		ov := maps.Clone(job.Params.OverrideSettings)
+		if ov == nil {
+			ov = map[string]any{}
+		}
+		ov["sd_model_checkpoint"] = checkpoint
+		job.Params.OverrideSettings = ov
+	}
 	p := job.Params
 	// A fleet's worker decodes and prepares the body again, as here.
-	w := &Work{Kind: p.Mode.String(), Request: &WorkRequest{Kind: p.Mode.String(), ContentType: contentType, Body: body}}
+	w := &Work{Kind: p.Mode.String(), Request: &WorkRequest{Kind: p.Mode.String(), ContentType: contentType, Body: body},
+		Overrides: p.OverrideSettings}
 	res, err := s.generate(ctx, job, w)
 	if err != nil {
 		return generated{}, err

@@ -45,6 +45,11 @@ type Work struct {
 	// Request is the job as a worker elsewhere runs it (Execute); nil
 	// when it can only run here.
 	Request *WorkRequest
+	// Overrides are a generation job's override_settings: with the
+	// shared options they say which checkpoint it needs
+	// (processing.JobCheckpoint), so a fleet sends it to workers that
+	// have it.
+	Overrides map[string]any
 	// Local runs the job in this process, once it holds the queue.
 	Local func(ctx context.Context) error
 	// Output is set by a Jobs that ran the job elsewhere.
@@ -58,6 +63,10 @@ type WorkRequest struct {
 	Kind        string `json:"kind"` // txt2img, img2img, extra-single-image or extra-batch-images
 	ContentType string `json:"content_type"`
 	Body        []byte `json:"body"`
+	// Checkpoint is the title of the checkpoint a generation job runs on,
+	// as the API resolved it ("" for extras): the worker runs it on that
+	// one, whatever its own sd_model_checkpoint.
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // WorkOutput is what a worker answered for a WorkRequest: the encoded
@@ -173,7 +182,7 @@ func (s *Server) execute(ctx context.Context, req WorkRequest) (*WorkOutput, err
 	if req.Kind == processing.Img2Img.String() {
 		mode = processing.Img2Img
 	}
-	g, err := s.runGeneration(ctx, mode, req.ContentType, req.Body)
+	g, err := s.runGeneration(ctx, mode, req.ContentType, req.Body, req.Checkpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ func (s *Server) GetLatentUpscaleModesSdapiV1LatentUpscaleModesGet(ctx context.C
 
 func (s *Server) GetSdModelsSdapiV1SdModelsGet(ctx context.Context, _ gen.GetSdModelsSdapiV1SdModelsGetRequestObject) (gen.GetSdModelsSdapiV1SdModelsGetResponseObject, error) {
 	out := gen.GetSdModelsSdapiV1SdModelsGet200JSONResponse{}
-	for _, ck := range s.deps.Catalog.Checkpoints() {
+	for _, ck := range s.cats.Checkpoints() {
 		out = append(out, gen.SDModelItem{Title: ck.Title, ModelName: ck.ModelName, Filename: ck.Filename, Hash: ck.Hash, Sha256: ck.SHA256})
 	}
 	return out, nil
@@ -83,7 +83,7 @@ func (s *Server) GetSdModelsSdapiV1SdModelsGet(ctx context.Context, _ gen.GetSdM
 
 func (s *Server) GetSdVaesSdapiV1SdVaeGet(ctx context.Context, _ gen.GetSdVaesSdapiV1SdVaeGetRequestObject) (gen.GetSdVaesSdapiV1SdVaeGetResponseObject, error) {
 	out := gen.GetSdVaesSdapiV1SdVaeGet200JSONResponse{}
-	for _, v := range s.deps.Catalog.VAEs() {
+	for _, v := range s.cats.VAEs() {
 		out = append(out, gen.SDVaeItem{ModelName: v.ModelName, Filename: v.Filename})
 	}
 	return out, nil
@@ -215,14 +215,14 @@ func (s *Server) GetExtensionsListSdapiV1ExtensionsGet(ctx context.Context, _ ge
 }
 
 func (s *Server) RefreshCheckpointsSdapiV1RefreshCheckpointsPost(ctx context.Context, _ gen.RefreshCheckpointsSdapiV1RefreshCheckpointsPostRequestObject) (gen.RefreshCheckpointsSdapiV1RefreshCheckpointsPostResponseObject, error) {
-	if err := s.deps.Catalog.RefreshCheckpoints(); err != nil {
+	if err := s.cats.RefreshCheckpoints(ctx); err != nil {
 		return nil, err
 	}
 	return gen.RefreshCheckpointsSdapiV1RefreshCheckpointsPost200JSONResponse(nil), nil
 }
 
 func (s *Server) RefreshVaeSdapiV1RefreshVaePost(ctx context.Context, _ gen.RefreshVaeSdapiV1RefreshVaePostRequestObject) (gen.RefreshVaeSdapiV1RefreshVaePostResponseObject, error) {
-	if err := s.deps.Catalog.RefreshVAEs(); err != nil {
+	if err := s.cats.RefreshVAEs(ctx); err != nil {
 		return nil, err
 	}
 	return gen.RefreshVaeSdapiV1RefreshVaePost200JSONResponse(nil), nil

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/processing"
-	"github.com/sdapi/sdapi/processing/catalog"
 	"github.com/sdapi/sdapi/processing/options"
 )
 
@@ -142,7 +141,7 @@ func kindOf(s *openapi3.Schema) options.Kind {
 
 // CheckpointValidator refuses an sd_model_checkpoint that is not installed,
 // with A1111's set_config error (RuntimeError, 500).
-func CheckpointValidator(c *catalog.Catalog) options.Validator {
+func CheckpointValidator(c processing.Checkpoints) options.Validator {
 	return func(key string, value any) error {
 		if key != "sd_model_checkpoint" || value == nil {
 			return nil
@@ -180,7 +179,7 @@ func (s *Server) SetConfigSdapiV1OptionsPost(ctx context.Context, req gen.SetCon
 	// title and sha256; the model loads here with the next job, but the
 	// options say what it will be from now on.
 	if name, ok := (*req.Body)["sd_model_checkpoint"].(string); ok {
-		if ck, err := s.deps.Catalog.LookupCheckpoint(name); err == nil {
+		if ck, err := s.cats.LookupCheckpoint(name); err == nil {
 			if err := processing.PublishCheckpoint(s.deps.Options, ck); err != nil {
 				return nil, err
 			}

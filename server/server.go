@@ -92,6 +92,8 @@ type Deps struct {
 	// Jobs runs generation and extras jobs and reports on them; nil is
 	// Queue and State in this process.
 	Jobs Jobs
+	// Catalogs lists the models; nil is Catalog in this process.
+	Catalogs Catalogs
 	// SharedOptions, when set, hands each POST /options change, once
 	// applied here, to the other processes of a fleet.
 	SharedOptions OptionsSharer
@@ -115,6 +117,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	jobs    Jobs
+	cats    Catalogs
 }
 
 // New returns a Server. Every field of deps must be set.
@@ -133,7 +136,11 @@ func New(cfg Config, deps Deps) *Server {
 	if jobs == nil {
 		jobs = localJobs{q: deps.Queue, st: deps.State}
 	}
+	cats := deps.Catalogs
+	if cats == nil {
+		cats = localCatalogs{deps.Catalog}
+	}
 	m := newMetrics(deps.Queue, deps.Collectors)
 	m.reg.MustRegister(newPatchCollector(deps.Models))
-	return &Server{cfg: cfg, deps: deps, log: log, metrics: m, jobs: jobs}
+	return &Server{cfg: cfg, deps: deps, log: log, metrics: m, jobs: jobs, cats: cats}
 }

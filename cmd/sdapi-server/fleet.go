@@ -74,13 +74,18 @@ func connectFleet(ctx context.Context, log *slog.Logger, cfg config, id string) 
 	if cfg.fleet.nats == "" {
 		return nil, nil
 	}
+	// The APIs bound the fleet's queue: they admit jobs.
+	queueSize := cfg.queueSize
+	if cfg.fleet.role == roleWorker {
+		queueSize = 0
+	}
 	return fleet.Connect(ctx, fleet.Config{
 		URL:       cfg.fleet.nats,
 		Listen:    cfg.fleet.listen,
 		StoreDir:  filepath.Join(cfg.dataDir, "nats"),
 		Creds:     cfg.fleet.creds,
 		Name:      "sdapi-" + cfg.fleet.role + "-" + id,
-		QueueSize: cfg.queueSize,
+		QueueSize: queueSize,
 		AckWait:   cfg.fleet.ackWait,
 	}, log)
 }

@@ -3,9 +3,11 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +99,24 @@ func benchFleet(b *testing.B, n int) string {
 	url := benchServer(b, "--role", "api", "--nats", "embedded", "--nats-listen", addr)
 	for range n {
 		benchServer(b, "--role", "worker", "--nats", "nats://"+addr, "--threads", "1")
+	}
+	// Jobs go to the workers the API has heard of: wait for all n.
+	want := fmt.Sprintf("sdapi_fleet_workers_alive %d\n", n)
+	deadline := time.Now().Add(startTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		resp, err := http.Get(url + "/metrics")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), want) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the API never had %d live workers", n)
+		}
 	}
 	return url
 }

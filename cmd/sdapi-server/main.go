@@ -112,7 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.ortLib, "onnxruntime-lib", os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH"), "path of libonnxruntime.so (default $ONNXRUNTIME_SHARED_LIBRARY_PATH)")
 	fs.StringVar(&c.device, "device", "cpu", `execution provider: "cpu", "cuda" (fail if it cannot load) or "auto" (CUDA, else CPU)`)
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads per model part")
-	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs (with --nats: jobs waiting or running across the fleet); more get 503")
+	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs (with --nats: jobs waiting or running across the fleet, as the API processes set it); more get 503")
 	c.fleet.register(fs)
 	// Defaults sized for 2 cores and 24 GiB with SD 1.5 (see
 	// server.DefaultLimits); --max-pixels 0 is derived from the machine's
@@ -224,16 +224,38 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	if err != nil {
 		return false, err
 	}
-	if !cfg.noDefaultModel {
+	// An API's models are its workers'.
+	if !cfg.noDefaultModel && cfg.fleet.role != roleAPI {
 		if err := ensureDefaultModel(log, cat, cfg.ckptDir); err != nil {
 			return false, err
 		}
+	}
+	id := workerID()
+	fc, err := connectFleet(ctx, log, cfg, id)
+	if err != nil {
+		return false, err
+	}
+	if fc != nil {
+		defer fc.Close()
+	}
+	// The checkpoints jobs run on and /sd-models lists: this process's,
+	// or for a fleet's API the live workers' (fleet.Catalog).
+	var (
+		checkpoints processing.Checkpoints = cat
+		fleetCat    *fleet.Catalog
+	)
+	if fc != nil && cfg.fleet.role != roleWorker {
+		if fleetCat, err = fleet.WatchCatalogs(ctx, fc, log); err != nil {
+			return false, err
+		}
+		defer fleetCat.Close()
+		checkpoints = fleetCat
 	}
 	defs, err := server.OptionDefs()
 	if err != nil {
 		return false, err
 	}
-	opts, err := options.New(defs, cfg.settingsFile, server.CheckpointValidator(cat))
+	opts, err := options.New(defs, cfg.settingsFile, server.CheckpointValidator(checkpoints))
 	if err != nil {
 		return false, err
 	}
@@ -243,7 +265,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	// A1111 loads the model at startup and its load writes the title and
 	// sha256 into the settings; this server loads it with the first job,
 	// but the settings name it from the start.
-	if ck, err := processing.SelectCheckpoint(cat, opts.String("sd_model_checkpoint")); err == nil {
+	if ck, err := processing.SelectCheckpoint(checkpoints, opts.String("sd_model_checkpoint")); err == nil {
 		if err := processing.PublishCheckpoint(opts, ck); err != nil {
 			return false, err
 		}
@@ -281,7 +303,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 			OutputDir: filepath.Join(cfg.dataDir, "outputs"),
 			Version:   version,
 			Upscalers: ups,
-			Scripts:   processing.NewScripts(scripts.Builtin(ups, checkpointTitles(cat))...),
+			Scripts:   processing.NewScripts(scripts.Builtin(ups, checkpointTitles(checkpoints))...),
 			// The same limits again, for the jobs scripts derive.
 			Limits:     cfg.limits.Processing(),
 			Loras:      extranet.NewLoras(cfg.loraDir, log),
@@ -300,14 +322,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	var origins []string
 	if cfg.corsOrigins != "" {
 		origins = strings.Split(cfg.corsOrigins, ",")
-	}
-	id := workerID()
-	fc, err := connectFleet(ctx, log, cfg, id)
-	if err != nil {
-		return false, err
-	}
-	if fc != nil {
-		defer fc.Close()
 	}
 	scfg := server.Config{
 		APIAuth:        creds,
@@ -339,17 +353,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 		}
 		defer shared.Close()
 		deps.SharedOptions = shared
+		if fleetCat != nil {
+			shared.TrackCheckpoint(fleetCat)
+		}
 	}
 	if fc != nil && cfg.fleet.role != roleWorker {
-		if api, err = fleet.NewAPI(fc, jobs, state, log); err != nil {
+		if api, err = fleet.NewAPI(fc, jobs, state, opts, fleetCat, log); err != nil {
 			return false, err
 		}
-		deps.Jobs = api
+		deps.Jobs, deps.Catalogs = api, fleetCat
 		deps.Collectors = append(deps.Collectors, api.Collector())
 	}
 	var worker *fleet.Worker
 	if fc != nil && cfg.fleet.role != roleAPI {
-		worker = fleet.NewWorker(fc, id, state, log)
+		worker = fleet.NewWorker(fc, id, cat, state, log)
 		deps.Collectors = append(deps.Collectors, worker.Collector())
 	}
 	srv := server.New(scfg, deps)
@@ -365,7 +382,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) (restart bool, er
 	if worker != nil {
 		wsrv := srv
 		if deps.Jobs != nil { // role all: the worker runs jobs here
-			deps.Jobs, deps.Collectors = nil, nil
+			deps.Jobs, deps.Catalogs, deps.Collectors = nil, nil, nil
 			wsrv = server.New(scfg, deps)
 		}
 		stopWorker = runWorker(worker, wsrv, log)
@@ -453,7 +470,7 @@ func (c config) privateDirs() []string {
 
 // checkpointTitles lists the checkpoint titles (sd_models.checkpoint_tiles)
 // for the Refiner script's dropdown.
-func checkpointTitles(cat *catalog.Catalog) func() []string {
+func checkpointTitles(cat processing.Checkpoints) func() []string {
 	return func() []string {
 		var out []string
 		for _, ck := range cat.Checkpoints() {

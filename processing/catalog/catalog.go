@@ -82,7 +82,7 @@ func (c *Catalog) LookupCheckpoint(name string) (Checkpoint, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, ck := range c.checkpoints {
-		if ck.matches(name) {
+		if ck.Matches(name) {
 			return ck, nil
 		}
 	}

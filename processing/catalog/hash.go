@@ -135,9 +135,9 @@ func newCheckpoint(dir, sum string) Checkpoint {
 	return ck
 }
 
-// matches reports whether name is one of A1111's checkpoint_aliases for ck:
+// Matches reports whether name is one of A1111's checkpoint_aliases for ck:
 // its title, model name, "name [shorthash]", short hash or full sha256.
-func (ck Checkpoint) matches(name string) bool {
+func (ck Checkpoint) Matches(name string) bool {
 	if name == ck.Title || name == ck.ModelName {
 		return true
 	}
