@@ -16,6 +16,8 @@ import (
 	"math"
 	"os"
 	"sort"
+
+	"github.com/sdapi/sdapi/internal/half"
 )
 
 // maxHeader bounds the JSON header, so a corrupt length cannot make the
@@ -153,7 +155,7 @@ func (f *File) Floats(name string) ([]float32, error) {
 		}
 	case "F16":
 		for i := range out {
-			out[i] = HalfToFloat(binary.LittleEndian.Uint16(buf[2*i:]))
+			out[i] = half.Float32(binary.LittleEndian.Uint16(buf[2*i:]))
 		}
 	case "BF16":
 		for i := range out {
@@ -167,26 +169,6 @@ func (f *File) Floats(name string) ([]float32, error) {
 		return nil, fmt.Errorf("tensor %q has dtype %s, not a float type", name, t.DType)
 	}
 	return out, nil
-}
-
-// HalfToFloat converts IEEE 754 binary16 bits to float32.
-func HalfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal
-		v := float32(frac) / 1024 * float32(math.Pow(2, -14))
-		if sign != 0 {
-			v = -v
-		}
-		return v
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
 }
 
 // AddnetHash is kohya-ss's hash of a safetensors file, which A1111
@@ -251,7 +233,7 @@ func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) e
 		dt := "F32"
 		for _, v := range t.Data {
 			if t.F16 {
-				data = binary.LittleEndian.AppendUint16(data, floatToHalf(v))
+				data = binary.LittleEndian.AppendUint16(data, half.Bits(v))
 			} else {
 				data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
 			}
@@ -276,40 +258,4 @@ func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) e
 	out = append(out, js...)
 	out = append(out, data...)
 	return os.WriteFile(path, out, 0o644)
-}
-
-// floatToHalf rounds f to the nearest binary16 (ties to even).
-func floatToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23&0xff) - 127 + 15
-	frac := b & 0x7fffff
-	switch {
-	case int32(b>>23&0xff) == 0xff:
-		if frac != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	case exp >= 0x1f:
-		return sign | 0x7c00
-	case exp <= 0:
-		if exp < -10 {
-			return sign
-		}
-		frac |= 0x800000
-		shift := uint32(14 - exp)
-		half := uint32(1) << (shift - 1)
-		v := frac >> shift
-		rem := frac & (1<<shift - 1)
-		if rem > half || (rem == half && v&1 == 1) {
-			v++
-		}
-		return sign | uint16(v)
-	}
-	v := uint32(exp)<<10 | frac>>13
-	rem := frac & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && v&1 == 1) {
-		v++
-	}
-	return sign | uint16(v)
 }

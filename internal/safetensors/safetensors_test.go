@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sdapi/sdapi/internal/half"
 )
 
 func TestRoundTripAndHashes(t *testing.T) {
@@ -71,7 +73,7 @@ func TestMalformed(t *testing.T) {
 
 func TestHalf(t *testing.T) {
 	for _, v := range []float32{0, 1, -1, 0.5, 65504, 6.1035156e-05, 5.9604645e-08, -3.140625} {
-		if got := HalfToFloat(floatToHalf(v)); got != v {
+		if got := half.Float32(half.Bits(v)); got != v {
 			t.Errorf("half(%v) = %v", v, got)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/half"
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
 
@@ -123,7 +124,7 @@ func newValue(f feed, elem onnxpb.DataType) (ort.Value, error) {
 		}
 		raw := make([]byte, 2*len(f.f32))
 		for i, v := range f.f32 {
-			binary.LittleEndian.PutUint16(raw[2*i:], onnxpb.Float16Bits(v))
+			binary.LittleEndian.PutUint16(raw[2*i:], half.Bits(v))
 		}
 		return ort.NewCustomDataTensor(f.shape, raw, ort.TensorElementDataTypeFloat16)
 	}
@@ -142,32 +143,12 @@ func floats(t *testing.T, v ort.Value) []float32 {
 		raw := v.GetData()
 		out := make([]float32, len(raw)/2)
 		for i := range out {
-			out[i] = half(binary.LittleEndian.Uint16(raw[2*i:]))
+			out[i] = half.Float32(binary.LittleEndian.Uint16(raw[2*i:]))
 		}
 		return out
 	}
 	t.Fatalf("unexpected output value %T", v)
 	return nil
-}
-
-// half decodes an IEEE binary16 value.
-func half(h uint16) float32 {
-	sign := float32(1)
-	if h&0x8000 != 0 {
-		sign = -1
-	}
-	exp := int(h >> 10 & 0x1f)
-	mant := float64(h & 0x3ff)
-	switch exp {
-	case 0:
-		return sign * float32(math.Ldexp(mant, -24))
-	case 0x1f:
-		if mant != 0 {
-			return float32(math.NaN())
-		}
-		return sign * float32(math.Inf(1))
-	}
-	return sign * float32(math.Ldexp(1+mant/1024, exp-15))
 }
 
 func randFloats(r *rand.Rand, n int) []float32 {

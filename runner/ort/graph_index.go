@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/sdapi/sdapi/internal/half"
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
 
@@ -345,7 +346,7 @@ func (gi *graphIndex) tensorFloats(b []byte) ([]float32, error) {
 			}
 		case onnxpb.Float16:
 			for p := raw; len(p) >= 2; p = p[2:] {
-				out = append(out, halfToFloat(binary.LittleEndian.Uint16(p)))
+				out = append(out, half.Float32(binary.LittleEndian.Uint16(p)))
 			}
 		case onnxpb.Double:
 			for p := raw; len(p) >= 8; p = p[8:] {
@@ -358,7 +359,7 @@ func (gi *graphIndex) tensorFloats(b []byte) ([]float32, error) {
 		out = fl
 	case elem == onnxpb.Float16:
 		for _, v := range ints {
-			out = append(out, halfToFloat(uint16(v)))
+			out = append(out, half.Float32(uint16(v)))
 		}
 	case elem == onnxpb.Double:
 		for _, v := range dbl {

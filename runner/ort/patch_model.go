@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/sdapi/sdapi/internal/half"
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
 
@@ -141,7 +142,7 @@ func encodeFloatTensor(name string, dims []int64, elem onnxpb.DataType, data []f
 	if elem == onnxpb.Float16 {
 		raw = make([]byte, 2*len(data))
 		for i, v := range data {
-			binary.LittleEndian.PutUint16(raw[2*i:], onnxpb.Float16Bits(v))
+			binary.LittleEndian.PutUint16(raw[2*i:], half.Bits(v))
 		}
 	} else {
 		raw = make([]byte, 4*len(data))

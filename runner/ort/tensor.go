@@ -7,6 +7,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/sdapi/sdapi/internal/half"
 	"github.com/sdapi/sdapi/runner/onnxgen/onnxpb"
 )
 
@@ -44,7 +45,7 @@ func floatValue(elem onnxpb.DataType, shape onnxruntime.Shape, data []float32) (
 		}
 		raw := make([]byte, 2*len(data))
 		for i, v := range data {
-			binary.LittleEndian.PutUint16(raw[2*i:], onnxpb.Float16Bits(v))
+			binary.LittleEndian.PutUint16(raw[2*i:], half.Bits(v))
 		}
 		return onnxruntime.NewCustomDataTensor(shape, raw, onnxruntime.TensorElementDataTypeFloat16)
 	case onnxpb.Double:
@@ -102,32 +103,11 @@ func floatsOf(v onnxruntime.Value) ([]float32, error) {
 		raw := v.GetData()
 		out := make([]float32, len(raw)/2)
 		for i := range out {
-			out[i] = halfToFloat(binary.LittleEndian.Uint16(raw[2*i:]))
+			out[i] = half.Float32(binary.LittleEndian.Uint16(raw[2*i:]))
 		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("unexpected output value %T", v)
-}
-
-// halfToFloat converts IEEE 754 binary16 bits to float32.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	case exp == 0 && man == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal
-		e := uint32(127 - 15 + 1)
-		for man&0x400 == 0 {
-			man <<= 1
-			e--
-		}
-		return math.Float32frombits(sign | e<<23 | (man&0x3ff)<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
 }
 
 // roundHalfEven rounds as torch.round does.

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/sdapi/sdapi/internal/half"
 )
 
 // Graph is an ONNX graph under construction. The zero value is not usable;
@@ -106,7 +108,7 @@ func (g *Graph) AddFloat16(name string, dims []int64, data []float32) string {
 	checkLen(name, dims, len(data))
 	raw := make([]byte, 2*len(data))
 	for i, v := range data {
-		binary.LittleEndian.PutUint16(raw[2*i:], Float16Bits(v))
+		binary.LittleEndian.PutUint16(raw[2*i:], half.Bits(v))
 	}
 	return g.AddTensor(Tensor{Name: name, Elem: Float16, Dims: dims, Raw: raw})
 }

@@ -207,19 +207,3 @@ func TestReadIOMalformed(t *testing.T) {
 		t.Errorf("missing file: err = %v, want os.ErrNotExist", err)
 	}
 }
-
-func TestFloat16Bits(t *testing.T) {
-	cases := []struct {
-		in   float32
-		want uint16
-	}{
-		{0, 0x0000}, {1, 0x3c00}, {-2, 0xc000}, {0.1, 0x2e66}, {65504, 0x7bff},
-		{1e6, 0x7c00}, {5.960464477539063e-08, 0x0001}, {6.103515625e-05, 0x0400},
-		{1e-9, 0x0000}, {0.33325195, 0x3555},
-	}
-	for _, tc := range cases {
-		if got := Float16Bits(tc.in); got != tc.want {
-			t.Errorf("Float16Bits(%v) = %#04x, want %#04x", tc.in, got, tc.want)
-		}
-	}
-}
