@@ -79,6 +79,7 @@ type config struct {
 	ortLib         string
 	device         string
 	threads        int
+	noCPUArena     bool
 	queueSize      int
 	limits         server.Limits
 	fleet          fleetFlags
@@ -112,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	fs.StringVar(&c.ortLib, "onnxruntime-lib", os.Getenv("ONNXRUNTIME_SHARED_LIBRARY_PATH"), "path of libonnxruntime.so (default $ONNXRUNTIME_SHARED_LIBRARY_PATH)")
 	fs.StringVar(&c.device, "device", "cpu", `execution provider: "cpu", "cuda" (fail if it cannot load) or "auto" (CUDA, else CPU)`)
 	fs.IntVar(&c.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads per model part")
+	fs.BoolVar(&c.noCPUArena, "no-cpu-arena", false, "turn ONNX Runtime's CPU memory arena off: each run returns its memory instead of every model part keeping its peak, so a model whose weights fill most of memory fits, much slower where activations are large")
 	fs.IntVar(&c.queueSize, "queue-size", 64, "generation jobs that may wait while one runs (with --nats: jobs waiting or running across the fleet, as the API processes set it); more get 503")
 	c.fleet.register(fs)
 	// Defaults sized for 2 cores and 24 GiB with SD 1.5 (see

@@ -32,7 +32,7 @@ func startRunner(log *slog.Logger, cfg config) (open func(ctx context.Context, d
 		return nil, fmt.Errorf("ONNX Runtime %s: %w", cfg.ortLib, err)
 	}
 	return func(ctx context.Context, dir, vaeDir string) (runner.Runner, error) {
-		r, err := ort.Open(ctx, dir, ort.Config{Device: cfg.device, Threads: cfg.threads, VAEDir: vaeDir, Logger: log, MemoryBudget: cfg.memoryBudget, WeightsReserve: weightsReserve})
+		r, err := ort.Open(ctx, dir, ort.Config{Device: cfg.device, Threads: cfg.threads, NoCPUArena: cfg.noCPUArena, VAEDir: vaeDir, Logger: log, MemoryBudget: cfg.memoryBudget, WeightsReserve: weightsReserve})
 		if err != nil {
 			return nil, err
 		}

@@ -47,6 +47,14 @@ type Config struct {
 	// LoRA set or embedding rows) are kept; 0 is DefaultPatchCache, and
 	// never fewer than the parts one job patches (3).
 	PatchCache int
+	// NoCPUArena turns ONNX Runtime's CPU memory arena off. With it on,
+	// each session keeps the peak of its activations until it closes, so
+	// a pipeline holds the sum of its parts' peaks; off, a run's memory is
+	// returned after it, so weights that fill most of the machine still
+	// leave room (the full-size SDXL shapes at 1024² on 24 GiB), at a
+	// large speed cost wherever activations are large (the tiny model at
+	// 512²: 5 s instead of 0.85 s, the pages faulted in on every run).
+	NoCPUArena bool
 }
 
 // Runner runs one loaded pipeline. Generate calls are serialised.

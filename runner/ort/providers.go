@@ -46,6 +46,11 @@ func sessionOptions(cfg Config, log *slog.Logger) (*onnxruntime.SessionOptions, 
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return fail(fmt.Errorf("ort: inter-op threads: %w", err))
 	}
+	if cfg.NoCPUArena {
+		if err := opts.SetCpuMemArena(false); err != nil {
+			return fail(fmt.Errorf("ort: cpu arena: %w", err))
+		}
+	}
 	if dev == DeviceCPU {
 		return opts, DeviceCPU, nil
 	}
