@@ -272,12 +272,7 @@ func (a *API) onResult(m *nats.Msg) {
 		ctx, done := context.WithTimeout(context.Background(), time.Minute)
 		defer done()
 		r := &result{}
-		b, err := a.c.blobs.GetBytes(ctx, rm.Blob)
-		if err == nil {
-			err = json.Unmarshal(b, &r.out)
-			_ = a.c.blobs.Delete(ctx, rm.Blob)
-		}
-		if err != nil {
+		if err := a.c.takeBlob(ctx, rm.Blob, &r.out); err != nil {
 			r.err = fmt.Errorf("fleet: job %s: read result: %w", rm.Job, err)
 		}
 		p.result <- r

@@ -47,7 +47,8 @@ const anyKey = "any"
 // Catalog is the fleet's server.Catalogs: the union of the catalogs of
 // the live workers, as their heartbeats carry them, kept current by a
 // watch on the workers bucket (so that routing a job reads memory, not
-// NATS).
+// NATS); LoRAs, embeddings and upscalers are asked of the live workers on
+// each listing (listings.go).
 type Catalog struct {
 	c    *Conn
 	log  *slog.Logger
@@ -222,10 +223,13 @@ func (k *Catalog) RefreshVAEs(ctx context.Context) error { return k.refresh(ctx,
 const (
 	refreshCheckpoints = "checkpoints"
 	refreshVAEs        = "vae"
+	refreshLoras       = "loras"
+	refreshEmbeddings  = "embeddings"
 )
 
 // refreshRequest asks a worker to rescan; refreshAnswer is its heartbeat
-// after the rescan, or why the rescan failed.
+// after the rescan (its catalog changes with checkpoints and VAEs only),
+// or why the rescan failed.
 type refreshRequest struct {
 	What string `json:"what"`
 }
@@ -235,7 +239,8 @@ type refreshAnswer struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-// refreshTimeout bounds a worker's rescan: new models are hashed.
+// refreshTimeout bounds a worker's rescan: new models are hashed, LoRA
+// and embedding files read.
 const refreshTimeout = 2 * time.Minute
 
 func (k *Catalog) refresh(ctx context.Context, what string) error {

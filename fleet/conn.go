@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -216,6 +217,38 @@ func (c *Conn) modelJobs(ctx context.Context, key string) (jetstream.Consumer, e
 // around it and the headers.
 func (c *Conn) inlineLimit() int {
 	return int(c.NC.MaxPayload() / 2)
+}
+
+// pack is msg as JSON for a message. When that is larger than
+// inlineLimit, payload (msg's bulk) goes to the blob store as object blob
+// instead and pack is ref, the message naming it; the reader gets payload
+// with takeBlob.
+func (c *Conn) pack(ctx context.Context, msg any, blob string, payload, ref any) ([]byte, error) {
+	data, err := json.Marshal(msg)
+	if err != nil || len(data) <= c.inlineLimit() {
+		return data, err
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.blobs.PutBytes(ctx, blob, b); err != nil {
+		return nil, fmt.Errorf("store %s: %w", blob, err)
+	}
+	return json.Marshal(ref)
+}
+
+// takeBlob decodes into v the payload pack stored as object blob, and
+// deletes the object.
+func (c *Conn) takeBlob(ctx context.Context, blob string, v any) error {
+	b, err := c.blobs.GetBytes(ctx, blob)
+	if err != nil {
+		return err
+	}
+	if err := c.blobs.Delete(ctx, blob); err != nil {
+		c.log.Warn("fleet: delete blob", "blob", blob, "err", err) // it expires
+	}
+	return json.Unmarshal(b, v)
 }
 
 // Close drains the connection and stops the embedded server.

@@ -20,14 +20,19 @@
 //     so idle workers pull at once.
 //   - Catalogs: each worker's heartbeat carries its checkpoints and VAEs;
 //     an API's listings are the union over the live workers (Catalog).
+//     LoRAs, embeddings and upscalers are asked of every live worker on
+//     each listing (sdapi.worker.<id>.listings) and merged by name; the
+//     refreshes of all of them go to every live worker
+//     (sdapi.worker.<id>.refresh).
 //   - Results on core NATS to the API that asked (sdapi.results.<api>);
 //     the API takes the first result of a job id and drops the others, so a
 //     redelivered job still answers its client once.
-//   - Bodies and results larger than half the server's max_payload go
-//     through the sdapi_blobs object store; a message names the object.
+//   - Bodies, results and listings larger than half the server's
+//     max_payload go through the sdapi_blobs object store; a message
+//     names the object.
 //   - Live state: workers heartbeat into the sdapi_workers key-value bucket
-//     (entries expire when a worker dies) and answer state, interrupt and
-//     skip requests on sdapi.worker.<id>.*; jobs' starts are announced to
+//     (entries expire when a worker dies) and answer state, interrupt,
+//     skip, refresh and listings requests on sdapi.worker.<id>.*; jobs' starts are announced to
 //     their API on sdapi.started.<api>; a client gone cancels its job
 //     (sdapi.cancel.<job>) and deletes it from the stream.
 //   - /options: the sdapi_options key-value bucket, one key per option

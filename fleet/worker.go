@@ -253,23 +253,10 @@ func (w *Worker) keepAlive(m jetstream.Msg) (stop func()) {
 // answer publishes the job's output to its API, through the blob store
 // when it is too large for a message.
 func (w *Worker) answer(ctx context.Context, jm jobMsg, out *server.WorkOutput) error {
-	rm := resultMsg{Job: jm.ID, Output: out}
-	data, err := json.Marshal(rm)
+	name := "out-" + jm.ID + "-" + w.id
+	data, err := w.c.pack(ctx, resultMsg{Job: jm.ID, Output: out}, name, out, resultMsg{Job: jm.ID, Blob: name})
 	if err != nil {
 		return err
-	}
-	if len(data) > w.c.inlineLimit() {
-		b, err := json.Marshal(out)
-		if err != nil {
-			return err
-		}
-		name := "out-" + jm.ID + "-" + w.id
-		if _, err := w.c.blobs.PutBytes(ctx, name, b); err != nil {
-			return fmt.Errorf("store result: %w", err)
-		}
-		if data, err = json.Marshal(resultMsg{Job: jm.ID, Blob: name}); err != nil {
-			return err
-		}
 	}
 	if err := w.c.NC.Publish(resultSubject(jm.API), data); err != nil {
 		return err

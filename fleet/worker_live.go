@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// serveLive answers the APIs' state, interrupt and skip requests for this
-// worker.
+// serveLive answers the APIs' state, interrupt, skip, refresh and
+// listings requests for this worker.
 func (w *Worker) serveLive() (stop func(), err error) {
 	var subs []*nats.Subscription
 	stop = func() {
@@ -25,6 +25,7 @@ func (w *Worker) serveLive() (stop func(), err error) {
 		"interrupt": w.onSignal(w.state.Interrupt),
 		"skip":      w.onSignal(w.state.Skip),
 		"refresh":   w.onRefresh,
+		"listings":  w.onListings,
 	} {
 		s, err := w.c.NC.Subscribe(workerSubject(w.id, what), h)
 		if err != nil {
@@ -75,9 +76,10 @@ func (w *Worker) onSignal(do func()) nats.MsgHandler {
 	}
 }
 
-// onRefresh rescans the worker's models as refresh-checkpoints or
-// refresh-vae would, pulls the jobs of its checkpoints now, and answers
-// its new heartbeat (put in the bucket too, for the other APIs).
+// onRefresh rescans the worker's models, LoRAs or embeddings as
+// refresh-checkpoints, refresh-vae, refresh-loras or refresh-embeddings
+// would, pulls the jobs of its checkpoints now, and answers its new
+// heartbeat (put in the bucket too, for the other APIs).
 func (w *Worker) onRefresh(m *nats.Msg) {
 	var req refreshRequest
 	_ = json.Unmarshal(m.Data, &req)
@@ -91,6 +93,10 @@ func (w *Worker) onRefresh(m *nats.Msg) {
 		}
 	case refreshVAEs:
 		err = w.cat.RefreshVAEs()
+	case refreshLoras:
+		err = w.srv.LocalCatalogs().RefreshLoras(context.Background())
+	case refreshEmbeddings:
+		err = w.srv.LocalCatalogs().RefreshEmbeddings(context.Background())
 	default:
 		err = fmt.Errorf("unknown refresh %q", req.What)
 	}

@@ -8,18 +8,17 @@ import (
 	"github.com/sdapi/sdapi/gen"
 	"github.com/sdapi/sdapi/internal/pyfmt"
 	"github.com/sdapi/sdapi/processing"
-	"github.com/sdapi/sdapi/processing/extranet"
 	"github.com/sdapi/sdapi/processing/upscale"
 	"github.com/sdapi/sdapi/runner/sampling"
 )
 
 // The listings report what this server really has. Samplers and schedulers
-// come from the runner's sampling package, upscalers from the extras
-// registry (the built-in ones without it), latent upscale modes from what
-// hires fix accepts, scripts from the Processor's registry, LoRAs and
-// embeddings from the Processor's directories; hypernetworks and face
-// restoration are not supported by the ONNX runner, so their lists are
-// empty.
+// come from the runner's sampling package, latent upscale modes from what
+// hires fix accepts, scripts from the Processor's registry; models, VAEs,
+// LoRAs, embeddings and upscalers from Catalogs (this process's
+// directories and extras registry, or a fleet's workers');
+// hypernetworks and face restoration are not supported by the ONNX
+// runner, so their lists are empty.
 
 func (s *Server) GetSamplersSdapiV1SamplersGet(ctx context.Context, _ gen.GetSamplersSdapiV1SamplersGetRequestObject) (gen.GetSamplersSdapiV1SamplersGetResponseObject, error) {
 	out := gen.GetSamplersSdapiV1SamplersGet200JSONResponse{}
@@ -50,14 +49,8 @@ func (s *Server) GetSchedulersSdapiV1SchedulersGet(ctx context.Context, _ gen.Ge
 }
 
 func (s *Server) GetUpscalersSdapiV1UpscalersGet(ctx context.Context, _ gen.GetUpscalersSdapiV1UpscalersGetRequestObject) (gen.GetUpscalersSdapiV1UpscalersGetResponseObject, error) {
-	reg := s.deps.Upscalers
-	if reg == nil {
-		// The built-in ones (None, Lanczos, Nearest) are what hires fix
-		// accepts without any upscaler model.
-		reg = upscale.NewRegistry()
-	}
 	out := gen.GetUpscalersSdapiV1UpscalersGet200JSONResponse{}
-	for _, u := range reg.List() {
+	for _, u := range s.cats.Upscalers(ctx) {
 		scale := u.Scale
 		out = append(out, gen.UpscalerItem{Name: u.Name, ModelName: u.ModelName, ModelPath: u.ModelPath, ModelUrl: u.ModelURL, Scale: &scale})
 	}
@@ -101,10 +94,7 @@ func (s *Server) GetRealesrganModelsSdapiV1RealesrganModelsGet(ctx context.Conte
 	// A1111 lists the RealESRGAN upscaler's models here; on this server
 	// those are the ONNX upscalers loaded from the RealESRGAN directory.
 	out := gen.GetRealesrganModelsSdapiV1RealesrganModelsGet200JSONResponse{}
-	if s.deps.Upscalers == nil {
-		return out, nil
-	}
-	for _, u := range s.deps.Upscalers.List() {
+	for _, u := range s.cats.Upscalers(ctx) {
 		if u.ModelName == nil || *u.ModelName != "RealESRGAN" {
 			continue
 		}
@@ -132,21 +122,11 @@ func (s *Server) GetPromptStylesSdapiV1PromptStylesGet(ctx context.Context, _ ge
 // at all are in neither map, as in A1111; the server logs why.
 func (s *Server) GetEmbeddingsSdapiV1EmbeddingsGet(ctx context.Context, _ gen.GetEmbeddingsSdapiV1EmbeddingsGetRequestObject) (gen.GetEmbeddingsSdapiV1EmbeddingsGetResponseObject, error) {
 	out := gen.GetEmbeddingsSdapiV1EmbeddingsGet200JSONResponse{Loaded: map[string]gen.EmbeddingItem{}, Skipped: map[string]gen.EmbeddingItem{}}
-	db := s.embeddings()
-	if db == nil {
-		return out, nil
-	}
-	width := 0
-	if s.deps.Models != nil {
-		if info, ok := s.deps.Models.Loaded(); ok {
-			width = info.EmbeddingWidth
-		}
-	}
-	loaded, skipped := db.Split(width)
-	for _, e := range loaded {
+	split := s.cats.Embeddings(ctx)
+	for _, e := range split.Loaded {
 		out.Loaded[e.Name] = gen.EmbeddingItem{Shape: e.Shape, Vectors: e.Vectors}
 	}
-	for _, e := range skipped {
+	for _, e := range split.Skipped {
 		out.Skipped[e.Name] = gen.EmbeddingItem{Shape: e.Shape, Vectors: e.Vectors}
 	}
 	return out, nil
@@ -157,22 +137,11 @@ func (s *Server) GetEmbeddingsSdapiV1EmbeddingsGet(ctx context.Context, _ gen.Ge
 // files included (metadata {}), as A1111 lists them.
 func (s *Server) GetLorasSdapiV1LorasGet(ctx context.Context, _ gen.GetLorasSdapiV1LorasGetRequestObject) (gen.GetLorasSdapiV1LorasGetResponseObject, error) {
 	out := gen.GetLorasSdapiV1LorasGet200JSONResponse{}
-	if s.deps.Processor == nil || s.deps.Processor.Loras == nil {
-		return out, nil
-	}
-	for _, l := range s.deps.Processor.Loras.List() {
+	for _, l := range s.cats.Loras(ctx) {
 		alias, meta := l.Alias, l.Metadata
 		out = append(out, gen.LoraItem{Name: l.Name, Alias: &alias, Path: l.Path, Metadata: &meta})
 	}
 	return out, nil
-}
-
-// embeddings is the Processor's embeddings directory; nil without one.
-func (s *Server) embeddings() *extranet.Embeddings {
-	if s.deps.Processor == nil {
-		return nil
-	}
-	return s.deps.Processor.Embeddings
 }
 
 func (s *Server) GetScriptsListSdapiV1ScriptsGet(ctx context.Context, _ gen.GetScriptsListSdapiV1ScriptsGetRequestObject) (gen.GetScriptsListSdapiV1ScriptsGetResponseObject, error) {
@@ -232,8 +201,8 @@ func (s *Server) RefreshVaeSdapiV1RefreshVaePost(ctx context.Context, _ gen.Refr
 // directory (load_textual_inversion_embeddings(force_reload=True)); like
 // A1111 it answers null.
 func (s *Server) RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost(ctx context.Context, _ gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPostRequestObject) (gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPostResponseObject, error) {
-	if db := s.embeddings(); db != nil {
-		db.Refresh()
+	if err := s.cats.RefreshEmbeddings(ctx); err != nil {
+		return nil, err
 	}
 	return gen.RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost200JSONResponse(nil), nil
 }
@@ -241,8 +210,8 @@ func (s *Server) RefreshEmbeddingsSdapiV1RefreshEmbeddingsPost(ctx context.Conte
 // RefreshLorasSdapiV1RefreshLorasPost rescans the Lora directory
 // (list_available_networks, which returns None).
 func (s *Server) RefreshLorasSdapiV1RefreshLorasPost(ctx context.Context, _ gen.RefreshLorasSdapiV1RefreshLorasPostRequestObject) (gen.RefreshLorasSdapiV1RefreshLorasPostResponseObject, error) {
-	if s.deps.Processor != nil && s.deps.Processor.Loras != nil {
-		s.deps.Processor.Loras.Refresh()
+	if err := s.cats.RefreshLoras(ctx); err != nil {
+		return nil, err
 	}
 	return gen.RefreshLorasSdapiV1RefreshLorasPost200JSONResponse(nil), nil
 }

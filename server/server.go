@@ -92,7 +92,9 @@ type Deps struct {
 	// Jobs runs generation and extras jobs and reports on them; nil is
 	// Queue and State in this process.
 	Jobs Jobs
-	// Catalogs lists the models; nil is Catalog in this process.
+	// Catalogs lists the models, LoRAs, embeddings and upscalers; nil is
+	// this process's: Catalog, Processor's directories, Models and
+	// Upscalers.
 	Catalogs Catalogs
 	// SharedOptions, when set, hands each POST /options change, once
 	// applied here, to the other processes of a fleet.
@@ -118,6 +120,7 @@ type Server struct {
 	metrics *metrics
 	jobs    Jobs
 	cats    Catalogs
+	local   localCatalogs // cats unless Deps.Catalogs is set
 }
 
 // New returns a Server. Every field of deps must be set.
@@ -136,11 +139,12 @@ func New(cfg Config, deps Deps) *Server {
 	if jobs == nil {
 		jobs = localJobs{q: deps.Queue, st: deps.State}
 	}
+	local := newLocalCatalogs(deps)
 	cats := deps.Catalogs
 	if cats == nil {
-		cats = localCatalogs{deps.Catalog}
+		cats = local
 	}
 	m := newMetrics(deps.Queue, deps.Collectors)
 	m.reg.MustRegister(newPatchCollector(deps.Models))
-	return &Server{cfg: cfg, deps: deps, log: log, metrics: m, jobs: jobs, cats: cats}
+	return &Server{cfg: cfg, deps: deps, log: log, metrics: m, jobs: jobs, cats: cats, local: local}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sdapi/sdapi/internal/testenv"
+	"github.com/sdapi/sdapi/runner/onnxgen"
 )
 
 // sdTestModel is the SD 1.x test model a fresh data directory gets.
@@ -58,12 +59,52 @@ func runModelJobs(t *testing.T, api *proc, n int, checkpoint string) (workers, m
 	return workers, models
 }
 
+// emitExtraNetworks writes the LoRA fleet-b for the SD 1.x test model
+// into loraDir, and an embedding for each test model (fleet-sd1,
+// fleet-xl) into embDir.
+func emitExtraNetworks(t *testing.T, loraDir, embDir string) {
+	t.Helper()
+	for _, d := range []string{loraDir, embDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sd1, xl := onnxgen.Config{Size: onnxgen.Tiny}, onnxgen.Config{Size: onnxgen.Tiny, Family: onnxgen.FamilySDXL}
+	if err := onnxgen.EmitLoRA(filepath.Join(loraDir, "fleet-b.safetensors"), sd1, onnxgen.LoRAOptions{Seed: 7, Name: "fleet-b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := onnxgen.EmitEmbedding(filepath.Join(embDir, "fleet-sd1.safetensors"), sd1, 1, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := onnxgen.EmitEmbedding(filepath.Join(embDir, "fleet-xl.safetensors"), xl, 1, 7); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type fleetLora struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+}
+
+// fleetLoras is the API's /loras.
+func fleetLoras(t *testing.T, api *proc) []fleetLora {
+	t.Helper()
+	r := call(t, http.MethodGet, api.url, "/sdapi/v1/loras", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("/loras: %d %s", r.Status, r.Body)
+	}
+	return decode[[]fleetLora](t, r)
+}
+
 // Requirement FLEET-5: a fleet's /sd-models MUST list the union of its
 // live workers' checkpoints, once each, in A1111's order; a job MUST run
 // only on a worker that has its checkpoint (override_settings, else the
 // shared option, as the API resolved it, whatever the worker's own
 // option); a worker's checkpoints MUST leave the listing when it stops,
-// and refresh-checkpoints on the API MUST rescan the workers'.
+// and refresh-checkpoints on the API MUST rescan the workers'. Its
+// /loras and /embeddings MUST list the live workers' files (embeddings
+// split by the model loaded on the worker), and refresh-loras on the API
+// MUST rescan the workers' Lora directories.
 func TestFleetRoutesByCheckpoint(t *testing.T) {
 	if ortErr != "" {
 		testenv.Missing(t, ortErr)
@@ -77,7 +118,11 @@ func TestFleetRoutesByCheckpoint(t *testing.T) {
 	if err := os.CopyFS(filepath.Join(ckpts, sdTestModel), os.DirFS(filepath.Join(stable, sdTestModel))); err != nil {
 		t.Fatal(err)
 	}
-	w1 := startWorker(t, natsURL, "--ckpt-dir", ckpts, "--no-download-sd-model")
+	// w1 alone has a LoRA, and an embedding for each model.
+	ext := t.TempDir()
+	w1Loras, w1Embs := filepath.Join(ext, "Lora"), filepath.Join(ext, "embeddings")
+	emitExtraNetworks(t, w1Loras, w1Embs)
+	w1 := startWorker(t, natsURL, "--ckpt-dir", ckpts, "--no-download-sd-model", "--lora-dir", w1Loras, "--embeddings-dir", w1Embs)
 	waitMetric(t, api, "sdapi_fleet_workers_alive 2")
 
 	models := waitCatalog(t, api, 2)
@@ -85,6 +130,28 @@ func TestFleetRoutesByCheckpoint(t *testing.T) {
 		t.Fatalf("/sd-models lists %+v, want the SD 1.x then the SDXL test model", models)
 	}
 	sdxl := models[1].Title
+
+	// The API lists its workers' LoRAs (its own directory is empty); one
+	// copied to w2 is listed after refresh-loras through the API, in the
+	// Lora directory's order.
+	if got := fleetLoras(t, api); len(got) != 1 || got[0].Name != "fleet-b" || got[0].Path != filepath.Join(w1Loras, "fleet-b.safetensors") {
+		t.Errorf("/loras: %+v, want w1's fleet-b", got)
+	}
+	w2Loras := filepath.Join(w2.dataDir, "models", "Lora")
+	if err := os.MkdirAll(w2Loras, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := onnxgen.EmitLoRA(filepath.Join(w2Loras, "fleet-a.safetensors"), onnxgen.Config{Size: onnxgen.Tiny}, onnxgen.LoRAOptions{Seed: 8}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/sdapi/v1/refresh-loras", "/sdapi/v1/refresh-embeddings"} {
+		if r := call(t, http.MethodPost, api.url, path, nil); r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+		}
+	}
+	if got := fleetLoras(t, api); len(got) != 2 || got[0].Name != "fleet-a" || got[0].Path != filepath.Join(w2Loras, "fleet-a.safetensors") || got[1].Name != "fleet-b" {
+		t.Errorf("/loras after refresh-loras: %+v, want w2's fleet-a, w1's fleet-b", got)
+	}
 
 	// SDXL jobs: only w2 has the model.
 	workers, names := runModelJobs(t, api, 4, sdxl)
@@ -144,6 +211,16 @@ func TestFleetRoutesByCheckpoint(t *testing.T) {
 	workers, names = runModelJobs(t, api, 1, sdxl)
 	if !strings.HasSuffix(workers[0], workerID(w1)) || names[0] != sdxlTestModel {
 		t.Errorf("SDXL job with w1 alone ran on %s with %s", workers[0], names[0])
+	}
+	// w1 holds SDXL now: its SDXL embedding is loaded, the SD 1.x one
+	// skipped.
+	type embItem struct{ Shape int }
+	embs := decode[struct {
+		Loaded  map[string]embItem `json:"loaded"`
+		Skipped map[string]embItem `json:"skipped"`
+	}](t, call(t, http.MethodGet, api.url, "/sdapi/v1/embeddings", nil))
+	if _, ok := embs.Loaded["fleet-xl"]; !ok || len(embs.Loaded) != 1 || len(embs.Skipped) != 1 || embs.Skipped["fleet-sd1"].Shape == 0 {
+		t.Errorf("/embeddings with w1 on SDXL: %+v", embs)
 	}
 	w1.terminate()
 	waitCatalog(t, api, 0)

@@ -3,6 +3,7 @@ package extranet
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,5 +127,30 @@ func TestWalkFilesNaturalOrder(t *testing.T) {
 	want := []string{"B2.safetensors", "b9.safetensors", "b10.safetensors", "z.PT", filepath.Join("sub", "a.safetensors")}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("walkFiles = %v, want %v", got, want)
+	}
+}
+
+// Two halves of a Lora directory, on two machines, merge with
+// CompareLoras into the order of the whole directory's List.
+func TestCompareLorasMergesCopies(t *testing.T) {
+	whole, half1, half2 := t.TempDir(), t.TempDir(), t.TempDir()
+	files := []string{"b10.safetensors", "b9.safetensors", "A.safetensors", filepath.Join("x", "1.safetensors"),
+		filepath.Join("sub2", "z.safetensors"), filepath.Join("sub10", "y.safetensors"), "0.pt"}
+	for i, f := range files {
+		writeST(t, filepath.Join(whole, f), nil, vec("lora_te_x.alpha", 1, 1))
+		writeST(t, filepath.Join([]string{half1, half2}[i%2], f), nil, vec("lora_te_x.alpha", 1, 1))
+	}
+	var want []string
+	for _, e := range NewLoras(whole, nil).List() {
+		want = append(want, e.Rel)
+	}
+	merged := append(NewLoras(half1, nil).List(), NewLoras(half2, nil).List()...)
+	slices.SortStableFunc(merged, CompareLoras)
+	var got []string
+	for _, e := range merged {
+		got = append(got, e.Rel)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("merged %q, want %q", got, want)
 	}
 }

@@ -22,6 +22,9 @@ type Lora struct {
 	Name  string // the file name without its extension
 	Alias string // metadata ss_output_name, else Name
 	Path  string
+	// Rel is Path relative to the Lora directory: where the directory's
+	// order (CompareLoras) puts it, whichever machine holds it.
+	Rel string
 	// Metadata is the safetensors header's __metadata__, values that are
 	// JSON objects decoded (read_metadata_from_safetensors); empty for
 	// pickle files and unreadable headers, as A1111 lists them.
@@ -77,7 +80,11 @@ func (l *Loras) Refresh() {
 	l.byName, l.aliases, l.order = map[string]*Lora{}, map[string]*Lora{}, nil
 	l.forbidden = map[string]bool{"none": true, "addams": true}
 	for _, path := range walkFiles(l.dir, ".pt", ".ckpt", ".safetensors") {
-		l.add(l.readLora(path))
+		e := l.readLora(path)
+		if rel, err := filepath.Rel(l.dir, path); err == nil {
+			e.Rel = rel
+		}
+		l.add(e)
 	}
 }
 
@@ -140,7 +147,8 @@ func (l *Loras) readLora(path string) *Lora {
 	return e
 }
 
-// List returns the files in scan order.
+// List returns the files in scan order, which is CompareLoras's; a name
+// found twice is listed once, last, as its last file.
 func (l *Loras) List() []Lora {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -209,6 +217,34 @@ func (l *Loras) ShortHash(e Lora) (string, error) {
 	l.hashes[e.Path] = fileHash{modTime: e.modTime, size: e.size, hash: h}
 	l.mu.Unlock()
 	return h, nil
+}
+
+// CompareLoras orders LoRAs as one directory holding them all lists
+// them: by their Rel, as walkFiles orders paths (a directory's files
+// before its subdirectories', folders and names in natural order). It
+// merges the listings of several copies of the directory (a fleet's
+// workers').
+func CompareLoras(a, b Lora) int {
+	folder := func(rel string) string {
+		if d := filepath.Dir(rel); d != "." {
+			return d
+		}
+		return "" // the directory itself: before every subdirectory
+	}
+	if c := compareNatural(folder(a.Rel), folder(b.Rel)); c != 0 {
+		return c
+	}
+	return compareNatural(filepath.Base(a.Rel), filepath.Base(b.Rel))
+}
+
+func compareNatural(a, b string) int {
+	switch {
+	case naturalLess(a, b):
+		return -1
+	case naturalLess(b, a):
+		return 1
+	}
+	return 0
 }
 
 // walkFiles is modules/util.walk_files: files under dir with one of the
