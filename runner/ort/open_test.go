@@ -184,3 +184,30 @@ func TestGenerateInvalidRequests(t *testing.T) {
 		})
 	}
 }
+
+// The CPU arena only decides when memory goes back; with it off a run gives
+// the same pixels, batch and second run included.
+func TestNoCPUArenaSamePixels(t *testing.T) {
+	dir := emit(t, onnxgen.Config{})
+	req := baseRequest("Euler a", 3, 4)
+	want, err := openShared(t, onnxgen.Config{}).Generate(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(t.Context(), dir, Config{Threads: 2, NoCPUArena: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for run := range 2 {
+		got, err := r.Generate(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want.Images {
+			if d, _ := maxDiff(t, want.Images[i], got.Images[i]); d != 0 {
+				t.Errorf("run %d, image %d: differs by up to %d with the arena off", run+1, i, d)
+			}
+		}
+	}
+}
